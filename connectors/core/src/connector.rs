@@ -1,0 +1,81 @@
+//! The [`Connector`] trait: what the engine needs from any system it mirrors.
+//!
+//! Asana is one side of every link; a target (Markdown folder, GitHub repository, ...) is
+//! the other. Both implement this trait, so adding a target is adding one implementation.
+
+use async_trait::async_trait;
+
+use crate::error::{ConnectorError, ItemError};
+use crate::model::{Item, TaskFields, TaskPatch};
+
+/// An opaque continuation token from one [`Page`] to the next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageToken(pub String);
+
+/// One page of a listing.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// The items read on this page.
+    pub items: Vec<Item>,
+    /// Items that could not be read: reported, left untouched, never taken for deleted.
+    pub errors: Vec<ItemError>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<PageToken>,
+}
+
+/// What changed since a cursor, for systems that can say.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Changes {
+    /// The system has no change feed: list everything.
+    Unsupported,
+    /// The cursor was missing or too old: list everything, then go on from `cursor`.
+    Reset { cursor: String },
+    /// The ids of the items that changed (created, updated or deleted) since the cursor,
+    /// de-duplicated, and the cursor to ask from next time.
+    Since { changed: Vec<String>, cursor: String },
+}
+
+/// A system the bridge mirrors.
+///
+/// Every method is one logical operation on the system; retries, rate limits and
+/// pagination of the transport are the connector's business, decisions are the engine's.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// Short name of the system for messages: `asana`, `markdown`, `github`.
+    fn kind(&self) -> &'static str;
+
+    /// How to name an item in a message, e.g. `roadmap/fix-login.md` or `task 1200…`.
+    fn describe(&self, id: &str) -> String;
+
+    /// Reads one page of items; start with `None` and follow [`Page::next`].
+    async fn list_page(&self, token: Option<PageToken>) -> Result<Page, ConnectorError>;
+
+    /// Reads the current state of the items with these ids (those that no longer exist are
+    /// simply absent). Used after a change feed named them.
+    async fn get_many(&self, ids: &[String]) -> Result<Vec<Item>, ConnectorError>;
+
+    /// Creates an item. `partner` is the Asana gid it mirrors, for targets that record it
+    /// (Markdown front matter, GitHub body line); Asana ignores it.
+    async fn create(
+        &self,
+        fields: &TaskFields,
+        partner: Option<&str>,
+    ) -> Result<Item, ConnectorError>;
+
+    /// Changes the fields set in `patch` of `item` (as last listed), leaving every other
+    /// field and any data the bridge does not sync untouched. Returns the item as it is now.
+    async fn update(&self, item: &Item, patch: &TaskPatch) -> Result<Item, ConnectorError>;
+
+    /// Deletes `item` (a Markdown file goes to the trash folder, never unlinked).
+    async fn delete(&self, item: &Item) -> Result<(), ConnectorError>;
+
+    /// Records on `item` the Asana gid it mirrors, after the Asana task was created from it.
+    /// Returns the item as it is now.
+    async fn set_partner(&self, item: &Item, partner: &str) -> Result<Item, ConnectorError>;
+
+    /// What changed since `cursor` (`None`: start a feed). Systems without a change feed
+    /// answer [`Changes::Unsupported`].
+    async fn changes(&self, _cursor: Option<&str>) -> Result<Changes, ConnectorError> {
+        Ok(Changes::Unsupported)
+    }
+}

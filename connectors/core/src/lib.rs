@@ -1,0 +1,20 @@
+//! The contract between the sync engine and every system it mirrors.
+//!
+//! - [`model`]: the common task model ([`TaskFields`], [`TaskPatch`], [`Item`]) that every
+//!   system is translated into and out of.
+//! - [`connector`]: the [`Connector`] trait the engine drives: list page by page, create,
+//!   update a set of fields, delete, stamp the partner id, and an optional change cursor.
+//! - [`error`]: [`ConnectorError`], one typed error with a [`ErrorKind`] the engine branches on.
+//! - [`http`]: the one place that owns the HTTP client, retries, `Retry-After` and the
+//!   client-side rate budget, shared by every HTTP connector.
+//!
+//! Connectors know their service and nothing of the engine: no state store, no plan.
+
+pub mod connector;
+pub mod error;
+pub mod http;
+pub mod model;
+
+pub use connector::{Changes, Connector, Page, PageToken};
+pub use error::{ConnectorError, ErrorKind, ItemError};
+pub use model::{Field, Item, TaskFields, TaskPatch};

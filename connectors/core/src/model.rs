@@ -1,0 +1,274 @@
+//! The common task model: what the bridge syncs, whatever the system.
+//!
+//! Every connector reads its system into [`Item`]s carrying [`TaskFields`], and writes
+//! [`TaskPatch`]es back. Values are kept in a canonical form (tags sorted and de-duplicated,
+//! emails lower-case, dates `YYYY-MM-DD`) so that equal tasks compare equal across systems.
+
+use serde::{Deserialize, Serialize};
+
+/// The fields the bridge keeps mirrored, in their canonical form.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TaskFields {
+    /// Task name (Asana `name`, Markdown `title`, GitHub issue title).
+    pub title: String,
+    /// Plain-text description (Asana `notes`, Markdown body, GitHub issue body).
+    pub notes: String,
+    /// Done or not (GitHub: closed or open).
+    pub completed: bool,
+    /// Due date as `YYYY-MM-DD`.
+    pub due_on: Option<String>,
+    /// Assignee by e-mail address, lower-case.
+    pub assignee: Option<String>,
+    /// Tag names, sorted and without duplicates (set semantics).
+    pub tags: Vec<String>,
+    /// Section name within the Asana project.
+    pub section: Option<String>,
+}
+
+impl TaskFields {
+    /// Brings the values into canonical form: tags sorted and de-duplicated, e-mail
+    /// lower-cased and trimmed, empty optional strings turned into `None`.
+    #[must_use]
+    pub fn canonical(mut self) -> Self {
+        self.tags = canonical_tags(self.tags);
+        self.assignee = self
+            .assignee
+            .map(|a| a.trim().to_lowercase())
+            .filter(|a| !a.is_empty());
+        self.due_on = self
+            .due_on
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty());
+        self.section = self
+            .section
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        self
+    }
+
+    /// The value of one field, rendered for messages and diffs.
+    #[must_use]
+    pub fn display(&self, field: Field) -> String {
+        fn opt(v: Option<&String>) -> String {
+            v.cloned().unwrap_or_default()
+        }
+        match field {
+            Field::Title => self.title.clone(),
+            Field::Notes => self.notes.clone(),
+            Field::Completed => self.completed.to_string(),
+            Field::DueOn => opt(self.due_on.as_ref()),
+            Field::Assignee => opt(self.assignee.as_ref()),
+            Field::Tags => self.tags.join(", "),
+            Field::Section => opt(self.section.as_ref()),
+        }
+    }
+
+    /// Whether `field` holds the same value in `self` and `other`.
+    #[must_use]
+    pub fn same(&self, other: &Self, field: Field) -> bool {
+        match field {
+            Field::Title => self.title == other.title,
+            Field::Notes => self.notes == other.notes,
+            Field::Completed => self.completed == other.completed,
+            Field::DueOn => self.due_on == other.due_on,
+            Field::Assignee => self.assignee == other.assignee,
+            Field::Tags => self.tags == other.tags,
+            Field::Section => self.section == other.section,
+        }
+    }
+
+    /// Copies one field's value from `other` into `self`.
+    pub fn copy_field(&mut self, other: &Self, field: Field) {
+        match field {
+            Field::Title => self.title.clone_from(&other.title),
+            Field::Notes => self.notes.clone_from(&other.notes),
+            Field::Completed => self.completed = other.completed,
+            Field::DueOn => self.due_on.clone_from(&other.due_on),
+            Field::Assignee => self.assignee.clone_from(&other.assignee),
+            Field::Tags => self.tags.clone_from(&other.tags),
+            Field::Section => self.section.clone_from(&other.section),
+        }
+    }
+}
+
+/// Sorts and de-duplicates tag names, dropping empty ones.
+#[must_use]
+pub fn canonical_tags(tags: Vec<String>) -> Vec<String> {
+    let mut tags: Vec<String> = tags
+        .into_iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    tags.sort();
+    tags.dedup();
+    tags
+}
+
+/// One synced field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Title,
+    Notes,
+    Completed,
+    DueOn,
+    Assignee,
+    Tags,
+    Section,
+}
+
+impl Field {
+    /// Every field, in display order.
+    pub const ALL: [Field; 7] = [
+        Field::Title,
+        Field::Notes,
+        Field::Completed,
+        Field::DueOn,
+        Field::Assignee,
+        Field::Tags,
+        Field::Section,
+    ];
+
+    /// The field's name as the Markdown front matter spells it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Title => "title",
+            Field::Notes => "notes",
+            Field::Completed => "completed",
+            Field::DueOn => "due_on",
+            Field::Assignee => "assignee",
+            Field::Tags => "tags",
+            Field::Section => "section",
+        }
+    }
+
+    /// Position in [`Field::ALL`].
+    #[must_use]
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A partial update: only the fields that are `Some` change. For optional fields the inner
+/// `None` clears the value.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskPatch {
+    pub title: Option<String>,
+    pub notes: Option<String>,
+    pub completed: Option<bool>,
+    pub due_on: Option<Option<String>>,
+    pub assignee: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub section: Option<Option<String>>,
+}
+
+impl TaskPatch {
+    /// A patch that sets `fields` of `from`.
+    #[must_use]
+    pub fn from_fields(from: &TaskFields, fields: impl IntoIterator<Item = Field>) -> Self {
+        let mut patch = Self::default();
+        for field in fields {
+            patch.set(from, field);
+        }
+        patch
+    }
+
+    /// Sets one field of the patch to its value in `from`.
+    pub fn set(&mut self, from: &TaskFields, field: Field) {
+        match field {
+            Field::Title => self.title = Some(from.title.clone()),
+            Field::Notes => self.notes = Some(from.notes.clone()),
+            Field::Completed => self.completed = Some(from.completed),
+            Field::DueOn => self.due_on = Some(from.due_on.clone()),
+            Field::Assignee => self.assignee = Some(from.assignee.clone()),
+            Field::Tags => self.tags = Some(from.tags.clone()),
+            Field::Section => self.section = Some(from.section.clone()),
+        }
+    }
+
+    /// Whether the patch changes nothing.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.fields().is_empty()
+    }
+
+    /// The fields this patch sets, in display order.
+    #[must_use]
+    pub fn fields(&self) -> Vec<Field> {
+        let mut out = Vec::new();
+        if self.title.is_some() {
+            out.push(Field::Title);
+        }
+        if self.notes.is_some() {
+            out.push(Field::Notes);
+        }
+        if self.completed.is_some() {
+            out.push(Field::Completed);
+        }
+        if self.due_on.is_some() {
+            out.push(Field::DueOn);
+        }
+        if self.assignee.is_some() {
+            out.push(Field::Assignee);
+        }
+        if self.tags.is_some() {
+            out.push(Field::Tags);
+        }
+        if self.section.is_some() {
+            out.push(Field::Section);
+        }
+        out
+    }
+
+    /// `fields` with this patch applied.
+    #[must_use]
+    pub fn applied_to(&self, fields: &TaskFields) -> TaskFields {
+        let mut out = fields.clone();
+        if let Some(v) = &self.title {
+            out.title.clone_from(v);
+        }
+        if let Some(v) = &self.notes {
+            out.notes.clone_from(v);
+        }
+        if let Some(v) = self.completed {
+            out.completed = v;
+        }
+        if let Some(v) = &self.due_on {
+            out.due_on.clone_from(v);
+        }
+        if let Some(v) = &self.assignee {
+            out.assignee.clone_from(v);
+        }
+        if let Some(v) = &self.tags {
+            out.tags.clone_from(v);
+        }
+        if let Some(v) = &self.section {
+            out.section.clone_from(v);
+        }
+        out.canonical()
+    }
+}
+
+/// One task as one system holds it right now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    /// The system's own id: an Asana gid, a Markdown file name, a GitHub issue number.
+    pub id: String,
+    /// The synced fields, canonical.
+    pub fields: TaskFields,
+    /// When the item last changed on its system, if the system says.
+    pub modified_at: Option<jiff::Timestamp>,
+    /// The Asana gid a target item says it mirrors (Markdown `asana_gid`, the GitHub body's
+    /// link line). Always `None` for Asana items.
+    pub partner: Option<String>,
+    /// An opaque revision of the whole item (Asana `modified_at`, a hash of the file's
+    /// bytes, GitHub `updated_at`): equal revisions mean nothing changed.
+    pub revision: Option<String>,
+}
