@@ -1,1 +1,366 @@
-//! State store.
+//! The bridge's state store, on sled.
+//!
+//! The store knows keys and bytes, nothing of HTTP or of tasks: callers name a
+//! [`Table`] and put and get serde values in it (stored as JSON). The engine decides what
+//! the records mean. What this crate owns:
+//!
+//! - opening the database under the state directory, created owner-only (0700), and turning
+//!   sled's "lock held" into [`StateError::Locked`] (one process per state directory);
+//! - [`Store::open_snapshot`], a throw-away copy for `--dry-run`, so that a dry run cannot
+//!   change a byte of the real state;
+//! - typed tables and explicit [`Store::flush`] checkpoints.
+
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Errors of the state store. Any of them stops the run: the state is the bridge's memory.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(
+        "the state directory {} is in use by another asana-bridge process (a running `watch` or `sync`); stop it first",
+        path.display()
+    )]
+    Locked { path: PathBuf },
+    #[error("cannot open the state store in {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("state store I/O error in {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("state store error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("state record {table}/{key} is unreadable: {source}")]
+    Corrupt {
+        table: String,
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot encode state record {table}/{key}: {source}")]
+    Encode {
+        table: String,
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The open state database.
+pub struct Store {
+    db: sled::Db,
+    dir: PathBuf,
+    /// Keeps a dry run's copy alive (and deletes it at the end).
+    _snapshot: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).finish()
+    }
+}
+
+const DB_DIR: &str = "db";
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`, owner-only. Fails with
+    /// [`StateError::Locked`] while another process has it open.
+    pub fn open(dir: &Path) -> Result<Self, StateError> {
+        create_private_dir(dir)?;
+        let db = open_db(&dir.join(DB_DIR), dir)?;
+        Ok(Self {
+            db,
+            dir: dir.to_path_buf(),
+            _snapshot: None,
+        })
+    }
+
+    /// Opens a private copy of the store in `dir` (an empty one if there is none yet).
+    /// Nothing done to it reaches `dir`: this is what `--dry-run` uses.
+    pub fn open_snapshot(dir: &Path) -> Result<Self, StateError> {
+        let tmp = tempfile::tempdir().map_err(|source| StateError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+        let source_db = dir.join(DB_DIR);
+        if source_db.is_dir() {
+            copy_dir(&source_db, &tmp.path().join(DB_DIR))?;
+        }
+        let db = open_db(&tmp.path().join(DB_DIR), dir)?;
+        Ok(Self {
+            db,
+            dir: dir.to_path_buf(),
+            _snapshot: Some(tmp),
+        })
+    }
+
+    /// The state directory this store belongs to.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether this is a dry run's throw-away copy.
+    #[must_use]
+    pub fn is_snapshot(&self) -> bool {
+        self._snapshot.is_some()
+    }
+
+    /// A typed table, created on first use.
+    pub fn table<T>(&self, name: &str) -> Result<Table<T>, StateError> {
+        Ok(Table {
+            tree: self.db.open_tree(name)?,
+            name: name.to_owned(),
+            _value: PhantomData,
+        })
+    }
+
+    /// The names of the tables whose names start with `prefix`.
+    #[must_use]
+    pub fn table_names(&self, prefix: &str) -> Vec<String> {
+        self.db
+            .tree_names()
+            .into_iter()
+            .filter_map(|n| String::from_utf8(n.to_vec()).ok())
+            .filter(|n| n.starts_with(prefix))
+            .collect()
+    }
+
+    /// Drops a table and everything in it.
+    pub fn drop_table(&self, name: &str) -> Result<(), StateError> {
+        self.db.drop_tree(name)?;
+        Ok(())
+    }
+
+    /// Writes everything so far to disk: a checkpoint.
+    pub fn flush(&self) -> Result<(), StateError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+fn open_db(db_path: &Path, dir: &Path) -> Result<sled::Db, StateError> {
+    sled::Config::new()
+        .path(db_path)
+        // Small cache: the bridge keeps its working set in memory itself.
+        .cache_capacity(16 * 1024 * 1024)
+        // We flush at checkpoints; the background flusher only narrows the window.
+        .flush_every_ms(Some(1000))
+        .open()
+        .map_err(|source| match &source {
+            sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
+                StateError::Locked {
+                    path: dir.to_path_buf(),
+                }
+            }
+            _ => StateError::Open {
+                path: dir.to_path_buf(),
+                source,
+            },
+        })
+}
+
+/// Creates `dir` (and parents) and makes it readable by its owner only.
+fn create_private_dir(dir: &Path) -> Result<(), StateError> {
+    let io = |source| StateError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+    }
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), StateError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StateError::Io { path, source }
+    };
+    std::fs::create_dir_all(to).map_err(io(to))?;
+    for entry in std::fs::read_dir(from).map_err(io(from))? {
+        let entry = entry.map_err(io(from))?;
+        let target = to.join(entry.file_name());
+        if entry.file_type().map_err(io(&entry.path()))?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).map_err(io(&entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
+/// A table of `T` values keyed by strings.
+pub struct Table<T> {
+    tree: sled::Tree,
+    name: String,
+    _value: PhantomData<fn() -> T>,
+}
+
+impl<T: Serialize + DeserializeOwned> Table<T> {
+    /// The value under `key`, if any.
+    pub fn get(&self, key: &str) -> Result<Option<T>, StateError> {
+        self.tree
+            .get(key)?
+            .map(|bytes| self.decode(key, &bytes))
+            .transpose()
+    }
+
+    /// Stores `value` under `key`, replacing what was there.
+    pub fn put(&self, key: &str, value: &T) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec(value).map_err(|source| StateError::Encode {
+            table: self.name.clone(),
+            key: key.to_owned(),
+            source,
+        })?;
+        self.tree.insert(key, bytes)?;
+        Ok(())
+    }
+
+    /// Removes `key`; returns whether it was there.
+    pub fn remove(&self, key: &str) -> Result<bool, StateError> {
+        Ok(self.tree.remove(key)?.is_some())
+    }
+
+    /// Every entry, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = Result<(String, T), StateError>> + '_ {
+        self.tree.iter().map(move |entry| {
+            let (k, v) = entry?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let value = self.decode(&key, &v)?;
+            Ok((key, value))
+        })
+    }
+
+    /// Every entry, collected.
+    pub fn all(&self) -> Result<Vec<(String, T)>, StateError> {
+        self.iter().collect()
+    }
+
+    /// Number of entries.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.tree.len()
+    }
+
+    /// Whether the table is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.tree.is_empty()
+    }
+
+    fn decode(&self, key: &str, bytes: &[u8]) -> Result<T, StateError> {
+        serde_json::from_slice(bytes).map_err(|source| StateError::Corrupt {
+            table: self.name.clone(),
+            key: key.to_owned(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let t = store.table::<Vec<u32>>("link/a/pairs").unwrap();
+            t.put("k1", &vec![1, 2]).unwrap();
+            t.put("k2", &vec![3]).unwrap();
+            assert!(t.remove("k2").unwrap());
+            store.flush().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let t = store.table::<Vec<u32>>("link/a/pairs").unwrap();
+        assert_eq!(t.get("k1").unwrap(), Some(vec![1, 2]));
+        assert_eq!(t.get("k2").unwrap(), None);
+        assert_eq!(t.all().unwrap().len(), 1);
+        assert_eq!(
+            store.table_names("link/a/"),
+            vec!["link/a/pairs".to_owned()]
+        );
+    }
+
+    #[test]
+    fn second_open_is_refused_as_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StateError::Locked { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("in use by another asana-bridge process")
+        );
+    }
+
+    #[test]
+    fn snapshot_writes_never_reach_the_real_store() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.table::<u32>("t").unwrap().put("a", &1).unwrap();
+            store.flush().unwrap();
+        }
+        {
+            let snap = Store::open_snapshot(dir.path()).unwrap();
+            assert!(snap.is_snapshot());
+            let t = snap.table::<u32>("t").unwrap();
+            assert_eq!(t.get("a").unwrap(), Some(1));
+            t.put("a", &2).unwrap();
+            t.put("b", &3).unwrap();
+            snap.flush().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let t = store.table::<u32>("t").unwrap();
+        assert_eq!(t.get("a").unwrap(), Some(1));
+        assert_eq!(t.get("b").unwrap(), None);
+    }
+
+    #[test]
+    fn snapshot_of_a_missing_store_creates_nothing() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("state");
+        let snap = Store::open_snapshot(&dir).unwrap();
+        snap.table::<u32>("t").unwrap().put("a", &1).unwrap();
+        drop(snap);
+        assert!(!dir.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn state_dir_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("state");
+        let _store = Store::open(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn corrupt_record_is_a_typed_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .table::<String>("t")
+            .unwrap()
+            .put("a", &"x".into())
+            .unwrap();
+        let err = store.table::<u32>("t").unwrap().get("a").unwrap_err();
+        assert!(matches!(err, StateError::Corrupt { .. }));
+    }
+}
