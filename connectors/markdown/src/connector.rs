@@ -1,0 +1,558 @@
+//! [`MarkdownConnector`]: the [`Connector`] over one folder of Markdown task files.
+//!
+//! Ids are file names directly inside the folder (`fix-login.md`); the partner is the
+//! front matter's `asana_gid`; the revision is the SHA-256 of the file's bytes, so an
+//! update or delete never clobbers an edit made since the listing.
+//!
+//! Blocking I/O runs on tokio's blocking pool (`spawn_blocking`): one call is a few small
+//! file operations, but a listing reads and hashes every file, and in `watch` the runtime's
+//! workers must stay free for the other links' network I/O.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use asana_bridge_connector::{
+    Connector, ConnectorError, Item, ItemError, Page, PageToken, TaskFields, TaskPatch,
+};
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+
+use crate::frontmatter::{self, FormatError, MAX_FILE_BYTES};
+use crate::fs::{self as taskfs, FileBytes, ReadError};
+use crate::names;
+use crate::render::{self, Change};
+
+/// Files per listing page.
+pub const DEFAULT_PAGE_SIZE: usize = 500;
+
+/// The Markdown folder side of a link: one `*.md` file per task, directly in `dir`.
+///
+/// The folder must exist: listing a missing folder is an error for the whole link (an
+/// emptied side must never read as "every task was deleted"). On a link's first sync the
+/// engine calls [`MarkdownConnector::ensure_dir`] to create it.
+#[derive(Clone, Debug)]
+pub struct MarkdownConnector {
+    folder: Arc<Folder>,
+}
+
+/// The folder and the blocking implementation of every operation.
+#[derive(Debug)]
+struct Folder {
+    /// The task folder.
+    dir: PathBuf,
+    /// How items are named in messages: the folder's own name (`roadmap`).
+    label: String,
+    /// Files per listing page.
+    page_size: usize,
+}
+
+impl MarkdownConnector {
+    /// A connector over the folder `dir`. Nothing is read or created yet.
+    #[must_use]
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        let label = dir.file_name().map_or_else(
+            || dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        Self {
+            folder: Arc::new(Folder {
+                dir,
+                label,
+                page_size: DEFAULT_PAGE_SIZE,
+            }),
+        }
+    }
+
+    /// The same connector listing `page_size` files per page (at least one).
+    #[must_use]
+    pub fn with_page_size(self, page_size: usize) -> Self {
+        Self {
+            folder: Arc::new(Folder {
+                dir: self.folder.dir.clone(),
+                label: self.folder.label.clone(),
+                page_size: page_size.max(1),
+            }),
+        }
+    }
+
+    /// The task folder.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.folder.dir
+    }
+
+    /// Creates the folder (and its parents) if it is missing; for a link's first sync only.
+    /// Returns whether it was created.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Io`] when it cannot be created or exists but is not a folder.
+    pub fn ensure_dir(&self) -> Result<bool, ConnectorError> {
+        let dir = &self.folder.dir;
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => Ok(false),
+            Ok(_) => Err(ConnectorError::io(
+                format!("{} exists but is not a folder", dir.display()),
+                io::Error::from(io::ErrorKind::AlreadyExists),
+            )),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir).map(|()| true).map_err(|e| {
+                    ConnectorError::io(format!("cannot create folder {}", dir.display()), e)
+                })
+            }
+            Err(e) => Err(ConnectorError::io(
+                format!("cannot read folder {}", dir.display()),
+                e,
+            )),
+        }
+    }
+
+    /// Runs a blocking operation on tokio's blocking pool.
+    async fn blocking<T, F>(&self, op: F) -> Result<T, ConnectorError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Folder) -> Result<T, ConnectorError> + Send + 'static,
+    {
+        let folder = Arc::clone(&self.folder);
+        match tokio::task::spawn_blocking(move || op(&folder)).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(ConnectorError::io(
+                "a file operation was cancelled (the runtime is shutting down)",
+                io::Error::other(e),
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for MarkdownConnector {
+    fn kind(&self) -> &'static str {
+        "markdown"
+    }
+
+    fn describe(&self, id: &str) -> String {
+        format!("{}/{id}", self.folder.label)
+    }
+
+    async fn list_page(&self, token: Option<PageToken>) -> Result<Page, ConnectorError> {
+        self.blocking(move |f| f.list_page(token.as_ref().map(|t| t.0.as_str())))
+            .await
+    }
+
+    async fn get_many(&self, ids: &[String]) -> Result<Vec<Item>, ConnectorError> {
+        let ids = ids.to_vec();
+        self.blocking(move |f| f.get_many(&ids)).await
+    }
+
+    async fn create(
+        &self,
+        fields: &TaskFields,
+        partner: Option<&str>,
+    ) -> Result<Item, ConnectorError> {
+        let fields = fields.clone();
+        let partner = partner.map(str::to_owned);
+        self.blocking(move |f| f.create(&fields, partner.as_deref()))
+            .await
+    }
+
+    async fn update(&self, item: &Item, patch: &TaskPatch) -> Result<Item, ConnectorError> {
+        let (item, patch) = (item.clone(), patch.clone());
+        self.blocking(move |f| f.update(&item, &patch)).await
+    }
+
+    async fn delete(&self, item: &Item) -> Result<(), ConnectorError> {
+        let item = item.clone();
+        self.blocking(move |f| f.delete(&item)).await
+    }
+
+    async fn set_partner(&self, item: &Item, partner: &str) -> Result<Item, ConnectorError> {
+        let (item, partner) = (item.clone(), partner.to_owned());
+        self.blocking(move |f| f.set_partner(&item, &partner)).await
+    }
+}
+
+/// A directory entry that may be a task file.
+struct Entry {
+    name: String,
+    kind: EntryKind,
+}
+
+enum EntryKind {
+    File,
+    Symlink,
+    Other,
+    /// The name is not valid UTF-8 (`name` is its lossy form).
+    BadName,
+}
+
+/// The hex SHA-256 of a file's bytes: its revision.
+fn revision(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for b in digest.iter() {
+        // Writing to a String cannot fail.
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
+}
+
+fn timestamp(t: Option<SystemTime>) -> Option<jiff::Timestamp> {
+    t.and_then(|t| jiff::Timestamp::try_from(t).ok())
+}
+
+fn invalid(e: FormatError) -> ConnectorError {
+    ConnectorError::InvalidData(e.to_string())
+}
+
+fn check_gid(gid: &str) -> Result<(), ConnectorError> {
+    if !gid.is_empty() && gid.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(ConnectorError::InvalidData(format!(
+            "`{gid}` is not an Asana task id (digits only)"
+        )))
+    }
+}
+
+impl Folder {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn check_id(name: &str) -> Result<(), ConnectorError> {
+        if names::is_task_file_name(name) {
+            Ok(())
+        } else {
+            Err(ConnectorError::InvalidData(format!(
+                "`{name}` is not the name of a Markdown file directly in the folder"
+            )))
+        }
+    }
+
+    fn dir_error(&self, e: io::Error) -> ConnectorError {
+        let context = if e.kind() == io::ErrorKind::NotFound {
+            format!("the folder {} does not exist", self.dir.display())
+        } else {
+            format!("cannot list the folder {}", self.dir.display())
+        };
+        ConnectorError::io(context, e)
+    }
+
+    /// Reads a task file, turning every failure into the error to report.
+    fn read(&self, name: &str) -> Result<FileBytes, ConnectorError> {
+        taskfs::read(&self.path(name)).map_err(|e| self.read_error(name, e))
+    }
+
+    fn read_error(&self, name: &str, e: ReadError) -> ConnectorError {
+        match e {
+            ReadError::NotFound => ConnectorError::NotFound("the file no longer exists".into()),
+            ReadError::Symlink | ReadError::NotRegular => {
+                ConnectorError::InvalidData(e.to_string())
+            }
+            ReadError::TooLarge { size, .. } => invalid(FormatError::TooLarge {
+                size,
+                limit: MAX_FILE_BYTES,
+            }),
+            ReadError::Io(e) => {
+                ConnectorError::io(format!("cannot read {}", self.path(name).display()), e)
+            }
+        }
+    }
+
+    /// The item a file's bytes hold.
+    fn item(name: &str, bytes: &[u8], modified: Option<SystemTime>) -> Result<Item, FormatError> {
+        let text = frontmatter::decode(bytes)?;
+        let parsed = frontmatter::parse(text, names::stem(name))?;
+        Ok(Item {
+            id: name.to_owned(),
+            fields: parsed.fields,
+            modified_at: timestamp(modified),
+            partner: parsed.partner,
+            revision: Some(revision(bytes)),
+        })
+    }
+
+    /// Fails when the file's bytes are no longer those `item` was read from.
+    fn check_unchanged(item: &Item, bytes: &[u8], what: &str) -> Result<(), ConnectorError> {
+        match &item.revision {
+            Some(r) if *r != revision(bytes) => Err(ConnectorError::InvalidData(format!(
+                "the file changed since it was listed; {what}, the next run will pick up the change"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The candidate task files of the folder, sorted by name.
+    fn entries(&self) -> Result<Vec<Entry>, ConnectorError> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(|e| self.dir_error(e))? {
+            // A failing entry fails the whole listing: a partial listing could read as
+            // deletions.
+            let entry = entry.map_err(|e| self.dir_error(e))?;
+            let os_name = entry.file_name();
+            let lossy = os_name.to_string_lossy();
+            if lossy.starts_with('.') || !lossy.ends_with(".md") {
+                continue;
+            }
+            let file_type = entry.file_type().map_err(|e| self.dir_error(e))?;
+            let kind = if os_name.to_str().is_none() {
+                EntryKind::BadName
+            } else if file_type.is_symlink() {
+                EntryKind::Symlink
+            } else if file_type.is_dir() {
+                continue;
+            } else if file_type.is_file() {
+                EntryKind::File
+            } else {
+                EntryKind::Other
+            };
+            out.push(Entry {
+                name: lossy.into_owned(),
+                kind,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn list_page(&self, after: Option<&str>) -> Result<Page, ConnectorError> {
+        let entries = self.entries()?;
+        let start = after.map_or(0, |a| entries.partition_point(|e| e.name.as_str() <= a));
+        let rest = &entries[start..];
+        let page = &rest[..rest.len().min(self.page_size)];
+        let mut out = Page {
+            next: (rest.len() > page.len())
+                .then(|| page.last().map(|e| PageToken(e.name.clone())))
+                .flatten(),
+            ..Page::default()
+        };
+        for entry in page {
+            let name = &entry.name;
+            let item_error = |error, partner| ItemError {
+                id: Some(name.clone()),
+                partner,
+                error,
+            };
+            match entry.kind {
+                EntryKind::Symlink => out.errors.push(item_error(
+                    ConnectorError::InvalidData(ReadError::Symlink.to_string()),
+                    None,
+                )),
+                EntryKind::Other => out.errors.push(item_error(
+                    ConnectorError::InvalidData(ReadError::NotRegular.to_string()),
+                    None,
+                )),
+                EntryKind::BadName => out.errors.push(item_error(
+                    ConnectorError::InvalidData(
+                        "the file name is not valid UTF-8; rename the file".into(),
+                    ),
+                    None,
+                )),
+                EntryKind::File => match taskfs::read(&self.path(name)) {
+                    // Gone since the directory was read: absent, like any deleted file.
+                    Err(ReadError::NotFound) => {}
+                    Err(ReadError::TooLarge { size, head }) => out.errors.push(item_error(
+                        invalid(FormatError::TooLarge {
+                            size,
+                            limit: MAX_FILE_BYTES,
+                        }),
+                        frontmatter::scan_partner(&head),
+                    )),
+                    Err(e) => out.errors.push(item_error(self.read_error(name, e), None)),
+                    Ok(file) => match Self::item(name, &file.bytes, file.modified) {
+                        Ok(item) => out.items.push(item),
+                        Err(e) => out.errors.push(item_error(
+                            invalid(e),
+                            frontmatter::scan_partner(&file.bytes),
+                        )),
+                    },
+                },
+            }
+        }
+        Ok(out)
+    }
+
+    fn get_many(&self, ids: &[String]) -> Result<Vec<Item>, ConnectorError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for name in ids {
+            Self::check_id(name)?;
+            let file = match taskfs::read(&self.path(name)) {
+                Err(ReadError::NotFound) => continue,
+                // An unreadable file must not look absent (deleted): fail the call.
+                Err(e) => {
+                    return Err(prefixed(&self.label, name, self.read_error(name, e)));
+                }
+                Ok(file) => file,
+            };
+            let item = Self::item(name, &file.bytes, file.modified)
+                .map_err(|e| prefixed(&self.label, name, invalid(e)))?;
+            out.push(item);
+        }
+        Ok(out)
+    }
+
+    fn create(&self, fields: &TaskFields, partner: Option<&str>) -> Result<Item, ConnectorError> {
+        if let Some(gid) = partner {
+            check_gid(gid)?;
+        }
+        let fields = fields.clone().canonical();
+        let text = render::render_new(&fields, partner);
+        // The rendering is checked like every edit: what is written reads back as given.
+        let back = frontmatter::parse(&text, "").map_err(|e| {
+            invalid(FormatError::UnsafeEdit {
+                reason: format!("the new file would not read back: {e}"),
+            })
+        })?;
+        if back.fields != fields || back.partner.as_deref() != partner {
+            return Err(invalid(FormatError::UnsafeEdit {
+                reason: "the new file would read back differently".into(),
+            }));
+        }
+        let mut taken: HashSet<String> = HashSet::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(|e| self.dir_error(e))? {
+            let entry = entry.map_err(|e| self.dir_error(e))?;
+            taken.insert(entry.file_name().to_string_lossy().to_lowercase());
+        }
+        for name in names::candidates(&fields.title).take(10_000) {
+            if taken.contains(&name.to_lowercase()) {
+                continue;
+            }
+            match taskfs::create_new(&self.dir, &name, text.as_bytes()) {
+                Ok(()) => {
+                    tracing::debug!(file = %self.path(&name).display(), "created task file");
+                    let modified = std::fs::symlink_metadata(self.path(&name))
+                        .and_then(|m| m.modified())
+                        .ok();
+                    return Ok(Item {
+                        id: name,
+                        fields,
+                        modified_at: timestamp(modified),
+                        partner: partner.map(str::to_owned),
+                        revision: Some(revision(text.as_bytes())),
+                    });
+                }
+                // Taken since the folder was read: next candidate.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(ConnectorError::io(
+                        format!("cannot create {}", self.path(&name).display()),
+                        e,
+                    ));
+                }
+            }
+        }
+        Err(ConnectorError::InvalidData(format!(
+            "no free file name for the title `{}`",
+            fields.title
+        )))
+    }
+
+    fn update(&self, item: &Item, patch: &TaskPatch) -> Result<Item, ConnectorError> {
+        Self::check_id(&item.id)?;
+        let file = self.read(&item.id)?;
+        Self::check_unchanged(item, &file.bytes, "not updated")?;
+        self.edit(
+            &item.id,
+            &file,
+            Change {
+                patch: Some(patch),
+                partner: None,
+            },
+        )
+    }
+
+    fn set_partner(&self, item: &Item, gid: &str) -> Result<Item, ConnectorError> {
+        Self::check_id(&item.id)?;
+        check_gid(gid)?;
+        // No revision check: the gid must be recorded even if the user edited the file
+        // since it was listed, or the next run would create a second task from it.
+        let file = self.read(&item.id)?;
+        self.edit(
+            &item.id,
+            &file,
+            Change {
+                patch: None,
+                partner: Some(gid),
+            },
+        )
+    }
+
+    /// Applies `change` to the file as read in `file`, and writes it if anything changed.
+    fn edit(
+        &self,
+        name: &str,
+        file: &FileBytes,
+        change: Change<'_>,
+    ) -> Result<Item, ConnectorError> {
+        let stem = names::stem(name);
+        let text = frontmatter::decode(&file.bytes).map_err(invalid)?;
+        let parsed = frontmatter::parse(text, stem).map_err(invalid)?;
+        if let (Some(new), Some(old)) = (change.partner, parsed.partner.as_deref())
+            && new != old
+        {
+            return Err(ConnectorError::InvalidData(format!(
+                "the file already records asana_gid {old}; not replaced by {new}"
+            )));
+        }
+        let new_text = render::edit(text, &parsed, stem, change).map_err(invalid)?;
+        if new_text == text {
+            return Self::item(name, &file.bytes, file.modified).map_err(invalid);
+        }
+        // Last look right before the rename, to keep the window for a lost user edit small.
+        let again = self.read(name)?;
+        if again.bytes != file.bytes {
+            return Err(ConnectorError::InvalidData(
+                "the file changed while the bridge was writing it; left as it is, the next \
+                 run will pick up the change"
+                    .into(),
+            ));
+        }
+        taskfs::replace(&self.dir, name, new_text.as_bytes(), &file.permissions).map_err(|e| {
+            ConnectorError::io(format!("cannot write {}", self.path(name).display()), e)
+        })?;
+        tracing::debug!(file = %self.path(name).display(), "updated task file");
+        let modified = std::fs::symlink_metadata(self.path(name))
+            .and_then(|m| m.modified())
+            .ok();
+        Self::item(name, new_text.as_bytes(), modified).map_err(invalid)
+    }
+
+    fn delete(&self, item: &Item) -> Result<(), ConnectorError> {
+        Self::check_id(&item.id)?;
+        let file = match taskfs::read(&self.path(&item.id)) {
+            // Already gone (a rerun after a crash, or the user deleted it): done.
+            Err(ReadError::NotFound) => return Ok(()),
+            Err(e) => return Err(self.read_error(&item.id, e)),
+            Ok(file) => file,
+        };
+        Self::check_unchanged(item, &file.bytes, "not moved to the trash")?;
+        let in_trash = taskfs::move_to_trash(&self.dir, &item.id).map_err(|e| {
+            ConnectorError::io(
+                format!(
+                    "cannot move {} to {}",
+                    self.path(&item.id).display(),
+                    self.dir.join(taskfs::TRASH_DIR).display()
+                ),
+                e,
+            )
+        })?;
+        tracing::debug!(file = %self.path(&item.id).display(), trash = %in_trash, "moved task file to the trash");
+        Ok(())
+    }
+}
+
+/// An error about one file of a multi-file call, with the file named in it.
+fn prefixed(label: &str, name: &str, e: ConnectorError) -> ConnectorError {
+    match e {
+        ConnectorError::InvalidData(m) => {
+            ConnectorError::InvalidData(format!("{label}/{name}: {m}"))
+        }
+        ConnectorError::NotFound(m) => ConnectorError::NotFound(format!("{label}/{name}: {m}")),
+        other => other,
+    }
+}

@@ -1,0 +1,327 @@
+//! File-system primitives of the task folder, all blocking `std::fs`: reading a task file
+//! without following a symlink and without reading an oversized file whole, replacing a
+//! file atomically (a temp dot-file in the same folder, then a rename), creating a file
+//! without ever clobbering an existing one, and moving a file into the trash folder.
+//!
+//! No fsync: a crash may lose the last write, never leave a half-written task file (the
+//! rename is atomic), and the next sync redoes what was lost. A crash may leave a
+//! `.asana-bridge-tmp-*` dot-file behind, which listing ignores.
+
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::time::SystemTime;
+
+use crate::frontmatter::MAX_FILE_BYTES;
+
+/// The folder, inside the task folder, where deleted task files go.
+pub const TRASH_DIR: &str = ".asana-bridge-trash";
+
+/// Prefix of the temp files of atomic writes (a dot-file: never listed).
+pub const TMP_PREFIX: &str = ".asana-bridge-tmp-";
+
+/// How much of an oversized file is read, to still find its `asana_gid`.
+const HEAD_BYTES: usize = 64 * 1024;
+
+/// A task file's bytes and what the bridge needs of its metadata.
+#[derive(Debug)]
+pub struct FileBytes {
+    /// The whole content.
+    pub bytes: Vec<u8>,
+    /// Last modification time, when the OS says.
+    pub modified: Option<SystemTime>,
+    /// Permissions, carried over when the file is replaced.
+    pub permissions: Permissions,
+}
+
+/// Why a task file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("the file does not exist")]
+    NotFound,
+    #[error("is a symbolic link; not followed")]
+    Symlink,
+    #[error("is not a regular file; skipped")]
+    NotRegular,
+    #[error("file is {size} bytes, larger than the limit")]
+    TooLarge {
+        size: u64,
+        /// The first bytes, enough to find an `asana_gid`.
+        head: Vec<u8>,
+    },
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Opens `path` for reading, refusing a symlink at the last component and never blocking
+/// on a FIFO.
+#[cfg(unix)]
+fn open_no_follow(path: &Path) -> Result<File, ReadError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => ReadError::Symlink,
+            _ if e.kind() == io::ErrorKind::NotFound => ReadError::NotFound,
+            _ => ReadError::Io(e),
+        })
+}
+
+/// Opens `path` for reading. Without `O_NOFOLLOW` the caller's `symlink_metadata` check
+/// is the guard.
+#[cfg(not(unix))]
+fn open_no_follow(path: &Path) -> Result<File, ReadError> {
+    File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => ReadError::NotFound,
+        _ => ReadError::Io(e),
+    })
+}
+
+/// Reads a task file: a regular file, not a symlink, at most [`MAX_FILE_BYTES`].
+///
+/// # Errors
+/// A [`ReadError`] saying why not.
+pub fn read(path: &Path) -> Result<FileBytes, ReadError> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ReadError::NotFound),
+        Err(e) => return Err(ReadError::Io(e)),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(ReadError::Symlink);
+    }
+    if !meta.is_file() {
+        return Err(ReadError::NotRegular);
+    }
+    let file = open_no_follow(path)?;
+    // The checks again on what was opened: the path may have changed in between.
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(ReadError::NotRegular);
+    }
+    let mut limited = file.take(MAX_FILE_BYTES + 1);
+    if meta.len() > MAX_FILE_BYTES {
+        let mut head = Vec::new();
+        limited
+            .by_ref()
+            .take(HEAD_BYTES as u64)
+            .read_to_end(&mut head)?;
+        return Err(ReadError::TooLarge {
+            size: meta.len(),
+            head,
+        });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    limited.read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        // It grew while being read.
+        bytes.truncate(HEAD_BYTES);
+        return Err(ReadError::TooLarge {
+            size: MAX_FILE_BYTES + 1,
+            head: bytes,
+        });
+    }
+    Ok(FileBytes {
+        bytes,
+        modified: meta.modified().ok(),
+        permissions: meta.permissions(),
+    })
+}
+
+/// Writes `bytes` to a new temp dot-file in `dir`, returning its path.
+fn write_temp(
+    dir: &Path,
+    bytes: &[u8],
+    permissions: Option<&Permissions>,
+) -> io::Result<std::path::PathBuf> {
+    let tmp = dir.join(format!("{TMP_PREFIX}{}", uuid::Uuid::new_v4()));
+    let written = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        if let Some(p) = permissions {
+            f.set_permissions(p.clone())?;
+        }
+        Ok(())
+    })();
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            // Best effort: a leftover dot-file is harmless, the write error matters more.
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Replaces `dir/name` with `bytes` atomically: readers see the old or the new content,
+/// never a mix. The rename replaces a symlink at that name rather than writing through it.
+///
+/// # Errors
+/// The I/O error of the write or the rename; the target is then unchanged.
+pub fn replace(dir: &Path, name: &str, bytes: &[u8], permissions: &Permissions) -> io::Result<()> {
+    let tmp = write_temp(dir, bytes, Some(permissions))?;
+    fs::rename(&tmp, dir.join(name)).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
+}
+
+/// Creates `dir/name` with `bytes`, failing with [`io::ErrorKind::AlreadyExists`] when the
+/// name is taken (by a file, a folder or a symlink, even a dangling one), so two creates
+/// never clobber each other or a user's file.
+///
+/// The content goes to a temp file first and is then hard-linked to its name, which is both
+/// atomic and no-clobber. On file systems without hard links the file is created with
+/// `create_new` and written in place.
+///
+/// # Errors
+/// `AlreadyExists` when the name is taken, or the I/O error.
+pub fn create_new(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let target = dir.join(name);
+    let tmp = write_temp(dir, bytes, None)?;
+    let linked = fs::hard_link(&tmp, &target);
+    let _ = fs::remove_file(&tmp); // best effort, as above
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) => {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&target)?;
+            f.write_all(bytes).inspect_err(|_| {
+                let _ = fs::remove_file(&target);
+            })
+        }
+    }
+}
+
+/// Moves `dir/name` into `dir/.asana-bridge-trash/` (created as needed), as `name`, or
+/// `stem-2.md`, `stem-3.md`… when the trash already holds that name. Never unlinks.
+/// Returns the name in the trash.
+///
+/// # Errors
+/// The I/O error; also when the trash path exists but is not a real folder.
+pub fn move_to_trash(dir: &Path, name: &str) -> io::Result<String> {
+    let trash = dir.join(TRASH_DIR);
+    match fs::symlink_metadata(&trash) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(io::Error::other(format!(
+                "{} exists but is not a folder",
+                trash.display()
+            )));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&trash) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        },
+        Err(e) => return Err(e),
+    }
+    let stem = name.strip_suffix(".md").unwrap_or(name);
+    for n in 1..10_000u32 {
+        let candidate = if n == 1 {
+            name.to_owned()
+        } else {
+            format!("{stem}-{n}.md")
+        };
+        let dest = trash.join(&candidate);
+        match fs::symlink_metadata(&dest) {
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::rename(dir.join(name), &dest)?;
+                return Ok(candidate);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!(
+        "{} holds too many files named like {name}",
+        trash.display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().expect("temp dir")
+    }
+
+    /// Replacing writes the new content and leaves no temp file behind.
+    #[test]
+    fn replace_is_clean() {
+        let d = tmp();
+        fs::write(d.path().join("a.md"), "old").expect("write");
+        let perms = fs::metadata(d.path().join("a.md"))
+            .expect("meta")
+            .permissions();
+        replace(d.path(), "a.md", b"new", &perms).expect("replace");
+        assert_eq!(fs::read(d.path().join("a.md")).expect("read"), b"new");
+        assert_eq!(fs::read_dir(d.path()).expect("ls").count(), 1);
+    }
+
+    /// `create_new` never clobbers, whatever holds the name.
+    #[test]
+    fn create_new_never_clobbers() {
+        let d = tmp();
+        create_new(d.path(), "a.md", b"one").expect("create");
+        let e = create_new(d.path(), "a.md", b"two").expect_err("taken");
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(d.path().join("a.md")).expect("read"), b"one");
+        fs::create_dir(d.path().join("dir.md")).expect("mkdir");
+        assert!(create_new(d.path(), "dir.md", b"x").is_err());
+        assert_eq!(fs::read_dir(d.path()).expect("ls").count(), 2);
+    }
+
+    /// Files go to the trash with `-2` on collision; nothing is unlinked.
+    #[test]
+    fn trash_collisions() {
+        let d = tmp();
+        for content in ["first", "second"] {
+            fs::write(d.path().join("a.md"), content).expect("write");
+            move_to_trash(d.path(), "a.md").expect("trash");
+        }
+        let t = d.path().join(TRASH_DIR);
+        assert_eq!(fs::read(t.join("a.md")).expect("read"), b"first");
+        assert_eq!(fs::read(t.join("a-2.md")).expect("read"), b"second");
+        assert!(!d.path().join("a.md").exists());
+    }
+
+    /// Oversized files are refused with only their head read.
+    #[test]
+    fn too_large() {
+        let d = tmp();
+        let p = d.path().join("big.md");
+        let f = File::create(&p).expect("create");
+        f.set_len(MAX_FILE_BYTES + 1).expect("grow");
+        match read(&p) {
+            Err(ReadError::TooLarge { size, head }) => {
+                assert_eq!(size, MAX_FILE_BYTES + 1);
+                assert_eq!(head.len(), HEAD_BYTES);
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+    }
+
+    /// A symlink is never read, even to a readable file.
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_not_read() {
+        let d = tmp();
+        fs::write(d.path().join("target.txt"), "secret").expect("write");
+        std::os::unix::fs::symlink(d.path().join("target.txt"), d.path().join("l.md"))
+            .expect("symlink");
+        assert!(matches!(
+            read(&d.path().join("l.md")),
+            Err(ReadError::Symlink)
+        ));
+        assert!(matches!(
+            read(&d.path().join("none.md")),
+            Err(ReadError::NotFound)
+        ));
+    }
+}

@@ -1,0 +1,507 @@
+//! Writing task files: YAML scalars (quoted only when they must be), whole new files, and
+//! minimal edits of existing files.
+//!
+//! An edit works on the front-matter *text*: the lines of a changed key are replaced by a
+//! freshly rendered `key: value` line, a missing key is appended before the closing `---`,
+//! a key whose value became empty is removed (empty `tags` included), and the body is
+//! rewritten only when the notes change. Every other byte (unknown keys, comments, key
+//! order, quoting, line endings, BOM) stays as it was. Because the line scan is not a YAML
+//! parser, every edit is checked by parsing the result before it is accepted.
+
+use asana_bridge_connector::{Field, TaskFields, TaskPatch};
+
+use crate::frontmatter::{self, Eol, FormatError, ParsedFile, key_blocks};
+
+/// Renders a string as a YAML scalar: plain when that is unambiguous in every YAML reader
+/// (and inside a flow list), double-quoted otherwise.
+#[must_use]
+pub fn scalar(s: &str) -> String {
+    if is_plain_safe(s) {
+        s.to_owned()
+    } else {
+        double_quoted(s)
+    }
+}
+
+/// Whether `s` can be written as a plain scalar and read back as the same string by any
+/// YAML 1.1 or 1.2 reader, in block or flow context. Deliberately conservative.
+fn is_plain_safe(s: &str) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if !first.is_alphabetic() || s.ends_with(' ') {
+        return false;
+    }
+    if !s.chars().all(|c| {
+        c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | '/' | '@' | '+' | '(' | ')')
+    }) {
+        return false;
+    }
+    // Words YAML 1.1 or 1.2 read as booleans or null.
+    const SPECIAL: [&str; 10] = [
+        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "nan",
+    ];
+    !SPECIAL.iter().any(|w| s.eq_ignore_ascii_case(w))
+}
+
+/// A double-quoted YAML scalar with every non-printable or special character escaped.
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            c if (c as u32) < 0x20 || ('\u{7f}'..='\u{9f}').contains(&c) => {
+                out.push_str(&format!("\\x{:02X}", c as u32));
+            }
+            '\u{feff}' | '\u{fffe}' | '\u{ffff}' => {
+                out.push_str(&format!("\\u{:04X}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The `key: value` line (without line ending) for one front-matter field, or `None` when
+/// the field is empty and its key is omitted. `Field::Notes` lives in the body: `None`.
+#[must_use]
+pub fn field_line(field: Field, fields: &TaskFields) -> Option<String> {
+    let key = field.name();
+    let value = match field {
+        Field::Title => scalar(&fields.title),
+        Field::Notes => return None,
+        Field::Completed => fields.completed.to_string(),
+        Field::DueOn => {
+            let d = fields.due_on.as_deref()?;
+            if frontmatter::is_date(d) {
+                d.to_owned()
+            } else {
+                scalar(d)
+            }
+        }
+        Field::Assignee => scalar(fields.assignee.as_deref()?),
+        Field::Tags => {
+            if fields.tags.is_empty() {
+                return None;
+            }
+            let tags: Vec<String> = fields.tags.iter().map(|t| scalar(t)).collect();
+            format!("[{}]", tags.join(", "))
+        }
+        Field::Section => scalar(fields.section.as_deref()?),
+    };
+    Some(format!("{key}: {value}"))
+}
+
+fn partner_line(gid: &str) -> String {
+    format!("asana_gid: {}", double_quoted(gid))
+}
+
+/// The front-matter fields in the order new files list them (after `asana_gid`).
+const FRONT_FIELDS: [Field; 6] = [
+    Field::Title,
+    Field::Completed,
+    Field::DueOn,
+    Field::Assignee,
+    Field::Tags,
+    Field::Section,
+];
+
+/// The file body holding `notes`: a non-empty note always gets one final line ending, so
+/// that reading strips exactly that one and the round trip is exact.
+#[must_use]
+pub fn body_for_notes(notes: &str, eol: Eol) -> String {
+    if notes.is_empty() {
+        return String::new();
+    }
+    let mut body = match eol {
+        Eol::Lf => notes.to_owned(),
+        Eol::CrLf => notes.replace('\n', "\r\n"),
+    };
+    body.push_str(eol.as_str());
+    body
+}
+
+fn front_block(fields: &TaskFields, partner: Option<&str>, eol: Eol) -> String {
+    let eol = eol.as_str();
+    let mut out = format!("---{eol}");
+    if let Some(gid) = partner {
+        out.push_str(&partner_line(gid));
+        out.push_str(eol);
+    }
+    for field in FRONT_FIELDS {
+        if let Some(line) = field_line(field, fields) {
+            out.push_str(&line);
+            out.push_str(eol);
+        }
+    }
+    out.push_str("---");
+    out.push_str(eol);
+    out
+}
+
+/// The text of a new task file: front matter (`asana_gid` first when given, then title,
+/// completed, due_on, assignee, tags, section; empty optional keys omitted) and body.
+#[must_use]
+pub fn render_new(fields: &TaskFields, partner: Option<&str>) -> String {
+    let fields = fields.clone().canonical();
+    let mut out = front_block(&fields, partner, Eol::Lf);
+    out.push_str(&body_for_notes(&fields.notes, Eol::Lf));
+    out
+}
+
+/// What an edit changes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Change<'a> {
+    /// Fields to set; fields already holding the new value are left as written.
+    pub patch: Option<&'a TaskPatch>,
+    /// The `asana_gid` to record (written as the first front-matter line when missing).
+    pub partner: Option<&'a str>,
+}
+
+/// Applies `change` to the file `text` (already parsed as `parsed`, with file stem `stem`)
+/// and returns the new text, checked by parsing it back.
+///
+/// # Errors
+/// [`FormatError::UnsafeEdit`] when the result would not read back as exactly the expected
+/// fields, partner and unknown keys.
+pub fn edit(
+    text: &str,
+    parsed: &ParsedFile,
+    stem: &str,
+    change: Change<'_>,
+) -> Result<String, FormatError> {
+    let target = match change.patch {
+        Some(p) => p.applied_to(&parsed.fields),
+        None => parsed.fields.clone(),
+    };
+    let patched = change.patch.map(TaskPatch::fields).unwrap_or_default();
+    let changed = |field: Field| patched.contains(&field) && !target.same(&parsed.fields, field);
+    let new_partner = change.partner.or(parsed.partner.as_deref());
+    let layout = &parsed.layout;
+    let eol = layout.eol;
+
+    let body = if changed(Field::Notes) {
+        body_for_notes(&target.notes, eol)
+    } else {
+        text[layout.body_start..].to_owned()
+    };
+
+    let out = match &layout.front {
+        None => {
+            // No front matter yet: give the file one, the original text becoming the body.
+            let mut out = text[..layout.bom_len].to_owned();
+            out.push_str(&front_block(&target, new_partner, eol));
+            out.push_str(&body);
+            out
+        }
+        Some(front) => {
+            let yaml = &text[front.yaml.clone()];
+            let blocks = key_blocks(yaml);
+            let find = |key: &str| blocks.iter().find(|b| b.key == key);
+            let mut replacements: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+            let mut appended = String::new();
+            for field in FRONT_FIELDS.into_iter().filter(|&f| changed(f)) {
+                let line = field_line(field, &target).map(|l| l + eol.as_str());
+                match (find(field.name()), line) {
+                    (Some(block), line) => {
+                        replacements.push((block.range.clone(), line.unwrap_or_default()));
+                    }
+                    (None, Some(line)) => appended.push_str(&line),
+                    (None, None) => {}
+                }
+            }
+            if let Some(gid) = change.partner
+                && parsed.partner.as_deref() != Some(gid)
+            {
+                let line = partner_line(gid) + eol.as_str();
+                match find("asana_gid") {
+                    Some(block) => replacements.push((block.range.clone(), line)),
+                    None => replacements.push((0..0, line)),
+                }
+            }
+            // Apply from the end so earlier offsets stay valid; an insertion at 0 goes
+            // before a replacement that also starts at 0.
+            replacements.sort_by_key(|r| std::cmp::Reverse((r.0.start, r.0.end)));
+            let mut new_yaml = yaml.to_owned();
+            for (range, line) in replacements {
+                new_yaml.replace_range(range, &line);
+            }
+            new_yaml.push_str(&appended);
+
+            let mut out = String::with_capacity(text.len() + 64);
+            out.push_str(&text[..front.yaml.start]);
+            out.push_str(&new_yaml);
+            out.push_str(&text[front.close.clone()]);
+            let close_eol = &text[front.close.end..layout.body_start];
+            if close_eol.is_empty() && !body.is_empty() {
+                out.push_str(eol.as_str());
+            } else {
+                out.push_str(close_eol);
+            }
+            out.push_str(&body);
+            out
+        }
+    };
+
+    check_edit(&out, stem, parsed, &target, new_partner)?;
+    Ok(out)
+}
+
+/// Parses an edited text and checks it reads back as intended.
+fn check_edit(
+    text: &str,
+    stem: &str,
+    before: &ParsedFile,
+    fields: &TaskFields,
+    partner: Option<&str>,
+) -> Result<(), FormatError> {
+    let unsafe_edit = |reason: String| FormatError::UnsafeEdit { reason };
+    let after = frontmatter::parse(text, stem)
+        .map_err(|e| unsafe_edit(format!("the result would not read back: {e}")))?;
+    if &after.fields != fields {
+        let wrong: Vec<&str> = Field::ALL
+            .iter()
+            .filter(|&&f| !after.fields.same(fields, f))
+            .map(|f| f.name())
+            .collect();
+        return Err(unsafe_edit(format!(
+            "{} would read back differently",
+            wrong.join(", ")
+        )));
+    }
+    if after.partner.as_deref() != partner {
+        return Err(unsafe_edit("asana_gid would read back differently".into()));
+    }
+    if after.unknown_keys != before.unknown_keys {
+        return Err(unsafe_edit("other keys would change".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frontmatter::parse;
+
+    fn fields(title: &str) -> TaskFields {
+        TaskFields {
+            title: title.into(),
+            ..TaskFields::default()
+        }
+    }
+
+    fn edited(text: &str, patch: &TaskPatch) -> String {
+        let parsed = parse(text, "stem").expect("test input parses");
+        edit(
+            text,
+            &parsed,
+            "stem",
+            Change {
+                patch: Some(patch),
+                partner: None,
+            },
+        )
+        .expect("edit succeeds")
+    }
+
+    /// Plain where unambiguous, quoted where a YAML reader would read something else.
+    #[test]
+    fn scalar_quoting() {
+        for plain in [
+            "Fix the login page",
+            "alice@example.com",
+            "In progress",
+            "v1.2",
+            "Café",
+        ] {
+            assert_eq!(scalar(plain), plain);
+        }
+        for (s, quoted) in [
+            ("yes", "\"yes\""),
+            ("No", "\"No\""),
+            ("null", "\"null\""),
+            ("1.0", "\"1.0\""),
+            ("- x", "\"- x\""),
+            ("a: b", "\"a: b\""),
+            ("#tag", "\"#tag\""),
+            (" lead", "\" lead\""),
+            ("trail ", "\"trail \""),
+            ("", "\"\""),
+            ("two\nlines", "\"two\\nlines\""),
+            ("say \"hi\"", "\"say \\\"hi\\\"\""),
+            ("🎉", "\"🎉\""),
+            ("a,b", "\"a,b\""),
+            ("bell\u{7}", "\"bell\\x07\""),
+        ] {
+            assert_eq!(scalar(s), quoted, "{s:?}");
+        }
+    }
+
+    /// A new file follows the contract's layout, keys in order, empty ones omitted.
+    #[test]
+    fn new_file_layout() {
+        let f = TaskFields {
+            title: "Fix the login page".into(),
+            notes: "Body".into(),
+            completed: false,
+            due_on: Some("2026-12-01".into()),
+            assignee: Some("Alice@Example.com".into()),
+            tags: vec!["p1".into(), "bug".into()],
+            section: Some("In progress".into()),
+        };
+        assert_eq!(
+            render_new(&f, Some("1200000000000123")),
+            "---\nasana_gid: \"1200000000000123\"\ntitle: Fix the login page\ncompleted: false\ndue_on: 2026-12-01\nassignee: alice@example.com\ntags: [bug, p1]\nsection: In progress\n---\nBody\n"
+        );
+        assert_eq!(
+            render_new(&fields("t"), None),
+            "---\ntitle: t\ncompleted: false\n---\n"
+        );
+    }
+
+    /// Editing one key keeps comments, unknown keys, order, quoting and the body.
+    #[test]
+    fn edit_keeps_everything_else() {
+        let text = "---\n# my comment\ntitle: 'Old'   # inline\ncustom: {a: 1}\ntags:\n  - x\n  - y\ncompleted: yes\n---\nbody  \n\n";
+        let patch = TaskPatch {
+            title: Some("New: title".into()),
+            ..TaskPatch::default()
+        };
+        assert_eq!(
+            edited(text, &patch),
+            "---\n# my comment\ntitle: \"New: title\"\ncustom: {a: 1}\ntags:\n  - x\n  - y\ncompleted: yes\n---\nbody  \n\n"
+        );
+        let patch = TaskPatch {
+            tags: Some(vec!["z".into()]),
+            due_on: Some(Some("2027-01-02".into())),
+            ..TaskPatch::default()
+        };
+        assert_eq!(
+            edited(text, &patch),
+            "---\n# my comment\ntitle: 'Old'   # inline\ncustom: {a: 1}\ntags: [z]\ncompleted: yes\ndue_on: 2027-01-02\n---\nbody  \n\n"
+        );
+    }
+
+    /// A field set to the value it already has is left exactly as written.
+    #[test]
+    fn unchanged_values_are_not_rewritten() {
+        let text = "---\ntitle: t\ntags: [p1, bug]\ncompleted: yes\n---\nnotes\n";
+        let patch = TaskPatch {
+            tags: Some(vec!["bug".into(), "p1".into()]),
+            completed: Some(true),
+            notes: Some("notes".into()),
+            ..TaskPatch::default()
+        };
+        assert_eq!(edited(text, &patch), text);
+    }
+
+    /// Emptied optional keys are removed; tags too.
+    #[test]
+    fn emptied_keys_are_removed() {
+        let text = "---\ntitle: t\ndue_on: 2026-01-01\nassignee: a@b.c\ntags:\n- a\nsection: S\nx: 1\n---\n";
+        let patch = TaskPatch {
+            due_on: Some(None),
+            assignee: Some(Some("  ".into())),
+            tags: Some(vec![]),
+            section: Some(None),
+            ..TaskPatch::default()
+        };
+        assert_eq!(edited(text, &patch), "---\ntitle: t\nx: 1\n---\n");
+    }
+
+    /// CRLF files stay CRLF, the BOM stays, the notes are written with CRLF.
+    #[test]
+    fn crlf_file_edit() {
+        let text = "\u{feff}---\r\ntitle: t\r\n---\r\nold\r\n";
+        let patch = TaskPatch {
+            notes: Some("new\nlines".into()),
+            section: Some(Some("S".into())),
+            ..TaskPatch::default()
+        };
+        assert_eq!(
+            edited(text, &patch),
+            "\u{feff}---\r\ntitle: t\r\nsection: S\r\n---\r\nnew\r\nlines\r\n"
+        );
+    }
+
+    /// Notes written after a closing `---` that ends the file get a line break first.
+    #[test]
+    fn notes_after_unterminated_close() {
+        let patch = TaskPatch {
+            notes: Some("n".into()),
+            ..TaskPatch::default()
+        };
+        assert_eq!(
+            edited("---\ntitle: t\n---", &patch),
+            "---\ntitle: t\n---\nn\n"
+        );
+    }
+
+    /// The partner goes on the first front-matter line, or replaces the old one.
+    #[test]
+    fn partner_is_first() {
+        let text = "---\n# c\ntitle: t\n---\nb\n";
+        let parsed = parse(text, "stem").expect("parses");
+        let change = Change {
+            patch: None,
+            partner: Some("42"),
+        };
+        assert_eq!(
+            edit(text, &parsed, "stem", change).expect("edit"),
+            "---\nasana_gid: \"42\"\n# c\ntitle: t\n---\nb\n"
+        );
+        let text = "---\ntitle: t\nasana_gid: 7 # old\n---\n";
+        let parsed = parse(text, "stem").expect("parses");
+        assert_eq!(
+            edit(text, &parsed, "stem", change).expect("edit"),
+            "---\ntitle: t\nasana_gid: \"42\"\n---\n"
+        );
+    }
+
+    /// A file without front matter gets one; its text becomes the body untouched.
+    #[test]
+    fn file_without_front_matter() {
+        let text = "\u{feff}Some notes\nline 2";
+        let parsed = parse(text, "my-task").expect("parses");
+        let change = Change {
+            patch: None,
+            partner: Some("42"),
+        };
+        assert_eq!(
+            edit(text, &parsed, "my-task", change).expect("edit"),
+            "\u{feff}---\nasana_gid: \"42\"\ntitle: my-task\ncompleted: false\n---\nSome notes\nline 2"
+        );
+    }
+
+    /// An edit the scanner would get wrong is refused rather than written.
+    #[test]
+    fn unsafe_edit_is_refused() {
+        // A multi-line quoted title whose continuation looks like a key at column 0.
+        let text = "---\ntitle: \"a\nb: c\"\n---\n";
+        let parsed = parse(text, "stem").expect("parses");
+        let patch = TaskPatch {
+            title: Some("x".into()),
+            ..TaskPatch::default()
+        };
+        let err = edit(
+            text,
+            &parsed,
+            "stem",
+            Change {
+                patch: Some(&patch),
+                partner: None,
+            },
+        )
+        .expect_err("must refuse");
+        assert!(matches!(err, FormatError::UnsafeEdit { .. }), "{err}");
+    }
+}
