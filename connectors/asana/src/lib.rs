@@ -1,1 +1,20 @@
-//! Asana connector.
+//! The Asana connector of asana-bridge: one [`AsanaConnector`] per linked project, all
+//! projects of a token sharing one [`AsanaClient`].
+//!
+//! - [`client`]: [`AsanaClient`] and [`AsanaConfig`]: the shared HTTP layer of the token
+//!   plus the per-run caches (workspaces, users, tags, sections) and [`AsanaClient::me`].
+//! - [`connector`]: [`AsanaConnector`], the [`Connector`](asana_bridge_connector::Connector)
+//!   of one project: list, read, create, update, delete.
+//! - [`events`]: the project's change feed (`GET /events`) as
+//!   [`Changes`](asana_bridge_connector::Changes).
+//! - [`convert`]: an Asana task read into the common model.
+//! - [`wire`]: the API's JSON shapes and the `opt_fields` the connector asks for.
+
+pub mod client;
+pub mod connector;
+pub mod convert;
+pub mod events;
+pub mod wire;
+
+pub use client::{AsanaClient, AsanaConfig, DEFAULT_BASE_URL, Me};
+pub use connector::AsanaConnector;

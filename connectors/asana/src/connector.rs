@@ -1,0 +1,404 @@
+//! [`AsanaConnector`]: the [`Connector`] of one Asana project, over a shared
+//! [`AsanaClient`].
+//!
+//! Request budget, per operation:
+//! - `list_page`: one `GET /projects/{p}/tasks` of 100 tasks (completed ones included), all
+//!   fields in `opt_fields`; the first page with an assignee also lists the workspace's
+//!   users (once per run).
+//! - `get_many`: one `GET /tasks/{gid}` per id, at most [`GET_MANY_CONCURRENCY`] at once.
+//!   `POST /batch` would save round trips but not rate budget (Asana counts each of its
+//!   actions as a request against both limiters, and a batch is refused whole if one
+//!   action would exceed them), and it needs its own per-action error handling; plain
+//!   GETs keep the retry, 404 and error paths in the shared HTTP layer.
+//! - `create`: one `POST /tasks` (plus, once per run, the sections or tags lists, and a
+//!   create for each missing section or tag).
+//! - `update`: `addTag`/`removeTag` per tag changed, `addTask` when the section changes,
+//!   then one `PUT /tasks/{gid}` with only the patched plain fields (or a `GET` when there
+//!   are none) whose answer is the item as it now is.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use asana_bridge_connector::http::{Idempotency, Request};
+use asana_bridge_connector::model::canonical_tags;
+use asana_bridge_connector::{
+    Changes, Connector, ConnectorError, Item, ItemError, Page, PageToken, TaskFields, TaskPatch,
+};
+use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
+use tracing::{debug, warn};
+
+use crate::client::{AsanaClient, PAGE_SIZE, request_body};
+use crate::convert::{is_in_project, to_item};
+use crate::events;
+use crate::wire::{
+    self, ListEnvelope, MembershipWrite, SectionTaskWrite, TagWrite, Task, TaskWrite,
+};
+
+/// `get_many` reads at most this many tasks at once (the HTTP layer caps all reads at 50).
+pub const GET_MANY_CONCURRENCY: usize = 10;
+
+/// The Asana side of one link: one project.
+#[derive(Debug, Clone)]
+pub struct AsanaConnector {
+    client: Arc<AsanaClient>,
+    project: String,
+}
+
+impl AsanaConnector {
+    /// The connector of project `project_gid`, sharing `client` (and its caches and rate
+    /// budget) with every other project of the same token.
+    #[must_use]
+    pub fn new(client: Arc<AsanaClient>, project_gid: impl Into<String>) -> Self {
+        Self {
+            client,
+            project: project_gid.into(),
+        }
+    }
+
+    /// The project's gid.
+    #[must_use]
+    pub fn project_gid(&self) -> &str {
+        &self.project
+    }
+
+    /// The shared client.
+    #[must_use]
+    pub fn client(&self) -> &Arc<AsanaClient> {
+        &self.client
+    }
+
+    fn task_fields() -> String {
+        wire::opt_fields(wire::TASK_FIELDS)
+    }
+
+    /// Turns tasks into items, resolving their assignees' e-mails in one go. With
+    /// `members_only`, tasks outside the project are dropped (they left it).
+    async fn items(
+        &self,
+        tasks: Vec<Task>,
+        members_only: bool,
+    ) -> Result<(Vec<Item>, Vec<ItemError>), ConnectorError> {
+        let tasks: Vec<Task> = tasks
+            .into_iter()
+            .filter(|t| !members_only || is_in_project(t, &self.project))
+            .collect();
+        let mut assignees: Vec<&str> = tasks
+            .iter()
+            .filter_map(|t| t.assignee.as_ref().map(|a| a.gid.as_str()))
+            .collect();
+        assignees.sort_unstable();
+        assignees.dedup();
+        let emails = if assignees.is_empty() {
+            HashMap::new()
+        } else {
+            let workspace = self.client.workspace_of(&self.project).await?;
+            self.client.emails_of(&workspace, &assignees).await?
+        };
+        let mut items = Vec::with_capacity(tasks.len());
+        let mut errors = Vec::new();
+        for task in tasks {
+            let gid = task.gid.clone();
+            match to_item(task, &self.project, &emails) {
+                Ok(item) => items.push(item),
+                Err(error) => errors.push(ItemError {
+                    id: Some(gid),
+                    partner: None,
+                    error,
+                }),
+            }
+        }
+        Ok((items, errors))
+    }
+
+    /// One task as an item (after a write, whose answer must be readable).
+    async fn item(&self, task: Task) -> Result<Item, ConnectorError> {
+        let (mut items, mut errors) = self.items(vec![task], false).await?;
+        match (items.pop(), errors.pop()) {
+            (Some(item), _) => Ok(item),
+            (None, Some(e)) => Err(e.error),
+            (None, None) => Err(ConnectorError::Decode {
+                service: "asana",
+                message: "a write returned no task".to_owned(),
+            }),
+        }
+    }
+
+    /// What to send as `assignee`: a user gid (or the e-mail, if the workspace is too big to
+    /// list); an unknown e-mail is an error before anything is written.
+    async fn assignee(&self, email: &str) -> Result<String, ConnectorError> {
+        let workspace = self.client.workspace_of(&self.project).await?;
+        self.client.assignee_value(&workspace, email).await
+    }
+
+    /// Applies the tag part of a patch: `addTag`/`removeTag` for the difference.
+    async fn apply_tags(&self, task: &str, current: &[String], desired: &[String]) -> Result<bool, ConnectorError> {
+        let desired = canonical_tags(desired.to_vec());
+        let add: Vec<String> = desired
+            .iter()
+            .filter(|t| !current.contains(t))
+            .cloned()
+            .collect();
+        let remove: Vec<String> = current
+            .iter()
+            .filter(|t| !desired.contains(t))
+            .cloned()
+            .collect();
+        if add.is_empty() && remove.is_empty() {
+            return Ok(false);
+        }
+        let workspace = self.client.workspace_of(&self.project).await?;
+        let added = self.client.tag_gids(&workspace, &add, true).await?;
+        let removed = self.client.tag_gids(&workspace, &remove, false).await?;
+        for name in &add {
+            let gid = added.get(name).ok_or_else(|| {
+                ConnectorError::InvalidData(format!("tag {name:?} could not be created"))
+            })?;
+            let request = Request::post(
+                format!("/tasks/{task}/addTag"),
+                request_body(TagWrite { tag: gid.clone() })?,
+            )
+            .idempotency(Idempotency::Safe);
+            self.client.http().send(request).await?;
+        }
+        for name in &remove {
+            let Some(gid) = removed.get(name) else {
+                warn!(task, tag = %name, "tag to remove is unknown in the workspace; left as is");
+                continue;
+            };
+            let request = Request::post(
+                format!("/tasks/{task}/removeTag"),
+                request_body(TagWrite { tag: gid.clone() })?,
+            )
+            .idempotency(Idempotency::Safe);
+            self.client.http().send(request).await?;
+        }
+        Ok(true)
+    }
+}
+
+/// The e-mail sent as `assignee`, when it went as an address rather than a user gid
+/// (only when the workspace has too many users to list them all).
+fn sent_email(write: &TaskWrite) -> Option<String> {
+    match &write.assignee {
+        Some(Some(value)) if value.contains('@') => Some(value.clone()),
+        _ => None,
+    }
+}
+
+/// Asana's `400` on a write that carried an unlisted assignee e-mail: the e-mail is the
+/// likely culprit, so say so (with Asana's own message).
+fn blame_assignee<T>(
+    answer: Result<T, ConnectorError>,
+    sent_email: Option<String>,
+) -> Result<T, ConnectorError> {
+    match (answer, sent_email) {
+        (Err(ConnectorError::Api { status: 400, message, .. }), Some(email)) => Err(
+            ConnectorError::InvalidData(format!(
+                "assignee {email} was refused by Asana: {message}"
+            )),
+        ),
+        (answer, _) => answer,
+    }
+}
+
+/// Refuses ids that could not be a gid, before they go into a URL path.
+fn check_gid(id: &str) -> Result<&str, ConnectorError> {
+    if !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':'))
+    {
+        Ok(id)
+    } else {
+        Err(ConnectorError::InvalidData(format!(
+            "{id:?} is not an Asana task gid"
+        )))
+    }
+}
+
+#[async_trait]
+impl Connector for AsanaConnector {
+    fn kind(&self) -> &'static str {
+        "asana"
+    }
+
+    fn describe(&self, id: &str) -> String {
+        format!("task {id}")
+    }
+
+    async fn list_page(&self, token: Option<PageToken>) -> Result<Page, ConnectorError> {
+        let mut request = Request::get(format!("/projects/{}/tasks", self.project))
+            .query("limit", PAGE_SIZE.to_string())
+            .query("opt_fields", Self::task_fields());
+        if let Some(PageToken(offset)) = token {
+            request = request.query("offset", offset);
+        }
+        let page: ListEnvelope<Task> = self.client.http().send(request).await?.json()?;
+        let (items, errors) = self.items(page.data, false).await?;
+        Ok(Page {
+            items,
+            errors,
+            next: page.next_page.map(|n| PageToken(n.offset)),
+        })
+    }
+
+    async fn get_many(&self, ids: &[String]) -> Result<Vec<Item>, ConnectorError> {
+        for id in ids {
+            check_gid(id)?;
+        }
+        let fields = Self::task_fields();
+        let tasks: Vec<Option<Task>> = futures::stream::iter(ids.to_vec())
+            .map(|id: String| {
+                let request =
+                    Request::get(format!("/tasks/{id}")).query("opt_fields", fields.clone());
+                async move {
+                    match self.client.data::<Task>(request).await {
+                        Ok(task) => Ok(Some(task)),
+                        Err(ConnectorError::NotFound(_)) => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .buffered(GET_MANY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let (items, mut errors) = self.items(tasks.into_iter().flatten().collect(), true).await?;
+        // An unreadable task must not pass for a deleted one: fail the whole read.
+        if let Some(e) = errors.pop() {
+            return Err(e.error);
+        }
+        Ok(items)
+    }
+
+    async fn create(
+        &self,
+        fields: &TaskFields,
+        _partner: Option<&str>,
+    ) -> Result<Item, ConnectorError> {
+        let fields = fields.clone().canonical();
+        let assignee = match &fields.assignee {
+            Some(email) => Some(Some(self.assignee(email).await?)),
+            None => None,
+        };
+        let memberships = match &fields.section {
+            Some(name) => Some(vec![MembershipWrite {
+                project: self.project.clone(),
+                section: self.client.section_gid(&self.project, name).await?,
+            }]),
+            None => None,
+        };
+        let tags = if fields.tags.is_empty() {
+            None
+        } else {
+            let workspace = self.client.workspace_of(&self.project).await?;
+            let gids = self.client.tag_gids(&workspace, &fields.tags, true).await?;
+            Some(
+                fields
+                    .tags
+                    .iter()
+                    .filter_map(|name| gids.get(name).cloned())
+                    .collect(),
+            )
+        };
+        let write = TaskWrite {
+            name: Some(fields.title.clone()),
+            notes: Some(fields.notes.clone()),
+            completed: Some(fields.completed),
+            due_on: fields.due_on.clone().map(Some),
+            assignee,
+            projects: Some(vec![self.project.clone()]),
+            memberships,
+            tags,
+        };
+        let sent_email = sent_email(&write);
+        let request = Request::post("/tasks", request_body(write)?)
+            .query("opt_fields", Self::task_fields())
+            .idempotency(Idempotency::CreateOnce);
+        let task = blame_assignee(self.client.data::<Task>(request).await, sent_email)?;
+        debug!(project = %self.project, task = %task.gid, "created task");
+        self.item(task).await
+    }
+
+    async fn update(&self, item: &Item, patch: &TaskPatch) -> Result<Item, ConnectorError> {
+        let task = check_gid(&item.id)?;
+        // Everything that can refuse the patch is checked before anything is written.
+        let assignee = match &patch.assignee {
+            Some(Some(email)) if !email.trim().is_empty() => {
+                Some(Some(self.assignee(email).await?))
+            }
+            Some(_) => Some(None),
+            None => None,
+        };
+        let write = TaskWrite {
+            name: patch.title.clone(),
+            notes: patch.notes.clone(),
+            completed: patch.completed,
+            due_on: patch
+                .due_on
+                .clone()
+                .map(|d| d.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty())),
+            assignee,
+            ..TaskWrite::default()
+        };
+
+        let mut wrote = false;
+        if let Some(tags) = &patch.tags {
+            wrote |= self.apply_tags(task, &item.fields.tags, tags).await?;
+        }
+        match &patch.section {
+            Some(Some(name)) if item.fields.section.as_deref() != Some(name.trim()) => {
+                let section = self.client.section_gid(&self.project, name.trim()).await?;
+                let request = Request::post(
+                    format!("/sections/{section}/addTask"),
+                    request_body(SectionTaskWrite {
+                        task: task.to_owned(),
+                    })?,
+                )
+                .idempotency(Idempotency::Safe);
+                self.client.http().send(request).await?;
+                wrote = true;
+            }
+            Some(None) if item.fields.section.is_some() => {
+                debug!(task, "Asana cannot take a task out of every section; left as is");
+            }
+            _ => {}
+        }
+
+        let sent_email = sent_email(&write);
+        let request = if write.is_empty() {
+            if !wrote {
+                return Ok(item.clone());
+            }
+            Request::get(format!("/tasks/{task}"))
+        } else {
+            Request::put(format!("/tasks/{task}"), request_body(write)?)
+        }
+        .query("opt_fields", Self::task_fields());
+        let answer = self.client.data::<Task>(request).await;
+        self.item(blame_assignee(answer, sent_email)?).await
+    }
+
+    async fn delete(&self, item: &Item) -> Result<(), ConnectorError> {
+        let task = check_gid(&item.id)?;
+        match self
+            .client
+            .http()
+            .send(Request::delete(format!("/tasks/{task}")))
+            .await
+        {
+            Ok(_) | Err(ConnectorError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn set_partner(&self, item: &Item, _partner: &str) -> Result<Item, ConnectorError> {
+        // Asana keeps no partner id: the bridge's own state maps gids (`external` is
+        // OAuth-only).
+        Ok(item.clone())
+    }
+
+    async fn changes(&self, cursor: Option<&str>) -> Result<Changes, ConnectorError> {
+        events::changes(&self.client, &self.project, cursor).await
+    }
+}
