@@ -1,1 +1,65 @@
-fn main() {}
+//! The `asana-bridge` binary: parse the command line, set up logging, run the command,
+//! turn the outcome into the contract's exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use asana_bridge::cli::Cli;
+use asana_bridge::commands;
+use asana_bridge::exit::Exit;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Exit::Usage.into()
+            } else {
+                Exit::Success.into()
+            };
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Runtime.into();
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(exit) => exit.into(),
+        Err(failure) => {
+            eprintln!("error: {:#}", failure.error);
+            failure.exit.into()
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    // Our crates at the chosen level; dependencies one notch quieter unless -vvv.
+    let filter = if verbose >= 3 {
+        level.to_owned()
+    } else {
+        format!(
+            "warn,asana_bridge={level},asana_bridge_connector={level},asana_bridge_asana={level},asana_bridge_markdown={level},asana_bridge_state={level}"
+        )
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,342 @@
+//! Performs a [`Plan`]: the side effects, kept apart from the decision.
+//!
+//! Order of safety: every create on Asana is recorded as an intent and the store flushed
+//! *before* any request is sent; each action's record is written right after the action
+//! succeeds; a failed action leaves its record exactly as it was, so the next run redoes what
+//! is missing and nothing more. Independent actions run concurrently (bounded); the HTTP
+//! layer below enforces the service's own limits. An error that concerns the whole link
+//! (token refused, service down) stops the remaining actions.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use asana_bridge_connector::{Connector, ConnectorError, Field, Item, TaskFields};
+use asana_bridge_state::{StateError, Store};
+use futures::StreamExt;
+
+use crate::linkstate::LinkState;
+use crate::merge::SyncPair;
+use crate::plan::{Action, Plan, intent_key};
+use crate::records::{Fingerprint, Intent, PairRecord, Side};
+
+/// How many actions may be under way at once.
+const CONCURRENCY: usize = 16;
+
+/// What was done, for the report.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub created_asana: usize,
+    pub created_target: usize,
+    pub updated_asana: usize,
+    pub updated_target: usize,
+    pub deleted_asana: usize,
+    pub deleted_target: usize,
+}
+
+/// One item that could not be synced this run.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ItemFailure {
+    /// The item, as the user knows it (`roadmap/fix-login.md`, `Asana task 1200…`).
+    pub item: String,
+    pub message: String,
+}
+
+/// The result of applying a plan.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub counts: Counts,
+    pub failures: Vec<ItemFailure>,
+    /// A link-wide error that stopped the remaining actions.
+    pub aborted: Option<String>,
+}
+
+/// Everything `apply` works with.
+pub struct Applier<'a> {
+    pub asana: &'a dyn Connector,
+    pub target: &'a dyn Connector,
+    pub store: &'a Store,
+    pub state: &'a LinkState,
+    /// RFC 3339 time of this run, for conflict records.
+    pub now: String,
+    /// Called after each action (progress bar).
+    pub on_progress: &'a (dyn Fn() + Sync),
+}
+
+struct Shared {
+    counts: Mutex<Counts>,
+    failures: Mutex<Vec<ItemFailure>>,
+    abort: AtomicBool,
+    aborted: Mutex<Option<String>>,
+}
+
+/// Why one action failed.
+enum Failure {
+    Item(ItemFailure),
+    Fatal(String),
+    State(StateError),
+}
+
+impl Applier<'_> {
+    /// Performs `plan`. Only a state-store failure is an `Err`: the state is the bridge's
+    /// memory and it must not go on without it.
+    pub async fn apply(&self, plan: Plan) -> Result<Applied, StateError> {
+        // Intents first, durable before any create is sent.
+        let mut any_intent = false;
+        for action in &plan.actions {
+            if let Action::CreateAsana { target, .. } = action {
+                self.state.intents.put(
+                    &intent_key(Side::Asana, &target.id),
+                    &Intent {
+                        id: uuid::Uuid::new_v4(),
+                        on: Side::Asana,
+                        source_id: target.id.clone(),
+                        fields: target.fields.clone(),
+                    },
+                )?;
+                any_intent = true;
+            }
+        }
+        if any_intent {
+            self.store.flush()?;
+        }
+
+        let shared = Shared {
+            counts: Mutex::new(Counts::default()),
+            failures: Mutex::new(Vec::new()),
+            abort: AtomicBool::new(false),
+            aborted: Mutex::new(None),
+        };
+        let mut state_error = None;
+        let mut results = futures::stream::iter(plan.actions)
+            .map(|action| self.run_one(action, &shared))
+            .buffer_unordered(CONCURRENCY);
+        while let Some(result) = results.next().await {
+            (self.on_progress)();
+            match result {
+                Ok(()) => {}
+                Err(Failure::Item(f)) => lock(&shared.failures).push(f),
+                Err(Failure::Fatal(message)) => {
+                    shared.abort.store(true, Ordering::SeqCst);
+                    lock(&shared.aborted).get_or_insert(message);
+                }
+                Err(Failure::State(e)) => {
+                    shared.abort.store(true, Ordering::SeqCst);
+                    state_error.get_or_insert(e);
+                }
+            }
+        }
+        drop(results);
+        self.store.flush()?;
+        if let Some(e) = state_error {
+            return Err(e);
+        }
+        let mut failures = shared
+            .failures
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        failures.sort_by(|a, b| a.item.cmp(&b.item));
+        Ok(Applied {
+            counts: shared
+                .counts
+                .into_inner()
+                .unwrap_or_else(|e| e.into_inner()),
+            failures,
+            aborted: shared
+                .aborted
+                .into_inner()
+                .unwrap_or_else(|e| e.into_inner()),
+        })
+    }
+
+    async fn run_one(&self, action: Action, shared: &Shared) -> Result<(), Failure> {
+        if shared.abort.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        match action {
+            Action::CreateTarget { asana, replaces } => {
+                let t = self
+                    .target
+                    .create(&asana.fields, Some(&asana.id))
+                    .await
+                    .map_err(|e| self.fail(&self.asana_name(&asana), "creating its copy", e))?;
+                if let Some(old) = replaces {
+                    self.state
+                        .forget_pair(&old.asana_gid)
+                        .map_err(Failure::State)?;
+                }
+                self.record(&asana.fields, &asana, &t, None, &[])?;
+                bump(shared, |c| c.created_target += 1);
+            }
+            Action::CreateAsana { target, replaces } => {
+                let name = self.target.describe(&target.id);
+                let a = self
+                    .asana
+                    .create(&target.fields, None)
+                    .await
+                    .map_err(|e| self.fail(&name, "creating its Asana task", e))?;
+                if let Some(old) = replaces {
+                    self.state
+                        .forget_pair(&old.asana_gid)
+                        .map_err(Failure::State)?;
+                }
+                // Record the pair now: even if stamping the gid fails below, the next run
+                // finds the file by its id and stamps it then.
+                self.record(&target.fields, &a, &target, None, &[])?;
+                self.state
+                    .intents
+                    .remove(&intent_key(Side::Asana, &target.id))
+                    .map_err(Failure::State)?;
+                bump(shared, |c| c.created_asana += 1);
+                let t = self
+                    .target
+                    .set_partner(&target, &a.id)
+                    .await
+                    .map_err(|e| self.fail(&name, "recording its asana_gid", e))?;
+                self.record(&target.fields, &a, &t, None, &[])?;
+            }
+            Action::Sync(pair) => self.sync_pair(*pair, shared).await?,
+            Action::DeleteTarget { record, target } => {
+                self.target
+                    .delete(&target)
+                    .await
+                    .map_err(|e| self.fail(&self.target.describe(&target.id), "deleting it", e))?;
+                self.state
+                    .forget_pair(&record.asana_gid)
+                    .map_err(Failure::State)?;
+                bump(shared, |c| c.deleted_target += 1);
+            }
+            Action::DeleteAsana { record, asana } => {
+                self.asana
+                    .delete(&asana)
+                    .await
+                    .map_err(|e| self.fail(&self.asana_name(&asana), "deleting it", e))?;
+                self.state
+                    .forget_pair(&record.asana_gid)
+                    .map_err(Failure::State)?;
+                bump(shared, |c| c.deleted_asana += 1);
+            }
+            Action::Forget { record } => {
+                self.state
+                    .forget_pair(&record.asana_gid)
+                    .map_err(Failure::State)?;
+            }
+            Action::HoldDeletion { conflict } => {
+                self.state
+                    .upsert_conflict(conflict, &self.now)
+                    .map_err(Failure::State)?;
+            }
+            Action::DropIntent { key } => {
+                self.state.intents.remove(&key).map_err(Failure::State)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn sync_pair(&self, pair: SyncPair, shared: &Shared) -> Result<(), Failure> {
+        let name = format!(
+            "{} ({})",
+            self.target.describe(&pair.target.id),
+            self.asana.describe(&pair.asana.id)
+        );
+        let mut a = pair.asana.clone();
+        if !pair.to_asana.is_empty() {
+            a = self
+                .asana
+                .update(&pair.asana, &pair.to_asana)
+                .await
+                .map_err(|e| self.fail(&name, "updating Asana", e))?;
+            bump(shared, |c| c.updated_asana += 1);
+        }
+        let mut t = pair.target.clone();
+        if !pair.to_target.is_empty() {
+            t = self
+                .target
+                .update(&pair.target, &pair.to_target)
+                .await
+                .map_err(|e| self.fail(&name, "updating it", e))?;
+            bump(shared, |c| c.updated_target += 1);
+        }
+        if pair.stamp_partner {
+            t = self
+                .target
+                .set_partner(&t, &a.id)
+                .await
+                .map_err(|e| self.fail(&name, "recording its asana_gid", e))?;
+        }
+        self.record(&pair.base, &a, &t, pair.previous.as_ref(), &pair.held)?;
+        for conflict in pair.conflicts {
+            self.state
+                .upsert_conflict(conflict, &self.now)
+                .map_err(Failure::State)?;
+        }
+        for id in &pair.settled {
+            self.state.conflicts.remove(id).map_err(Failure::State)?;
+        }
+        if pair.previous.is_none() {
+            self.state
+                .intents
+                .remove(&intent_key(Side::Asana, &pair.target.id))
+                .map_err(Failure::State)?;
+        }
+        Ok(())
+    }
+
+    /// Stores the record of a pair as both sides are now. Held fields keep the fingerprints
+    /// they had (or none, on a new pair), so they stay in conflict until settled.
+    fn record(
+        &self,
+        base: &TaskFields,
+        asana: &Item,
+        target: &Item,
+        previous: Option<&PairRecord>,
+        held: &[Field],
+    ) -> Result<(), Failure> {
+        let mut a = Fingerprint::of(asana);
+        let mut t = Fingerprint::of(target);
+        for field in held {
+            let i = field.index();
+            a.fields[i] = previous.map_or(0, |r| r.asana.fields[i]);
+            t.fields[i] = previous.map_or(0, |r| r.target.fields[i]);
+        }
+        let record = PairRecord {
+            asana_gid: asana.id.clone(),
+            target_id: target.id.clone(),
+            base: base.clone(),
+            asana: a,
+            target: t,
+        };
+        self.state
+            .pairs
+            .put(&record.asana_gid, &record)
+            .map_err(Failure::State)
+    }
+
+    fn asana_name(&self, item: &Item) -> String {
+        format!(
+            "{} \"{}\"",
+            self.asana.describe(&item.id),
+            item.fields.title
+        )
+    }
+
+    fn fail(&self, item: &str, doing: &str, error: ConnectorError) -> Failure {
+        if error.is_fatal_for_link() {
+            Failure::Fatal(format!("{doing} {item}: {error}"))
+        } else {
+            Failure::Item(ItemFailure {
+                item: item.to_owned(),
+                message: format!("{doing}: {error}"),
+            })
+        }
+    }
+}
+
+fn bump(shared: &Shared, f: impl FnOnce(&mut Counts)) {
+    f(&mut lock(&shared.counts));
+}
+
+/// Locks a mutex, going on with the data if another task panicked while holding it (the
+/// counters and lists it guards stay meaningful).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,91 @@
+//! The command line, as the contract fixes it (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Two-way sync between an Asana project and a Markdown folder or GitHub issues.
+#[derive(Debug, Parser)]
+#[command(name = "asana-bridge", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Config file.
+    #[arg(
+        long,
+        global = true,
+        default_value = "asana-bridge.toml",
+        value_name = "PATH"
+    )]
+    pub config: PathBuf,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Machine-readable output on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter config (never overwrites an existing one).
+    Init,
+    /// Reconcile every link (or one) once, then exit.
+    Sync(SyncArgs),
+    /// Per link: mapped items, last successful sync, pending conflicts, cursor age.
+    Status(LinkArg),
+    /// List unresolved conflicts with a diff of both sides, or settle one.
+    Conflicts(ConflictsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LinkArg {
+    /// Only this link.
+    #[arg(long, value_name = "NAME")]
+    pub link: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only this link.
+    #[arg(long, value_name = "NAME")]
+    pub link: Option<String>,
+    /// Print what would change, with diffs; write nothing anywhere (no API write, no file,
+    /// no state).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Allow a run to delete more than half of a link's items.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConflictsArgs {
+    /// Only this link.
+    #[arg(long, value_name = "NAME")]
+    pub link: Option<String>,
+    #[command(subcommand)]
+    pub action: Option<ConflictsAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConflictsAction {
+    /// Settle one conflict; the next sync applies it.
+    Resolve {
+        /// The conflict's id, as `asana-bridge conflicts` shows it.
+        id: String,
+        /// Which side's version to keep.
+        #[arg(long, value_enum)]
+        keep: Keep,
+    },
+}
+
+/// A side to keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Keep {
+    Asana,
+    Target,
+}

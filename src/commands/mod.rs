@@ -1,0 +1,56 @@
+//! One module per command; [`run`] dispatches.
+
+mod conflicts;
+mod init;
+mod status;
+mod sync;
+
+use std::io::IsTerminal;
+
+use crate::cli::{Cli, Command};
+use crate::exit::{CliError, Exit};
+
+/// Runs the parsed command line; `Ok` carries the exit code of a command that ran to its
+/// end (which may still be 1 or 3), `Err` one that could not run.
+pub async fn run(cli: Cli) -> Result<Exit, CliError> {
+    let out = Output {
+        json: cli.json,
+        quiet: cli.quiet,
+    };
+    match cli.command {
+        Command::Init => init::run(&cli.config, out),
+        Command::Sync(args) => sync::run(&cli.config, &args, out).await,
+        Command::Status(args) => status::run(&cli.config, args.link.as_deref(), out),
+        Command::Conflicts(args) => conflicts::run(&cli.config, &args, out),
+    }
+}
+
+/// How to print.
+#[derive(Clone, Copy, Debug)]
+pub struct Output {
+    pub json: bool,
+    pub quiet: bool,
+}
+
+impl Output {
+    /// Prints a human line on stdout unless `--quiet` or `--json`.
+    pub fn line(self, text: &str) {
+        if !self.quiet && !self.json {
+            println!("{text}");
+        }
+    }
+
+    /// Whether a progress bar may be drawn.
+    #[must_use]
+    pub fn progress(self) -> bool {
+        !self.quiet && !self.json && std::io::stderr().is_terminal()
+    }
+}
+
+/// Loads the config, honouring `ASANA_BASE_URL`.
+fn load_config(path: &std::path::Path) -> Result<crate::config::Config, CliError> {
+    let base_url = std::env::var("ASANA_BASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty());
+    Ok(crate::config::Config::load(path, base_url)?)
+}

@@ -1,0 +1,395 @@
+//! The configuration file (TOML), as the contract describes it: parsing, defaults,
+//! validation, and paths resolved relative to the file. Tokens are never read from here:
+//! the file names the environment variables that hold them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::merge::Policy;
+
+/// Default Asana API root.
+pub const DEFAULT_ASANA_URL: &str = "https://app.asana.com/api/1.0";
+
+/// A configuration problem: exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source} (create one with `asana-bridge init`)", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("config file {}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "default_state_dir")]
+    state_dir: PathBuf,
+    #[serde(default)]
+    asana: RawAsana,
+    #[serde(default, rename = "link")]
+    links: Vec<RawLink>,
+    #[serde(default)]
+    users: BTreeMap<String, String>,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from(".asana-bridge")
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAsana {
+    base_url: Option<String>,
+    token_env: Option<String>,
+    requests_per_minute: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    name: String,
+    asana_project: String,
+    #[serde(default)]
+    conflict: Policy,
+    markdown: Option<RawMarkdown>,
+    github: Option<RawGithub>,
+    poll_interval: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMarkdown {
+    dir: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGithub {
+    repo: String,
+    token_env: Option<String>,
+    api_url: Option<String>,
+}
+
+/// The whole configuration, validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the config file is.
+    pub path: PathBuf,
+    /// The state store's directory (absolute or relative to the working directory).
+    pub state_dir: PathBuf,
+    pub asana: AsanaSettings,
+    pub links: Vec<LinkConfig>,
+    /// Asana e-mail -> GitHub login.
+    pub users: BTreeMap<String, String>,
+}
+
+/// The `[asana]` section with defaults and environment overrides applied.
+#[derive(Clone, Debug)]
+pub struct AsanaSettings {
+    pub base_url: String,
+    pub token_env: String,
+    pub requests_per_minute: u32,
+}
+
+/// One `[[link]]`.
+#[derive(Clone, Debug)]
+pub struct LinkConfig {
+    pub name: String,
+    pub asana_project: String,
+    pub conflict: Policy,
+    pub target: TargetConfig,
+    /// Seconds between polls in `watch`.
+    pub poll_interval: Option<u64>,
+}
+
+/// The system an Asana project is mirrored into.
+#[derive(Clone, Debug)]
+pub enum TargetConfig {
+    Markdown {
+        dir: PathBuf,
+    },
+    Github {
+        repo: String,
+        token_env: String,
+        api_url: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`. `ASANA_BASE_URL` (read by the
+    /// caller and passed as `base_url_override`) beats `asana.base_url`.
+    pub fn load(path: &Path, base_url_override: Option<String>) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text, base_url_override)
+    }
+
+    /// Parses and validates config text that was read from `path`.
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        base_url_override: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+
+        let rpm = raw.asana.requests_per_minute.unwrap_or(1500);
+        if rpm == 0 {
+            return Err(invalid(
+                "asana.requests_per_minute must be at least 1".into(),
+            ));
+        }
+        let asana = AsanaSettings {
+            base_url: base_url_override
+                .or(raw.asana.base_url)
+                .unwrap_or_else(|| DEFAULT_ASANA_URL.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            token_env: raw.asana.token_env.unwrap_or_else(|| "ASANA_TOKEN".into()),
+            requests_per_minute: rpm,
+        };
+
+        let mut links = Vec::new();
+        for link in raw.links {
+            if link.name.trim().is_empty() {
+                return Err(invalid("a [[link]] has an empty name".into()));
+            }
+            if links.iter().any(|l: &LinkConfig| l.name == link.name) {
+                return Err(invalid(format!("two links are named \"{}\"", link.name)));
+            }
+            if link.asana_project.is_empty()
+                || !link.asana_project.chars().all(|c| c.is_ascii_digit())
+            {
+                return Err(invalid(format!(
+                    "link \"{}\": asana_project must be a project gid (digits), got \"{}\"",
+                    link.name, link.asana_project
+                )));
+            }
+            let target = match (link.markdown, link.github) {
+                (Some(md), None) => TargetConfig::Markdown {
+                    dir: resolve(&md.dir),
+                },
+                (None, Some(gh)) => {
+                    if gh.repo.split('/').count() != 2 || gh.repo.split('/').any(str::is_empty) {
+                        return Err(invalid(format!(
+                            "link \"{}\": github.repo must look like \"owner/name\"",
+                            link.name
+                        )));
+                    }
+                    TargetConfig::Github {
+                        repo: gh.repo,
+                        token_env: gh.token_env.unwrap_or_else(|| "GITHUB_TOKEN".into()),
+                        api_url: gh
+                            .api_url
+                            .unwrap_or_else(|| "https://api.github.com".into())
+                            .trim_end_matches('/')
+                            .to_owned(),
+                    }
+                }
+                (None, None) => {
+                    return Err(invalid(format!(
+                        "link \"{}\" needs a target: markdown = {{ dir = \"...\" }} or github = {{ repo = \"owner/name\" }}",
+                        link.name
+                    )));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(invalid(format!(
+                        "link \"{}\" has both a markdown and a github target; use one per link",
+                        link.name
+                    )));
+                }
+            };
+            if link.poll_interval == Some(0) {
+                return Err(invalid(format!(
+                    "link \"{}\": poll_interval must be at least 1 second",
+                    link.name
+                )));
+            }
+            links.push(LinkConfig {
+                name: link.name,
+                asana_project: link.asana_project,
+                conflict: link.conflict,
+                target,
+                poll_interval: link.poll_interval,
+            });
+        }
+
+        Ok(Self {
+            path: path.to_path_buf(),
+            state_dir: resolve(&raw.state_dir),
+            asana,
+            links,
+            users: raw.users,
+        })
+    }
+
+    /// The links selected by `--link` (all when `None`).
+    pub fn select(&self, name: Option<&str>) -> Result<Vec<&LinkConfig>, ConfigError> {
+        match name {
+            None => Ok(self.links.iter().collect()),
+            Some(n) => self
+                .links
+                .iter()
+                .find(|l| l.name == n)
+                .map(|l| vec![l])
+                .ok_or_else(|| ConfigError::Invalid {
+                    path: self.path.clone(),
+                    message: format!(
+                        "no link named \"{n}\" (links: {})",
+                        self.links
+                            .iter()
+                            .map(|l| l.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }),
+        }
+    }
+}
+
+/// The starter config `asana-bridge init` writes.
+pub const STARTER: &str = r#"# asana-bridge configuration.
+# Docs: README.md. Tokens are never written here: they come from environment variables.
+
+# Where the bridge keeps its memory (mappings, last synced values, conflicts).
+# Relative paths are relative to this file.
+state_dir = ".asana-bridge"
+
+[asana]
+# base_url = "https://app.asana.com/api/1.0"   # ASANA_BASE_URL overrides it
+token_env = "ASANA_TOKEN"                      # env var holding a PAT or service-account token
+# requests_per_minute = 1500                   # 150 on free workspaces
+
+# One [[link]] per Asana project to mirror.
+[[link]]
+name = "roadmap"
+asana_project = "1200000000000001"   # the number in the project's URL
+conflict = "newest"                  # newest | asana | target | manual
+markdown = { dir = "roadmap" }       # one .md file per task
+
+# [[link]]
+# name = "bugs"
+# asana_project = "1200000000000002"
+# github = { repo = "acme/app", token_env = "GITHUB_TOKEN" }
+
+# [users]                            # Asana e-mail -> GitHub login, for assignees
+# "alice@example.com" = "alice-gh"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/cfg/asana-bridge.toml"), text, None)
+    }
+
+    #[test]
+    fn starter_config_is_valid() {
+        let cfg = parse(STARTER).unwrap();
+        assert_eq!(cfg.links.len(), 1);
+        assert_eq!(cfg.state_dir, PathBuf::from("/cfg/.asana-bridge"));
+        assert_eq!(cfg.asana.token_env, "ASANA_TOKEN");
+        assert_eq!(cfg.asana.requests_per_minute, 1500);
+        assert!(
+            matches!(&cfg.links[0].target, TargetConfig::Markdown { dir } if dir == Path::new("/cfg/roadmap"))
+        );
+    }
+
+    #[test]
+    fn contract_example_parses() {
+        let cfg = parse(
+            r#"
+state_dir = ".asana-bridge"
+[asana]
+base_url = "https://app.asana.com/api/1.0/"
+token_env = "ASANA_TOKEN"
+[[link]]
+name = "roadmap"
+asana_project = "1200000000000001"
+conflict = "manual"
+markdown = { dir = "roadmap" }
+[[link]]
+name = "bugs"
+asana_project = "1200000000000002"
+github = { repo = "acme/app", token_env = "GITHUB_TOKEN", api_url = "https://api.github.com" }
+[users]
+"alice@example.com" = "alice-gh"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.asana.base_url, "https://app.asana.com/api/1.0");
+        assert_eq!(cfg.links[0].conflict, Policy::Manual);
+        assert!(matches!(cfg.links[1].target, TargetConfig::Github { .. }));
+        assert_eq!(cfg.users["alice@example.com"], "alice-gh");
+    }
+
+    #[test]
+    fn env_override_beats_file() {
+        let cfg = Config::parse(
+            Path::new("c.toml"),
+            "[asana]\nbase_url = \"http://file\"\n",
+            Some("http://env".into()),
+        )
+        .unwrap();
+        assert_eq!(cfg.asana.base_url, "http://env");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases = [
+            (
+                "[[link]]\nname = \"a\"\nasana_project = \"1\"\n",
+                "needs a target",
+            ),
+            (
+                "[[link]]\nname = \"a\"\nasana_project = \"x1\"\nmarkdown = { dir = \"d\" }\n",
+                "project gid",
+            ),
+            (
+                "[[link]]\nname = \"a\"\nasana_project = \"1\"\nconflict = \"sometimes\"\nmarkdown = { dir = \"d\" }\n",
+                "sometimes",
+            ),
+            ("[asana]\ntoken = \"secret\"\n", "unknown field"),
+            (
+                "[[link]]\nname = \"a\"\nasana_project = \"1\"\nmarkdown = { dir = \"d\" }\n[[link]]\nname = \"a\"\nasana_project = \"2\"\nmarkdown = { dir = \"e\" }\n",
+                "two links",
+            ),
+        ];
+        for (text, needle) in cases {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle:?} not in {err:?}");
+        }
+    }
+
+    #[test]
+    fn select_unknown_link_lists_the_known_ones() {
+        let cfg = parse(STARTER).unwrap();
+        let err = cfg.select(Some("nope")).unwrap_err().to_string();
+        assert!(err.contains("roadmap"), "{err}");
+    }
+}

@@ -1,0 +1,28 @@
+//! asana-bridge: keeps an Asana project and a target system mirrored both ways.
+//!
+//! Map of the engine (the connectors, the state store and the simulator are crates of
+//! their own):
+//!
+//! - [`config`]: the TOML config file, validated.
+//! - [`records`]: what the engine remembers per link (pairs, fingerprints, intents, conflicts).
+//! - [`linkstate`]: a link's tables in the state store.
+//! - [`merge`]: the field-level three-way merge of one pair (pure).
+//! - [`plan`]: the sync decision for a whole link (pure): items + state -> actions.
+//! - [`apply`]: performs a plan, recording state after each action.
+//! - [`engine`]: one link's sync: observe, plan, guard, apply or print.
+//! - [`report`]: summaries, dry-run diffs, error lines, JSON.
+//! - [`connect`]: builds the connectors a link names.
+//! - [`cli`], [`commands`], [`exit`]: the command line.
+
+pub mod apply;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod connect;
+pub mod engine;
+pub mod exit;
+pub mod linkstate;
+pub mod merge;
+pub mod plan;
+pub mod records;
+pub mod report;

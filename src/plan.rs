@@ -1,0 +1,397 @@
+//! The sync decision, as a pure function: both sides' current items and the stored state
+//! in, a sorted list of [`Action`]s out. No I/O, no clock, no randomness: `--dry-run` prints
+//! this plan, `apply` performs it, and every arm of the decision is tested case by case.
+//!
+//! How items are paired: a target item that names an Asana gid (Markdown `asana_gid`)
+//! belongs to that gid; one that names none belongs to the record whose target id it has
+//! (a file whose `asana_gid` line was lost); any other is new. For each pair the field-level
+//! merge lives in [`crate::merge`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use asana_bridge_connector::{Field, Item};
+
+use crate::merge::{self, Policy, SyncPair};
+use crate::records::{ConflictRecord, Intent, PairRecord, Side};
+
+/// An item a connector could not read: its pair is left alone this run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unreadable {
+    pub id: Option<String>,
+    pub partner: Option<String>,
+}
+
+/// Everything the planner looks at.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanInput<'a> {
+    pub policy: Policy,
+    pub asana: &'a [Item],
+    pub target: &'a [Item],
+    pub target_unreadable: &'a [Unreadable],
+    pub records: &'a [PairRecord],
+    pub intents: &'a [Intent],
+    pub conflicts: &'a [ConflictRecord],
+}
+
+/// One thing to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// A task new in Asana: create its target item. `replaces`: the record of a pair whose
+    /// target item was deleted while the task was edited, and the edit won.
+    CreateTarget {
+        asana: Item,
+        replaces: Option<PairRecord>,
+    },
+    /// An item new in the target: create its Asana task (after recording an intent), then
+    /// stamp the new gid on the target item.
+    CreateAsana {
+        target: Item,
+        replaces: Option<PairRecord>,
+    },
+    /// Bring a pair together (patch either side, store the new record).
+    Sync(Box<SyncPair>),
+    /// Deleted in Asana and unchanged in the target since the last sync.
+    DeleteTarget { record: PairRecord, target: Item },
+    /// Deleted in the target and unchanged in Asana since the last sync.
+    DeleteAsana { record: PairRecord, asana: Item },
+    /// Gone on both sides: forget the pair.
+    Forget { record: PairRecord },
+    /// A deletion on one side against an edit on the other, left to the user.
+    HoldDeletion { conflict: ConflictRecord },
+    /// An intent that no longer needs recovering.
+    DropIntent { key: String },
+}
+
+impl Action {
+    /// Whether performing it writes to Asana or the target.
+    #[must_use]
+    pub fn writes(&self) -> bool {
+        match self {
+            Action::CreateTarget { .. }
+            | Action::CreateAsana { .. }
+            | Action::DeleteTarget { .. }
+            | Action::DeleteAsana { .. } => true,
+            Action::Sync(pair) => pair.writes(),
+            Action::Forget { .. } | Action::HoldDeletion { .. } | Action::DropIntent { .. } => {
+                false
+            }
+        }
+    }
+
+    fn sort_key(&self) -> (u8, String) {
+        match self {
+            Action::DropIntent { key } => (0, key.clone()),
+            Action::Forget { record } => (1, record.asana_gid.clone()),
+            Action::HoldDeletion { conflict } => (2, conflict.asana_gid.clone()),
+            Action::DeleteTarget { record, .. } => (3, record.asana_gid.clone()),
+            Action::DeleteAsana { record, .. } => (4, record.asana_gid.clone()),
+            Action::Sync(pair) => (5, pair.asana.id.clone()),
+            Action::CreateTarget { asana, .. } => (6, asana.id.clone()),
+            Action::CreateAsana { target, .. } => (7, target.id.clone()),
+        }
+    }
+}
+
+/// A problem found while planning, reported as one error line naming the item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub side: Side,
+    pub id: String,
+    pub message: String,
+}
+
+/// The planner's answer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub problems: Vec<Problem>,
+    /// Set when target-side deletions were held back because some unreadable target item
+    /// could not be identified (it might be one of the "missing" ones).
+    pub deletions_held: bool,
+}
+
+impl Plan {
+    /// Number of actions that write somewhere.
+    #[must_use]
+    pub fn write_count(&self) -> usize {
+        self.actions.iter().filter(|a| a.writes()).count()
+    }
+}
+
+/// The intent key of a create on `side` from the item `source_id`.
+#[must_use]
+pub fn intent_key(side: Side, source_id: &str) -> String {
+    match side {
+        Side::Asana => format!("asana:{source_id}"),
+        Side::Target => format!("target:{source_id}"),
+    }
+}
+
+/// Decides what to do. Pure.
+#[must_use]
+#[allow(clippy::too_many_lines)] // one table, read top to bottom
+pub fn plan(input: &PlanInput<'_>) -> Plan {
+    let mut out = Plan::default();
+
+    let asana_by_gid: HashMap<&str, &Item> =
+        input.asana.iter().map(|i| (i.id.as_str(), i)).collect();
+    let records_by_gid: HashMap<&str, &PairRecord> = input
+        .records
+        .iter()
+        .map(|r| (r.asana_gid.as_str(), r))
+        .collect();
+    let records_by_target: HashMap<&str, &PairRecord> = input
+        .records
+        .iter()
+        .map(|r| (r.target_id.as_str(), r))
+        .collect();
+
+    // Pairs whose target item cannot be read are left alone entirely.
+    let mut blocked: BTreeSet<String> = BTreeSet::new();
+    for bad in input.target_unreadable {
+        let by_partner = bad.partner.as_deref();
+        let by_id = bad
+            .id
+            .as_deref()
+            .and_then(|id| records_by_target.get(id))
+            .map(|r| r.asana_gid.as_str());
+        match by_partner.or(by_id) {
+            Some(gid) => {
+                blocked.insert(gid.to_owned());
+            }
+            None => out.deletions_held = true,
+        }
+    }
+
+    // Which gid each target item belongs to.
+    let mut claims: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
+    let mut unclaimed: Vec<&Item> = Vec::new();
+    for item in input.target {
+        match item.partner.as_deref() {
+            Some(gid) => claims.entry(gid).or_default().push(item),
+            None => match records_by_target.get(item.id.as_str()) {
+                Some(r) => claims.entry(r.asana_gid.as_str()).or_default().push(item),
+                None => unclaimed.push(item),
+            },
+        }
+    }
+    let mut target_for: HashMap<&str, &Item> = HashMap::new();
+    for (gid, items) in &claims {
+        if items.len() > 1 {
+            let names: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+            for item in items {
+                out.problems.push(Problem {
+                    side: Side::Target,
+                    id: item.id.clone(),
+                    message: format!(
+                        "asana_gid {gid} appears in more than one file ({}); none of them is synced until only one keeps it",
+                        names.join(", ")
+                    ),
+                });
+            }
+            blocked.insert((*gid).to_owned());
+        } else if !asana_by_gid.contains_key(gid) && !records_by_gid.contains_key(gid) {
+            out.problems.push(Problem {
+                side: Side::Target,
+                id: items[0].id.clone(),
+                message: format!(
+                    "asana_gid {gid} is not a task of this link's Asana project; the file is left as it is"
+                ),
+            });
+            blocked.insert((*gid).to_owned());
+        } else {
+            target_for.insert(gid, items[0]);
+        }
+    }
+
+    // Conflicts by gid.
+    let mut conflicts_by_gid: HashMap<&str, Vec<&ConflictRecord>> = HashMap::new();
+    for c in input.conflicts {
+        conflicts_by_gid
+            .entry(c.asana_gid.as_str())
+            .or_default()
+            .push(c);
+    }
+    let no_conflicts: Vec<&ConflictRecord> = Vec::new();
+
+    // Every gid that is known anywhere.
+    let mut gids: BTreeSet<&str> = BTreeSet::new();
+    gids.extend(asana_by_gid.keys());
+    gids.extend(records_by_gid.keys());
+    gids.extend(target_for.keys());
+
+    let mut unmapped_asana: Vec<&Item> = Vec::new();
+    for gid in gids {
+        if blocked.contains(gid) {
+            continue;
+        }
+        let asana = asana_by_gid.get(gid).copied();
+        let target = target_for.get(gid).copied();
+        let record = records_by_gid.get(gid).copied();
+        let conflicts = conflicts_by_gid.get(gid).unwrap_or(&no_conflicts);
+        match (asana, target, record) {
+            (Some(a), Some(t), previous) => {
+                let pair = merge::merge_pair(input.policy, a, t, previous, conflicts);
+                if pair.is_noop() {
+                    continue;
+                }
+                out.actions.push(Action::Sync(Box::new(pair)));
+            }
+            (Some(a), None, None) => unmapped_asana.push(a),
+            (None, Some(_), None) => {} // reported above: claims a gid not in the project
+            (Some(a), None, Some(r)) => {
+                // Gone from the target.
+                if out.deletions_held {
+                    continue;
+                }
+                let edited = r.asana.any_changed(&a.fields);
+                match deletion_winner(input.policy, edited, conflicts, Side::Target) {
+                    Some(Side::Target) => out.actions.push(Action::DeleteAsana {
+                        record: r.clone(),
+                        asana: a.clone(),
+                    }),
+                    Some(Side::Asana) => out.actions.push(Action::CreateTarget {
+                        asana: a.clone(),
+                        replaces: Some(r.clone()),
+                    }),
+                    None => out.actions.push(Action::HoldDeletion {
+                        conflict: deletion_conflict(r, &a.fields.title, Side::Target, a),
+                    }),
+                }
+            }
+            (None, Some(t), Some(r)) => {
+                // Gone from Asana.
+                let edited = r.target.any_changed(&t.fields);
+                match deletion_winner(input.policy, edited, conflicts, Side::Asana) {
+                    Some(Side::Asana) => out.actions.push(Action::DeleteTarget {
+                        record: r.clone(),
+                        target: t.clone(),
+                    }),
+                    Some(Side::Target) => out.actions.push(Action::CreateAsana {
+                        target: t.clone(),
+                        replaces: Some(r.clone()),
+                    }),
+                    None => out.actions.push(Action::HoldDeletion {
+                        conflict: deletion_conflict(r, &t.fields.title, Side::Asana, t),
+                    }),
+                }
+            }
+            (None, None, Some(r)) => out.actions.push(Action::Forget { record: r.clone() }),
+            (None, None, None) => {}
+        }
+    }
+
+    // New target items: recover creates whose answer was lost, else create.
+    let intents_by_source: HashMap<&str, &Intent> = input
+        .intents
+        .iter()
+        .filter(|i| i.on == Side::Asana)
+        .map(|i| (i.source_id.as_str(), i))
+        .collect();
+    let mut adopted: BTreeSet<&str> = BTreeSet::new();
+    let mut kept_intents: BTreeSet<String> = BTreeSet::new();
+    for item in &unclaimed {
+        let recovered = intents_by_source.get(item.id.as_str()).and_then(|intent| {
+            unmapped_asana.iter().find(|a| {
+                !adopted.contains(a.id.as_str())
+                    && a.fields.title == intent.fields.title
+                    && a.fields.notes == intent.fields.notes
+            })
+        });
+        if let Some(a) = recovered {
+            adopted.insert(a.id.as_str());
+            let mut pair = merge::merge_pair(input.policy, a, item, None, &no_conflicts);
+            pair.stamp_partner = true;
+            out.actions.push(Action::Sync(Box::new(pair)));
+            // The intent is settled by the Sync.
+        } else {
+            kept_intents.insert(intent_key(Side::Asana, &item.id));
+            out.actions.push(Action::CreateAsana {
+                target: (*item).clone(),
+                replaces: None,
+            });
+        }
+    }
+    for a in unmapped_asana {
+        if !adopted.contains(a.id.as_str()) {
+            out.actions.push(Action::CreateTarget {
+                asana: a.clone(),
+                replaces: None,
+            });
+        }
+    }
+    for intent in input.intents {
+        let key = intent_key(intent.on, &intent.source_id);
+        if !kept_intents.contains(&key) {
+            out.actions.push(Action::DropIntent { key });
+        }
+    }
+
+    out.actions.sort_by_key(Action::sort_key);
+    out.problems.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// Who wins when `deleted_on` deleted the task: `Some(deleted_on)` means the deletion
+/// propagates, `Some(other)` means the other side's copy is recreated, `None` means hold.
+fn deletion_winner(
+    policy: Policy,
+    other_side_edited: bool,
+    conflicts: &[&ConflictRecord],
+    deleted_on: Side,
+) -> Option<Side> {
+    if !other_side_edited {
+        return Some(deleted_on);
+    }
+    if let Some(side) = conflicts
+        .iter()
+        .find(|c| c.field.is_none())
+        .and_then(|c| c.resolution)
+    {
+        return Some(side);
+    }
+    match policy {
+        Policy::Asana => Some(Side::Asana),
+        Policy::Target => Some(Side::Target),
+        // We cannot know when the deletion happened: the edit is kept, nothing is lost.
+        Policy::Newest => Some(deleted_on.other()),
+        Policy::Manual => None,
+    }
+}
+
+fn deletion_conflict(
+    record: &PairRecord,
+    title: &str,
+    deleted_on: Side,
+    survivor: &Item,
+) -> ConflictRecord {
+    let edited: Vec<&str> = Field::ALL
+        .iter()
+        .filter(|f| {
+            record
+                .seen(deleted_on.other())
+                .changed(&survivor.fields, **f)
+        })
+        .map(|f| f.name())
+        .collect();
+    let survivor_value = Some(format!("edited ({})", edited.join(", ")));
+    let (asana_value, target_value) = match deleted_on {
+        Side::Asana => (None, survivor_value),
+        Side::Target => (survivor_value, None),
+    };
+    ConflictRecord {
+        id: ConflictRecord::make_id(&record.asana_gid, None),
+        asana_gid: record.asana_gid.clone(),
+        target_id: record.target_id.clone(),
+        title: title.to_owned(),
+        field: None,
+        asana_value,
+        target_value,
+        base_value: Some("present".to_owned()),
+        detected_at: String::new(),
+        resolution: None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

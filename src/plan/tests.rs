@@ -1,0 +1,496 @@
+//! The planner's decision table, one case per arm.
+
+use asana_bridge_connector::{Field, Item, TaskFields};
+
+use super::*;
+use crate::merge::{Decision, Policy};
+use crate::records::{ConflictRecord, Fingerprint, Intent, PairRecord, Side};
+
+fn fields(title: &str) -> TaskFields {
+    TaskFields {
+        title: title.to_owned(),
+        notes: "line one\nline two\nline three\n".to_owned(),
+        ..TaskFields::default()
+    }
+}
+
+fn asana(gid: &str, f: TaskFields, at: i64) -> Item {
+    Item {
+        id: gid.to_owned(),
+        fields: f,
+        modified_at: Some(jiff::Timestamp::from_second(at).unwrap()),
+        partner: None,
+        revision: Some(format!("rev-{at}")),
+    }
+}
+
+fn file(name: &str, gid: Option<&str>, f: TaskFields, at: i64) -> Item {
+    Item {
+        id: name.to_owned(),
+        fields: f,
+        modified_at: Some(jiff::Timestamp::from_second(at).unwrap()),
+        partner: gid.map(str::to_owned),
+        revision: Some(format!("hash-{at}")),
+    }
+}
+
+fn record(a: &Item, t: &Item) -> PairRecord {
+    PairRecord {
+        asana_gid: a.id.clone(),
+        target_id: t.id.clone(),
+        base: a.fields.clone(),
+        asana: Fingerprint::of(a),
+        target: Fingerprint::of(t),
+    }
+}
+
+struct Case {
+    policy: Policy,
+    asana: Vec<Item>,
+    target: Vec<Item>,
+    unreadable: Vec<Unreadable>,
+    records: Vec<PairRecord>,
+    intents: Vec<Intent>,
+    conflicts: Vec<ConflictRecord>,
+}
+
+impl Case {
+    fn new() -> Self {
+        Self {
+            policy: Policy::Newest,
+            asana: vec![],
+            target: vec![],
+            unreadable: vec![],
+            records: vec![],
+            intents: vec![],
+            conflicts: vec![],
+        }
+    }
+
+    /// A synced pair "1"/"one.md", then `edit` applied to its sides.
+    fn synced(edit_a: impl FnOnce(&mut TaskFields), edit_t: impl FnOnce(&mut TaskFields)) -> Self {
+        let a0 = asana("1", fields("One"), 100);
+        let t0 = file("one.md", Some("1"), fields("One"), 100);
+        let mut c = Self::new();
+        c.records.push(record(&a0, &t0));
+        let mut a = a0.clone();
+        let mut t = t0.clone();
+        edit_a(&mut a.fields);
+        edit_t(&mut t.fields);
+        if a.fields != a0.fields {
+            a.modified_at = Some(jiff::Timestamp::from_second(200).unwrap());
+            a.revision = Some("rev-200".into());
+        }
+        if t.fields != t0.fields {
+            t.modified_at = Some(jiff::Timestamp::from_second(300).unwrap());
+            t.revision = Some("hash-300".into());
+        }
+        c.asana.push(a);
+        c.target.push(t);
+        c
+    }
+
+    fn plan(&self) -> Plan {
+        plan(&PlanInput {
+            policy: self.policy,
+            asana: &self.asana,
+            target: &self.target,
+            target_unreadable: &self.unreadable,
+            records: &self.records,
+            intents: &self.intents,
+            conflicts: &self.conflicts,
+        })
+    }
+}
+
+fn only_sync(p: &Plan) -> &SyncPair {
+    assert_eq!(p.actions.len(), 1, "{:#?}", p.actions);
+    match &p.actions[0] {
+        Action::Sync(s) => s,
+        other => panic!("expected a sync, got {other:#?}"),
+    }
+}
+
+#[test]
+fn new_asana_task_is_created_in_the_target() {
+    let mut c = Case::new();
+    c.asana.push(asana("1", fields("One"), 1));
+    let p = c.plan();
+    assert!(
+        matches!(&p.actions[..], [Action::CreateTarget { asana, replaces: None }] if asana.id == "1")
+    );
+}
+
+#[test]
+fn new_file_is_created_in_asana() {
+    let mut c = Case::new();
+    c.target.push(file("new.md", None, fields("New"), 1));
+    let p = c.plan();
+    assert!(
+        matches!(&p.actions[..], [Action::CreateAsana { target, replaces: None }] if target.id == "new.md")
+    );
+}
+
+#[test]
+fn unchanged_pair_plans_nothing() {
+    let c = Case::synced(|_| {}, |_| {});
+    let p = c.plan();
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+}
+
+#[test]
+fn one_sided_changes_flow_each_way() {
+    let c = Case::synced(|a| a.title = "Renamed".into(), |t| t.completed = true);
+    let s = only_sync(&c.plan()).clone();
+    assert_eq!(s.to_target.fields(), vec![Field::Title]);
+    assert_eq!(s.to_target.title.as_deref(), Some("Renamed"));
+    assert_eq!(s.to_asana.fields(), vec![Field::Completed]);
+    assert_eq!(s.base.title, "Renamed");
+    assert!(s.base.completed);
+}
+
+#[test]
+fn same_change_on_both_sides_is_no_conflict_and_no_write() {
+    let c = Case::synced(
+        |a| a.due_on = Some("2026-12-01".into()),
+        |t| t.due_on = Some("2026-12-01".into()),
+    );
+    let p = c.plan();
+    let s = only_sync(&p);
+    assert!(!s.writes());
+    assert!(s.conflicts.is_empty());
+    assert_eq!(s.base.due_on.as_deref(), Some("2026-12-01"));
+    assert_eq!(p.write_count(), 0);
+}
+
+#[test]
+fn conflicting_titles_follow_the_policy() {
+    let edit_a = |a: &mut TaskFields| a.title = "From Asana".into();
+    let edit_t = |t: &mut TaskFields| t.title = "From file".into();
+    // The file was modified later (300 > 200).
+    for (policy, asana_gets, target_gets) in [
+        (Policy::Asana, None, Some("From Asana")),
+        (Policy::Target, Some("From file"), None),
+        (Policy::Newest, Some("From file"), None),
+    ] {
+        let mut c = Case::synced(edit_a, edit_t);
+        c.policy = policy;
+        let s = only_sync(&c.plan()).clone();
+        assert_eq!(s.to_asana.title.as_deref(), asana_gets, "{policy}");
+        assert_eq!(s.to_target.title.as_deref(), target_gets, "{policy}");
+        assert!(s.decisions.iter().any(|d| matches!(
+            d,
+            Decision::Settled {
+                field: Field::Title,
+                ..
+            }
+        )));
+    }
+}
+
+#[test]
+fn newest_prefers_asana_when_it_changed_last() {
+    let mut c = Case::synced(|a| a.title = "A".into(), |t| t.title = "T".into());
+    c.asana[0].modified_at = Some(jiff::Timestamp::from_second(999).unwrap());
+    let s = only_sync(&c.plan()).clone();
+    assert_eq!(s.to_target.title.as_deref(), Some("A"));
+}
+
+#[test]
+fn manual_touches_neither_side_and_records_the_conflict() {
+    let mut c = Case::synced(
+        |a| {
+            a.title = "A".into();
+            a.completed = true;
+        },
+        |t| t.title = "T".into(),
+    );
+    c.policy = Policy::Manual;
+    let s = only_sync(&c.plan()).clone();
+    assert_eq!(s.held, vec![Field::Title]);
+    assert!(s.to_asana.title.is_none() && s.to_target.title.is_none());
+    // The non-overlapping change still flows.
+    assert_eq!(s.to_target.completed, Some(true));
+    assert_eq!(s.conflicts.len(), 1);
+    let conflict = &s.conflicts[0];
+    assert_eq!(conflict.field, Some(Field::Title));
+    assert_eq!(conflict.asana_value.as_deref(), Some("A"));
+    assert_eq!(conflict.target_value.as_deref(), Some("T"));
+    assert_eq!(conflict.base_value.as_deref(), Some("One"));
+    assert_eq!(s.base.title, "One", "a held field keeps its base");
+}
+
+#[test]
+fn a_resolution_settles_a_manual_conflict() {
+    let mut c = Case::synced(|a| a.title = "A".into(), |t| t.title = "T".into());
+    c.policy = Policy::Manual;
+    let id = ConflictRecord::make_id("1", Some(Field::Title));
+    c.conflicts.push(ConflictRecord {
+        id: id.clone(),
+        asana_gid: "1".into(),
+        target_id: "one.md".into(),
+        title: "A".into(),
+        field: Some(Field::Title),
+        asana_value: Some("A".into()),
+        target_value: Some("T".into()),
+        base_value: Some("One".into()),
+        detected_at: "2026-01-01T00:00:00Z".into(),
+        resolution: Some(Side::Target),
+    });
+    let s = only_sync(&c.plan()).clone();
+    assert_eq!(s.to_asana.title.as_deref(), Some("T"));
+    assert!(s.held.is_empty());
+    assert_eq!(s.settled, vec![id]);
+}
+
+#[test]
+fn notes_edited_in_different_places_merge_cleanly() {
+    let c = Case::synced(
+        |a| a.notes = "line ONE\nline two\nline three\n".into(),
+        |t| t.notes = "line one\nline two\nline THREE\n".into(),
+    );
+    let s = only_sync(&c.plan()).clone();
+    let merged = "line ONE\nline two\nline THREE\n";
+    assert_eq!(s.to_asana.notes.as_deref(), Some(merged));
+    assert_eq!(s.to_target.notes.as_deref(), Some(merged));
+    assert_eq!(s.base.notes, merged);
+    assert!(s.decisions.contains(&Decision::Merged {
+        field: Field::Notes
+    }));
+}
+
+#[test]
+fn tags_merge_as_sets() {
+    let mut c = Case::synced(|_| {}, |_| {});
+    // Base: {a, b}. Asana removes a, adds c; the file adds d.
+    let base = vec!["a".to_owned(), "b".to_owned()];
+    c.records[0].base.tags.clone_from(&base);
+    c.asana[0].fields.tags = base.clone();
+    c.target[0].fields.tags = base;
+    c.records[0].asana = Fingerprint::of(&c.asana[0]);
+    c.records[0].target = Fingerprint::of(&c.target[0]);
+    c.asana[0].fields.tags = vec!["b".into(), "c".into()];
+    c.target[0].fields.tags = vec!["a".into(), "b".into(), "d".into()];
+    let s = only_sync(&c.plan()).clone();
+    let want = vec!["b".to_owned(), "c".to_owned(), "d".to_owned()];
+    assert_eq!(s.to_asana.tags.as_ref(), Some(&want));
+    assert_eq!(s.to_target.tags.as_ref(), Some(&want));
+}
+
+#[test]
+fn deletion_in_asana_propagates_when_the_file_is_unchanged() {
+    let mut c = Case::synced(|_| {}, |_| {});
+    c.asana.clear();
+    let p = c.plan();
+    assert!(
+        matches!(&p.actions[..], [Action::DeleteTarget { target, .. }] if target.id == "one.md")
+    );
+}
+
+#[test]
+fn deletion_in_asana_against_an_edited_file() {
+    for (policy, expect) in [
+        (Policy::Newest, "recreate"),
+        (Policy::Target, "recreate"),
+        (Policy::Asana, "delete"),
+        (Policy::Manual, "hold"),
+    ] {
+        let mut c = Case::synced(|_| {}, |t| t.title = "Edited".into());
+        c.asana.clear();
+        c.policy = policy;
+        let p = c.plan();
+        let got = match &p.actions[..] {
+            [
+                Action::CreateAsana {
+                    replaces: Some(_), ..
+                },
+            ] => "recreate",
+            [Action::DeleteTarget { .. }] => "delete",
+            [Action::HoldDeletion { conflict }] => {
+                assert_eq!(conflict.asana_value, None);
+                "hold"
+            }
+            other => panic!("{policy}: {other:#?}"),
+        };
+        assert_eq!(got, expect, "{policy}");
+    }
+}
+
+#[test]
+fn deletion_of_the_file_propagates_or_yields_to_an_asana_edit() {
+    let mut c = Case::synced(|_| {}, |_| {});
+    c.target.clear();
+    c.target
+        .push(file("other.md", Some("2"), fields("Other"), 1));
+    c.asana.push(asana("2", fields("Other"), 1));
+    let a2 = c.asana[1].clone();
+    let t2 = c.target[0].clone();
+    c.records.push(record(&a2, &t2));
+    let p = c.plan();
+    assert!(
+        matches!(&p.actions[..], [Action::DeleteAsana { asana, .. }] if asana.id == "1"),
+        "{:#?}",
+        p.actions
+    );
+
+    let mut c = Case::synced(|a| a.notes = "changed in Asana".into(), |_| {});
+    c.target.clear();
+    c.target
+        .push(file("other.md", Some("2"), fields("Other"), 1));
+    c.asana.push(asana("2", fields("Other"), 1));
+    c.records
+        .push(record(&c.asana[1].clone(), &c.target[0].clone()));
+    let p = c.plan();
+    assert!(
+        matches!(
+            &p.actions[..],
+            [Action::CreateTarget {
+                replaces: Some(_),
+                ..
+            }]
+        ),
+        "{:#?}",
+        p.actions
+    );
+}
+
+#[test]
+fn gone_on_both_sides_is_forgotten() {
+    let mut c = Case::synced(|_| {}, |_| {});
+    c.asana.clear();
+    c.target.clear();
+    assert!(matches!(&c.plan().actions[..], [Action::Forget { .. }]));
+}
+
+#[test]
+fn an_unreadable_file_is_never_taken_for_deleted() {
+    let mut c = Case::synced(|_| {}, |_| {});
+    c.target.clear();
+    c.unreadable.push(Unreadable {
+        id: Some("one.md".into()),
+        partner: None,
+    });
+    assert!(c.plan().actions.is_empty());
+
+    let mut c = Case::synced(|_| {}, |_| {});
+    c.target.clear();
+    c.unreadable.push(Unreadable {
+        id: Some("renamed.md".into()),
+        partner: Some("1".into()),
+    });
+    assert!(c.plan().actions.is_empty());
+}
+
+#[test]
+fn an_unidentifiable_unreadable_file_holds_deletions() {
+    let mut c = Case::synced(|_| {}, |_| {});
+    c.target.clear();
+    c.unreadable.push(Unreadable {
+        id: Some("mystery.md".into()),
+        partner: None,
+    });
+    let p = c.plan();
+    assert!(p.deletions_held);
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+}
+
+#[test]
+fn duplicate_asana_gid_blocks_the_pair_and_names_both_files() {
+    let mut c = Case::synced(|_| {}, |_| {});
+    c.target.push(file("copy.md", Some("1"), fields("One"), 5));
+    let p = c.plan();
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    assert_eq!(p.problems.len(), 2);
+    assert!(p.problems[0].message.contains("one.md") && p.problems[0].message.contains("copy.md"));
+}
+
+#[test]
+fn a_gid_of_another_project_is_reported_and_left_alone() {
+    let mut c = Case::new();
+    c.target
+        .push(file("stray.md", Some("999"), fields("Stray"), 1));
+    let p = c.plan();
+    assert!(p.actions.is_empty());
+    assert!(p.problems[0].message.contains("999"));
+}
+
+#[test]
+fn a_lost_create_answer_is_recovered_not_repeated() {
+    let mut c = Case::new();
+    let local = file("new.md", None, fields("New"), 1);
+    c.intents.push(Intent {
+        id: uuid::Uuid::nil(),
+        on: Side::Asana,
+        source_id: "new.md".into(),
+        fields: local.fields.clone(),
+    });
+    c.target.push(local);
+    c.asana.push(asana("77", fields("New"), 2));
+    let s = only_sync(&c.plan()).clone();
+    assert_eq!(s.asana.id, "77");
+    assert!(s.stamp_partner);
+    assert!(s.to_asana.is_empty() && s.to_target.is_empty());
+}
+
+#[test]
+fn an_intent_that_matches_nothing_creates_again() {
+    let mut c = Case::new();
+    let local = file("new.md", None, fields("New"), 1);
+    c.intents.push(Intent {
+        id: uuid::Uuid::nil(),
+        on: Side::Asana,
+        source_id: "new.md".into(),
+        fields: local.fields.clone(),
+    });
+    c.target.push(local);
+    let p = c.plan();
+    assert!(
+        matches!(&p.actions[..], [Action::CreateAsana { .. }]),
+        "{:#?}",
+        p.actions
+    );
+}
+
+#[test]
+fn a_file_written_before_a_crash_is_adopted_without_writes() {
+    let mut c = Case::new();
+    c.asana.push(asana("1", fields("One"), 1));
+    c.target.push(file("one.md", Some("1"), fields("One"), 1));
+    let s = only_sync(&c.plan()).clone();
+    assert!(!s.writes());
+    assert!(s.previous.is_none());
+}
+
+#[test]
+fn a_renamed_file_keeps_its_pair() {
+    let mut c = Case::synced(|_| {}, |_| {});
+    c.target[0].id = "renamed.md".into();
+    let s = only_sync(&c.plan()).clone();
+    assert!(!s.writes());
+    assert_eq!(s.target.id, "renamed.md");
+}
+
+#[test]
+fn a_file_that_lost_its_gid_is_found_by_name_and_restamped() {
+    let mut c = Case::synced(|_| {}, |_| {});
+    c.target[0].partner = None;
+    let s = only_sync(&c.plan()).clone();
+    assert!(s.stamp_partner);
+    assert!(s.to_asana.is_empty() && s.to_target.is_empty());
+}
+
+#[test]
+fn plans_are_sorted_and_deterministic() {
+    let mut c = Case::new();
+    for i in [3, 1, 2] {
+        c.asana.push(asana(&i.to_string(), fields("T"), 1));
+        c.target
+            .push(file(&format!("f{i}.md"), None, fields("F"), 1));
+    }
+    let p1 = c.plan();
+    c.asana.reverse();
+    c.target.reverse();
+    let p2 = c.plan();
+    assert_eq!(p1, p2);
+    assert!(matches!(&p1.actions[0], Action::CreateTarget { asana, .. } if asana.id == "1"));
+}

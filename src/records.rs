@@ -1,0 +1,192 @@
+//! What the engine remembers about a link, as stored in the state store.
+//!
+//! - [`PairRecord`]: one mapped task: the Asana gid, the target id, the base (last agreed
+//!   field values) and, per side, a fingerprint of every field as the bridge last wrote or saw
+//!   it there. A side "changed a field" exactly when its current value no longer matches its
+//!   fingerprint: this is the origin tagging that keeps the bridge from echoing its own writes.
+//! - [`Intent`]: a create about to be sent, recorded (and flushed) before the request so a
+//!   crash between the create and its record never yields a duplicate on the next run.
+//! - [`ConflictRecord`]: a both-sided change the link's policy left to the user.
+//! - [`LinkMeta`]: last successful sync, cursors.
+
+use asana_bridge_connector::{Field, Item, TaskFields};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Which side of a link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Asana,
+    Target,
+}
+
+impl Side {
+    /// The other side.
+    #[must_use]
+    pub fn other(self) -> Side {
+        match self {
+            Side::Asana => Side::Target,
+            Side::Target => Side::Asana,
+        }
+    }
+}
+
+/// Per-field fingerprints of one side of a pair.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// One hash per [`Field`], indexed by [`Field::index`].
+    pub fields: [u64; 7],
+    /// The item's revision when it was last seen or written (for quick echo checks).
+    pub revision: Option<String>,
+}
+
+impl Fingerprint {
+    /// The fingerprint of `item` as it is now.
+    #[must_use]
+    pub fn of(item: &Item) -> Self {
+        Self {
+            fields: field_hashes(&item.fields),
+            revision: item.revision.clone(),
+        }
+    }
+
+    /// Whether `field` of `fields` differs from what this fingerprint remembers.
+    #[must_use]
+    pub fn changed(&self, fields: &TaskFields, field: Field) -> bool {
+        self.fields[field.index()] != field_hash(fields, field)
+    }
+
+    /// Whether any field of `fields` differs from this fingerprint.
+    #[must_use]
+    pub fn any_changed(&self, fields: &TaskFields) -> bool {
+        Field::ALL.iter().any(|f| self.changed(fields, *f))
+    }
+}
+
+/// Stable hashes of every field (the same across runs, machines and Rust versions).
+#[must_use]
+pub fn field_hashes(fields: &TaskFields) -> [u64; 7] {
+    Field::ALL.map(|f| field_hash(fields, f))
+}
+
+/// A stable 64-bit hash of one field's value.
+#[must_use]
+pub fn field_hash(fields: &TaskFields, field: Field) -> u64 {
+    let mut h = Sha256::new();
+    match field {
+        Field::Title => h.update(fields.title.as_bytes()),
+        Field::Notes => h.update(fields.notes.as_bytes()),
+        Field::Completed => h.update([u8::from(fields.completed)]),
+        Field::DueOn => hash_opt(&mut h, fields.due_on.as_deref()),
+        Field::Assignee => hash_opt(&mut h, fields.assignee.as_deref()),
+        Field::Tags => {
+            for tag in &fields.tags {
+                h.update(tag.as_bytes());
+                h.update([0]);
+            }
+        }
+        Field::Section => hash_opt(&mut h, fields.section.as_deref()),
+    }
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first)
+}
+
+fn hash_opt(h: &mut Sha256, v: Option<&str>) {
+    match v {
+        None => h.update([0]),
+        Some(s) => {
+            h.update([1]);
+            h.update(s.as_bytes());
+        }
+    }
+}
+
+/// One mapped task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairRecord {
+    /// The Asana task's gid (the key of the record).
+    pub asana_gid: String,
+    /// The target item's id (file name, issue number) when last seen.
+    pub target_id: String,
+    /// The last agreed values.
+    pub base: TaskFields,
+    /// The Asana side as last written or seen.
+    pub asana: Fingerprint,
+    /// The target side as last written or seen.
+    pub target: Fingerprint,
+}
+
+impl PairRecord {
+    /// The fingerprint of `side`.
+    #[must_use]
+    pub fn seen(&self, side: Side) -> &Fingerprint {
+        match side {
+            Side::Asana => &self.asana,
+            Side::Target => &self.target,
+        }
+    }
+}
+
+/// A create about to be sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    /// Unique id of this attempt.
+    pub id: uuid::Uuid,
+    /// The side the item is being created on.
+    pub on: Side,
+    /// The id of the item it is created from (target id when `on` is Asana, gid otherwise).
+    pub source_id: String,
+    /// What is being sent: recovery recognises the created item by these values.
+    pub fields: TaskFields,
+}
+
+/// A change on both sides that the policy left to the user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictRecord {
+    /// Short stable id users type in `conflicts resolve`.
+    pub id: String,
+    pub asana_gid: String,
+    pub target_id: String,
+    /// Human name of the task (its title when detected).
+    pub title: String,
+    /// The field in conflict; `None` when one side deleted the task and the other edited it.
+    pub field: Option<Field>,
+    /// Asana's value (`None`: deleted in Asana).
+    pub asana_value: Option<String>,
+    /// The target's value (`None`: deleted in the target).
+    pub target_value: Option<String>,
+    /// The last agreed value.
+    pub base_value: Option<String>,
+    /// RFC 3339 time it was first detected.
+    pub detected_at: String,
+    /// Set by `conflicts resolve`; the next sync applies it.
+    pub resolution: Option<Side>,
+}
+
+impl ConflictRecord {
+    /// The stable id of a conflict on `field` (or a deletion) of the task `asana_gid`.
+    #[must_use]
+    pub fn make_id(asana_gid: &str, field: Option<Field>) -> String {
+        let mut h = Sha256::new();
+        h.update(asana_gid.as_bytes());
+        h.update([0]);
+        h.update(field.map_or("deletion", Field::name).as_bytes());
+        let digest = h.finalize();
+        digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Link-level bookkeeping.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkMeta {
+    /// RFC 3339 time of the last sync that finished without errors.
+    pub last_success: Option<String>,
+    /// RFC 3339 time of the last sync attempt.
+    pub last_attempt: Option<String>,
+    /// Asana events sync token and when it was taken.
+    pub asana_cursor: Option<String>,
+    pub asana_cursor_at: Option<String>,
+}

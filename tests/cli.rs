@@ -1,0 +1,82 @@
+//! End to end: the command line's contract (init, status, exit codes, config errors).
+
+mod common;
+
+use common::World;
+
+#[test]
+fn init_writes_a_starter_config_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let bin = env!("CARGO_BIN_EXE_asana-bridge");
+    let out = std::process::Command::new(bin)
+        .arg("init")
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(dir.path().join("asana-bridge.toml")).expect("config");
+    assert!(text.contains("[[link]]") && text.contains("token_env"));
+    let again = std::process::Command::new(bin)
+        .arg("init")
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("asana-bridge.toml")).expect("config"),
+        text
+    );
+}
+
+#[test]
+fn config_and_usage_errors_exit_2_with_one_clear_line() {
+    let w = World::new("newest");
+    let missing = w.run(&["--config", "nope.toml", "sync"]).expect(2);
+    assert!(missing.stderr.contains("nope.toml"), "{}", missing.stderr);
+
+    let no_token = w
+        .command()
+        .env_remove("ASANA_TOKEN")
+        .arg("sync")
+        .output()
+        .expect("run");
+    assert_eq!(no_token.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_token.stderr).contains("ASANA_TOKEN"));
+
+    std::fs::write(w.dir.path().join("bad.toml"), "[[link]]\nname = \"x\"\nasana_project = \"1\"\nconflict = \"sometimes\"\nmarkdown = { dir = \"d\" }\n").expect("write");
+    let bad = w.run(&["--config", "bad.toml", "sync"]).expect(2);
+    assert!(bad.stderr.contains("sometimes"), "{}", bad.stderr);
+
+    w.run(&["sync", "--link", "nope"]).expect(2);
+    w.run(&["frobnicate"]).expect(2);
+}
+
+#[test]
+fn status_reports_mapped_items_and_last_sync() {
+    let w = World::new("newest");
+    w.add_task("One", |_| {});
+    w.add_task("Two", |_| {});
+    let before = w.run(&["status"]).expect(0);
+    assert!(before.stdout.contains("never"), "{}", before.stdout);
+    w.sync();
+    let after = w.run(&["--json", "status"]).expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&after.stdout).expect("json");
+    assert_eq!(doc["links"][0]["mapped"], 2);
+    assert!(doc["links"][0]["last_success"].is_string());
+    assert_eq!(doc["links"][0]["conflicts"], 0);
+}
+
+#[test]
+fn json_sync_output_is_one_document() {
+    let w = World::new("newest");
+    w.add_task("One", |_| {});
+    let out = w.run(&["--json", "sync"]).expect(0);
+    let doc: serde_json::Value =
+        serde_json::from_str(&out.stdout).expect("stdout is one JSON document");
+    assert_eq!(doc["links"][0]["counts"]["created_target"], 1);
+    assert_eq!(
+        doc["links"][0]["errors"].as_array().expect("errors").len(),
+        0
+    );
+}

@@ -1,0 +1,195 @@
+//! Shared harness of the end-to-end tests: an Asana simulator on 127.0.0.1, a temp folder
+//! with a config, and the real `asana-bridge` binary run as a child process.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub use asana_sim::{Fault, SimTask, Simulator, TaskEdit, TaskSeed};
+
+/// One test's world.
+pub struct World {
+    pub sim: Simulator,
+    pub dir: tempfile::TempDir,
+    pub project: String,
+}
+
+/// The result of one run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Self {
+        Self {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with both streams unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "exit code {} (wanted {code})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+impl World {
+    /// A simulator with an empty project and a config linking it to `roadmap/` with the
+    /// given conflict policy.
+    pub fn new(policy: &str) -> Self {
+        let sim = Simulator::start();
+        let project = sim.create_project("Roadmap");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let world = Self { sim, dir, project };
+        world.write_config(policy);
+        world
+    }
+
+    pub fn write_config(&self, policy: &str) {
+        let config = format!(
+            "state_dir = \".asana-bridge\"\n\n[asana]\ntoken_env = \"ASANA_TOKEN\"\n\n[[link]]\nname = \"roadmap\"\nasana_project = \"{}\"\nconflict = \"{policy}\"\nmarkdown = {{ dir = \"roadmap\" }}\n",
+            self.project
+        );
+        std::fs::write(self.dir.path().join("asana-bridge.toml"), config).expect("config");
+    }
+
+    /// The Markdown folder.
+    pub fn md(&self) -> PathBuf {
+        self.dir.path().join("roadmap")
+    }
+
+    /// The state folder.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join(".asana-bridge")
+    }
+
+    /// The binary with the simulator's URL and token in its environment.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_asana-bridge"));
+        cmd.current_dir(self.dir.path())
+            .env("ASANA_TOKEN", self.sim.token())
+            .env("ASANA_BASE_URL", self.sim.base_url())
+            .env_remove("RUST_LOG");
+        cmd
+    }
+
+    /// Runs the binary with `args`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(
+            self.command()
+                .args(args)
+                .output()
+                .expect("run asana-bridge"),
+        )
+    }
+
+    /// `sync`, which must succeed.
+    #[track_caller]
+    pub fn sync(&self) -> Run {
+        self.run(&["sync"]).expect(0)
+    }
+
+    /// Writes a file into the Markdown folder.
+    pub fn write(&self, name: &str, content: impl AsRef<[u8]>) {
+        std::fs::create_dir_all(self.md()).expect("md dir");
+        std::fs::write(self.md().join(name), content).expect("write file");
+    }
+
+    /// Reads a file of the Markdown folder.
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.md().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// The task files (`*.md` directly in the folder) and their text.
+    pub fn files(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let Ok(entries) = std::fs::read_dir(self.md()) else {
+            return out;
+        };
+        for e in entries {
+            let e = e.expect("entry");
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".md")
+                && !name.starts_with('.')
+                && e.file_type().expect("type").is_file()
+            {
+                out.insert(
+                    name,
+                    String::from_utf8_lossy(&std::fs::read(e.path()).expect("read")).into_owned(),
+                );
+            }
+        }
+        out
+    }
+
+    /// Every file under `dir` with its bytes and modification time, for "nothing changed".
+    pub fn tree_snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
+        let mut out = BTreeMap::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries {
+                let e = e.expect("entry");
+                let meta = std::fs::symlink_metadata(e.path()).expect("meta");
+                if meta.is_dir() {
+                    stack.push(e.path());
+                } else {
+                    let bytes = std::fs::read(e.path()).unwrap_or_default();
+                    out.insert(e.path(), (bytes, meta.modified().expect("mtime")));
+                }
+            }
+        }
+        out
+    }
+
+    /// The number of write requests the simulator has seen since the last clear.
+    pub fn writes(&self) -> Vec<String> {
+        self.sim
+            .requests()
+            .into_iter()
+            .filter(asana_sim::RecordedRequest::is_write)
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
+    /// Adds a task as a person would in Asana.
+    pub fn add_task(&self, name: &str, f: impl FnOnce(&mut TaskSeed)) -> String {
+        let mut seed = TaskSeed {
+            name: name.to_owned(),
+            ..TaskSeed::default()
+        };
+        f(&mut seed);
+        self.sim.add_task(&self.project, seed)
+    }
+
+    /// The front matter value of `key` in a file's text (top-level, simple scalars).
+    pub fn front(text: &str, key: &str) -> Option<String> {
+        let fm = text.strip_prefix("---\n")?.split("\n---").next()?;
+        fm.lines().find_map(|l| {
+            l.strip_prefix(&format!("{key}:"))
+                .map(|v| v.trim().trim_matches('"').trim_matches('\'').to_owned())
+        })
+    }
+
+    /// The file that carries `gid`.
+    #[track_caller]
+    pub fn file_of(&self, gid: &str) -> (String, String) {
+        self.files()
+            .into_iter()
+            .find(|(_, text)| Self::front(text, "asana_gid").as_deref() == Some(gid))
+            .unwrap_or_else(|| panic!("no file carries asana_gid {gid}: {:#?}", self.files()))
+    }
+}
