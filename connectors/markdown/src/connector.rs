@@ -48,6 +48,8 @@ struct Folder {
     label: String,
     /// Files per listing page.
     page_size: usize,
+    /// Whether a missing folder lists as empty instead of failing.
+    missing_is_empty: bool,
 }
 
 impl MarkdownConnector {
@@ -64,6 +66,7 @@ impl MarkdownConnector {
                 dir,
                 label,
                 page_size: DEFAULT_PAGE_SIZE,
+                missing_is_empty: false,
             }),
         }
     }
@@ -71,12 +74,28 @@ impl MarkdownConnector {
     /// The same connector listing `page_size` files per page (at least one).
     #[must_use]
     pub fn with_page_size(self, page_size: usize) -> Self {
+        self.reconfigured(|f| f.page_size = page_size.max(1))
+    }
+
+    /// The same connector, listing a missing folder as empty instead of failing. Only for
+    /// a link that has never synced (e.g. a dry run of the first sync, which must not
+    /// create the folder): on a link with history, an empty listing would read as "every
+    /// file was deleted".
+    #[must_use]
+    pub fn with_missing_dir_as_empty(self, missing_is_empty: bool) -> Self {
+        self.reconfigured(|f| f.missing_is_empty = missing_is_empty)
+    }
+
+    fn reconfigured(self, change: impl FnOnce(&mut Folder)) -> Self {
+        let mut folder = Folder {
+            dir: self.folder.dir.clone(),
+            label: self.folder.label.clone(),
+            page_size: self.folder.page_size,
+            missing_is_empty: self.folder.missing_is_empty,
+        };
+        change(&mut folder);
         Self {
-            folder: Arc::new(Folder {
-                dir: self.folder.dir.clone(),
-                label: self.folder.label.clone(),
-                page_size: page_size.max(1),
-            }),
+            folder: Arc::new(folder),
         }
     }
 
@@ -321,6 +340,11 @@ impl Folder {
     }
 
     fn list_page(&self, after: Option<&str>) -> Result<Page, ConnectorError> {
+        if self.missing_is_empty
+            && matches!(std::fs::metadata(&self.dir), Err(e) if e.kind() == io::ErrorKind::NotFound)
+        {
+            return Ok(Page::default());
+        }
         let entries = self.entries()?;
         let start = after.map_or(0, |a| entries.partition_point(|e| e.name.as_str() <= a));
         let rest = &entries[start..];
