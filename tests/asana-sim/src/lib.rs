@@ -1,1 +1,47 @@
-//! Asana simulator.
+//! An in-memory fake of the Asana REST API, served by axum on 127.0.0.1, for asana-bridge's
+//! integration tests, benchmarks and demo.
+//!
+//! It follows Asana's OpenAPI description (`shared/specs/asana_oas.yaml`) and the API notes:
+//! `{"data": ...}` envelopes, `next_page` pagination with opaque offsets, `opt_fields`
+//! projection (unknown fields are a 400), Asana's error bodies, 201 on creates, the events
+//! stream with 412 sync tokens, `POST /batch`, rate and concurrency limits. Tests drive it
+//! through [`Simulator`] in process, or through `/_sim/...` JSON over HTTP when it runs as
+//! the `asana-sim` binary.
+//!
+//! Module map:
+//! - [`server`]: the [`Simulator`] handle (thread, runtime, shutdown) and its control API.
+//! - `model`: public value types ([`TaskSeed`], [`TaskEdit`], [`SimTask`], [`Fault`], ...).
+//! - `state`: the simulated world and every mutation (with events and `modified_at` rules).
+//! - `events`: the event log and sync tokens.
+//! - `fields`, `spec_fields`: `opt_fields` validation and projection.
+//! - `pagination`, `query`: `limit`/`offset`/`next_page` and query strings.
+//! - `repr`: JSON shapes of each resource.
+//! - `routes`: the Asana API routes and the request gate (auth, limits, faults, log).
+//! - `control`: the `/_sim/...` HTTP control API.
+//! - `faults`, `limits`, `error`: injected failures, limiters, Asana error bodies.
+//! - `seed`: demo and generated data for the binary and benchmarks.
+
+mod control;
+mod error;
+mod events;
+mod faults;
+mod fields;
+mod limits;
+mod model;
+mod pagination;
+mod query;
+mod repr;
+mod routes;
+pub mod seed;
+pub mod server;
+mod spec_fields;
+mod state;
+
+pub use model::{Fault, RecordedRequest, SimOptions, SimTask, TaskEdit, TaskSeed};
+pub use server::Simulator;
+
+/// Locks a std mutex; poisoning means a handler panicked mid-update, which is a
+/// simulator bug worth surfacing loudly.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().expect("asana-sim mutex poisoned")
+}

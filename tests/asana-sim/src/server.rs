@@ -1,0 +1,337 @@
+//! The [`Simulator`] handle: binds 127.0.0.1, runs axum on its own thread and tokio runtime
+//! (so it works from plain `#[test]`s and from inside `#[tokio::test]` alike), exposes the
+//! in-process test-control API and stops the server on drop.
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::HeaderMap;
+
+use crate::faults::Faults;
+use crate::limits::Limits;
+use crate::lock;
+use crate::model::{Fault, RecordedRequest, SimOptions, SimTask, TaskEdit, TaskSeed};
+use crate::state::State;
+
+/// The default valid bot token (a fake PAT).
+pub const DEFAULT_TOKEN: &str = "2/1200000000000002/1200000000000099:asana-sim-bot-token";
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The simulated world. A std mutex: no await happens while it is held.
+    pub state: Mutex<State>,
+    /// Every API request since start/clear.
+    pub requests: Mutex<Vec<RecordedRequest>>,
+    /// Requests for routes the simulator does not know.
+    pub unexpected: Mutex<Vec<RecordedRequest>>,
+    /// Pending injected faults.
+    pub faults: Mutex<Faults>,
+    /// Standard and concurrent limiters.
+    pub limits: Limits,
+    /// Per-request latency.
+    pub latency: Mutex<Duration>,
+    /// Extra latency for later pages (requests with an `offset`).
+    pub page_delay: Duration,
+    /// Tokens that authenticate as the bot user.
+    pub tokens: Mutex<Vec<String>>,
+    /// The bot token handed out by [`Simulator::token`].
+    pub bot_token: String,
+    /// `http://127.0.0.1:PORT`.
+    pub root_url: String,
+    /// The API router (without the `/api/1.0` prefix), for `POST /batch` to dispatch into.
+    pub api: OnceLock<Router>,
+}
+
+/// The shared state handle the routes receive.
+pub(crate) type Sim = Arc<Shared>;
+
+impl Shared {
+    fn new(opts: &SimOptions, root_url: String) -> Shared {
+        let token = opts
+            .token
+            .clone()
+            .unwrap_or_else(|| DEFAULT_TOKEN.to_owned());
+        Shared {
+            state: Mutex::new(State::new()),
+            requests: Mutex::new(Vec::new()),
+            unexpected: Mutex::new(Vec::new()),
+            faults: Mutex::new(Faults::default()),
+            limits: Limits::new(opts.rate_limit_per_minute),
+            latency: Mutex::new(opts.latency),
+            page_delay: opts.page_delay,
+            tokens: Mutex::new(vec![token.clone()]),
+            bot_token: token,
+            root_url,
+            api: OnceLock::new(),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/api/1.0`.
+    pub fn base_url(&self) -> String {
+        format!("{}/api/1.0", self.root_url)
+    }
+
+    /// Whether the `Authorization` header carries a valid bearer token.
+    pub fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        let Some((scheme, token)) = value.split_once(' ') else {
+            return false;
+        };
+        scheme.eq_ignore_ascii_case("bearer")
+            && lock(&self.tokens).iter().any(|t| t == token.trim())
+    }
+
+    pub fn record(&self, request: RecordedRequest) {
+        lock(&self.requests).push(request);
+    }
+
+    pub fn record_unexpected(&self, request: RecordedRequest) {
+        tracing::warn!(method = %request.method, path = %request.path, "asana-sim: unexpected request");
+        lock(&self.unexpected).push(request.clone());
+        lock(&self.requests).push(request);
+    }
+}
+
+/// A running Asana simulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct Simulator {
+    shared: Sim,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Simulator {
+    /// Starts on a free port with default options.
+    pub fn start() -> Simulator {
+        Simulator::start_with(SimOptions::default())
+    }
+
+    /// Starts with `opts`. Panics if the port cannot be bound (a test setup error).
+    pub fn start_with(opts: SimOptions) -> Simulator {
+        let listener = TcpListener::bind(("127.0.0.1", opts.port.unwrap_or(0)))
+            .unwrap_or_else(|e| panic!("asana-sim: cannot bind 127.0.0.1:{:?}: {e}", opts.port));
+        listener
+            .set_nonblocking(true)
+            .expect("asana-sim: cannot make the listener non-blocking");
+        let port = listener
+            .local_addr()
+            .expect("asana-sim: bound listener has an address")
+            .port();
+        let shared = Arc::new(Shared::new(&opts, format!("http://127.0.0.1:{port}")));
+        let app = crate::routes::app(Arc::clone(&shared));
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let thread = std::thread::Builder::new()
+            .name(format!("asana-sim-{port}"))
+            .spawn(move || serve(listener, app, rx))
+            .expect("asana-sim: cannot spawn the server thread");
+        Simulator {
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/api/1.0`, the base URL a client uses.
+    pub fn base_url(&self) -> String {
+        self.shared.base_url()
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn root_url(&self) -> String {
+        self.shared.root_url.clone()
+    }
+
+    /// The valid bot token.
+    pub fn token(&self) -> String {
+        self.shared.bot_token.clone()
+    }
+
+    /// The workspace every object lives in.
+    pub fn workspace_gid(&self) -> String {
+        lock(&self.shared.state).workspace_gid.clone()
+    }
+
+    /// The bot user the token belongs to.
+    pub fn me_gid(&self) -> String {
+        lock(&self.shared.state).me.clone()
+    }
+
+    /// Adds a workspace member (returns the existing gid for a known email).
+    pub fn add_user(&self, name: &str, email: &str) -> String {
+        lock(&self.shared.state).add_user(name, email)
+    }
+
+    /// Creates a project with no sections.
+    pub fn create_project(&self, name: &str) -> String {
+        lock(&self.shared.state).create_project(name)
+    }
+
+    /// Adds a section at the end of a project (acting as alice). Panics on an unknown project.
+    pub fn add_section(&self, project: &str, name: &str) -> String {
+        self.shared
+            .ctl_add_section(project, name)
+            .unwrap_or_else(|e| panic!("asana-sim: add_section({project}, {name}): {}", e.message))
+    }
+
+    /// Creates a task as alice (emits events). Panics on bad input (unknown project/user).
+    pub fn add_task(&self, project: &str, seed: TaskSeed) -> String {
+        self.shared
+            .ctl_add_task(project, &seed)
+            .unwrap_or_else(|e| panic!("asana-sim: add_task({project}): {}", e.message))
+    }
+
+    /// Edits a task as alice (bumps `modified_at` where Asana does; emits events).
+    pub fn edit_task(&self, gid: &str, edit: TaskEdit) {
+        self.shared
+            .ctl_edit_task(gid, &edit)
+            .unwrap_or_else(|e| panic!("asana-sim: edit_task({gid}): {}", e.message));
+    }
+
+    /// Deletes a task as alice.
+    pub fn delete_task(&self, gid: &str) {
+        self.shared
+            .ctl_delete_task(gid)
+            .unwrap_or_else(|e| panic!("asana-sim: delete_task({gid}): {}", e.message));
+    }
+
+    /// A task's current state; `None` if unknown or deleted.
+    pub fn task(&self, gid: &str) -> Option<SimTask> {
+        self.shared.ctl_task(gid)
+    }
+
+    /// A project's live tasks in project order.
+    pub fn project_tasks(&self, project: &str) -> Vec<SimTask> {
+        self.shared.ctl_project_tasks(project)
+    }
+
+    /// Every API request since start or the last [`Simulator::clear_requests`].
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// Forgets recorded requests (and unexpected ones).
+    pub fn clear_requests(&self) {
+        lock(&self.shared.requests).clear();
+        lock(&self.shared.unexpected).clear();
+    }
+
+    /// Requests to routes the simulator does not implement.
+    pub fn unexpected_requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.unexpected).clone()
+    }
+
+    /// Queues a fault for the next matching requests.
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.shared.faults).add(fault);
+    }
+
+    /// Makes every sync token invalid (the next `/events` call answers 412).
+    pub fn expire_sync_tokens(&self) {
+        lock(&self.shared.state).events.expire_tokens();
+    }
+
+    /// The bot token stops working (401).
+    pub fn revoke_token(&self) {
+        let token = self.shared.bot_token.clone();
+        lock(&self.shared.tokens).retain(|t| *t != token);
+    }
+
+    /// Changes the per-request latency.
+    pub fn set_latency(&self, d: Duration) {
+        *lock(&self.shared.latency) = d;
+    }
+
+    /// Changes the standard rate limit (`None` = unlimited).
+    pub fn set_rate_limit(&self, per_minute: Option<u32>) {
+        self.shared.limits.set_per_minute(per_minute);
+    }
+
+    /// How many requests the limiters rejected with 429 (not counting injected faults).
+    pub fn rate_limited_count(&self) -> usize {
+        self.shared
+            .limits
+            .rejected
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Gid of a section of `project` by name, if any.
+    pub fn section_gid(&self, project: &str, name: &str) -> Option<String> {
+        self.shared.ctl_section_gid(project, name)
+    }
+
+    /// Gid of a workspace tag by name, if any.
+    pub fn tag_gid(&self, name: &str) -> Option<String> {
+        lock(&self.shared.state)
+            .tag_by_name(name)
+            .map(|t| t.gid.clone())
+    }
+
+    /// Gid of a user by email, if any.
+    pub fn user_gid(&self, email: &str) -> Option<String> {
+        lock(&self.shared.state)
+            .user_by_email(email)
+            .map(|u| u.gid.clone())
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(true);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs the server until shutdown is signalled (then gives in-flight requests 1 s).
+fn serve(listener: TcpListener, app: Router, rx: tokio::sync::watch::Receiver<bool>) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("asana-sim-worker")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("asana-sim: cannot build a tokio runtime: {e}");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("asana-sim: cannot register the listener: {e}");
+                return;
+            }
+        };
+        let mut graceful = rx.clone();
+        let mut deadline = rx;
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = graceful.wait_for(|stop| *stop).await;
+        });
+        tokio::select! {
+            result = std::future::IntoFuture::into_future(server) => {
+                if let Err(e) = result {
+                    tracing::error!("asana-sim: server error: {e}");
+                }
+            }
+            () = async move {
+                let _ = deadline.wait_for(|stop| *stop).await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            } => {}
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_millis(200));
+}
