@@ -7,6 +7,16 @@
 //! - [`render`]: rendering new files and editing existing ones byte-preservingly.
 //! - [`names`]: which names are task files, and safe names for new files.
 //! - [`fs`]: atomic writes, no-clobber creates, no-follow reads, the trash folder.
+//!
+//! Conventions of the format, beyond the contract:
+//! - notes = the body with one trailing line ending removed; non-empty notes are written
+//!   with one line ending added, so notes survive a write and a read exactly (notes that
+//!   themselves end with `\n` included). A CRLF file keeps CRLF; notes read from it use `\n`.
+//! - a key whose value becomes empty (`due_on`, `assignee`, `section`, and `tags: []`) is
+//!   removed from the front matter; new files omit empty keys and always write `completed`.
+//! - a field patched to the value it already has is left exactly as written.
+//! - the folder must exist for listing; [`MarkdownConnector::ensure_dir`] creates it on a
+//!   link's first sync.
 
 pub mod connector;
 pub mod frontmatter;
