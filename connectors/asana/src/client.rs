@@ -173,7 +173,8 @@ impl AsanaClient {
     /// # Errors
     /// `Unauthorized` for a bad token, or any transport error.
     pub async fn me(&self) -> Result<Me, ConnectorError> {
-        let request = Request::get("/users/me").query("opt_fields", wire::opt_fields(wire::USER_FIELDS));
+        let request =
+            Request::get("/users/me").query("opt_fields", wire::opt_fields(wire::USER_FIELDS));
         let user: Envelope<User> = self.http.send(request).await?.json()?;
         Ok(Me {
             gid: user.data.gid,
@@ -242,16 +243,28 @@ impl AsanaClient {
         if !users.contains_key(workspace) {
             // `GET /workspaces/{w}/users` takes no `limit` (Asana: "limited to 2000");
             // `next_page` is still followed if the service sends one.
-            let listed: Vec<User> = self
+            let listed: Result<Vec<User>, _> = self
                 .get_all(
                     &format!("/workspaces/{workspace}/users"),
                     &[("opt_fields", wire::opt_fields(wire::USER_FIELDS))],
                     false,
                 )
-                .await?;
+                .await;
+            let (listed, complete) = match listed {
+                Ok(listed) => {
+                    let complete = listed.len() < USER_LIST_CAP;
+                    (listed, complete)
+                }
+                // A guest may not list the workspace's users: look them up one by one.
+                Err(ConnectorError::Forbidden(message)) => {
+                    warn!(workspace, %message, "cannot list the workspace's users");
+                    (Vec::new(), false)
+                }
+                Err(e) => return Err(e),
+            };
             debug!(workspace, users = listed.len(), "listed workspace users");
             let mut directory = Directory {
-                complete: listed.len() < USER_LIST_CAP,
+                complete,
                 ..Directory::default()
             };
             for user in listed {
@@ -400,9 +413,9 @@ impl AsanaClient {
                 .await?;
             sections.insert(project.to_owned(), by_name(listed));
         }
-        let known = sections
-            .get_mut(project)
-            .ok_or_else(|| ConnectorError::InvalidData("section cache lost its entry".to_owned()))?;
+        let known = sections.get_mut(project).ok_or_else(|| {
+            ConnectorError::InvalidData("section cache lost its entry".to_owned())
+        })?;
         if let Some(gid) = known.get(name) {
             return Ok(gid.clone());
         }
@@ -448,5 +461,6 @@ fn by_name(listed: Vec<NamedRef>) -> HashMap<String, String> {
 pub(crate) fn request_body<T: serde::Serialize>(
     data: T,
 ) -> Result<serde_json::Value, ConnectorError> {
-    wire::body(data).map_err(|e| ConnectorError::InvalidData(format!("cannot encode a request: {e}")))
+    wire::body(data)
+        .map_err(|e| ConnectorError::InvalidData(format!("cannot encode a request: {e}")))
 }

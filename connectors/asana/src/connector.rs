@@ -132,7 +132,12 @@ impl AsanaConnector {
     }
 
     /// Applies the tag part of a patch: `addTag`/`removeTag` for the difference.
-    async fn apply_tags(&self, task: &str, current: &[String], desired: &[String]) -> Result<bool, ConnectorError> {
+    async fn apply_tags(
+        &self,
+        task: &str,
+        current: &[String],
+        desired: &[String],
+    ) -> Result<bool, ConnectorError> {
         let desired = canonical_tags(desired.to_vec());
         let add: Vec<String> = desired
             .iter()
@@ -193,11 +198,16 @@ fn blame_assignee<T>(
     sent_email: Option<String>,
 ) -> Result<T, ConnectorError> {
     match (answer, sent_email) {
-        (Err(ConnectorError::Api { status: 400, message, .. }), Some(email)) => Err(
-            ConnectorError::InvalidData(format!(
-                "assignee {email} was refused by Asana: {message}"
-            )),
-        ),
+        (
+            Err(ConnectorError::Api {
+                status: 400,
+                message,
+                ..
+            }),
+            Some(email),
+        ) => Err(ConnectorError::InvalidData(format!(
+            "assignee {email} was refused by Asana: {message}"
+        ))),
         (answer, _) => answer,
     }
 }
@@ -227,6 +237,7 @@ impl Connector for AsanaConnector {
         format!("task {id}")
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %self.project))]
     async fn list_page(&self, token: Option<PageToken>) -> Result<Page, ConnectorError> {
         let mut request = Request::get(format!("/projects/{}/tasks", self.project))
             .query("limit", PAGE_SIZE.to_string())
@@ -234,8 +245,28 @@ impl Connector for AsanaConnector {
         if let Some(PageToken(offset)) = token {
             request = request.query("offset", offset);
         }
-        let page: ListEnvelope<Task> = self.client.http().send(request).await?.json()?;
-        let (items, errors) = self.items(page.data, false).await?;
+        // Tasks are decoded one by one so that one malformed task is reported as an item
+        // error (never taken for deleted) instead of failing the page.
+        let page: ListEnvelope<serde_json::Value> =
+            self.client.http().send(request).await?.json()?;
+        let mut tasks = Vec::with_capacity(page.data.len());
+        let mut unreadable = Vec::new();
+        for raw in page.data {
+            let gid = raw.get("gid").and_then(|g| g.as_str()).map(str::to_owned);
+            match serde_json::from_value::<Task>(raw) {
+                Ok(task) => tasks.push(task),
+                Err(e) => unreadable.push(ItemError {
+                    error: ConnectorError::Decode {
+                        service: "asana",
+                        message: format!("task {}: {e}", gid.as_deref().unwrap_or("?")),
+                    },
+                    id: gid,
+                    partner: None,
+                }),
+            }
+        }
+        let (items, mut errors) = self.items(tasks, false).await?;
+        errors.extend(unreadable);
         Ok(Page {
             items,
             errors,
@@ -243,6 +274,7 @@ impl Connector for AsanaConnector {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %self.project, ids = ids.len()))]
     async fn get_many(&self, ids: &[String]) -> Result<Vec<Item>, ConnectorError> {
         for id in ids {
             check_gid(id)?;
@@ -263,7 +295,9 @@ impl Connector for AsanaConnector {
             .buffered(GET_MANY_CONCURRENCY)
             .try_collect()
             .await?;
-        let (items, mut errors) = self.items(tasks.into_iter().flatten().collect(), true).await?;
+        let (items, mut errors) = self
+            .items(tasks.into_iter().flatten().collect(), true)
+            .await?;
         // An unreadable task must not pass for a deleted one: fail the whole read.
         if let Some(e) = errors.pop() {
             return Err(e.error);
@@ -271,6 +305,7 @@ impl Connector for AsanaConnector {
         Ok(items)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %self.project))]
     async fn create(
         &self,
         fields: &TaskFields,
@@ -320,6 +355,7 @@ impl Connector for AsanaConnector {
         self.item(task).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %self.project, task = %item.id))]
     async fn update(&self, item: &Item, patch: &TaskPatch) -> Result<Item, ConnectorError> {
         let task = check_gid(&item.id)?;
         // Everything that can refuse the patch is checked before anything is written.
@@ -360,7 +396,10 @@ impl Connector for AsanaConnector {
                 wrote = true;
             }
             Some(None) if item.fields.section.is_some() => {
-                debug!(task, "Asana cannot take a task out of every section; left as is");
+                debug!(
+                    task,
+                    "Asana cannot take a task out of every section; left as is"
+                );
             }
             _ => {}
         }
@@ -379,6 +418,7 @@ impl Connector for AsanaConnector {
         self.item(blame_assignee(answer, sent_email)?).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %self.project, task = %item.id))]
     async fn delete(&self, item: &Item) -> Result<(), ConnectorError> {
         let task = check_gid(&item.id)?;
         match self
@@ -398,6 +438,7 @@ impl Connector for AsanaConnector {
         Ok(item.clone())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %self.project))]
     async fn changes(&self, cursor: Option<&str>) -> Result<Changes, ConnectorError> {
         events::changes(&self.client, &self.project, cursor).await
     }

@@ -76,8 +76,9 @@ pub fn to_item(
 
 /// The item's revision: Asana's `modified_at` plus a hash of the synced fields.
 ///
-/// `modified_at` alone would miss changes Asana does not count as modifications: moving a
-/// task to another section and (per Asana's field description) adding or removing a tag.
+/// `modified_at` alone would miss changes Asana does not count as modifications: Asana's
+/// field description says moving a task to another container does not bump it, and tag
+/// changes are not among the changes it lists as bumping it.
 /// The hash is FNV-1a over the fields' JSON, stable across runs and Rust versions.
 #[must_use]
 pub fn revision(modified_at: Option<&str>, fields: &TaskFields) -> String {

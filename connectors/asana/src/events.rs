@@ -93,7 +93,10 @@ pub async fn changes(
         let response = client.http().send(request).await?;
         if response.status == 412 {
             let reset: SyncReset = response.json()?;
-            debug!(project, "event token missing or expired; full listing needed");
+            debug!(
+                project,
+                "event token missing or expired; full listing needed"
+            );
             return Ok(Changes::Reset { cursor: reset.sync });
         }
         let page: EventsPage = response.json()?;
@@ -109,7 +112,10 @@ pub async fn changes(
         client.forget_sections(project).await;
     }
     if coalesced.needs_full_listing {
-        debug!(project, "a section was renamed or deleted; full listing needed");
+        debug!(
+            project,
+            "a section was renamed or deleted; full listing needed"
+        );
         return Ok(Changes::Reset { cursor });
     }
     Ok(Changes::Since {

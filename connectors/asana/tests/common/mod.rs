@@ -51,6 +51,8 @@ pub struct FakeTask {
     pub project: String,
     pub section: Option<String>,
     pub modified: u32,
+    /// Served as is instead of the rendered task (malformed answers).
+    pub raw: Option<Value>,
 }
 
 #[derive(Default)]
@@ -93,6 +95,9 @@ impl FakeState {
     }
 
     fn render(&self, t: &FakeTask) -> Value {
+        if let Some(raw) = &t.raw {
+            return raw.clone();
+        }
         let tags: Vec<Value> = t
             .tags
             .iter()
@@ -150,7 +155,9 @@ impl Fake {
     }
 
     pub fn state(&self) -> MutexGuard<'_, FakeState> {
-        self.state.lock().expect("no panic while the fake state is held")
+        self.state
+            .lock()
+            .expect("no panic while the fake state is held")
     }
 
     pub fn client(&self) -> Arc<AsanaClient> {
@@ -179,17 +186,18 @@ impl Fake {
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(json!({"errors": [{"message": message}]}))).into_response()
+    (
+        status,
+        axum::Json(json!({"errors": [{"message": message}]})),
+    )
+        .into_response()
 }
 
 fn ok(data: Value) -> Response {
     axum::Json(json!({"data": data})).into_response()
 }
 
-async fn handle(
-    AxumState(state): AxumState<Arc<Mutex<FakeState>>>,
-    request: Request,
-) -> Response {
+async fn handle(AxumState(state): AxumState<Arc<Mutex<FakeState>>>, request: Request) -> Response {
     let method = request.method().clone();
     let uri = request.uri().clone();
     let query = Query::<Vec<(String, String)>>::try_from_uri(&uri)
@@ -208,11 +216,17 @@ async fn handle(
         body: body.clone(),
     };
     s.log.push(logged.clone());
-    let data = body.as_ref().and_then(|b| b.get("data")).cloned().unwrap_or(Value::Null);
+    let data = body
+        .as_ref()
+        .and_then(|b| b.get("data"))
+        .cloned()
+        .unwrap_or(Value::Null);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
 
     match (method.as_str(), segments.as_slice()) {
-        ("GET", ["users", "me"]) => ok(json!({"gid": "42", "name": "Me", "email": "Me@Example.com"})),
+        ("GET", ["users", "me"]) => {
+            ok(json!({"gid": "42", "name": "Me", "email": "Me@Example.com"}))
+        }
         ("GET", ["users", gid]) => match s.users.iter().find(|(g, _)| g == gid) {
             Some((g, e)) => ok(json!({"gid": g, "email": e, "name": "someone"})),
             None => error(StatusCode::NOT_FOUND, "user: Unknown object"),
@@ -221,8 +235,14 @@ async fn handle(
             ok(json!({"gid": PROJECT, "workspace": {"gid": WORKSPACE}}))
         }
         ("GET", ["projects", p, "tasks"]) if *p == PROJECT => {
-            let limit: usize = logged.param("limit").and_then(|l| l.parse().ok()).unwrap_or(1000);
-            let start: usize = logged.param("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+            let limit: usize = logged
+                .param("limit")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(1000);
+            let start: usize = logged
+                .param("offset")
+                .and_then(|o| o.parse().ok())
+                .unwrap_or(0);
             let in_project: Vec<&FakeTask> =
                 s.tasks.iter().filter(|t| t.project == PROJECT).collect();
             let page: Vec<Value> = in_project
@@ -257,11 +277,18 @@ async fn handle(
                 assignee,
                 tags: data["tags"]
                     .as_array()
-                    .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|t| t.as_str().map(str::to_owned))
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 project: data["projects"][0].as_str().unwrap_or_default().to_owned(),
-                section: data["memberships"][0]["section"].as_str().map(str::to_owned),
+                section: data["memberships"][0]["section"]
+                    .as_str()
+                    .map(str::to_owned),
                 modified: 0,
+                raw: None,
             };
             s.tasks.push(task);
             let rendered = s.render(s.task(&gid).expect("just added"));
@@ -330,26 +357,39 @@ async fn handle(
             ok(json!({}))
         }
         ("GET", ["projects", p, "sections"]) if *p == PROJECT => {
-            let list: Vec<Value> =
-                s.sections.iter().map(|(g, n)| json!({"gid": g, "name": n})).collect();
+            let list: Vec<Value> = s
+                .sections
+                .iter()
+                .map(|(g, n)| json!({"gid": g, "name": n}))
+                .collect();
             axum::Json(json!({"data": list, "next_page": null})).into_response()
         }
         ("POST", ["projects", p, "sections"]) if *p == PROJECT => {
             let gid = s.gid();
             let name = data["name"].as_str().unwrap_or_default().to_owned();
             s.sections.push((gid.clone(), name.clone()));
-            (StatusCode::CREATED, axum::Json(json!({"data": {"gid": gid, "name": name}})))
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({"data": {"gid": gid, "name": name}})),
+            )
                 .into_response()
         }
         ("GET", ["workspaces", w, "tags"]) if *w == WORKSPACE => {
-            let list: Vec<Value> = s.tags.iter().map(|(g, n)| json!({"gid": g, "name": n})).collect();
+            let list: Vec<Value> = s
+                .tags
+                .iter()
+                .map(|(g, n)| json!({"gid": g, "name": n}))
+                .collect();
             axum::Json(json!({"data": list, "next_page": null})).into_response()
         }
         ("POST", ["workspaces", w, "tags"]) if *w == WORKSPACE => {
             let gid = s.gid();
             let name = data["name"].as_str().unwrap_or_default().to_owned();
             s.tags.push((gid.clone(), name.clone()));
-            (StatusCode::CREATED, axum::Json(json!({"data": {"gid": gid, "name": name}})))
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({"data": {"gid": gid, "name": name}})),
+            )
                 .into_response()
         }
         ("GET", ["workspaces", w, "users"]) if *w == WORKSPACE => {
