@@ -52,16 +52,19 @@ impl Connectors {
         ));
         let target: Box<dyn Connector> = match &link.target {
             TargetConfig::Markdown { dir } => {
+                let md = MarkdownConnector::new(dir.clone());
                 if create_dirs {
-                    std::fs::create_dir_all(dir).map_err(|e| {
+                    md.ensure_dir().map_err(|e| {
                         CliError::runtime(anyhow!(
                             "link \"{}\": cannot create the folder {}: {e}",
                             link.name,
                             dir.display()
                         ))
                     })?;
+                    Box::new(md)
+                } else {
+                    Box::new(md.with_missing_dir_as_empty(true))
                 }
-                Box::new(MarkdownConnector::new(dir.clone()))
             }
             TargetConfig::Github { .. } => {
                 return Err(CliError::usage(anyhow!(

@@ -487,6 +487,7 @@ impl Folder {
                 patch: Some(patch),
                 partner: None,
             },
+            None,
         )
     }
 
@@ -503,6 +504,7 @@ impl Folder {
                 patch: None,
                 partner: Some(gid),
             },
+            item.partner.as_deref(),
         )
     }
 
@@ -512,15 +514,20 @@ impl Folder {
         name: &str,
         file: &FileBytes,
         change: Change<'_>,
+        listed_partner: Option<&str>,
     ) -> Result<Item, ConnectorError> {
         let stem = names::stem(name);
         let text = frontmatter::decode(&file.bytes).map_err(invalid)?;
         let parsed = frontmatter::parse(text, stem).map_err(invalid)?;
+        // Replacing a recorded gid is the engine's call (a task deleted in Asana is
+        // recreated from its edited file), but only the gid it listed: one that a person
+        // wrote in since is not overwritten.
         if let (Some(new), Some(old)) = (change.partner, parsed.partner.as_deref())
             && new != old
+            && Some(old) != listed_partner
         {
             return Err(ConnectorError::InvalidData(format!(
-                "the file already records asana_gid {old}; not replaced by {new}"
+                "the file now records asana_gid {old}; not replaced by {new}"
             )));
         }
         let new_text = render::edit(text, &parsed, stem, change).map_err(invalid)?;

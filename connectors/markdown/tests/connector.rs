@@ -423,7 +423,7 @@ async fn update_file_without_front_matter() {
 }
 
 /// `set_partner` writes the gid on the first front-matter line; a file without front
-/// matter gets one; a different gid already there is not overwritten.
+/// matter gets one; the gid it was listed with may be replaced, one written in since not.
 #[tokio::test]
 async fn set_partner() {
     let (_root, c) = folder();
@@ -447,12 +447,20 @@ async fn set_partner() {
         read(&c, "b.md"),
         "---\nasana_gid: \"456\"\ntitle: b\ncompleted: false\n---\nplain body\n"
     );
-    // Same gid: nothing written. Other gid: refused.
+    // Same gid: nothing written. An invalid gid: refused.
     let same = c.set_partner(&c_item, "7").await.expect("same");
     assert_eq!(same.revision, c_item.revision);
-    assert!(c.set_partner(&c_item, "8").await.is_err());
     assert!(c.set_partner(&c_item, "12a").await.is_err());
     assert_eq!(read(&c, "c.md"), "---\nasana_gid: \"7\"\ntitle: C\n---\n");
+    // The gid it was listed with may be replaced (a task recreated after a deletion)...
+    c.set_partner(&c_item, "8")
+        .await
+        .expect("replace the listed gid");
+    assert_eq!(read(&c, "c.md"), "---\nasana_gid: \"8\"\ntitle: C\n---\n");
+    // ...but not one a person wrote in since the listing.
+    write(&c, "c.md", "---\nasana_gid: \"9\"\ntitle: C\n---\n");
+    assert!(c.set_partner(&c_item, "10").await.is_err());
+    assert_eq!(read(&c, "c.md"), "---\nasana_gid: \"9\"\ntitle: C\n---\n");
 }
 
 /// Deleting moves the file to the trash (`-2` on collision); a changed file is kept; a
