@@ -686,7 +686,7 @@ impl State {
         placement: &Placement,
     ) -> ApiResult<()> {
         let project = self.section(section)?.project.clone();
-        if !self.tasks.get(task).is_some_and(|t| !t.deleted) {
+        if self.tasks.get(task).is_none_or(|t| t.deleted) {
             return Err(ApiError::unrecognized_id("task", task));
         }
         if placement.insert_before.is_some() && placement.insert_after.is_some() {

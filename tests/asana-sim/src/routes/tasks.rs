@@ -351,10 +351,7 @@ fn parse_new_task(st: &State, d: &Map<String, Value>) -> ApiResult<NewTask> {
         }
         _ => {}
     }
-    let due_on = match nullable_string(d, "due_on")? {
-        Some(v) => v,
-        None => None,
-    };
+    let due_on: Option<String> = nullable_string(d, "due_on")?.unwrap_or_default();
     check_date("due_on", &due_on)?;
     let assignee = match nullable_string(d, "assignee")? {
         Some(Some(a)) => Some(st.resolve_user("assignee", &a)?),
