@@ -660,7 +660,10 @@ impl Inner {
     ) -> backoff::Error<ConnectorError> {
         let n = rate_limited.fetch_add(1, Ordering::Relaxed);
         let named = retry_after(headers);
-        let wait = named.unwrap_or_else(|| self.retry.rate_limit_fallback(n));
+        // `Retry-After: 0` would turn the retry into a busy loop: treat it as absent.
+        let wait = named
+            .filter(|d| !d.is_zero())
+            .unwrap_or_else(|| self.retry.rate_limit_fallback(n));
         let now = Instant::now();
         if now.duration_since(started) + wait > self.retry.max_elapsed {
             warn!(service = self.service, request = %request.label(), ?wait, "rate limited; giving up");
