@@ -58,20 +58,31 @@ impl TaskSeed {
 #[serde(default)]
 pub struct TaskEdit {
     /// New name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// New notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// New completion state.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub completed: Option<bool>,
     /// `Some(None)` clears the due date.
-    #[serde(deserialize_with = "double_option")]
+    #[serde(
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub due_on: Option<Option<String>>,
     /// `Some(None)` unassigns; `Some(Some(email))` assigns.
-    #[serde(deserialize_with = "double_option")]
+    #[serde(
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub assignee: Option<Option<String>>,
     /// The full new tag set (names; missing tags are created).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// Move to this section of the task's first project (created if missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub section: Option<String>,
 }
 
@@ -186,4 +197,23 @@ pub enum Fault {
         #[serde(default)]
         path_contains: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A serialized `TaskEdit` round-trips: absent stays absent, explicit null clears.
+    #[test]
+    fn task_edit_round_trips_double_options() {
+        let edit = TaskEdit {
+            due_on: Some(None),
+            name: Some("n".into()),
+            ..TaskEdit::default()
+        };
+        let json = serde_json::to_string(&edit).unwrap_or_default();
+        let back: TaskEdit = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back, edit);
+        assert_eq!(back.assignee, None);
+    }
 }

@@ -245,6 +245,14 @@ impl Simulator {
         lock(&self.shared.tokens).retain(|t| *t != token);
     }
 
+    /// Makes the bot token valid again after [`Simulator::revoke_token`].
+    pub fn restore_token(&self) {
+        let mut tokens = lock(&self.shared.tokens);
+        if !tokens.contains(&self.shared.bot_token) {
+            tokens.push(self.shared.bot_token.clone());
+        }
+    }
+
     /// Changes the per-request latency.
     pub fn set_latency(&self, d: Duration) {
         *lock(&self.shared.latency) = d;

@@ -235,14 +235,14 @@ async fn task_writes_follow_asana_rules() {
     let p = api.sim.create_project("P");
     let s = api.sim.add_section(&p, "Todo");
     let s2 = api.sim.add_section(&p, "Done");
-    let tag = api.sim.add_task(
+    // Seeding a task with a tag creates the tag in the workspace.
+    api.sim.add_task(
         &p,
         TaskSeed {
             tags: vec!["bug".into()],
             ..TaskSeed::named("x")
         },
     );
-    let _ = tag;
     let bug = api.sim.tag_gid("bug").expect("tag");
 
     let r = api
@@ -663,7 +663,6 @@ async fn rate_limit_per_minute() {
     assert!((1..=60).contains(&retry));
     assert_eq!(api.sim.rate_limited_count(), 1);
 
-    api.sim.set_rate_limit(Some(5));
     let api2 = Api::with(SimOptions {
         rate_limit_per_minute: Some(2),
         ..SimOptions::default()
@@ -792,4 +791,69 @@ async fn binary_serves_demo() {
     assert_eq!(tasks.len(), 8);
     assert!(tasks.iter().any(|t| t["completed"] == true));
     child.kill().await.expect("kill");
+}
+
+/// More than 15 writes in flight at once hit the concurrent limiter (429 + Retry-After).
+#[tokio::test]
+async fn concurrent_writes_are_capped() {
+    let api = Api::new();
+    let p = api.sim.create_project("P");
+    let t = api.sim.add_task(&p, TaskSeed::named("a"));
+    api.sim.set_latency(Duration::from_millis(300));
+    let sends = (0..20).map(|i| {
+        let req = api
+            .http
+            .put(api.url(&format!("/tasks/{t}")))
+            .bearer_auth(api.sim.token())
+            .json(&json!({"data": {"notes": format!("{i}")}}));
+        async move { req.send().await.map(|r| r.status()) }
+    });
+    let statuses = futures::future::join_all(sends).await;
+    let limited = statuses
+        .iter()
+        .filter(|s| matches!(s, Ok(StatusCode::TOO_MANY_REQUESTS)))
+        .count();
+    assert!(limited >= 5, "{statuses:?}");
+    assert_eq!(api.sim.rate_limited_count(), limited);
+}
+
+/// A section move through the API emits `removed`/`added` events whose parent is the
+/// section, and timestamps carry milliseconds in UTC.
+#[tokio::test]
+async fn section_moves_emit_events() {
+    let api = Api::new();
+    let p = api.sim.create_project("P");
+    let t = api.sim.add_task(
+        &p,
+        TaskSeed {
+            section: Some("A".into()),
+            ..TaskSeed::named("a")
+        },
+    );
+    let b = api.sim.add_section(&p, "B");
+    let (_, body) = api.get(&format!("/events?resource={p}")).await;
+    let sync = body["sync"].as_str().expect("sync").to_owned();
+    api.send(
+        "POST",
+        &format!("/sections/{b}/addTask"),
+        json!({"data": {"task": t}}),
+    )
+    .await;
+    let (_, body) = api.get(&format!("/events?resource={p}&sync={sync}")).await;
+    let events = body["data"].as_array().expect("events");
+    assert!(events.iter().any(|e| e["action"] == "added"
+        && e["parent"]["gid"] == b.as_str()
+        && e["user"]["gid"] == api.sim.me_gid().as_str()));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "removed" && e["parent"]["resource_type"] == "section")
+    );
+    let modified = api.sim.task(&t).expect("task").modified_at;
+    assert_eq!(
+        modified.len(),
+        "2026-01-01T00:00:00.000Z".len(),
+        "{modified}"
+    );
+    assert!(modified.ends_with('Z'));
 }
