@@ -20,6 +20,10 @@
 //! - `control`: the `/_sim/...` HTTP control API.
 //! - `faults`, `limits`, `error`: injected failures, limiters, Asana error bodies.
 //! - `seed`: demo and generated data for the binary and benchmarks.
+//!
+//! `tools/gen_spec_fields.py` regenerates `spec_fields.rs` from the spec;
+//! `tools/validate_against_spec.py` drives the binary through every route and checks each
+//! response body against the spec's response schema (a stand-in for the Prism proxy).
 
 mod control;
 mod error;

@@ -131,7 +131,8 @@ pub struct RecordedRequest {
     pub query: String,
     /// Status answered; `0` when the connection was dropped before anything was applied.
     pub status: u16,
-    /// An action inside a `POST /batch` (the envelope itself is recorded separately).
+    /// An action inside a `POST /batch`. The envelope is recorded separately, after its
+    /// actions (it is logged when its answer is complete).
     pub in_batch: bool,
     /// The connection was dropped by an injected fault (the client saw no full answer).
     #[serde(default)]
