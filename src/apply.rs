@@ -304,6 +304,7 @@ impl Applier<'_> {
             base: base.clone(),
             asana: a,
             target: t,
+            asana_fields: (asana.fields != *base).then(|| asana.fields.clone()),
         };
         self.state
             .pairs

@@ -60,6 +60,9 @@ pub struct SyncArgs {
     /// Allow a run to delete more than half of a link's items.
     #[arg(long)]
     pub allow_mass_delete: bool,
+    /// List every Asana task instead of reading only what changed since the last sync.
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Debug, Args)]

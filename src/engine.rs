@@ -1,7 +1,9 @@
 //! One link's sync, end to end: observe both sides, plan (pure), check the guards, then
 //! print the plan (`--dry-run`) or apply it, and keep the link's bookkeeping.
 
-use asana_bridge_connector::{Connector, ConnectorError, Item, PageToken};
+use std::collections::{BTreeSet, HashMap};
+
+use asana_bridge_connector::{Changes, Connector, ConnectorError, Item, PageToken};
 use asana_bridge_state::{StateError, Store};
 
 use crate::apply::{Applier, Counts, ItemFailure};
@@ -18,6 +20,11 @@ pub struct SyncOptions {
     pub allow_mass_delete: bool,
     /// Share of mapped items a run may delete before it stops and asks (0.0..=1.0).
     pub mass_delete_share: f64,
+    /// List every Asana task even when the change feed could say what changed.
+    pub full: bool,
+    /// How old the last full listing may be before a run lists everything again: the
+    /// change feed is at-most-once, so a periodic full listing catches what it missed.
+    pub full_scan_every: jiff::SignedDuration,
 }
 
 impl Default for SyncOptions {
@@ -26,6 +33,8 @@ impl Default for SyncOptions {
             dry_run: false,
             allow_mass_delete: false,
             mass_delete_share: 0.5,
+            full: false,
+            full_scan_every: jiff::SignedDuration::from_hours(1),
         }
     }
 }
@@ -44,6 +53,8 @@ pub struct LinkReport {
     pub conflicts_open: usize,
     /// A link-wide failure that stopped it (listing failed, token refused, a guard).
     pub fatal: Option<String>,
+    /// Whether every Asana task was listed (rather than only the changed ones).
+    pub full_scan: bool,
 }
 
 impl LinkReport {
@@ -86,6 +97,79 @@ pub async fn list_all(
     Ok((items, failures, unreadable))
 }
 
+/// Asana as one run sees it.
+struct AsanaView {
+    items: Vec<Item>,
+    failures: Vec<ItemFailure>,
+    /// The change-feed cursor to keep after a successful run.
+    cursor: Option<String>,
+    /// Whether every task was listed.
+    full: bool,
+}
+
+/// Reads Asana: only the tasks its change feed names when it can (one events request, then
+/// the changed tasks), every task otherwise (no cursor yet, cursor expired, `full`).
+async fn observe_asana(
+    asana: &dyn Connector,
+    records: &[crate::records::PairRecord],
+    cursor: Option<&str>,
+    full: bool,
+) -> Result<AsanaView, ConnectorError> {
+    let changes = match asana.changes(cursor).await {
+        Ok(c) => c,
+        Err(e) if e.is_fatal_for_link() => return Err(e),
+        Err(e) => {
+            tracing::warn!("the Asana change feed is not available ({e}); listing every task");
+            Changes::Unsupported
+        }
+    };
+    let (changed, next) = match changes {
+        Changes::Since { changed, cursor } if !full => (changed, Some(cursor)),
+        Changes::Since { cursor, .. } | Changes::Reset { cursor } => {
+            let (items, failures, _) = list_all(asana).await?;
+            return Ok(AsanaView {
+                items,
+                failures,
+                cursor: Some(cursor),
+                full: true,
+            });
+        }
+        Changes::Unsupported => {
+            let (items, failures, _) = list_all(asana).await?;
+            return Ok(AsanaView {
+                items,
+                failures,
+                cursor: None,
+                full: true,
+            });
+        }
+    };
+    let changed: BTreeSet<String> = changed.into_iter().collect();
+    let ids: Vec<String> = changed.iter().cloned().collect();
+    let fetched: HashMap<String, Item> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        asana
+            .get_many(&ids)
+            .await?
+            .into_iter()
+            .map(|i| (i.id.clone(), i))
+            .collect()
+    };
+    let mut items: Vec<Item> = records
+        .iter()
+        .filter(|r| !changed.contains(&r.asana_gid))
+        .map(crate::records::PairRecord::asana_item)
+        .collect();
+    items.extend(fetched.into_values());
+    Ok(AsanaView {
+        items,
+        failures: Vec::new(),
+        cursor: next,
+        full: false,
+    })
+}
+
 /// Syncs one link. Only a state-store failure is an `Err`; everything else is reported.
 pub async fn sync_link(
     link: &LinkConfig,
@@ -105,9 +189,27 @@ pub async fn sync_link(
     let mut meta = state.meta()?;
     meta.last_attempt = Some(now.clone());
 
-    // Observe.
-    let (asana_side, target_side) = tokio::join!(list_all(asana), list_all(target));
-    let (asana_items, asana_failures, _) = match asana_side {
+    // Observe. The records are read first: an incremental read of Asana stands in the
+    // unchanged tasks from them.
+    let records = state.records()?;
+    let intents = state.intent_list()?;
+    let conflicts = state.conflict_list()?;
+    let full_due = meta
+        .last_full_scan
+        .as_deref()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .is_none_or(|t| jiff::Timestamp::now().duration_since(t) >= options.full_scan_every);
+    let want_full = options.full || full_due || records.is_empty();
+    let (asana_side, target_side) = tokio::join!(
+        observe_asana(asana, &records, meta.asana_cursor.as_deref(), want_full),
+        list_all(target)
+    );
+    let AsanaView {
+        items: asana_items,
+        failures: asana_failures,
+        cursor,
+        full,
+    } = match asana_side {
         Ok(v) => v,
         Err(e) => {
             report.fatal = Some(format!(
@@ -117,6 +219,7 @@ pub async fn sync_link(
             return finish(report, &state, meta, options);
         }
     };
+    report.full_scan = full;
     let (target_items, target_failures, target_unreadable) = match target_side {
         Ok(v) => v,
         Err(e) => {
@@ -126,10 +229,6 @@ pub async fn sync_link(
     };
     report.failures.extend(asana_failures);
     report.failures.extend(target_failures);
-
-    let records = state.records()?;
-    let intents = state.intent_list()?;
-    let conflicts = state.conflict_list()?;
 
     // An emptied side is an accident far more often than a wish.
     if !records.is_empty() && asana_items.is_empty() {
@@ -228,6 +327,15 @@ pub async fn sync_link(
     report.failures.extend(applied.failures);
     report.fatal = applied.aborted;
     if !report.has_errors() {
+        // Cursors advance only after a run without errors: a failed item's change is
+        // seen again next time.
+        if full {
+            meta.last_full_scan = Some(now.clone());
+        }
+        if let Some(cursor) = cursor {
+            meta.asana_cursor = Some(cursor);
+            meta.asana_cursor_at = Some(now.clone());
+        }
         meta.last_success = Some(now);
     }
     report.mapped = state.pairs.len();

@@ -303,7 +303,8 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             let mut pair = merge::merge_pair(input.policy, a, item, None, &no_conflicts);
             pair.stamp_partner = true;
             out.actions.push(Action::Sync(Box::new(pair)));
-            // The intent is settled by the Sync.
+            // The Sync settles the intent.
+            kept_intents.insert(intent_key(Side::Asana, &item.id));
         } else {
             kept_intents.insert(intent_key(Side::Asana, &item.id));
             out.actions.push(Action::CreateAsana {

@@ -117,9 +117,30 @@ pub struct PairRecord {
     pub asana: Fingerprint,
     /// The target side as last written or seen.
     pub target: Fingerprint,
+    /// Asana's values as last written or seen, where they differ from `base` (a value Asana
+    /// cannot hold, a held conflict). Lets a run that reads only Asana's changes stand in
+    /// the unchanged tasks without fetching them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asana_fields: Option<TaskFields>,
 }
 
 impl PairRecord {
+    /// Asana's task as it was when last written or seen (for tasks its change feed says
+    /// did not change since).
+    #[must_use]
+    pub fn asana_item(&self) -> Item {
+        Item {
+            id: self.asana_gid.clone(),
+            fields: self
+                .asana_fields
+                .clone()
+                .unwrap_or_else(|| self.base.clone()),
+            modified_at: None,
+            partner: None,
+            revision: self.asana.revision.clone(),
+        }
+    }
+
     /// The fingerprint of `side`.
     #[must_use]
     pub fn seen(&self, side: Side) -> &Fingerprint {
@@ -189,4 +210,7 @@ pub struct LinkMeta {
     /// Asana events sync token and when it was taken.
     pub asana_cursor: Option<String>,
     pub asana_cursor_at: Option<String>,
+    /// RFC 3339 time of the last run that listed every Asana task.
+    #[serde(default)]
+    pub last_full_scan: Option<String>,
 }

@@ -23,6 +23,7 @@ pub async fn run(config_path: &Path, args: &SyncArgs, out: Output) -> Result<Exi
     let options = SyncOptions {
         dry_run: args.dry_run,
         allow_mass_delete: args.allow_mass_delete,
+        full: args.full,
         ..SyncOptions::default()
     };
 

@@ -41,6 +41,7 @@ fn record(a: &Item, t: &Item) -> PairRecord {
         base: a.fields.clone(),
         asana: Fingerprint::of(a),
         target: Fingerprint::of(t),
+        asana_fields: None,
     }
 }
 

@@ -32,7 +32,10 @@ pub enum Changes {
     Reset { cursor: String },
     /// The ids of the items that changed (created, updated or deleted) since the cursor,
     /// de-duplicated, and the cursor to ask from next time.
-    Since { changed: Vec<String>, cursor: String },
+    Since {
+        changed: Vec<String>,
+        cursor: String,
+    },
 }
 
 /// A system the bridge mirrors.
