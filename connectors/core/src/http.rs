@@ -14,8 +14,11 @@
 //!    per-minute budget (governor).
 //! 2. `2xx` (or a status the request declared it handles itself) is returned as a
 //!    [`Response`].
-//! 3. `429` sets a *shared* "not before" instant from `Retry-After` (seconds or an HTTP
-//!    date; exponential fallback when absent), so every queued request of this client
+//! 3. `429` (and a `403` that is GitHub's way of saying "rate limited": `Retry-After`,
+//!    `x-ratelimit-remaining: 0`, or a "secondary rate limit" message) sets a *shared* "not
+//!    before" instant from `Retry-After` (seconds or an HTTP date), else from
+//!    `x-ratelimit-reset`, else a minute for a secondary limit, else an exponential
+//!    fallback, so every queued request of this client
 //!    pauses, not just the one that was refused; the request is then tried again, as long as
 //!    the wait fits in [`RetryPolicy::max_elapsed`]. A `429` is an explicit refusal, so even
 //!    a [`Idempotency::CreateOnce`] request is retried.
@@ -24,6 +27,8 @@
 //!    [`Idempotency::CreateOnce`] request is retried only after a *connect* error, the one
 //!    failure that proves the server never saw it; any other lost answer becomes
 //!    [`ConnectorError::Ambiguous`], so the engine never creates a task twice.
+//!    A success that spent the primary budget (`x-ratelimit-remaining: 0`) pauses the
+//!    client until `x-ratelimit-reset` when that fits the retry budget.
 //! 5. Any other status becomes one typed error carrying the service's own message:
 //!    `401` [`ConnectorError::Unauthorized`], `403` [`ConnectorError::Forbidden`], `404`
 //!    [`ConnectorError::NotFound`], others [`ConnectorError::Api`].
@@ -241,6 +246,7 @@ pub struct Request {
     body: Option<serde_json::Value>,
     idempotency: Idempotency,
     pass_through: Vec<StatusCode>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 impl Request {
@@ -264,6 +270,7 @@ impl Request {
             body: None,
             idempotency,
             pass_through: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -320,6 +327,14 @@ impl Request {
         if let Ok(status) = StatusCode::from_u16(status) {
             self.pass_through.push(status);
         }
+        self
+    }
+
+    /// Adds a header to this request only (e.g. GitHub's `If-None-Match` with a stored
+    /// `ETag`; pair it with `pass_through(304)`).
+    #[must_use]
+    pub fn header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
         self
     }
 
@@ -434,6 +449,9 @@ struct Inner {
     client: reqwest::Client,
     /// `Bearer <token>`, marked sensitive so that `http`'s own Debug hides it.
     authorization: HeaderValue,
+    /// `Accept` of every request: the configured extra header if any (GitHub's
+    /// `application/vnd.github+json`), else `application/json`.
+    accept: HeaderValue,
     limiter: DefaultDirectRateLimiter,
     reads: Semaphore,
     writes: Semaphore,
@@ -483,6 +501,11 @@ impl HttpClient {
         let burst = NonZeroU32::new(config.requests_per_minute / 10).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::direct(Quota::per_minute(rpm).allow_burst(burst));
 
+        let accept = config
+            .extra_headers
+            .get(header::ACCEPT)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("application/json"));
         let client = reqwest::Client::builder()
             .user_agent(config.user_agent)
             .default_headers(config.extra_headers)
@@ -497,6 +520,7 @@ impl HttpClient {
                 base_url,
                 client,
                 authorization,
+                accept,
                 limiter,
                 reads: Semaphore::new(config.max_reads_in_flight),
                 writes: Semaphore::new(config.max_writes_in_flight),
@@ -572,7 +596,10 @@ impl Inner {
             .client
             .request(request.method.clone(), url)
             .header(header::AUTHORIZATION, self.authorization.clone())
-            .header(header::ACCEPT, "application/json");
+            .header(header::ACCEPT, self.accept.clone());
+        for (name, value) in &request.headers {
+            builder = builder.header(name.clone(), value.clone());
+        }
         if !request.query.is_empty() {
             builder = builder.query(&request.query);
         }
@@ -601,6 +628,7 @@ impl Inner {
         };
 
         if status.is_success() || request.pass_through.contains(&status) {
+            self.note_budget(&headers);
             return Ok(Response {
                 status: status.as_u16(),
                 headers,
@@ -610,8 +638,8 @@ impl Inner {
             });
         }
         let message = error_message(status, &body);
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(self.rate_limited(request, &headers, started, rate_limited));
+        if let Some(named) = rate_limit_wait(status, &headers, &message) {
+            return Err(self.rate_limited(request, named, started, rate_limited));
         }
         if status.is_server_error() {
             return Err(match request.idempotency {
@@ -650,20 +678,17 @@ impl Inner {
         self.limiter.until_ready().await;
     }
 
-    /// Handles a `429`: pushes the shared pause and retries if the wait fits the budget.
+    /// Handles a rate-limit refusal (see [`rate_limit_wait`]): pushes the shared pause and
+    /// retries if the wait fits the budget. `named`: the wait the service asked for.
     fn rate_limited(
         &self,
         request: &Request,
-        headers: &HeaderMap,
+        named: Option<Duration>,
         started: Instant,
         rate_limited: &AtomicU32,
     ) -> backoff::Error<ConnectorError> {
         let n = rate_limited.fetch_add(1, Ordering::Relaxed);
-        let named = retry_after(headers);
-        // `Retry-After: 0` would turn the retry into a busy loop: treat it as absent.
-        let wait = named
-            .filter(|d| !d.is_zero())
-            .unwrap_or_else(|| self.retry.rate_limit_fallback(n));
+        let wait = named.unwrap_or_else(|| self.retry.rate_limit_fallback(n));
         let now = Instant::now();
         if now.duration_since(started) + wait > self.retry.max_elapsed {
             warn!(service = self.service, request = %request.label(), ?wait, "rate limited; giving up");
@@ -671,16 +696,7 @@ impl Inner {
                 retry_after: Some(wait),
             });
         }
-        {
-            let mut not_before = self
-                .not_before
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let until = now + wait;
-            if not_before.is_none_or(|current| current < until) {
-                *not_before = Some(until);
-            }
-        }
+        self.pause_until(now + wait);
         debug!(service = self.service, request = %request.label(), ?wait, "rate limited; pausing");
         // Retry at once: the next attempt waits for the shared pause in `wait_turn`.
         backoff::Error::retry_after(
@@ -689,6 +705,38 @@ impl Inner {
             },
             Duration::ZERO,
         )
+    }
+
+    /// Pushes the shared "not before" instant to `until` (never pulls it earlier).
+    fn pause_until(&self, until: Instant) {
+        let mut not_before = self
+            .not_before
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if not_before.is_none_or(|current| current < until) {
+            *not_before = Some(until);
+        }
+    }
+
+    /// A successful answer that spent the last request of the primary budget
+    /// (`x-ratelimit-remaining: 0`, GitHub) pauses the client until `x-ratelimit-reset`, so
+    /// the next request is not refused. A reset further away than the retry budget is not
+    /// waited for here: the next request's refusal reports it as rate limited.
+    fn note_budget(&self, headers: &HeaderMap) {
+        if header_u64(headers, "x-ratelimit-remaining") != Some(0) {
+            return;
+        }
+        let Some(wait) = until_reset(headers) else {
+            return;
+        };
+        if wait <= self.retry.max_elapsed {
+            debug!(
+                service = self.service,
+                ?wait,
+                "primary rate budget spent; pausing until its reset"
+            );
+            self.pause_until(Instant::now() + wait);
+        }
     }
 
     /// A request that got no (complete) answer.
@@ -755,6 +803,58 @@ impl Inner {
             self.service, self.base_url
         )))
     }
+}
+
+/// The least GitHub asks to wait after a secondary-limit refusal that names no
+/// `Retry-After` ("wait at least one minute").
+pub const SECONDARY_LIMIT_MIN_WAIT: Duration = Duration::from_secs(60);
+
+/// Whether a refusal is a rate limit, and the wait it names (`Some(None)`: a rate limit that
+/// names no wait; the exponential fallback applies).
+///
+/// A `429` always is. A `403` is one when it says so the way GitHub does: a `Retry-After`
+/// (secondary limit), `x-ratelimit-remaining: 0` (primary limit), or a message naming a
+/// secondary rate limit; any other `403` is a plain refusal. The wait is `Retry-After`
+/// (`0` counts as absent, so a retry never busy-loops), else the time until
+/// `x-ratelimit-reset` when the primary budget is spent, else
+/// [`SECONDARY_LIMIT_MIN_WAIT`] for a secondary limit.
+fn rate_limit_wait(
+    status: StatusCode,
+    headers: &HeaderMap,
+    message: &str,
+) -> Option<Option<Duration>> {
+    let too_many = status == StatusCode::TOO_MANY_REQUESTS;
+    if !too_many && status != StatusCode::FORBIDDEN {
+        return None;
+    }
+    let named = retry_after(headers).filter(|d| !d.is_zero());
+    if named.is_some() {
+        return Some(named);
+    }
+    if header_u64(headers, "x-ratelimit-remaining") == Some(0) {
+        return Some(until_reset(headers));
+    }
+    if message
+        .to_ascii_lowercase()
+        .contains("secondary rate limit")
+    {
+        return Some(Some(SECONDARY_LIMIT_MIN_WAIT));
+    }
+    too_many.then_some(None)
+}
+
+/// A header holding an unsigned integer.
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The wait until `x-ratelimit-reset` (epoch seconds), plus a second because the reset is
+/// rounded to whole seconds; at least a second when the reset is already past.
+fn until_reset(headers: &HeaderMap) -> Option<Duration> {
+    let reset = i64::try_from(header_u64(headers, "x-ratelimit-reset")?).ok()?;
+    let now = jiff::Timestamp::now().as_second();
+    let seconds = u64::try_from(reset.saturating_sub(now)).unwrap_or(0);
+    Some(Duration::from_secs(seconds.saturating_add(1)))
 }
 
 /// `Retry-After` as a wait: delta-seconds or an HTTP date.
@@ -1300,6 +1400,172 @@ mod tests {
                 .is_err()
         );
         assert!(http.inner.url("https://elsewhere.example/tasks").is_err());
+    }
+
+    /// GitHub's rate-limit answers are `403`s: with `Retry-After` (secondary limit) and with
+    /// `x-ratelimit-remaining: 0` (primary limit, wait until `x-ratelimit-reset`) the request
+    /// waits and is retried; a plain `403` stays a refusal (tested above).
+    #[tokio::test]
+    async fn github_style_403_rate_limits_are_waited_out() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = Arc::clone(&hits);
+        let h2 = Arc::clone(&hits);
+        let router = Router::new()
+            .route(
+                "/secondary",
+                post(move || async move {
+                    if h.fetch_add(1, Ordering::SeqCst) == 0 {
+                        let mut headers = AxumHeaders::new();
+                        headers.insert("retry-after", "1".parse().expect("valid header"));
+                        let body = axum::Json(serde_json::json!({"message": "You have exceeded a secondary rate limit."}));
+                        return (AxumStatus::FORBIDDEN, headers, body).into_response();
+                    }
+                    (AxumStatus::CREATED, axum::Json(serde_json::json!({"ok": true}))).into_response()
+                }),
+            )
+            .route(
+                "/primary",
+                get(move || async move {
+                    if h2.fetch_add(1, Ordering::SeqCst) == 2 {
+                        let mut headers = AxumHeaders::new();
+                        headers.insert("x-ratelimit-remaining", "0".parse().expect("valid header"));
+                        let reset = jiff::Timestamp::now().as_second() + 1;
+                        headers.insert("x-ratelimit-reset", reset.to_string().parse().expect("valid header"));
+                        let body = axum::Json(serde_json::json!({"message": "API rate limit exceeded"}));
+                        return (AxumStatus::FORBIDDEN, headers, body).into_response();
+                    }
+                    axum::Json(serde_json::json!({"ok": true})).into_response()
+                }),
+            );
+        let base = serve(router).await;
+        let http = client(&base, RetryPolicy::fast(Duration::from_secs(10)));
+
+        let started = Instant::now();
+        let response = http
+            .send(Request::post("/secondary", serde_json::json!({})))
+            .await
+            .expect("retried after Retry-After");
+        assert_eq!(response.status, 201);
+        assert!(started.elapsed() >= Duration::from_millis(950));
+        assert_eq!(
+            http.requests_sent().post,
+            2,
+            "a refused create is sent again"
+        );
+
+        let started = Instant::now();
+        http.send(Request::get("/primary"))
+            .await
+            .expect("retried after the reset");
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 4);
+    }
+
+    /// A secondary-limit `403` naming no wait asks for at least a minute; with a shorter
+    /// retry budget it is reported as rate limited at once.
+    #[tokio::test]
+    async fn secondary_limit_without_retry_after_waits_a_minute() {
+        let router = Router::new().route(
+            "/x",
+            get(|| async {
+                (
+                    AxumStatus::FORBIDDEN,
+                    axum::Json(serde_json::json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."})),
+                )
+            }),
+        );
+        let base = serve(router).await;
+        let http = client(&base, RetryPolicy::fast(Duration::from_secs(5)));
+        let err = http
+            .send(Request::get("/x"))
+            .await
+            .expect_err("rate limited");
+        assert!(
+            matches!(err, ConnectorError::RateLimited { retry_after: Some(d) } if d == SECONDARY_LIMIT_MIN_WAIT),
+            "{err:?}"
+        );
+        assert_eq!(http.requests_sent().get, 1);
+    }
+
+    /// A success that spends the last request of the primary budget pauses the next
+    /// request until the reset.
+    #[tokio::test]
+    async fn spent_primary_budget_pauses_until_reset() {
+        let router = Router::new().route(
+            "/x",
+            get(|| async {
+                let mut headers = AxumHeaders::new();
+                headers.insert("x-ratelimit-remaining", "0".parse().expect("valid header"));
+                let reset = jiff::Timestamp::now().as_second() + 1;
+                headers.insert(
+                    "x-ratelimit-reset",
+                    reset.to_string().parse().expect("valid header"),
+                );
+                (headers, axum::Json(serde_json::json!({"ok": true})))
+            }),
+        );
+        let base = serve(router).await;
+        let http = client(&base, RetryPolicy::fast(Duration::from_secs(5)));
+        http.send(Request::get("/x")).await.expect("first");
+        let started = Instant::now();
+        http.send(Request::get("/x")).await.expect("second");
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    /// The configured `Accept` replaces the default one, and per-request headers are sent;
+    /// a declared `304` comes back as a response.
+    #[tokio::test]
+    async fn accept_and_per_request_headers_are_sent() {
+        let seen = Arc::new(StdMutex::new(Vec::<(String, String)>::new()));
+        let s = Arc::clone(&seen);
+        let router = Router::new().route(
+            "/x",
+            get(move |headers: AxumHeaders| async move {
+                let value = |n: &str| {
+                    headers
+                        .get_all(n)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                s.lock()
+                    .expect("no panic while held")
+                    .push((value("accept"), value("if-none-match")));
+                AxumStatus::NOT_MODIFIED
+            }),
+        );
+        let base = serve(router).await;
+        let mut config = HttpConfig::new("github", &base, SecretString::from(TOKEN.to_owned()));
+        config.extra_headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/vnd.github+json"),
+        );
+        let http = HttpClient::new(config).expect("valid config");
+        let response = http
+            .send(
+                Request::get("/x")
+                    .header(header::IF_NONE_MATCH, HeaderValue::from_static("\"abc\""))
+                    .pass_through(304),
+            )
+            .await
+            .expect("304 passed through");
+        assert_eq!(response.status, 304);
+        assert_eq!(
+            seen.lock().expect("no panic while held").as_slice(),
+            &[(
+                "application/vnd.github+json".to_owned(),
+                "\"abc\"".to_owned()
+            )]
+        );
     }
 
     #[test]
