@@ -1,0 +1,32 @@
+//! The GitHub issues connector of asana-bridge: one [`GithubConnector`] per linked
+//! repository, mirroring each Asana task as an issue.
+//!
+//! Mapping: title = task name, body = notes plus one footer line linking the Asana task
+//! ([`footer`]), open/closed = completed (closed as `completed`), labels = tags (created
+//! when missing), assignees = assignee through the config's `[users]` table (unmapped
+//! people are left alone). Pull requests, which `/issues` also lists, are never touched.
+//! Due dates and sections have no GitHub equivalent: read as none, never written.
+//!
+//! - [`settings`]: [`GithubSettings`] and [`http_config`] (GitHub's headers, caps, retries).
+//! - [`connector`]: [`GithubConnector`], the [`Connector`](asana_bridge_connector::Connector).
+//! - [`convert`]: an issue read into the common model; [`wire`]: the API's JSON shapes.
+//! - [`footer`]: the footer line, written and parsed back byte for byte.
+//! - [`cache`]: `ETag`s and bodies for conditional requests (`304`s cost no rate limit).
+//! - [`pacer`]: serial, spaced mutations (GitHub's secondary limits).
+//! - [`links`]: `Link` header pagination.
+//!
+//! Rate limits (primary `x-ratelimit-*`, secondary `403`/`429` with `retry-after`) are obeyed
+//! by the shared HTTP layer (`asana_bridge_connector::http`), which this crate configures.
+
+pub mod cache;
+pub mod connector;
+pub mod convert;
+pub mod footer;
+pub mod links;
+pub mod pacer;
+pub mod settings;
+pub mod wire;
+
+pub use connector::GithubConnector;
+pub use convert::DELETED_LABEL;
+pub use settings::{API_VERSION, DEFAULT_API_URL, GithubSettings, SettingsError, http_config};

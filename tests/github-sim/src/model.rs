@@ -1,0 +1,150 @@
+//! Public value types of the control API: what tests seed ([`IssueSeed`]), change
+//! ([`IssueEdit`]), read back ([`SimIssue`], [`RecordedRequest`]), inject ([`Fault`]) and
+//! start the simulator with ([`SimOptions`]).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// An issue as a person would open it in the GitHub UI.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueSeed {
+    pub title: String,
+    /// `None` is a `null` body, as GitHub answers for an issue opened without text.
+    pub body: Option<String>,
+    /// Label names; missing labels are created.
+    pub labels: Vec<String>,
+    /// Logins; unknown ones are added as collaborators.
+    pub assignees: Vec<String>,
+    /// Open it closed (as `completed`).
+    pub closed: bool,
+}
+
+/// A change made by a person in the GitHub UI; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueEdit {
+    pub title: Option<String>,
+    /// `Some(None)` makes the body `null`.
+    pub body: Option<Option<String>>,
+    /// `Some(true)` closes (as `completed`), `Some(false)` reopens.
+    pub closed: Option<bool>,
+    /// The whole set of label names.
+    pub labels: Option<Vec<String>>,
+    /// The whole set of assignee logins.
+    pub assignees: Option<Vec<String>>,
+    /// Adds a comment (bumps `updated_at`, changes no synced field).
+    pub comment: bool,
+}
+
+/// An issue (or pull request) as tests assert on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimIssue {
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    /// `open` or `closed`.
+    pub state: String,
+    pub state_reason: Option<String>,
+    /// Label names, sorted.
+    pub labels: Vec<String>,
+    /// Logins, in assignment order.
+    pub assignees: Vec<String>,
+    pub is_pull_request: bool,
+    /// RFC 3339, whole seconds.
+    pub updated_at: String,
+    /// How many times the API changed it (not counting control-API edits).
+    pub api_writes: u32,
+}
+
+/// One API request as the simulator saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    /// `GET`, `POST`, `PATCH`, ...
+    pub method: String,
+    /// Path, e.g. `/repos/acme/app/issues/3`.
+    pub path: String,
+    /// Raw query string (empty when none).
+    pub query: String,
+    /// Status answered; `0` when the connection was dropped before anything was applied.
+    pub status: u16,
+    /// The `Accept` header sent.
+    pub accept: Option<String>,
+    /// The `X-GitHub-Api-Version` header sent.
+    pub api_version: Option<String>,
+    /// The `User-Agent` header sent.
+    pub user_agent: Option<String>,
+    /// The `If-None-Match` header sent.
+    pub if_none_match: Option<String>,
+    /// The JSON body, when there was one.
+    pub body: Option<serde_json::Value>,
+    /// Whether the answer counted against the primary rate limit (a 304 does not).
+    pub counted: bool,
+}
+
+impl RecordedRequest {
+    /// POST, PUT, PATCH or DELETE.
+    #[must_use]
+    pub fn is_write(&self) -> bool {
+        matches!(self.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+    }
+}
+
+/// A failure to inject into the next matching API requests. `method` and `path_contains`
+/// narrow which requests match (`None`: any).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Fault {
+    /// Answer `status` with GitHub's error body; nothing applied.
+    Status {
+        status: u16,
+        count: usize,
+        method: Option<String>,
+        path_contains: Option<String>,
+    },
+    /// A secondary rate-limit answer: `status` 403 or 429, GitHub's message, and
+    /// `retry-after` when given; nothing applied.
+    SecondaryRateLimit {
+        status: u16,
+        retry_after_secs: Option<u64>,
+        count: usize,
+        method: Option<String>,
+        path_contains: Option<String>,
+    },
+    /// Break the connection without applying anything.
+    DropBeforeApply {
+        count: usize,
+        method: Option<String>,
+        path_contains: Option<String>,
+    },
+    /// Apply the request, then break the connection before a full answer (the ambiguous
+    /// case: a crash right after a create).
+    DropAfterApply {
+        count: usize,
+        method: Option<String>,
+        path_contains: Option<String>,
+    },
+}
+
+/// How to start a simulator.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    /// `owner/name` of the one repository.
+    pub repo: String,
+    /// The primary rate limit per window.
+    pub rate_limit: u32,
+    /// Mutations closer together than this get a secondary rate-limit `403` with
+    /// `retry-after: 1` (GitHub asks for about a second between content-creating requests).
+    pub min_mutation_interval: Option<Duration>,
+    /// Latency added to every API request.
+    pub latency: Duration,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            repo: "acme/app".to_owned(),
+            rate_limit: 5000,
+            min_mutation_interval: None,
+            latency: Duration::ZERO,
+        }
+    }
+}

@@ -1,0 +1,499 @@
+//! The GitHub API routes the issues connector uses, and the handlers behind them:
+//! `GET /user`, `GET|POST /repos/{o}/{r}/issues` (also reachable as
+//! `/repositories/{id}/issues`, the form GitHub's `Link` headers use), `GET|PATCH
+//! /repos/{o}/{r}/issues/{n}`, `GET|POST /repos/{o}/{r}/labels`, `GET
+//! /repos/{o}/{r}/assignees/{login}`, and a catch-all `404` that records the request as
+//! unexpected. Every route goes through [`crate::gate`].
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::lock;
+use crate::model::RecordedRequest;
+use crate::repr;
+use crate::server::Sim;
+use crate::state::{Changes, State};
+
+/// The API router with the gate in front.
+pub fn app(sim: Sim) -> Router {
+    Router::new()
+        .route("/user", get(user))
+        .route(
+            "/repos/{owner}/{repo}/issues",
+            get(list_issues).post(create_issue),
+        )
+        .route("/repositories/{id}/issues", get(list_issues_by_id))
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}",
+            get(get_issue).patch(update_issue),
+        )
+        .route(
+            "/repos/{owner}/{repo}/labels",
+            get(list_labels).post(create_label),
+        )
+        .route("/repositories/{id}/labels", get(list_labels_by_id))
+        .route(
+            "/repos/{owner}/{repo}/assignees/{login}",
+            get(check_assignee),
+        )
+        .fallback(unexpected)
+        .layer(middleware::from_fn_with_state(
+            sim.clone(),
+            crate::gate::gate,
+        ))
+        .with_state(sim)
+}
+
+fn check_repo(st: &State, owner: &str, repo: &str) -> ApiResult<()> {
+    if st.is_repo(owner, repo) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+fn check_repo_id(st: &State, id: &str) -> ApiResult<()> {
+    if id == st.repo_id.to_string() {
+        Ok(())
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+fn parse_json(bytes: &Bytes) -> ApiResult<Value> {
+    serde_json::from_slice(bytes)
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "Problems parsing JSON"))
+}
+
+async fn user(AxState(sim): AxState<Sim>) -> Json<Value> {
+    let st = lock(&sim.state);
+    Json(repr::private_user(&st))
+}
+
+/// Query parameters of a list, validated as GitHub does (`422` on bad enum values or a bad
+/// `since`; `per_page` capped at 100).
+struct ListQuery {
+    state: String,
+    sort: String,
+    direction: String,
+    since: Option<jiff::Timestamp>,
+    labels: Vec<String>,
+    per_page: usize,
+    page: usize,
+}
+
+fn enum_param(
+    q: &HashMap<String, String>,
+    key: &str,
+    allowed: &[&str],
+    default: &str,
+) -> ApiResult<String> {
+    match q.get(key) {
+        None => Ok(default.to_owned()),
+        Some(v) if allowed.contains(&v.as_str()) => Ok(v.clone()),
+        Some(v) => Err(ApiError::invalid("Issue", key, "invalid", Some(json!(v)))),
+    }
+}
+
+fn number_param(q: &HashMap<String, String>, key: &str, default: usize) -> usize {
+    q.get(key)
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+}
+
+fn list_query(q: &HashMap<String, String>) -> ApiResult<ListQuery> {
+    let since = match q.get("since") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<jiff::Timestamp>()
+                .map_err(|_| ApiError::invalid("Issue", "since", "invalid", Some(json!(v))))?,
+        ),
+    };
+    Ok(ListQuery {
+        state: enum_param(q, "state", &["open", "closed", "all"], "open")?,
+        sort: enum_param(q, "sort", &["created", "updated", "comments"], "created")?,
+        direction: enum_param(q, "direction", &["asc", "desc"], "desc")?,
+        since,
+        labels: q
+            .get("labels")
+            .map(|l| {
+                l.split(',')
+                    .map(|s| s.trim().to_lowercase())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        per_page: number_param(q, "per_page", 30).min(100),
+        page: number_param(q, "page", 1),
+    })
+}
+
+/// The `Link` header of page `page` of `last` pages: every original parameter kept, `page`
+/// replaced, on the `/repositories/{id}/...` form of the URL.
+fn link_header(root: &str, path: &str, raw_query: &str, page: usize, last: usize) -> String {
+    let kept: Vec<&str> = raw_query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("page="))
+        .collect();
+    let url = |n: usize| {
+        let mut q = kept.clone();
+        let page = format!("page={n}");
+        q.push(&page);
+        format!("<{root}{path}?{}>", q.join("&"))
+    };
+    let mut parts = Vec::new();
+    if page > 1 {
+        parts.push(format!("{}; rel=\"prev\"", url(page - 1)));
+    }
+    if page < last {
+        parts.push(format!("{}; rel=\"next\"", url(page + 1)));
+        parts.push(format!("{}; rel=\"last\"", url(last)));
+    }
+    if page > 1 {
+        parts.push(format!("{}; rel=\"first\"", url(1)));
+    }
+    parts.join(", ")
+}
+
+/// One page of `items` with its `Link` header.
+fn paged(
+    sim: &Sim,
+    st: &State,
+    what: &str,
+    uri: &Uri,
+    items: Vec<Value>,
+    per_page: usize,
+    page: usize,
+) -> Response {
+    let last = items.len().div_ceil(per_page).max(1);
+    let body: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    let mut response = Json(Value::Array(body)).into_response();
+    let link = link_header(
+        &sim.root_url,
+        &format!("/repositories/{}/{what}", st.repo_id),
+        uri.query().unwrap_or(""),
+        page,
+        last,
+    );
+    if !link.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&link)
+    {
+        response.headers_mut().insert(header::LINK, v);
+    }
+    response
+}
+
+fn issues_page(sim: &Sim, uri: &Uri, q: &HashMap<String, String>) -> ApiResult<Response> {
+    let q = list_query(q)?;
+    let st = lock(&sim.state);
+    let mut issues: Vec<&crate::state::Issue> = st
+        .issues
+        .values()
+        .filter(|i| q.state == "all" || i.state == q.state)
+        .filter(|i| q.since.is_none_or(|s| i.updated_at >= s))
+        .filter(|i| {
+            q.labels.iter().all(|want| {
+                i.labels
+                    .iter()
+                    .filter_map(|id| st.label(*id))
+                    .any(|l| l.name.to_lowercase() == *want)
+            })
+        })
+        .collect();
+    issues.sort_by_key(|i| match q.sort.as_str() {
+        "updated" => (i.updated_at, i.number),
+        "comments" => (
+            jiff::Timestamp::from_second(i64::from(i.comments)).unwrap_or_default(),
+            i.number,
+        ),
+        _ => (i.created_at, i.number),
+    });
+    if q.direction == "desc" {
+        issues.reverse();
+    }
+    let items = issues.into_iter().map(|i| repr::issue(&st, i)).collect();
+    Ok(paged(sim, &st, "issues", uri, items, q.per_page, q.page))
+}
+
+async fn list_issues(
+    AxState(sim): AxState<Sim>,
+    Path((owner, repo)): Path<(String, String)>,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    check_repo(&lock(&sim.state), &owner, &repo)?;
+    issues_page(&sim, &uri, &q)
+}
+
+async fn list_issues_by_id(
+    AxState(sim): AxState<Sim>,
+    Path(id): Path<String>,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    check_repo_id(&lock(&sim.state), &id)?;
+    issues_page(&sim, &uri, &q)
+}
+
+/// A string (or integer, for `title`) property.
+fn string_prop(v: &Value, key: &str) -> ApiResult<Option<String>> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) if key == "title" => Ok(Some(n.to_string())),
+        Some(other) => Err(ApiError::invalid(
+            "Issue",
+            key,
+            "invalid",
+            Some(other.clone()),
+        )),
+    }
+}
+
+/// `labels`: names or `{name}` objects. `assignees`: logins or `{login}` objects.
+fn names_prop(v: &Value, key: &str, name_key: &str) -> ApiResult<Option<Vec<String>>> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s.clone()),
+                Value::Object(o) => o
+                    .get(name_key)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| ApiError::invalid("Issue", key, "invalid", Some(item.clone()))),
+                other => Err(ApiError::invalid(
+                    "Issue",
+                    key,
+                    "invalid",
+                    Some(other.clone()),
+                )),
+            })
+            .collect::<ApiResult<Vec<_>>>()
+            .map(Some),
+        Some(other) => Err(ApiError::invalid(
+            "Issue",
+            key,
+            "invalid",
+            Some(other.clone()),
+        )),
+    }
+}
+
+/// `assignees`, or the closing-down singular `assignee`.
+fn assignees_prop(v: &Value) -> ApiResult<Option<Vec<String>>> {
+    if let Some(list) = names_prop(v, "assignees", "login")? {
+        return Ok(Some(list));
+    }
+    match v.get("assignee") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(Vec::new())),
+        Some(_) => Ok(string_prop(v, "assignee")?.map(|a| vec![a])),
+    }
+}
+
+async fn create_issue(
+    AxState(sim): AxState<Sim>,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let v = parse_json(&body)?;
+    let mut st = lock(&sim.state);
+    check_repo(&st, &owner, &repo)?;
+    let title = string_prop(&v, "title")?.unwrap_or_default();
+    let issue_body = string_prop(&v, "body")?;
+    let labels = names_prop(&v, "labels", "name")?.unwrap_or_default();
+    let assignees = assignees_prop(&v)?.unwrap_or_default();
+    let me = st.me.clone();
+    let number = st.create_issue(&me, &title, issue_body, &labels, &assignees, false)?;
+    let issue = st.issues.get_mut(&number).ok_or_else(ApiError::not_found)?;
+    issue.api_writes += 1;
+    let issue = issue.clone();
+    let mut response = (StatusCode::CREATED, Json(repr::issue(&st, &issue))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!(
+        "https://api.github.com/repos/{}/{}/issues/{number}",
+        st.owner, st.name
+    )) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+fn issue_number(raw: &str) -> ApiResult<u64> {
+    raw.parse().map_err(|_| ApiError::not_found())
+}
+
+async fn get_issue(
+    AxState(sim): AxState<Sim>,
+    Path((owner, repo, number)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    let st = lock(&sim.state);
+    check_repo(&st, &owner, &repo)?;
+    let issue = st
+        .issues
+        .get(&issue_number(&number)?)
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(repr::issue(&st, issue)))
+}
+
+async fn update_issue(
+    AxState(sim): AxState<Sim>,
+    Path((owner, repo, number)): Path<(String, String, String)>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let v = parse_json(&body)?;
+    let number = issue_number(&number)?;
+    let mut st = lock(&sim.state);
+    check_repo(&st, &owner, &repo)?;
+    let changes = Changes {
+        title: string_prop(&v, "title")?,
+        body: match v.get("body") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(_) => Some(string_prop(&v, "body")?),
+        },
+        state: string_prop(&v, "state")?,
+        state_reason: v
+            .get("state_reason")
+            .map(|_| string_prop(&v, "state_reason"))
+            .transpose()?,
+        labels: names_prop(&v, "labels", "name")?,
+        assignees: assignees_prop(&v)?,
+    };
+    let me = st.me.clone();
+    if st.update_issue(&me, number, changes)?
+        && let Some(issue) = st.issues.get_mut(&number)
+    {
+        issue.api_writes += 1;
+    }
+    let issue = st.issues.get(&number).ok_or_else(ApiError::not_found)?;
+    Ok(Json(repr::issue(&st, issue)))
+}
+
+fn labels_page(sim: &Sim, uri: &Uri, q: &HashMap<String, String>) -> Response {
+    let st = lock(&sim.state);
+    let items = st.labels.iter().map(|l| repr::label(&st, l)).collect();
+    paged(
+        sim,
+        &st,
+        "labels",
+        uri,
+        items,
+        number_param(q, "per_page", 30).min(100),
+        number_param(q, "page", 1),
+    )
+}
+
+async fn list_labels(
+    AxState(sim): AxState<Sim>,
+    Path((owner, repo)): Path<(String, String)>,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    check_repo(&lock(&sim.state), &owner, &repo)?;
+    Ok(labels_page(&sim, &uri, &q))
+}
+
+async fn list_labels_by_id(
+    AxState(sim): AxState<Sim>,
+    Path(id): Path<String>,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    check_repo_id(&lock(&sim.state), &id)?;
+    Ok(labels_page(&sim, &uri, &q))
+}
+
+async fn create_label(
+    AxState(sim): AxState<Sim>,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let v = parse_json(&body)?;
+    let mut st = lock(&sim.state);
+    check_repo(&st, &owner, &repo)?;
+    let name = string_prop(&v, "name")?.unwrap_or_default();
+    let color = string_prop(&v, "color")?.unwrap_or_else(|| "ededed".to_owned());
+    let description = string_prop(&v, "description")?;
+    let id = st.create_label(&name, &color, description)?;
+    let label = st.label(id).ok_or_else(ApiError::not_found)?;
+    Ok((StatusCode::CREATED, Json(repr::label(&st, label))).into_response())
+}
+
+async fn check_assignee(
+    AxState(sim): AxState<Sim>,
+    Path((owner, repo, login)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let st = lock(&sim.state);
+    check_repo(&st, &owner, &repo)?;
+    if st.users.contains_key(&login) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+/// Anything else: GitHub's `404`, and the request is kept as unexpected.
+async fn unexpected(
+    AxState(sim): AxState<Sim>,
+    method: axum::http::Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiError {
+    tracing::warn!(%method, %uri, "github-sim: unexpected request");
+    lock(&sim.unexpected).push(RecordedRequest {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or("").to_owned(),
+        status: 404,
+        accept: headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        api_version: None,
+        user_agent: None,
+        if_none_match: None,
+        body: None,
+        counted: true,
+    });
+    ApiError::not_found()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Link` keeps every parameter, replaces `page`, and names prev/next/last/first.
+    #[test]
+    fn link_header_shape() {
+        let link = link_header(
+            "http://h",
+            "/repositories/1/issues",
+            "state=all&page=2&per_page=1",
+            2,
+            3,
+        );
+        assert_eq!(
+            link,
+            "<http://h/repositories/1/issues?state=all&per_page=1&page=1>; rel=\"prev\", \
+             <http://h/repositories/1/issues?state=all&per_page=1&page=3>; rel=\"next\", \
+             <http://h/repositories/1/issues?state=all&per_page=1&page=3>; rel=\"last\", \
+             <http://h/repositories/1/issues?state=all&per_page=1&page=1>; rel=\"first\""
+        );
+        assert_eq!(link_header("http://h", "/x", "", 1, 1), "");
+    }
+}

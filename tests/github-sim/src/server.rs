@@ -1,0 +1,368 @@
+//! The [`GithubSim`] handle: binds 127.0.0.1, runs axum on its own thread and tokio runtime
+//! (so it works from plain `#[test]`s and from inside `#[tokio::test]` alike), exposes the
+//! in-process control API (what a person does in the GitHub UI, and what tests inspect)
+//! and stops the server on drop.
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::HeaderMap;
+
+use crate::faults::Faults;
+use crate::limits::Limits;
+use crate::lock;
+use crate::model::{Fault, IssueEdit, IssueSeed, RecordedRequest, SimIssue, SimOptions};
+use crate::state::{Changes, State};
+
+/// A fine-grained personal access token the simulator accepts.
+pub const PAT_TOKEN: &str = "github_pat_11SIM0000000000000000_simulatedfinegrainedtokenvalue";
+/// A GitHub App installation token the simulator accepts.
+pub const INSTALLATION_TOKEN: &str = "ghs_simulatedInstallationToken0000000000";
+
+/// Everything the handlers share. Std mutexes: no await happens while one is held, and
+/// none is taken while another is held except `limits` then `state` in the gate.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub state: Mutex<State>,
+    pub limits: Mutex<Limits>,
+    pub faults: Mutex<Faults>,
+    pub requests: Mutex<Vec<RecordedRequest>>,
+    pub unexpected: Mutex<Vec<RecordedRequest>>,
+    pub tokens: Mutex<Vec<String>>,
+    pub latency: Mutex<Duration>,
+    /// `http://127.0.0.1:PORT`.
+    pub root_url: String,
+}
+
+/// The shared state handle the routes receive.
+pub(crate) type Sim = Arc<Shared>;
+
+impl Shared {
+    /// Whether the `Authorization` header carries a valid token (`Bearer` or GitHub's
+    /// older `token` scheme).
+    pub fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        let Some((scheme, token)) = value.split_once(' ') else {
+            return false;
+        };
+        (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
+            && lock(&self.tokens).iter().any(|t| t == token.trim())
+    }
+}
+
+/// A running GitHub simulator serving one repository. Dropping it stops the server.
+#[derive(Debug)]
+pub struct GithubSim {
+    shared: Sim,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl GithubSim {
+    /// Starts on a free port with default options (`acme/app`).
+    #[must_use]
+    pub fn start() -> GithubSim {
+        GithubSim::start_with(SimOptions::default())
+    }
+
+    /// Starts with `opts`. Panics if the port cannot be bound (a test setup error).
+    #[must_use]
+    pub fn start_with(opts: SimOptions) -> GithubSim {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .unwrap_or_else(|e| panic!("github-sim: cannot bind 127.0.0.1: {e}"));
+        listener
+            .set_nonblocking(true)
+            .expect("github-sim: cannot make the listener non-blocking");
+        let port = listener
+            .local_addr()
+            .expect("github-sim: a bound listener has an address")
+            .port();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(&opts.repo)),
+            limits: Mutex::new(Limits::new(opts.rate_limit, opts.min_mutation_interval)),
+            faults: Mutex::new(Faults::default()),
+            requests: Mutex::new(Vec::new()),
+            unexpected: Mutex::new(Vec::new()),
+            tokens: Mutex::new(vec![PAT_TOKEN.to_owned(), INSTALLATION_TOKEN.to_owned()]),
+            latency: Mutex::new(opts.latency),
+            root_url: format!("http://127.0.0.1:{port}"),
+        });
+        let app = crate::routes::app(Arc::clone(&shared));
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let thread = std::thread::Builder::new()
+            .name(format!("github-sim-{port}"))
+            .spawn(move || serve(listener, app, rx))
+            .expect("github-sim: cannot spawn the server thread");
+        GithubSim {
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`: the `api_url` a client uses.
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        self.shared.root_url.clone()
+    }
+
+    /// A valid fine-grained personal access token.
+    #[must_use]
+    pub fn token(&self) -> String {
+        PAT_TOKEN.to_owned()
+    }
+
+    /// A valid GitHub App installation token.
+    #[must_use]
+    pub fn installation_token(&self) -> String {
+        INSTALLATION_TOKEN.to_owned()
+    }
+
+    /// `owner/name` of the repository.
+    #[must_use]
+    pub fn repo(&self) -> String {
+        let st = lock(&self.shared.state);
+        format!("{}/{}", st.owner, st.name)
+    }
+
+    /// Adds a collaborator (an assignable login).
+    pub fn add_user(&self, login: &str) {
+        lock(&self.shared.state).add_user(login);
+    }
+
+    /// Opens an issue as `octocat` would; returns its number. Panics on bad input.
+    pub fn add_issue(&self, seed: IssueSeed) -> u64 {
+        let mut st = lock(&self.shared.state);
+        st.add_user("octocat");
+        for login in &seed.assignees {
+            st.add_user(login);
+        }
+        let number = st
+            .create_issue(
+                "octocat",
+                &seed.title,
+                seed.body,
+                &seed.labels,
+                &seed.assignees,
+                false,
+            )
+            .unwrap_or_else(|e| panic!("github-sim: add_issue: {}", e.message));
+        if seed.closed {
+            st.update_issue(
+                "octocat",
+                number,
+                Changes {
+                    state: Some("closed".to_owned()),
+                    ..Changes::default()
+                },
+            )
+            .unwrap_or_else(|e| panic!("github-sim: add_issue: {}", e.message));
+        }
+        number
+    }
+
+    /// Opens a pull request (listed among the issues, with a `pull_request` key).
+    pub fn add_pull_request(&self, title: &str, body: &str) -> u64 {
+        let mut st = lock(&self.shared.state);
+        st.add_user("octocat");
+        st.create_issue("octocat", title, Some(body.to_owned()), &[], &[], true)
+            .unwrap_or_else(|e| panic!("github-sim: add_pull_request: {}", e.message))
+    }
+
+    /// Edits an issue as `octocat` would in the UI. Panics on bad input.
+    pub fn edit_issue(&self, number: u64, edit: IssueEdit) {
+        let mut st = lock(&self.shared.state);
+        st.add_user("octocat");
+        for login in edit.assignees.iter().flatten() {
+            st.add_user(login);
+        }
+        let changes = Changes {
+            title: edit.title,
+            body: edit.body,
+            state: edit
+                .closed
+                .map(|c| if c { "closed" } else { "open" }.to_owned()),
+            state_reason: None,
+            labels: edit.labels,
+            assignees: edit.assignees,
+        };
+        st.update_issue("octocat", number, changes)
+            .unwrap_or_else(|e| panic!("github-sim: edit_issue({number}): {}", e.message));
+        if edit.comment {
+            st.comment(number)
+                .unwrap_or_else(|e| panic!("github-sim: edit_issue({number}): {}", e.message));
+        }
+    }
+
+    /// One issue or pull request.
+    #[must_use]
+    pub fn issue(&self, number: u64) -> Option<SimIssue> {
+        let st = lock(&self.shared.state);
+        st.issues.get(&number).map(|i| st.sim_issue(i))
+    }
+
+    /// The issues (pull requests excluded), by number.
+    #[must_use]
+    pub fn repo_issues(&self) -> Vec<SimIssue> {
+        let st = lock(&self.shared.state);
+        st.issues
+            .values()
+            .filter(|i| !i.pull_request)
+            .map(|i| st.sim_issue(i))
+            .collect()
+    }
+
+    /// The pull requests, by number.
+    #[must_use]
+    pub fn pull_requests(&self) -> Vec<SimIssue> {
+        let st = lock(&self.shared.state);
+        st.issues
+            .values()
+            .filter(|i| i.pull_request)
+            .map(|i| st.sim_issue(i))
+            .collect()
+    }
+
+    /// The repository's label names, in creation order.
+    #[must_use]
+    pub fn labels(&self) -> Vec<String> {
+        lock(&self.shared.state)
+            .labels
+            .iter()
+            .map(|l| l.name.clone())
+            .collect()
+    }
+
+    /// Every API request since start or the last [`GithubSim::clear_requests`].
+    #[must_use]
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// The write requests (`METHOD /path`) since the last clear.
+    #[must_use]
+    pub fn writes(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(RecordedRequest::is_write)
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
+    /// Forgets recorded requests (and unexpected ones).
+    pub fn clear_requests(&self) {
+        lock(&self.shared.requests).clear();
+        lock(&self.shared.unexpected).clear();
+    }
+
+    /// Requests to routes the simulator does not implement.
+    #[must_use]
+    pub fn unexpected_requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.unexpected).clone()
+    }
+
+    /// Queues a fault for the next matching requests.
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.shared.faults).add(fault);
+    }
+
+    /// Spends the primary budget: requests are refused (`403`, `x-ratelimit-remaining: 0`)
+    /// until the window resets in `reset_in`.
+    pub fn exhaust_rate_limit(&self, reset_in: Duration) {
+        lock(&self.shared.limits).exhaust(reset_in);
+    }
+
+    /// Requests counted against the primary limit in the current window.
+    #[must_use]
+    pub fn rate_limit_used(&self) -> u32 {
+        lock(&self.shared.limits).used
+    }
+
+    /// Requests refused by the primary limit or the mutation pacing (not injected faults).
+    #[must_use]
+    pub fn rate_limited_count(&self) -> u32 {
+        lock(&self.shared.limits).refused
+    }
+
+    /// The most mutations ever handled at once.
+    #[must_use]
+    pub fn peak_mutations_in_flight(&self) -> u32 {
+        lock(&self.shared.limits).peak_mutations_in_flight
+    }
+
+    /// Changes the minimum interval between mutations (`None`: no pacing rule).
+    pub fn set_min_mutation_interval(&self, interval: Option<Duration>) {
+        lock(&self.shared.limits).min_mutation_interval = interval;
+    }
+
+    /// Changes the per-request latency.
+    pub fn set_latency(&self, latency: Duration) {
+        *lock(&self.shared.latency) = latency;
+    }
+
+    /// The tokens stop working (`401`).
+    pub fn revoke_tokens(&self) {
+        lock(&self.shared.tokens).clear();
+    }
+}
+
+impl Drop for GithubSim {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(true);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs the server until shutdown is signalled (then gives in-flight requests 1 s).
+fn serve(listener: TcpListener, app: Router, rx: tokio::sync::watch::Receiver<bool>) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("github-sim-worker")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("github-sim: cannot build a tokio runtime: {e}");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("github-sim: cannot register the listener: {e}");
+                return;
+            }
+        };
+        let mut graceful = rx.clone();
+        let mut deadline = rx;
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = graceful.wait_for(|stop| *stop).await;
+        });
+        tokio::select! {
+            result = std::future::IntoFuture::into_future(server) => {
+                if let Err(e) = result {
+                    tracing::error!("github-sim: server error: {e}");
+                }
+            }
+            () = async move {
+                let _ = deadline.wait_for(|stop| *stop).await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            } => {}
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_millis(200));
+}

@@ -1,0 +1,475 @@
+//! The simulated repository: issues and pull requests (one numbering, as on GitHub),
+//! labels, collaborators, and every mutation with GitHub's rules: `updated_at` moves when
+//! something changes, closing sets `closed_at` and a `state_reason` (`completed` unless
+//! told otherwise), reopening sets `reopened`, `state_reason` is ignored unless `state`
+//! changes, unknown labels named on an issue are created, assignees must be collaborators
+//! (`422` otherwise), titles are required and bodies are limited to 65,536 characters.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use crate::error::{ApiError, ApiResult};
+use crate::model::SimIssue;
+
+/// GitHub refuses bodies longer than this (in characters).
+pub const MAX_BODY_CHARS: usize = 65_536;
+
+/// One issue or pull request.
+#[derive(Clone, Debug)]
+pub struct Issue {
+    pub number: u64,
+    pub id: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub state: String,
+    pub state_reason: Option<String>,
+    /// Label ids.
+    pub labels: Vec<u64>,
+    /// Logins.
+    pub assignees: Vec<String>,
+    pub user: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+    pub closed_by: Option<String>,
+    pub pull_request: bool,
+    pub comments: u32,
+    /// Changes made through the API.
+    pub api_writes: u32,
+}
+
+/// One label.
+#[derive(Clone, Debug)]
+pub struct Label {
+    pub id: u64,
+    pub name: String,
+    pub color: String,
+    pub description: Option<String>,
+}
+
+/// Fields of a `PATCH` (or of a control-API edit); `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    pub title: Option<String>,
+    pub body: Option<Option<String>>,
+    pub state: Option<String>,
+    pub state_reason: Option<Option<String>>,
+    pub labels: Option<Vec<String>>,
+    pub assignees: Option<Vec<String>>,
+}
+
+/// The whole simulated world: one repository and its users.
+#[derive(Debug)]
+pub struct State {
+    pub owner: String,
+    pub name: String,
+    pub repo_id: u64,
+    /// The login the token belongs to.
+    pub me: String,
+    pub issues: BTreeMap<u64, Issue>,
+    pub labels: Vec<Label>,
+    /// Login -> user id. Every known user is a collaborator (assignable).
+    pub users: BTreeMap<String, u64>,
+    next_id: u64,
+}
+
+/// Whole seconds, as GitHub's timestamps are.
+pub fn now() -> Timestamp {
+    let now = Timestamp::now();
+    Timestamp::from_second(now.as_second()).unwrap_or(now)
+}
+
+/// `2011-04-22T13:33:48Z`.
+pub fn iso(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+impl State {
+    pub fn new(repo: &str) -> Self {
+        let (owner, name) = repo.split_once('/').unwrap_or(("acme", repo));
+        let mut state = Self {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+            repo_id: 1_296_269,
+            me: "asana-bridge-bot".to_owned(),
+            issues: BTreeMap::new(),
+            labels: Vec::new(),
+            users: BTreeMap::new(),
+            next_id: 1000,
+        };
+        let me = state.me.clone();
+        state.add_user(&me);
+        for (name, color) in [("bug", "d73a4a"), ("enhancement", "a2eeef")] {
+            state.create_label(name, color, None).ok();
+        }
+        state
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Whether `owner/name` names this repository (case-insensitive, as GitHub).
+    pub fn is_repo(&self, owner: &str, name: &str) -> bool {
+        owner.eq_ignore_ascii_case(&self.owner) && name.eq_ignore_ascii_case(&self.name)
+    }
+
+    /// Adds a collaborator; returns its id.
+    pub fn add_user(&mut self, login: &str) -> u64 {
+        if let Some(id) = self.users.get(login) {
+            return *id;
+        }
+        let id = self.id();
+        self.users.insert(login.to_owned(), id);
+        id
+    }
+
+    pub fn user_id(&self, login: &str) -> u64 {
+        self.users.get(login).copied().unwrap_or(0)
+    }
+
+    pub fn label_by_name(&self, name: &str) -> Option<&Label> {
+        self.labels
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn label(&self, id: u64) -> Option<&Label> {
+        self.labels.iter().find(|l| l.id == id)
+    }
+
+    /// `POST /labels`: `422 already_exists` for a name taken (case-insensitive).
+    pub fn create_label(
+        &mut self,
+        name: &str,
+        color: &str,
+        description: Option<String>,
+    ) -> ApiResult<u64> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ApiError::invalid("Label", "name", "missing_field", None));
+        }
+        if self.label_by_name(name).is_some() {
+            return Err(ApiError::invalid(
+                "Label",
+                "name",
+                "already_exists",
+                Some(json!(name)),
+            ));
+        }
+        let color = color.trim_start_matches('#');
+        if color.len() != 6 || !color.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(ApiError::invalid(
+                "Label",
+                "color",
+                "invalid",
+                Some(json!(color)),
+            ));
+        }
+        let id = self.id();
+        self.labels.push(Label {
+            id,
+            name: name.to_owned(),
+            color: color.to_lowercase(),
+            description,
+        });
+        Ok(id)
+    }
+
+    /// Label ids for names, creating missing labels as GitHub does on issue writes.
+    fn label_ids(&mut self, names: &[String]) -> ApiResult<Vec<u64>> {
+        let mut ids = Vec::new();
+        for name in names {
+            let id = match self.label_by_name(name) {
+                Some(l) => l.id,
+                None => self.create_label(name, "ededed", None)?,
+            };
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Assignees must be collaborators: `422` otherwise.
+    fn check_assignees(&self, logins: &[String]) -> ApiResult<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for login in logins {
+            if !self.users.contains_key(login) {
+                return Err(ApiError::invalid(
+                    "Issue",
+                    "assignees",
+                    "invalid",
+                    Some(json!(login)),
+                ));
+            }
+            if !out.contains(login) {
+                out.push(login.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn check_body(body: Option<&String>) -> ApiResult<()> {
+        match body {
+            Some(b) if b.chars().count() > MAX_BODY_CHARS => Err(ApiError::invalid(
+                "Issue", "body", "custom", None,
+            )
+            .with_message("Validation Failed: body is too long (maximum is 65536 characters)")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Opens an issue (or, with `pull_request`, a pull request) as `actor`.
+    pub fn create_issue(
+        &mut self,
+        actor: &str,
+        title: &str,
+        body: Option<String>,
+        labels: &[String],
+        assignees: &[String],
+        pull_request: bool,
+    ) -> ApiResult<u64> {
+        if title.trim().is_empty() {
+            return Err(ApiError::invalid("Issue", "title", "missing_field", None));
+        }
+        Self::check_body(body.as_ref())?;
+        let assignees = self.check_assignees(assignees)?;
+        let labels = self.label_ids(labels)?;
+        let number = self.issues.keys().next_back().map_or(1, |n| n + 1);
+        let id = self.id();
+        let at = now();
+        self.issues.insert(
+            number,
+            Issue {
+                number,
+                id,
+                title: title.to_owned(),
+                body,
+                state: "open".to_owned(),
+                state_reason: None,
+                labels,
+                assignees,
+                user: actor.to_owned(),
+                created_at: at,
+                updated_at: at,
+                closed_at: None,
+                closed_by: None,
+                pull_request,
+                comments: 0,
+                api_writes: 0,
+            },
+        );
+        Ok(number)
+    }
+
+    /// Applies `changes` to issue `number` as `actor`; `updated_at` moves only when
+    /// something changed. Returns whether something did.
+    pub fn update_issue(&mut self, actor: &str, number: u64, changes: Changes) -> ApiResult<bool> {
+        if !self.issues.contains_key(&number) {
+            return Err(ApiError::not_found());
+        }
+        if let Some(title) = &changes.title
+            && title.trim().is_empty()
+        {
+            return Err(ApiError::invalid("Issue", "title", "missing_field", None));
+        }
+        if let Some(body) = &changes.body {
+            Self::check_body(body.as_ref())?;
+        }
+        if let Some(state) = &changes.state
+            && state != "open"
+            && state != "closed"
+        {
+            return Err(ApiError::invalid(
+                "Issue",
+                "state",
+                "invalid",
+                Some(json!(state)),
+            ));
+        }
+        if let Some(Some(reason)) = &changes.state_reason
+            && !["completed", "not_planned", "duplicate", "reopened"].contains(&reason.as_str())
+        {
+            return Err(ApiError::invalid(
+                "Issue",
+                "state_reason",
+                "invalid",
+                Some(json!(reason)),
+            ));
+        }
+        let assignees = match &changes.assignees {
+            Some(a) => Some(self.check_assignees(a)?),
+            None => None,
+        };
+        let labels = match &changes.labels {
+            Some(l) => Some(self.label_ids(l)?),
+            None => None,
+        };
+        let at = now();
+        let issue = self
+            .issues
+            .get_mut(&number)
+            .ok_or_else(ApiError::not_found)?;
+        let mut changed = false;
+        if let Some(title) = changes.title
+            && title != issue.title
+        {
+            issue.title = title;
+            changed = true;
+        }
+        if let Some(body) = changes.body
+            && body != issue.body
+        {
+            issue.body = body;
+            changed = true;
+        }
+        if let Some(state) = changes.state
+            && state != issue.state
+        {
+            if state == "closed" {
+                issue.closed_at = Some(at);
+                issue.closed_by = Some(actor.to_owned());
+                issue.state_reason = Some(
+                    changes
+                        .state_reason
+                        .flatten()
+                        .filter(|r| r != "reopened")
+                        .unwrap_or_else(|| "completed".to_owned()),
+                );
+            } else {
+                issue.closed_at = None;
+                issue.closed_by = None;
+                issue.state_reason = Some("reopened".to_owned());
+            }
+            issue.state = state;
+            changed = true;
+        }
+        if let Some(labels) = labels
+            && labels != issue.labels
+        {
+            issue.labels = labels;
+            changed = true;
+        }
+        if let Some(assignees) = assignees
+            && assignees != issue.assignees
+        {
+            issue.assignees = assignees;
+            changed = true;
+        }
+        if changed {
+            issue.updated_at = at;
+        }
+        Ok(changed)
+    }
+
+    /// A comment: bumps `updated_at` only.
+    pub fn comment(&mut self, number: u64) -> ApiResult<()> {
+        let issue = self
+            .issues
+            .get_mut(&number)
+            .ok_or_else(ApiError::not_found)?;
+        issue.comments += 1;
+        issue.updated_at = now();
+        Ok(())
+    }
+
+    /// The flattened view tests assert on.
+    pub fn sim_issue(&self, issue: &Issue) -> SimIssue {
+        let mut labels: Vec<String> = issue
+            .labels
+            .iter()
+            .filter_map(|id| self.label(*id).map(|l| l.name.clone()))
+            .collect();
+        labels.sort();
+        SimIssue {
+            number: issue.number,
+            title: issue.title.clone(),
+            body: issue.body.clone(),
+            state: issue.state.clone(),
+            state_reason: issue.state_reason.clone(),
+            labels,
+            assignees: issue.assignees.clone(),
+            is_pull_request: issue.pull_request,
+            updated_at: iso(issue.updated_at),
+            api_writes: issue.api_writes,
+        }
+    }
+}
+
+impl ApiError {
+    /// The same error with another top-level message.
+    #[must_use]
+    pub fn with_message(mut self, message: &str) -> Self {
+        message.clone_into(&mut self.message);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Closing defaults to `completed`, reopening says `reopened`, a no-op keeps
+    /// `updated_at`, and `state_reason` alone changes nothing.
+    #[test]
+    fn state_rules() {
+        let mut st = State::new("acme/app");
+        let n = st
+            .create_issue("bob", "T", None, &[], &[], false)
+            .expect("created");
+        let changed = st
+            .update_issue(
+                "bob",
+                n,
+                Changes {
+                    state_reason: Some(Some("not_planned".into())),
+                    ..Changes::default()
+                },
+            )
+            .expect("ok");
+        assert!(!changed);
+        st.update_issue(
+            "bob",
+            n,
+            Changes {
+                state: Some("closed".into()),
+                ..Changes::default()
+            },
+        )
+        .expect("closed");
+        assert_eq!(st.issues[&n].state_reason.as_deref(), Some("completed"));
+        st.update_issue(
+            "bob",
+            n,
+            Changes {
+                state: Some("open".into()),
+                ..Changes::default()
+            },
+        )
+        .expect("reopened");
+        assert_eq!(st.issues[&n].state_reason.as_deref(), Some("reopened"));
+        assert!(st.issues[&n].closed_at.is_none());
+    }
+
+    /// Unknown assignees are a 422; unknown labels are created.
+    #[test]
+    fn assignees_validated_labels_created() {
+        let mut st = State::new("acme/app");
+        let err = st
+            .create_issue("bob", "T", None, &[], &["nobody".into()], false)
+            .expect_err("422");
+        assert_eq!(err.status.as_u16(), 422);
+        let n = st
+            .create_issue("bob", "T", None, &["new-one".into()], &[], false)
+            .expect("created");
+        assert!(st.label_by_name("NEW-ONE").is_some());
+        assert_eq!(
+            st.sim_issue(&st.issues[&n]).labels,
+            vec!["new-one".to_owned()]
+        );
+    }
+}
