@@ -38,7 +38,7 @@ pub fn run(config_path: &Path, link: Option<&str>, out: Output) -> Result<Exit, 
             "cursor_age_seconds": cursor_age,
         }));
         out.line(&format!("link \"{}\"", link.name));
-        out.line(&format!("  mapped items:       {mapped}"));
+        out.line(&format!("  mapped items:         {mapped}"));
         out.line(&format!(
             "  last successful sync: {}",
             meta.last_success
@@ -49,12 +49,12 @@ pub fn run(config_path: &Path, link: Option<&str>, out: Output) -> Result<Exit, 
             && let Some(t) = &meta.last_attempt
         {
             out.line(&format!(
-                "  last attempt:       {} (had errors)",
+                "  last attempt:         {} (had errors)",
                 ago(now, t)
             ));
         }
         out.line(&format!(
-            "  pending conflicts:  {conflicts}{}",
+            "  pending conflicts:    {conflicts}{}",
             if conflicts > 0 {
                 " (see `asana-bridge conflicts`)"
             } else {
@@ -63,11 +63,11 @@ pub fn run(config_path: &Path, link: Option<&str>, out: Output) -> Result<Exit, 
         ));
         if pending > 0 {
             out.line(&format!(
-                "  unfinished creates: {pending} (the next sync settles them)"
+                "  unfinished creates:   {pending} (the next sync settles them)"
             ));
         }
         out.line(&format!(
-            "  events cursor age:  {}",
+            "  events cursor age:    {}",
             cursor_age.map_or_else(|| "none".to_owned(), |s| format!("{s}s"))
         ));
     }
