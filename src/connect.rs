@@ -2,11 +2,16 @@
 //! place that reads tokens: from the environment variables the config names, never from
 //! the config file, and into `SecretString`s that never print.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::anyhow;
 use asana_bridge_asana::{AsanaClient, AsanaConfig, AsanaConnector};
 use asana_bridge_connector::Connector;
+use asana_bridge_connector::http::HttpClient;
+use asana_bridge_github::{GithubConnector, GithubSettings};
 use asana_bridge_markdown::MarkdownConnector;
 use secrecy::SecretString;
 
@@ -22,7 +27,15 @@ pub struct LinkConnectors {
 /// The connectors of a run; links share one Asana client (one token, one rate budget).
 pub struct Connectors {
     asana: Arc<AsanaClient>,
+    /// The `[users]` table (Asana e-mail -> GitHub login), for GitHub targets.
+    users: BTreeMap<String, String>,
+    /// The state directory, where GitHub targets keep their `ETag` cache.
+    state_dir: PathBuf,
 }
+
+/// Environment variable overriding the spacing of GitHub writes, in milliseconds (GitHub
+/// asks for about a second; tests against a simulator use less).
+pub const GITHUB_MUTATION_SPACING_ENV: &str = "GITHUB_MUTATION_SPACING_MS";
 
 impl Connectors {
     /// Reads the Asana token and builds the shared client.
@@ -36,6 +49,8 @@ impl Connectors {
         .map_err(|e| CliError::usage(anyhow!("cannot set up the Asana client: {e}")))?;
         Ok(Self {
             asana: Arc::new(client),
+            users: config.users.clone(),
+            state_dir: config.state_dir.clone(),
         })
     }
 
@@ -66,11 +81,50 @@ impl Connectors {
                     Box::new(md.with_missing_dir_as_empty(true))
                 }
             }
-            TargetConfig::Github { .. } => {
-                return Err(CliError::usage(anyhow!(
-                    "link \"{}\": GitHub targets are not available in this version yet",
-                    link.name
-                )));
+            TargetConfig::Github {
+                repo,
+                token_env,
+                api_url,
+            } => {
+                let setting = format!("link \"{}\" github.token_env", link.name);
+                let token = read_token(token_env, &setting)?;
+                let http = HttpClient::new(asana_bridge_github::http_config(api_url, token))
+                    .map_err(|e| {
+                        CliError::usage(anyhow!(
+                            "link \"{}\": cannot set up the GitHub client: {e}",
+                            link.name
+                        ))
+                    })?;
+                let mut settings = GithubSettings::new(repo, &link.asana_project)
+                    .map_err(|e| CliError::usage(anyhow!("link \"{}\": {e}", link.name)))?
+                    .with_users(&self.users);
+                if let Some(ms) = std::env::var(GITHUB_MUTATION_SPACING_ENV)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                {
+                    settings.mutation_spacing = Duration::from_millis(ms);
+                }
+                // A real sync keeps ETags between runs (a 304 costs no rate limit); a dry
+                // run writes no file.
+                if create_dirs {
+                    let file: String = link
+                        .name
+                        .chars()
+                        .map(|c| {
+                            if c.is_ascii_alphanumeric() || c == '-' {
+                                c
+                            } else {
+                                '_'
+                            }
+                        })
+                        .collect();
+                    settings.etag_cache = Some(
+                        self.state_dir
+                            .join("github")
+                            .join(format!("{file}.etags.json")),
+                    );
+                }
+                Box::new(GithubConnector::new(http, settings))
             }
         };
         Ok(LinkConnectors { asana, target })

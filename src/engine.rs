@@ -170,6 +170,24 @@ async fn observe_asana(
     })
 }
 
+/// After a run that wrote to Asana, reads the feed once more from `cursor`: when all it
+/// reports is the echo of our own writes (the connector drops those), the cursor moves past
+/// them, so the next run need not read those tasks back. Anything else keeps `cursor`
+/// where it was, for the next run to see.
+async fn drain_own_echoes(asana: &dyn Connector, cursor: String) -> String {
+    match asana.changes(Some(&cursor)).await {
+        Ok(Changes::Since {
+            changed,
+            cursor: next,
+        }) if changed.is_empty() => next,
+        Ok(_) => cursor,
+        Err(e) => {
+            tracing::debug!("reading our own echoes failed ({e}); the next run reads them");
+            cursor
+        }
+    }
+}
+
 /// Syncs one link. Only a state-store failure is an `Err`; everything else is reported.
 pub async fn sync_link(
     link: &LinkConfig,
@@ -332,6 +350,13 @@ pub async fn sync_link(
         if full {
             meta.last_full_scan = Some(now.clone());
         }
+        let wrote_asana =
+            report.counts.created_asana + report.counts.updated_asana + report.counts.deleted_asana
+                > 0;
+        let cursor = match cursor {
+            Some(c) if wrote_asana => Some(drain_own_echoes(asana, c).await),
+            other => other,
+        };
         if let Some(cursor) = cursor {
             meta.asana_cursor = Some(cursor);
             meta.asana_cursor_at = Some(now.clone());

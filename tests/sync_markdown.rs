@@ -625,3 +625,77 @@ fn mass_deletion_needs_consent() {
     w.run(&["sync", "--allow-mass-delete"]).expect(0);
     assert_eq!(w.files().len(), 2);
 }
+
+#[test]
+fn own_writes_are_not_read_back_but_a_later_human_edit_is() {
+    let w = World::new("newest");
+    let a = w.add_task("Alpha", |_| {});
+    let b = w.add_task("Beta", |_| {});
+    w.sync();
+    let (name, text) = w.file_of(&a);
+    w.write(&name, text.replace("completed: false", "completed: true"));
+    w.sync(); // writes to Asana, then drains its own echo
+    w.sim.clear_requests();
+    w.sync();
+    let paths: Vec<String> = w
+        .sim
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        paths,
+        vec!["GET /events".to_owned()],
+        "the echo of our write was read back"
+    );
+
+    // A person edits the same task after the bridge wrote it: that is no echo.
+    w.sim.edit_task(
+        &a,
+        TaskEdit {
+            name: Some("Alpha, renamed".into()),
+            ..TaskEdit::default()
+        },
+    );
+    w.sim.edit_task(
+        &b,
+        TaskEdit {
+            notes: Some("new notes".into()),
+            ..TaskEdit::default()
+        },
+    );
+    w.sync();
+    assert_eq!(
+        World::front(&w.read(&name), "title").as_deref(),
+        Some("Alpha, renamed")
+    );
+    assert!(w.file_of(&b).1.ends_with("---\nnew notes\n"));
+}
+
+#[test]
+fn an_expired_events_cursor_falls_back_to_a_full_listing() {
+    let w = World::new("newest");
+    let gid = w.add_task("Before", |_| {});
+    w.sync();
+    w.sim.expire_sync_tokens();
+    w.sim.edit_task(
+        &gid,
+        TaskEdit {
+            name: Some("After".into()),
+            ..TaskEdit::default()
+        },
+    );
+    w.sim.clear_requests();
+    w.sync();
+    assert_eq!(
+        World::front(&w.file_of(&gid).1, "title").as_deref(),
+        Some("After")
+    );
+    assert!(
+        w.sim
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/tasks") && r.path.starts_with("/projects/")),
+        "a 412 must lead to a full listing"
+    );
+}

@@ -1,7 +1,7 @@
 //! Shared harness of the end-to-end tests: an Asana simulator on 127.0.0.1, a temp folder
 //! with a config, and the real `asana-bridge` binary run as a child process.
 
-#![allow(dead_code)] // each test binary uses a different part of the harness
+#![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

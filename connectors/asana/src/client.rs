@@ -117,6 +117,8 @@ pub struct AsanaClient {
     tags: Mutex<HashMap<String, HashMap<String, String>>>,
     /// Project gid -> section name -> section gid.
     sections: Mutex<HashMap<String, HashMap<String, String>>>,
+    /// The token's own user, once asked.
+    me: Mutex<Option<Me>>,
 }
 
 impl fmt::Debug for AsanaClient {
@@ -145,6 +147,7 @@ impl AsanaClient {
             users: Mutex::default(),
             tags: Mutex::default(),
             sections: Mutex::default(),
+            me: Mutex::default(),
         }
     }
 
@@ -173,6 +176,16 @@ impl AsanaClient {
     /// # Errors
     /// `Unauthorized` for a bad token, or any transport error.
     pub async fn me(&self) -> Result<Me, ConnectorError> {
+        let mut me = self.me.lock().await;
+        if let Some(known) = &*me {
+            return Ok(known.clone());
+        }
+        let fresh = self.fetch_me().await?;
+        *me = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    async fn fetch_me(&self) -> Result<Me, ConnectorError> {
         let request =
             Request::get("/users/me").query("opt_fields", wire::opt_fields(wire::USER_FIELDS));
         let user: Envelope<User> = self.http.send(request).await?.json()?;

@@ -5,7 +5,11 @@
 //! - `list_page`: one `GET /projects/{p}/tasks` of 100 tasks (completed ones included), all
 //!   fields in `opt_fields`; the first page with an assignee also lists the workspace's
 //!   users (once per run).
-//! - `get_many`: one `GET /tasks/{gid}` per id, at most [`GET_MANY_CONCURRENCY`] at once.
+//! - `get_many`: after the change feed named the ids, one listing of the project's tasks
+//!   modified since the feed's oldest event (`GET /tasks?project=&modified_since=`, 100 a
+//!   page) finds most of them; the few it cannot (a section move does not bump
+//!   `modified_at`; a deleted task) cost one `GET /tasks/{gid}` each, at most
+//!   [`GET_MANY_CONCURRENCY`] at once.
 //!   `POST /batch` would save round trips but not rate budget (Asana counts each of its
 //!   actions as a request against both limiters, and a batch is refused whole if one
 //!   action would exceed them), and it needs its own per-action error handling; plain
@@ -30,6 +34,7 @@ use tracing::{debug, warn};
 
 use crate::client::{AsanaClient, PAGE_SIZE, request_body};
 use crate::convert::{is_in_project, to_item};
+use crate::echo::{WriteLog, Written};
 use crate::events;
 use crate::wire::{
     self, ListEnvelope, MembershipWrite, SectionTaskWrite, TagWrite, Task, TaskWrite,
@@ -43,7 +48,21 @@ pub const GET_MANY_CONCURRENCY: usize = 10;
 pub struct AsanaConnector {
     client: Arc<AsanaClient>,
     project: String,
+    /// The bridge's own writes in this process (their echoes are dropped from the feed).
+    written: Arc<WriteLog>,
+    /// When the oldest change the feed last reported was made.
+    feed_oldest: Arc<std::sync::Mutex<Option<jiff::Timestamp>>>,
 }
+
+/// How much earlier than the feed's oldest event a `modified_since` listing starts. Both
+/// times come from Asana's own clock; the margin covers rounding and the order in which
+/// Asana stamps an event and the task's `modified_at`. Wider would re-read tasks that did
+/// not change.
+const MODIFIED_SINCE_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
+
+/// From this many ids on, `get_many` lists the recently modified tasks instead of reading
+/// each one.
+const LIST_FROM: usize = 3;
 
 impl AsanaConnector {
     /// The connector of project `project_gid`, sharing `client` (and its caches and rate
@@ -53,6 +72,8 @@ impl AsanaConnector {
         Self {
             client,
             project: project_gid.into(),
+            written: Arc::default(),
+            feed_oldest: Arc::default(),
         }
     }
 
@@ -70,6 +91,13 @@ impl AsanaConnector {
 
     fn task_fields() -> String {
         wire::opt_fields(wire::TASK_FIELDS)
+    }
+
+    /// Logs a write of ours, so that its echo in the feed is dropped.
+    fn remember(&self, item: &Item) {
+        if let Some(at) = item.modified_at {
+            self.written.record(&item.id, Written::At(at));
+        }
     }
 
     /// Turns tasks into items, resolving their assignees' e-mails in one go. With
@@ -280,7 +308,46 @@ impl Connector for AsanaConnector {
             check_gid(id)?;
         }
         let fields = Self::task_fields();
-        let tasks: Vec<Option<Task>> = futures::stream::iter(ids.to_vec())
+        let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let mut found: Vec<Task> = Vec::new();
+        let oldest = *self
+            .feed_oldest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if ids.len() >= LIST_FROM
+            && let Some(oldest) = oldest
+        {
+            let since = oldest
+                .checked_sub(MODIFIED_SINCE_MARGIN)
+                .unwrap_or(oldest)
+                .to_string();
+            let recent: Vec<Task> = self
+                .client
+                .get_all(
+                    "/tasks",
+                    &[
+                        ("project", self.project.clone()),
+                        ("modified_since", since),
+                        ("opt_fields", fields.clone()),
+                    ],
+                    true,
+                )
+                .await?;
+            found.extend(
+                recent
+                    .into_iter()
+                    .filter(|t| wanted.contains(t.gid.as_str())),
+            );
+        }
+        let missing: Vec<String> = {
+            let have: std::collections::HashSet<&str> =
+                found.iter().map(|t| t.gid.as_str()).collect();
+            ids.iter()
+                .filter(|id| !have.contains(id.as_str()))
+                .cloned()
+                .collect()
+        };
+        let singles: Vec<Option<Task>> = futures::stream::iter(missing)
             .map(|id: String| {
                 let request =
                     Request::get(format!("/tasks/{id}")).query("opt_fields", fields.clone());
@@ -295,9 +362,8 @@ impl Connector for AsanaConnector {
             .buffered(GET_MANY_CONCURRENCY)
             .try_collect()
             .await?;
-        let (items, mut errors) = self
-            .items(tasks.into_iter().flatten().collect(), true)
-            .await?;
+        found.extend(singles.into_iter().flatten());
+        let (items, mut errors) = self.items(found, true).await?;
         // An unreadable task must not pass for a deleted one: fail the whole read.
         if let Some(e) = errors.pop() {
             return Err(e.error);
@@ -352,7 +418,9 @@ impl Connector for AsanaConnector {
             .idempotency(Idempotency::CreateOnce);
         let task = blame_assignee(self.client.data::<Task>(request).await, sent_email)?;
         debug!(project = %self.project, task = %task.gid, "created task");
-        self.item(task).await
+        let item = self.item(task).await?;
+        self.remember(&item);
+        Ok(item)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(project = %self.project, task = %item.id))]
@@ -415,7 +483,9 @@ impl Connector for AsanaConnector {
         }
         .query("opt_fields", Self::task_fields());
         let answer = self.client.data::<Task>(request).await;
-        self.item(blame_assignee(answer, sent_email)?).await
+        let item = self.item(blame_assignee(answer, sent_email)?).await?;
+        self.remember(&item);
+        Ok(item)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(project = %self.project, task = %item.id))]
@@ -427,7 +497,10 @@ impl Connector for AsanaConnector {
             .send(Request::delete(format!("/tasks/{task}")))
             .await
         {
-            Ok(_) | Err(ConnectorError::NotFound(_)) => Ok(()),
+            Ok(_) | Err(ConnectorError::NotFound(_)) => {
+                self.written.record(task, Written::Deleted);
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }
@@ -440,6 +513,17 @@ impl Connector for AsanaConnector {
 
     #[tracing::instrument(level = "debug", skip_all, fields(project = %self.project))]
     async fn changes(&self, cursor: Option<&str>) -> Result<Changes, ConnectorError> {
-        events::changes(&self.client, &self.project, cursor).await
+        // Who "we" are matters only once we have written something.
+        let me = if self.written.is_empty() {
+            None
+        } else {
+            Some(self.client.me().await?.gid)
+        };
+        let feed = events::changes(&self.client, &self.project, cursor, &self.written, me).await?;
+        *self
+            .feed_oldest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = feed.oldest;
+        Ok(feed.changes)
     }
 }

@@ -11,13 +11,15 @@
 //!   event reports: the feed answers [`Changes::Reset`] with the new token so that the
 //!   engine lists everything once. Any section event also drops the section cache.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use asana_bridge_connector::http::Request;
 use asana_bridge_connector::{Changes, ConnectorError};
+use jiff::Timestamp;
 use tracing::debug;
 
 use crate::client::AsanaClient;
+use crate::echo::WriteLog;
 use crate::wire::{Event, EventsPage, SyncReset};
 
 /// At most this many `has_more` pages per call (100 events each); the rest waits for the
@@ -33,7 +35,32 @@ pub struct Coalesced {
     pub section_touched: bool,
     /// A section was renamed or deleted: task sections changed without task events.
     pub needs_full_listing: bool,
+    /// Per task: whether every event about it was made by the token's user, and when the
+    /// newest was made.
+    pub authorship: HashMap<String, Authorship>,
+    /// When the oldest event was made.
+    pub oldest: Option<Timestamp>,
+    /// The token's own user gid, when known.
+    me: Option<String>,
     seen: HashSet<String>,
+}
+
+/// Who made the events about one task, and when the newest was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Authorship {
+    pub all_mine: bool,
+    pub newest: Option<Timestamp>,
+}
+
+impl Coalesced {
+    /// Coalesces events, telling the token user's own events apart when `me` is known.
+    #[must_use]
+    pub fn new(me: Option<String>) -> Self {
+        Self {
+            me,
+            ..Self::default()
+        }
+    }
 }
 
 impl Coalesced {
@@ -63,16 +90,43 @@ impl Coalesced {
                     .filter(|p| p.resource_type.as_deref() == Some("task"))
                     .map(|p| &p.gid),
             };
-            if let Some(gid) = task
-                && self.seen.insert(gid.clone())
-            {
-                self.tasks.push(gid.clone());
+            let at = event
+                .created_at
+                .as_deref()
+                .and_then(|t| t.parse::<Timestamp>().ok());
+            if let Some(at) = at {
+                self.oldest = Some(self.oldest.map_or(at, |o| o.min(at)));
+            }
+            if let Some(gid) = task {
+                if self.seen.insert(gid.clone()) {
+                    self.tasks.push(gid.clone());
+                }
+                let mine =
+                    self.me.is_some() && event.user.as_ref().map(|u| &u.gid) == self.me.as_ref();
+                let entry = self.authorship.entry(gid.clone()).or_insert(Authorship {
+                    all_mine: true,
+                    newest: None,
+                });
+                entry.all_mine &= mine;
+                entry.newest = match (entry.newest, at) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
             }
         }
     }
 }
 
-/// What changed in `project` since `cursor`.
+/// What the feed said, beyond [`Changes`].
+#[derive(Debug)]
+pub struct Feed {
+    pub changes: Changes,
+    /// When the oldest change reported was made (a lower bound for `modified_since`).
+    pub oldest: Option<Timestamp>,
+}
+
+/// What changed in `project` since `cursor`, the bridge's own echoes (per `log`, with the
+/// token's user `me`) left out.
 ///
 /// # Errors
 /// Any transport or API error other than the `412` the feed uses to hand out a token.
@@ -80,9 +134,11 @@ pub async fn changes(
     client: &AsanaClient,
     project: &str,
     cursor: Option<&str>,
-) -> Result<Changes, ConnectorError> {
+    log: &WriteLog,
+    me: Option<String>,
+) -> Result<Feed, ConnectorError> {
     let mut sync = cursor.map(str::to_owned);
-    let mut coalesced = Coalesced::default();
+    let mut coalesced = Coalesced::new(me);
     for _ in 0..MAX_PAGES {
         let mut request = Request::get("/events")
             .query("resource", project)
@@ -97,7 +153,10 @@ pub async fn changes(
                 project,
                 "event token missing or expired; full listing needed"
             );
-            return Ok(Changes::Reset { cursor: reset.sync });
+            return Ok(Feed {
+                changes: Changes::Reset { cursor: reset.sync },
+                oldest: None,
+            });
         }
         let page: EventsPage = response.json()?;
         coalesced.add(&page.data);
@@ -116,11 +175,28 @@ pub async fn changes(
             project,
             "a section was renamed or deleted; full listing needed"
         );
-        return Ok(Changes::Reset { cursor });
+        return Ok(Feed {
+            changes: Changes::Reset { cursor },
+            oldest: None,
+        });
     }
-    Ok(Changes::Since {
-        changed: coalesced.tasks,
-        cursor,
+    let authorship = &coalesced.authorship;
+    let changed: Vec<String> = coalesced
+        .tasks
+        .iter()
+        .filter(|gid| {
+            let a = authorship.get(*gid);
+            let echo = a.is_some_and(|a| log.is_echo(gid, a.all_mine, a.newest));
+            if echo {
+                debug!(task = %gid, "own write's echo dropped");
+            }
+            !echo
+        })
+        .cloned()
+        .collect();
+    Ok(Feed {
+        changes: Changes::Since { changed, cursor },
+        oldest: coalesced.oldest,
     })
 }
 
@@ -135,7 +211,7 @@ mod tests {
     /// Task events and events whose parent is a task count once per task, in order.
     #[test]
     fn coalesces_task_and_child_events() {
-        let mut c = Coalesced::default();
+        let mut c = Coalesced::new(None);
         c.add(&events(serde_json::json!([
             {"action": "changed", "resource": {"gid": "1", "resource_type": "task"}, "parent": null, "change": {"field": "name", "action": "changed"}},
             {"action": "added", "resource": {"gid": "900", "resource_type": "story"}, "parent": {"gid": "2", "resource_type": "task"}},
@@ -156,15 +232,34 @@ mod tests {
     /// A renamed section asks for a full listing; a new one only drops the cache.
     #[test]
     fn section_events() {
-        let mut added = Coalesced::default();
+        let mut added = Coalesced::new(None);
         added.add(&events(serde_json::json!([
             {"action": "added", "resource": {"gid": "s", "resource_type": "section"}, "parent": {"gid": "p", "resource_type": "project"}}
         ])));
         assert!(added.section_touched && !added.needs_full_listing);
-        let mut renamed = Coalesced::default();
+        let mut renamed = Coalesced::new(None);
         renamed.add(&events(serde_json::json!([
             {"action": "changed", "resource": {"gid": "s", "resource_type": "section"}, "change": {"field": "name", "action": "changed"}}
         ])));
         assert!(renamed.needs_full_listing);
+    }
+
+    /// Authorship and times are kept per task: mine only when every event is mine.
+    #[test]
+    fn authorship_per_task() {
+        let mut c = Coalesced::new(Some("me".into()));
+        c.add(&events(serde_json::json!([
+            {"action": "changed", "user": {"gid": "me"}, "created_at": "2026-01-01T00:00:01Z", "resource": {"gid": "1", "resource_type": "task"}},
+            {"action": "changed", "user": {"gid": "me"}, "created_at": "2026-01-01T00:00:03Z", "resource": {"gid": "1", "resource_type": "task"}},
+            {"action": "changed", "user": {"gid": "me"}, "created_at": "2026-01-01T00:00:02Z", "resource": {"gid": "2", "resource_type": "task"}},
+            {"action": "changed", "user": {"gid": "alice"}, "created_at": "2026-01-01T00:00:04Z", "resource": {"gid": "2", "resource_type": "task"}},
+            {"action": "changed", "user": null, "resource": {"gid": "3", "resource_type": "task"}}
+        ])));
+        let one = c.authorship["1"];
+        assert!(one.all_mine);
+        assert_eq!(one.newest, Some("2026-01-01T00:00:03Z".parse().unwrap()));
+        assert!(!c.authorship["2"].all_mine);
+        assert!(!c.authorship["3"].all_mine);
+        assert_eq!(c.oldest, Some("2026-01-01T00:00:01Z".parse().unwrap()));
     }
 }

@@ -8,11 +8,13 @@
 //! - [`events`]: the project's change feed (`GET /events`) as
 //!   [`Changes`](asana_bridge_connector::Changes).
 //! - [`convert`]: an Asana task read into the common model.
+//! - [`echo`]: the bridge's own writes, so their echoes in the feed are dropped.
 //! - [`wire`]: the API's JSON shapes and the `opt_fields` the connector asks for.
 
 pub mod client;
 pub mod connector;
 pub mod convert;
+pub mod echo;
 pub mod events;
 pub mod wire;
 

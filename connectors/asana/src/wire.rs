@@ -150,6 +150,12 @@ pub struct Event {
     /// Deprecated by Asana in favour of `resource.resource_type`; a fallback only.
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
+    /// Who made the change (`null` for system events).
+    #[serde(default)]
+    pub user: Option<Resource>,
+    /// When the change was made.
+    #[serde(default)]
+    pub created_at: Option<String>,
 }
 
 /// The resource an event is about, or its parent.
