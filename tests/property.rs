@@ -1,0 +1,1170 @@
+//! Convergence, as a property: random interleavings of human edits on both sides (create,
+//! edit each field, complete, delete, rename a file) and syncs, under a random conflict
+//! policy, against the real engine in process (`engine::sync_link` with the real Asana
+//! connector on the simulator and the real Markdown connector on a temp folder).
+//!
+//! The expected outcome comes from an independent model of the contract (field-level
+//! three-way merge against the last synced values, tags merged as sets, deletions that lose
+//! to an edit on the other side, `newest` judged on the timestamps each side reports,
+//! `manual` holding both sides). After every sync the world must match the model field by
+//! field, every task must exist exactly once on each side, and the sync after the last one
+//! must make zero writes. Proptest shrinks a failure to a minimal history.
+//!
+//! Set `PROPTEST_CASES` to run more (or fewer) cases than the default.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use asana_bridge::config::{LinkConfig, TargetConfig};
+use asana_bridge::engine::{self, LinkReport, SyncOptions};
+use asana_bridge::merge::Policy;
+use asana_bridge_asana::{AsanaClient, AsanaConfig, AsanaConnector};
+use asana_bridge_connector::{Field, TaskFields};
+use asana_bridge_markdown::MarkdownConnector;
+use asana_bridge_markdown::frontmatter;
+use asana_bridge_state::Store;
+use asana_sim::{SimTask, Simulator, TaskEdit, TaskSeed};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+// ---------------------------------------------------------------------------------------
+// Histories
+
+/// One new value for one field, as a person would type it on either side.
+#[derive(Clone, Debug)]
+enum Edit {
+    Title(String),
+    Notes(String),
+    Completed(bool),
+    DueOn(Option<String>),
+    Assignee(Option<String>),
+    Tags(Vec<String>),
+    /// Sections are only ever set: Asana cannot take a task out of every section (the
+    /// connector documents that it leaves such a patch alone), so clearing one is not a
+    /// change both sides can express.
+    Section(String),
+}
+
+impl Edit {
+    fn apply(&self, f: &mut TaskFields) {
+        match self {
+            Edit::Title(v) => v.clone_into(&mut f.title),
+            Edit::Notes(v) => v.clone_into(&mut f.notes),
+            Edit::Completed(v) => f.completed = *v,
+            Edit::DueOn(v) => f.due_on.clone_from(v),
+            Edit::Assignee(v) => f.assignee.clone_from(v),
+            Edit::Tags(v) => f.tags.clone_from(v),
+            Edit::Section(v) => f.section = Some(v.clone()),
+        }
+        *f = f.clone().canonical();
+    }
+
+    fn to_sim(&self) -> TaskEdit {
+        let mut e = TaskEdit::default();
+        match self {
+            Edit::Title(v) => e.name = Some(v.clone()),
+            Edit::Notes(v) => e.notes = Some(v.clone()),
+            Edit::Completed(v) => e.completed = Some(*v),
+            Edit::DueOn(v) => e.due_on = Some(v.clone()),
+            Edit::Assignee(v) => e.assignee = Some(v.clone()),
+            Edit::Tags(v) => e.tags = Some(v.clone()),
+            Edit::Section(v) => e.section = Some(v.clone()),
+        }
+        e
+    }
+}
+
+/// One step of a history. `task` indexes the tasks that exist on that side when the step
+/// runs (modulo their number; the step is skipped when there are none).
+#[derive(Clone, Debug)]
+enum Op {
+    CreateAsana(TaskFields),
+    CreateLocal(TaskFields),
+    EditAsana {
+        task: usize,
+        edit: Edit,
+    },
+    EditLocal {
+        task: usize,
+        edit: Edit,
+    },
+    DeleteAsana {
+        task: usize,
+    },
+    DeleteLocal {
+        task: usize,
+    },
+    /// The same field edited on both sides of a synced task, one after the other: the
+    /// conflicts the policy must settle.
+    EditBoth {
+        task: usize,
+        asana: Edit,
+        local: Edit,
+        local_first: bool,
+    },
+    /// Renames (moves inside the folder) the task's file.
+    Rename {
+        task: usize,
+    },
+    Sync,
+}
+
+fn title() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Fix it"])
+        .prop_map(str::to_owned)
+}
+
+/// Single-line, non-empty notes: two different edits of the same line never merge
+/// cleanly, so a both-sided notes edit is a conflict the policy settles.
+fn notes() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["first note", "second note", "third note", "fourth"])
+        .prop_map(str::to_owned)
+}
+
+fn due() -> impl Strategy<Value = Option<String>> {
+    prop::option::of(
+        prop::sample::select(vec!["2026-01-01", "2026-02-02", "2027-03-03"])
+            .prop_map(str::to_owned),
+    )
+}
+
+fn assignee() -> impl Strategy<Value = Option<String>> {
+    prop::option::of(
+        prop::sample::select(vec!["alice@example.com", "bob@example.com"]).prop_map(str::to_owned),
+    )
+}
+
+fn tags() -> impl Strategy<Value = Vec<String>> {
+    prop::sample::subsequence(vec!["a", "b", "c"], 0..=3)
+        .prop_map(|v| v.into_iter().map(str::to_owned).collect())
+}
+
+fn section() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["Todo", "Doing"]).prop_map(str::to_owned)
+}
+
+fn fields() -> impl Strategy<Value = TaskFields> {
+    (
+        title(),
+        notes(),
+        any::<bool>(),
+        due(),
+        assignee(),
+        tags(),
+        prop::option::of(section()),
+    )
+        .prop_map(
+            |(title, notes, completed, due_on, assignee, tags, section)| {
+                TaskFields {
+                    title,
+                    notes,
+                    completed,
+                    due_on,
+                    assignee,
+                    tags,
+                    section,
+                }
+                .canonical()
+            },
+        )
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        title().prop_map(Edit::Title),
+        notes().prop_map(Edit::Notes),
+        any::<bool>().prop_map(Edit::Completed),
+        due().prop_map(Edit::DueOn),
+        assignee().prop_map(Edit::Assignee),
+        tags().prop_map(Edit::Tags),
+        section().prop_map(Edit::Section),
+    ]
+}
+
+/// Two edits of the same field.
+fn edit_pair() -> impl Strategy<Value = (Edit, Edit)> {
+    prop_oneof![
+        (title(), title()).prop_map(|(a, b)| (Edit::Title(a), Edit::Title(b))),
+        (notes(), notes()).prop_map(|(a, b)| (Edit::Notes(a), Edit::Notes(b))),
+        (any::<bool>(), any::<bool>()).prop_map(|(a, b)| (Edit::Completed(a), Edit::Completed(b))),
+        (due(), due()).prop_map(|(a, b)| (Edit::DueOn(a), Edit::DueOn(b))),
+        (assignee(), assignee()).prop_map(|(a, b)| (Edit::Assignee(a), Edit::Assignee(b))),
+        (tags(), tags()).prop_map(|(a, b)| (Edit::Tags(a), Edit::Tags(b))),
+        (section(), section()).prop_map(|(a, b)| (Edit::Section(a), Edit::Section(b))),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => fields().prop_map(Op::CreateAsana),
+        2 => fields().prop_map(Op::CreateLocal),
+        4 => (any::<usize>(), edit()).prop_map(|(task, edit)| Op::EditAsana { task, edit }),
+        4 => (any::<usize>(), edit()).prop_map(|(task, edit)| Op::EditLocal { task, edit }),
+        3 => (any::<usize>(), edit_pair(), any::<bool>()).prop_map(
+            |(task, (asana, local), local_first)| Op::EditBoth { task, asana, local, local_first }
+        ),
+        1 => any::<usize>().prop_map(|task| Op::DeleteAsana { task }),
+        1 => any::<usize>().prop_map(|task| Op::DeleteLocal { task }),
+        1 => any::<usize>().prop_map(|task| Op::Rename { task }),
+        3 => Just(Op::Sync),
+    ]
+}
+
+fn policy() -> impl Strategy<Value = Policy> {
+    prop::sample::select(vec![
+        Policy::Newest,
+        Policy::Asana,
+        Policy::Target,
+        Policy::Manual,
+    ])
+}
+
+// ---------------------------------------------------------------------------------------
+// The model
+
+/// What the model remembers of the last sync of a task.
+#[derive(Clone, Debug)]
+struct Synced {
+    /// Asana's values the bridge last saw or wrote (held fields keep older values).
+    seen_asana: TaskFields,
+    /// The file's values the bridge last saw or wrote.
+    seen_local: TaskFields,
+    /// The last agreed values (the tags merge base).
+    base: TaskFields,
+}
+
+/// One task as the model expects it.
+#[derive(Clone, Debug)]
+struct MTask {
+    /// Asana gid, once known (learnt from the file the bridge stamps).
+    gid: Option<String>,
+    /// File name, once known (learnt from the `asana_gid` of the file the bridge creates).
+    file: Option<String>,
+    /// Asana's current values; `None`: no task in Asana.
+    asana: Option<TaskFields>,
+    /// The file's current values; `None`: no file.
+    local: Option<TaskFields>,
+    /// The last sync.
+    synced: Option<Synced>,
+    /// Fields held in conflict (`manual`), and whether a deletion is held.
+    held: BTreeSet<Field>,
+    deletion_held: bool,
+}
+
+/// Three-way set merge: a tag of the base stays only if both sides kept it; a new tag
+/// comes in from either side.
+fn merge_tags(base: &[String], a: &[String], l: &[String]) -> Vec<String> {
+    let all: BTreeSet<&String> = base.iter().chain(a).chain(l).collect();
+    all.into_iter()
+        .filter(|t| {
+            if base.contains(t) {
+                a.contains(t) && l.contains(t)
+            } else {
+                a.contains(t) || l.contains(t)
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+fn copy(to: &mut TaskFields, from: &TaskFields, field: Field) {
+    to.copy_field(from, field);
+}
+
+/// Timestamps each side reports for a task right before a sync (for `newest`).
+#[derive(Clone, Copy, Debug)]
+struct Stamps {
+    asana: Option<jiff::Timestamp>,
+    local: Option<jiff::Timestamp>,
+}
+
+impl Stamps {
+    /// Whether the file was modified after the Asana task (Asana wins ties).
+    fn local_newer(self) -> bool {
+        match (self.asana, self.local) {
+            (Some(a), Some(l)) => l > a,
+            (None, Some(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+/// What the model expects one sync to do, in counts (for the trash check).
+#[derive(Default)]
+struct SyncEffects {
+    files_trashed: usize,
+}
+
+impl MTask {
+    /// Applies one sync to this task. Returns `false` when the task is gone for good.
+    fn sync(&mut self, policy: Policy, stamps: Stamps, fx: &mut SyncEffects) -> bool {
+        self.held.clear();
+        self.deletion_held = false;
+        match (self.asana.clone(), self.local.clone(), self.synced.clone()) {
+            (Some(mut a), Some(mut l), Some(rec)) => {
+                let mut seen_a = rec.seen_asana.clone();
+                let mut seen_l = rec.seen_local.clone();
+                let mut base = rec.base.clone();
+                for field in Field::ALL {
+                    let a_changed = !a.same(&rec.seen_asana, field);
+                    let l_changed = !l.same(&rec.seen_local, field);
+                    match (a_changed, l_changed) {
+                        (false, false) => {}
+                        (true, false) => copy(&mut l, &a.clone(), field),
+                        (false, true) => copy(&mut a, &l.clone(), field),
+                        (true, true) if a.same(&l, field) => {}
+                        (true, true) if field == Field::Tags => {
+                            let merged = merge_tags(&rec.base.tags, &a.tags, &l.tags);
+                            a.tags.clone_from(&merged);
+                            l.tags = merged;
+                        }
+                        (true, true) => match policy {
+                            Policy::Asana => copy(&mut l, &a.clone(), field),
+                            Policy::Target => copy(&mut a, &l.clone(), field),
+                            Policy::Newest if stamps.local_newer() => {
+                                copy(&mut a, &l.clone(), field);
+                            }
+                            Policy::Newest => copy(&mut l, &a.clone(), field),
+                            Policy::Manual => {
+                                self.held.insert(field);
+                            }
+                        },
+                    }
+                    if !self.held.contains(&field) {
+                        copy(&mut seen_a, &a, field);
+                        copy(&mut seen_l, &l, field);
+                        copy(&mut base, &a, field);
+                    }
+                }
+                self.asana = Some(a);
+                self.local = Some(l);
+                self.synced = Some(Synced {
+                    seen_asana: seen_a,
+                    seen_local: seen_l,
+                    base,
+                });
+                true
+            }
+            (Some(a), None, None) => {
+                self.local = Some(a.clone());
+                self.file = None;
+                self.synced = Some(Synced {
+                    seen_asana: a.clone(),
+                    seen_local: a.clone(),
+                    base: a,
+                });
+                true
+            }
+            (None, Some(l), None) => {
+                self.asana = Some(l.clone());
+                self.gid = None;
+                self.synced = Some(Synced {
+                    seen_asana: l.clone(),
+                    seen_local: l.clone(),
+                    base: l,
+                });
+                true
+            }
+            (Some(a), None, Some(rec)) => {
+                // The file was deleted.
+                let edited = a != rec.seen_asana;
+                let keep_edit = edited
+                    && match policy {
+                        Policy::Asana | Policy::Newest => true,
+                        Policy::Target => false,
+                        Policy::Manual => {
+                            self.deletion_held = true;
+                            return true;
+                        }
+                    };
+                if keep_edit {
+                    self.local = Some(a.clone());
+                    self.file = None;
+                    self.synced = Some(Synced {
+                        seen_asana: a.clone(),
+                        seen_local: a.clone(),
+                        base: a,
+                    });
+                    true
+                } else {
+                    false
+                }
+            }
+            (None, Some(l), Some(rec)) => {
+                // The Asana task was deleted.
+                let edited = l != rec.seen_local;
+                let keep_edit = edited
+                    && match policy {
+                        Policy::Target | Policy::Newest => true,
+                        Policy::Asana => false,
+                        Policy::Manual => {
+                            self.deletion_held = true;
+                            return true;
+                        }
+                    };
+                if keep_edit {
+                    self.asana = Some(l.clone());
+                    self.gid = None;
+                    self.synced = Some(Synced {
+                        seen_asana: l.clone(),
+                        seen_local: l.clone(),
+                        base: l,
+                    });
+                    true
+                } else {
+                    fx.files_trashed += 1;
+                    false
+                }
+            }
+            (Some(_), Some(_), None) => unreachable!("the model pairs tasks only by syncing"),
+            (None, None, _) => false,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The world
+
+/// One case's world: a project in the shared simulator, a folder, a state store.
+struct Case<'a> {
+    sim: &'a Simulator,
+    rt: &'a tokio::runtime::Runtime,
+    project: String,
+    _dir: tempfile::TempDir,
+    md: PathBuf,
+    store: Store,
+    policy: Policy,
+    /// List every Asana task on every run instead of reading its change feed.
+    full: bool,
+    tasks: Vec<MTask>,
+    /// A serial for fresh file names.
+    serial: usize,
+    /// Files the bridge moved to its trash, as the model expects.
+    trashed: usize,
+    log: Vec<String>,
+}
+
+fn sim_fields(t: &SimTask) -> TaskFields {
+    TaskFields {
+        title: t.name.clone(),
+        notes: t.notes.clone(),
+        completed: t.completed,
+        due_on: t.due_on.clone(),
+        assignee: t.assignee.clone(),
+        tags: t.tags.clone(),
+        section: t.section.clone(),
+    }
+    .canonical()
+}
+
+fn seed(f: &TaskFields) -> TaskSeed {
+    TaskSeed {
+        name: f.title.clone(),
+        notes: f.notes.clone(),
+        completed: f.completed,
+        due_on: f.due_on.clone(),
+        assignee: f.assignee.clone(),
+        tags: f.tags.clone(),
+        section: f.section.clone(),
+    }
+}
+
+/// A task file as a person would write it (independent of the bridge's renderer).
+fn render(f: &TaskFields, gid: Option<&str>) -> String {
+    let mut out = String::from("---\n");
+    if let Some(g) = gid {
+        out.push_str(&format!("asana_gid: \"{g}\"\n"));
+    }
+    out.push_str(&format!("title: \"{}\"\n", f.title));
+    out.push_str(&format!("completed: {}\n", f.completed));
+    if let Some(d) = &f.due_on {
+        out.push_str(&format!("due_on: {d}\n"));
+    }
+    if let Some(a) = &f.assignee {
+        out.push_str(&format!("assignee: {a}\n"));
+    }
+    if !f.tags.is_empty() {
+        out.push_str(&format!("tags: [{}]\n", f.tags.join(", ")));
+    }
+    if let Some(s) = &f.section {
+        out.push_str(&format!("section: {s}\n"));
+    }
+    out.push_str("---\n");
+    out.push_str(&f.notes);
+    out.push('\n');
+    out
+}
+
+/// Reads a task file: its fields and its `asana_gid`.
+fn read_file(path: &Path) -> Result<(TaskFields, Option<String>), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parsed =
+        frontmatter::parse(&text, &stem).map_err(|e| format!("{}: {e}\n{text}", path.display()))?;
+    Ok((parsed.fields, parsed.partner))
+}
+
+/// The task files of a folder.
+fn md_files(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".md") && !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn count_dir(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, Iterator::count)
+}
+
+macro_rules! check {
+    ($cond:expr, $($arg:tt)*) => {
+        if !$cond {
+            return Err(TestCaseError::fail(format!($($arg)*)));
+        }
+    };
+}
+
+impl<'a> Case<'a> {
+    fn new(
+        sim: &'a Simulator,
+        rt: &'a tokio::runtime::Runtime,
+        policy: Policy,
+        full: bool,
+    ) -> Self {
+        let project = sim.create_project("Property");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let md = dir.path().join("tasks");
+        let store = Store::open(&dir.path().join("state")).expect("state store");
+        Self {
+            sim,
+            rt,
+            project,
+            md,
+            _dir: dir,
+            store,
+            policy,
+            full,
+            tasks: Vec::new(),
+            serial: 0,
+            trashed: 0,
+            log: Vec::new(),
+        }
+    }
+
+    fn link(&self) -> LinkConfig {
+        LinkConfig {
+            name: "prop".to_owned(),
+            asana_project: self.project.clone(),
+            conflict: self.policy,
+            target: TargetConfig::Markdown {
+                dir: self.md.clone(),
+            },
+            poll_interval: None,
+        }
+    }
+
+    /// One `sync` of the link, as the CLI wires it (a fresh client per run).
+    fn run_engine(&self) -> LinkReport {
+        let client = AsanaClient::new(AsanaConfig {
+            base_url: self.sim.base_url(),
+            token: secrecy::SecretString::from(self.sim.token()),
+            requests_per_minute: 1_000_000,
+        })
+        .expect("asana client");
+        let asana = AsanaConnector::new(Arc::new(client), self.project.clone());
+        let target = MarkdownConnector::new(self.md.clone());
+        target.ensure_dir().expect("folder");
+        let options = SyncOptions {
+            allow_mass_delete: true,
+            full: self.full,
+            ..SyncOptions::default()
+        };
+        self.rt
+            .block_on(engine::sync_link(
+                &self.link(),
+                &asana,
+                &target,
+                &self.store,
+                options,
+                &indicatif::ProgressBar::hidden(),
+            ))
+            .expect("state store")
+    }
+
+    /// Indices of the tasks present on Asana's side (or the file side), excluding the
+    /// anchor task 0 that keeps both sides non-empty.
+    fn on_asana(&self) -> Vec<usize> {
+        (1..self.tasks.len())
+            .filter(|&i| self.tasks[i].asana.is_some() && self.tasks[i].gid.is_some())
+            .collect()
+    }
+
+    fn on_disk(&self) -> Vec<usize> {
+        (1..self.tasks.len())
+            .filter(|&i| self.tasks[i].local.is_some() && self.tasks[i].file.is_some())
+            .collect()
+    }
+
+    fn pick(list: &[usize], n: usize) -> Option<usize> {
+        (!list.is_empty()).then(|| list[n % list.len()])
+    }
+
+    fn fresh_name(&mut self, prefix: &str) -> String {
+        self.serial += 1;
+        format!("{prefix}-{}.md", self.serial)
+    }
+
+    fn file_path(&self, i: usize) -> PathBuf {
+        self.md
+            .join(self.tasks[i].file.as_deref().expect("file name"))
+    }
+
+    /// Performs one human step (both on the world and on the model).
+    fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        match op {
+            Op::CreateAsana(f) => {
+                let gid = self.sim.add_task(&self.project, seed(f));
+                self.log.push(format!("create in Asana {gid}: {f:?}"));
+                self.tasks.push(MTask {
+                    gid: Some(gid),
+                    file: None,
+                    asana: Some(f.clone()),
+                    local: None,
+                    synced: None,
+                    held: BTreeSet::new(),
+                    deletion_held: false,
+                });
+            }
+            Op::CreateLocal(f) => {
+                let name = self.fresh_name("local");
+                std::fs::write(self.md.join(&name), render(f, None)).expect("write");
+                self.log.push(format!("create file {name}: {f:?}"));
+                self.tasks.push(MTask {
+                    gid: None,
+                    file: Some(name),
+                    asana: None,
+                    local: Some(f.clone()),
+                    synced: None,
+                    held: BTreeSet::new(),
+                    deletion_held: false,
+                });
+            }
+            Op::EditAsana { task, edit } => {
+                let Some(i) = Self::pick(&self.on_asana(), *task) else {
+                    return Ok(());
+                };
+                let gid = self.tasks[i].gid.clone().expect("gid");
+                self.sim.edit_task(&gid, edit.to_sim());
+                let a = self.tasks[i].asana.as_mut().expect("asana");
+                edit.apply(a);
+                self.log.push(format!("edit in Asana {gid}: {edit:?}"));
+            }
+            Op::EditLocal { task, edit } => {
+                let Some(i) = Self::pick(&self.on_disk(), *task) else {
+                    return Ok(());
+                };
+                let path = self.file_path(i);
+                let (on_disk, partner) = read_file(&path).map_err(TestCaseError::fail)?;
+                let expected = self.tasks[i].local.clone().expect("local");
+                check!(
+                    on_disk == expected,
+                    "before editing {}: file holds {on_disk:?}, model expects {expected:?}",
+                    path.display()
+                );
+                let mut f = expected;
+                edit.apply(&mut f);
+                std::fs::write(&path, render(&f, partner.as_deref())).expect("write");
+                self.log.push(format!(
+                    "edit file {}: {edit:?}",
+                    self.tasks[i].file.as_deref().unwrap_or_default()
+                ));
+                self.tasks[i].local = Some(f);
+            }
+            Op::EditBoth {
+                task,
+                asana,
+                local,
+                local_first,
+            } => {
+                let both: Vec<usize> = self
+                    .on_asana()
+                    .into_iter()
+                    .filter(|i| self.on_disk().contains(i))
+                    .collect();
+                let Some(i) = Self::pick(&both, *task) else {
+                    return Ok(());
+                };
+                let on_a = self.on_asana().iter().position(|&x| x == i).unwrap_or(0);
+                let on_d = self.on_disk().iter().position(|&x| x == i).unwrap_or(0);
+                let a = Op::EditAsana {
+                    task: on_a,
+                    edit: asana.clone(),
+                };
+                let l = Op::EditLocal {
+                    task: on_d,
+                    edit: local.clone(),
+                };
+                if *local_first {
+                    self.step(&l)?;
+                    self.step(&a)?;
+                } else {
+                    self.step(&a)?;
+                    self.step(&l)?;
+                }
+            }
+            Op::DeleteAsana { task } => {
+                let Some(i) = Self::pick(&self.on_asana(), *task) else {
+                    return Ok(());
+                };
+                let gid = self.tasks[i].gid.clone().expect("gid");
+                self.sim.delete_task(&gid);
+                self.log.push(format!("delete in Asana {gid}"));
+                self.tasks[i].asana = None;
+            }
+            Op::DeleteLocal { task } => {
+                let Some(i) = Self::pick(&self.on_disk(), *task) else {
+                    return Ok(());
+                };
+                std::fs::remove_file(self.file_path(i)).expect("rm");
+                self.log.push(format!(
+                    "delete file {}",
+                    self.tasks[i].file.as_deref().unwrap_or_default()
+                ));
+                self.tasks[i].local = None;
+                self.tasks[i].file = None;
+            }
+            Op::Rename { task } => {
+                let Some(i) = Self::pick(&self.on_disk(), *task) else {
+                    return Ok(());
+                };
+                let name = self.fresh_name("moved");
+                std::fs::rename(self.file_path(i), self.md.join(&name)).expect("rename");
+                self.log.push(format!(
+                    "rename file {} -> {name}",
+                    self.tasks[i].file.as_deref().unwrap_or_default()
+                ));
+                self.tasks[i].file = Some(name);
+            }
+            Op::Sync => self.sync()?,
+        }
+        // Distinguishable times for `newest` (the simulator counts in milliseconds).
+        std::thread::sleep(Duration::from_millis(3));
+        Ok(())
+    }
+
+    /// What each side reports as the task's modification time.
+    fn stamps(&self, t: &MTask) -> Stamps {
+        let asana = t
+            .gid
+            .as_deref()
+            .and_then(|g| self.sim.task(g))
+            .and_then(|s| s.modified_at.parse::<jiff::Timestamp>().ok());
+        let local = t
+            .file
+            .as_deref()
+            .and_then(|f| std::fs::metadata(self.md.join(f)).ok())
+            .and_then(|m| m.modified().ok())
+            .and_then(|m| jiff::Timestamp::try_from(m).ok());
+        Stamps { asana, local }
+    }
+
+    /// Runs the engine, advances the model, and checks the world against it.
+    fn sync(&mut self) -> Result<(), TestCaseError> {
+        let stamps: Vec<Stamps> = self.tasks.iter().map(|t| self.stamps(t)).collect();
+        let report = self.run_engine();
+        self.log.push(format!(
+            "sync: {:?}, {} conflicts open",
+            report.counts, report.conflicts_open
+        ));
+        check!(
+            !report.has_errors(),
+            "the sync reported errors: fatal {:?}, failures {:?}",
+            report.fatal,
+            report.failures
+        );
+        let mut fx = SyncEffects::default();
+        let mut kept = Vec::new();
+        for (mut t, s) in std::mem::take(&mut self.tasks).into_iter().zip(stamps) {
+            if t.sync(self.policy, s, &mut fx) {
+                kept.push(t);
+            }
+        }
+        self.tasks = kept;
+        self.trashed += fx.files_trashed;
+        self.discover()?;
+        self.verify(&report)
+    }
+
+    /// Learns the gids and file names the bridge chose (by identity, never by value).
+    fn discover(&mut self) -> Result<(), TestCaseError> {
+        let files = md_files(&self.md);
+        let mut by_gid: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for name in &files {
+            let (_, partner) = read_file(&self.md.join(name)).map_err(TestCaseError::fail)?;
+            if let Some(g) = partner {
+                by_gid.entry(g).or_default().push(name.clone());
+            }
+        }
+        for i in 0..self.tasks.len() {
+            if self.tasks[i].asana.is_some()
+                && self.tasks[i].gid.is_none()
+                && let Some(file) = self.tasks[i].file.clone()
+            {
+                let (_, partner) = read_file(&self.md.join(&file)).map_err(TestCaseError::fail)?;
+                check!(
+                    partner.is_some(),
+                    "{file} was created in Asana but carries no asana_gid"
+                );
+                self.tasks[i].gid = partner;
+            }
+            if self.tasks[i].local.is_some() && self.tasks[i].file.is_none() {
+                let gid = self.tasks[i].gid.clone().expect("a copied task has a gid");
+                let names = by_gid.get(&gid).cloned().unwrap_or_default();
+                check!(
+                    names.len() == 1,
+                    "task {gid}: expected exactly one file carrying it, found {names:?}"
+                );
+                self.tasks[i].file = Some(names[0].clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// The world matches the model, field by field, each task once on each side.
+    fn verify(&self, report: &LinkReport) -> Result<(), TestCaseError> {
+        let sim_tasks = self.sim.project_tasks(&self.project);
+        let expected_asana = self.tasks.iter().filter(|t| t.asana.is_some()).count();
+        check!(
+            sim_tasks.len() == expected_asana,
+            "Asana holds {} tasks, the model {expected_asana}: {:#?}",
+            sim_tasks.len(),
+            sim_tasks
+                .iter()
+                .map(|t| (&t.gid, &t.name))
+                .collect::<Vec<_>>()
+        );
+        let files = md_files(&self.md);
+        let expected_files = self.tasks.iter().filter(|t| t.local.is_some()).count();
+        check!(
+            files.len() == expected_files,
+            "the folder holds {} files, the model {expected_files}: {files:?}",
+            files.len()
+        );
+        let mut gids = BTreeSet::new();
+        let mut names = BTreeSet::new();
+        for t in &self.tasks {
+            if let Some(want) = &t.asana {
+                let gid = t.gid.as_deref().expect("gid");
+                check!(gids.insert(gid.to_owned()), "gid {gid} is modelled twice");
+                let Some(got) = self.sim.task(gid) else {
+                    return Err(TestCaseError::fail(format!("Asana task {gid} is missing")));
+                };
+                let got = sim_fields(&got);
+                check!(
+                    got == *want,
+                    "Asana task {gid}:\n  actual   {got:?}\n  expected {want:?}"
+                );
+            }
+            if let Some(want) = &t.local {
+                let name = t.file.as_deref().expect("file");
+                check!(names.insert(name.to_owned()), "{name} is modelled twice");
+                let (got, partner) = read_file(&self.md.join(name)).map_err(TestCaseError::fail)?;
+                check!(
+                    got == *want,
+                    "file {name}:\n  actual   {got:?}\n  expected {want:?}"
+                );
+                check!(
+                    partner == t.gid,
+                    "file {name} carries asana_gid {partner:?}, expected {:?}",
+                    t.gid
+                );
+            }
+        }
+        let trash = count_dir(&self.md.join(asana_bridge_markdown::TRASH_DIR));
+        check!(
+            trash == self.trashed,
+            "{trash} files in the trash, expected {}",
+            self.trashed
+        );
+        let held: usize = self
+            .tasks
+            .iter()
+            .map(|t| t.held.len() + usize::from(t.deletion_held))
+            .sum();
+        check!(
+            report.conflicts_open == held,
+            "{} conflicts open, the model holds {held}",
+            report.conflicts_open
+        );
+        Ok(())
+    }
+
+    /// Runs a whole history: the anchor task, the steps, a final sync, then a sync that
+    /// must write nothing.
+    fn run(&mut self, ops: &[Op]) -> Result<(), TestCaseError> {
+        self.step(&Op::CreateAsana(TaskFields {
+            title: "Anchor".to_owned(),
+            notes: "keeps both sides non-empty".to_owned(),
+            ..TaskFields::default()
+        }))?;
+        self.sync()?;
+        for op in ops {
+            self.step(op)?;
+        }
+        self.sync()?;
+        self.sync()?; // settles nothing new: `manual` holds stay held
+        let before: BTreeMap<String, Vec<u8>> = md_files(&self.md)
+            .into_iter()
+            .map(|n| {
+                let bytes = std::fs::read(self.md.join(&n)).unwrap_or_default();
+                (n, bytes)
+            })
+            .collect();
+        self.sim.clear_requests();
+        let report = self.run_engine();
+        let writes: Vec<String> = self
+            .sim
+            .requests()
+            .into_iter()
+            .filter(asana_sim::RecordedRequest::is_write)
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        check!(
+            writes.is_empty(),
+            "the sync after convergence wrote to Asana: {writes:?}"
+        );
+        let after: BTreeMap<String, Vec<u8>> = md_files(&self.md)
+            .into_iter()
+            .map(|n| {
+                let bytes = std::fs::read(self.md.join(&n)).unwrap_or_default();
+                (n, bytes)
+            })
+            .collect();
+        check!(before == after, "the sync after convergence rewrote files");
+        check!(
+            report.counts == asana_bridge::apply::Counts::default(),
+            "the sync after convergence did {:?}",
+            report.counts
+        );
+        Ok(())
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Runs one history under one policy, with the model's log in the failure message.
+fn check_history(
+    sim: &Simulator,
+    rt: &tokio::runtime::Runtime,
+    policy: Policy,
+    full: bool,
+    ops: &[Op],
+) -> Result<(), TestCaseError> {
+    let mut case = Case::new(sim, rt, policy, full);
+    case.run(ops).map_err(|e| {
+        TestCaseError::fail(format!(
+            "policy {policy}, full listing {full}: {e}\nhistory:\n  {}",
+            case.log.join("\n  ")
+        ))
+    })
+}
+
+/// For any history of edits on both sides and syncs, under any policy, every sync leaves
+/// the world as the contract's model says (each task once per side, every one-sided edit
+/// carried over, every both-sided edit settled by the policy or held under `manual`), and
+/// once converged a sync writes nothing.
+#[test]
+fn random_histories_converge_as_the_model_says() {
+    let sim = Simulator::start();
+    let rt = runtime();
+    let cases = if std::env::var_os("PROPTEST_CASES").is_some() {
+        Config::default().cases
+    } else {
+        40
+    };
+    let mut runner = TestRunner::new(Config {
+        cases,
+        max_shrink_iters: 400,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    // Under `manual`, runs that read only Asana's change feed lose held deletion conflicts
+    // (see the ignored `bug_*` tests below): those cases list every task until it is fixed,
+    // so that the search keeps finding other bugs.
+    let strategy = (policy(), any::<bool>(), prop::collection::vec(op(), 1..14))
+        .prop_map(|(policy, full, ops)| (policy, full || policy == Policy::Manual, ops));
+    let result = runner.run(&strategy, |(policy, full, ops)| {
+        check_history(&sim, &rt, policy, full, &ops)
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+fn f(title: &str, notes: &str) -> TaskFields {
+    TaskFields {
+        title: title.to_owned(),
+        notes: notes.to_owned(),
+        ..TaskFields::default()
+    }
+}
+
+/// Hand-picked histories that once mattered or cover a corner on purpose, run under every
+/// policy each time (the fixed regression list next to the random search).
+#[test]
+fn regression_histories_converge_under_every_policy() {
+    let sim = Simulator::start();
+    let rt = runtime();
+    let histories: Vec<Vec<Op>> = vec![
+        // The same field edited on both sides between two syncs.
+        vec![
+            Op::CreateAsana(f("Alpha", "first note")),
+            Op::Sync,
+            Op::EditAsana {
+                task: 0,
+                edit: Edit::Title("Bravo".into()),
+            },
+            Op::EditLocal {
+                task: 0,
+                edit: Edit::Title("Charlie".into()),
+            },
+            Op::EditLocal {
+                task: 0,
+                edit: Edit::Notes("second note".into()),
+            },
+            Op::Sync,
+        ],
+        // A file edited after its task was deleted in Asana, and the reverse.
+        vec![
+            Op::CreateLocal(f("Alpha", "first note")),
+            Op::CreateLocal(f("Bravo", "first note")),
+            Op::Sync,
+            Op::DeleteAsana { task: 0 },
+            Op::EditLocal {
+                task: 0,
+                edit: Edit::Completed(true),
+            },
+            Op::DeleteLocal { task: 1 },
+            Op::EditAsana {
+                task: 1,
+                edit: Edit::DueOn(Some("2026-01-01".into())),
+            },
+            Op::Sync,
+        ],
+        // Tags added and removed on both sides merge as sets; a renamed file keeps its task.
+        vec![
+            Op::CreateAsana(TaskFields {
+                tags: vec!["a".into(), "b".into()],
+                ..f("Alpha", "first note")
+            }),
+            Op::Sync,
+            Op::EditAsana {
+                task: 0,
+                edit: Edit::Tags(vec!["a".into(), "c".into()]),
+            },
+            Op::EditLocal {
+                task: 0,
+                edit: Edit::Tags(vec!["b".into()]),
+            },
+            Op::Rename { task: 0 },
+            Op::EditLocal {
+                task: 0,
+                edit: Edit::Section("Doing".into()),
+            },
+            Op::Sync,
+        ],
+        // Creates on both sides with equal titles stay two tasks.
+        vec![
+            Op::CreateAsana(f("Alpha", "first note")),
+            Op::CreateLocal(f("Alpha", "first note")),
+            Op::Sync,
+            Op::EditAsana {
+                task: 0,
+                edit: Edit::Assignee(Some("bob@example.com".into())),
+            },
+            Op::Sync,
+        ],
+    ];
+    for policy in [
+        Policy::Newest,
+        Policy::Asana,
+        Policy::Target,
+        Policy::Manual,
+    ] {
+        for ops in &histories {
+            for full in [true, false] {
+                if policy == Policy::Manual && !full {
+                    continue; // the ignored `bug_*` tests below
+                }
+                if let Err(e) = check_history(&sim, &rt, policy, full, ops) {
+                    panic!("{e}");
+                }
+            }
+        }
+    }
+}
+
+/// Bug repro (minimal, found by the property test): under `manual`, a file deleted while
+/// its task was edited in Asana is held as a conflict; the next sync reads only Asana's
+/// change feed, stands the task in from the stored record (the pre-edit values), sees no
+/// edit and deletes the Asana task. Expected: the conflict stays held and the task keeps
+/// its edit.
+#[test]
+#[ignore = "bug: manual: the sync after a held deletion conflict deletes the edited Asana task (incremental read stands in stale record)"]
+fn bug_manual_held_deletion_is_lost_when_the_file_was_deleted() {
+    let sim = Simulator::start();
+    let rt = runtime();
+    let ops = vec![
+        Op::CreateAsana(f("Alpha", "first note")),
+        Op::Sync,
+        Op::EditAsana {
+            task: 0,
+            edit: Edit::DueOn(Some("2026-01-01".into())),
+        },
+        Op::DeleteLocal { task: 0 },
+        Op::Sync,
+    ];
+    if let Err(e) = check_history(&sim, &rt, Policy::Manual, false, &ops) {
+        panic!("{e}");
+    }
+}
+
+/// Bug repro (minimal): under `manual`, a task deleted in Asana while its file was edited
+/// is held as a conflict; the next sync stands the deleted task in from the stored record
+/// and tries to update it: "not found" on every run until a full listing. Expected: the
+/// conflict stays held, no error.
+#[test]
+#[ignore = "bug: manual: the sync after a held deletion conflict PUTs the task deleted in Asana (404 on every run)"]
+fn bug_manual_held_deletion_is_lost_when_the_task_was_deleted() {
+    let sim = Simulator::start();
+    let rt = runtime();
+    let ops = vec![
+        Op::CreateLocal(f("Alpha", "first note")),
+        Op::Sync,
+        Op::DeleteAsana { task: 0 },
+        Op::EditLocal {
+            task: 0,
+            edit: Edit::Completed(true),
+        },
+        Op::Sync,
+    ];
+    if let Err(e) = check_history(&sim, &rt, Policy::Manual, false, &ops) {
+        panic!("{e}");
+    }
+}
