@@ -104,6 +104,21 @@ impl EventLog {
         }
     }
 
+    /// The position of the newest event (0 before any).
+    pub fn head(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Every event of `resource`'s stream after position `after`, oldest first (what a
+    /// webhook on `resource` delivers next).
+    pub fn since(&self, resource: &str, after: u64) -> Vec<Value> {
+        self.events
+            .iter()
+            .filter(|e| e.seq > after && e.streams.iter().any(|s| s == resource))
+            .map(|e| e.event.clone())
+            .collect()
+    }
+
     /// Invalidates every sync token (the next poll answers 412).
     pub fn expire_tokens(&mut self) {
         self.tokens.clear();

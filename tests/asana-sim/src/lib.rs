@@ -20,6 +20,8 @@
 //! - `control`: the `/_sim/...` HTTP control API.
 //! - `faults`, `limits`, `error`: injected failures, limiters, Asana error bodies.
 //! - `seed`: demo and generated data for the binary and benchmarks.
+//! - `webhooks`: webhooks (`X-Hook-Secret` handshake, signed deliveries of compact events,
+//!   heartbeats, forged deliveries for tests) and their registry.
 //!
 //! `tools/gen_spec_fields.py` regenerates `spec_fields.rs` from the spec;
 //! `tools/validate_against_spec.py` drives the binary through every route and checks each
@@ -40,9 +42,11 @@ pub mod seed;
 pub mod server;
 mod spec_fields;
 mod state;
+mod webhooks;
 
 pub use model::{Fault, RecordedRequest, SimOptions, SimTask, TaskEdit, TaskSeed};
 pub use server::Simulator;
+pub use webhooks::{DeliveryKind, SimDelivery, SimWebhook};
 
 /// Locks a std mutex; poisoning means a handler panicked mid-update, which is a
 /// simulator bug worth surfacing loudly.

@@ -1,6 +1,7 @@
 //! The [`Simulator`] handle: binds 127.0.0.1, runs axum on its own thread and tokio runtime
 //! (so it works from plain `#[test]`s and from inside `#[tokio::test]` alike), exposes the
-//! in-process test-control API and stops the server on drop.
+//! in-process test-control API and stops the server on drop. The same runtime runs the
+//! webhook delivery task and every request the simulator makes to webhook targets.
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,6 +16,7 @@ use crate::limits::Limits;
 use crate::lock;
 use crate::model::{Fault, RecordedRequest, SimOptions, SimTask, TaskEdit, TaskSeed};
 use crate::state::State;
+use crate::webhooks::{Registry, SimDelivery, SimWebhook};
 
 /// The default valid bot token (a fake PAT).
 pub const DEFAULT_TOKEN: &str = "2/1200000000000002/1200000000000099:asana-sim-bot-token";
@@ -44,13 +46,19 @@ pub(crate) struct Shared {
     pub root_url: String,
     /// The API router (without the `/api/1.0` prefix), for `POST /batch` to dispatch into.
     pub api: OnceLock<Router>,
+    /// Webhooks and the deliveries made to their targets.
+    pub webhooks: Mutex<Registry>,
+    /// The client for handshakes and deliveries (used on the simulator's runtime only).
+    pub webhook_client: OnceLock<reqwest::Client>,
+    /// The simulator's runtime, where control calls that talk to targets run.
+    pub runtime: tokio::runtime::Handle,
 }
 
 /// The shared state handle the routes receive.
 pub(crate) type Sim = Arc<Shared>;
 
 impl Shared {
-    fn new(opts: &SimOptions, root_url: String) -> Shared {
+    fn new(opts: &SimOptions, root_url: String, runtime: tokio::runtime::Handle) -> Shared {
         let token = opts
             .token
             .clone()
@@ -67,6 +75,9 @@ impl Shared {
             bot_token: token,
             root_url,
             api: OnceLock::new(),
+            webhooks: Mutex::new(Registry::default()),
+            webhook_client: OnceLock::new(),
+            runtime,
         }
     }
 
@@ -126,12 +137,23 @@ impl Simulator {
             .local_addr()
             .expect("asana-sim: bound listener has an address")
             .port();
-        let shared = Arc::new(Shared::new(&opts, format!("http://127.0.0.1:{port}")));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("asana-sim-worker")
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("asana-sim: cannot build a tokio runtime: {e}"));
+        let shared = Arc::new(Shared::new(
+            &opts,
+            format!("http://127.0.0.1:{port}"),
+            runtime.handle().clone(),
+        ));
         let app = crate::routes::app(Arc::clone(&shared));
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let deliveries = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name(format!("asana-sim-{port}"))
-            .spawn(move || serve(listener, app, rx))
+            .spawn(move || serve(runtime, listener, app, rx, deliveries))
             .expect("asana-sim: cannot spawn the server thread");
         Simulator {
             shared,
@@ -283,6 +305,81 @@ impl Simulator {
             .map(|t| t.gid.clone())
     }
 
+    /// Every webhook, in creation order.
+    pub fn webhooks(&self) -> Vec<SimWebhook> {
+        lock(&self.shared.webhooks).list()
+    }
+
+    /// Every POST made to a webhook target (handshakes, deliveries, heartbeats, forgeries)
+    /// with the status the target answered, oldest first.
+    pub fn deliveries(&self) -> Vec<SimDelivery> {
+        lock(&self.shared.webhooks).deliveries.clone()
+    }
+
+    /// Turns webhook deliveries off (events are then lost, as when Asana's deliveries
+    /// fail: the bridge's backup poll must find them) or on again (only new events are
+    /// delivered).
+    pub fn set_webhook_delivery(&self, enabled: bool) {
+        lock(&self.shared.webhooks).delivery_enabled = enabled;
+    }
+
+    /// The secret of a webhook (what the handshake sent), to sign test deliveries.
+    pub fn webhook_secret(&self, gid: &str) -> Option<String> {
+        lock(&self.shared.webhooks)
+            .find(gid)
+            .map(|h| h.secret.clone())
+    }
+
+    /// POSTs `body` to `target` with `X-Hook-Signature: signature` (or none) and returns
+    /// the status the target answered (0 when it did not answer). Async so that a target
+    /// served by the caller's own runtime can answer; the request runs on the simulator's
+    /// runtime.
+    pub async fn send_forged_delivery(
+        &self,
+        target: &str,
+        body: &str,
+        signature: Option<&str>,
+    ) -> u16 {
+        let sim = Arc::clone(&self.shared);
+        let (target, body, signature) = (
+            target.to_owned(),
+            body.to_owned(),
+            signature.map(str::to_owned),
+        );
+        self.shared
+            .runtime
+            .spawn(async move {
+                crate::webhooks::forged(&sim, &target, &body, signature.as_deref()).await
+            })
+            .await
+            .unwrap_or(0)
+    }
+
+    /// [`Simulator::send_forged_delivery`] for callers without a runtime (the target must
+    /// be served elsewhere, e.g. by a child process: this blocks the calling thread).
+    pub fn send_forged_delivery_blocking(
+        &self,
+        target: &str,
+        body: &str,
+        signature: Option<&str>,
+    ) -> u16 {
+        let sim = Arc::clone(&self.shared);
+        self.shared
+            .runtime
+            .block_on(async move { crate::webhooks::forged(&sim, target, body, signature).await })
+    }
+
+    /// Sends a signed heartbeat (`{"events":[]}`) to every active webhook now; returns
+    /// the statuses the targets answered.
+    pub async fn send_heartbeats(&self) -> Vec<u16> {
+        let sim = Arc::clone(&self.shared);
+        self.shared
+            .runtime
+            .spawn(async move { crate::webhooks::heartbeats(&sim).await })
+            .await
+            .unwrap_or_default()
+    }
+
     /// Gid of a user by email, if any.
     pub fn user_gid(&self, email: &str) -> Option<String> {
         lock(&self.shared.state)
@@ -302,20 +399,16 @@ impl Drop for Simulator {
     }
 }
 
-/// Runs the server until shutdown is signalled (then gives in-flight requests 1 s).
-fn serve(listener: TcpListener, app: Router, rx: tokio::sync::watch::Receiver<bool>) {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("asana-sim-worker")
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!("asana-sim: cannot build a tokio runtime: {e}");
-            return;
-        }
-    };
+/// Runs the server (and the webhook delivery task) until shutdown is signalled (then gives
+/// in-flight requests 1 s).
+fn serve(
+    runtime: tokio::runtime::Runtime,
+    listener: TcpListener,
+    app: Router,
+    rx: tokio::sync::watch::Receiver<bool>,
+    sim: Sim,
+) {
+    runtime.spawn(crate::webhooks::deliver_forever(sim));
     runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::from_std(listener) {
             Ok(l) => l,

@@ -943,3 +943,63 @@ pub const GET_EVENTS: &[&str] = &[
     "user",
     "user.name",
 ];
+
+/// `GET /webhooks`
+pub const GET_WEBHOOKS: &[&str] = &[
+    "active",
+    "created_at",
+    "delivery_retry_count",
+    "failure_deletion_timestamp",
+    "filters",
+    "filters.action",
+    "filters.fields",
+    "filters.resource_subtype",
+    "last_failure_at",
+    "last_failure_content",
+    "last_success_at",
+    "next_attempt_after",
+    "offset",
+    "path",
+    "resource",
+    "resource.name",
+    "target",
+    "uri",
+];
+
+/// `POST /webhooks`
+pub const CREATE_WEBHOOK: &[&str] = &[
+    "active",
+    "created_at",
+    "delivery_retry_count",
+    "failure_deletion_timestamp",
+    "filters",
+    "filters.action",
+    "filters.fields",
+    "filters.resource_subtype",
+    "last_failure_at",
+    "last_failure_content",
+    "last_success_at",
+    "next_attempt_after",
+    "resource",
+    "resource.name",
+    "target",
+];
+
+/// `GET /webhooks/{webhook_gid}`
+pub const GET_WEBHOOK: &[&str] = &[
+    "active",
+    "created_at",
+    "delivery_retry_count",
+    "failure_deletion_timestamp",
+    "filters",
+    "filters.action",
+    "filters.fields",
+    "filters.resource_subtype",
+    "last_failure_at",
+    "last_failure_content",
+    "last_success_at",
+    "next_attempt_after",
+    "resource",
+    "resource.name",
+    "target",
+];

@@ -25,6 +25,9 @@ OPERATIONS = [
     ("CREATE_TAG_FOR_WORKSPACE", "/workspaces/{workspace_gid}/tags", "post"),
     ("CREATE_TAG", "/tags", "post"),
     ("GET_EVENTS", "/events", "get"),
+    ("GET_WEBHOOKS", "/webhooks", "get"),
+    ("CREATE_WEBHOOK", "/webhooks", "post"),
+    ("GET_WEBHOOK", "/webhooks/{webhook_gid}", "get"),
 ]
 
 

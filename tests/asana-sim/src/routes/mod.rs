@@ -8,6 +8,7 @@ mod projects;
 mod tags;
 mod tasks;
 mod users;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -92,6 +93,14 @@ fn api_router(sim: Sim) -> Router {
         )
         .route("/events", get(events::get_events))
         .route("/batch", post(batch::batch))
+        .route(
+            "/webhooks",
+            get(webhooks::get_webhooks).post(webhooks::create_webhook),
+        )
+        .route(
+            "/webhooks/{webhook_gid}",
+            get(webhooks::get_webhook).delete(webhooks::delete_webhook),
+        )
         .fallback(unknown_api_route)
         .method_not_allowed_fallback(unknown_api_route)
         .layer(middleware::from_fn_with_state(sim.clone(), gate))
