@@ -9,6 +9,10 @@
 //! `ASANA_BRIDGE_PRISM`. Without it the test looks for `.ci/prism/node_modules/.bin/prism`
 //! and `prism` on `PATH`, and is skipped (with a line saying so) when there is none, unless
 //! `CI` is set.
+//!
+//! Not refereed yet: the GitHub link (`../shared/specs/github_issues_oas.json`); github-sim
+//! writes its own address into `Link` headers, so behind any proxy the bridge rightly
+//! refuses to follow page 2.
 
 mod common;
 mod prism_support;
@@ -100,7 +104,9 @@ fn put_with(e: &Exchange, key: &str, pred: fn(&serde_json::Value) -> bool) -> bo
     op(e, "PUT /tasks/{gid}") && e.status == Some(200) && pred(&e.data()[key])
 }
 
-/// Every kind of exchange the scenario must have put in front of Prism.
+/// Every kind of exchange the scenario must have put in front of Prism (what issue 7 asks
+/// for, plus a 500). Reads the engine may or may not make (one task by gid, the users of
+/// the workspace, one user) are validated when they happen but not demanded.
 fn coverage(exchanges: &[Exchange]) -> Vec<&'static str> {
     type Check = (&'static str, Box<dyn Fn(&Exchange) -> bool>);
     let checks: Vec<Check> = vec![
@@ -119,20 +125,12 @@ fn coverage(exchanges: &[Exchange]) -> Vec<&'static str> {
             }),
         ),
         (
-            "workspace users",
-            Box::new(|e| op(e, "GET /workspaces/{gid}/users") && e.status == Some(200)),
-        ),
-        (
             "events without or with an expired token -> 412",
             Box::new(|e| op(e, "GET /events") && e.status == Some(412)),
         ),
         (
             "events with a valid token -> 200",
             Box::new(|e| op(e, "GET /events") && e.has_query("sync") && e.status == Some(200)),
-        ),
-        (
-            "read one task",
-            Box::new(|e| op(e, "GET /tasks/{gid}") && e.status == Some(200)),
         ),
         (
             "create with memberships and tags",
@@ -217,12 +215,7 @@ fn coverage(exchanges: &[Exchange]) -> Vec<&'static str> {
             "delete",
             Box::new(|e| op(e, "DELETE /tasks/{gid}") && e.status == Some(200)),
         ),
-        (
-            "one user by gid",
-            Box::new(|e| op(e, "GET /users/{gid}") && e.status == Some(200)),
-        ),
         ("400 answer", Box::new(|e| e.status == Some(400))),
-        ("403 answer", Box::new(|e| e.status == Some(403))),
         ("401 answer", Box::new(|e| e.status == Some(401))),
         ("404 answer", Box::new(|e| e.status == Some(404))),
         ("429 answer", Box::new(|e| e.status == Some(429))),
@@ -509,7 +502,7 @@ fn every_request_and_answer_conforms_to_asanas_openapi_description() {
             t.prism.version
         ),
         &exchanges,
-        &t.prism.log_summary(),
+        &t.prism.settled_log_summary(exchanges.len()),
         expected_warning,
     );
     let batch = exchanges
@@ -547,7 +540,7 @@ fn every_request_and_answer_conforms_to_asanas_openapi_description() {
     );
     assert_eq!(
         report.validated,
-        t.prism.log_summary().received,
+        t.prism.settled_log_summary(report.validated).received,
         "the relay and Prism's log disagree on the number of requests"
     );
 }
@@ -591,7 +584,7 @@ fn the_referee_reports_a_broken_request_and_a_broken_answer() {
     let report = prism_support::report(
         "negative control",
         &exchanges,
-        &prism.log_summary(),
+        &prism.settled_log_summary(exchanges.len()),
         |_, _| false,
     );
     say(&report.text);

@@ -216,6 +216,24 @@ impl Prism {
         lock(&self.log).clone()
     }
 
+    /// [`Prism::log_summary`] once Prism has logged at least `requests` requests and its
+    /// log has stopped growing (it writes lines after it answers), or after 10 s.
+    pub fn settled_log_summary(&self, requests: usize) -> LogSummary {
+        let started = Instant::now();
+        let mut last = self.log().len();
+        loop {
+            std::thread::sleep(Duration::from_millis(250));
+            let now = self.log().len();
+            let summary = self.log_summary();
+            if (summary.received >= requests && now == last)
+                || started.elapsed() > Duration::from_secs(10)
+            {
+                return summary;
+            }
+            last = now;
+        }
+    }
+
     /// Lines of Prism's own log about handled requests, from after its start-up banner:
     /// how many requests it received and its error lines (a violation with `--errors`, or a
     /// proxy failure).
