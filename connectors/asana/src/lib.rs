@@ -10,12 +10,15 @@
 //! - [`convert`]: an Asana task read into the common model.
 //! - [`echo`]: the bridge's own writes, so their echoes in the feed are dropped.
 //! - [`wire`]: the API's JSON shapes and the `opt_fields` the connector asks for.
+//! - [`webhooks`]: create, list, read and delete Asana webhooks (the receiver lives in the
+//!   bridge's `watch`).
 
 pub mod client;
 pub mod connector;
 pub mod convert;
 pub mod echo;
 pub mod events;
+pub mod webhooks;
 pub mod wire;
 
 pub use client::{AsanaClient, AsanaConfig, DEFAULT_BASE_URL, Me};

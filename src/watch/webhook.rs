@@ -1,0 +1,746 @@
+//! Asana webhooks for `watch --webhook-listen ADDR --webhook-url PUBLIC_URL`: a real-time
+//! accelerator in front of the polling loops, never a source of data.
+//!
+//! What this module owns:
+//! - the HTTP receiver (axum) on `ADDR`: `POST <any path>/<link name>` (the last path
+//!   segment names the link, percent-encoded, so a proxy may strip or add a prefix);
+//! - one Asana webhook per link on the link's project, target `<PUBLIC_URL>/<link name>`,
+//!   registered while the receiver already serves (Asana's `X-Hook-Secret` handshake comes
+//!   in *during* the create request);
+//! - the secrets: taken from the handshake (accepted only while that link's registration is
+//!   pending), kept in memory and in the state store (table [`SECRETS_TABLE`], key = link
+//!   name; the store's directory is owner-only) together with the webhook's gid, so a
+//!   restart after a crash can delete what the crashed run left behind;
+//! - verification of every delivery: `X-Hook-Signature` must be the hex HMAC-SHA256 of the
+//!   raw body keyed with the link's secret, compared in constant time
+//!   (`Mac::verify_slice`); a missing or bad signature gets 401 and changes nothing;
+//! - a verified delivery with events is only a prompt: it wakes the link's loop
+//!   ([`Notify::notify_one`]), which then polls Asana's event feed as usual; a verified
+//!   empty batch (Asana's heartbeat) is answered 200 and wakes nothing;
+//! - deleting the webhooks on [`Webhooks::shutdown`], bounded in time.
+//!
+//! Secrets and signatures are never logged, put into errors or printed by `Debug`.
+//! A link whose registration fails gets one warning and goes on by polling only.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use asana_bridge_asana::AsanaClient;
+use asana_bridge_asana::webhooks as api;
+use asana_bridge_state::{StateError, Store, Table};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, KeyInit, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+/// The state-store table of webhook records, keyed by link name.
+pub const SECRETS_TABLE: &str = "webhooks/secrets";
+
+/// Asana's handshake header (request and echoed response).
+const SECRET_HEADER: &str = "x-hook-secret";
+
+/// Asana's signature header on deliveries.
+const SIGNATURE_HEADER: &str = "x-hook-signature";
+
+/// Time allowed for deleting the webhooks on shutdown.
+const DELETE_BUDGET: Duration = Duration::from_secs(4);
+
+/// Time allowed for the receiver to finish in-flight requests on shutdown.
+const STOP_BUDGET: Duration = Duration::from_secs(1);
+
+/// Where `watch` listens and what Asana is told.
+#[derive(Clone, Debug)]
+pub struct WebhookOptions {
+    /// The address the receiver binds (e.g. `127.0.0.1:8787` behind a reverse proxy).
+    pub listen: SocketAddr,
+    /// The public URL that reaches the receiver (`https://bridge.example.com/asana`); each
+    /// link's target is this URL plus `/<link name>`.
+    pub public_url: String,
+}
+
+/// One linked project to hook, and the Notify to wake its poll loop.
+pub struct LinkHook {
+    pub link: String,
+    pub project: String,
+    pub prompt: Arc<Notify>,
+}
+
+/// Why the webhooks could not start (a registration failing is not one: that link polls).
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("cannot listen for webhooks on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--webhook-url {url:?} {reason}")]
+    PublicUrl { url: String, reason: &'static str },
+    #[error("two links have the same webhook name {0:?}")]
+    DuplicateLink(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// What the state store keeps per link: enough to verify deliveries and to delete the
+/// webhook after a crash.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct WebhookRecord {
+    /// The watched project.
+    pub project: String,
+    /// The target Asana was given.
+    pub target: String,
+    /// The webhook's gid, once Asana answered the create.
+    pub gid: Option<String>,
+    /// The handshake secret; dropped once the webhook is deleted (or being deleted).
+    pub secret: Option<String>,
+}
+
+impl fmt::Debug for WebhookRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookRecord")
+            .field("project", &self.project)
+            .field("target", &self.target)
+            .field("gid", &self.gid)
+            .field("secret", &self.secret.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
+
+/// A link as the receiver knows it (fixed for the run).
+struct LinkInfo {
+    project: String,
+    target: String,
+    prompt: Arc<Notify>,
+}
+
+/// A link's webhook as it stands.
+#[derive(Default)]
+struct HookState {
+    /// A create request is in flight: a handshake is expected.
+    pending: bool,
+    secret: Option<SecretString>,
+    gid: Option<String>,
+    /// Registered and not deleted: deliveries may come.
+    active: bool,
+}
+
+/// What the receiver's handler shares with [`Webhooks`].
+struct Shared {
+    links: HashMap<String, LinkInfo>,
+    hooks: Mutex<HashMap<String, HookState>>,
+    store: Arc<Store>,
+}
+
+impl Shared {
+    fn hooks(&self) -> MutexGuard<'_, HashMap<String, HookState>> {
+        // A poisoned lock only means a handler panicked mid-update; the flags stay usable.
+        self.hooks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn table(&self) -> Result<Table<WebhookRecord>, StateError> {
+        self.store.table(SECRETS_TABLE)
+    }
+
+    fn record(&self, link: &str, gid: Option<String>, secret: Option<String>) -> WebhookRecord {
+        let info = &self.links[link];
+        WebhookRecord {
+            project: info.project.clone(),
+            target: info.target.clone(),
+            gid,
+            secret,
+        }
+    }
+
+    /// Answers the handshake of a pending registration: stores the secret and echoes it.
+    fn handshake(&self, link: &str, value: &HeaderValue) -> Response {
+        let Ok(secret) = value.to_str() else {
+            return StatusCode::BAD_REQUEST.into_response();
+        };
+        if secret.is_empty() {
+            return StatusCode::BAD_REQUEST.into_response();
+        }
+        let mut hooks = self.hooks();
+        let state = hooks.entry(link.to_owned()).or_default();
+        if !state.pending {
+            warn!(link, "refused a webhook handshake nobody asked for");
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        let record = self.record(link, None, Some(secret.to_owned()));
+        if let Err(e) = self.table().and_then(|t| t.put(link, &record)) {
+            warn!(link, "cannot store the webhook secret: {e}");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+        state.secret = Some(SecretString::from(secret.to_owned()));
+        debug!(link, "webhook handshake answered");
+        let mut response = StatusCode::OK.into_response();
+        response.headers_mut().insert(SECRET_HEADER, value.clone());
+        response
+    }
+
+    /// Checks the signature of a delivery against the link's secret, in constant time.
+    fn verify(
+        &self,
+        link: &str,
+        signature: Option<&HeaderValue>,
+        body: &[u8],
+    ) -> Result<(), &'static str> {
+        let signature = signature.ok_or("no X-Hook-Signature")?;
+        let signature = hex::decode(signature.as_bytes()).map_err(|_| "signature is not hex")?;
+        let secret = self
+            .hooks()
+            .get(link)
+            .and_then(|s| s.secret.clone())
+            .ok_or("no webhook secret for this link")?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
+            .map_err(|_| "unusable secret")?;
+        mac.update(body);
+        mac.verify_slice(&signature)
+            .map_err(|_| "signature does not match")
+    }
+}
+
+/// The receiver's only handler: handshakes and deliveries for every link.
+async fn receive(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if method != Method::POST {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let Some(link) = link_of(uri.path()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(info) = shared.links.get(&link) else {
+        debug!(path = uri.path(), "webhook request for no known link");
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if let Some(secret) = headers.get(SECRET_HEADER) {
+        return shared.handshake(&link, secret);
+    }
+    if let Err(reason) = shared.verify(&link, headers.get(SIGNATURE_HEADER), &body) {
+        warn!(link = %link, "rejected a webhook delivery: {reason}");
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let events = serde_json::from_slice::<Delivery>(&body)
+        .ok()
+        .map(|d| d.events.len());
+    if events == Some(0) {
+        debug!(link = %link, "webhook heartbeat");
+    } else {
+        debug!(link = %link, events = ?events, "webhook delivery: polling now");
+        info.prompt.notify_one();
+    }
+    StatusCode::OK.into_response()
+}
+
+/// The body of a delivery; only the number of events matters.
+#[derive(Deserialize)]
+struct Delivery {
+    #[serde(default)]
+    events: Vec<serde::de::IgnoredAny>,
+}
+
+/// The running receiver and the registered webhooks.
+pub struct Webhooks {
+    shared: Arc<Shared>,
+    client: Arc<AsanaClient>,
+    local_addr: Option<SocketAddr>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Webhooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hooks = self.shared.hooks();
+        let mut links: Vec<(&str, bool)> = self
+            .shared
+            .links
+            .keys()
+            .map(|l| (l.as_str(), hooks.get(l).is_some_and(|h| h.active)))
+            .collect();
+        links.sort_unstable();
+        f.debug_struct("Webhooks")
+            .field("local_addr", &self.local_addr)
+            .field("active", &links)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Webhooks {
+    /// Binds `listen`, serves the receiver, removes webhooks an earlier run left behind,
+    /// registers one webhook per link (while already serving: the handshake comes in
+    /// during the create request), stores each secret, and returns once every
+    /// registration finished. A link whose registration fails gets one warning line and
+    /// is not [`Webhooks::is_active`].
+    ///
+    /// # Errors
+    /// [`WebhookError::Bind`] when `listen` cannot be bound, [`WebhookError::PublicUrl`]
+    /// for an unusable public URL, [`WebhookError::State`] when the store fails.
+    pub async fn start(
+        opts: WebhookOptions,
+        client: Arc<AsanaClient>,
+        store: Arc<Store>,
+        links: Vec<LinkHook>,
+    ) -> Result<Webhooks, WebhookError> {
+        let base = public_base(&opts.public_url)?;
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .map_err(|source| WebhookError::Bind {
+                addr: opts.listen,
+                source,
+            })?;
+        Self::serve(listener, base, client, store, links).await
+    }
+
+    /// [`Webhooks::start`] on an already bound listener (tests bind port 0 first to learn
+    /// the address the public URL names).
+    ///
+    /// # Errors
+    /// As [`Webhooks::start`], but no bind error.
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        public_url: &str,
+        client: Arc<AsanaClient>,
+        store: Arc<Store>,
+        links: Vec<LinkHook>,
+    ) -> Result<Webhooks, WebhookError> {
+        let base = public_base(public_url)?;
+        Self::serve(listener, base, client, store, links).await
+    }
+
+    async fn serve(
+        listener: tokio::net::TcpListener,
+        base: String,
+        client: Arc<AsanaClient>,
+        store: Arc<Store>,
+        links: Vec<LinkHook>,
+    ) -> Result<Webhooks, WebhookError> {
+        let mut infos = HashMap::new();
+        for hook in links {
+            let target = format!("{base}/{}", encode_segment(&hook.link));
+            let info = LinkInfo {
+                project: hook.project,
+                target,
+                prompt: hook.prompt,
+            };
+            if infos.insert(hook.link.clone(), info).is_some() {
+                return Err(WebhookError::DuplicateLink(hook.link));
+            }
+        }
+        store.table::<WebhookRecord>(SECRETS_TABLE)?;
+        let shared = Arc::new(Shared {
+            links: infos,
+            hooks: Mutex::default(),
+            store,
+        });
+        let app = Router::new()
+            .fallback(receive)
+            .with_state(Arc::clone(&shared));
+        let local_addr = listener.local_addr().ok();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(e) = served {
+                warn!("the webhook receiver stopped: {e}");
+            }
+        });
+        let webhooks = Webhooks {
+            shared,
+            client,
+            local_addr,
+            stop: Some(stop),
+            server: Some(server),
+        };
+        let mut names: Vec<String> = webhooks.shared.links.keys().cloned().collect();
+        names.sort_unstable();
+        futures::future::join_all(names.iter().map(|link| webhooks.register(link))).await;
+        webhooks.flush();
+        let active = names.iter().filter(|l| webhooks.is_active(l)).count();
+        info!(
+            "webhooks: {active} of {} links registered, receiver on {}",
+            names.len(),
+            local_addr.map_or_else(|| "?".to_owned(), |a| a.to_string())
+        );
+        Ok(webhooks)
+    }
+
+    /// Whether link `link` has a live webhook (so its loop may poll at the slower backup
+    /// interval).
+    #[must_use]
+    pub fn is_active(&self, link: &str) -> bool {
+        self.shared.hooks().get(link).is_some_and(|h| h.active)
+    }
+
+    /// The address the receiver listens on.
+    #[must_use]
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// The target URL Asana was (or would be) given for `link`.
+    #[must_use]
+    pub fn target(&self, link: &str) -> Option<String> {
+        self.shared.links.get(link).map(|i| i.target.clone())
+    }
+
+    /// The gid of `link`'s live webhook.
+    #[must_use]
+    pub fn webhook_gid(&self, link: &str) -> Option<String> {
+        self.shared
+            .hooks()
+            .get(link)
+            .filter(|h| h.active)
+            .and_then(|h| h.gid.clone())
+    }
+
+    /// Asks Asana about every webhook: one that is gone (Asana deletes a webhook after a
+    /// day of failed deliveries) or inactive is forgotten, and every link without a live
+    /// webhook is registered again. Returns how many links have a live webhook. For a
+    /// long-running watch to call now and then (e.g. hourly).
+    pub async fn refresh(&self) -> usize {
+        let mut names: Vec<String> = self.shared.links.keys().cloned().collect();
+        names.sort_unstable();
+        for link in &names {
+            let Some(gid) = self.webhook_gid(link) else {
+                continue;
+            };
+            match api::get_webhook(&self.client, &gid).await {
+                Ok(Some(hook)) if hook.active => {}
+                Ok(_) => {
+                    warn!(link = %link, webhook = %gid, "the webhook is gone or inactive; registering it again");
+                    if let Some(state) = self.shared.hooks().get_mut(link.as_str()) {
+                        state.active = false;
+                    }
+                }
+                Err(e) => debug!(link = %link, "cannot check the webhook: {e}"),
+            }
+        }
+        for link in &names {
+            if !self.is_active(link) {
+                self.register(link).await;
+            }
+        }
+        self.flush();
+        names.iter().filter(|l| self.is_active(l)).count()
+    }
+
+    /// Deletes the registered webhooks (`DELETE /webhooks/{gid}`), forgets their secrets
+    /// and stops the receiver. Best effort, bounded in time (about five seconds): a
+    /// webhook that could not be deleted keeps its gid in the store and is deleted by the
+    /// next start.
+    pub async fn shutdown(mut self) {
+        let registered: Vec<(String, String)> = {
+            let mut hooks = self.shared.hooks();
+            hooks
+                .iter_mut()
+                .filter_map(|(link, state)| {
+                    state.active = false;
+                    state.pending = false;
+                    state.secret = None;
+                    state.gid.take().map(|gid| (link.clone(), gid))
+                })
+                .collect()
+        };
+        // The secrets go first, so that none outlives the run even if deleting stalls.
+        for (link, gid) in &registered {
+            self.store_record(link, Some(gid.clone()), None);
+        }
+        let client = &self.client;
+        let deletes =
+            futures::future::join_all(registered.iter().map(|(link, gid)| async move {
+                (link, gid, api::delete_webhook(client, gid).await)
+            }));
+        match tokio::time::timeout(DELETE_BUDGET, deletes).await {
+            Ok(results) => {
+                for (link, gid, result) in results {
+                    match result {
+                        Ok(_) => {
+                            debug!(link = %link, webhook = %gid, "webhook deleted");
+                            self.forget_record(link);
+                        }
+                        Err(e) => warn!(
+                            link = %link, webhook = %gid,
+                            "cannot delete the webhook ({e}); the next watch deletes it"
+                        ),
+                    }
+                }
+            }
+            Err(_) => warn!("deleting the webhooks took too long; the next watch deletes them"),
+        }
+        self.flush();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut server) = self.server.take()
+            && tokio::time::timeout(STOP_BUDGET, &mut server)
+                .await
+                .is_err()
+        {
+            server.abort();
+        }
+    }
+
+    /// Removes stale webhooks of `link`, then creates its webhook; on failure, one warning.
+    async fn register(&self, link: &str) {
+        let Some(info) = self.shared.links.get(link) else {
+            return;
+        };
+        self.remove_stale(link, info).await;
+        let mut result = self.create(link, info).await;
+        if let Err(RegisterError::Asana(e)) = &result
+            && api::is_duplicate(e)
+        {
+            // Left by an earlier run whose record was lost: delete it by its target.
+            self.remove_stale(link, info).await;
+            result = self.create(link, info).await;
+        }
+        match result {
+            Ok(gid) => info!(link, webhook = %gid, "webhook registered"),
+            Err(e) => warn!(link, "no webhook, polling only: {e}"),
+        }
+    }
+
+    /// One create request with its handshake; the webhook's gid once it is usable.
+    async fn create(&self, link: &str, info: &LinkInfo) -> Result<String, RegisterError> {
+        {
+            let mut hooks = self.shared.hooks();
+            let state = hooks.entry(link.to_owned()).or_default();
+            *state = HookState {
+                pending: true,
+                ..HookState::default()
+            };
+        }
+        let created = api::create_webhook(&self.client, &info.project, &info.target).await;
+        let secret = {
+            let mut hooks = self.shared.hooks();
+            let state = hooks.entry(link.to_owned()).or_default();
+            state.pending = false;
+            match &created {
+                Ok(hook) if state.secret.is_some() => {
+                    state.gid = Some(hook.gid.clone());
+                    state.active = true;
+                }
+                _ => state.secret = None,
+            }
+            state.secret.clone()
+        };
+        match (created, secret) {
+            (Ok(hook), Some(secret)) => {
+                self.store_record(
+                    link,
+                    Some(hook.gid.clone()),
+                    Some(secret.expose_secret().to_owned()),
+                );
+                Ok(hook.gid)
+            }
+            (Ok(hook), None) => {
+                // Created without a handshake reaching us: its deliveries cannot be
+                // verified, so it is of no use.
+                if let Err(e) = api::delete_webhook(&self.client, &hook.gid).await {
+                    debug!(link, webhook = %hook.gid, "cannot delete an unverifiable webhook: {e}");
+                }
+                self.forget_record(link);
+                Err(RegisterError::NoHandshake)
+            }
+            (Err(e), _) => {
+                self.forget_record(link);
+                Err(RegisterError::Asana(e))
+            }
+        }
+    }
+
+    /// Deletes what an earlier run of this link left: the webhook whose gid the store
+    /// holds, and any webhook on the project with this link's target.
+    async fn remove_stale(&self, link: &str, info: &LinkInfo) {
+        let recorded = match self.shared.table().and_then(|t| t.get(link)) {
+            Ok(record) => record,
+            Err(e) => {
+                warn!(link, "cannot read the webhook record: {e}");
+                None
+            }
+        };
+        if let Some(gid) = recorded.and_then(|r| r.gid) {
+            match api::delete_webhook(&self.client, &gid).await {
+                Ok(existed) => debug!(link, webhook = %gid, existed, "removed an earlier webhook"),
+                Err(e) => debug!(link, webhook = %gid, "cannot remove an earlier webhook: {e}"),
+            }
+        }
+        self.forget_record(link);
+        match api::list_project_webhooks(&self.client, &info.project).await {
+            Ok(listed) => {
+                for hook in listed
+                    .iter()
+                    .filter(|h| h.target.as_deref() == Some(info.target.as_str()))
+                {
+                    match api::delete_webhook(&self.client, &hook.gid).await {
+                        Ok(_) => debug!(link, webhook = %hook.gid, "removed a stale webhook"),
+                        Err(e) => {
+                            debug!(link, webhook = %hook.gid, "cannot remove a stale webhook: {e}");
+                        }
+                    }
+                }
+            }
+            Err(e) => debug!(link, "cannot list the project's webhooks: {e}"),
+        }
+    }
+
+    fn store_record(&self, link: &str, gid: Option<String>, secret: Option<String>) {
+        let record = self.shared.record(link, gid, secret);
+        if let Err(e) = self.shared.table().and_then(|t| t.put(link, &record)) {
+            warn!(link, "cannot store the webhook record: {e}");
+        }
+    }
+
+    fn forget_record(&self, link: &str) {
+        if let Err(e) = self.shared.table().and_then(|t| t.remove(link).map(drop)) {
+            warn!(link, "cannot remove the webhook record: {e}");
+        }
+    }
+
+    fn flush(&self) {
+        if let Err(e) = self.shared.store.flush() {
+            warn!("cannot flush the webhook records: {e}");
+        }
+    }
+}
+
+impl Drop for Webhooks {
+    /// Without [`Webhooks::shutdown`] (a crash, a panic) the receiver stops; the webhooks
+    /// stay registered and the next start removes them.
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// Why one link's registration failed (for its warning line).
+#[derive(Debug, thiserror::Error)]
+enum RegisterError {
+    #[error("{0}")]
+    Asana(#[from] asana_bridge_connector::ConnectorError),
+    #[error("Asana created the webhook but its handshake never reached this receiver")]
+    NoHandshake,
+}
+
+/// The public URL without a trailing `/`, checked.
+fn public_base(url: &str) -> Result<String, WebhookError> {
+    let fail = |reason| WebhookError::PublicUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| fail("must start with https:// (or http://)"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(fail("has no host"));
+    }
+    if url.contains(['?', '#']) || url.chars().any(char::is_whitespace) {
+        return Err(fail("must not have a query, a fragment or spaces"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// A link name as one URL path segment (RFC 3986 unreserved characters kept).
+fn encode_segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The link named by the last segment of a request path, percent-decoded.
+fn link_of(path: &str) -> Option<String> {
+    let segment = path.trim_end_matches('/').rsplit('/').next()?;
+    if segment.is_empty() {
+        return None;
+    }
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Link names survive the trip through the target URL, whatever the prefix.
+    #[test]
+    fn link_names_round_trip() {
+        for name in ["roadmap", "bugs & fixes", "ünï/cödé", "a%b", "~x.y_z-1"] {
+            let path = format!("/asana/hooks/{}", encode_segment(name));
+            assert_eq!(link_of(&path).as_deref(), Some(name), "{path}");
+        }
+        assert_eq!(link_of("/"), None);
+        assert_eq!(link_of("/x/%zz"), None);
+        assert_eq!(link_of("/x/roadmap/").as_deref(), Some("roadmap"));
+    }
+
+    /// The public URL must be http(s) with a host and nothing after the path.
+    #[test]
+    fn public_urls_are_checked() {
+        assert_eq!(
+            public_base("https://h.example/asana/").ok().as_deref(),
+            Some("https://h.example/asana")
+        );
+        for bad in [
+            "h.example",
+            "https://",
+            "https:///x",
+            "https://h/x?a=1",
+            "ftp://h",
+        ] {
+            assert!(public_base(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// A record's `Debug` hides the secret.
+    #[test]
+    fn records_hide_the_secret() {
+        let record = WebhookRecord {
+            project: "1".into(),
+            target: "https://h/x".into(),
+            gid: Some("2".into()),
+            secret: Some("s3cr3t".into()),
+        };
+        assert!(!format!("{record:?}").contains("s3cr3t"));
+    }
+}
