@@ -48,6 +48,8 @@ pub struct Applied {
     pub failures: Vec<ItemFailure>,
     /// A link-wide error that stopped the remaining actions.
     pub aborted: Option<String>,
+    /// That error is a passing one (service unreachable, rate limited): try again later.
+    pub outage: bool,
 }
 
 /// Everything `apply` works with.
@@ -60,6 +62,9 @@ pub struct Applier<'a> {
     pub now: String,
     /// Called after each action (progress bar).
     pub on_progress: &'a (dyn Fn() + Sync),
+    /// When set, actions not yet started are skipped (a clean shutdown): each action is
+    /// whole or not begun, and the next run does the rest.
+    pub cancel: Option<&'a AtomicBool>,
 }
 
 struct Shared {
@@ -67,12 +72,14 @@ struct Shared {
     failures: Mutex<Vec<ItemFailure>>,
     abort: AtomicBool,
     aborted: Mutex<Option<String>>,
+    outage: AtomicBool,
 }
 
 /// Why one action failed.
 enum Failure {
     Item(ItemFailure),
-    Fatal(String),
+    /// Stops the link; `true` when it is a passing outage.
+    Fatal(String, bool),
     State(StateError),
 }
 
@@ -105,6 +112,7 @@ impl Applier<'_> {
             failures: Mutex::new(Vec::new()),
             abort: AtomicBool::new(false),
             aborted: Mutex::new(None),
+            outage: AtomicBool::new(false),
         };
         let mut state_error = None;
         let mut results = futures::stream::iter(plan.actions)
@@ -115,8 +123,9 @@ impl Applier<'_> {
             match result {
                 Ok(()) => {}
                 Err(Failure::Item(f)) => lock(&shared.failures).push(f),
-                Err(Failure::Fatal(message)) => {
+                Err(Failure::Fatal(message, outage)) => {
                     shared.abort.store(true, Ordering::SeqCst);
+                    shared.outage.fetch_or(outage, Ordering::SeqCst);
                     lock(&shared.aborted).get_or_insert(message);
                 }
                 Err(Failure::State(e)) => {
@@ -145,11 +154,14 @@ impl Applier<'_> {
                 .aborted
                 .into_inner()
                 .unwrap_or_else(|e| e.into_inner()),
+            outage: shared.outage.into_inner(),
         })
     }
 
     async fn run_one(&self, action: Action, shared: &Shared) -> Result<(), Failure> {
-        if shared.abort.load(Ordering::SeqCst) {
+        if shared.abort.load(Ordering::SeqCst)
+            || self.cancel.is_some_and(|c| c.load(Ordering::SeqCst))
+        {
             return Ok(());
         }
         match action {
@@ -305,6 +317,7 @@ impl Applier<'_> {
             asana: a,
             target: t,
             asana_fields: (asana.fields != *base).then(|| asana.fields.clone()),
+            target_fields: (target.fields != *base).then(|| target.fields.clone()),
         };
         self.state
             .pairs
@@ -322,7 +335,7 @@ impl Applier<'_> {
 
     fn fail(&self, item: &str, doing: &str, error: ConnectorError) -> Failure {
         if error.is_fatal_for_link() {
-            Failure::Fatal(format!("{doing} {item}: {error}"))
+            Failure::Fatal(format!("{doing} {item}: {error}"), error.is_retryable())
         } else {
             Failure::Item(ItemFailure {
                 item: item.to_owned(),

@@ -35,6 +35,8 @@ pub enum Command {
     Init,
     /// Reconcile every link (or one) once, then exit.
     Sync(SyncArgs),
+    /// Keep links mirrored until SIGINT/SIGTERM (clean shutdown exits 0).
+    Watch(WatchArgs),
     /// Per link: mapped items, last successful sync, pending conflicts, cursor age.
     Status(LinkArg),
     /// List unresolved conflicts with a diff of both sides, or settle one.
@@ -63,6 +65,23 @@ pub struct SyncArgs {
     /// List every Asana task instead of reading only what changed since the last sync.
     #[arg(long)]
     pub full: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Only this link.
+    #[arg(long, value_name = "NAME")]
+    pub link: Option<String>,
+    /// Seconds between polls of Asana's change feed (default 10, or the link's
+    /// `poll_interval`).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub poll_interval: Option<u64>,
+    /// Seconds between full reconciles, the safety net for anything an event source missed.
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub full_interval: u64,
+    /// Seconds between backup polls of a link that a webhook speeds up.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub backup_poll_interval: u64,
 }
 
 #[derive(Debug, Args)]

@@ -50,6 +50,7 @@ struct RawAsana {
     base_url: Option<String>,
     token_env: Option<String>,
     requests_per_minute: Option<u32>,
+    retry_max_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +98,9 @@ pub struct AsanaSettings {
     pub base_url: String,
     pub token_env: String,
     pub requests_per_minute: u32,
+    /// How long a request is retried (5xx, network errors, 429) before the run reports the
+    /// service as unreachable.
+    pub retry_max_seconds: u64,
 }
 
 /// One `[[link]]`.
@@ -171,6 +175,7 @@ impl Config {
                 .to_owned(),
             token_env: raw.asana.token_env.unwrap_or_else(|| "ASANA_TOKEN".into()),
             requests_per_minute: rpm,
+            retry_max_seconds: raw.asana.retry_max_seconds.unwrap_or(60),
         };
 
         let mut links = Vec::new();
@@ -283,6 +288,7 @@ state_dir = ".asana-bridge"
 # base_url = "https://app.asana.com/api/1.0"   # ASANA_BASE_URL overrides it
 token_env = "ASANA_TOKEN"                      # env var holding a PAT or service-account token
 # requests_per_minute = 1500                   # 150 on free workspaces
+# retry_max_seconds = 60                       # how long to retry 5xx/network errors
 
 # One [[link]] per Asana project to mirror.
 [[link]]

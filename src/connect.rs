@@ -41,14 +41,17 @@ impl Connectors {
     /// Reads the Asana token and builds the shared client.
     pub fn new(config: &Config) -> Result<Self, CliError> {
         let token = read_token(&config.asana.token_env, "asana.token_env")?;
-        let client = AsanaClient::new(AsanaConfig {
+        let mut http = AsanaConfig {
             base_url: config.asana.base_url.clone(),
             token,
             requests_per_minute: config.asana.requests_per_minute,
-        })
-        .map_err(|e| CliError::usage(anyhow!("cannot set up the Asana client: {e}")))?;
+        }
+        .http_config();
+        http.retry.max_elapsed = Duration::from_secs(config.asana.retry_max_seconds);
+        let http = HttpClient::new(http)
+            .map_err(|e| CliError::usage(anyhow!("cannot set up the Asana client: {e}")))?;
         Ok(Self {
-            asana: Arc::new(client),
+            asana: Arc::new(AsanaClient::with_http(http)),
             users: config.users.clone(),
             state_dir: config.state_dir.clone(),
         })

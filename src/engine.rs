@@ -25,6 +25,9 @@ pub struct SyncOptions {
     /// How old the last full listing may be before a run lists everything again: the
     /// change feed is at-most-once, so a periodic full listing catches what it missed.
     pub full_scan_every: jiff::SignedDuration,
+    /// The target is known not to have changed since the last run (its watcher saw
+    /// nothing): stand its items in from the records instead of listing it.
+    pub target_unchanged: bool,
 }
 
 impl Default for SyncOptions {
@@ -35,6 +38,7 @@ impl Default for SyncOptions {
             mass_delete_share: 0.5,
             full: false,
             full_scan_every: jiff::SignedDuration::from_hours(1),
+            target_unchanged: false,
         }
     }
 }
@@ -55,6 +59,8 @@ pub struct LinkReport {
     pub fatal: Option<String>,
     /// Whether every Asana task was listed (rather than only the changed ones).
     pub full_scan: bool,
+    /// `fatal` is a passing outage (service unreachable, rate limited): try again later.
+    pub outage: bool,
 }
 
 impl LinkReport {
@@ -196,6 +202,7 @@ pub async fn sync_link(
     store: &Store,
     options: SyncOptions,
     progress: &indicatif::ProgressBar,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<LinkReport, StateError> {
     let state = LinkState::open(store, &link.name)?;
     let mut report = LinkReport {
@@ -218,9 +225,23 @@ pub async fn sync_link(
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .is_none_or(|t| jiff::Timestamp::now().duration_since(t) >= options.full_scan_every);
     let want_full = options.full || full_due || records.is_empty();
+    let target_listing = async {
+        if options.target_unchanged && !want_full {
+            Ok((
+                records
+                    .iter()
+                    .map(crate::records::PairRecord::target_item)
+                    .collect(),
+                Vec::new(),
+                Vec::new(),
+            ))
+        } else {
+            list_all(target).await
+        }
+    };
     let (asana_side, target_side) = tokio::join!(
         observe_asana(asana, &records, meta.asana_cursor.as_deref(), want_full),
-        list_all(target)
+        target_listing
     );
     let AsanaView {
         items: asana_items,
@@ -230,6 +251,7 @@ pub async fn sync_link(
     } = match asana_side {
         Ok(v) => v,
         Err(e) => {
+            report.outage = e.is_retryable();
             report.fatal = Some(format!(
                 "listing the Asana project {}: {e}",
                 link.asana_project
@@ -241,6 +263,7 @@ pub async fn sync_link(
     let (target_items, target_failures, target_unreadable) = match target_side {
         Ok(v) => v,
         Err(e) => {
+            report.outage = e.is_retryable();
             report.fatal = Some(format!("listing the {}: {e}", target.kind()));
             return finish(report, &state, meta, options);
         }
@@ -339,11 +362,13 @@ pub async fn sync_link(
         state: &state,
         now: now.clone(),
         on_progress: &tick,
+        cancel,
     };
     let applied = applier.apply(plan).await?;
     report.counts = applied.counts;
     report.failures.extend(applied.failures);
     report.fatal = applied.aborted;
+    report.outage = applied.outage;
     if !report.has_errors() {
         // Cursors advance only after a run without errors: a failed item's change is
         // seen again next time.

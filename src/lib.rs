@@ -12,6 +12,7 @@
 //! - [`engine`]: one link's sync: observe, plan, guard, apply or print.
 //! - [`report`]: summaries, dry-run diffs, error lines, JSON.
 //! - [`connect`]: builds the connectors a link names.
+//! - [`watch`]: `asana-bridge watch`, the long-running mirror.
 //! - [`cli`], [`commands`], [`exit`]: the command line.
 
 pub mod apply;
@@ -26,3 +27,4 @@ pub mod merge;
 pub mod plan;
 pub mod records;
 pub mod report;
+pub mod watch;

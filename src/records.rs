@@ -122,6 +122,9 @@ pub struct PairRecord {
     /// the unchanged tasks without fetching them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asana_fields: Option<TaskFields>,
+    /// The same for the target side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_fields: Option<TaskFields>,
 }
 
 impl PairRecord {
@@ -138,6 +141,22 @@ impl PairRecord {
             modified_at: None,
             partner: None,
             revision: self.asana.revision.clone(),
+        }
+    }
+
+    /// The target item as it was when last written or seen (for a target known not to have
+    /// changed since, e.g. a folder whose watcher reported nothing).
+    #[must_use]
+    pub fn target_item(&self) -> Item {
+        Item {
+            id: self.target_id.clone(),
+            fields: self
+                .target_fields
+                .clone()
+                .unwrap_or_else(|| self.base.clone()),
+            modified_at: None,
+            partner: Some(self.asana_gid.clone()),
+            revision: self.target.revision.clone(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! End to end: the command line's contract (init, status, exit codes, config errors).
 
+#[allow(unused_imports)] // the shared harness re-exports more than this file uses
 mod common;
 
 use common::World;

@@ -9,6 +9,7 @@
 //! measured numbers, so CI stays green; run them with `cargo test --test request_economy
 //! -- --include-ignored`.
 
+#[allow(unused_imports)] // the shared harness re-exports more than this file uses
 mod common;
 
 use std::collections::BTreeMap;

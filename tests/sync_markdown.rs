@@ -1,6 +1,7 @@
 //! End to end: `asana-bridge sync` between the Asana simulator and a Markdown folder,
 //! through the real binary.
 
+#[allow(unused_imports)] // the shared harness re-exports more than this file uses
 mod common;
 
 use common::{Fault, TaskEdit, World};

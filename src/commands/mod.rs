@@ -20,6 +20,7 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
     match cli.command {
         Command::Init => init::run(&cli.config, out),
         Command::Sync(args) => sync::run(&cli.config, &args, out).await,
+        Command::Watch(args) => crate::watch::run(&cli.config, &args, out).await,
         Command::Status(args) => status::run(&cli.config, args.link.as_deref(), out),
         Command::Conflicts(args) => conflicts::run(&cli.config, &args, out),
     }
@@ -48,7 +49,7 @@ impl Output {
 }
 
 /// Loads the config, honouring `ASANA_BASE_URL`.
-fn load_config(path: &std::path::Path) -> Result<crate::config::Config, CliError> {
+pub(crate) fn load_config(path: &std::path::Path) -> Result<crate::config::Config, CliError> {
     let base_url = std::env::var("ASANA_BASE_URL")
         .ok()
         .filter(|s| !s.is_empty());

@@ -36,8 +36,16 @@ pub async fn run(config_path: &Path, args: &SyncArgs, out: Output) -> Result<Exi
         } else {
             indicatif::ProgressBar::hidden()
         };
-        let result =
-            engine::sync_link(link, asana.as_ref(), target.as_ref(), &store, options, &bar).await;
+        let result = engine::sync_link(
+            link,
+            asana.as_ref(),
+            target.as_ref(),
+            &store,
+            options,
+            &bar,
+            None,
+        )
+        .await;
         bar.finish_and_clear();
         let r = result?;
         for line in report::error_lines(&r) {

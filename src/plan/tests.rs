@@ -42,6 +42,7 @@ fn record(a: &Item, t: &Item) -> PairRecord {
         asana: Fingerprint::of(a),
         target: Fingerprint::of(t),
         asana_fields: None,
+        target_fields: None,
     }
 }
 

@@ -102,6 +102,23 @@ impl Store {
         })
     }
 
+    /// Whether another process holds the store in `dir` right now (a running `watch`).
+    /// Asks with a shared lock on sled's lock file and lets go at once.
+    #[must_use]
+    pub fn is_in_use(dir: &Path) -> bool {
+        let Ok(file) = std::fs::File::open(dir.join(DB_DIR).join("db")) else {
+            return false;
+        };
+        match file.try_lock_shared() {
+            Ok(()) => {
+                let _ = file.unlock();
+                false
+            }
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(_)) => false,
+        }
+    }
+
     /// The state directory this store belongs to.
     #[must_use]
     pub fn dir(&self) -> &Path {
@@ -305,6 +322,18 @@ mod tests {
             err.to_string()
                 .contains("in use by another asana-bridge process")
         );
+    }
+
+    #[test]
+    fn in_use_is_seen_from_outside() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!Store::is_in_use(dir.path()), "no store yet");
+        let store = Store::open(dir.path()).unwrap();
+        assert!(Store::is_in_use(dir.path()));
+        drop(store);
+        assert!(!Store::is_in_use(dir.path()));
+        // Asking did not take the lock away.
+        let _again = Store::open(dir.path()).unwrap();
     }
 
     #[test]

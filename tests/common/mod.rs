@@ -1,7 +1,7 @@
 //! Shared harness of the end-to-end tests: an Asana simulator on 127.0.0.1, a temp folder
 //! with a config, and the real `asana-bridge` binary run as a child process.
 
-#![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
+#![allow(dead_code)] // each test binary uses a different part of the harness
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -57,8 +57,13 @@ impl World {
     }
 
     pub fn write_config(&self, policy: &str) {
+        self.write_config_with(policy, "");
+    }
+
+    /// The config with extra lines in its `[asana]` section.
+    pub fn write_config_with(&self, policy: &str, asana_extra: &str) {
         let config = format!(
-            "state_dir = \".asana-bridge\"\n\n[asana]\ntoken_env = \"ASANA_TOKEN\"\n\n[[link]]\nname = \"roadmap\"\nasana_project = \"{}\"\nconflict = \"{policy}\"\nmarkdown = {{ dir = \"roadmap\" }}\n",
+            "state_dir = \".asana-bridge\"\n\n[asana]\ntoken_env = \"ASANA_TOKEN\"\n{asana_extra}\n[[link]]\nname = \"roadmap\"\nasana_project = \"{}\"\nconflict = \"{policy}\"\nmarkdown = {{ dir = \"roadmap\" }}\n",
             self.project
         );
         std::fs::write(self.dir.path().join("asana-bridge.toml"), config).expect("config");
@@ -131,6 +136,20 @@ impl World {
             }
         }
         out
+    }
+
+    /// Polls `cond` every 50 ms until it holds or `timeout` passes; whether it held.
+    pub fn eventually(timeout: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+        let end = std::time::Instant::now() + timeout;
+        loop {
+            if cond() {
+                return true;
+            }
+            if std::time::Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// Every file under `dir` with its bytes and modification time, for "nothing changed".

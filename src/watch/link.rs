@@ -1,0 +1,253 @@
+//! One link kept mirrored: a loop of cheap checks and syncs.
+//!
+//! - At start, and then every `full_every`, a full reconcile (every Asana task listed, the
+//!   target listed): every event source can miss something.
+//! - Every `poll` (slower, `backup_poll`, while a webhook speeds the link up), a sync that
+//!   reads only Asana's change feed: one request when nothing changed. The target is
+//!   listed only when its watcher saw a real change; otherwise its items are stood in from
+//!   the state.
+//! - A change in the folder, or a webhook delivery, wakes the loop at once. A folder change
+//!   that is only the echo of the bridge's own write (the file is exactly as the bridge
+//!   last wrote it) is dropped without a sync.
+//! - Asana or the network down: one warning, exponential backoff up to five minutes, one
+//!   line when it is back; nothing is lost (cursors advance only after a clean run).
+//! - Shutdown: the sync in hand finishes its current actions and stops; the loop ends.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use asana_bridge_connector::Connector;
+use asana_bridge_state::{StateError, Store};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::folder::FolderWatch;
+use super::published::{LinkStatus, Publisher};
+use crate::commands::Output;
+use crate::config::LinkConfig;
+use crate::engine::{self, LinkReport, SyncOptions};
+use crate::linkstate::LinkState;
+use crate::report;
+
+/// The longest wait between tries while a service is down.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Everything one link's loop works with.
+pub struct LinkLoop {
+    pub link: LinkConfig,
+    pub asana: Box<dyn Connector>,
+    pub target: Box<dyn Connector>,
+    pub store: Arc<Store>,
+    pub folder: Option<FolderWatch>,
+    /// Woken by webhook deliveries.
+    pub prompt: Arc<Notify>,
+    /// Whether a webhook speeds this link up (then `backup_poll` applies).
+    pub webhook: bool,
+    pub poll: Duration,
+    pub backup_poll: Duration,
+    pub full_every: Duration,
+    pub publisher: Arc<Publisher>,
+    pub out: Output,
+}
+
+/// Why the loop runs a sync now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wake {
+    Start,
+    Poll,
+    Prompt,
+    Folder,
+}
+
+impl LinkLoop {
+    /// Runs until `shutdown` turns true. Only a state-store failure ends it early.
+    pub async fn run(
+        self,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        cancel: &AtomicBool,
+    ) -> Result<(), StateError> {
+        let mut wake = Wake::Start;
+        let mut next_full = Instant::now();
+        let mut target_dirty = true;
+        let mut last_clean = false;
+        let mut outage: Option<(String, Duration)> = None;
+        let mut last_errors: BTreeSet<String> = BTreeSet::new();
+
+        loop {
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            let full = Instant::now() >= next_full;
+            let options = SyncOptions {
+                full,
+                target_unchanged: self.folder.is_some() && !target_dirty && last_clean,
+                ..SyncOptions::default()
+            };
+            tracing::debug!(link = %self.link.name, ?wake, full, "sync");
+            let bar = indicatif::ProgressBar::hidden();
+            let report = engine::sync_link(
+                &self.link,
+                self.asana.as_ref(),
+                self.target.as_ref(),
+                &self.store,
+                options,
+                &bar,
+                Some(cancel),
+            )
+            .await?;
+            target_dirty = false;
+            last_clean = !report.has_errors();
+            if full {
+                // A failed full reconcile is tried again at the next poll, not at once.
+                next_full = Instant::now()
+                    + if report.fatal.is_none() {
+                        self.full_every
+                    } else {
+                        self.poll
+                    };
+            }
+            outage = self.report(&report, outage, &mut last_errors);
+            self.publish(&report, outage.as_ref().map(|(m, _)| m.clone()))?;
+
+            // Wait for the next reason to sync.
+            let interval = match &outage {
+                Some((_, backoff)) => *backoff,
+                None if self.webhook => self.backup_poll,
+                None => self.poll,
+            };
+            let deadline = (Instant::now() + interval).min(next_full);
+            wake = loop {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => break Wake::Poll,
+                    () = self.prompt.notified() => break Wake::Prompt,
+                    () = folder_changed(self.folder.as_ref()) => {
+                        if self.folder_really_changed().await? {
+                            target_dirty = true;
+                            break Wake::Folder;
+                        }
+                    }
+                    _ = shutdown.changed() => return Ok(()),
+                }
+            };
+        }
+    }
+
+    /// Prints what the sync did (nothing when nothing happened), errors once each, and the
+    /// outage transitions. Returns the outage state after this run.
+    fn report(
+        &self,
+        r: &LinkReport,
+        outage: Option<(String, Duration)>,
+        last_errors: &mut BTreeSet<String>,
+    ) -> Option<(String, Duration)> {
+        let name = &self.link.name;
+        if r.outage {
+            let message = r.fatal.clone().unwrap_or_default();
+            return Some(match outage {
+                None => {
+                    eprintln!(
+                        "warning: link \"{name}\": {message}; retrying with backoff until it is back"
+                    );
+                    (message, self.poll.min(MAX_BACKOFF))
+                }
+                Some((first, backoff)) => (first, (backoff * 2).min(MAX_BACKOFF)),
+            });
+        }
+        if outage.is_some() {
+            eprintln!("link \"{name}\": reachable again");
+        }
+        let errors: BTreeSet<String> = report::error_lines(r).into_iter().collect();
+        for line in errors.difference(last_errors) {
+            eprintln!("{line}");
+        }
+        *last_errors = errors;
+        let c = &r.counts;
+        let changed = c.created_asana
+            + c.created_target
+            + c.updated_asana
+            + c.updated_target
+            + c.deleted_asana
+            + c.deleted_target
+            > 0;
+        if changed {
+            if self.out.json {
+                println!("{}", report::link_json(r));
+            } else {
+                let time = jiff::Timestamp::now().strftime("%H:%M:%SZ");
+                self.out.line(&format!(
+                    "[{time}] {}",
+                    report::summary_line(r, self.target.kind())
+                ));
+            }
+        }
+        None
+    }
+
+    fn publish(&self, r: &LinkReport, outage: Option<String>) -> Result<(), StateError> {
+        let state = LinkState::open(&self.store, &self.link.name)?;
+        let meta = state.meta()?;
+        self.publisher.update(
+            &self.link.name,
+            LinkStatus {
+                last_poll: meta.last_attempt,
+                last_success: meta.last_success,
+                cursor_at: meta.asana_cursor_at,
+                mapped: state.pairs.len(),
+                conflicts: r.conflicts_open.max(state.conflicts.len()),
+                pending_creates: state.intents.len(),
+                outage,
+                webhook: self.webhook,
+            },
+        );
+        Ok(())
+    }
+
+    /// Whether the files the watcher named differ from what the state says the bridge last
+    /// wrote or saw (its own writes are no change).
+    async fn folder_really_changed(&self) -> Result<bool, StateError> {
+        let Some(folder) = &self.folder else {
+            return Ok(false);
+        };
+        let changes = folder.take();
+        if changes.overflow {
+            return Ok(true);
+        }
+        if changes.names.is_empty() {
+            return Ok(false);
+        }
+        let state = LinkState::open(&self.store, &self.link.name)?;
+        let records = state.records()?;
+        let names: Vec<String> = changes.names.iter().cloned().collect();
+        let Ok(items) = self.target.get_many(&names).await else {
+            // Unreadable now (half-written, broken): let a listing report it.
+            return Ok(true);
+        };
+        for name in &names {
+            let known = records.iter().find(|r| &r.target_id == name);
+            let now = items.iter().find(|i| &i.id == name);
+            let echo = match (known, now) {
+                (Some(r), Some(item)) => {
+                    r.target.revision.is_some() && r.target.revision == item.revision
+                }
+                (None, None) => true, // a file that came and went (an editor's temp file)
+                _ => false,
+            };
+            if !echo {
+                tracing::debug!(link = %self.link.name, file = %name, "changed in the folder");
+                return Ok(true);
+            }
+        }
+        tracing::trace!(link = %self.link.name, "folder events were our own writes");
+        Ok(false)
+    }
+}
+
+/// Waits for a change in `folder`, or forever when there is no folder to watch.
+async fn folder_changed(folder: Option<&FolderWatch>) {
+    match folder {
+        Some(f) => f.changed().await,
+        None => std::future::pending().await,
+    }
+}

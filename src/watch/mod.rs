@@ -1,0 +1,127 @@
+//! `asana-bridge watch`: keeps every link (or one) mirrored until SIGINT/SIGTERM.
+//!
+//! - [`link`]: one link's loop (polls of Asana's change feed, folder changes, webhook
+//!   prompts, periodic full reconcile, outage backoff).
+//! - [`folder`]: the Markdown folder's watcher (notify, debounced).
+//! - [`published`]: the status file `asana-bridge status` reads while watch holds the store.
+//!
+//! The state store is held for the whole run (one process per state directory). On a
+//! signal every loop finishes the sync in hand (actions not yet begun are left for the
+//! next run), the store is flushed and the command exits 0.
+
+pub mod folder;
+pub mod link;
+pub mod published;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::anyhow;
+use asana_bridge_state::Store;
+use tokio::sync::Notify;
+
+use crate::cli::WatchArgs;
+use crate::commands::{Output, load_config};
+use crate::config::TargetConfig;
+use crate::connect::{Connectors, LinkConnectors};
+use crate::exit::{CliError, Exit};
+use folder::FolderWatch;
+use link::LinkLoop;
+use published::Publisher;
+
+/// Runs `watch`.
+pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Exit, CliError> {
+    let config = load_config(config_path)?;
+    let links = config.select(args.link.as_deref())?;
+    let connectors = Connectors::new(&config)?;
+    let store = Arc::new(Store::open(&config.state_dir)?);
+    let publisher = Arc::new(Publisher::new(&config.state_dir));
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let cancel = Arc::new(AtomicBool::new(false));
+    tokio::spawn(wait_for_signal(stop_tx, Arc::clone(&cancel)));
+
+    let mut loops = Vec::new();
+    for link in links {
+        let LinkConnectors { asana, target } = connectors.for_link(link, true)?;
+        let folder = match &link.target {
+            TargetConfig::Markdown { dir } => Some(FolderWatch::start(dir).map_err(|e| {
+                CliError::runtime(anyhow!(
+                    "link \"{}\": cannot watch the folder {}: {e}",
+                    link.name,
+                    dir.display()
+                ))
+            })?),
+            TargetConfig::Github { .. } => None,
+        };
+        let poll = Duration::from_secs(
+            args.poll_interval
+                .or(link.poll_interval)
+                .unwrap_or(DEFAULT_POLL_SECS),
+        );
+        loops.push(LinkLoop {
+            link: link.clone(),
+            asana,
+            target,
+            store: Arc::clone(&store),
+            folder,
+            prompt: Arc::new(Notify::new()),
+            webhook: false,
+            poll,
+            backup_poll: poll.max(Duration::from_secs(args.backup_poll_interval)),
+            full_every: Duration::from_secs(args.full_interval),
+            publisher: Arc::clone(&publisher),
+            out,
+        });
+    }
+    out.line(&format!(
+        "watching {} link{} (Ctrl-C to stop)",
+        loops.len(),
+        if loops.len() == 1 { "" } else { "s" }
+    ));
+
+    let results = futures::future::join_all(
+        loops
+            .into_iter()
+            .map(|l| l.run(stop_rx.clone(), cancel.as_ref())),
+    )
+    .await;
+    publisher.remove();
+    store.flush()?;
+    for result in results {
+        result?;
+    }
+    out.line("stopped");
+    Ok(Exit::Success)
+}
+
+/// Seconds between polls when neither `--poll-interval` nor the link says.
+pub const DEFAULT_POLL_SECS: u64 = 10;
+
+/// Waits for SIGINT or SIGTERM, then asks every loop to stop.
+async fn wait_for_signal(stop: tokio::sync::watch::Sender<bool>, cancel: Arc<AtomicBool>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("cannot listen for signals; stop watch with kill -9");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("stopping: finishing the work in hand");
+    cancel.store(true, Ordering::SeqCst);
+    let _ = stop.send(true);
+}

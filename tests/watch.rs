@@ -1,0 +1,270 @@
+//! End to end: `asana-bridge watch` through the real binary against the simulator: edits
+//! arrive both ways in seconds, an idle watch costs one request per poll and writes
+//! nothing, an expired cursor recovers, an outage is ridden out, a second process is
+//! refused, `status` reads the live status, and SIGTERM exits 0.
+
+#[allow(unused_imports)] // the shared harness re-exports more than this file uses
+mod common;
+
+use std::io::Read;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Fault, TaskEdit, World};
+
+/// A running `watch` child with its output collected in the background.
+struct Watch {
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Watch {
+    fn start(w: &World, args: &[&str]) -> Self {
+        let mut child = w
+            .command()
+            .arg("watch")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn watch");
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        for (pipe, sink) in [
+            (
+                Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
+                Arc::clone(&stdout),
+            ),
+            (
+                Box::new(child.stderr.take().expect("stderr")) as Box<dyn Read + Send>,
+                Arc::clone(&stderr),
+            ),
+        ] {
+            std::thread::spawn(move || {
+                let mut pipe = pipe;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock()
+                        .expect("sink")
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        Self {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn stdout(&self) -> String {
+        self.stdout.lock().expect("stdout").clone()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr").clone()
+    }
+
+    /// Sends SIGTERM and waits; the exit code and how long it took.
+    fn terminate(mut self) -> (Option<i32>, Duration, String, String) {
+        let start = Instant::now();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let code = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break s.code();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "watch did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        (code, start.elapsed(), self.stdout(), self.stderr())
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(15);
+
+#[test]
+fn watch_mirrors_both_ways_idles_cheaply_and_stops_on_sigterm() {
+    let w = World::new("newest");
+    let gid = w.add_task("Watched", |_| {});
+    let watch = Watch::start(&w, &["--poll-interval", "1"]);
+    assert!(
+        World::eventually(WAIT, || w.files().len() == 1),
+        "initial import: {}",
+        watch.stderr()
+    );
+    let (name, text) = w.file_of(&gid);
+
+    // File -> Asana, reacting to the folder watcher.
+    w.write(&name, text.replace("completed: false", "completed: true"));
+    assert!(
+        World::eventually(WAIT, || w.sim.task(&gid).is_some_and(|t| t.completed)),
+        "file edit never reached Asana: {}",
+        watch.stderr()
+    );
+    // Asana -> file, by polling the events feed.
+    w.sim.edit_task(
+        &gid,
+        TaskEdit {
+            name: Some("Renamed in Asana".into()),
+            ..TaskEdit::default()
+        },
+    );
+    assert!(
+        World::eventually(WAIT, || World::front(&w.read(&name), "title").as_deref()
+            == Some("Renamed in Asana")),
+        "Asana edit never reached the file: {}",
+        watch.stderr()
+    );
+    // A new file becomes a task.
+    w.write("brand-new.md", "---\ntitle: Born locally\n---\n");
+    assert!(World::eventually(WAIT, || w
+        .sim
+        .project_tasks(&w.project)
+        .iter()
+        .any(|t| t.name == "Born locally")));
+
+    // Idle: no write, and about one request per poll (all of them the events feed).
+    std::thread::sleep(Duration::from_millis(1500));
+    let files_before = World::tree_snapshot(&w.md());
+    w.sim.clear_requests();
+    std::thread::sleep(Duration::from_secs(4));
+    let requests = w.sim.requests();
+    assert!(w.writes().is_empty(), "idle watch wrote: {:?}", w.writes());
+    assert!(
+        requests.iter().all(|r| r.path == "/events"),
+        "{requests:#?}"
+    );
+    assert!(
+        (2..=6).contains(&requests.len()),
+        "{} requests in 4 s at a 1 s poll",
+        requests.len()
+    );
+    assert_eq!(
+        World::tree_snapshot(&w.md()),
+        files_before,
+        "idle watch rewrote a file"
+    );
+
+    // While it runs: a second process is refused, status reads the live status.
+    let second = w.run(&["sync"]).expect(2);
+    assert!(
+        second
+            .stderr
+            .contains("in use by another asana-bridge process"),
+        "{}",
+        second.stderr
+    );
+    let status = w.run(&["--json", "status"]).expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).expect("json");
+    assert_eq!(doc["live"], true);
+    assert_eq!(doc["links"][0]["mapped"], 2);
+
+    let (code, took, stdout, _) = watch.terminate();
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(stdout.contains("stopped"), "{stdout}");
+    // Stopped cleanly: the state is free again and nothing is left to do.
+    w.sim.clear_requests();
+    w.sync();
+    assert!(w.writes().is_empty());
+}
+
+#[test]
+fn an_expired_cursor_leads_to_a_full_reconcile_and_goes_on() {
+    let w = World::new("newest");
+    let gid = w.add_task("Before", |_| {});
+    let watch = Watch::start(&w, &["--poll-interval", "1"]);
+    assert!(World::eventually(WAIT, || w.files().len() == 1));
+    w.sim.expire_sync_tokens();
+    w.sim.edit_task(
+        &gid,
+        TaskEdit {
+            name: Some("After expiry".into()),
+            ..TaskEdit::default()
+        },
+    );
+    assert!(
+        World::eventually(WAIT, || World::front(&w.file_of(&gid).1, "title")
+            .as_deref()
+            == Some("After expiry")),
+        "{}",
+        watch.stderr()
+    );
+    let later = w.add_task("Later", |_| {});
+    assert!(
+        World::eventually(WAIT, || w.files().len() == 2),
+        "{}",
+        watch.stderr()
+    );
+    assert!(w.file_of(&later).1.contains("title: Later"));
+    let (code, ..) = watch.terminate();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn an_outage_is_reported_once_and_ridden_out() {
+    let w = World::new("newest");
+    w.write_config_with("newest", "retry_max_seconds = 1\n");
+    let gid = w.add_task("Steady", |_| {});
+    let watch = Watch::start(&w, &["--poll-interval", "1"]);
+    assert!(World::eventually(WAIT, || w.files().len() == 1));
+    w.sim.inject(Fault::Status {
+        status: 503,
+        count: 8,
+        method: None,
+        path_contains: None,
+    });
+    assert!(
+        World::eventually(WAIT, || watch.stderr().contains("retrying with backoff")),
+        "{}",
+        watch.stderr()
+    );
+    // Let the outage pass, then an edit still arrives.
+    assert!(
+        World::eventually(Duration::from_secs(30), || watch
+            .stderr()
+            .contains("reachable again")),
+        "{}",
+        watch.stderr()
+    );
+    w.sim.edit_task(
+        &gid,
+        TaskEdit {
+            name: Some("After the outage".into()),
+            ..TaskEdit::default()
+        },
+    );
+    assert!(World::eventually(WAIT, || World::front(
+        &w.file_of(&gid).1,
+        "title"
+    )
+    .as_deref()
+        == Some("After the outage")));
+    let (code, _, _, stderr) = watch.terminate();
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        stderr.matches("retrying with backoff").count(),
+        1,
+        "one warning per outage:\n{stderr}"
+    );
+}
