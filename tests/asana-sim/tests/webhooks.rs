@@ -194,8 +194,11 @@ async fn failed_handshakes_and_bad_requests_create_nothing() {
     );
     assert_eq!(mute.got().len(), 1, "the handshake was tried");
 
-    // Nothing listens on port 9 of 127.0.0.1 (discard) in the test environment.
-    let (status, _) = api.create(&project, "http://127.0.0.1:9/hook").await;
+    // A port that was just free: nothing answers there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let (status, _) = api.create(&project, &format!("http://{closed}/hook")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(api.sim.webhooks().is_empty());
     assert!(
