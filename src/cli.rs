@@ -82,6 +82,14 @@ pub struct WatchArgs {
     /// Seconds between backup polls of a link that a webhook speeds up.
     #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub backup_poll_interval: u64,
+    /// Serve an Asana webhook receiver on this address (e.g. 127.0.0.1:8787), as a
+    /// real-time accelerator; polling goes on as the backup.
+    #[arg(long, value_name = "ADDR", requires = "webhook_url")]
+    pub webhook_listen: Option<std::net::SocketAddr>,
+    /// The public https URL that reaches the receiver; each link's webhook target is this
+    /// URL plus `/<link name>`.
+    #[arg(long, value_name = "URL", requires = "webhook_listen")]
+    pub webhook_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -57,6 +57,12 @@ impl Connectors {
         })
     }
 
+    /// The Asana client every link shares.
+    #[must_use]
+    pub fn asana_client(&self) -> Arc<AsanaClient> {
+        Arc::clone(&self.asana)
+    }
+
     /// The Asana and target connectors of `link`. `create_dirs`: a missing Markdown folder
     /// is created (a real sync); otherwise it reads as empty (a dry run writes nothing).
     pub fn for_link(

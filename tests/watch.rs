@@ -268,3 +268,93 @@ fn an_outage_is_reported_once_and_ridden_out() {
         "one warning per outage:\n{stderr}"
     );
 }
+
+/// A free port on 127.0.0.1 (bound, then released for the child to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[test]
+fn webhooks_speed_up_a_slow_poll_refuse_forgeries_and_are_removed_on_shutdown() {
+    let w = World::new("newest");
+    let gid = w.add_task("Hooked", |_| {});
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/hooks");
+    let watch = Watch::start(
+        &w,
+        &[
+            "--poll-interval",
+            "60",
+            "--backup-poll-interval",
+            "60",
+            "--webhook-listen",
+            &format!("127.0.0.1:{port}"),
+            "--webhook-url",
+            &url,
+        ],
+    );
+    assert!(
+        World::eventually(WAIT, || w.files().len() == 1),
+        "{}",
+        watch.stderr()
+    );
+    assert!(
+        World::eventually(WAIT, || w.sim.webhooks().iter().any(|h| h.active)),
+        "no webhook registered: {}",
+        watch.stderr()
+    );
+    let hook = w
+        .sim
+        .webhooks()
+        .into_iter()
+        .find(|h| h.active)
+        .expect("hook");
+    assert_eq!(hook.target, format!("{url}/roadmap"));
+
+    // With a 60 s poll, only the webhook can bring this edit over in seconds.
+    w.sim.edit_task(
+        &gid,
+        TaskEdit {
+            name: Some("Pushed by webhook".into()),
+            ..TaskEdit::default()
+        },
+    );
+    assert!(
+        World::eventually(WAIT, || World::front(&w.file_of(&gid).1, "title")
+            .as_deref()
+            == Some("Pushed by webhook")),
+        "webhook did not prompt a poll: {}",
+        watch.stderr()
+    );
+
+    // A forged delivery is refused and prompts nothing.
+    std::thread::sleep(Duration::from_millis(500));
+    w.sim.clear_requests();
+    let body = format!(
+        r#"{{"events":[{{"action":"changed","resource":{{"gid":"{gid}","resource_type":"task"}}}}]}}"#
+    );
+    for signature in [None, Some("00".repeat(32))] {
+        let status = w
+            .sim
+            .send_forged_delivery_blocking(&hook.target, &body, signature.as_deref());
+        assert_eq!(status, 401);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        w.sim.requests().is_empty(),
+        "a forged delivery made the bridge poll: {:#?}",
+        w.sim.requests()
+    );
+
+    let (code, _, _, stderr) = watch.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        w.sim.webhooks().is_empty(),
+        "webhook left behind: {:#?}",
+        w.sim.webhooks()
+    );
+}

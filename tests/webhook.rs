@@ -7,14 +7,13 @@
 //! The Asana client's webhook calls (`connectors/asana/src/webhooks.rs`) are exercised
 //! along the way.
 
-#[path = "../src/watch/webhook.rs"]
-#[allow(dead_code)]
-mod webhook;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use asana_bridge::watch::webhook::{
+    LinkHook, SECRETS_TABLE, WebhookError, WebhookOptions, Webhooks,
+};
 use asana_bridge_asana::webhooks as api;
 use asana_bridge_asana::{AsanaClient, AsanaConfig};
 use asana_bridge_state::Store;
@@ -24,7 +23,6 @@ use secrecy::SecretString;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
-use webhook::{LinkHook, SECRETS_TABLE, WebhookError, WebhookOptions, Webhooks};
 
 /// Captured log output of the code under test (this thread only: the tests run on a
 /// current-thread runtime, the simulator on its own threads).

@@ -4,6 +4,7 @@
 //!   prompts, periodic full reconcile, outage backoff).
 //! - [`folder`]: the Markdown folder's watcher (notify, debounced).
 //! - [`published`]: the status file `asana-bridge status` reads while watch holds the store.
+//! - [`webhook`]: the optional Asana webhook receiver, a prompt to poll now.
 //!
 //! The state store is held for the whole run (one process per state directory). On a
 //! signal every loop finishes the sync in hand (actions not yet begun are left for the
@@ -12,6 +13,7 @@
 pub mod folder;
 pub mod link;
 pub mod published;
+pub mod webhook;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -30,6 +32,11 @@ use crate::exit::{CliError, Exit};
 use folder::FolderWatch;
 use link::LinkLoop;
 use published::Publisher;
+use webhook::{LinkHook, WebhookOptions, Webhooks};
+
+/// How often a running watch checks that its webhooks are still alive (Asana deletes one
+/// after a day of failed deliveries) and registers them again.
+const WEBHOOK_REFRESH: Duration = Duration::from_secs(3600);
 
 /// Runs `watch`.
 pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Exit, CliError> {
@@ -76,6 +83,37 @@ pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Ex
             out,
         });
     }
+    let webhooks = match (&args.webhook_listen, &args.webhook_url) {
+        (Some(listen), Some(url)) => {
+            let hooks: Vec<LinkHook> = loops
+                .iter()
+                .map(|l| LinkHook {
+                    link: l.link.name.clone(),
+                    project: l.link.asana_project.clone(),
+                    prompt: Arc::clone(&l.prompt),
+                })
+                .collect();
+            let started = Webhooks::start(
+                WebhookOptions {
+                    listen: *listen,
+                    public_url: url.clone(),
+                },
+                connectors.asana_client(),
+                Arc::clone(&store),
+                hooks,
+            )
+            .await
+            .map_err(|e| CliError::usage(anyhow!("{e}")))?;
+            for l in &mut loops {
+                l.webhook = started.is_active(&l.link.name);
+            }
+            Some(Arc::new(started))
+        }
+        _ => None,
+    };
+    if let Some(hooks) = &webhooks {
+        tokio::spawn(refresh_webhooks(Arc::clone(hooks), stop_rx.clone()));
+    }
     out.line(&format!(
         "watching {} link{} (Ctrl-C to stop)",
         loops.len(),
@@ -88,6 +126,14 @@ pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Ex
             .map(|l| l.run(stop_rx.clone(), cancel.as_ref())),
     )
     .await;
+    if let Some(hooks) = webhooks {
+        match Arc::try_unwrap(hooks) {
+            Ok(hooks) => hooks.shutdown().await,
+            Err(_) => {
+                tracing::warn!("webhooks still in use at shutdown; the next start deletes them")
+            }
+        }
+    }
     publisher.remove();
     store.flush()?;
     for result in results {
@@ -99,6 +145,19 @@ pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Ex
 
 /// Seconds between polls when neither `--poll-interval` nor the link says.
 pub const DEFAULT_POLL_SECS: u64 = 10;
+
+/// Checks the webhooks now and then until shutdown.
+async fn refresh_webhooks(hooks: Arc<Webhooks>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(WEBHOOK_REFRESH) => {
+                let live = hooks.refresh().await;
+                tracing::debug!(live, "webhooks refreshed");
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
 
 /// Waits for SIGINT or SIGTERM, then asks every loop to stop.
 async fn wait_for_signal(stop: tokio::sync::watch::Sender<bool>, cancel: Arc<AtomicBool>) {
