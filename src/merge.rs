@@ -11,8 +11,9 @@
 //! | no  | yes | the target's value goes to Asana |
 //! | yes | yes | equal values: agreed; notes that merge cleanly (diffy) or tags (set merge): merged result both ways; otherwise a conflict settled by a `conflicts resolve` answer or the link's policy, or held under `manual` |
 //!
-//! A pair seen for the first time (no record) counts every differing field as changed on
-//! both sides.
+//! A pair seen for the first time (no record: a create recovered after a crash) counts
+//! every differing field as changed on both sides, except that a side with no value for a
+//! field never clears the other's.
 
 use std::collections::BTreeSet;
 
@@ -156,6 +157,24 @@ pub fn merge_pair(
                 base.copy_field(t, field);
             }
             (true, true) if equal => base.copy_field(a, field),
+            (true, true) if previous.is_none() && (is_empty(a, field) || is_empty(t, field)) => {
+                // Adopting a pair (no record yet: a create recovered after a crash): a side
+                // that has no value (often one it cannot hold, like a GitHub issue's due
+                // date) never clears the other's.
+                let (winner, from) = if is_empty(t, field) {
+                    (a, Side::Asana)
+                } else {
+                    (t, Side::Target)
+                };
+                if !winner.same(a, field) {
+                    to_asana.set(winner, field);
+                }
+                if !winner.same(t, field) {
+                    to_target.set(winner, field);
+                }
+                base.copy_field(winner, field);
+                decisions.push(Decision::Flow { field, from });
+            }
             (true, true) => {
                 if let Some(merged) = previous.and_then(|r| auto_merge(field, &r.base, a, t)) {
                     if !merged.same(a, field) {
@@ -228,6 +247,18 @@ pub fn merge_pair(
         decisions,
         conflicts: open_conflicts,
         settled,
+    }
+}
+
+/// Whether `field` holds no value in `f` (title and completion always hold one).
+fn is_empty(f: &TaskFields, field: Field) -> bool {
+    match field {
+        Field::Title | Field::Completed => false,
+        Field::Notes => f.notes.is_empty(),
+        Field::DueOn => f.due_on.is_none(),
+        Field::Assignee => f.assignee.is_none(),
+        Field::Tags => f.tags.is_empty(),
+        Field::Section => f.section.is_none(),
     }
 }
 

@@ -496,3 +496,30 @@ fn plans_are_sorted_and_deterministic() {
     assert_eq!(p1, p2);
     assert!(matches!(&p1.actions[0], Action::CreateTarget { asana, .. } if asana.id == "1"));
 }
+
+#[test]
+fn adoption_never_clears_a_value_the_other_side_lacks() {
+    // A target that cannot hold a due date (GitHub) adopted after a crash, file newer.
+    let mut c = Case::new();
+    let mut a = fields("One");
+    a.due_on = Some("2026-12-01".into());
+    a.section = Some("Doing".into());
+    let mut t = fields("One, edited");
+    t.assignee = Some("bob@example.com".into());
+    c.asana.push(asana("1", a, 1));
+    c.target.push(file("one.md", Some("1"), t, 9));
+    let s = only_sync(&c.plan()).clone();
+    assert_eq!(s.to_asana.due_on, None, "Asana's due date is not cleared");
+    assert_eq!(s.to_asana.section, None, "nor its section");
+    assert_eq!(
+        s.to_asana.assignee,
+        Some(Some("bob@example.com".into())),
+        "the file's assignee flows"
+    );
+    assert_eq!(s.to_target.due_on, Some(Some("2026-12-01".into())));
+    assert_eq!(
+        s.to_asana.title.as_deref(),
+        Some("One, edited"),
+        "real conflicts still follow the policy"
+    );
+}
