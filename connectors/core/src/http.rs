@@ -37,15 +37,22 @@
 //! [`SecretString`] and in a header value marked sensitive, and only method, path and status
 //! are traced (at debug level).
 //!
+//! The token is either fixed ([`HttpConfig::token`], a PAT or a service-account token) or
+//! asked of a [`TokenSource`] before every attempt ([`HttpConfig::with_token_source`], an
+//! OAuth access token that expires). With a source, a `401` makes the client call
+//! [`TokenSource::refresh`] once per request and send it again with the new token; a second
+//! `401`, or a source that cannot refresh, is returned as [`ConnectorError::Unauthorized`].
+//!
 //! The `backoff` crate is unmaintained (RUSTSEC-2025-0012); it is used in this file only, so
 //! swapping it for `backon` touches nothing else.
 
 use std::fmt;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -150,14 +157,45 @@ pub enum Idempotency {
     CreateOnce,
 }
 
+/// Where the bearer token of a client comes from when it can change during a run (an OAuth
+/// access token that lives about an hour).
+///
+/// The client asks [`TokenSource::token`] before every attempt, so a source refreshes a
+/// token that is about to expire before it is sent. On a `401` the client calls
+/// [`TokenSource::refresh`] with the token that was refused, at most once per request.
+/// Several requests may be refused at once: a source returns the token it already
+/// refreshed when `rejected` is no longer its current one, so one expiry costs one refresh.
+#[async_trait]
+pub trait TokenSource: Send + Sync {
+    /// The token to send now.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Unauthorized`] when no valid token can be had (e.g. the grant was
+    /// revoked); transport errors of a refresh.
+    async fn token(&self) -> Result<SecretString, ConnectorError>;
+
+    /// The service refused `rejected` with a `401`: a fresh token, or `None` when this
+    /// source cannot get one (the `401` is then returned as it is).
+    ///
+    /// # Errors
+    /// As [`TokenSource::token`]; the error replaces the `401`.
+    async fn refresh(
+        &self,
+        rejected: &SecretString,
+    ) -> Result<Option<SecretString>, ConnectorError>;
+}
+
 /// Everything needed to build an [`HttpClient`].
 pub struct HttpConfig {
     /// Short service name used in errors and logs: `asana`, `github`.
     pub service: &'static str,
     /// Base URL every request path is appended to, e.g. `https://app.asana.com/api/1.0`.
     pub base_url: String,
-    /// Bearer token. Never printed, logged or put into an error.
+    /// Bearer token. Never printed, logged or put into an error. Unused when
+    /// [`HttpConfig::token_source`] is set.
     pub token: SecretString,
+    /// A source of changing tokens (OAuth); see [`TokenSource`].
+    pub token_source: Option<Arc<dyn TokenSource>>,
     /// `User-Agent` header.
     pub user_agent: String,
     /// Client-side budget of requests per minute (retries count).
@@ -184,6 +222,7 @@ impl HttpConfig {
             service,
             base_url: base_url.into(),
             token,
+            token_source: None,
             user_agent: concat!("asana-bridge/", env!("CARGO_PKG_VERSION")).to_owned(),
             requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
             max_reads_in_flight: DEFAULT_MAX_READS_IN_FLIGHT,
@@ -193,6 +232,14 @@ impl HttpConfig {
             connect_timeout: Duration::from_secs(10),
             extra_headers: HeaderMap::new(),
         }
+    }
+
+    /// The same configuration with its token asked of `source` before each attempt and
+    /// refreshed once on a `401`.
+    #[must_use]
+    pub fn with_token_source(mut self, source: Arc<dyn TokenSource>) -> Self {
+        self.token_source = Some(source);
+        self
     }
 
     /// The same configuration with another retry policy.
@@ -209,6 +256,7 @@ impl fmt::Debug for HttpConfig {
             .field("service", &self.service)
             .field("base_url", &self.base_url)
             .field("token", &"[REDACTED]")
+            .field("token_source", &self.token_source.is_some())
             .field("user_agent", &self.user_agent)
             .field("requests_per_minute", &self.requests_per_minute)
             .field("max_reads_in_flight", &self.max_reads_in_flight)
@@ -436,6 +484,21 @@ impl Counters {
     }
 }
 
+/// The `Authorization` of a client.
+enum Auth {
+    /// `Bearer <token>`, marked sensitive so that `http`'s own Debug hides it.
+    Fixed(HeaderValue),
+    /// Asked before each attempt, refreshed on a `401`.
+    Source(Arc<dyn TokenSource>),
+}
+
+/// `Bearer <token>` as a sensitive header value.
+fn bearer(token: &SecretString) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
 /// The HTTP client of one service and one token. Clones share everything.
 #[derive(Clone)]
 pub struct HttpClient {
@@ -447,8 +510,8 @@ struct Inner {
     /// Base URL without a trailing slash.
     base_url: String,
     client: reqwest::Client,
-    /// `Bearer <token>`, marked sensitive so that `http`'s own Debug hides it.
-    authorization: HeaderValue,
+    /// Where the `Authorization` header comes from.
+    auth: Auth,
     /// `Accept` of every request: the configured extra header if any (GitHub's
     /// `application/vnd.github+json`), else `application/json`.
     accept: HeaderValue,
@@ -487,10 +550,10 @@ impl HttpClient {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(BuildError::BaseUrlScheme(base_url));
         }
-        let mut authorization =
-            HeaderValue::from_str(&format!("Bearer {}", config.token.expose_secret()))
-                .map_err(|_| BuildError::Token)?;
-        authorization.set_sensitive(true);
+        let auth = match config.token_source {
+            Some(source) => Auth::Source(source),
+            None => Auth::Fixed(bearer(&config.token).ok_or(BuildError::Token)?),
+        };
 
         let rpm = NonZeroU32::new(config.requests_per_minute).ok_or(BuildError::ZeroLimit)?;
         if config.max_reads_in_flight == 0 || config.max_writes_in_flight == 0 {
@@ -519,7 +582,7 @@ impl HttpClient {
                 service: config.service,
                 base_url,
                 client,
-                authorization,
+                auth,
                 accept,
                 limiter,
                 reads: Semaphore::new(config.max_reads_in_flight),
@@ -558,10 +621,15 @@ impl HttpClient {
     pub async fn send(&self, request: Request) -> Result<Response, ConnectorError> {
         let started = Instant::now();
         let rate_limited = AtomicU32::new(0);
+        let refreshed = AtomicBool::new(false);
         let request = &request;
-        let rate_limited = &rate_limited;
+        let tries = Tries {
+            started,
+            rate_limited: &rate_limited,
+            refreshed: &refreshed,
+        };
         backoff::future::retry(self.inner.retry.backoff(), || async move {
-            self.inner.attempt(request, started, rate_limited).await
+            self.inner.attempt(request, tries).await
         })
         .await
     }
@@ -570,13 +638,71 @@ impl HttpClient {
 /// What one attempt ended with, as the retry loop sees it.
 type Attempt = Result<Response, backoff::Error<ConnectorError>>;
 
+/// What the attempts of one request share.
+#[derive(Clone, Copy)]
+struct Tries<'a> {
+    started: Instant,
+    /// Rate-limit refusals so far.
+    rate_limited: &'a AtomicU32,
+    /// Whether the token was already refreshed after a `401`.
+    refreshed: &'a AtomicBool,
+}
+
 impl Inner {
-    async fn attempt(
+    /// The `Authorization` header of the next attempt, and the token it carries when it
+    /// came from a [`TokenSource`] (to name it on a `401`).
+    async fn authorization(
+        &self,
+    ) -> Result<(HeaderValue, Option<SecretString>), backoff::Error<ConnectorError>> {
+        match &self.auth {
+            Auth::Fixed(value) => Ok((value.clone(), None)),
+            Auth::Source(source) => {
+                let token = source.token().await.map_err(backoff::Error::permanent)?;
+                let value = bearer(&token).ok_or_else(|| {
+                    backoff::Error::permanent(ConnectorError::InvalidData(format!(
+                        "the {} token contains characters that cannot go into an HTTP header",
+                        self.service
+                    )))
+                })?;
+                Ok((value, Some(token)))
+            }
+        }
+    }
+
+    /// After a `401` with a token from a source: refreshes it once per request and asks
+    /// for another attempt; `None` when the `401` stands.
+    async fn after_unauthorized(
         &self,
         request: &Request,
-        started: Instant,
-        rate_limited: &AtomicU32,
-    ) -> Attempt {
+        sent: Option<&SecretString>,
+        tries: Tries<'_>,
+    ) -> Option<backoff::Error<ConnectorError>> {
+        let (Auth::Source(source), Some(sent)) = (&self.auth, sent) else {
+            return None;
+        };
+        if tries.refreshed.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        debug!(service = self.service, request = %request.label(), "401: refreshing the token once");
+        match source.refresh(sent).await {
+            Ok(Some(_)) => Some(backoff::Error::retry_after(
+                ConnectorError::Unauthorized {
+                    status: 401,
+                    message: "token refreshed".to_owned(),
+                },
+                Duration::ZERO,
+            )),
+            Ok(None) => None,
+            Err(e) => Some(backoff::Error::permanent(e)),
+        }
+    }
+
+    async fn attempt(&self, request: &Request, tries: Tries<'_>) -> Attempt {
+        let Tries {
+            started,
+            rate_limited,
+            ..
+        } = tries;
         let pool = if request.is_read() {
             &self.reads
         } else {
@@ -592,10 +718,11 @@ impl Inner {
         self.wait_turn().await;
 
         let url = self.url(&request.path).map_err(backoff::Error::permanent)?;
+        let (authorization, sent_token) = self.authorization().await?;
         let mut builder = self
             .client
             .request(request.method.clone(), url)
-            .header(header::AUTHORIZATION, self.authorization.clone())
+            .header(header::AUTHORIZATION, authorization)
             .header(header::ACCEPT, self.accept.clone());
         for (name, value) in &request.headers {
             builder = builder.header(name.clone(), value.clone());
@@ -636,6 +763,13 @@ impl Inner {
                 service: self.service,
                 label: request.label(),
             });
+        }
+        if status == StatusCode::UNAUTHORIZED
+            && let Some(again) = self
+                .after_unauthorized(request, sent_token.as_ref(), tries)
+                .await
+        {
+            return Err(again);
         }
         let message = error_message(status, &body);
         if let Some(named) = rate_limit_wait(status, &headers, &message) {
@@ -1339,6 +1473,164 @@ mod tests {
         ] {
             assert!(!shown.contains(TOKEN), "token leaked in: {shown}");
         }
+    }
+
+    /// A token source for tests: hands out `current`, and on a refresh switches to `next`
+    /// (or fails, or cannot refresh), counting refreshes.
+    struct Rotating {
+        current: StdMutex<String>,
+        next: Option<String>,
+        fail: bool,
+        refreshes: AtomicUsize,
+    }
+
+    impl Rotating {
+        fn new(current: &str, next: Option<&str>) -> Arc<Self> {
+            Arc::new(Self {
+                current: StdMutex::new(current.to_owned()),
+                next: next.map(str::to_owned),
+                fail: false,
+                refreshes: AtomicUsize::new(0),
+            })
+        }
+    }
+
+    #[async_trait]
+    impl TokenSource for Rotating {
+        async fn token(&self) -> Result<SecretString, ConnectorError> {
+            Ok(SecretString::from(
+                self.current.lock().expect("no panic while held").clone(),
+            ))
+        }
+
+        async fn refresh(
+            &self,
+            rejected: &SecretString,
+        ) -> Result<Option<SecretString>, ConnectorError> {
+            self.refreshes.fetch_add(1, Ordering::SeqCst);
+            if self.fail {
+                return Err(ConnectorError::Unauthorized {
+                    status: 401,
+                    message: "the sign-in was revoked".to_owned(),
+                });
+            }
+            let Some(next) = &self.next else {
+                return Ok(None);
+            };
+            let mut current = self.current.lock().expect("no panic while held");
+            if *current == rejected.expose_secret() {
+                current.clone_from(next);
+            }
+            Ok(Some(SecretString::from(current.clone())))
+        }
+    }
+
+    /// A server that accepts only `Bearer fresh`, recording every Authorization it saw.
+    async fn fresh_only() -> (String, Arc<StdMutex<Vec<String>>>) {
+        let seen = Arc::new(StdMutex::new(Vec::new()));
+        let s = Arc::clone(&seen);
+        let router = Router::new().route(
+            "/me",
+            get(move |headers: AxumHeaders| async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                s.lock().expect("no panic while held").push(auth.clone());
+                if auth == "Bearer fresh" {
+                    axum::Json(serde_json::json!({"data": {"gid": "1"}})).into_response()
+                } else {
+                    asana_error(401, "Not Authorized").into_response()
+                }
+            }),
+        );
+        (serve(router).await, seen)
+    }
+
+    fn sourced(base: &str, source: Arc<Rotating>) -> HttpClient {
+        let config = HttpConfig::new("asana", base, SecretString::from(String::new()))
+            .with_token_source(source)
+            .with_retry(RetryPolicy::none());
+        HttpClient::new(config).expect("valid config")
+    }
+
+    /// A 401 with a token from a source refreshes it once and sends the request again, even
+    /// with a retry policy that retries nothing else.
+    #[tokio::test]
+    async fn token_source_refreshes_once_on_401() {
+        let (base, seen) = fresh_only().await;
+        let source = Rotating::new("stale", Some("fresh"));
+        let http = sourced(&base, Arc::clone(&source));
+        http.send(Request::get("/me")).await.expect("refreshed");
+        http.send(Request::get("/me"))
+            .await
+            .expect("fresh token kept");
+        assert_eq!(source.refreshes.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            *seen.lock().expect("no panic while held"),
+            ["Bearer stale", "Bearer fresh", "Bearer fresh"]
+        );
+        assert_eq!(http.requests_sent().get, 3);
+    }
+
+    /// A refreshed token that is refused again ends as Unauthorized: one refresh, two sends.
+    #[tokio::test]
+    async fn token_source_refresh_is_not_repeated() {
+        let (base, seen) = fresh_only().await;
+        let source = Rotating::new("stale", Some("also-stale"));
+        let http = sourced(&base, Arc::clone(&source));
+        let err = http.send(Request::get("/me")).await.expect_err("401");
+        assert!(
+            matches!(err, ConnectorError::Unauthorized { status: 401, .. }),
+            "{err:?}"
+        );
+        assert_eq!(source.refreshes.load(Ordering::SeqCst), 1);
+        assert_eq!(seen.lock().expect("no panic while held").len(), 2);
+    }
+
+    /// A source that cannot refresh leaves the 401 as it is; a failing refresh replaces it
+    /// with its own error (e.g. "run auth login again").
+    #[tokio::test]
+    async fn token_source_without_refresh_or_failing() {
+        let (base, _) = fresh_only().await;
+        let cannot = Rotating::new("stale", None);
+        let err = sourced(&base, Arc::clone(&cannot))
+            .send(Request::get("/me"))
+            .await
+            .expect_err("401");
+        assert!(err.to_string().contains("Not Authorized"), "{err}");
+        assert_eq!(cannot.refreshes.load(Ordering::SeqCst), 1);
+
+        let failing = Arc::new(Rotating {
+            current: StdMutex::new("stale".to_owned()),
+            next: None,
+            fail: true,
+            refreshes: AtomicUsize::new(0),
+        });
+        let err = sourced(&base, failing)
+            .send(Request::get("/me"))
+            .await
+            .expect_err("revoked");
+        assert!(err.to_string().contains("revoked"), "{err}");
+    }
+
+    /// A fixed token is never refreshed: a 401 is returned at once.
+    #[tokio::test]
+    async fn fixed_token_401_is_returned_at_once() {
+        let (base, seen) = fresh_only().await;
+        let mut config = HttpConfig::new("asana", &base, SecretString::from("pat".to_owned()));
+        config.retry = RetryPolicy::fast(Duration::from_secs(5));
+        let err = HttpClient::new(config)
+            .expect("valid config")
+            .send(Request::get("/me"))
+            .await
+            .expect_err("401");
+        assert!(
+            matches!(err, ConnectorError::Unauthorized { .. }),
+            "{err:?}"
+        );
+        assert_eq!(seen.lock().expect("no panic while held").len(), 1);
     }
 
     /// Writes never exceed their in-flight cap.
