@@ -8,10 +8,14 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 pub use asana_sim::{Simulator, TaskEdit, TaskSeed};
 pub use github_sim::{Fault, GithubSim, IssueEdit, IssueSeed, SimIssue, SimOptions};
+
+#[path = "run.rs"]
+mod run;
+pub use run::Run;
 
 /// One test's world.
 pub struct GhWorld {
@@ -23,34 +27,6 @@ pub struct GhWorld {
     pub token: String,
     /// `GITHUB_MUTATION_SPACING_MS`.
     pub spacing_ms: u64,
-}
-
-/// The result of one run of the binary.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    fn from(out: Output) -> Self {
-        Self {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// Panics with both streams unless the exit code is `code`.
-    #[track_caller]
-    pub fn expect(self, code: i32) -> Self {
-        assert_eq!(
-            self.code, code,
-            "exit code {} (wanted {code})\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        );
-        self
-    }
 }
 
 impl GhWorld {

@@ -5,43 +5,18 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 pub use asana_sim::{Fault, SimTask, Simulator, TaskEdit, TaskSeed};
+
+mod run;
+pub use run::Run;
 
 /// One test's world.
 pub struct World {
     pub sim: Simulator,
     pub dir: tempfile::TempDir,
     pub project: String,
-}
-
-/// The result of one run of the binary.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    fn from(out: Output) -> Self {
-        Self {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// Panics with both streams unless the exit code is `code`.
-    #[track_caller]
-    pub fn expect(self, code: i32) -> Self {
-        assert_eq!(
-            self.code, code,
-            "exit code {} (wanted {code})\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        );
-        self
-    }
 }
 
 impl World {
