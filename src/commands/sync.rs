@@ -32,7 +32,13 @@ pub async fn run(config_path: &Path, args: &SyncArgs, out: Output) -> Result<Exi
         let crate::connect::LinkConnectors { asana, target } =
             connectors.for_link(link, !args.dry_run)?;
         let bar = if out.progress() {
-            indicatif::ProgressBar::new(0).with_message(format!("syncing {}", link.name))
+            let style =
+                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> ");
+            indicatif::ProgressBar::new(0)
+                .with_style(style)
+                .with_message(format!("link \"{}\"", link.name))
         } else {
             indicatif::ProgressBar::hidden()
         };
