@@ -73,8 +73,14 @@ impl Shared {
     }
 
     pub fn ctl_edit_task(&self, gid: &str, edit: &TaskEdit) -> ApiResult<()> {
+        let alice = lock(&self.state).alice.clone();
+        self.ctl_edit_task_as(&alice, gid, edit)
+    }
+
+    /// [`Shared::ctl_edit_task`] by another user (`actor`, a user gid).
+    pub fn ctl_edit_task_as(&self, actor: &str, gid: &str, edit: &TaskEdit) -> ApiResult<()> {
         let mut st = lock(&self.state);
-        let alice = st.alice.clone();
+        let alice = actor.to_owned();
         st.live_task(gid)?;
         let assignee = match &edit.assignee {
             Some(Some(email)) => Some(Some(st.resolve_user("assignee", email)?)),

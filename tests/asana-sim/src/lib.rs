@@ -20,6 +20,8 @@
 //! - `control`: the `/_sim/...` HTTP control API.
 //! - `faults`, `limits`, `error`: injected failures, limiters, Asana error bodies.
 //! - `seed`: demo and generated data for the binary and benchmarks.
+//! - `oauth`: Asana's OAuth endpoints (`/-/oauth_authorize`, `/-/oauth_token` with PKCE,
+//!   `/-/oauth_revoke`) and short-lived access tokens.
 //! - `webhooks`: webhooks (`X-Hook-Secret` handshake, signed deliveries of compact events,
 //!   heartbeats, forged deliveries for tests) and their registry.
 //!
@@ -34,6 +36,7 @@ mod faults;
 mod fields;
 mod limits;
 mod model;
+mod oauth;
 mod pagination;
 mod query;
 mod repr;
@@ -45,6 +48,7 @@ mod state;
 mod webhooks;
 
 pub use model::{Fault, RecordedRequest, SimOptions, SimTask, TaskEdit, TaskSeed};
+pub use oauth::OAuthStats;
 pub use server::Simulator;
 pub use webhooks::{DeliveryKind, SimDelivery, SimWebhook};
 

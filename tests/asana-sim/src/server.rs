@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     pub page_delay: Duration,
     /// Tokens that authenticate as the bot user.
     pub tokens: Mutex<Vec<String>>,
+    /// OAuth grants, codes and access tokens (`crate::oauth`).
+    pub oauth: Mutex<crate::oauth::OAuth>,
     /// The bot token handed out by [`Simulator::token`].
     pub bot_token: String,
     /// `http://127.0.0.1:PORT`.
@@ -72,6 +74,7 @@ impl Shared {
             latency: Mutex::new(opts.latency),
             page_delay: opts.page_delay,
             tokens: Mutex::new(vec![token.clone()]),
+            oauth: Mutex::new(crate::oauth::OAuth::default()),
             bot_token: token,
             root_url,
             api: OnceLock::new(),
@@ -98,7 +101,8 @@ impl Shared {
             return false;
         };
         scheme.eq_ignore_ascii_case("bearer")
-            && lock(&self.tokens).iter().any(|t| t == token.trim())
+            && (lock(&self.tokens).iter().any(|t| t == token.trim())
+                || lock(&self.oauth).authorizes(token.trim()))
     }
 
     pub fn record(&self, request: RecordedRequest) {
@@ -115,7 +119,7 @@ impl Shared {
 /// A running Asana simulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct Simulator {
-    shared: Sim,
+    pub(crate) shared: Sim,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -216,6 +220,15 @@ impl Simulator {
         self.shared
             .ctl_edit_task(gid, &edit)
             .unwrap_or_else(|e| panic!("asana-sim: edit_task({gid}): {}", e.message));
+    }
+
+    /// Edits a task as the token's own user, as a person whose personal access token the
+    /// bridge uses would in the Asana UI (events carry the bridge's own user).
+    pub fn edit_task_as_token_user(&self, gid: &str, edit: TaskEdit) {
+        let me = self.me_gid();
+        self.shared
+            .ctl_edit_task_as(&me, gid, &edit)
+            .unwrap_or_else(|e| panic!("asana-sim: edit_task_as_token_user({gid}): {}", e.message));
     }
 
     /// Deletes a task as alice.

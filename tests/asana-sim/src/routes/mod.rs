@@ -42,7 +42,8 @@ pub fn app(sim: Sim) -> Router {
     let fallback_sim = sim.clone();
     Router::new()
         .nest("/api/1.0", api)
-        .nest("/_sim", crate::control::router(sim))
+        .nest("/_sim", crate::control::router(sim.clone()))
+        .merge(crate::oauth::router(sim))
         .fallback(move |req: Request| outside_api(fallback_sim.clone(), req))
 }
 
