@@ -41,6 +41,37 @@ pub enum Command {
     Status(LinkArg),
     /// List unresolved conflicts with a diff of both sides, or settle one.
     Conflicts(ConflictsArgs),
+    /// Who the bridge acts as on each service; sign in to Asana (OAuth) or out.
+    Auth(AuthArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    #[command(subcommand)]
+    pub action: AuthAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthAction {
+    /// Who the bridge acts as on Asana and GitHub, what it can see, and a warning for
+    /// every linked project or repository it cannot see (exit 1).
+    Status,
+    /// Sign in to Asana with OAuth (PKCE, loopback redirect) and keep the refresh token
+    /// in the OS keyring or an owner-only file.
+    Login {
+        /// Instead of OAuth, read a personal access token or service-account token from
+        /// stdin and keep it in the keyring or owner-only file.
+        #[arg(long)]
+        with_token: bool,
+        /// Print the sign-in URL without trying to open a browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// Seconds to wait for the sign-in.
+        #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: u64,
+    },
+    /// Revoke the stored OAuth sign-in at Asana and delete every stored credential.
+    Logout,
 }
 
 #[derive(Debug, Args)]

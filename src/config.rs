@@ -51,6 +51,21 @@ struct RawAsana {
     token_env: Option<String>,
     requests_per_minute: Option<u32>,
     retry_max_seconds: Option<u64>,
+    token_file: Option<PathBuf>,
+    keyring: Option<bool>,
+    oauth: Option<RawOAuth>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOAuth {
+    client_id: Option<String>,
+    client_secret_env: Option<String>,
+    authorize_url: Option<String>,
+    token_url: Option<String>,
+    revoke_url: Option<String>,
+    redirect_port: Option<u16>,
+    scopes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +116,29 @@ pub struct AsanaSettings {
     /// How long a request is retried (5xx, network errors, 429) before the run reports the
     /// service as unreachable.
     pub retry_max_seconds: u64,
+    /// The owner-only credentials file `auth login` writes (default
+    /// `$XDG_CONFIG_HOME/asana-bridge/credentials.json`).
+    pub token_file: Option<PathBuf>,
+    /// Keep credentials in the OS keyring when this build has one (feature `keyring`).
+    pub keyring: bool,
+    /// `[asana.oauth]`: the user's own OAuth app for `auth login`.
+    pub oauth: OAuthSettings,
+}
+
+/// `[asana.oauth]` with Asana's endpoints as defaults. Never holds a secret: the client
+/// secret comes from the environment variable it names.
+#[derive(Clone, Debug)]
+pub struct OAuthSettings {
+    /// The app's client id (else `ASANA_CLIENT_ID`).
+    pub client_id: Option<String>,
+    /// The environment variable holding the client secret.
+    pub client_secret_env: String,
+    pub authorize_url: String,
+    pub token_url: String,
+    pub revoke_url: String,
+    /// The loopback port of the redirect (`0`: any free port).
+    pub redirect_port: u16,
+    pub scopes: Vec<String>,
 }
 
 /// One `[[link]]`.
@@ -176,6 +214,30 @@ impl Config {
             token_env: raw.asana.token_env.unwrap_or_else(|| "ASANA_TOKEN".into()),
             requests_per_minute: rpm,
             retry_max_seconds: raw.asana.retry_max_seconds.unwrap_or(60),
+            token_file: raw.asana.token_file.as_deref().map(resolve),
+            keyring: raw.asana.keyring.unwrap_or(true),
+            oauth: {
+                let o = raw.asana.oauth.unwrap_or_default();
+                OAuthSettings {
+                    client_id: o.client_id.filter(|s| !s.trim().is_empty()),
+                    client_secret_env: o
+                        .client_secret_env
+                        .unwrap_or_else(|| "ASANA_CLIENT_SECRET".into()),
+                    authorize_url: o
+                        .authorize_url
+                        .unwrap_or_else(|| crate::auth::oauth::ASANA_AUTHORIZE_URL.into()),
+                    token_url: o
+                        .token_url
+                        .unwrap_or_else(|| crate::auth::oauth::ASANA_TOKEN_URL.into()),
+                    revoke_url: o
+                        .revoke_url
+                        .unwrap_or_else(|| crate::auth::oauth::ASANA_REVOKE_URL.into()),
+                    redirect_port: o
+                        .redirect_port
+                        .unwrap_or(crate::auth::oauth::DEFAULT_REDIRECT_PORT),
+                    scopes: o.scopes.unwrap_or_default(),
+                }
+            },
         };
 
         let mut links = Vec::new();
@@ -287,6 +349,14 @@ state_dir = ".asana-bridge"
 [asana]
 # base_url = "https://app.asana.com/api/1.0"   # ASANA_BASE_URL overrides it
 token_env = "ASANA_TOKEN"                      # env var holding a PAT or service-account token
+# Without that variable set, the token `asana-bridge auth login` stored is used: from the
+# OS keyring (builds with the `keyring` feature) or this owner-only file.
+# token_file = "secrets/asana.json"         # default $XDG_CONFIG_HOME/asana-bridge/credentials.json
+# keyring = true
+# [asana.oauth]                                # your own Asana app, for `auth login`
+# client_id = "1200000000000000"
+# client_secret_env = "ASANA_CLIENT_SECRET"    # env var holding the client secret
+# redirect_port = 8976                         # register http://127.0.0.1:8976/callback
 # requests_per_minute = 1500                   # 150 on free workspaces
 # retry_max_seconds = 60                       # how long to retry 5xx/network errors
 
@@ -390,6 +460,32 @@ github = { repo = "acme/app", token_env = "GITHUB_TOKEN", api_url = "https://api
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{needle:?} not in {err:?}");
         }
+    }
+
+    #[test]
+    fn oauth_section_defaults_and_overrides() {
+        let cfg = parse("[asana]\ntoken_file = \"creds.json\"\nkeyring = false\n[asana.oauth]\nclient_id = \"77\"\ntoken_url = \"http://127.0.0.1:1/-/oauth_token\"\n").unwrap();
+        assert_eq!(
+            cfg.asana.token_file.as_deref(),
+            Some(Path::new("/cfg/creds.json"))
+        );
+        assert!(!cfg.asana.keyring);
+        assert_eq!(cfg.asana.oauth.client_id.as_deref(), Some("77"));
+        assert_eq!(
+            cfg.asana.oauth.token_url,
+            "http://127.0.0.1:1/-/oauth_token"
+        );
+        assert_eq!(
+            cfg.asana.oauth.authorize_url,
+            "https://app.asana.com/-/oauth_authorize"
+        );
+        assert_eq!(cfg.asana.oauth.client_secret_env, "ASANA_CLIENT_SECRET");
+        let starter = parse(STARTER).unwrap();
+        assert!(starter.asana.keyring && starter.asana.token_file.is_none());
+        let err = parse("[asana.oauth]\nclient_secret = \"s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Builds the connectors a link names, from the config and the environment. The one
-//! place that reads tokens: from the environment variables the config names, never from
-//! the config file, and into `SecretString`s that never print.
+//! place that reads tokens: from the environment variables the config names, or (Asana)
+//! from what `auth login` stored (see [`crate::auth`]), never from the config file, and into
+//! `SecretString`s that never print. An OAuth sign-in gives the Asana client a refreshing
+//! token source instead of a fixed token.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -31,6 +33,8 @@ pub struct Connectors {
     users: BTreeMap<String, String>,
     /// The state directory, where GitHub targets keep their `ETag` cache.
     state_dir: PathBuf,
+    /// Where the Asana token came from (for `auth status`).
+    asana_origin: String,
 }
 
 /// Environment variable overriding the spacing of GitHub writes, in milliseconds (GitHub
@@ -40,13 +44,29 @@ pub const GITHUB_MUTATION_SPACING_ENV: &str = "GITHUB_MUTATION_SPACING_MS";
 impl Connectors {
     /// Reads the Asana token and builds the shared client.
     pub fn new(config: &Config) -> Result<Self, CliError> {
-        let token = read_token(&config.asana.token_env, "asana.token_env")?;
+        let credential = crate::auth::asana_credential(&config.asana).map_err(|e| {
+            if e.is_usage() {
+                CliError::usage(e)
+            } else {
+                CliError::runtime(e)
+            }
+        })?;
+        let asana_origin = credential.origin().to_owned();
+        let (token, source) = match credential {
+            crate::auth::AsanaCredential::Fixed { token, .. } => (token, None),
+            crate::auth::AsanaCredential::OAuth { source, .. } => {
+                (SecretString::from(String::new()), Some(source))
+            }
+        };
         let mut http = AsanaConfig {
             base_url: config.asana.base_url.clone(),
             token,
             requests_per_minute: config.asana.requests_per_minute,
         }
         .http_config();
+        if let Some(source) = source {
+            http = http.with_token_source(source);
+        }
         http.retry.max_elapsed = Duration::from_secs(config.asana.retry_max_seconds);
         let http = HttpClient::new(http)
             .map_err(|e| CliError::usage(anyhow!("cannot set up the Asana client: {e}")))?;
@@ -54,7 +74,14 @@ impl Connectors {
             asana: Arc::new(AsanaClient::with_http(http)),
             users: config.users.clone(),
             state_dir: config.state_dir.clone(),
+            asana_origin,
         })
+    }
+
+    /// Where the Asana token came from, e.g. `environment variable ASANA_TOKEN`.
+    #[must_use]
+    pub fn asana_origin(&self) -> &str {
+        &self.asana_origin
     }
 
     /// The Asana client every link shares.
@@ -141,7 +168,7 @@ impl Connectors {
 }
 
 /// Reads a token from the environment variable `var`.
-fn read_token(var: &str, setting: &str) -> Result<SecretString, CliError> {
+pub(crate) fn read_token(var: &str, setting: &str) -> Result<SecretString, CliError> {
     match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v.trim().to_owned())),
         _ => Err(CliError::usage(anyhow!(

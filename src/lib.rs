@@ -12,10 +12,12 @@
 //! - [`engine`]: one link's sync: observe, plan, guard, apply or print.
 //! - [`report`]: summaries, dry-run diffs, error lines, JSON.
 //! - [`connect`]: builds the connectors a link names.
+//! - [`auth`]: where the Asana identity comes from (env var, keyring, owner-only file, OAuth).
 //! - [`watch`]: `asana-bridge watch`, the long-running mirror.
 //! - [`cli`], [`commands`], [`exit`]: the command line.
 
 pub mod apply;
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;

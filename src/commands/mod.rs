@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+mod auth;
 mod conflicts;
 mod init;
 mod status;
@@ -23,6 +24,7 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Watch(args) => crate::watch::run(&cli.config, &args, out).await,
         Command::Status(args) => status::run(&cli.config, args.link.as_deref(), out),
         Command::Conflicts(args) => conflicts::run(&cli.config, &args, out),
+        Command::Auth(args) => auth::run(&cli.config, &args.action, out).await,
     }
 }
 

@@ -657,7 +657,15 @@ impl Inner {
         match &self.auth {
             Auth::Fixed(value) => Ok((value.clone(), None)),
             Auth::Source(source) => {
-                let token = source.token().await.map_err(backoff::Error::permanent)?;
+                // A refresh that failed in passing (network, 5xx) is retried like any
+                // request; a refused grant is final.
+                let token = source.token().await.map_err(|e| {
+                    if e.is_retryable() {
+                        backoff::Error::transient(e)
+                    } else {
+                        backoff::Error::permanent(e)
+                    }
+                })?;
                 let value = bearer(&token).ok_or_else(|| {
                     backoff::Error::permanent(ConnectorError::InvalidData(format!(
                         "the {} token contains characters that cannot go into an HTTP header",

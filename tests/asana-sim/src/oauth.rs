@@ -88,6 +88,8 @@ pub(crate) struct OAuth {
     /// Live refresh tokens.
     refresh_tokens: Vec<String>,
     access: HashMap<String, Access>,
+    /// Every code, access token and refresh token ever issued (for "never leaked" checks).
+    issued: Vec<String>,
     stats: OAuthStats,
 }
 
@@ -99,6 +101,7 @@ impl Default for OAuth {
             codes: HashMap::new(),
             refresh_tokens: Vec::new(),
             access: HashMap::new(),
+            issued: Vec::new(),
             stats: OAuthStats::default(),
         }
     }
@@ -119,6 +122,7 @@ impl OAuth {
 
     fn issue_access(&mut self, refresh_token: &str) -> (String, u64) {
         let token = format!("1/sim-oauth-access:{}", uuid::Uuid::new_v4().simple());
+        self.issued.push(token.clone());
         self.access.insert(
             token.clone(),
             Access {
@@ -221,6 +225,7 @@ async fn authorize(AxState(sim): AxState<Sim>, RawQuery(q): RawQuery) -> Respons
         return fail("access_denied", "The user denied the request");
     }
     let code = format!("sim-code-{}", uuid::Uuid::new_v4().simple());
+    oauth.issued.push(code.clone());
     oauth.codes.insert(
         code.clone(),
         Code {
@@ -329,6 +334,7 @@ fn exchange(sim: &Sim, form: &Params) -> Response {
             }
             let refresh = format!("2/sim-oauth-refresh:{}", uuid::Uuid::new_v4().simple());
             oauth.refresh_tokens.push(refresh.clone());
+            oauth.issued.push(refresh.clone());
             let (access, expires_in) = oauth.issue_access(&refresh);
             oauth.stats.code_exchanges += 1;
             axum::Json(json!({
@@ -452,6 +458,12 @@ impl Simulator {
     /// How many refresh tokens are live.
     pub fn oauth_live_grants(&self) -> usize {
         lock(&self.shared.oauth).refresh_tokens.len()
+    }
+
+    /// Every authorization code, access token and refresh token issued so far, for tests
+    /// that prove none of them leaks into an output or a file.
+    pub fn oauth_issued_secrets(&self) -> Vec<String> {
+        lock(&self.shared.oauth).issued.clone()
     }
 
     /// What the OAuth endpoints saw.
