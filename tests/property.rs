@@ -545,6 +545,7 @@ impl<'a> Case<'a> {
         let project = sim.create_project("Property");
         let dir = tempfile::tempdir().expect("temp dir");
         let md = dir.path().join("tasks");
+        std::fs::create_dir_all(&md).expect("folder");
         let store = Store::open(&dir.path().join("state")).expect("state store");
         Self {
             sim,
@@ -598,6 +599,7 @@ impl<'a> Case<'a> {
                 &self.store,
                 options,
                 &indicatif::ProgressBar::hidden(),
+                None,
             ))
             .expect("state store")
     }
@@ -916,6 +918,19 @@ impl<'a> Case<'a> {
         self.step(&Op::CreateAsana(TaskFields {
             title: "Anchor".to_owned(),
             notes: "keeps both sides non-empty".to_owned(),
+            ..TaskFields::default()
+        }))?;
+        // Two synced tasks from the start, so that early steps already edit pairs.
+        self.step(&Op::CreateAsana(TaskFields {
+            title: "Seeded in Asana".to_owned(),
+            notes: "first note".to_owned(),
+            tags: vec!["a".to_owned()],
+            ..TaskFields::default()
+        }))?;
+        self.step(&Op::CreateLocal(TaskFields {
+            title: "Seeded locally".to_owned(),
+            notes: "second note".to_owned(),
+            section: Some("Todo".to_owned()),
             ..TaskFields::default()
         }))?;
         self.sync()?;
