@@ -232,9 +232,13 @@ impl Applier<'_> {
                     .forget_pair(&record.asana_gid)
                     .map_err(Failure::State)?;
             }
-            Action::HoldDeletion { conflict } => {
+            Action::HoldDeletion { conflict, record } => {
                 self.state
                     .upsert_conflict(conflict, &self.now)
+                    .map_err(Failure::State)?;
+                self.state
+                    .pairs
+                    .put(&record.asana_gid, &record)
                     .map_err(Failure::State)?;
             }
             Action::DropIntent { key } => {
@@ -318,6 +322,7 @@ impl Applier<'_> {
             target: t,
             asana_fields: (asana.fields != *base).then(|| asana.fields.clone()),
             target_fields: (target.fields != *base).then(|| target.fields.clone()),
+            missing: None,
         };
         self.state
             .pairs

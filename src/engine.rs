@@ -165,7 +165,7 @@ async fn observe_asana(
     let mut items: Vec<Item> = records
         .iter()
         .filter(|r| !changed.contains(&r.asana_gid))
-        .map(crate::records::PairRecord::asana_item)
+        .filter_map(crate::records::PairRecord::asana_item)
         .collect();
     items.extend(fetched.into_values());
     Ok(AsanaView {
@@ -230,7 +230,7 @@ pub async fn sync_link(
             Ok((
                 records
                     .iter()
-                    .map(crate::records::PairRecord::target_item)
+                    .filter_map(crate::records::PairRecord::target_item)
                     .collect(),
                 Vec::new(),
                 Vec::new(),
@@ -345,7 +345,7 @@ pub async fn sync_link(
                         .iter()
                         .filter(|c| c.detected_at.is_empty())
                         .count(),
-                    Action::HoldDeletion { conflict } if conflict.detected_at.is_empty() => 1,
+                    Action::HoldDeletion { conflict, .. } if conflict.detected_at.is_empty() => 1,
                     _ => 0,
                 })
                 .sum::<usize>();

@@ -56,8 +56,12 @@ pub enum Action {
     DeleteAsana { record: PairRecord, asana: Item },
     /// Gone on both sides: forget the pair.
     Forget { record: PairRecord },
-    /// A deletion on one side against an edit on the other, left to the user.
-    HoldDeletion { conflict: ConflictRecord },
+    /// A deletion on one side against an edit on the other, left to the user. `record` is
+    /// the pair's record as it must now stand (see [`PairRecord::held_deletion`]).
+    HoldDeletion {
+        conflict: ConflictRecord,
+        record: PairRecord,
+    },
     /// An intent that no longer needs recovering.
     DropIntent { key: String },
 }
@@ -82,7 +86,7 @@ impl Action {
         match self {
             Action::DropIntent { key } => (0, key.clone()),
             Action::Forget { record } => (1, record.asana_gid.clone()),
-            Action::HoldDeletion { conflict } => (2, conflict.asana_gid.clone()),
+            Action::HoldDeletion { conflict, .. } => (2, conflict.asana_gid.clone()),
             Action::DeleteTarget { record, .. } => (3, record.asana_gid.clone()),
             Action::DeleteAsana { record, .. } => (4, record.asana_gid.clone()),
             Action::Sync(pair) => (5, pair.asana.id.clone()),
@@ -256,6 +260,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                     }),
                     None => out.actions.push(Action::HoldDeletion {
                         conflict: deletion_conflict(r, &a.fields.title, Side::Target, a),
+                        record: r.held_deletion(Side::Target, &a.fields),
                     }),
                 }
             }
@@ -273,6 +278,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                     }),
                     None => out.actions.push(Action::HoldDeletion {
                         conflict: deletion_conflict(r, &t.fields.title, Side::Asana, t),
+                        record: r.held_deletion(Side::Asana, &t.fields),
                     }),
                 }
             }

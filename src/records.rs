@@ -125,14 +125,18 @@ pub struct PairRecord {
     /// The same for the target side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_fields: Option<TaskFields>,
+    /// A side known to be gone while the pair is held in a deletion conflict: it is never
+    /// stood in from this record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Side>,
 }
 
 impl PairRecord {
     /// Asana's task as it was when last written or seen (for tasks its change feed says
-    /// did not change since).
+    /// did not change since); `None` when it is known to be gone.
     #[must_use]
-    pub fn asana_item(&self) -> Item {
-        Item {
+    pub fn asana_item(&self) -> Option<Item> {
+        (self.missing != Some(Side::Asana)).then(|| Item {
             id: self.asana_gid.clone(),
             fields: self
                 .asana_fields
@@ -141,14 +145,15 @@ impl PairRecord {
             modified_at: None,
             partner: None,
             revision: self.asana.revision.clone(),
-        }
+        })
     }
 
     /// The target item as it was when last written or seen (for a target known not to have
-    /// changed since, e.g. a folder whose watcher reported nothing).
+    /// changed since, e.g. a folder whose watcher reported nothing); `None` when it is
+    /// known to be gone.
     #[must_use]
-    pub fn target_item(&self) -> Item {
-        Item {
+    pub fn target_item(&self) -> Option<Item> {
+        (self.missing != Some(Side::Target)).then(|| Item {
             id: self.target_id.clone(),
             fields: self
                 .target_fields
@@ -157,7 +162,23 @@ impl PairRecord {
             modified_at: None,
             partner: Some(self.asana_gid.clone()),
             revision: self.target.revision.clone(),
+        })
+    }
+
+    /// This record as it must stand while a deletion on `deleted_on` is held against an
+    /// edit of `survivor`: the survivor's values are remembered as last seen (so a run that
+    /// stands them in sees the edit), its fingerprint is not (so the edit stays unsynced),
+    /// and the deleted side is never stood in.
+    #[must_use]
+    pub fn held_deletion(&self, deleted_on: Side, survivor: &TaskFields) -> Self {
+        let mut held = self.clone();
+        held.missing = Some(deleted_on);
+        let seen = (survivor != &self.base).then(|| survivor.clone());
+        match deleted_on {
+            Side::Asana => held.target_fields = seen,
+            Side::Target => held.asana_fields = seen,
         }
+        held
     }
 
     /// The fingerprint of `side`.

@@ -142,7 +142,7 @@ pub fn render_plan(plan: &Plan, names: &SideNames<'_>) -> String {
                     target(&t.id)
                 );
             }
-            Action::HoldDeletion { conflict } => {
+            Action::HoldDeletion { conflict, .. } => {
                 let _ = writeln!(
                     out,
                     "  ! conflict {}: \"{}\" was deleted on one side and edited on the other; left for `conflicts resolve`",
@@ -291,7 +291,7 @@ fn action_json(a: &Action) -> Option<Value> {
         Action::DeleteTarget { target, .. } => {
             json!({"action": "delete", "side": "target", "item": item_ref(target)})
         }
-        Action::HoldDeletion { conflict } => {
+        Action::HoldDeletion { conflict, .. } => {
             json!({"action": "conflict", "id": conflict.id, "title": conflict.title})
         }
         _ => return None,

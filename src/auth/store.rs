@@ -300,10 +300,22 @@ impl KeyringStore {
         Self { store }
     }
 
-    /// The platform's keyring, when this system has one that answers.
+    /// The platform's keyring, when this system has one that answers (a headless machine
+    /// without a Secret Service has none: the owner-only file is used instead).
     #[must_use]
     pub fn os() -> Option<Self> {
-        os_keyring().map(Self::new)
+        let store = Self::new(os_keyring()?);
+        store.answers().then_some(store)
+    }
+
+    /// Whether reading an entry works (an absent entry counts as working).
+    fn answers(&self) -> bool {
+        self.entry("probe").is_ok_and(|entry| {
+            matches!(
+                entry.get_password(),
+                Ok(_) | Err(keyring_core::Error::NoEntry)
+            )
+        })
     }
 
     fn entry(&self, account: &str) -> Result<keyring_core::Entry, AuthError> {
@@ -483,6 +495,7 @@ mod tests {
     fn keyring_store_round_trip_with_the_mock_store() {
         let mock = keyring_core::mock::Store::new().expect("mock store");
         let store = KeyringStore::new(mock);
+        assert!(store.answers());
         round_trip(&store);
         assert_eq!(store.describe(), "the OS keyring");
     }

@@ -429,7 +429,12 @@ async fn github_status(
     )?;
     let user = get_json(&http, Request::get("/user")).await?;
     let login = user["login"].as_str().unwrap_or("?").to_owned();
-    let visible = match http.send(Request::get(format!("/repos/{repo}"))).await {
+    // The labels listing: the cheapest call every visible repository answers (and
+    // GitHub answers 404 for one the token cannot see).
+    let visible = match http
+        .send(Request::get(format!("/repos/{repo}/labels")).query("per_page", "1"))
+        .await
+    {
         Ok(_) => true,
         Err(ConnectorError::NotFound(_) | ConnectorError::Forbidden(_)) => false,
         Err(e) => return Err(e.into()),

@@ -43,6 +43,7 @@ fn record(a: &Item, t: &Item) -> PairRecord {
         target: Fingerprint::of(t),
         asana_fields: None,
         target_fields: None,
+        missing: None,
     }
 }
 
@@ -308,7 +309,12 @@ fn deletion_in_asana_against_an_edited_file() {
                 },
             ] => "recreate",
             [Action::DeleteTarget { .. }] => "delete",
-            [Action::HoldDeletion { conflict }] => {
+            [Action::HoldDeletion { conflict, record }] => {
+                assert_eq!(record.missing, Some(Side::Asana));
+                assert_eq!(
+                    record.target_fields.as_ref().map(|f| f.title.as_str()),
+                    Some("Edited")
+                );
                 assert_eq!(conflict.asana_value, None);
                 "hold"
             }
