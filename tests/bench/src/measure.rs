@@ -5,6 +5,7 @@
 //! so that the bench's own size does not leak into the child's `ru_maxrss`.
 
 use std::fs::File;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -51,6 +52,18 @@ impl Measured {
     }
 }
 
+/// A run killed for taking longer than its limit.
+#[derive(Debug)]
+pub struct TimedOut(pub Duration);
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "killed after {:.0} s", self.0.as_secs_f64())
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
 /// The hidden first argument that turns this binary into the measuring helper.
 pub const HELPER_ARG: &str = "__measure";
 
@@ -64,11 +77,14 @@ pub const HELPER_ARG: &str = "__measure";
 /// with `wait4` and writes its figures to a file; the helper's own size is the floor of
 /// the RSS figure. `configure` sets the environment and working directory; stdout and
 /// stderr are captured in files under `scratch`.
+/// With `limit`, a run that takes longer is killed (helper and child: they share a
+/// process group) and reported as [`TimedOut`].
 pub fn run(
     bin: &Path,
     args: &[&str],
     configure: impl FnOnce(&mut Command),
     scratch: &Path,
+    limit: Option<Duration>,
 ) -> Result<Measured> {
     let out_path = scratch.join("child.stdout");
     let err_path = scratch.join("child.stderr");
@@ -87,7 +103,23 @@ pub fn run(
         .stdin(Stdio::null())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err));
-    let status = command.status().context("run the measuring helper")?;
+    command.process_group(0);
+    let started = Instant::now();
+    let mut helper = command.spawn().context("run the measuring helper")?;
+    let status = loop {
+        if let Some(status) = helper.try_wait()? {
+            break status;
+        }
+        if limit.is_some_and(|l| started.elapsed() > l) {
+            // Safe code only: the group id is the helper's pid (`process_group(0)`).
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", helper.id())])
+                .status();
+            let _ = helper.wait();
+            return Err(TimedOut(started.elapsed()).into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let report = std::fs::read_to_string(&report_path).with_context(|| {
         format!(
             "the measuring helper ({status}) left no report: {}",

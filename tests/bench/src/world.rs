@@ -74,9 +74,20 @@ impl World {
     /// Runs `asana-bridge sync` and measures it; the simulator's request log is cleared
     /// first, so the summary holds this run's requests only.
     pub fn sync(&self) -> Result<Sample> {
+        self.sync_within(None)
+    }
+
+    /// [`World::sync`], killed after `limit` (the error is then a [`measure::TimedOut`]).
+    pub fn sync_within(&self, limit: Option<std::time::Duration>) -> Result<Sample> {
         self.sim.clear_requests();
         let before = self.sim.rate_limited_count();
-        let run = measure::run(&self.bin, &["sync"], |c| self.configure(c), self.dir.path())?;
+        let run = measure::run(
+            &self.bin,
+            &["sync"],
+            |c| self.configure(c),
+            self.dir.path(),
+            limit,
+        )?;
         Ok(Sample {
             requests: RequestSummary::of(&self.sim.requests()),
             limiter_429s: self.sim.rate_limited_count() - before,
