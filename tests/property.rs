@@ -1019,11 +1019,7 @@ fn random_histories_converge_as_the_model_says() {
         failure_persistence: None,
         ..Config::default()
     });
-    // Under `manual`, runs that read only Asana's change feed lose held deletion conflicts
-    // (see the ignored `bug_*` tests below): those cases list every task until it is fixed,
-    // so that the search keeps finding other bugs.
-    let strategy = (policy(), any::<bool>(), prop::collection::vec(op(), 1..14))
-        .prop_map(|(policy, full, ops)| (policy, full || policy == Policy::Manual, ops));
+    let strategy = (policy(), any::<bool>(), prop::collection::vec(op(), 1..14));
     let result = runner.run(&strategy, |(policy, full, ops)| {
         check_history(&sim, &rt, policy, full, &ops)
     });
@@ -1124,9 +1120,6 @@ fn regression_histories_converge_under_every_policy() {
     ] {
         for ops in &histories {
             for full in [true, false] {
-                if policy == Policy::Manual && !full {
-                    continue; // the ignored `bug_*` tests below
-                }
                 if let Err(e) = check_history(&sim, &rt, policy, full, ops) {
                     panic!("{e}");
                 }
@@ -1135,13 +1128,12 @@ fn regression_histories_converge_under_every_policy() {
     }
 }
 
-/// Bug repro (minimal, found by the property test): under `manual`, a file deleted while
+/// Regression (minimal, found by the property test): under `manual`, a file deleted while
 /// its task was edited in Asana is held as a conflict; the next sync reads only Asana's
 /// change feed, stands the task in from the stored record (the pre-edit values), sees no
 /// edit and deletes the Asana task. Expected: the conflict stays held and the task keeps
 /// its edit.
 #[test]
-#[ignore = "bug: manual: the sync after a held deletion conflict deletes the edited Asana task (incremental read stands in stale record)"]
 fn bug_manual_held_deletion_is_lost_when_the_file_was_deleted() {
     let sim = Simulator::start();
     let rt = runtime();
@@ -1160,12 +1152,11 @@ fn bug_manual_held_deletion_is_lost_when_the_file_was_deleted() {
     }
 }
 
-/// Bug repro (minimal): under `manual`, a task deleted in Asana while its file was edited
+/// Regression (minimal): under `manual`, a task deleted in Asana while its file was edited
 /// is held as a conflict; the next sync stands the deleted task in from the stored record
 /// and tries to update it: "not found" on every run until a full listing. Expected: the
 /// conflict stays held, no error.
 #[test]
-#[ignore = "bug: manual: the sync after a held deletion conflict PUTs the task deleted in Asana (404 on every run)"]
 fn bug_manual_held_deletion_is_lost_when_the_task_was_deleted() {
     let sim = Simulator::start();
     let rt = runtime();

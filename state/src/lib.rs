@@ -76,6 +76,7 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, StateError> {
         create_private_dir(dir)?;
         let db = open_db(&dir.join(DB_DIR), dir)?;
+        make_private(&dir.join(DB_DIR))?;
         Ok(Self {
             db,
             dir: dir.to_path_buf(),
@@ -160,6 +161,10 @@ impl Store {
     /// Writes everything so far to disk: a checkpoint.
     pub fn flush(&self) -> Result<(), StateError> {
         self.db.flush()?;
+        // sled creates files as the umask says; new ones may have appeared.
+        if self._snapshot.is_none() {
+            make_private(&self.dir.join(DB_DIR))?;
+        }
         Ok(())
     }
 }
@@ -197,6 +202,46 @@ fn create_private_dir(dir: &Path) -> Result<(), StateError> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
     }
+    Ok(())
+}
+
+/// Makes everything under `dir` owner-only: folders 0700, files 0600 (the state holds
+/// webhook secrets and everything the bridge knows about the user's tasks).
+fn make_private(dir: &Path) -> Result<(), StateError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StateError::Io { path, source }
+        };
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).map_err(io(&d))?;
+            for entry in std::fs::read_dir(&d).map_err(io(&d))? {
+                let entry = entry.map_err(io(&d))?;
+                let kind = entry.file_type().map_err(io(&entry.path()))?;
+                if kind.is_dir() {
+                    stack.push(entry.path());
+                } else if kind.is_file() {
+                    let mode = entry
+                        .metadata()
+                        .map_err(io(&entry.path()))?
+                        .permissions()
+                        .mode();
+                    if mode & 0o077 != 0 {
+                        std::fs::set_permissions(
+                            entry.path(),
+                            std::fs::Permissions::from_mode(0o600),
+                        )
+                        .map_err(io(&entry.path()))?;
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
     Ok(())
 }
 
@@ -375,9 +420,25 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let parent = tempfile::tempdir().unwrap();
         let dir = parent.path().join("state");
-        let _store = Store::open(&dir).unwrap();
+        let store = Store::open(&dir).unwrap();
+        store.table::<u32>("t").unwrap().put("a", &1).unwrap();
+        store.flush().unwrap();
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let entry = entry.unwrap();
+                let meta = entry.metadata().unwrap();
+                let mode = meta.permissions().mode() & 0o777;
+                if meta.is_dir() {
+                    assert_eq!(mode, 0o700, "{}", entry.path().display());
+                    stack.push(entry.path());
+                } else {
+                    assert_eq!(mode & 0o077, 0, "{} is {mode:o}", entry.path().display());
+                }
+            }
+        }
     }
 
     #[test]

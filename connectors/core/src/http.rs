@@ -730,7 +730,7 @@ impl Inner {
         let mut builder = self
             .client
             .request(request.method.clone(), url)
-            .header(header::AUTHORIZATION, authorization)
+            .header(header::AUTHORIZATION, authorization.clone())
             .header(header::ACCEPT, self.accept.clone());
         for (name, value) in &request.headers {
             builder = builder.header(name.clone(), value.clone());
@@ -779,7 +779,9 @@ impl Inner {
         {
             return Err(again);
         }
-        let message = error_message(status, &body);
+        // A service (or a proxy) may echo the request back in its error: never pass the
+        // token on into a message that gets printed.
+        let message = redact(error_message(status, &body), &authorization);
         if let Some(named) = rate_limit_wait(status, &headers, &message) {
             return Err(self.rate_limited(request, named, started, rate_limited));
         }
@@ -1053,6 +1055,18 @@ fn error_message(status: StatusCode, body: &[u8]) -> String {
     }
 }
 
+/// `message` with the token carried by `authorization` (`Bearer <token>`) blanked out.
+fn redact(message: String, authorization: &HeaderValue) -> String {
+    let Ok(value) = authorization.to_str() else {
+        return message;
+    };
+    let token = value.strip_prefix("Bearer ").unwrap_or(value).trim();
+    if token.len() < 4 || !message.contains(token) {
+        return message;
+    }
+    message.replace(token, "[REDACTED]")
+}
+
 /// An error and its sources on one line.
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut out = error.to_string();
@@ -1105,6 +1119,17 @@ mod tests {
         config.retry = retry;
         config.requests_per_minute = 60_000;
         HttpClient::new(config).expect("valid config")
+    }
+
+    /// A token echoed back in a service's error message is blanked out.
+    #[test]
+    fn echoed_tokens_are_redacted() {
+        let auth = HeaderValue::from_static("Bearer s3cret-token");
+        assert_eq!(
+            redact("bad header: Bearer s3cret-token".to_owned(), &auth),
+            "bad header: Bearer [REDACTED]"
+        );
+        assert_eq!(redact("no echo".to_owned(), &auth), "no echo");
     }
 
     fn asana_error(status: u16, message: &str) -> impl IntoResponse + use<> {
