@@ -234,7 +234,17 @@ impl AsanaClient {
         }
     }
 
-    /// The workspace of `project` (`GET /projects/{p}?opt_fields=workspace`, once).
+    /// Remembers the workspace of `project`, learnt from one of its tasks.
+    pub(crate) async fn note_workspace(&self, project: &str, workspace: &str) {
+        self.workspaces
+            .lock()
+            .await
+            .entry(project.to_owned())
+            .or_insert_with(|| workspace.to_owned());
+    }
+
+    /// The workspace of `project` (`GET /projects/{p}?opt_fields=workspace`, once, unless a
+    /// task of the project already told it).
     pub(crate) async fn workspace_of(&self, project: &str) -> Result<String, ConnectorError> {
         let mut workspaces = self.workspaces.lock().await;
         if let Some(workspace) = workspaces.get(project) {

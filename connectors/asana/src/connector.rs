@@ -111,6 +111,11 @@ impl AsanaConnector {
             .into_iter()
             .filter(|t| !members_only || is_in_project(t, &self.project))
             .collect();
+        if let Some(workspace) = tasks.iter().find_map(|t| t.workspace.as_ref()) {
+            self.client
+                .note_workspace(&self.project, &workspace.gid)
+                .await;
+        }
         let mut assignees: Vec<&str> = tasks
             .iter()
             .filter_map(|t| t.assignee.as_ref().map(|a| a.gid.as_str()))

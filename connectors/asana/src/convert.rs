@@ -138,6 +138,7 @@ mod tests {
                 },
             ]),
             modified_at: Some("2026-11-02T10:00:00.000Z".to_owned()),
+            workspace: None,
         }
     }
 

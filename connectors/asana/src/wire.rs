@@ -21,6 +21,7 @@ pub const TASK_FIELDS: &[&str] = &[
     "memberships.project",
     "memberships.section.name",
     "modified_at",
+    "workspace",
 ];
 
 /// Fields read for users (`GET /workspaces/{workspace_gid}/users`, `GET /users/{user_gid}`).
@@ -92,6 +93,9 @@ pub struct Task {
     pub memberships: Option<Vec<Membership>>,
     #[serde(default)]
     pub modified_at: Option<String>,
+    /// The task's workspace (saves looking it up through the project).
+    #[serde(default)]
+    pub workspace: Option<Ref>,
 }
 
 /// One of a task's project memberships.
