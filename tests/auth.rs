@@ -90,7 +90,7 @@ struct Login {
 impl Login {
     fn start(w: &World) -> Self {
         let mut child = command(w)
-            .args(["auth", "login", "--no-browser", "--timeout", "30"])
+            .args(["-vvv", "auth", "login", "--no-browser", "--timeout", "30"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -552,4 +552,45 @@ fn human_pat_own_concurrent_edit_still_flows() {
     let _ = watch.kill();
     let _ = watch.wait();
     assert!(flowed, "the owner's own edit was dropped as an echo");
+}
+
+/// GitHub links: `auth status` names the GitHub login of each link's token and warns
+/// about a repository it cannot see.
+#[test]
+fn status_names_the_github_login_and_warns_about_a_hidden_repo() {
+    let w = World::new("newest");
+    let gh = github_sim::GithubSim::start();
+    let config = std::fs::read_to_string(w.dir.path().join("asana-bridge.toml")).expect("config");
+    let project2 = w.sim.create_project("Bugs");
+    std::fs::write(
+        w.dir.path().join("asana-bridge.toml"),
+        format!(
+            "{config}\n[[link]]\nname = \"bugs\"\nasana_project = \"{project2}\"\ngithub = {{ repo = \"{}\", api_url = \"{}\" }}\n\n[[link]]\nname = \"hidden-repo\"\nasana_project = \"{project2}\"\ngithub = {{ repo = \"acme/not-shared\", api_url = \"{}\" }}\n",
+            gh.repo(),
+            gh.base_url(),
+            gh.base_url()
+        ),
+    )
+    .expect("config");
+    let out = Run::from(
+        w.command()
+            .env("GITHUB_TOKEN", gh.token())
+            .args(["auth", "status"])
+            .output()
+            .expect("run"),
+    );
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("GitHub: acting as"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(&format!("GitHub repository {} is visible", gh.repo())),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("acme/not-shared is not visible"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains(&gh.token()) && !out.stderr.contains(&gh.token()));
 }
