@@ -42,8 +42,9 @@ pub struct Connectors {
 pub const GITHUB_MUTATION_SPACING_ENV: &str = "GITHUB_MUTATION_SPACING_MS";
 
 impl Connectors {
-    /// Reads the Asana token and builds the shared client.
-    pub fn new(config: &Config) -> Result<Self, CliError> {
+    /// Reads the Asana token and builds the shared client. A `dry_run` keeps nothing on
+    /// disk (no cache either).
+    pub fn new(config: &Config, dry_run: bool) -> Result<Self, CliError> {
         let credential = crate::auth::asana_credential(&config.asana).map_err(|e| {
             if e.is_usage() {
                 CliError::usage(e)
@@ -70,8 +71,13 @@ impl Connectors {
         http.retry.max_elapsed = Duration::from_secs(config.asana.retry_max_seconds);
         let http = HttpClient::new(http)
             .map_err(|e| CliError::usage(anyhow!("cannot set up the Asana client: {e}")))?;
+        // The users directory is kept between runs (owner-only, in the state directory).
+        let mut client = AsanaClient::with_http(http);
+        if !dry_run {
+            client = client.with_directory_cache(config.state_dir.join("asana-users.json"));
+        }
         Ok(Self {
-            asana: Arc::new(AsanaClient::with_http(http)),
+            asana: Arc::new(client),
             users: config.users.clone(),
             state_dir: config.state_dir.clone(),
             asana_origin,

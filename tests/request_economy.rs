@@ -155,7 +155,6 @@ fn five_remote_edits_spend_at_most_ceil_k_over_100_plus_3() {
 
 /// k = 150 tasks changed in Asana since the last run: at most ceil(150/100) + 3 = 5 requests.
 #[test]
-#[ignore = "target missed: 7 requests vs ≤ 5 (GET /events ×3, GET /tasks ×2, GET /projects/{gid} ×1, GET /workspaces/{gid}/users ×1)"]
 fn a_hundred_and_fifty_remote_edits_spend_at_most_ceil_k_over_100_plus_3() {
     remote_edits(250, 150);
 }

@@ -700,3 +700,24 @@ fn an_expired_events_cursor_falls_back_to_a_full_listing() {
         "a 412 must lead to a full listing"
     );
 }
+
+#[test]
+fn a_colleague_added_since_the_users_were_cached_can_be_assigned() {
+    let w = World::new("newest");
+    let gid = w.add_task("Assigned", |t| {
+        t.assignee = Some("alice@example.com".into())
+    });
+    w.sync(); // lists the workspace's users once and keeps them
+    assert!(w.state_dir().join("asana-users.json").exists());
+    w.sim.add_user("Carol", "carol@example.com");
+    let (name, text) = w.file_of(&gid);
+    w.write(
+        &name,
+        text.replace("alice@example.com", "carol@example.com"),
+    );
+    w.sync();
+    assert_eq!(
+        w.sim.task(&gid).expect("task").assignee.as_deref(),
+        Some("carol@example.com")
+    );
+}

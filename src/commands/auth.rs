@@ -266,7 +266,7 @@ async fn get_json(http: &HttpClient, request: Request) -> Result<Value, Connecto
 }
 
 async fn status(config: &Config, out: Output) -> Result<Exit, CliError> {
-    let connectors = Connectors::new(config)?;
+    let connectors = Connectors::new(config, true)?;
     let client: Arc<AsanaClient> = connectors.asana_client();
     let me = client.me().await.map_err(|e| {
         CliError::runtime(anyhow!(e).context(format!(

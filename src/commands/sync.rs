@@ -14,7 +14,7 @@ use crate::report;
 pub async fn run(config_path: &Path, args: &SyncArgs, out: Output) -> Result<Exit, CliError> {
     let config = load_config(config_path)?;
     let links = config.select(args.link.as_deref())?;
-    let connectors = Connectors::new(&config)?;
+    let connectors = Connectors::new(&config, args.dry_run)?;
     let store = if args.dry_run {
         Store::open_snapshot(&config.state_dir)?
     } else {

@@ -42,7 +42,7 @@ const WEBHOOK_REFRESH: Duration = Duration::from_secs(3600);
 pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Exit, CliError> {
     let config = load_config(config_path)?;
     let links = config.select(args.link.as_deref())?;
-    let connectors = Connectors::new(&config)?;
+    let connectors = Connectors::new(&config, false)?;
     let store = Arc::new(Store::open(&config.state_dir)?);
     let publisher = Arc::new(Publisher::new(&config.state_dir));
 

@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use tracing::{debug, warn};
 
+use crate::directory_cache::{DirectoryCache, StoredDirectory};
 use crate::wire::{self, Envelope, ListEnvelope, NameWrite, NamedRef, ProjectWorkspace, User};
 
 /// Asana's API root.
@@ -89,6 +90,8 @@ pub(crate) struct Directory {
     by_email: HashMap<String, String>,
     /// Whether the listing held every user (it is capped at [`USER_LIST_CAP`]).
     complete: bool,
+    /// Read from the on-disk copy of an earlier run, not listed by this one.
+    from_cache: bool,
 }
 
 impl Directory {
@@ -119,6 +122,8 @@ pub struct AsanaClient {
     sections: Mutex<HashMap<String, HashMap<String, String>>>,
     /// The token's own user, once asked.
     me: Mutex<Option<Me>>,
+    /// Where user directories are kept between runs, if anywhere.
+    directory_cache: Option<DirectoryCache>,
 }
 
 impl fmt::Debug for AsanaClient {
@@ -148,7 +153,16 @@ impl AsanaClient {
             tags: Mutex::default(),
             sections: Mutex::default(),
             me: Mutex::default(),
+            directory_cache: None,
         }
+    }
+
+    /// The same client, keeping workspaces' user directories in the file `path` between
+    /// runs (see [`crate::directory_cache`]).
+    #[must_use]
+    pub fn with_directory_cache(mut self, path: std::path::PathBuf) -> Self {
+        self.directory_cache = Some(DirectoryCache::new(path));
+        self
     }
 
     /// The HTTP layer, for requests the client has no method for.
@@ -264,41 +278,95 @@ impl AsanaClient {
     ) -> Result<R, ConnectorError> {
         let mut users = self.users.lock().await;
         if !users.contains_key(workspace) {
-            // `GET /workspaces/{w}/users` takes no `limit` (Asana: "limited to 2000");
-            // `next_page` is still followed if the service sends one.
-            let listed: Result<Vec<User>, _> = self
-                .get_all(
-                    &format!("/workspaces/{workspace}/users"),
-                    &[("opt_fields", wire::opt_fields(wire::USER_FIELDS))],
-                    false,
-                )
-                .await;
-            let (listed, complete) = match listed {
-                Ok(listed) => {
-                    let complete = listed.len() < USER_LIST_CAP;
-                    (listed, complete)
+            let stored = self
+                .directory_cache
+                .as_ref()
+                .and_then(|c| c.load(workspace));
+            let directory = match stored {
+                Some(stored) => {
+                    debug!(
+                        workspace,
+                        users = stored.users.len(),
+                        "user directory from the cache"
+                    );
+                    let mut directory = Directory {
+                        complete: stored.complete,
+                        from_cache: true,
+                        ..Directory::default()
+                    };
+                    for (gid, email) in stored.users {
+                        directory.insert(User {
+                            gid,
+                            name: None,
+                            email,
+                        });
+                    }
+                    directory
                 }
-                // A guest may not list the workspace's users: look them up one by one.
-                Err(ConnectorError::Forbidden(message)) => {
-                    warn!(workspace, %message, "cannot list the workspace's users");
-                    (Vec::new(), false)
-                }
-                Err(e) => return Err(e),
+                None => self.list_directory(workspace).await?,
             };
-            debug!(workspace, users = listed.len(), "listed workspace users");
-            let mut directory = Directory {
-                complete,
-                ..Directory::default()
-            };
-            for user in listed {
-                directory.insert(user);
-            }
             users.insert(workspace.to_owned(), directory);
         }
         let directory = users
             .get_mut(workspace)
             .ok_or_else(|| ConnectorError::InvalidData("user cache lost its entry".to_owned()))?;
         Ok(f(directory))
+    }
+
+    /// Lists the users of `workspace` (and keeps the list for later runs).
+    async fn list_directory(&self, workspace: &str) -> Result<Directory, ConnectorError> {
+        // `GET /workspaces/{w}/users` takes no `limit` (Asana: "limited to 2000");
+        // `next_page` is still followed if the service sends one.
+        let listed: Result<Vec<User>, _> = self
+            .get_all(
+                &format!("/workspaces/{workspace}/users"),
+                &[("opt_fields", wire::opt_fields(wire::USER_FIELDS))],
+                false,
+            )
+            .await;
+        let (listed, complete) = match listed {
+            Ok(listed) => {
+                let complete = listed.len() < USER_LIST_CAP;
+                (listed, complete)
+            }
+            // A guest may not list the workspace's users: look them up one by one.
+            Err(ConnectorError::Forbidden(message)) => {
+                warn!(workspace, %message, "cannot list the workspace's users");
+                (Vec::new(), false)
+            }
+            Err(e) => return Err(e),
+        };
+        debug!(workspace, users = listed.len(), "listed workspace users");
+        let mut directory = Directory {
+            complete,
+            ..Directory::default()
+        };
+        for user in listed {
+            directory.insert(user);
+        }
+        if let Some(cache) = &self.directory_cache {
+            cache.save(
+                workspace,
+                StoredDirectory {
+                    fetched_at: jiff::Timestamp::now().to_string(),
+                    complete,
+                    users: directory
+                        .by_gid
+                        .iter()
+                        .map(|(gid, email)| (gid.clone(), email.clone()))
+                        .collect(),
+                },
+            );
+        }
+        Ok(directory)
+    }
+
+    async fn directory_is_cached(&self, workspace: &str) -> bool {
+        self.users
+            .lock()
+            .await
+            .get(workspace)
+            .is_some_and(|d| d.from_cache)
     }
 
     /// The e-mail addresses (lower-case) of these user gids; a gid missing from the
@@ -371,6 +439,16 @@ impl AsanaClient {
                 (directory.by_email.get(&email).cloned(), directory.complete)
             })
             .await?;
+        let found = match found {
+            // Not in an earlier run's copy: perhaps a new colleague. List afresh once.
+            (None, _) if self.directory_is_cached(workspace).await => {
+                let fresh = self.list_directory(workspace).await?;
+                let found = (fresh.by_email.get(&email).cloned(), fresh.complete);
+                self.users.lock().await.insert(workspace.to_owned(), fresh);
+                found
+            }
+            other => other,
+        };
         match found {
             (Some(gid), _) => Ok(gid),
             (None, false) => Ok(email),

@@ -8,6 +8,7 @@
 //! - [`events`]: the project's change feed (`GET /events`) as
 //!   [`Changes`](asana_bridge_connector::Changes).
 //! - [`convert`]: an Asana task read into the common model.
+//! - [`directory_cache`]: workspaces' user directories kept on disk between runs.
 //! - [`echo`]: the bridge's own writes, so their echoes in the feed are dropped.
 //! - [`wire`]: the API's JSON shapes and the `opt_fields` the connector asks for.
 //! - [`webhooks`]: create, list, read and delete Asana webhooks (the receiver lives in the
@@ -16,6 +17,7 @@
 pub mod client;
 pub mod connector;
 pub mod convert;
+pub mod directory_cache;
 pub mod echo;
 pub mod events;
 pub mod webhooks;
