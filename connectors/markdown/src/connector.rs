@@ -50,6 +50,11 @@ struct Folder {
     page_size: usize,
     /// Whether a missing folder lists as empty instead of failing.
     missing_is_empty: bool,
+    /// The folder's names, lower-cased, as far as this connector knows them: read once at
+    /// the first create, then kept up to date by its own creates (so that importing N
+    /// tasks reads the folder once, not N times). A name taken behind its back still
+    /// fails `create_new` and the next candidate is tried.
+    taken: std::sync::Mutex<Option<HashSet<String>>>,
 }
 
 impl MarkdownConnector {
@@ -67,6 +72,7 @@ impl MarkdownConnector {
                 label,
                 page_size: DEFAULT_PAGE_SIZE,
                 missing_is_empty: false,
+                taken: std::sync::Mutex::default(),
             }),
         }
     }
@@ -92,6 +98,7 @@ impl MarkdownConnector {
             label: self.folder.label.clone(),
             page_size: self.folder.page_size,
             missing_is_empty: self.folder.missing_is_empty,
+            taken: std::sync::Mutex::default(),
         };
         change(&mut folder);
         Self {
@@ -437,15 +444,27 @@ impl Folder {
                 reason: "the new file would read back differently".into(),
             }));
         }
-        let mut taken: HashSet<String> = HashSet::new();
-        for entry in std::fs::read_dir(&self.dir).map_err(|e| self.dir_error(e))? {
-            let entry = entry.map_err(|e| self.dir_error(e))?;
-            taken.insert(entry.file_name().to_string_lossy().to_lowercase());
+        // Held across the name choice and the create, so that concurrent creates of the
+        // same title pick different names. A poisoned lock only means another create
+        // panicked; the set is still a sound hint (create_new is the real guard).
+        let mut guard = self
+            .taken
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            let mut names = HashSet::new();
+            for entry in std::fs::read_dir(&self.dir).map_err(|e| self.dir_error(e))? {
+                let entry = entry.map_err(|e| self.dir_error(e))?;
+                names.insert(entry.file_name().to_string_lossy().to_lowercase());
+            }
+            *guard = Some(names);
         }
+        let taken = guard.get_or_insert_with(HashSet::new);
         for name in names::candidates(&fields.title).take(10_000) {
             if taken.contains(&name.to_lowercase()) {
                 continue;
             }
+            taken.insert(name.to_lowercase());
             match taskfs::create_new(&self.dir, &name, text.as_bytes()) {
                 Ok(()) => {
                     tracing::debug!(file = %self.path(&name).display(), "created task file");
