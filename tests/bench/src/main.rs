@@ -12,6 +12,7 @@
 mod measure;
 mod requests;
 mod scenarios;
+mod watch;
 mod world;
 
 use std::path::PathBuf;
@@ -60,6 +61,13 @@ struct Args {
     /// Exit 1 when a target (not a reference figure) is missed.
     #[arg(long)]
     strict: bool,
+    /// Measure `watch` instead: edit-to-arrival latency each way (polling and webhooks)
+    /// and the requests an idle watch spends per hour.
+    #[arg(long)]
+    watch: bool,
+    /// With `--watch`: seconds of idling to count requests over.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    idle_secs: u64,
 }
 
 fn main() -> Result<()> {
@@ -108,6 +116,9 @@ fn main() -> Result<()> {
     };
 
     print_machine(&bin);
+    if args.watch {
+        return watch::run(&bin, Duration::from_secs(args.idle_secs));
+    }
     let mut rows: Vec<Outcome> = Vec::new();
     for name in &names {
         eprintln!("running {name} ...");

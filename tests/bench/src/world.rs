@@ -71,6 +71,17 @@ impl World {
             .env_remove("RUST_LOG");
     }
 
+    /// Starts the binary with `args` in the world's folder (e.g. `watch`), not waiting.
+    pub fn spawn(&self, args: &[&str]) -> Result<std::process::Child> {
+        let mut cmd = Command::new(&self.bin);
+        self.configure(&mut cmd);
+        cmd.args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("start asana-bridge")
+    }
+
     /// Runs `asana-bridge sync` and measures it; the simulator's request log is cleared
     /// first, so the summary holds this run's requests only.
     pub fn sync(&self) -> Result<Sample> {
