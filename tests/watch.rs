@@ -358,3 +358,38 @@ fn webhooks_speed_up_a_slow_poll_refuse_forgeries_and_are_removed_on_shutdown() 
         w.sim.webhooks()
     );
 }
+
+#[test]
+fn the_bridges_own_file_writes_do_not_wake_it() {
+    let w = World::new("newest");
+    w.add_task("Existing", |_| {});
+    // A long poll: only the folder watcher can wake the loop within the test.
+    let watch = Watch::start(&w, &["--poll-interval", "60"]);
+    assert!(
+        World::eventually(WAIT, || w.files().len() == 1),
+        "{}",
+        watch.stderr()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    w.sim.clear_requests();
+
+    // A new file: one sync creates its task and writes the gid into the file. That write
+    // is the bridge's own and must not wake another sync.
+    w.write("born-here.md", "---\ntitle: Born here\n---\n");
+    assert!(World::eventually(WAIT, || World::front(
+        &w.read("born-here.md"),
+        "asana_gid"
+    )
+    .is_some()));
+    std::thread::sleep(Duration::from_secs(2));
+    let polls = w
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/events")
+        .count();
+    // One sync: its read of the feed, and the read that drains its own echo.
+    assert_eq!(polls, 2, "{:#?}", w.sim.requests());
+    let (code, ..) = watch.terminate();
+    assert_eq!(code, Some(0));
+}
