@@ -116,6 +116,7 @@ fn main() -> Result<()> {
     };
 
     print_machine(&bin);
+    warn_if_stale(&bin);
     if args.watch {
         return watch::run(&bin, Duration::from_secs(args.idle_secs));
     }
@@ -147,6 +148,42 @@ fn main() -> Result<()> {
 }
 
 /// Cores, CPU model, memory and the binary measured.
+/// Warns when the measured binary is older than the workspace's sources: `cargo run -p
+/// asana-bridge-bench` does not rebuild `asana-bridge`.
+fn warn_if_stale(bin: &std::path::Path) {
+    fn newest(dir: &std::path::Path, best: &mut Option<std::time::SystemTime>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                if !path.ends_with("target") {
+                    newest(&path, best);
+                }
+            } else if path.extension().is_some_and(|x| x == "rs")
+                && let Ok(m) = e.metadata().and_then(|m| m.modified())
+            {
+                *best = Some(best.map_or(m, |b| b.max(m)));
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut latest = None;
+    for part in ["src", "connectors", "state"] {
+        newest(&root.join(part), &mut latest);
+    }
+    let built = std::fs::metadata(bin).and_then(|m| m.modified()).ok();
+    if let (Some(src), Some(built)) = (latest, built)
+        && src > built
+    {
+        eprintln!(
+            "warning: {} is older than the sources; rebuild it first: cargo build --release -p asana-bridge",
+            bin.display()
+        );
+    }
+}
+
 fn print_machine(bin: &std::path::Path) {
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
