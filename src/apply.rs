@@ -320,8 +320,8 @@ impl Applier<'_> {
             base: base.clone(),
             asana: a,
             target: t,
-            asana_fields: (asana.fields != *base).then(|| asana.fields.clone()),
-            target_fields: (target.fields != *base).then(|| target.fields.clone()),
+            asana_fields: (asana.fields != *base).then(|| Box::new(asana.fields.clone())),
+            target_fields: (target.fields != *base).then(|| Box::new(target.fields.clone())),
             missing: None,
         };
         self.state

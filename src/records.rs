@@ -120,11 +120,12 @@ pub struct PairRecord {
     /// Asana's values as last written or seen, where they differ from `base` (a value Asana
     /// cannot hold, a held conflict). Lets a run that reads only Asana's changes stand in
     /// the unchanged tasks without fetching them.
+    /// Boxed: usually `None`, and a record per task must stay small.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub asana_fields: Option<TaskFields>,
+    pub asana_fields: Option<Box<TaskFields>>,
     /// The same for the target side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_fields: Option<TaskFields>,
+    pub target_fields: Option<Box<TaskFields>>,
     /// A side known to be gone while the pair is held in a deletion conflict: it is never
     /// stood in from this record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,10 +139,7 @@ impl PairRecord {
     pub fn asana_item(&self) -> Option<Item> {
         (self.missing != Some(Side::Asana)).then(|| Item {
             id: self.asana_gid.clone(),
-            fields: self
-                .asana_fields
-                .clone()
-                .unwrap_or_else(|| self.base.clone()),
+            fields: self.asana_fields.as_deref().unwrap_or(&self.base).clone(),
             modified_at: None,
             partner: None,
             revision: self.asana.revision.clone(),
@@ -155,10 +153,7 @@ impl PairRecord {
     pub fn target_item(&self) -> Option<Item> {
         (self.missing != Some(Side::Target)).then(|| Item {
             id: self.target_id.clone(),
-            fields: self
-                .target_fields
-                .clone()
-                .unwrap_or_else(|| self.base.clone()),
+            fields: self.target_fields.as_deref().unwrap_or(&self.base).clone(),
             modified_at: None,
             partner: Some(self.asana_gid.clone()),
             revision: self.target.revision.clone(),
@@ -173,7 +168,7 @@ impl PairRecord {
     pub fn held_deletion(&self, deleted_on: Side, survivor: &TaskFields) -> Self {
         let mut held = self.clone();
         held.missing = Some(deleted_on);
-        let seen = (survivor != &self.base).then(|| survivor.clone());
+        let seen = (survivor != &self.base).then(|| Box::new(survivor.clone()));
         match deleted_on {
             Side::Asana => held.target_fields = seen,
             Side::Target => held.asana_fields = seen,

@@ -312,7 +312,7 @@ fn deletion_in_asana_against_an_edited_file() {
             [Action::HoldDeletion { conflict, record }] => {
                 assert_eq!(record.missing, Some(Side::Asana));
                 assert_eq!(
-                    record.target_fields.as_ref().map(|f| f.title.as_str()),
+                    record.target_fields.as_deref().map(|f| f.title.as_str()),
                     Some("Edited")
                 );
                 assert_eq!(conflict.asana_value, None);
