@@ -4,7 +4,8 @@
 //! It follows GitHub's OpenAPI description (`shared/specs/github_issues_oas.json`) for the
 //! endpoints the issues connector uses, and the service's documented behaviour: pull
 //! requests mixed into `/issues` (marked by `pull_request`), `Link` pagination on the
-//! `/repositories/{id}/...` form, `since`/`sort`/`direction`/`state` filters, `ETag` on
+//! `/repositories/{id}/...` form (at the simulator's own address, or at the proxy a test
+//! names with [`GithubSim::set_public_url`]), `since`/`sort`/`direction`/`state` filters, `ETag` on
 //! every `200` GET and `304` on a matching `If-None-Match` (not counted against the primary
 //! limit), `x-ratelimit-*` headers, secondary-limit answers (`403`/`429` with
 //! `retry-after`), `422` validation errors in GitHub's shape, and a catch-all `404` that

@@ -181,13 +181,14 @@ fn paged(
         .take(per_page)
         .collect();
     let mut response = Json(Value::Array(body)).into_response();
-    let link = link_header(
-        &sim.root_url,
-        &format!("/repositories/{}/{what}", st.repo_id),
-        uri.query().unwrap_or(""),
-        page,
-        last,
-    );
+    let base = lock(&sim.links).clone();
+    let root = base.public_url.as_deref().unwrap_or(&sim.root_url);
+    let path = if base.by_name {
+        format!("/repos/{}/{}/{what}", st.owner, st.name)
+    } else {
+        format!("/repositories/{}/{what}", st.repo_id)
+    };
+    let link = link_header(root, &path, uri.query().unwrap_or(""), page, last);
     if !link.is_empty()
         && let Ok(v) = HeaderValue::from_str(&link)
     {

@@ -35,6 +35,19 @@ pub(crate) struct Shared {
     pub latency: Mutex<Duration>,
     /// `http://127.0.0.1:PORT`.
     pub root_url: String,
+    /// How `Link` headers spell the next pages' URLs.
+    pub links: Mutex<LinkBase>,
+}
+
+/// Where the URLs of `Link` headers point.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LinkBase {
+    /// The base URL clients reach the simulator at (a proxy in front of it); `None`: the
+    /// simulator's own address.
+    pub public_url: Option<String>,
+    /// Name the repository as `/repos/{owner}/{repo}` instead of GitHub's
+    /// `/repositories/{id}`.
+    pub by_name: bool,
 }
 
 /// The shared state handle the routes receive.
@@ -94,6 +107,7 @@ impl GithubSim {
             tokens: Mutex::new(vec![PAT_TOKEN.to_owned(), INSTALLATION_TOKEN.to_owned()]),
             latency: Mutex::new(opts.latency),
             root_url: format!("http://127.0.0.1:{port}"),
+            links: Mutex::new(LinkBase::default()),
         });
         let app = crate::routes::app(Arc::clone(&shared));
         let (tx, rx) = tokio::sync::watch::channel(false);
@@ -112,6 +126,20 @@ impl GithubSim {
     #[must_use]
     pub fn base_url(&self) -> String {
         self.shared.root_url.clone()
+    }
+
+    /// Makes `Link` headers point at `url` (e.g. `http://127.0.0.1:PORT` of a proxy in front
+    /// of the simulator) instead of the simulator's own address, so that a client behind
+    /// the proxy can follow them without leaving its configured `api_url`.
+    pub fn set_public_url(&self, url: &str) {
+        lock(&self.shared.links).public_url = Some(url.trim_end_matches('/').to_owned());
+    }
+
+    /// With `true`, `Link` headers name the repository as `/repos/{owner}/{repo}/...`
+    /// instead of `/repositories/{id}/...` (GitHub's form, which its OpenAPI description
+    /// has no path for, so a validating proxy cannot check a page-2 request on it).
+    pub fn set_links_by_name(&self, by_name: bool) {
+        lock(&self.shared.links).by_name = by_name;
     }
 
     /// A valid fine-grained personal access token.
