@@ -198,19 +198,39 @@ impl Shared {
         signature: Option<&HeaderValue>,
         body: &[u8],
     ) -> Result<(), &'static str> {
-        let signature = signature.ok_or("no X-Hook-Signature")?;
-        let signature = hex::decode(signature.as_bytes()).map_err(|_| "signature is not hex")?;
+        let signature = decode_signature(signature.map(HeaderValue::as_bytes))?;
         let secret = self
             .hooks()
             .get(link)
             .and_then(|s| s.secret.clone())
             .ok_or("no webhook secret for this link")?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
-            .map_err(|_| "unusable secret")?;
-        mac.update(body);
-        mac.verify_slice(&signature)
-            .map_err(|_| "signature does not match")
+        check_mac(secret.expose_secret().as_bytes(), body, &signature)
     }
+}
+
+/// Whether `signature_header` (the raw `X-Hook-Signature` value, `None` when absent) is
+/// the hex HMAC-SHA256 of `body` keyed with `secret`, compared in constant time. This is
+/// the whole check the receiver applies to a delivery before acting on it.
+#[must_use]
+pub fn verify_delivery(secret: &[u8], body: &[u8], signature_header: Option<&[u8]>) -> bool {
+    decode_signature(signature_header)
+        .and_then(|signature| check_mac(secret, body, &signature))
+        .is_ok()
+}
+
+/// The bytes an `X-Hook-Signature` value spells in hex.
+fn decode_signature(header: Option<&[u8]>) -> Result<Vec<u8>, &'static str> {
+    let header = header.ok_or("no X-Hook-Signature")?;
+    hex::decode(header).map_err(|_| "signature is not hex")
+}
+
+/// HMAC-SHA256 of `body` keyed with `secret` against `signature`, in constant time
+/// (`Mac::verify_slice`).
+fn check_mac(secret: &[u8], body: &[u8], signature: &[u8]) -> Result<(), &'static str> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| "unusable secret")?;
+    mac.update(body);
+    mac.verify_slice(signature)
+        .map_err(|_| "signature does not match")
 }
 
 /// The receiver's only handler: handshakes and deliveries for every link.
@@ -663,8 +683,10 @@ fn public_base(url: &str) -> Result<String, WebhookError> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
-/// A link name as one URL path segment (RFC 3986 unreserved characters kept).
-fn encode_segment(name: &str) -> String {
+/// A link name as one URL path segment (RFC 3986 unreserved characters kept, every other
+/// byte as `%XX`): the last segment of the webhook target [`link_of`] reads back.
+#[must_use]
+pub fn encode_segment(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -676,8 +698,11 @@ fn encode_segment(name: &str) -> String {
     out
 }
 
-/// The link named by the last segment of a request path, percent-decoded.
-fn link_of(path: &str) -> Option<String> {
+/// The link named by the last segment of a request path (trailing `/` ignored),
+/// percent-decoded; `None` for an empty segment, a bad escape or bytes that are not UTF-8.
+/// A `/` reaches the name only as `%2F` (names may contain one).
+#[must_use]
+pub fn link_of(path: &str) -> Option<String> {
     let segment = path.trim_end_matches('/').rsplit('/').next()?;
     if segment.is_empty() {
         return None;
