@@ -805,6 +805,15 @@ impl Inner {
 
     /// Waits for the shared pause a `429` may have set, then for the rate budget.
     async fn wait_turn(&self) {
+        self.wait_pause().await;
+        self.limiter.until_ready().await;
+        // A 429 may have come in while this request queued for the budget: it must wait
+        // that pause out too, or it would go out in the middle of it.
+        self.wait_pause().await;
+    }
+
+    /// Waits until no shared `Retry-After` pause is running.
+    async fn wait_pause(&self) {
         loop {
             let until = *self
                 .not_before
@@ -816,7 +825,6 @@ impl Inner {
                 _ => break,
             }
         }
-        self.limiter.until_ready().await;
     }
 
     /// Handles a rate-limit refusal (see [`rate_limit_wait`]): pushes the shared pause and
@@ -1168,6 +1176,64 @@ mod tests {
             AxumStatus::from_u16(status).expect("valid status"),
             axum::Json(serde_json::json!({"errors": [{"message": message}]})),
         )
+    }
+
+    /// Requests queued for the budget when a 429 comes in wait its pause out too: none
+    /// reaches the service during the pause (only one already on its way may).
+    #[tokio::test]
+    async fn requests_queued_for_the_budget_respect_a_pause_that_began_meanwhile() {
+        let arrivals = Arc::new(StdMutex::new(Vec::<Instant>::new()));
+        let refused = Arc::new(StdMutex::new(None::<Instant>));
+        let (a, r) = (Arc::clone(&arrivals), Arc::clone(&refused));
+        let router = Router::new().route(
+            "/x",
+            get(move || {
+                let (a, r) = (Arc::clone(&a), Arc::clone(&r));
+                async move {
+                    let mut refused = r.lock().expect("no panic while held");
+                    if refused.is_none() {
+                        *refused = Some(Instant::now());
+                        let mut headers = AxumHeaders::new();
+                        headers.insert("retry-after", "2".parse().expect("valid header"));
+                        return (AxumStatus::TOO_MANY_REQUESTS, headers, "slow down")
+                            .into_response();
+                    }
+                    a.lock().expect("no panic while held").push(Instant::now());
+                    axum::Json(serde_json::json!({"data": 1})).into_response()
+                }
+            }),
+        );
+        let base = serve(router).await;
+        let mut config = HttpConfig::new("asana", base, SecretString::from(TOKEN.to_owned()));
+        config.retry = RetryPolicy::fast(Duration::from_secs(20));
+        // About two a second: the later requests queue in the budget for a while.
+        config.requests_per_minute = 120;
+        let http = HttpClient::new(config).expect("valid config");
+        let tasks: Vec<_> = (0..5)
+            .map(|_| {
+                let http = http.clone();
+                tokio::spawn(async move { http.send(Request::get("/x")).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task").expect("sent in the end");
+        }
+        let refused_at = refused
+            .lock()
+            .expect("no panic while held")
+            .expect("one 429");
+        let during: Vec<Duration> = arrivals
+            .lock()
+            .expect("no panic while held")
+            .iter()
+            .filter(|at| **at > refused_at + Duration::from_millis(150))
+            .map(|at| at.duration_since(refused_at))
+            .filter(|d| *d < Duration::from_millis(1900))
+            .collect();
+        assert!(
+            during.is_empty(),
+            "requests arrived during the pause: {during:?}"
+        );
     }
 
     /// A 429's Retry-After is obeyed by the refused request and by every other request of
