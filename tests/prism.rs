@@ -10,9 +10,7 @@
 //! and `prism` on `PATH`, and is skipped (with a line saying so) when there is none, unless
 //! `CI` is set.
 //!
-//! Not refereed yet: the GitHub link (`../shared/specs/github_issues_oas.json`); github-sim
-//! writes its own address into `Link` headers, so behind any proxy the bridge rightly
-//! refuses to follow page 2.
+//! The GitHub side has its own referee: `tests/prism_github.rs`.
 
 mod common;
 mod prism_support;
