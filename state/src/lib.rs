@@ -215,27 +215,40 @@ fn make_private(dir: &Path) -> Result<(), StateError> {
             let path = path.to_path_buf();
             move |source| StateError::Io { path, source }
         };
+        // sled's own flusher may remove a file (an old snapshot) while this walks: one that
+        // is gone needs no protecting, so "not found" is no error here.
+        let gone = |r: std::io::Result<()>| match r {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        };
         let mut stack = vec![dir.to_path_buf()];
         while let Some(d) = stack.pop() {
-            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).map_err(io(&d))?;
-            for entry in std::fs::read_dir(&d).map_err(io(&d))? {
+            gone(std::fs::set_permissions(
+                &d,
+                std::fs::Permissions::from_mode(0o700),
+            ))
+            .map_err(io(&d))?;
+            let entries = match std::fs::read_dir(&d) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&d)(e)),
+            };
+            for entry in entries {
                 let entry = entry.map_err(io(&d))?;
-                let kind = entry.file_type().map_err(io(&entry.path()))?;
-                if kind.is_dir() {
-                    stack.push(entry.path());
-                } else if kind.is_file() {
-                    let mode = entry
-                        .metadata()
-                        .map_err(io(&entry.path()))?
-                        .permissions()
-                        .mode();
-                    if mode & 0o077 != 0 {
-                        std::fs::set_permissions(
-                            entry.path(),
-                            std::fs::Permissions::from_mode(0o600),
-                        )
-                        .map_err(io(&entry.path()))?;
-                    }
+                let path = entry.path();
+                let meta = match entry.metadata() {
+                    Ok(meta) => meta,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io(&path)(e)),
+                };
+                if meta.is_dir() {
+                    stack.push(path);
+                } else if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+                    gone(std::fs::set_permissions(
+                        &path,
+                        std::fs::Permissions::from_mode(0o600),
+                    ))
+                    .map_err(io(&path))?;
                 }
             }
         }
