@@ -253,7 +253,8 @@ impl State {
             .filter(|g| self.tasks.get(*g).is_some_and(|t| !t.deleted))
             .cloned()
             .collect();
-        gids.sort_by_key(rank);
+        // Each rank is a few lookups: computed once per task, not once per comparison.
+        gids.sort_by_cached_key(rank);
         gids
     }
 
