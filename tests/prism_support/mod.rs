@@ -761,6 +761,25 @@ pub struct Report {
     pub text: String,
 }
 
+impl Report {
+    /// Fails the test unless Prism found no violation of `service`'s description, logged
+    /// no error, and warned only about what `allowed` names.
+    #[track_caller]
+    pub fn assert_clean(&self, service: &str, allowed: &str) {
+        assert_eq!(
+            self.violations, 0,
+            "Prism found requests or answers that break {service}'s description:\n{}",
+            self.text
+        );
+        assert_eq!(self.log_errors, 0, "Prism logged errors:\n{}", self.text);
+        assert_eq!(
+            self.unexpected_warnings, 0,
+            "Prism warned about more than {allowed}:\n{}",
+            self.text
+        );
+    }
+}
+
 fn clip(s: &str) -> String {
     if s.chars().count() > 600 {
         let cut: String = s.chars().take(600).collect();
