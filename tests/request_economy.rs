@@ -4,10 +4,6 @@
 //! Counting rule (the same as the benchmark's, `tests/bench`): every request Asana's quota
 //! counts is one request: each plain API request, a refused one included, and each action
 //! inside a `POST /batch` (the envelope is not counted again).
-//!
-//! A target the engine does not meet yet is `#[ignore = "target missed: ..."]` with the
-//! measured numbers, so CI stays green; run them with `cargo test --test request_economy
-//! -- --include-ignored`.
 
 #[allow(unused_imports)] // the shared harness re-exports more than this file uses
 mod common;
