@@ -7,19 +7,20 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 cargo build --release --quiet -p asana-bridge -p asana-sim
-bin=target/release
+bin="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release"
 rm -rf demo && mkdir demo
 
 "$bin/asana-sim" --demo > demo/simulator.json 2> demo/simulator.log &
 sim=$!
 trap 'kill $sim 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -s demo/simulator.json ] && break; sleep 0.1; done
+[ -s demo/simulator.json ] || { echo "the simulator did not start; see demo/simulator.log" >&2; exit 1; }
 field() { python3 -c "import json,sys; print(json.load(open('demo/simulator.json'))['$1'])"; }
 root=$(field root_url); project=$(field project)
 export ASANA_BASE_URL=$(field base_url) ASANA_TOKEN=$(field token)
 
 cd demo
-bridge() { echo; echo "\$ asana-bridge $*"; "../$bin/asana-bridge" "$@"; }
+bridge() { echo; echo "\$ asana-bridge $*"; "$bin/asana-bridge" "$@"; }
 bridge init
 sed -i "s/^asana_project = .*/asana_project = \"$project\"/" asana-bridge.toml
 
