@@ -2,12 +2,8 @@
 //! "dropped connection" response (headers, then a body stream that fails, so hyper aborts
 //! the connection and the client sees a transport error instead of an answer).
 
-use std::io;
-
-use axum::body::Body;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
-use bytes::Bytes;
 
 use crate::error::{ApiError, injected};
 use crate::model::Fault;
@@ -100,18 +96,7 @@ impl Faults {
 
 /// A response whose body fails on first poll, which makes hyper abort the connection.
 pub fn dropped_response(status: StatusCode) -> Response {
-    let stream = futures::stream::once(async {
-        Err::<Bytes, io::Error>(io::Error::new(
-            io::ErrorKind::ConnectionAborted,
-            "asana-sim: injected connection drop",
-        ))
-    });
-    let mut response = Response::new(Body::from_stream(stream));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
+    let mut response = sim_support::dropped_connection(status, "application/json", "asana-sim");
     response.extensions_mut().insert(Dropped);
     response
 }

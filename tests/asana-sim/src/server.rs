@@ -422,30 +422,11 @@ fn serve(
     sim: Sim,
 ) {
     runtime.spawn(crate::webhooks::deliver_forever(sim));
-    runtime.block_on(async move {
-        let listener = match tokio::net::TcpListener::from_std(listener) {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!("asana-sim: cannot register the listener: {e}");
-                return;
-            }
-        };
-        let mut graceful = rx.clone();
-        let mut deadline = rx;
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = graceful.wait_for(|stop| *stop).await;
-        });
-        tokio::select! {
-            result = std::future::IntoFuture::into_future(server) => {
-                if let Err(e) = result {
-                    tracing::error!("asana-sim: server error: {e}");
-                }
-            }
-            () = async move {
-                let _ = deadline.wait_for(|stop| *stop).await;
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            } => {}
-        }
-    });
+    runtime.block_on(sim_support::serve_until_stopped(
+        listener,
+        app,
+        rx,
+        "asana-sim",
+    ));
     runtime.shutdown_timeout(Duration::from_millis(200));
 }

@@ -2,12 +2,8 @@
 //! "dropped connection" response (headers, then a body stream that fails, so hyper aborts
 //! the connection and the client sees a transport error instead of an answer).
 
-use std::io;
-
-use axum::body::Body;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
-use bytes::Bytes;
 
 use crate::error::ApiError;
 use crate::model::Fault;
@@ -102,19 +98,11 @@ impl Faults {
 
 /// A response whose body fails on first poll, which makes hyper abort the connection.
 pub fn dropped_response() -> Response {
-    let stream = futures::stream::once(async {
-        Err::<Bytes, io::Error>(io::Error::new(
-            io::ErrorKind::ConnectionAborted,
-            "github-sim: injected connection drop",
-        ))
-    });
-    let mut response = Response::new(Body::from_stream(stream));
-    *response.status_mut() = StatusCode::OK;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    response
+    sim_support::dropped_connection(
+        StatusCode::OK,
+        "application/json; charset=utf-8",
+        "github-sim",
+    )
 }
 
 #[cfg(test)]
