@@ -111,9 +111,9 @@ pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Ex
         }
         _ => None,
     };
-    if let Some(hooks) = &webhooks {
-        tokio::spawn(refresh_webhooks(Arc::clone(hooks), stop_rx.clone()));
-    }
+    let refresher = webhooks
+        .as_ref()
+        .map(|hooks| tokio::spawn(refresh_webhooks(Arc::clone(hooks), stop_rx.clone())));
     out.line(&format!(
         "watching {} link{} (Ctrl-C to stop)",
         loops.len(),
@@ -126,6 +126,12 @@ pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Ex
             .map(|l| l.run(stop_rx.clone(), cancel.as_ref())),
     )
     .await;
+    // The refresher holds the other handle on the webhooks: it must be gone before they
+    // can be shut down (it may not have seen the stop yet).
+    if let Some(refresher) = refresher {
+        refresher.abort();
+        let _ = refresher.await;
+    }
     if let Some(hooks) = webhooks {
         match Arc::try_unwrap(hooks) {
             Ok(hooks) => hooks.shutdown().await,
