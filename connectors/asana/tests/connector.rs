@@ -11,101 +11,9 @@ use axum::http::Method;
 use common::{Fake, FakeTask, PROJECT};
 use serde_json::json;
 
-/// `opt_fields` enum of `GET /projects/{project_gid}/tasks`, `GET /tasks/{task_gid}`,
-/// `POST /tasks` and `PUT /tasks/{task_gid}` in Asana's OpenAPI description
-/// (`asana_oas.yaml`, June 2026), minus the `custom_fields.*` entries the connector never
-/// asks for. (The four operations share the list; the project listing adds `offset`,
-/// `path`, `uri`.)
-const TASK_OPT_FIELDS_ENUM: &[&str] = &[
-    "actual_time_minutes",
-    "approval_status",
-    "assigned_by",
-    "assigned_by.name",
-    "assignee",
-    "assignee.name",
-    "assignee_section",
-    "assignee_section.name",
-    "assignee_status",
-    "completed",
-    "completed_at",
-    "completed_by",
-    "completed_by.name",
-    "created_at",
-    "created_by",
-    "custom_fields",
-    "custom_type",
-    "custom_type.name",
-    "custom_type_status_option",
-    "custom_type_status_option.name",
-    "dependencies",
-    "dependents",
-    "due_at",
-    "due_on",
-    "external",
-    "external.data",
-    "followers",
-    "followers.name",
-    "hearted",
-    "hearts",
-    "hearts.user",
-    "hearts.user.name",
-    "html_notes",
-    "is_rendered_as_separator",
-    "liked",
-    "likes",
-    "likes.user",
-    "likes.user.name",
-    "memberships",
-    "memberships.project",
-    "memberships.project.name",
-    "memberships.section",
-    "memberships.section.name",
-    "modified_at",
-    "name",
-    "notes",
-    "num_hearts",
-    "num_likes",
-    "num_subtasks",
-    "parent",
-    "parent.created_by",
-    "parent.name",
-    "parent.resource_subtype",
-    "permalink_url",
-    "projects",
-    "projects.name",
-    "resource_subtype",
-    "start_at",
-    "start_on",
-    "tags",
-    "tags.name",
-    "workspace",
-    "workspace.name",
-];
-/// `GET /workspaces/{workspace_gid}/users` and `GET /users/{user_gid}` (non-custom-field part).
-const USER_OPT_FIELDS_ENUM: &[&str] = &["email", "name", "photo", "workspaces", "workspaces.name"];
-/// `GET /workspaces/{workspace_gid}/tags`, `POST /workspaces/{workspace_gid}/tags`.
-const TAG_OPT_FIELDS_ENUM: &[&str] = &[
-    "color",
-    "created_at",
-    "followers",
-    "followers.name",
-    "name",
-    "notes",
-    "permalink_url",
-    "workspace",
-    "workspace.name",
-];
-/// `GET /projects/{project_gid}/sections`, `POST /projects/{project_gid}/sections`.
-const SECTION_OPT_FIELDS_ENUM: &[&str] = &[
-    "created_at",
-    "name",
-    "project",
-    "project.name",
-    "projects",
-    "projects.name",
-];
-/// `GET /projects/{project_gid}`.
-const PROJECT_OPT_FIELDS_ENUM: &[&str] = &["name", "workspace", "workspace.name"];
+// The `opt_fields` values Asana's OpenAPI description allows, per operation, as the
+// simulator generates them from `asana_oas.yaml` (one source for both).
+use asana_sim::spec_fields as spec;
 
 fn task(gid: &str, name: &str) -> FakeTask {
     FakeTask {
@@ -269,17 +177,28 @@ async fn opt_fields_come_from_the_spec_enums() {
         let Some(fields) = logged.param("opt_fields") else {
             continue;
         };
-        let allowed = match logged.path.as_str() {
-            p if p.starts_with("/tasks") || p.ends_with("/tasks") => TASK_OPT_FIELDS_ENUM,
-            p if p.contains("/users") => USER_OPT_FIELDS_ENUM,
-            p if p.ends_with("/tags") => TAG_OPT_FIELDS_ENUM,
-            p if p.ends_with("/sections") => SECTION_OPT_FIELDS_ENUM,
-            p if p.starts_with("/projects/") => PROJECT_OPT_FIELDS_ENUM,
+        let allowed: &[&[&str]] = match logged.path.as_str() {
+            p if p.starts_with("/tasks") || p.ends_with("/tasks") => &[
+                spec::GET_TASKS_FOR_PROJECT,
+                spec::GET_TASKS,
+                spec::GET_TASK,
+                spec::CREATE_TASK,
+                spec::UPDATE_TASK,
+            ],
+            p if p.contains("/users") => &[spec::GET_USER, spec::GET_USERS_FOR_WORKSPACE],
+            p if p.ends_with("/tags") => {
+                &[spec::GET_TAGS_FOR_WORKSPACE, spec::CREATE_TAG_FOR_WORKSPACE]
+            }
+            p if p.ends_with("/sections") => &[
+                spec::GET_SECTIONS_FOR_PROJECT,
+                spec::CREATE_SECTION_FOR_PROJECT,
+            ],
+            p if p.starts_with("/projects/") => &[spec::GET_PROJECT],
             other => panic!("opt_fields on an endpoint the test does not know: {other}"),
         };
         for field in fields.split(',') {
             assert!(
-                allowed.contains(&field),
+                allowed.iter().any(|list| list.contains(&field)),
                 "{field} not in the enum of {} {}",
                 logged.method,
                 logged.path

@@ -43,7 +43,7 @@ mod repr;
 mod routes;
 pub mod seed;
 pub mod server;
-mod spec_fields;
+pub mod spec_fields;
 mod state;
 mod webhooks;
 
