@@ -78,17 +78,37 @@ pub fn respond(
     listing: &str,
     base_url: &str,
 ) -> ApiResult<Value> {
+    respond_with(items, |v| v, page, params, path, listing, base_url)
+}
+
+/// [`respond`] for items rendered only when they are on the page: a page of a huge
+/// listing costs its 100 renders, not the listing's.
+pub fn respond_with<T>(
+    items: Vec<T>,
+    render: impl FnMut(T) -> Value,
+    page: PageRequest,
+    params: &Params,
+    path: &str,
+    listing: &str,
+    base_url: &str,
+) -> ApiResult<Value> {
     let Some(limit) = page.limit else {
         if items.len() > UNPAGINATED_MAX {
             return Err(ApiError::bad_request(
                 "The result is too large. You should use pagination (may require specifying a workspace)!",
             ));
         }
-        return Ok(json!({ "data": items }));
+        let data: Vec<Value> = items.into_iter().map(render).collect();
+        return Ok(json!({ "data": data }));
     };
     let total = items.len();
     let end = page.start.saturating_add(limit).min(total);
-    let data: Vec<Value> = items.into_iter().skip(page.start).take(limit).collect();
+    let data: Vec<Value> = items
+        .into_iter()
+        .skip(page.start)
+        .take(limit)
+        .map(render)
+        .collect();
     let next_page = if end < total {
         let offset = encode_offset(listing, end);
         let mut query = params.encode_without(&["limit", "offset"]);

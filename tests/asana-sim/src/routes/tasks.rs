@@ -53,11 +53,11 @@ fn keep_completed(task: &Task, filter: Option<Option<Timestamp>>) -> bool {
     }
 }
 
-fn render_list(st: &State, gids: &[String], fields: &OptFields) -> Vec<Value> {
-    gids.iter()
-        .filter_map(|g| st.tasks.get(g))
-        .map(|t| fields::render(&repr::task(st, t), fields, Form::Compact(COMPACT)))
-        .collect()
+/// One listed task in compact form (`gids` hold only live tasks).
+fn render_listed(st: &State, gid: &str, fields: &OptFields) -> Value {
+    st.tasks.get(gid).map_or(Value::Null, |t| {
+        fields::render(&repr::task(st, t), fields, Form::Compact(COMPACT))
+    })
 }
 
 pub async fn get_project_tasks(
@@ -83,9 +83,9 @@ pub async fn get_project_tasks(
                 .is_some_and(|t| keep_completed(t, completed))
         })
         .collect();
-    let items = render_list(&st, &gids, &fields);
-    Ok(ok(pagination::respond(
-        items,
+    Ok(ok(pagination::respond_with(
+        gids,
+        |g| render_listed(&st, &g, &fields),
         page,
         &params,
         &path,
@@ -157,9 +157,9 @@ pub async fn get_tasks(AxState(sim): AxState<Sim>, RawQuery(q): RawQuery) -> Api
             })
         })
         .collect();
-    let items = render_list(&st, &gids, &fields);
-    Ok(ok(pagination::respond(
-        items,
+    Ok(ok(pagination::respond_with(
+        gids,
+        |g| render_listed(&st, &g, &fields),
         page,
         &params,
         "/tasks",
