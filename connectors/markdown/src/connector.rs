@@ -55,6 +55,10 @@ struct Folder {
     /// tasks reads the folder once, not N times). A name taken behind its back still
     /// fails `create_new` and the next candidate is tried.
     taken: std::sync::Mutex<Option<HashSet<String>>>,
+    /// The folder's entries as the listing in progress read them at its first page: a
+    /// listing reads the directory once, not once per page. Page tokens are file names,
+    /// so a page is right against any sorted snapshot; dropped after the last page.
+    listing: std::sync::Mutex<Option<Arc<Vec<Entry>>>>,
 }
 
 impl MarkdownConnector {
@@ -73,6 +77,7 @@ impl MarkdownConnector {
                 page_size: DEFAULT_PAGE_SIZE,
                 missing_is_empty: false,
                 taken: std::sync::Mutex::default(),
+                listing: std::sync::Mutex::default(),
             }),
         }
     }
@@ -99,6 +104,7 @@ impl MarkdownConnector {
             page_size: self.folder.page_size,
             missing_is_empty: self.folder.missing_is_empty,
             taken: std::sync::Mutex::default(),
+            listing: std::sync::Mutex::default(),
         };
         change(&mut folder);
         Self {
@@ -203,11 +209,13 @@ impl Connector for MarkdownConnector {
 }
 
 /// A directory entry that may be a task file.
+#[derive(Debug)]
 struct Entry {
     name: String,
     kind: EntryKind,
 }
 
+#[derive(Debug)]
 enum EntryKind {
     File,
     Symlink,
@@ -313,6 +321,24 @@ impl Folder {
         }
     }
 
+    /// The entries a listing page is cut from: read afresh for a first page (or when no
+    /// listing is in progress), else the snapshot its first page read.
+    fn listing_snapshot(&self, first: bool) -> Result<Arc<Vec<Entry>>, ConnectorError> {
+        if !first && let Some(entries) = self.lock_listing().as_ref() {
+            return Ok(Arc::clone(entries));
+        }
+        let entries = Arc::new(self.entries()?);
+        *self.lock_listing() = Some(Arc::clone(&entries));
+        Ok(entries)
+    }
+
+    fn lock_listing(&self) -> std::sync::MutexGuard<'_, Option<Arc<Vec<Entry>>>> {
+        // The snapshot is only a cache: one left by a panicked holder is still sorted.
+        self.listing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The candidate task files of the folder, sorted by name.
     fn entries(&self) -> Result<Vec<Entry>, ConnectorError> {
         let mut out = Vec::new();
@@ -352,7 +378,7 @@ impl Folder {
         {
             return Ok(Page::default());
         }
-        let entries = self.entries()?;
+        let entries = self.listing_snapshot(after.is_none())?;
         let start = after.map_or(0, |a| entries.partition_point(|e| e.name.as_str() <= a));
         let rest = &entries[start..];
         let page = &rest[..rest.len().min(self.page_size)];
@@ -362,6 +388,9 @@ impl Folder {
                 .flatten(),
             ..Page::default()
         };
+        if out.next.is_none() {
+            self.lock_listing().take();
+        }
         for entry in page {
             let name = &entry.name;
             let item_error = |error, partner| ItemError {

@@ -198,6 +198,36 @@ async fn paging() {
     );
 }
 
+/// A listing reads the folder once, at its first page: later pages are cut from that
+/// snapshot (a file created meanwhile waits for the next listing; one deleted meanwhile
+/// is simply absent), and the next listing reads the folder afresh.
+#[tokio::test]
+async fn a_listing_reads_the_folder_once() {
+    let (_root, c) = folder();
+    for name in ["a.md", "c.md", "e.md"] {
+        write(&c, name, "---\ntitle: T\n---\n");
+    }
+    let c = c.with_page_size(1);
+    let first = c.list_page(None).await.expect("list");
+    assert_eq!(first.items[0].id, "a.md");
+    write(&c, "b.md", "---\ntitle: New\n---\n");
+    fs::remove_file(c.dir().join("c.md")).expect("rm");
+    let mut ids = vec![];
+    let mut token = first.next;
+    while let Some(t) = token {
+        let page = c.list_page(Some(t)).await.expect("list");
+        ids.extend(page.items.into_iter().map(|i| i.id));
+        token = page.next;
+    }
+    assert_eq!(
+        ids,
+        vec!["e.md"],
+        "the rest of the first listing's snapshot"
+    );
+    let again: Vec<String> = list_all(&c).await.items.into_iter().map(|i| i.id).collect();
+    assert_eq!(again, vec!["a.md", "b.md", "e.md"]);
+}
+
 /// A missing folder fails the listing unless created first (or explicitly read as empty).
 #[tokio::test]
 async fn missing_folder() {
