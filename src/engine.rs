@@ -1,15 +1,16 @@
 //! One link's sync, end to end: observe both sides, plan (pure), check the guards, then
 //! print the plan (`--dry-run`) or apply it, and keep the link's bookkeeping.
 
-use std::collections::{BTreeSet, HashMap};
-
-use asana_bridge_connector::{Changes, Connector, ConnectorError, Item, PageToken};
+use asana_bridge_connector::{Changes, Connector};
 use asana_bridge_state::{StateError, Store};
 
 use crate::apply::{Applier, Counts, ItemFailure};
 use crate::config::LinkConfig;
 use crate::linkstate::LinkState;
-use crate::plan::{self, Action, Plan, PlanInput, Unreadable};
+use crate::observe::{self, AsanaView};
+use crate::plan::quiet::{self, Seen, SummaryIndex};
+use crate::plan::{self, Action, Plan, PlanInput};
+use crate::records::Side;
 
 /// How a sync run behaves.
 #[derive(Clone, Copy, Debug)]
@@ -71,111 +72,6 @@ impl LinkReport {
     }
 }
 
-/// Reads every item of one side, page by page.
-pub async fn list_all(
-    connector: &dyn Connector,
-) -> Result<(Vec<Item>, Vec<ItemFailure>, Vec<Unreadable>), ConnectorError> {
-    let mut items = Vec::new();
-    let mut failures = Vec::new();
-    let mut unreadable = Vec::new();
-    let mut token: Option<PageToken> = None;
-    loop {
-        let page = connector.list_page(token.take()).await?;
-        items.extend(page.items);
-        for bad in page.errors {
-            failures.push(ItemFailure {
-                item: bad
-                    .id
-                    .as_deref()
-                    .map_or_else(|| connector.kind().to_owned(), |id| connector.describe(id)),
-                message: bad.error.to_string(),
-            });
-            unreadable.push(Unreadable {
-                id: bad.id,
-                partner: bad.partner,
-            });
-        }
-        match page.next {
-            Some(next) => token = Some(next),
-            None => break,
-        }
-    }
-    Ok((items, failures, unreadable))
-}
-
-/// Asana as one run sees it.
-struct AsanaView {
-    items: Vec<Item>,
-    failures: Vec<ItemFailure>,
-    /// The change-feed cursor to keep after a successful run.
-    cursor: Option<String>,
-    /// Whether every task was listed.
-    full: bool,
-}
-
-/// Reads Asana: only the tasks its change feed names when it can (one events request, then
-/// the changed tasks), every task otherwise (no cursor yet, cursor expired, `full`).
-async fn observe_asana(
-    asana: &dyn Connector,
-    records: &[crate::records::PairRecord],
-    cursor: Option<&str>,
-    full: bool,
-) -> Result<AsanaView, ConnectorError> {
-    let changes = match asana.changes(cursor).await {
-        Ok(c) => c,
-        Err(e) if e.is_fatal_for_link() => return Err(e),
-        Err(e) => {
-            tracing::warn!("the Asana change feed is not available ({e}); listing every task");
-            Changes::Unsupported
-        }
-    };
-    let (changed, next) = match changes {
-        Changes::Since { changed, cursor } if !full => (changed, Some(cursor)),
-        Changes::Since { cursor, .. } | Changes::Reset { cursor } => {
-            let (items, failures, _) = list_all(asana).await?;
-            return Ok(AsanaView {
-                items,
-                failures,
-                cursor: Some(cursor),
-                full: true,
-            });
-        }
-        Changes::Unsupported => {
-            let (items, failures, _) = list_all(asana).await?;
-            return Ok(AsanaView {
-                items,
-                failures,
-                cursor: None,
-                full: true,
-            });
-        }
-    };
-    let changed: BTreeSet<String> = changed.into_iter().collect();
-    let ids: Vec<String> = changed.iter().cloned().collect();
-    let fetched: HashMap<String, Item> = if ids.is_empty() {
-        HashMap::new()
-    } else {
-        asana
-            .get_many(&ids)
-            .await?
-            .into_iter()
-            .map(|i| (i.id.clone(), i))
-            .collect()
-    };
-    let mut items: Vec<Item> = records
-        .iter()
-        .filter(|r| !changed.contains(&r.asana_gid))
-        .filter_map(crate::records::PairRecord::asana_item)
-        .collect();
-    items.extend(fetched.into_values());
-    Ok(AsanaView {
-        items,
-        failures: Vec::new(),
-        cursor: next,
-        full: false,
-    })
-}
-
 /// After a run that wrote to Asana, reads the feed once more from `cursor`: when all it
 /// reports is the echo of our own writes (the connector drops those), the cursor moves past
 /// them, so the next run need not read those tasks back. Anything else keeps `cursor`
@@ -214,9 +110,10 @@ pub async fn sync_link(
     let mut meta = state.meta()?;
     meta.last_attempt = Some(now.clone());
 
-    // Observe. The records are read first: an incremental read of Asana stands in the
-    // unchanged tasks from them.
-    let records = state.records()?;
+    // Observe. Only a summary of each record is held while both sides are read; items
+    // exactly as recorded are dropped as they arrive (see `plan::quiet`).
+    let summaries = state.summaries()?;
+    let index = SummaryIndex::new(&summaries);
     let intents = state.intent_list()?;
     let conflicts = state.conflict_list()?;
     let full_due = meta
@@ -224,28 +121,20 @@ pub async fn sync_link(
         .as_deref()
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .is_none_or(|t| jiff::Timestamp::now().duration_since(t) >= options.full_scan_every);
-    let want_full = options.full || full_due || records.is_empty();
+    let want_full = options.full || full_due || summaries.is_empty();
     let target_listing = async {
         if options.target_unchanged && !want_full {
-            Ok((
-                records
-                    .iter()
-                    .filter_map(crate::records::PairRecord::target_item)
-                    .collect(),
-                Vec::new(),
-                Vec::new(),
-            ))
+            Ok(observe::target_unchanged(&index))
         } else {
-            list_all(target).await
+            observe::list_all(target, Side::Target, &index).await
         }
     };
     let (asana_side, target_side) = tokio::join!(
-        observe_asana(asana, &records, meta.asana_cursor.as_deref(), want_full),
+        observe::asana(asana, &index, meta.asana_cursor.as_deref(), want_full),
         target_listing
     );
     let AsanaView {
-        items: asana_items,
-        failures: asana_failures,
+        view: asana_view,
         cursor,
         full,
     } = match asana_side {
@@ -260,7 +149,7 @@ pub async fn sync_link(
         }
     };
     report.full_scan = full;
-    let (target_items, target_failures, target_unreadable) = match target_side {
+    let target_view = match target_side {
         Ok(v) => v,
         Err(e) => {
             report.outage = e.is_retryable();
@@ -268,32 +157,62 @@ pub async fn sync_link(
             return finish(report, &state, meta, options);
         }
     };
-    report.failures.extend(asana_failures);
-    report.failures.extend(target_failures);
+    let mapped = summaries.len();
 
     // An emptied side is an accident far more often than a wish.
-    if !records.is_empty() && asana_items.is_empty() {
+    if mapped > 0 && asana_view.present() == 0 {
         report.fatal = Some(format!(
-            "the Asana project {} lists no tasks while {} are mapped; refusing to mirror that as a mass deletion (wrong project, or a token that cannot see it?)",
+            "the Asana project {} lists no tasks while {mapped} are mapped; refusing to mirror that as a mass deletion (wrong project, or a token that cannot see it?)",
             link.asana_project,
-            records.len()
         ));
         return finish(report, &state, meta, options);
     }
-    if !records.is_empty() && target_items.is_empty() && target_unreadable.is_empty() {
+    if mapped > 0 && target_view.present() == 0 && target_view.unreadable.is_empty() {
         report.fatal = Some(format!(
-            "the {} target is empty while {} items are mapped; refusing to mirror that as a mass deletion (wrong folder?)",
+            "the {} target is empty while {mapped} items are mapped; refusing to mirror that as a mass deletion (wrong folder?)",
             target.kind(),
-            records.len()
         ));
         return finish(report, &state, meta, options);
     }
+
+    // Plan the pairs that are not settled: read their full records back and stand the
+    // records in for their sides seen as recorded.
+    let settled = quiet::settled(
+        &index,
+        &asana_view.seen,
+        &target_view.seen,
+        &target_view.items,
+        &target_view.unreadable,
+        &conflicts,
+    );
+    let mut records = Vec::new();
+    let mut asana_items = asana_view.items;
+    let mut target_items = target_view.items;
+    for (i, summary) in summaries.iter().enumerate() {
+        if settled[i] {
+            continue;
+        }
+        let Some(record) = state.pairs.get(&summary.asana_gid)? else {
+            continue;
+        };
+        if asana_view.seen[i] == Seen::AsRecorded {
+            asana_items.extend(record.asana_item());
+        }
+        if target_view.seen[i] == Seen::AsRecorded {
+            target_items.extend(record.target_item());
+        }
+        records.push(record);
+    }
+    report.failures.extend(asana_view.failures);
+    report.failures.extend(target_view.failures);
+    drop(index);
+    drop(summaries);
 
     let plan = plan::plan(&PlanInput {
         policy: link.conflict,
         asana: &asana_items,
         target: &target_items,
-        target_unreadable: &target_unreadable,
+        target_unreadable: &target_view.unreadable,
         records: &records,
         intents: &intents,
         conflicts: &conflicts,
@@ -301,8 +220,8 @@ pub async fn sync_link(
     for problem in &plan.problems {
         report.failures.push(ItemFailure {
             item: match problem.side {
-                crate::records::Side::Asana => asana.describe(&problem.id),
-                crate::records::Side::Target => target.describe(&problem.id),
+                Side::Asana => asana.describe(&problem.id),
+                Side::Target => target.describe(&problem.id),
             },
             message: problem.message.clone(),
         });
@@ -321,12 +240,10 @@ pub async fn sync_link(
         .filter(|a| matches!(a, Action::DeleteAsana { .. } | Action::DeleteTarget { .. }))
         .count();
     #[allow(clippy::cast_precision_loss)] // item counts are far below 2^52
-    let too_many =
-        deletions > 2 && deletions as f64 > options.mass_delete_share * records.len() as f64;
+    let too_many = deletions > 2 && deletions as f64 > options.mass_delete_share * mapped as f64;
     if too_many && !options.allow_mass_delete {
         report.fatal = Some(format!(
-            "this run would delete {deletions} of {} mapped items (more than {:.0}%); nothing was changed. Check both sides, then run again with --allow-mass-delete if that is what you want",
-            records.len(),
+            "this run would delete {deletions} of {mapped} mapped items (more than {:.0}%); nothing was changed. Check both sides, then run again with --allow-mass-delete if that is what you want",
             options.mass_delete_share * 100.0
         ));
         report.plan = Some(plan);
@@ -334,7 +251,7 @@ pub async fn sync_link(
     }
 
     if options.dry_run {
-        report.mapped = records.len();
+        report.mapped = mapped;
         report.conflicts_open = conflicts.len()
             + plan
                 .actions

@@ -9,6 +9,7 @@
 //! - [`merge`]: the field-level three-way merge of one pair (pure).
 //! - [`plan`]: the sync decision for a whole link (pure): items + state -> actions.
 //! - [`apply`]: performs a plan, recording state after each action.
+//! - [`observe`]: reads both sides for a run, keeping only what may need planning.
 //! - [`engine`]: one link's sync: observe, plan, guard, apply or print.
 //! - [`report`]: summaries, dry-run diffs, error lines, JSON.
 //! - [`connect`]: builds the connectors a link names.
@@ -26,6 +27,7 @@ pub mod engine;
 pub mod exit;
 pub mod linkstate;
 pub mod merge;
+pub mod observe;
 pub mod plan;
 pub mod records;
 pub mod report;

@@ -3,7 +3,7 @@
 
 use asana_bridge_state::{StateError, Store, Table};
 
-use crate::records::{ConflictRecord, Intent, LinkMeta, PairRecord};
+use crate::records::{ConflictRecord, Intent, LinkMeta, PairRecord, PairSummary};
 
 /// The tables of one link.
 pub struct LinkState {
@@ -36,7 +36,21 @@ impl LinkState {
 
     /// Every pair record.
     pub fn records(&self) -> Result<Vec<PairRecord>, StateError> {
-        Ok(self.pairs.all()?.into_iter().map(|(_, r)| r).collect())
+        let mut out = Vec::with_capacity(self.pairs.len());
+        for entry in self.pairs.iter() {
+            out.push(entry?.1);
+        }
+        Ok(out)
+    }
+
+    /// A summary of every pair record, in gid order: each record is decoded, summarised
+    /// and dropped, so only the summaries stay in memory.
+    pub fn summaries(&self) -> Result<Vec<PairSummary>, StateError> {
+        let mut out = Vec::with_capacity(self.pairs.len());
+        for entry in self.pairs.iter() {
+            out.push(entry?.1.summary());
+        }
+        Ok(out)
     }
 
     /// Every open conflict.

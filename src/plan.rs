@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use asana_bridge_connector::{Field, Item};
 
+pub mod quiet;
+
 use crate::merge::{self, Policy, SyncPair};
 use crate::records::{ConflictRecord, Intent, PairRecord, Side};
 
