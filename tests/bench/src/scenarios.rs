@@ -402,6 +402,16 @@ fn noop(p: &Params, name: &str, n: usize) -> Result<Vec<Outcome>> {
         ));
     }
     rows.push(o);
+    if big {
+        // The hourly full listing behind incremental runs, nothing changed: every task is
+        // read again, and must still not be held all at once.
+        let s = w.run_measured(&["sync", "--full"], None)?;
+        s.run.expect_code(0, "a full no-op sync")?;
+        let mut o = Outcome::new(&format!("{name} (--full)"), format!("N={n}"), s);
+        o.reference_requests(n.div_ceil(100) + 5, "a full listing");
+        o.zero_writes();
+        rows.push(o);
+    }
     Ok(rows)
 }
 

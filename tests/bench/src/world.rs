@@ -90,11 +90,20 @@ impl World {
 
     /// [`World::sync`], killed after `limit` (the error is then a [`measure::TimedOut`]).
     pub fn sync_within(&self, limit: Option<std::time::Duration>) -> Result<Sample> {
+        self.run_measured(&["sync"], limit)
+    }
+
+    /// Runs `asana-bridge <args>` and measures it, as [`World::sync`] does.
+    pub fn run_measured(
+        &self,
+        args: &[&str],
+        limit: Option<std::time::Duration>,
+    ) -> Result<Sample> {
         self.sim.clear_requests();
         let before = self.sim.rate_limited_count();
         let run = measure::run(
             &self.bin,
-            &["sync"],
+            args,
             |c| self.configure(c),
             self.dir.path(),
             limit,
