@@ -29,6 +29,8 @@ use crate::commands::Output;
 use crate::config::LinkConfig;
 use crate::engine::{self, LinkReport, SyncOptions};
 use crate::linkstate::LinkState;
+use crate::plan::quiet::{self, SummaryIndex};
+use crate::records::Side;
 use crate::report;
 
 /// The longest wait between tries while a service is down.
@@ -218,19 +220,18 @@ impl LinkLoop {
             return Ok(false);
         }
         let state = LinkState::open(&self.store, &self.link.name)?;
-        let records = state.records()?;
+        let summaries = state.summaries()?;
+        let index = SummaryIndex::new(&summaries);
         let names: Vec<String> = changes.names.iter().cloned().collect();
         let Ok(items) = self.target.get_many(&names).await else {
             // Unreadable now (half-written, broken): let a listing report it.
             return Ok(true);
         };
         for name in &names {
-            let known = records.iter().find(|r| &r.target_id == name);
+            let known = index.of_target(name).map(|at| &summaries[at]);
             let now = items.iter().find(|i| &i.id == name);
             let echo = match (known, now) {
-                (Some(r), Some(item)) => {
-                    r.target.revision.is_some() && r.target.revision == item.revision
-                }
+                (Some(summary), Some(item)) => quiet::as_recorded(summary, Side::Target, item),
                 (None, None) => true, // a file that came and went (an editor's temp file)
                 _ => false,
             };
