@@ -25,6 +25,9 @@ pub struct Measured {
     pub wall: Duration,
     /// User plus system CPU time of the child alone.
     pub cpu: Duration,
+    /// The system (kernel) part of `cpu`: file creation, reads, sockets. It depends on
+    /// the state of the file system as much as on the bridge.
+    pub sys: Duration,
     /// The child's peak resident set, in KiB (`ru_maxrss` on Linux).
     pub max_rss_kib: u64,
 }
@@ -131,7 +134,7 @@ pub fn run(
         .map(str::parse)
         .collect::<Result<_, _>>()
         .context("a malformed helper report")?;
-    let [code, wall_ns, cpu_ns, max_rss_kib] = fields[..] else {
+    let [code, wall_ns, cpu_ns, sys_ns, max_rss_kib] = fields[..] else {
         bail!("a malformed helper report: {report:?}");
     };
     Ok(Measured {
@@ -140,13 +143,14 @@ pub fn run(
         stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
         wall: Duration::from_nanos(wall_ns),
         cpu: Duration::from_nanos(cpu_ns),
+        sys: Duration::from_nanos(sys_ns),
         max_rss_kib,
     })
 }
 
 /// The helper's side (`asana-bridge-bench __measure REPORT BIN ARGS...`): runs `BIN ARGS...`
 /// with this process's environment, directory and streams, reaps it with `wait4`, and
-/// writes `exit-code wall-ns cpu-ns max-rss-kib` to `REPORT`. Exits with the child's code.
+/// writes `exit-code wall-ns cpu-ns sys-ns max-rss-kib` to `REPORT`. Exits with the child's code.
 pub fn helper_main(args: &[std::ffi::OsString]) -> Result<i32> {
     let [report, bin, rest @ ..] = args else {
         bail!("usage: asana-bridge-bench {HELPER_ARG} REPORT BIN [ARGS...]");
@@ -166,7 +170,7 @@ pub fn helper_main(args: &[std::ffi::OsString]) -> Result<i32> {
     std::fs::write(
         report,
         format!(
-            "{} {} {} {}\n",
+            "{} {} {} {} {}\n",
             if code < 0 {
                 u64::MAX
             } else {
@@ -174,6 +178,7 @@ pub fn helper_main(args: &[std::ffi::OsString]) -> Result<i32> {
             },
             wall.as_nanos(),
             cpu.as_nanos(),
+            timeval(usage.ru_stime).as_nanos(),
             u64::try_from(usage.ru_maxrss).unwrap_or(0)
         ),
     )
