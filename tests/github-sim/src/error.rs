@@ -50,6 +50,19 @@ impl ApiError {
         }
     }
 
+    /// A `422` with a `custom` error and its message, e.g. `("Hook", None, "Hook already
+    /// exists on this repository")`.
+    pub fn custom(resource: &str, field: Option<&str>, message: &str) -> Self {
+        let mut detail = json!({"resource": resource, "code": "custom", "message": message});
+        if let Some(field) = field {
+            detail["field"] = json!(field);
+        }
+        Self {
+            errors: vec![detail],
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed")
+        }
+    }
+
     /// A secondary rate-limit answer (`403` or `429`).
     pub fn secondary_limit(status: StatusCode, retry_after: Option<u64>) -> Self {
         Self {

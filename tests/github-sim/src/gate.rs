@@ -4,7 +4,8 @@
 //! pacing (secondary limit); then the route; then conditional GETs: every `200` GET gets an
 //! `ETag`, and an `If-None-Match` naming it turns the answer into a `304` with no body that
 //! does not count against the primary limit. Every answer carries the `x-ratelimit-*`
-//! headers, and every request is recorded.
+//! headers, and every request is recorded. After a write, the webhook events it caused are
+//! handed to the delivery task.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State as AxState};
@@ -177,10 +178,15 @@ fn admit(
     Ok(injected)
 }
 
+/// After a write was handled: one fewer in flight, and the webhook events it caused go to
+/// the delivery task.
 fn done_mutation(sim: &Sim, is_write: bool) {
     if is_write {
-        let mut limits = lock(&sim.limits);
-        limits.mutations_in_flight = limits.mutations_in_flight.saturating_sub(1);
+        {
+            let mut limits = lock(&sim.limits);
+            limits.mutations_in_flight = limits.mutations_in_flight.saturating_sub(1);
+        }
+        crate::webhooks::flush_pending(sim);
     }
 }
 

@@ -8,14 +8,20 @@
 //! names with [`GithubSim::set_public_url`]), `since`/`sort`/`direction`/`state` filters, `ETag` on
 //! every `200` GET and `304` on a matching `If-None-Match` (not counted against the primary
 //! limit), `x-ratelimit-*` headers, secondary-limit answers (`403`/`429` with
-//! `retry-after`), `422` validation errors in GitHub's shape, and a catch-all `404` that
-//! records unexpected requests. Tests drive it in process through [`GithubSim`].
+//! `retry-after`), `422` validation errors in GitHub's shape, repository webhooks
+//! (`/repos/{o}/{r}/hooks`: signed `ping`, `issues` and `issue_comment` deliveries, sent
+//! at most once by a background task), and a catch-all `404` that records unexpected
+//! requests. Tests drive it in process through [`GithubSim`].
 //!
 //! Module map:
 //! - [`server`]: the [`GithubSim`] handle (thread, runtime, shutdown) and its control API.
-//! - `model`: public value types ([`IssueSeed`], [`IssueEdit`], [`SimIssue`], [`Fault`], ...).
-//! - `state`: the repository and every mutation, with GitHub's rules.
-//! - `routes`: the API routes and handlers; `gate`: auth, headers, limits, faults, `ETag`s.
+//! - `model`: public value types ([`IssueSeed`], [`IssueEdit`], [`SimIssue`], [`Fault`],
+//!   [`SimHook`], [`SimHookDelivery`], ...).
+//! - `state`: the repository, its webhooks and every mutation, with GitHub's rules; each
+//!   change queues the webhook events it causes.
+//! - `routes`: the API routes and handlers; `gate`: auth, headers, limits, faults, `ETag`s,
+//!   and the hand-over of a write's webhook events.
+//! - `webhooks`: the delivery task (signing, headers, at-most-once, lost deliveries).
 //! - `repr`: JSON shapes; `error`: GitHub's error bodies; `faults`, `limits`.
 
 mod error;
@@ -27,8 +33,12 @@ mod repr;
 mod routes;
 pub mod server;
 mod state;
+mod webhooks;
 
-pub use model::{Fault, IssueEdit, IssueSeed, RecordedRequest, SimIssue, SimOptions};
+pub use model::{
+    DeliveryOutcome, Fault, IssueEdit, IssueSeed, RecordedRequest, SimHook, SimHookDelivery,
+    SimIssue, SimOptions,
+};
 pub use server::{GithubSim, INSTALLATION_TOKEN, PAT_TOKEN};
 
 /// Locks a std mutex; poisoning means a handler panicked mid-update, which is a simulator

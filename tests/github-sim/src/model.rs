@@ -148,3 +148,61 @@ impl Default for SimOptions {
         }
     }
 }
+
+/// A repository webhook as tests see it. The API never shows a secret again; a test may
+/// (`secret`), to check that the bridge never prints the one it chose.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimHook {
+    /// The hook's id (`X-GitHub-Hook-ID` of its deliveries).
+    pub id: u64,
+    /// `config.url`: where deliveries go.
+    pub url: String,
+    /// The events it asked for (`*`: every event).
+    pub events: Vec<String>,
+    pub active: bool,
+    /// `config.content_type`: `json` or `form` (GitHub's default).
+    pub content_type: String,
+    /// Whether deliveries are signed (`X-Hub-Signature-256`).
+    pub has_secret: bool,
+    /// The secret the hook was created with.
+    pub secret: Option<String>,
+}
+
+/// What became of one delivery.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeliveryOutcome {
+    /// The target answered with this HTTP status (any status, 2xx or not).
+    Answered(u16),
+    /// The target gave no answer (refused, timed out after 10 s, ...): the error.
+    Failed(String),
+    /// Lost on purpose ([`crate::GithubSim::set_drop_deliveries`]): never sent.
+    Dropped,
+}
+
+/// One delivery the simulator made (or dropped) to a webhook's URL. Deliveries are made at
+/// most once: a failed one is recorded, not retried.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimHookDelivery {
+    /// The hook's id.
+    pub hook_id: u64,
+    /// The URL it went to.
+    pub url: String,
+    /// `X-GitHub-Event`: `ping`, `issues` or `issue_comment`.
+    pub event: String,
+    /// The payload's `action` (`opened`, `edited`, `created`, ...); `None` for a `ping`.
+    pub action: Option<String>,
+    /// `X-GitHub-Delivery`: a random UUID (v4), unique per delivery.
+    pub guid: String,
+    pub outcome: DeliveryOutcome,
+}
+
+impl SimHookDelivery {
+    /// The status the target answered, if it answered.
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        match self.outcome {
+            DeliveryOutcome::Answered(status) => Some(status),
+            _ => None,
+        }
+    }
+}

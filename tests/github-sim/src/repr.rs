@@ -1,11 +1,13 @@
 //! JSON shapes of each resource, with every property the description marks required:
-//! `issue` (a pull request carries the `pull_request` object), `label`, `simple-user` and
-//! `private-user`. URLs point at `https://api.github.com` like the real service's; only
+//! `issue` (a pull request carries the `pull_request` object), `label`, `simple-user`,
+//! `private-user`, `hook` and `issue-comment`, and the `repository` of webhook payloads. URLs point at `https://api.github.com` like the real service's; only
 //! `Link` headers point at the simulator.
 
 use serde_json::{Value, json};
 
-use crate::state::{Issue, Label, State, iso};
+use jiff::Timestamp;
+
+use crate::state::{Hook, Issue, Label, State, iso};
 
 const API: &str = "https://api.github.com";
 const WEB: &str = "https://github.com";
@@ -134,4 +136,88 @@ pub fn issue(st: &State, i: &Issue) -> Value {
         v["draft"] = json!(false);
     }
     v
+}
+
+/// `hook`: the secret is never shown, only `"********"` when there is one.
+pub fn hook(st: &State, h: &Hook) -> Value {
+    let url = format!("{API}/repos/{}/{}/hooks/{}", st.owner, st.name, h.id);
+    let mut config = json!({
+        "content_type": h.content_type,
+        "insecure_ssl": h.insecure_ssl,
+        "url": h.url
+    });
+    if h.secret.is_some() {
+        config["secret"] = json!("********");
+    }
+    json!({
+        "type": "Repository",
+        "id": h.id,
+        "name": "web",
+        "active": h.active,
+        "events": h.events,
+        "config": config,
+        "updated_at": iso(h.updated_at),
+        "created_at": iso(h.created_at),
+        "url": url,
+        "test_url": format!("{url}/test"),
+        "ping_url": format!("{url}/pings"),
+        "deliveries_url": format!("{url}/deliveries"),
+        "last_response": {
+            "code": h.last_code,
+            "status": h.last_status,
+            "message": h.last_message
+        }
+    })
+}
+
+/// The `repository` of a webhook payload (the main properties of a `repository`).
+pub fn repository(st: &State) -> Value {
+    let full_name = format!("{}/{}", st.owner, st.name);
+    let url = format!("{API}/repos/{full_name}");
+    json!({
+        "id": st.repo_id,
+        "node_id": format!("R_kgDO{}", st.repo_id),
+        "name": st.name,
+        "full_name": full_name,
+        "private": true,
+        "owner": simple_user(st, &st.owner),
+        "html_url": format!("{WEB}/{full_name}"),
+        "description": null,
+        "fork": false,
+        "url": url,
+        "issues_url": format!("{url}/issues{{/number}}"),
+        "labels_url": format!("{url}/labels{{/name}}"),
+        "hooks_url": format!("{url}/hooks"),
+        "default_branch": "main",
+        "has_issues": true,
+        "visibility": "private"
+    })
+}
+
+/// `issue-comment`.
+pub fn comment(
+    st: &State,
+    issue: &Issue,
+    id: u64,
+    body: &str,
+    author: &str,
+    at: Timestamp,
+) -> Value {
+    let repo_url = format!("{API}/repos/{}/{}", st.owner, st.name);
+    let kind = if issue.pull_request { "pull" } else { "issues" };
+    json!({
+        "id": id,
+        "node_id": format!("IC_kwDO{id}"),
+        "url": format!("{repo_url}/issues/comments/{id}"),
+        "html_url": format!(
+            "{WEB}/{}/{}/{kind}/{}#issuecomment-{id}",
+            st.owner, st.name, issue.number
+        ),
+        "body": body,
+        "user": simple_user(st, author),
+        "created_at": iso(at),
+        "updated_at": iso(at),
+        "issue_url": format!("{repo_url}/issues/{}", issue.number),
+        "author_association": "OWNER"
+    })
 }

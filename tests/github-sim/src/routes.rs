@@ -2,7 +2,9 @@
 //! `GET /user`, `GET|POST /repos/{o}/{r}/issues` (also reachable as
 //! `/repositories/{id}/issues`, the form GitHub's `Link` headers use), `GET|PATCH
 //! /repos/{o}/{r}/issues/{n}`, `GET|POST /repos/{o}/{r}/labels`, `GET
-//! /repos/{o}/{r}/assignees/{login}`, and a catch-all `404` that records the request as
+//! /repos/{o}/{r}/assignees/{login}`, the repository webhooks (`GET|POST
+//! /repos/{o}/{r}/hooks`, also `/repositories/{id}/hooks`, and `GET|PATCH|DELETE
+//! /repos/{o}/{r}/hooks/{id}`), and a catch-all `404` that records the request as
 //! unexpected. Every route goes through [`crate::gate`].
 
 use std::collections::HashMap;
@@ -20,7 +22,7 @@ use crate::lock;
 use crate::model::RecordedRequest;
 use crate::repr;
 use crate::server::Sim;
-use crate::state::{Changes, State};
+use crate::state::{Changes, HookChanges, HookConfig, State};
 
 /// The API router with the gate in front.
 pub fn app(sim: Sim) -> Router {
@@ -43,6 +45,15 @@ pub fn app(sim: Sim) -> Router {
         .route(
             "/repos/{owner}/{repo}/assignees/{login}",
             get(check_assignee),
+        )
+        .route(
+            "/repos/{owner}/{repo}/hooks",
+            get(list_hooks).post(create_hook),
+        )
+        .route("/repositories/{id}/hooks", get(list_hooks_by_id))
+        .route(
+            "/repos/{owner}/{repo}/hooks/{hook_id}",
+            get(get_hook).patch(update_hook).delete(delete_hook),
         )
         .fallback(unexpected)
         .layer(middleware::from_fn_with_state(
@@ -446,6 +457,218 @@ async fn check_assignee(
     } else {
         Err(ApiError::not_found())
     }
+}
+
+/// A hook request's body: an object (an empty body or `null` reads as `{}`).
+fn hook_body(bytes: &Bytes) -> ApiResult<serde_json::Map<String, Value>> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    match parse_json(bytes)? {
+        Value::Null => Ok(serde_json::Map::new()),
+        Value::Object(map) => Ok(map),
+        other => Err(ApiError::invalid("Hook", "body", "invalid", Some(other))),
+    }
+}
+
+fn hook_string(v: &serde_json::Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(ApiError::invalid(
+            "Hook",
+            key,
+            "invalid",
+            Some(other.clone()),
+        )),
+    }
+}
+
+fn hook_bool(v: &serde_json::Map<String, Value>, key: &str) -> ApiResult<Option<bool>> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(ApiError::invalid(
+            "Hook",
+            key,
+            "invalid",
+            Some(other.clone()),
+        )),
+    }
+}
+
+fn hook_events(v: &serde_json::Map<String, Value>, key: &str) -> ApiResult<Option<Vec<String>>> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| ApiError::invalid("Hook", key, "invalid", Some(item.clone())))
+            })
+            .collect::<ApiResult<Vec<_>>>()
+            .map(Some),
+        Some(other) => Err(ApiError::invalid(
+            "Hook",
+            key,
+            "invalid",
+            Some(other.clone()),
+        )),
+    }
+}
+
+/// `config`: `url`, `content_type`, `secret`, `insecure_ssl` (a string or a number).
+fn hook_config(v: &serde_json::Map<String, Value>) -> ApiResult<Option<HookConfig>> {
+    let config = match v.get("config") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(config)) => config,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "Hook",
+                "config",
+                "invalid",
+                Some(other.clone()),
+            ));
+        }
+    };
+    let insecure_ssl = match config.get("insecure_ssl") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "Hook",
+                "insecure_ssl",
+                "invalid",
+                Some(other.clone()),
+            ));
+        }
+    };
+    Ok(Some(HookConfig {
+        url: hook_string(config, "url")?,
+        content_type: hook_string(config, "content_type")?,
+        secret: match config.get("secret") {
+            None => None,
+            Some(_) => Some(hook_string(config, "secret")?),
+        },
+        insecure_ssl,
+    }))
+}
+
+fn hook_id(raw: &str) -> ApiResult<u64> {
+    raw.parse().map_err(|_| ApiError::not_found())
+}
+
+fn hooks_page(sim: &Sim, uri: &Uri, q: &HashMap<String, String>) -> Response {
+    let st = lock(&sim.state);
+    let items = st.hooks.iter().map(|h| repr::hook(&st, h)).collect();
+    paged(
+        sim,
+        &st,
+        "hooks",
+        uri,
+        items,
+        number_param(q, "per_page", 30).min(100),
+        number_param(q, "page", 1),
+    )
+}
+
+async fn list_hooks(
+    AxState(sim): AxState<Sim>,
+    Path((owner, repo)): Path<(String, String)>,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    check_repo(&lock(&sim.state), &owner, &repo)?;
+    Ok(hooks_page(&sim, &uri, &q))
+}
+
+async fn list_hooks_by_id(
+    AxState(sim): AxState<Sim>,
+    Path(id): Path<String>,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    check_repo_id(&lock(&sim.state), &id)?;
+    Ok(hooks_page(&sim, &uri, &q))
+}
+
+/// `POST /hooks`: `201` with the hook and its `Location`; the `ping` follows (the gate
+/// hands it to the delivery task once this answer is made).
+async fn create_hook(
+    AxState(sim): AxState<Sim>,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let v = hook_body(&body)?;
+    let mut st = lock(&sim.state);
+    check_repo(&st, &owner, &repo)?;
+    if let Some(name) = hook_string(&v, "name")?
+        && name != "web"
+    {
+        return Err(ApiError::invalid(
+            "Hook",
+            "name",
+            "invalid",
+            Some(json!(name)),
+        ));
+    }
+    let active = hook_bool(&v, "active")?.unwrap_or(true);
+    let events = hook_events(&v, "events")?.unwrap_or_else(|| vec!["push".to_owned()]);
+    let config = hook_config(&v)?.unwrap_or_default();
+    let me = st.me.clone();
+    let id = st.create_hook(&me, active, &events, config)?;
+    let hook = st.hook(id).ok_or_else(ApiError::not_found)?;
+    let mut response = (StatusCode::CREATED, Json(repr::hook(&st, hook))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!(
+        "https://api.github.com/repos/{}/{}/hooks/{id}",
+        st.owner, st.name
+    )) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+async fn get_hook(
+    AxState(sim): AxState<Sim>,
+    Path((owner, repo, id)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    let st = lock(&sim.state);
+    check_repo(&st, &owner, &repo)?;
+    let hook = st.hook(hook_id(&id)?).ok_or_else(ApiError::not_found)?;
+    Ok(Json(repr::hook(&st, hook)))
+}
+
+async fn update_hook(
+    AxState(sim): AxState<Sim>,
+    Path((owner, repo, id)): Path<(String, String, String)>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let v = hook_body(&body)?;
+    let id = hook_id(&id)?;
+    let mut st = lock(&sim.state);
+    check_repo(&st, &owner, &repo)?;
+    let changes = HookChanges {
+        config: hook_config(&v)?,
+        events: hook_events(&v, "events")?,
+        add_events: hook_events(&v, "add_events")?.unwrap_or_default(),
+        remove_events: hook_events(&v, "remove_events")?.unwrap_or_default(),
+        active: hook_bool(&v, "active")?,
+    };
+    st.update_hook(id, changes)?;
+    let hook = st.hook(id).ok_or_else(ApiError::not_found)?;
+    Ok(Json(repr::hook(&st, hook)))
+}
+
+async fn delete_hook(
+    AxState(sim): AxState<Sim>,
+    Path((owner, repo, id)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let mut st = lock(&sim.state);
+    check_repo(&st, &owner, &repo)?;
+    st.delete_hook(hook_id(&id)?)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Anything else: GitHub's `404`, and the request is kept as unexpected.

@@ -1,7 +1,7 @@
 //! The [`GithubSim`] handle: binds 127.0.0.1, runs axum on its own thread and tokio runtime
 //! (so it works from plain `#[test]`s and from inside `#[tokio::test]` alike), exposes the
-//! in-process control API (what a person does in the GitHub UI, and what tests inspect)
-//! and stops the server on drop.
+//! in-process control API (what a person does in the GitHub UI, and what tests inspect,
+//! webhook deliveries included) and stops the server on drop.
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -14,8 +14,11 @@ use axum::http::HeaderMap;
 use crate::faults::Faults;
 use crate::limits::Limits;
 use crate::lock;
-use crate::model::{Fault, IssueEdit, IssueSeed, RecordedRequest, SimIssue, SimOptions};
+use crate::model::{
+    Fault, IssueEdit, IssueSeed, RecordedRequest, SimHook, SimHookDelivery, SimIssue, SimOptions,
+};
 use crate::state::{Changes, State};
+use crate::webhooks::{Deliveries, Job};
 
 /// A fine-grained personal access token the simulator accepts.
 pub const PAT_TOKEN: &str = "github_pat_11SIM0000000000000000_simulatedfinegrainedtokenvalue";
@@ -23,7 +26,8 @@ pub const PAT_TOKEN: &str = "github_pat_11SIM0000000000000000_simulatedfinegrain
 pub const INSTALLATION_TOKEN: &str = "ghs_simulatedInstallationToken0000000000";
 
 /// Everything the handlers share. Std mutexes: no await happens while one is held, and
-/// none is taken while another is held except `limits` then `state` in the gate.
+/// none is taken while another is held except `limits` then `state` in the gate, and
+/// `state` then `deliveries` when webhook events are handed over.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub state: Mutex<State>,
@@ -37,6 +41,12 @@ pub(crate) struct Shared {
     pub root_url: String,
     /// How `Link` headers spell the next pages' URLs.
     pub links: Mutex<LinkBase>,
+    /// The webhook delivery log and the lost-deliveries switch.
+    pub deliveries: Mutex<Deliveries>,
+    /// Where webhook deliveries go to be made (the background task).
+    pub jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    /// How many deliveries the log holds (for waiting on them).
+    pub delivered: tokio::sync::watch::Sender<usize>,
 }
 
 /// Where the URLs of `Link` headers point.
@@ -98,6 +108,7 @@ impl GithubSim {
             .local_addr()
             .expect("github-sim: a bound listener has an address")
             .port();
+        let (jobs, jobs_rx) = tokio::sync::mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(&opts.repo)),
             limits: Mutex::new(Limits::new(opts.rate_limit, opts.min_mutation_interval)),
@@ -108,12 +119,16 @@ impl GithubSim {
             latency: Mutex::new(opts.latency),
             root_url: format!("http://127.0.0.1:{port}"),
             links: Mutex::new(LinkBase::default()),
+            deliveries: Mutex::new(Deliveries::default()),
+            jobs,
+            delivered: tokio::sync::watch::Sender::new(0),
         });
         let app = crate::routes::app(Arc::clone(&shared));
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let delivery = crate::webhooks::deliver_forever(Arc::clone(&shared), jobs_rx);
         let thread = std::thread::Builder::new()
             .name(format!("github-sim-{port}"))
-            .spawn(move || serve(listener, app, rx))
+            .spawn(move || serve(listener, app, rx, delivery))
             .expect("github-sim: cannot spawn the server thread");
         GithubSim {
             shared,
@@ -194,6 +209,7 @@ impl GithubSim {
             )
             .unwrap_or_else(|e| panic!("github-sim: add_issue: {}", e.message));
         }
+        crate::webhooks::flush(&self.shared, &mut st);
         number
     }
 
@@ -201,11 +217,15 @@ impl GithubSim {
     pub fn add_pull_request(&self, title: &str, body: &str) -> u64 {
         let mut st = lock(&self.shared.state);
         st.add_user("octocat");
-        st.create_issue("octocat", title, Some(body.to_owned()), &[], &[], true)
-            .unwrap_or_else(|e| panic!("github-sim: add_pull_request: {}", e.message))
+        let number = st
+            .create_issue("octocat", title, Some(body.to_owned()), &[], &[], true)
+            .unwrap_or_else(|e| panic!("github-sim: add_pull_request: {}", e.message));
+        crate::webhooks::flush(&self.shared, &mut st);
+        number
     }
 
-    /// Edits an issue as `octocat` would in the UI. Panics on bad input.
+    /// Edits an issue as `octocat` would in the UI (webhooks get the matching `issues`
+    /// events, and `issue_comment` for a comment). Panics on bad input.
     pub fn edit_issue(&self, number: u64, edit: IssueEdit) {
         let mut st = lock(&self.shared.state);
         st.add_user("octocat");
@@ -225,9 +245,10 @@ impl GithubSim {
         st.update_issue("octocat", number, changes)
             .unwrap_or_else(|e| panic!("github-sim: edit_issue({number}): {}", e.message));
         if edit.comment {
-            st.comment(number)
+            st.comment("octocat", number, "A comment made in the GitHub UI.")
                 .unwrap_or_else(|e| panic!("github-sim: edit_issue({number}): {}", e.message));
         }
+        crate::webhooks::flush(&self.shared, &mut st);
     }
 
     /// One issue or pull request.
@@ -340,6 +361,58 @@ impl GithubSim {
     pub fn revoke_tokens(&self) {
         lock(&self.shared.tokens).clear();
     }
+
+    /// The repository's webhooks, in creation order.
+    #[must_use]
+    pub fn hooks(&self) -> Vec<SimHook> {
+        lock(&self.shared.state)
+            .hooks
+            .iter()
+            .map(crate::state::Hook::sim_hook)
+            .collect()
+    }
+
+    /// Every webhook delivery made (or dropped) since start, in the order they ended.
+    /// A delivery appears once the target answered or failed; one still in flight does
+    /// not.
+    #[must_use]
+    pub fn deliveries(&self) -> Vec<SimHookDelivery> {
+        lock(&self.shared.deliveries).log.clone()
+    }
+
+    /// With `true`, webhook deliveries are lost: recorded as
+    /// [`DeliveryOutcome::Dropped`](crate::DeliveryOutcome::Dropped) and never sent,
+    /// until called again with `false` (lost ones are not sent later).
+    pub fn set_drop_deliveries(&self, drop: bool) {
+        lock(&self.shared.deliveries).drop = drop;
+    }
+
+    /// Waits until [`GithubSim::deliveries`] holds at least `n` deliveries (counted since
+    /// start, dropped ones included), or `timeout` passes; whether it got there. Async, so
+    /// that a receiver running on the caller's runtime keeps answering meanwhile.
+    pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> bool {
+        let mut count = self.shared.delivered.subscribe();
+        matches!(
+            tokio::time::timeout(timeout, count.wait_for(|c| *c >= n)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// [`GithubSim::wait_for_deliveries`] for plain `#[test]`s: blocks the calling thread
+    /// (do not call it on a runtime thread that serves the receiving end).
+    #[must_use]
+    pub fn wait_for_deliveries_blocking(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if *self.shared.delivered.borrow() >= n {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
 }
 
 impl Drop for GithubSim {
@@ -353,8 +426,14 @@ impl Drop for GithubSim {
     }
 }
 
-/// Runs the server until shutdown is signalled (then gives in-flight requests 1 s).
-fn serve(listener: TcpListener, app: Router, rx: tokio::sync::watch::Receiver<bool>) {
+/// Runs the server and the webhook delivery task until shutdown is signalled (then gives
+/// in-flight requests 1 s; deliveries still queued are abandoned).
+fn serve(
+    listener: TcpListener,
+    app: Router,
+    rx: tokio::sync::watch::Receiver<bool>,
+    delivery: impl Future<Output = ()> + Send + 'static,
+) {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("github-sim-worker")
@@ -367,6 +446,7 @@ fn serve(listener: TcpListener, app: Router, rx: tokio::sync::watch::Receiver<bo
             return;
         }
     };
+    runtime.spawn(delivery);
     runtime.block_on(sim_support::serve_until_stopped(
         listener,
         app,

@@ -4,14 +4,20 @@
 //! told otherwise), reopening sets `reopened`, `state_reason` is ignored unless `state`
 //! changes, unknown labels named on an issue are created, assignees must be collaborators
 //! (`422` otherwise), titles are required and bodies are limited to 65,536 characters.
+//!
+//! It also keeps the repository's webhooks, and every change to an issue queues the
+//! webhook events GitHub would send (`issues`, `issue_comment`; a new hook's `ping`) in
+//! [`State::outbox`], with their payloads as of the change; [`crate::webhooks::flush`]
+//! hands them to the delivery task.
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::SimIssue;
+use crate::model::{SimHook, SimIssue};
+use crate::repr;
 
 /// GitHub refuses bodies longer than this (in characters).
 pub const MAX_BODY_CHARS: usize = 65_536;
@@ -60,6 +66,87 @@ pub struct Changes {
     pub assignees: Option<Vec<String>>,
 }
 
+/// One repository webhook.
+#[derive(Clone, Debug)]
+pub struct Hook {
+    pub id: u64,
+    pub active: bool,
+    pub events: Vec<String>,
+    pub url: String,
+    /// `json` or `form`.
+    pub content_type: String,
+    /// `None`: deliveries are not signed.
+    pub secret: Option<String>,
+    /// `"0"` or `"1"`.
+    pub insecure_ssl: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// `last_response`: the status of the latest delivery's answer.
+    pub last_code: Option<u16>,
+    pub last_status: String,
+    pub last_message: Option<String>,
+}
+
+impl Hook {
+    /// Whether a delivery of `event` goes to this hook (a `ping` always does).
+    pub fn wants(&self, event: &str) -> bool {
+        event == "ping" || (self.active && self.events.iter().any(|e| e == event || e == "*"))
+    }
+
+    pub fn sim_hook(&self) -> SimHook {
+        SimHook {
+            id: self.id,
+            url: self.url.clone(),
+            events: self.events.clone(),
+            active: self.active,
+            content_type: self.content_type.clone(),
+            has_secret: self.secret.is_some(),
+            secret: self.secret.clone(),
+        }
+    }
+}
+
+/// A webhook's settings as a request gives them; `None` leaves (or defaults) a setting.
+#[derive(Clone, Debug, Default)]
+pub struct HookConfig {
+    pub url: Option<String>,
+    pub content_type: Option<String>,
+    /// `Some(None)` (or an empty string) removes the secret.
+    pub secret: Option<Option<String>>,
+    pub insecure_ssl: Option<String>,
+}
+
+/// Changes of `PATCH /hooks/{id}`; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct HookChanges {
+    pub config: Option<HookConfig>,
+    pub events: Option<Vec<String>>,
+    pub add_events: Vec<String>,
+    pub remove_events: Vec<String>,
+    pub active: Option<bool>,
+}
+
+/// A webhook event waiting to be handed to the delivery task.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    /// `X-GitHub-Event`.
+    pub event: &'static str,
+    /// The payload's `action`, if any.
+    pub action: Option<String>,
+    /// Only to this hook (a `ping`); `None`: every hook that wants the event.
+    pub only_hook: Option<u64>,
+    pub payload: Value,
+}
+
+/// GitHub's zen sayings, sent in `ping` deliveries.
+const ZEN: [&str; 5] = [
+    "Keep it logically awesome.",
+    "Design for failure.",
+    "Speak like a human.",
+    "Approachable is better than simple.",
+    "Mind your words, they are important.",
+];
+
 /// The whole simulated world: one repository and its users.
 #[derive(Debug)]
 pub struct State {
@@ -72,7 +159,12 @@ pub struct State {
     pub labels: Vec<Label>,
     /// Login -> user id. Every known user is a collaborator (assignable).
     pub users: BTreeMap<String, u64>,
+    /// The repository's webhooks, in creation order.
+    pub hooks: Vec<Hook>,
+    /// Webhook events not yet handed to the delivery task.
+    pub outbox: Vec<Outgoing>,
     next_id: u64,
+    next_hook_id: u64,
 }
 
 /// Whole seconds, as GitHub's timestamps are.
@@ -97,7 +189,10 @@ impl State {
             issues: BTreeMap::new(),
             labels: Vec::new(),
             users: BTreeMap::new(),
+            hooks: Vec::new(),
+            outbox: Vec::new(),
             next_id: 1000,
+            next_hook_id: 12_345_677,
         };
         let me = state.me.clone();
         state.add_user(&me);
@@ -263,6 +358,9 @@ impl State {
                 api_writes: 0,
             },
         );
+        if !pull_request {
+            self.emit_issue(actor, number, "opened", Map::new());
+        }
         Ok(number)
     }
 
@@ -314,6 +412,7 @@ impl State {
             .issues
             .get_mut(&number)
             .ok_or_else(ApiError::not_found)?;
+        let before = issue.clone();
         let mut changed = false;
         if let Some(title) = changes.title
             && title != issue.title
@@ -362,19 +461,296 @@ impl State {
         }
         if changed {
             issue.updated_at = at;
+            self.issue_events(actor, &before);
         }
         Ok(changed)
     }
 
-    /// A comment: bumps `updated_at` only.
-    pub fn comment(&mut self, number: u64) -> ApiResult<()> {
+    /// A comment by `actor`: bumps `updated_at` only (and sends `issue_comment`).
+    pub fn comment(&mut self, actor: &str, number: u64, body: &str) -> ApiResult<()> {
+        let at = now();
         let issue = self
             .issues
             .get_mut(&number)
             .ok_or_else(ApiError::not_found)?;
         issue.comments += 1;
-        issue.updated_at = now();
+        issue.updated_at = at;
+        if self.hooks.iter().any(|h| h.wants("issue_comment")) {
+            let id = self.id();
+            let issue = &self.issues[&number];
+            let mut extra = Map::new();
+            extra.insert(
+                "comment".to_owned(),
+                repr::comment(self, issue, id, body, actor, at),
+            );
+            let payload = self.issue_payload(actor, issue, "created", extra);
+            self.outbox.push(Outgoing {
+                event: "issue_comment",
+                action: Some("created".to_owned()),
+                only_hook: None,
+                payload,
+            });
+        }
         Ok(())
+    }
+
+    /// `{action, issue, ...extra, repository, sender}`.
+    fn issue_payload(
+        &self,
+        actor: &str,
+        issue: &Issue,
+        action: &str,
+        extra: Map<String, Value>,
+    ) -> Value {
+        let mut payload = Map::new();
+        payload.insert("action".to_owned(), json!(action));
+        payload.insert("issue".to_owned(), repr::issue(self, issue));
+        payload.extend(extra);
+        payload.insert("repository".to_owned(), repr::repository(self));
+        payload.insert("sender".to_owned(), repr::simple_user(self, actor));
+        Value::Object(payload)
+    }
+
+    /// Queues an `issues` event about issue `number` (not for pull requests, which GitHub
+    /// reports as `pull_request` events), if a hook wants it.
+    fn emit_issue(&mut self, actor: &str, number: u64, action: &str, extra: Map<String, Value>) {
+        let Some(issue) = self.issues.get(&number) else {
+            return;
+        };
+        if issue.pull_request || !self.hooks.iter().any(|h| h.wants("issues")) {
+            return;
+        }
+        let payload = self.issue_payload(actor, issue, action, extra);
+        self.outbox.push(Outgoing {
+            event: "issues",
+            action: Some(action.to_owned()),
+            only_hook: None,
+            payload,
+        });
+    }
+
+    /// The `issues` events of a change from `before` to the issue's current state, as
+    /// GitHub sends them: `edited` (with `changes.{title,body}.from`), `closed` or
+    /// `reopened`, one `labeled`/`unlabeled` per label and one `assigned`/`unassigned` per
+    /// assignee.
+    fn issue_events(&mut self, actor: &str, before: &Issue) {
+        let number = before.number;
+        let Some(after) = self.issues.get(&number).cloned() else {
+            return;
+        };
+        let mut changes = Map::new();
+        if before.title != after.title {
+            changes.insert("title".to_owned(), json!({"from": before.title}));
+        }
+        if before.body != after.body {
+            changes.insert("body".to_owned(), json!({"from": before.body}));
+        }
+        if !changes.is_empty() {
+            let mut extra = Map::new();
+            extra.insert("changes".to_owned(), Value::Object(changes));
+            self.emit_issue(actor, number, "edited", extra);
+        }
+        if before.state != after.state {
+            let action = if after.state == "closed" {
+                "closed"
+            } else {
+                "reopened"
+            };
+            self.emit_issue(actor, number, action, Map::new());
+        }
+        let label_events = after
+            .labels
+            .iter()
+            .filter(|id| !before.labels.contains(id))
+            .map(|id| ("labeled", *id))
+            .chain(
+                before
+                    .labels
+                    .iter()
+                    .filter(|id| !after.labels.contains(id))
+                    .map(|id| ("unlabeled", *id)),
+            )
+            .collect::<Vec<_>>();
+        for (action, id) in label_events {
+            let mut extra = Map::new();
+            if let Some(l) = self.label(id) {
+                extra.insert("label".to_owned(), repr::label(self, l));
+            }
+            self.emit_issue(actor, number, action, extra);
+        }
+        let assignee_events = after
+            .assignees
+            .iter()
+            .filter(|a| !before.assignees.contains(a))
+            .map(|a| ("assigned", a.clone()))
+            .chain(
+                before
+                    .assignees
+                    .iter()
+                    .filter(|a| !after.assignees.contains(a))
+                    .map(|a| ("unassigned", a.clone())),
+            )
+            .collect::<Vec<_>>();
+        for (action, login) in assignee_events {
+            let mut extra = Map::new();
+            extra.insert("assignee".to_owned(), repr::simple_user(self, &login));
+            self.emit_issue(actor, number, action, extra);
+        }
+    }
+
+    pub fn hook(&self, id: u64) -> Option<&Hook> {
+        self.hooks.iter().find(|h| h.id == id)
+    }
+
+    /// Checks a webhook's settings (merged over `base`, for an update) as GitHub does:
+    /// `config.url` is required and must be an http(s) URL no other hook of the repository
+    /// uses, `content_type` is `json` or `form`, `insecure_ssl` is `0` or `1`.
+    fn check_hook_config(&self, id: Option<u64>, config: &HookConfig) -> ApiResult<()> {
+        let Some(url) = config.url.as_deref().filter(|u| !u.trim().is_empty()) else {
+            return Err(ApiError::custom(
+                "Hook",
+                Some("url"),
+                "Config must contain URL for webhooks",
+            ));
+        };
+        let valid = reqwest::Url::parse(url).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+        });
+        if !valid {
+            return Err(ApiError::custom(
+                "Hook",
+                Some("url"),
+                &format!("Config url {url} is not a valid http or https URL"),
+            ));
+        }
+        if self.hooks.iter().any(|h| Some(h.id) != id && h.url == url) {
+            return Err(ApiError::custom(
+                "Hook",
+                None,
+                "Hook already exists on this repository",
+            ));
+        }
+        if let Some(ct) = &config.content_type
+            && ct != "json"
+            && ct != "form"
+        {
+            return Err(ApiError::invalid(
+                "Hook",
+                "content_type",
+                "invalid",
+                Some(json!(ct)),
+            ));
+        }
+        if let Some(ssl) = &config.insecure_ssl
+            && ssl != "0"
+            && ssl != "1"
+        {
+            return Err(ApiError::invalid(
+                "Hook",
+                "insecure_ssl",
+                "invalid",
+                Some(json!(ssl)),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `POST /hooks` as `actor`: a new hook (ids increase), and its `ping` queued.
+    pub fn create_hook(
+        &mut self,
+        actor: &str,
+        active: bool,
+        events: &[String],
+        config: HookConfig,
+    ) -> ApiResult<u64> {
+        self.check_hook_config(None, &config)?;
+        self.next_hook_id += 1;
+        let id = self.next_hook_id;
+        let at = now();
+        let mut unique: Vec<String> = Vec::new();
+        for e in events {
+            if !unique.contains(e) {
+                unique.push(e.clone());
+            }
+        }
+        self.hooks.push(Hook {
+            id,
+            active,
+            events: unique,
+            url: config.url.unwrap_or_default(),
+            content_type: config.content_type.unwrap_or_else(|| "form".to_owned()),
+            secret: config.secret.flatten().filter(|s| !s.is_empty()),
+            insecure_ssl: config.insecure_ssl.unwrap_or_else(|| "0".to_owned()),
+            created_at: at,
+            updated_at: at,
+            last_code: None,
+            last_status: "unused".to_owned(),
+            last_message: None,
+        });
+        let hook = &self.hooks[self.hooks.len() - 1];
+        let zen = ZEN[usize::try_from(id).unwrap_or(0) % ZEN.len()];
+        let payload = json!({
+            "zen": zen,
+            "hook_id": id,
+            "hook": repr::hook(self, hook),
+            "repository": repr::repository(self),
+            "sender": repr::simple_user(self, actor),
+        });
+        self.outbox.push(Outgoing {
+            event: "ping",
+            action: None,
+            only_hook: Some(id),
+            payload,
+        });
+        Ok(id)
+    }
+
+    /// `PATCH /hooks/{id}`: `config` keys given replace the current ones, `events`
+    /// replaces the list, `add_events`/`remove_events` edit it.
+    pub fn update_hook(&mut self, id: u64, changes: HookChanges) -> ApiResult<()> {
+        let hook = self.hook(id).ok_or_else(ApiError::not_found)?.clone();
+        let config = changes.config.unwrap_or_default();
+        let merged = HookConfig {
+            url: config.url.or(Some(hook.url.clone())),
+            content_type: config.content_type.or(Some(hook.content_type.clone())),
+            secret: config.secret.or(Some(hook.secret.clone())),
+            insecure_ssl: config.insecure_ssl.or(Some(hook.insecure_ssl.clone())),
+        };
+        self.check_hook_config(Some(id), &merged)?;
+        let mut events = changes.events.unwrap_or(hook.events);
+        for e in changes.add_events {
+            if !events.contains(&e) {
+                events.push(e);
+            }
+        }
+        events.retain(|e| !changes.remove_events.contains(e));
+        let at = now();
+        let hook = self
+            .hooks
+            .iter_mut()
+            .find(|h| h.id == id)
+            .ok_or_else(ApiError::not_found)?;
+        hook.url = merged.url.unwrap_or_default();
+        hook.content_type = merged.content_type.unwrap_or_else(|| "form".to_owned());
+        hook.secret = merged.secret.flatten().filter(|s| !s.is_empty());
+        hook.insecure_ssl = merged.insecure_ssl.unwrap_or_else(|| "0".to_owned());
+        hook.events = events;
+        if let Some(active) = changes.active {
+            hook.active = active;
+        }
+        hook.updated_at = at;
+        Ok(())
+    }
+
+    /// `DELETE /hooks/{id}`.
+    pub fn delete_hook(&mut self, id: u64) -> ApiResult<()> {
+        let before = self.hooks.len();
+        self.hooks.retain(|h| h.id != id);
+        if self.hooks.len() == before {
+            Err(ApiError::not_found())
+        } else {
+            Ok(())
+        }
     }
 
     /// The flattened view tests assert on.
