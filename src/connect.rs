@@ -123,53 +123,70 @@ impl Connectors {
                     Box::new(md.with_missing_dir_as_empty(true))
                 }
             }
-            TargetConfig::Github {
-                repo,
-                token_env,
-                api_url,
-            } => {
-                let setting = format!("link \"{}\" github.token_env", link.name);
-                let token = read_token(token_env, &setting)?;
-                let http = HttpClient::new(asana_bridge_github::http_config(api_url, token))
-                    .map_err(|e| {
-                        CliError::usage(anyhow!(
-                            "link \"{}\": cannot set up the GitHub client: {e}",
-                            link.name
-                        ))
-                    })?;
-                let mut settings = GithubSettings::new(repo, &link.asana_project)
-                    .map_err(|e| CliError::usage(anyhow!("link \"{}\": {e}", link.name)))?
-                    .with_users(&self.users);
-                if let Some(ms) = std::env::var(GITHUB_MUTATION_SPACING_ENV)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                {
-                    settings.mutation_spacing = Duration::from_millis(ms);
-                }
-                // A real sync keeps ETags between runs (a 304 costs no rate limit); a dry
-                // run writes no file.
-                if create_dirs {
-                    let file: String = link
-                        .name
-                        .chars()
-                        .map(|c| {
-                            if c.is_ascii_alphanumeric() || c == '-' {
-                                c
-                            } else {
-                                '_'
-                            }
-                        })
-                        .collect();
-                    settings.etag_cache = Some(
-                        self.state_dir
-                            .join("github")
-                            .join(format!("{file}.etags.json")),
-                    );
-                }
-                Box::new(GithubConnector::new(http, settings))
+            TargetConfig::Github { .. } => {
+                Box::new(self.github(link, create_dirs)?.ok_or_else(|| {
+                    CliError::runtime(anyhow!("link \"{}\" has no GitHub target", link.name))
+                })?)
             }
         };
         Ok(LinkConnectors { asana, target })
+    }
+
+    /// A connector of `link`'s GitHub repository (`None` for other targets). `etags`: it
+    /// keeps its `ETag`s in the state folder between runs (a real sync; a dry run writes
+    /// no file).
+    pub fn github(
+        &self,
+        link: &LinkConfig,
+        etags: bool,
+    ) -> Result<Option<GithubConnector>, CliError> {
+        let TargetConfig::Github {
+            repo,
+            token_env,
+            api_url,
+        } = &link.target
+        else {
+            return Ok(None);
+        };
+        let setting = format!("link \"{}\" github.token_env", link.name);
+        let token = read_token(token_env, &setting)?;
+        let http =
+            HttpClient::new(asana_bridge_github::http_config(api_url, token)).map_err(|e| {
+                CliError::usage(anyhow!(
+                    "link \"{}\": cannot set up the GitHub client: {e}",
+                    link.name
+                ))
+            })?;
+        let mut settings = GithubSettings::new(repo, &link.asana_project)
+            .map_err(|e| CliError::usage(anyhow!("link \"{}\": {e}", link.name)))?
+            .with_users(&self.users);
+        if let Some(ms) = std::env::var(GITHUB_MUTATION_SPACING_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            settings.mutation_spacing = Duration::from_millis(ms);
+        }
+        // A real sync keeps ETags between runs (a 304 costs no rate limit); a dry
+        // run writes no file.
+        if etags {
+            let file: String = link
+                .name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            settings.etag_cache = Some(
+                self.state_dir
+                    .join("github")
+                    .join(format!("{file}.etags.json")),
+            );
+        }
+        Ok(Some(GithubConnector::new(http, settings)))
     }
 }
 

@@ -5,12 +5,14 @@
 //! - [`folder`]: the Markdown folder's watcher (notify, debounced).
 //! - [`published`]: the status file `asana-bridge status` reads while watch holds the store.
 //! - [`webhook`]: the optional Asana webhook receiver, a prompt to poll now.
+//! - [`github_hook`]: a GitHub link's repository webhook, on the same receiver.
 //!
 //! The state store is held for the whole run (one process per state directory). On a
 //! signal every loop finishes the sync in hand (actions not yet begun are left for the
 //! next run), the store is flushed and the command exits 0.
 
 pub mod folder;
+pub mod github_hook;
 pub mod link;
 pub mod published;
 pub mod webhook;
@@ -30,6 +32,7 @@ use crate::config::TargetConfig;
 use crate::connect::{Connectors, LinkConnectors};
 use crate::exit::{CliError, Exit};
 use folder::FolderWatch;
+use github_hook::GithubLink;
 use link::LinkLoop;
 use published::Publisher;
 use webhook::{LinkHook, WebhookOptions, Webhooks};
@@ -85,14 +88,20 @@ pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Ex
     }
     let webhooks = match (&args.webhook_listen, &args.webhook_url) {
         (Some(listen), Some(url)) => {
-            let hooks: Vec<LinkHook> = loops
-                .iter()
-                .map(|l| LinkHook {
+            let mut hooks: Vec<LinkHook> = Vec::with_capacity(loops.len());
+            for l in &loops {
+                // The hook calls get a connector of their own (no ETag file).
+                let github = connectors.github(&l.link, false)?.map(|c| GithubLink {
+                    repo: c.repo(),
+                    connector: Arc::new(c),
+                });
+                hooks.push(LinkHook {
                     link: l.link.name.clone(),
                     project: l.link.asana_project.clone(),
                     prompt: Arc::clone(&l.prompt),
-                })
-                .collect();
+                    github,
+                });
+            }
             let started = Webhooks::start(
                 WebhookOptions {
                     listen: *listen,

@@ -17,7 +17,9 @@
 //! - a verified delivery with events is only a prompt: it wakes the link's loop
 //!   ([`Notify::notify_one`]), which then polls Asana's event feed as usual; a verified
 //!   empty batch (Asana's heartbeat) is answered 200 and wakes nothing;
-//! - deleting the webhooks on [`Webhooks::shutdown`], bounded in time.
+//! - deleting the webhooks on [`Webhooks::shutdown`], bounded in time;
+//! - for a GitHub link, its repository webhook too, on the same URL
+//!   ([`super::github_hook`]): a delivery carrying `X-GitHub-Event` is handed to it.
 //!
 //! Secrets and signatures are never logged, put into errors or printed by `Debug`.
 //! A link whose registration fails gets one warning and goes on by polling only.
@@ -28,6 +30,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::github_hook::{self, GithubHooks, GithubLink};
 use asana_bridge_asana::AsanaClient;
 use asana_bridge_asana::webhooks as api;
 use asana_bridge_state::{StateError, Store, Table};
@@ -74,6 +77,8 @@ pub struct LinkHook {
     pub link: String,
     pub project: String,
     pub prompt: Arc<Notify>,
+    /// The link's GitHub repository, to hook as well (`None` for other targets).
+    pub github: Option<GithubLink>,
 }
 
 /// Why the webhooks could not start (a registration failing is not one: that link polls).
@@ -141,6 +146,7 @@ struct Shared {
     links: HashMap<String, LinkInfo>,
     hooks: Mutex<HashMap<String, HookState>>,
     store: Arc<Store>,
+    github: GithubHooks,
 }
 
 impl Shared {
@@ -226,7 +232,7 @@ fn decode_signature(header: Option<&[u8]>) -> Result<Vec<u8>, &'static str> {
 
 /// HMAC-SHA256 of `body` keyed with `secret` against `signature`, in constant time
 /// (`Mac::verify_slice`).
-fn check_mac(secret: &[u8], body: &[u8], signature: &[u8]) -> Result<(), &'static str> {
+pub(super) fn check_mac(secret: &[u8], body: &[u8], signature: &[u8]) -> Result<(), &'static str> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| "unusable secret")?;
     mac.update(body);
     mac.verify_slice(signature)
@@ -251,6 +257,9 @@ async fn receive(
         debug!(path = uri.path(), "webhook request for no known link");
         return StatusCode::NOT_FOUND.into_response();
     };
+    if headers.contains_key(github_hook::EVENT_HEADER) {
+        return shared.github.receive(&link, &headers, &body, &info.prompt);
+    }
     if let Some(secret) = headers.get(SECRET_HEADER) {
         return shared.handshake(&link, secret);
     }
@@ -353,7 +362,11 @@ impl Webhooks {
         links: Vec<LinkHook>,
     ) -> Result<Webhooks, WebhookError> {
         let mut infos = HashMap::new();
+        let mut github = HashMap::new();
         for hook in links {
+            if let Some(g) = hook.github {
+                github.insert(hook.link.clone(), g);
+            }
             let target = format!("{base}/{}", encode_segment(&hook.link));
             let info = LinkInfo {
                 project: hook.project,
@@ -365,10 +378,12 @@ impl Webhooks {
             }
         }
         store.table::<WebhookRecord>(SECRETS_TABLE)?;
+        let github = GithubHooks::new(github, Arc::clone(&store))?;
         let shared = Arc::new(Shared {
             links: infos,
             hooks: Mutex::default(),
             store,
+            github,
         });
         let app = Router::new()
             .fallback(receive)
@@ -405,11 +420,19 @@ impl Webhooks {
         Ok(webhooks)
     }
 
-    /// Whether link `link` has a live webhook (so its loop may poll at the slower backup
-    /// interval).
+    /// Whether link `link` has a live webhook on each of its sides that can have one
+    /// (Asana, and GitHub for a GitHub link), so its loop may poll at the slower backup
+    /// interval.
     #[must_use]
     pub fn is_active(&self, link: &str) -> bool {
         self.shared.hooks().get(link).is_some_and(|h| h.active)
+            && (!self.shared.github.has(link) || self.shared.github.is_active(link))
+    }
+
+    /// The id of `link`'s live GitHub repository webhook.
+    #[must_use]
+    pub fn github_hook_id(&self, link: &str) -> Option<u64> {
+        self.shared.github.hook_id(link)
     }
 
     /// The address the receiver listens on.
@@ -457,8 +480,11 @@ impl Webhooks {
             }
         }
         for link in &names {
-            if !self.is_active(link) {
-                self.register(link).await;
+            if self.webhook_gid(link).is_none() {
+                self.register_asana(link).await;
+            }
+            if let Some(info) = self.shared.links.get(link) {
+                self.shared.github.refresh(link, &info.target).await;
             }
         }
         self.flush();
@@ -491,8 +517,15 @@ impl Webhooks {
             futures::future::join_all(registered.iter().map(|(link, gid)| async move {
                 (link, gid, api::delete_webhook(client, gid).await)
             }));
-        match tokio::time::timeout(DELETE_BUDGET, deletes).await {
-            Ok(results) => {
+        let targets: HashMap<String, String> = self
+            .shared
+            .links
+            .iter()
+            .map(|(link, info)| (link.clone(), info.target.clone()))
+            .collect();
+        let both = futures::future::join(deletes, self.shared.github.shutdown(&targets));
+        match tokio::time::timeout(DELETE_BUDGET, both).await {
+            Ok((results, ())) => {
                 for (link, gid, result) in results {
                     match result {
                         Ok(_) => {
@@ -521,8 +554,19 @@ impl Webhooks {
         }
     }
 
-    /// Removes stale webhooks of `link`, then creates its webhook; on failure, one warning.
+    /// Registers `link`'s webhooks: Asana's, and its repository's for a GitHub link.
     async fn register(&self, link: &str) {
+        if let Some(info) = self.shared.links.get(link) {
+            futures::future::join(
+                self.register_asana(link),
+                self.shared.github.register(link, &info.target),
+            )
+            .await;
+        }
+    }
+
+    /// Removes stale webhooks of `link`, then creates its webhook; on failure, one warning.
+    async fn register_asana(&self, link: &str) {
         let Some(info) = self.shared.links.get(link) else {
             return;
         };

@@ -106,7 +106,18 @@ impl GithubConnector {
         &self.http
     }
 
-    fn repo_path(&self) -> String {
+    /// The repository, `owner/name`.
+    #[must_use]
+    pub fn repo(&self) -> String {
+        format!("{}/{}", self.settings.owner, self.settings.name)
+    }
+
+    /// The mutation pacer (every write goes through it).
+    pub(crate) fn pacer(&self) -> &Pacer {
+        &self.pacer
+    }
+
+    pub(crate) fn repo_path(&self) -> String {
         format!("/repos/{}/{}", self.settings.owner, self.settings.name)
     }
 

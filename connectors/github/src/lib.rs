@@ -14,6 +14,7 @@
 //! - [`cache`]: `ETag`s and bodies for conditional requests (`304`s cost no rate limit).
 //! - [`pacer`]: serial, spaced mutations (GitHub's secondary limits).
 //! - [`links`]: `Link` header pagination.
+//! - [`hooks`]: repository webhooks, which `watch` uses as a prompt to poll.
 //!
 //! Rate limits (primary `x-ratelimit-*`, secondary `403`/`429` with `retry-after`) are obeyed
 //! by the shared HTTP layer (`asana_bridge_connector::http`), which this crate configures.
@@ -22,6 +23,7 @@ pub mod cache;
 pub mod connector;
 pub mod convert;
 pub mod footer;
+pub mod hooks;
 pub mod links;
 pub mod pacer;
 pub mod settings;

@@ -1,0 +1,382 @@
+//! GitHub repository webhooks for the GitHub links of `watch --webhook-listen … --webhook-url
+//! …`: served by the same receiver as Asana's, at the same link URL, and like them only a
+//! prompt to poll (the GitHub side is still read through the connector, with `ETag`s).
+//!
+//! What this module owns:
+//! - one repository webhook per GitHub link (events `issues`, `issue_comment`; target
+//!   `<PUBLIC_URL>/<link name>`), created when the receiver already serves (GitHub sends a
+//!   `ping` right away) and deleted on shutdown;
+//! - the secret: chosen here (GitHub has no handshake) from the OS's random source, kept
+//!   in memory and in the state store (table [`GITHUB_TABLE`], key = link name; the store
+//!   is owner-only) with the hook's id, so a restart after a crash deletes what the
+//!   crashed run left; sent to GitHub only in the create request's body;
+//! - verification of every delivery: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the
+//!   raw body>`, in constant time; a missing or bad signature gets 401 and changes nothing;
+//! - repeats: a delivery GUID (`X-GitHub-Delivery`) seen lately is answered 200 and
+//!   ignored; a `ping` wakes nothing.
+//!
+//! Secrets and signatures are never logged, put into errors or printed by `Debug`.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use asana_bridge_github::GithubConnector;
+use asana_bridge_state::{StateError, Store, Table};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tracing::{debug, info, warn};
+
+use super::webhook::check_mac;
+
+/// The state-store table of GitHub webhook records, keyed by link name.
+pub const GITHUB_TABLE: &str = "webhooks/github";
+
+/// The header that marks a GitHub delivery (and names its event).
+pub const EVENT_HEADER: &str = "x-github-event";
+
+const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+const DELIVERY_HEADER: &str = "x-github-delivery";
+
+/// How many delivery GUIDs are remembered to drop repeats.
+const RECENT_DELIVERIES: usize = 512;
+
+/// What the state store keeps per GitHub link: enough to verify deliveries and to delete
+/// the hook after a crash.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct GithubHookRecord {
+    /// `owner/name`.
+    pub repo: String,
+    /// The URL GitHub was given.
+    pub target: String,
+    /// The hook's id, once GitHub answered the create.
+    pub id: Option<u64>,
+    /// The secret; dropped once the hook is deleted (or being deleted).
+    pub secret: Option<String>,
+}
+
+impl fmt::Debug for GithubHookRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GithubHookRecord")
+            .field("repo", &self.repo)
+            .field("target", &self.target)
+            .field("id", &self.id)
+            .field("secret", &self.secret.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
+
+/// A GitHub link to hook.
+pub struct GithubLink {
+    /// `owner/name`, for records and messages.
+    pub repo: String,
+    /// A connector of the repository (for the hook calls only).
+    pub connector: Arc<GithubConnector>,
+}
+
+/// One link's hook as it stands.
+#[derive(Default)]
+struct HookState {
+    secret: Option<SecretString>,
+    id: Option<u64>,
+    /// Created and not deleted: deliveries may come.
+    active: bool,
+}
+
+/// The GitHub hooks of every GitHub link of a watch.
+pub struct GithubHooks {
+    links: HashMap<String, GithubLink>,
+    hooks: Mutex<HashMap<String, HookState>>,
+    recent: Mutex<VecDeque<String>>,
+    store: Arc<Store>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock only means a handler panicked mid-update; the data stays usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl GithubHooks {
+    pub fn new(links: HashMap<String, GithubLink>, store: Arc<Store>) -> Result<Self, StateError> {
+        store.table::<GithubHookRecord>(GITHUB_TABLE)?;
+        Ok(Self {
+            links,
+            hooks: Mutex::default(),
+            recent: Mutex::default(),
+            store,
+        })
+    }
+
+    /// Whether `link` is a GitHub link (it has a hook to keep).
+    #[must_use]
+    pub fn has(&self, link: &str) -> bool {
+        self.links.contains_key(link)
+    }
+
+    /// Whether `link`'s hook is live.
+    #[must_use]
+    pub fn is_active(&self, link: &str) -> bool {
+        lock(&self.hooks).get(link).is_some_and(|h| h.active)
+    }
+
+    /// The id of `link`'s live hook.
+    #[must_use]
+    pub fn hook_id(&self, link: &str) -> Option<u64> {
+        lock(&self.hooks)
+            .get(link)
+            .filter(|h| h.active)
+            .and_then(|h| h.id)
+    }
+
+    fn table(&self) -> Result<Table<GithubHookRecord>, StateError> {
+        self.store.table(GITHUB_TABLE)
+    }
+
+    /// Answers a GitHub delivery for `link`: verified, new, not a `ping` -> `prompt`.
+    pub fn receive(
+        &self,
+        link: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        prompt: &Notify,
+    ) -> Response {
+        let secret = lock(&self.hooks).get(link).and_then(|h| h.secret.clone());
+        let verified = secret
+            .as_ref()
+            .ok_or("no GitHub webhook secret for this link")
+            .and_then(|secret| {
+                let header = headers
+                    .get(SIGNATURE_HEADER)
+                    .ok_or("no X-Hub-Signature-256")?
+                    .as_bytes();
+                let hex = header
+                    .strip_prefix(b"sha256=")
+                    .ok_or("the signature is not sha256=…")?;
+                let signature = hex::decode(hex).map_err(|_| "signature is not hex")?;
+                check_mac(secret.expose_secret().as_bytes(), body, &signature)
+            });
+        if let Err(reason) = verified {
+            warn!(link, "rejected a GitHub webhook delivery: {reason}");
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        if let Some(guid) = headers.get(DELIVERY_HEADER).and_then(|v| v.to_str().ok()) {
+            let mut recent = lock(&self.recent);
+            if recent.iter().any(|g| g == guid) {
+                debug!(link, delivery = guid, "a repeated GitHub delivery");
+                return StatusCode::OK.into_response();
+            }
+            if recent.len() == RECENT_DELIVERIES {
+                recent.pop_front();
+            }
+            recent.push_back(guid.to_owned());
+        }
+        let event = headers
+            .get(EVENT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if event == "ping" {
+            debug!(link, "GitHub webhook ping");
+        } else {
+            debug!(link, event, "GitHub webhook delivery: polling now");
+            prompt.notify_one();
+        }
+        StatusCode::OK.into_response()
+    }
+
+    /// Removes what an earlier run left, then creates `link`'s hook to `target`; on
+    /// failure, one warning (the link polls).
+    pub async fn register(&self, link: &str, target: &str) {
+        let Some(github) = self.links.get(link) else {
+            return;
+        };
+        self.remove_stale(link, github, target).await;
+        let secret = new_secret();
+        // Known before the create: GitHub's ping may arrive before its answer.
+        self.store_record(link, github, target, None, Some(&secret));
+        lock(&self.hooks).insert(
+            link.to_owned(),
+            HookState {
+                secret: Some(secret.clone()),
+                ..HookState::default()
+            },
+        );
+        match github.connector.create_hook(target, &secret).await {
+            Ok(hook) => {
+                self.store_record(link, github, target, Some(hook.id), Some(&secret));
+                if let Some(state) = lock(&self.hooks).get_mut(link) {
+                    state.id = Some(hook.id);
+                    state.active = true;
+                }
+                info!(link, repo = %github.repo, hook = hook.id, "GitHub webhook registered");
+            }
+            Err(e) => {
+                lock(&self.hooks).remove(link);
+                self.forget_record(link);
+                warn!(link, repo = %github.repo, "no GitHub webhook, polling GitHub only: {e}");
+            }
+        }
+    }
+
+    /// Asks GitHub about `link`'s hook; one that is gone or inactive is created again.
+    pub async fn refresh(&self, link: &str, target: &str) {
+        let Some(github) = self.links.get(link) else {
+            return;
+        };
+        if let Some(id) = self.hook_id(link) {
+            match github.connector.hook(id).await {
+                Ok(Some(hook)) if hook.active => return,
+                Ok(_) => {
+                    warn!(
+                        link,
+                        hook = id,
+                        "the GitHub webhook is gone or inactive; registering it again"
+                    );
+                }
+                Err(e) => {
+                    debug!(link, "cannot check the GitHub webhook: {e}");
+                    return;
+                }
+            }
+        }
+        self.register(link, target).await;
+    }
+
+    /// Forgets every secret, then deletes every live hook (within the caller's time
+    /// budget); a hook that could not be deleted keeps its id in the store for the next
+    /// start.
+    pub async fn shutdown(&self, targets: &HashMap<String, String>) {
+        let live: Vec<(String, u64)> = {
+            let mut hooks = lock(&self.hooks);
+            hooks
+                .iter_mut()
+                .filter_map(|(link, state)| {
+                    state.active = false;
+                    state.secret = None;
+                    state.id.take().map(|id| (link.clone(), id))
+                })
+                .collect()
+        };
+        for (link, id) in &live {
+            if let (Some(github), Some(target)) = (self.links.get(link), targets.get(link)) {
+                self.store_record(link, github, target, Some(*id), None);
+            }
+        }
+        let deletes = live.iter().filter_map(|(link, id)| {
+            let github = self.links.get(link)?;
+            Some(async move { (link, id, github.connector.delete_hook(*id).await) })
+        });
+        for (link, id, result) in futures::future::join_all(deletes).await {
+            match result {
+                Ok(_) => {
+                    debug!(link = %link, hook = id, "GitHub webhook deleted");
+                    self.forget_record(link);
+                }
+                Err(e) => warn!(
+                    link = %link, hook = id,
+                    "cannot delete the GitHub webhook ({e}); the next watch deletes it"
+                ),
+            }
+        }
+    }
+
+    /// Deletes the hook whose id the store holds for `link`, and any hook of the
+    /// repository with `link`'s target.
+    async fn remove_stale(&self, link: &str, github: &GithubLink, target: &str) {
+        let recorded = match self.table().and_then(|t| t.get(link)) {
+            Ok(record) => record,
+            Err(e) => {
+                warn!(link, "cannot read the GitHub webhook record: {e}");
+                None
+            }
+        };
+        if let Some(id) = recorded.and_then(|r| r.id) {
+            match github.connector.delete_hook(id).await {
+                Ok(existed) => debug!(
+                    link,
+                    hook = id,
+                    existed,
+                    "removed an earlier GitHub webhook"
+                ),
+                Err(e) => debug!(
+                    link,
+                    hook = id,
+                    "cannot remove an earlier GitHub webhook: {e}"
+                ),
+            }
+        }
+        self.forget_record(link);
+        match github.connector.hooks().await {
+            Ok(hooks) => {
+                for hook in hooks
+                    .iter()
+                    .filter(|h| h.config.url.as_deref() == Some(target))
+                {
+                    match github.connector.delete_hook(hook.id).await {
+                        Ok(_) => debug!(link, hook = hook.id, "removed a stale GitHub webhook"),
+                        Err(e) => debug!(
+                            link,
+                            hook = hook.id,
+                            "cannot remove a stale GitHub webhook: {e}"
+                        ),
+                    }
+                }
+            }
+            Err(e) => debug!(link, "cannot list the repository's webhooks: {e}"),
+        }
+    }
+
+    fn store_record(
+        &self,
+        link: &str,
+        github: &GithubLink,
+        target: &str,
+        id: Option<u64>,
+        secret: Option<&SecretString>,
+    ) {
+        let record = GithubHookRecord {
+            repo: github.repo.clone(),
+            target: target.to_owned(),
+            id,
+            secret: secret.map(|s| s.expose_secret().to_owned()),
+        };
+        if let Err(e) = self.table().and_then(|t| t.put(link, &record)) {
+            warn!(link, "cannot store the GitHub webhook record: {e}");
+        }
+    }
+
+    fn forget_record(&self, link: &str) {
+        if let Err(e) = self.table().and_then(|t| t.remove(link).map(drop)) {
+            warn!(link, "cannot remove the GitHub webhook record: {e}");
+        }
+    }
+}
+
+/// 244 random bits from the OS (two v4 UUIDs), as 64 hex digits.
+fn new_secret() -> SecretString {
+    let a = uuid::Uuid::new_v4().simple().to_string();
+    let b = uuid::Uuid::new_v4().simple().to_string();
+    SecretString::from(format!("{a}{b}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record's `Debug` hides the secret; secrets are long, random and distinct.
+    #[test]
+    fn records_hide_the_secret_and_secrets_are_fresh() {
+        let record = GithubHookRecord {
+            repo: "o/r".into(),
+            target: "https://h/x".into(),
+            id: Some(2),
+            secret: Some("s3cr3t".into()),
+        };
+        assert!(!format!("{record:?}").contains("s3cr3t"));
+        let (a, b) = (new_secret(), new_secret());
+        assert_eq!(a.expose_secret().len(), 64);
+        assert_ne!(a.expose_secret(), b.expose_secret());
+    }
+}
