@@ -274,6 +274,26 @@ fn coverage(exchanges: &[Exchange]) -> Vec<&'static str> {
             }),
         ),
         (
+            "list the repository's webhooks",
+            Box::new(|e| op(e, "GET /repos/acme/app/hooks") && e.status == Some(200)),
+        ),
+        (
+            "create a webhook",
+            Box::new(|e| {
+                op(e, "POST /repos/acme/app/hooks")
+                    && e.status == Some(201)
+                    && body(e)["config"]["content_type"] == "json"
+            }),
+        ),
+        (
+            "delete a webhook",
+            Box::new(|e| {
+                e.method == "DELETE"
+                    && e.target.contains("/repos/acme/app/hooks/")
+                    && e.status == Some(204)
+            }),
+        ),
+        (
             "GET /user -> 200",
             Box::new(|e| op(e, "GET /user") && e.status == Some(200)),
         ),
@@ -535,6 +555,43 @@ fn scenario(t: &Refereed) {
     // 8. All is quiet again.
     let out = t.sync();
     assert!(out.stdout.contains("no changes"), "{}", out.stdout);
+
+    // 8b. `watch` with webhooks: the repository's webhooks are listed (a stale one would
+    //     be deleted), the bridge's is created, and deleted again on a clean stop.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut watch = w
+        .command()
+        .args([
+            "watch",
+            "--poll-interval",
+            "60",
+            "--webhook-listen",
+            &format!("127.0.0.1:{port}"),
+            "--webhook-url",
+            &format!("http://127.0.0.1:{port}/hooks"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn watch");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !w.github.hooks().iter().any(|h| h.active) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "watch registered no GitHub webhook"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &watch.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    assert_eq!(watch.wait().expect("wait").code(), Some(0));
+    assert_eq!(w.github.hooks(), vec![], "the webhook outlived the watch");
 
     // 9. A revoked token: `auth status` gets GitHub's 401 on GET /user.
     w.github.revoke_tokens();
