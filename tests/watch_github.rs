@@ -2,7 +2,8 @@
 //! simulators: edits arrive both ways by polling, an idle poll of GitHub costs only
 //! `304 Not Modified` answers (free of rate limit) and writes nothing, SIGTERM exits 0;
 //! with webhooks, the repository's hook prompts a poll, forgeries and repeats are refused,
-//! the secret is never printed, and the hook is deleted on a clean stop.
+//! the secret is never printed, and the hook is deleted on a clean stop; without one (a
+//! token that may not create hooks) the link polls GitHub at its normal interval.
 
 #[path = "common/github.rs"]
 #[allow(unused_imports)] // the shared harness re-exports more than this file uses
@@ -12,7 +13,7 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use gh::{GhWorld, IssueEdit, TaskEdit};
+use gh::{Fault, GhWorld, IssueEdit, TaskEdit};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -37,6 +38,73 @@ impl Drop for Child {
     }
 }
 
+impl Child {
+    /// SIGTERM, then the exit code (a clean stop must come within 10 s).
+    fn terminate(&mut self) -> Option<i32> {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.0.try_wait().expect("wait") {
+                return s.code();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "watch did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Renames `gid`'s issue on GitHub as a person would.
+fn rename_issue(w: &GhWorld, gid: &str, title: &str) {
+    w.github.edit_issue(
+        w.issue_of(gid).number,
+        IssueEdit {
+            title: Some(title.into()),
+            ..IssueEdit::default()
+        },
+    );
+}
+
+/// Whether `gid`'s Asana task comes to be named `name` within [`WAIT`].
+fn arrives_in_asana(w: &GhWorld, gid: &str, name: &str) -> bool {
+    eventually(|| w.asana.task(gid).is_some_and(|t| t.name == name))
+}
+
+/// `watch` with webhooks on `port` and the given poll intervals, its stderr into `log`.
+fn watch_with_webhooks(
+    w: &GhWorld,
+    port: u16,
+    poll: &str,
+    backup: &str,
+    log: &std::path::Path,
+) -> Child {
+    Child(
+        w.command()
+            .args([
+                "-vvv",
+                "watch",
+                "--poll-interval",
+                poll,
+                "--backup-poll-interval",
+                backup,
+                "--webhook-listen",
+                &format!("127.0.0.1:{port}"),
+                "--webhook-url",
+                &format!("http://127.0.0.1:{port}/hooks"),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).expect("log file"))
+            .spawn()
+            .expect("spawn watch"),
+    )
+}
+
 #[test]
 fn watch_mirrors_a_github_link_and_idles_on_304s() {
     let w = GhWorld::new("newest");
@@ -53,21 +121,11 @@ fn watch_mirrors_a_github_link_and_idles_on_304s() {
         eventually(|| w.github.repo_issues().len() == 1),
         "no issue was created"
     );
-    let issue = w.issue_of(&gid);
 
     // GitHub -> Asana.
-    w.github.edit_issue(
-        issue.number,
-        IssueEdit {
-            title: Some("Renamed on GitHub".into()),
-            ..IssueEdit::default()
-        },
-    );
+    rename_issue(&w, &gid, "Renamed on GitHub");
     assert!(
-        eventually(|| w
-            .asana
-            .task(&gid)
-            .is_some_and(|t| t.name == "Renamed on GitHub")),
+        arrives_in_asana(&w, &gid, "Renamed on GitHub"),
         "a GitHub edit never reached Asana"
     );
     // Asana -> GitHub.
@@ -95,24 +153,7 @@ fn watch_mirrors_a_github_link_and_idles_on_304s() {
         "an idle poll cost more than 304s: {polls:#?}"
     );
     w.assert_no_unexpected();
-
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let start = Instant::now();
-    let code = loop {
-        if let Some(s) = child.0.try_wait().expect("wait") {
-            break s.code();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "watch did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(code, Some(0));
+    assert_eq!(child.terminate(), Some(0));
 }
 
 fn free_port() -> u16 {
@@ -155,25 +196,7 @@ fn a_github_webhook_prompts_a_poll_refuses_forgeries_and_is_deleted_on_stop() {
     let url = format!("http://127.0.0.1:{port}/hooks");
     let log_path = w.dir.path().join("watch.log");
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    let mut child = Child(
-        w.command()
-            .args([
-                "-vvv",
-                "watch",
-                "--poll-interval",
-                "60",
-                "--backup-poll-interval",
-                "60",
-                "--webhook-listen",
-                &format!("127.0.0.1:{port}"),
-                "--webhook-url",
-                &url,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log_path).expect("log file"))
-            .spawn()
-            .expect("spawn watch"),
-    );
+    let mut child = watch_with_webhooks(&w, port, "60", "60", &log_path);
     assert!(
         eventually(|| w.github.repo_issues().len() == 1),
         "no issue was created: {}",
@@ -208,19 +231,9 @@ fn a_github_webhook_prompts_a_poll_refuses_forgeries_and_is_deleted_on_stop() {
     );
 
     // With a 60 s poll, only the hook can bring this edit over in seconds.
-    let issue = w.issue_of(&gid);
-    w.github.edit_issue(
-        issue.number,
-        IssueEdit {
-            title: Some("Pushed by a GitHub webhook".into()),
-            ..IssueEdit::default()
-        },
-    );
+    rename_issue(&w, &gid, "Pushed by a GitHub webhook");
     assert!(
-        eventually(|| w
-            .asana
-            .task(&gid)
-            .is_some_and(|t| t.name == "Pushed by a GitHub webhook")),
+        arrives_in_asana(&w, &gid, "Pushed by a GitHub webhook"),
         "the GitHub webhook did not prompt a poll: {:#?}\n{}",
         w.github.deliveries(),
         log()
@@ -277,22 +290,7 @@ fn a_github_webhook_prompts_a_poll_refuses_forgeries_and_is_deleted_on_stop() {
     );
 
     // SIGTERM: the hook is deleted, the secret was never printed.
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let start = Instant::now();
-    let code = loop {
-        if let Some(s) = child.0.try_wait().expect("wait") {
-            break s.code();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "watch did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let code = child.terminate();
     let mut stdout = String::new();
     child
         .0
@@ -310,4 +308,42 @@ fn a_github_webhook_prompts_a_poll_refuses_forgeries_and_is_deleted_on_stop() {
     );
     assert!(stderr.contains("GitHub webhook registered"), "{stderr}");
     w.assert_no_unexpected();
+}
+
+/// A token that may not create webhooks (GitHub answers 403): one warning, and the link
+/// goes on polling GitHub at its normal interval, not at the slow backup interval meant
+/// for links whose every side has a live webhook.
+#[test]
+fn without_a_github_webhook_the_link_polls_github_at_the_normal_interval() {
+    let w = GhWorld::new("newest");
+    let gid = w.add_task("Polled", |_| {});
+    w.github.inject(Fault::Status {
+        status: 403,
+        count: 100,
+        method: Some("POST".into()),
+        path_contains: Some("/hooks".into()),
+    });
+    let log_path = w.dir.path().join("watch.log");
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let mut child = watch_with_webhooks(&w, free_port(), "1", "60", &log_path);
+    assert!(
+        eventually(|| w.github.repo_issues().len() == 1),
+        "no issue was created: {}",
+        log()
+    );
+    assert!(
+        eventually(|| log().contains("no GitHub webhook, polling GitHub only")),
+        "no warning about the missing webhook: {}",
+        log()
+    );
+    assert_eq!(w.github.hooks(), vec![]);
+
+    // The Asana webhook is live, GitHub's is not: a 1 s poll, not the 60 s backup one.
+    rename_issue(&w, &gid, "Seen by polling");
+    assert!(
+        arrives_in_asana(&w, &gid, "Seen by polling"),
+        "a GitHub edit waited for the backup poll: {}",
+        log()
+    );
+    assert_eq!(child.terminate(), Some(0), "{}", log());
 }
