@@ -429,12 +429,6 @@ impl Webhooks {
             && (!self.shared.github.has(link) || self.shared.github.is_active(link))
     }
 
-    /// The id of `link`'s live GitHub repository webhook.
-    #[must_use]
-    pub fn github_hook_id(&self, link: &str) -> Option<u64> {
-        self.shared.github.hook_id(link)
-    }
-
     /// The address the receiver listens on.
     #[must_use]
     pub fn local_addr(&self) -> Option<SocketAddr> {

@@ -396,18 +396,31 @@ async fn update_issue(
     Ok(Json(repr::issue(&st, issue)))
 }
 
-fn labels_page(sim: &Sim, uri: &Uri, q: &HashMap<String, String>) -> Response {
+/// One page of a whole collection (`kind`: its path segment), as `per_page`/`page` ask.
+fn collection_page(
+    sim: &Sim,
+    uri: &Uri,
+    q: &HashMap<String, String>,
+    kind: &str,
+    items: impl FnOnce(&State) -> Vec<Value>,
+) -> Response {
     let st = lock(&sim.state);
-    let items = st.labels.iter().map(|l| repr::label(&st, l)).collect();
+    let items = items(&st);
     paged(
         sim,
         &st,
-        "labels",
+        kind,
         uri,
         items,
         number_param(q, "per_page", 30).min(100),
         number_param(q, "page", 1),
     )
+}
+
+fn labels_page(sim: &Sim, uri: &Uri, q: &HashMap<String, String>) -> Response {
+    collection_page(sim, uri, q, "labels", |st| {
+        st.labels.iter().map(|l| repr::label(st, l)).collect()
+    })
 }
 
 async fn list_labels(
@@ -561,17 +574,9 @@ fn hook_id(raw: &str) -> ApiResult<u64> {
 }
 
 fn hooks_page(sim: &Sim, uri: &Uri, q: &HashMap<String, String>) -> Response {
-    let st = lock(&sim.state);
-    let items = st.hooks.iter().map(|h| repr::hook(&st, h)).collect();
-    paged(
-        sim,
-        &st,
-        "hooks",
-        uri,
-        items,
-        number_param(q, "per_page", 30).min(100),
-        number_param(q, "page", 1),
-    )
+    collection_page(sim, uri, q, "hooks", |st| {
+        st.hooks.iter().map(|h| repr::hook(st, h)).collect()
+    })
 }
 
 async fn list_hooks(
