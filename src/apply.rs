@@ -232,10 +232,17 @@ impl Applier<'_> {
                     .forget_pair(&record.asana_gid)
                     .map_err(Failure::State)?;
             }
-            Action::HoldDeletion { conflict, record } => {
+            Action::HoldDeletion {
+                conflict,
+                record,
+                superseded,
+            } => {
                 self.state
                     .upsert_conflict(conflict, &self.now)
                     .map_err(Failure::State)?;
+                for id in &superseded {
+                    self.state.conflicts.remove(id).map_err(Failure::State)?;
+                }
                 self.state
                     .pairs
                     .put(&record.asana_gid, &record)

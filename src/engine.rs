@@ -1,6 +1,8 @@
 //! One link's sync, end to end: observe both sides, plan (pure), check the guards, then
 //! print the plan (`--dry-run`) or apply it, and keep the link's bookkeeping.
 
+use std::collections::BTreeMap;
+
 use asana_bridge_connector::{Changes, Connector};
 use asana_bridge_state::{StateError, Store};
 
@@ -10,7 +12,7 @@ use crate::linkstate::LinkState;
 use crate::observe::{self, AsanaView};
 use crate::plan::quiet::{self, Seen, SummaryIndex};
 use crate::plan::{self, Action, Plan, PlanInput};
-use crate::records::Side;
+use crate::records::{ConflictRecord, Side};
 
 /// How a sync run behaves.
 #[derive(Clone, Copy, Debug)]
@@ -252,20 +254,7 @@ pub async fn sync_link(
 
     if options.dry_run {
         report.mapped = mapped;
-        report.conflicts_open = conflicts.len()
-            + plan
-                .actions
-                .iter()
-                .map(|a| match a {
-                    Action::Sync(p) => p
-                        .conflicts
-                        .iter()
-                        .filter(|c| c.detected_at.is_empty())
-                        .count(),
-                    Action::HoldDeletion { conflict, .. } if conflict.detected_at.is_empty() => 1,
-                    _ => 0,
-                })
-                .sum::<usize>();
+        report.conflicts_open = conflicts_after(&conflicts, &plan.actions);
         report.plan = Some(plan);
         return Ok(report);
     }
@@ -320,4 +309,52 @@ fn finish(
         state.set_meta(&meta)?;
     }
     Ok(report)
+}
+
+/// How many conflicts the store would hold once `actions` were applied: the recorded ones,
+/// plus those the plan opens, minus those it settles or replaces (what `--dry-run` reports).
+fn conflicts_after(recorded: &[ConflictRecord], actions: &[Action]) -> usize {
+    // Conflict id -> the gid of its pair.
+    let mut open: BTreeMap<&str, &str> = recorded
+        .iter()
+        .map(|c| (c.id.as_str(), c.asana_gid.as_str()))
+        .collect();
+    for action in actions {
+        match action {
+            Action::Sync(pair) => {
+                for id in &pair.settled {
+                    open.remove(id.as_str());
+                }
+                for c in &pair.conflicts {
+                    open.insert(&c.id, &c.asana_gid);
+                }
+            }
+            Action::HoldDeletion {
+                conflict,
+                superseded,
+                ..
+            } => {
+                for id in superseded {
+                    open.remove(id.as_str());
+                }
+                open.insert(&conflict.id, &conflict.asana_gid);
+            }
+            // A pair forgotten takes its conflicts with it.
+            Action::DeleteTarget { record, .. }
+            | Action::DeleteAsana { record, .. }
+            | Action::Forget { record }
+            | Action::CreateTarget {
+                replaces: Some(record),
+                ..
+            }
+            | Action::CreateAsana {
+                replaces: Some(record),
+                ..
+            } => open.retain(|_, gid| *gid != record.asana_gid),
+            Action::CreateTarget { .. }
+            | Action::CreateAsana { .. }
+            | Action::DropIntent { .. } => {}
+        }
+    }
+    open.len()
 }

@@ -60,9 +60,12 @@ pub enum Action {
     Forget { record: PairRecord },
     /// A deletion on one side against an edit on the other, left to the user. `record` is
     /// the pair's record as it must now stand (see [`PairRecord::held_deletion`]).
+    /// `superseded`: ids of the pair's field conflicts, which the deletion conflict
+    /// replaces (a field cannot be settled on a side that is gone).
     HoldDeletion {
         conflict: ConflictRecord,
         record: PairRecord,
+        superseded: Vec<String>,
     },
     /// An intent that no longer needs recovering.
     DropIntent { key: String },
@@ -263,6 +266,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                     None => out.actions.push(Action::HoldDeletion {
                         conflict: deletion_conflict(r, &a.fields.title, Side::Target, a),
                         record: r.held_deletion(Side::Target, &a.fields),
+                        superseded: field_conflict_ids(conflicts),
                     }),
                 }
             }
@@ -281,6 +285,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                     None => out.actions.push(Action::HoldDeletion {
                         conflict: deletion_conflict(r, &t.fields.title, Side::Asana, t),
                         record: r.held_deletion(Side::Asana, &t.fields),
+                        superseded: field_conflict_ids(conflicts),
                     }),
                 }
             }
@@ -366,6 +371,15 @@ fn deletion_winner(
         Policy::Newest => Some(deleted_on.other()),
         Policy::Manual => None,
     }
+}
+
+/// Ids of the field conflicts among a pair's recorded conflicts.
+fn field_conflict_ids(conflicts: &[&ConflictRecord]) -> Vec<String> {
+    conflicts
+        .iter()
+        .filter(|c| c.field.is_some())
+        .map(|c| c.id.clone())
+        .collect()
 }
 
 fn deletion_conflict(

@@ -523,6 +523,33 @@ fn md_files(dir: &Path) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// Every file under `dir` (task files, the trash, anything hidden), with its bytes.
+fn folder_bytes(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                out.insert(path, bytes);
+            }
+        }
+    }
+    out
+}
+
+/// The writes among the requests the simulator recorded.
+fn asana_writes(sim: &Simulator) -> Vec<String> {
+    sim.requests()
+        .into_iter()
+        .filter(asana_sim::RecordedRequest::is_write)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
 fn count_dir(dir: &Path) -> usize {
     std::fs::read_dir(dir).map_or(0, Iterator::count)
 }
@@ -577,6 +604,11 @@ impl<'a> Case<'a> {
 
     /// One `sync` of the link, as the CLI wires it (a fresh client per run).
     fn run_engine(&self) -> LinkReport {
+        self.run_engine_with(false)
+    }
+
+    /// One `sync` (or `sync --dry-run`) of the link.
+    fn run_engine_with(&self, dry_run: bool) -> LinkReport {
         let client = AsanaClient::new(AsanaConfig {
             base_url: self.sim.base_url(),
             token: secrecy::SecretString::from(self.sim.token()),
@@ -589,6 +621,7 @@ impl<'a> Case<'a> {
         let options = SyncOptions {
             allow_mass_delete: true,
             full: self.full,
+            dry_run,
             ..SyncOptions::default()
         };
         self.rt
@@ -784,7 +817,24 @@ impl<'a> Case<'a> {
     /// Runs the engine, advances the model, and checks the world against it.
     fn sync(&mut self) -> Result<(), TestCaseError> {
         let stamps: Vec<Stamps> = self.tasks.iter().map(|t| self.stamps(t)).collect();
+        // First the dry run: it writes nothing and foresees the conflicts the run leaves.
+        let files_before = folder_bytes(&self.md);
+        self.sim.clear_requests();
+        let preview = self.run_engine_with(true);
+        let writes = asana_writes(self.sim);
+        check!(writes.is_empty(), "the dry run wrote to Asana: {writes:?}");
+        check!(
+            folder_bytes(&self.md) == files_before,
+            "the dry run changed the folder"
+        );
         let report = self.run_engine();
+        check!(
+            preview.conflicts_open == report.conflicts_open,
+            "the dry run foresaw {} conflicts open, the sync left {}; the plan: {:#?}",
+            preview.conflicts_open,
+            report.conflicts_open,
+            preview.plan.as_ref().map(|p| &p.actions)
+        );
         self.log.push(format!(
             "sync: {:?}, {} conflicts open",
             report.counts, report.conflicts_open
@@ -939,34 +989,18 @@ impl<'a> Case<'a> {
         }
         self.sync()?;
         self.sync()?; // settles nothing new: `manual` holds stay held
-        let before: BTreeMap<String, Vec<u8>> = md_files(&self.md)
-            .into_iter()
-            .map(|n| {
-                let bytes = std::fs::read(self.md.join(&n)).unwrap_or_default();
-                (n, bytes)
-            })
-            .collect();
+        let before = folder_bytes(&self.md);
         self.sim.clear_requests();
         let report = self.run_engine();
-        let writes: Vec<String> = self
-            .sim
-            .requests()
-            .into_iter()
-            .filter(asana_sim::RecordedRequest::is_write)
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect();
+        let writes = asana_writes(self.sim);
         check!(
             writes.is_empty(),
             "the sync after convergence wrote to Asana: {writes:?}"
         );
-        let after: BTreeMap<String, Vec<u8>> = md_files(&self.md)
-            .into_iter()
-            .map(|n| {
-                let bytes = std::fs::read(self.md.join(&n)).unwrap_or_default();
-                (n, bytes)
-            })
-            .collect();
-        check!(before == after, "the sync after convergence rewrote files");
+        check!(
+            before == folder_bytes(&self.md),
+            "the sync after convergence changed the folder"
+        );
         check!(
             report.counts == asana_bridge::apply::Counts::default(),
             "the sync after convergence did {:?}",
@@ -1099,6 +1133,28 @@ fn regression_histories_converge_under_every_policy() {
                 edit: Edit::Section("Doing".into()),
             },
             Op::Sync,
+        ],
+        // A field held in conflict, then the task deleted on one side: under `manual` the
+        // deletion conflict replaces the field conflict (one conflict open, not two).
+        vec![
+            Op::EditBoth {
+                task: 0,
+                asana: Edit::Section("Doing".into()),
+                local: Edit::Section("Todo".into()),
+                local_first: false,
+            },
+            Op::Sync,
+            Op::DeleteAsana { task: 0 },
+        ],
+        vec![
+            Op::EditBoth {
+                task: 0,
+                asana: Edit::Title("Bravo".into()),
+                local: Edit::Title("Charlie".into()),
+                local_first: true,
+            },
+            Op::Sync,
+            Op::DeleteLocal { task: 0 },
         ],
         // Creates on both sides with equal titles stay two tasks.
         vec![

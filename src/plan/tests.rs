@@ -309,7 +309,11 @@ fn deletion_in_asana_against_an_edited_file() {
                 },
             ] => "recreate",
             [Action::DeleteTarget { .. }] => "delete",
-            [Action::HoldDeletion { conflict, record }] => {
+            [
+                Action::HoldDeletion {
+                    conflict, record, ..
+                },
+            ] => {
                 assert_eq!(record.missing, Some(Side::Asana));
                 assert_eq!(
                     record.target_fields.as_deref().map(|f| f.title.as_str()),
@@ -321,6 +325,41 @@ fn deletion_in_asana_against_an_edited_file() {
             other => panic!("{policy}: {other:#?}"),
         };
         assert_eq!(got, expect, "{policy}");
+    }
+}
+
+#[test]
+fn a_held_deletion_replaces_the_pairs_field_conflicts() {
+    // Title held in conflict under `manual`, then the task is deleted in Asana: the
+    // deletion conflict replaces the title conflict (Asana's side of it is gone).
+    let mut c = Case::synced(|_| {}, |t| t.title = "T".into());
+    c.policy = Policy::Manual;
+    c.asana.clear();
+    let field_id = ConflictRecord::make_id("1", Some(Field::Title));
+    c.conflicts.push(ConflictRecord {
+        id: field_id.clone(),
+        asana_gid: "1".into(),
+        target_id: "one.md".into(),
+        title: "A".into(),
+        field: Some(Field::Title),
+        asana_value: Some("A".into()),
+        target_value: Some("T".into()),
+        base_value: Some("One".into()),
+        detected_at: "2026-01-01T00:00:00Z".into(),
+        resolution: None,
+    });
+    match &c.plan().actions[..] {
+        [
+            Action::HoldDeletion {
+                conflict,
+                superseded,
+                ..
+            },
+        ] => {
+            assert_eq!(conflict.field, None);
+            assert_eq!(superseded, &vec![field_id]);
+        }
+        other => panic!("{other:#?}"),
     }
 }
 
