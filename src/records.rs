@@ -234,20 +234,35 @@ impl PairRecord {
 /// enough to tell an item that is exactly as the record remembers it (and can be dropped
 /// at once, the record standing in for it) from one that must be planned. A mapped link
 /// of 100,000 tasks is read in a few tens of megabytes this way, not hundreds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The store keeps one beside every record (the pairs' index), so that reading them pages
+/// no record in; the short field names keep that index small.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairSummary {
+    #[serde(rename = "g")]
     pub asana_gid: Box<str>,
+    #[serde(rename = "t")]
     pub target_id: Box<str>,
     /// [`Fingerprint::digest`] of the Asana side.
+    #[serde(rename = "a")]
     pub asana: u128,
     /// [`Fingerprint::digest`] of the target side.
+    #[serde(rename = "b")]
     pub target: u128,
     /// Whether the record's stand-in for Asana's task ([`PairRecord::asana_item`]) has
     /// exactly the fields its fingerprint remembers (false while a conflict is held or
     /// the task is known gone).
+    #[serde(rename = "af")]
     pub asana_faithful: bool,
     /// The same for the target side ([`PairRecord::target_item`]).
+    #[serde(rename = "bf")]
     pub target_faithful: bool,
+}
+
+impl PairSummary {
+    /// The version of [`PairRecord::summary`]: raise it whenever what a summary holds or
+    /// how it is computed changes, and stores rebuild their index on the next open.
+    pub const VERSION: u32 = 1;
 }
 
 impl PairSummary {

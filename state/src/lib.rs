@@ -8,13 +8,18 @@
 //!   sled's "lock held" into [`StateError::Locked`] (one process per state directory);
 //! - [`Store::open_snapshot`], a throw-away copy for `--dry-run`, so that a dry run cannot
 //!   change a byte of the real state;
-//! - typed tables and explicit [`Store::flush`] checkpoints.
+//! - typed tables and explicit [`Store::flush`] checkpoints;
+//! - [`Indexed`] tables, whose small per-record summaries are read without the records.
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+mod indexed;
+
+pub use indexed::Indexed;
 
 /// Errors of the state store. Any of them stops the run: the state is the bridge's memory.
 #[derive(Debug, thiserror::Error)]
@@ -294,13 +299,17 @@ impl<T: Serialize + DeserializeOwned> Table<T> {
 
     /// Stores `value` under `key`, replacing what was there.
     pub fn put(&self, key: &str, value: &T) -> Result<(), StateError> {
-        let bytes = serde_json::to_vec(value).map_err(|source| StateError::Encode {
+        let bytes = self.encode(key, value)?;
+        self.tree.insert(key, bytes)?;
+        Ok(())
+    }
+
+    fn encode(&self, key: &str, value: &T) -> Result<Vec<u8>, StateError> {
+        serde_json::to_vec(value).map_err(|source| StateError::Encode {
             table: self.name.clone(),
             key: key.to_owned(),
             source,
-        })?;
-        self.tree.insert(key, bytes)?;
-        Ok(())
+        })
     }
 
     /// Removes `key`; returns whether it was there.
