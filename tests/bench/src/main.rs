@@ -55,6 +55,10 @@ struct Args {
     /// Task count of `noop-100k` (default 100,000; 10,000 with --quick).
     #[arg(long, value_name = "N")]
     big_n: Option<usize>,
+    /// Length in bytes of each task's notes in `noop-100k` (default: two short lines).
+    /// The no-op's memory must not grow with it.
+    #[arg(long, value_name = "BYTES")]
+    notes_bytes: Option<usize>,
     /// Seconds the setup import of `noop-100k` may take before it is killed and reported.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     setup_limit: u64,
@@ -112,6 +116,7 @@ fn main() -> Result<()> {
         sim_rate_limit: args.sim_rate_limit,
         rpm: args.rpm,
         big_n: args.big_n,
+        notes_bytes: args.notes_bytes,
         setup_limit: Duration::from_secs(args.setup_limit),
     };
 

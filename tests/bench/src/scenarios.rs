@@ -33,6 +33,8 @@ pub struct Params {
     pub rpm: Option<u32>,
     /// Task count of `noop-100k` instead of 100,000 (10,000 with `quick`).
     pub big_n: Option<usize>,
+    /// Length of each task's notes in `noop-100k` (`None`: two short lines).
+    pub notes_bytes: Option<usize>,
     /// How long the setup import of `noop-100k` may take before it is given up.
     pub setup_limit: Duration,
 }
@@ -335,7 +337,7 @@ fn noop(p: &Params, name: &str, n: usize) -> Result<Vec<Outcome>> {
     let big = n > 10_000;
     let w = if big {
         let w = World::new(&p.bin, p.sim(), p.rpm)?;
-        seed_grouped(&w, n);
+        seed_grouped(&w, n, p.notes_bytes);
         w
     } else {
         seeded(p, n, p.sim(), None)?
@@ -437,8 +439,9 @@ fn empty_sample() -> Sample {
     }
 }
 
-/// `n` tasks like [`seed::generated`]'s mix, added section by section.
-fn seed_grouped(w: &World, n: usize) {
+/// `n` tasks like [`seed::generated`]'s mix, added section by section; with `notes_bytes`,
+/// each task's notes are prose lines up to that length.
+fn seed_grouped(w: &World, n: usize, notes_bytes: Option<usize>) {
     let sections = ["Backlog", "In progress", "Done"];
     let people = [None, Some("alice@example.com"), Some("bob@example.com")];
     for (s, section) in sections.iter().enumerate() {
@@ -454,7 +457,7 @@ fn seed_grouped(w: &World, n: usize) {
                 &w.project,
                 asana_sim::TaskSeed {
                     name: format!("Generated task {i:06}"),
-                    notes: format!("Notes for generated task {i}.\nSecond line."),
+                    notes: notes_of(i, notes_bytes),
                     completed: i % 4 == 3,
                     due_on: (i % 3 == 0)
                         .then(|| format!("2027-{:02}-{:02}", 1 + i % 12, 1 + i % 28)),
@@ -465,6 +468,22 @@ fn seed_grouped(w: &World, n: usize) {
             );
         }
     }
+}
+
+/// Task `i`'s notes: two short lines, or lines of prose up to `bytes`.
+fn notes_of(i: usize, bytes: Option<usize>) -> String {
+    let mut notes = format!("Notes for generated task {i}.\nSecond line.");
+    if let Some(bytes) = bytes {
+        let mut line = 0;
+        while notes.len() < bytes {
+            line += 1;
+            notes.push_str(&format!(
+                "\nLine {line}: what was agreed, what is left, and who looks at it next."
+            ));
+        }
+        notes.truncate(bytes.max(1));
+    }
+    notes
 }
 
 /// `k` evenly spread indexes out of `n`.
