@@ -223,13 +223,11 @@ fn manual_touches_neither_side_and_records_the_conflict() {
     assert_eq!(s.base.title, "One", "a held field keeps its base");
 }
 
-#[test]
-fn a_resolution_settles_a_manual_conflict() {
-    let mut c = Case::synced(|a| a.title = "A".into(), |t| t.title = "T".into());
-    c.policy = Policy::Manual;
-    let id = ConflictRecord::make_id("1", Some(Field::Title));
-    c.conflicts.push(ConflictRecord {
-        id: id.clone(),
+/// The title conflict of pair "1"/"one.md" ("A" in Asana, "T" in the file, base "One"),
+/// as recorded by an earlier run, with `resolution` from `conflicts resolve`.
+fn title_conflict(resolution: Option<Side>) -> ConflictRecord {
+    ConflictRecord {
+        id: ConflictRecord::make_id("1", Some(Field::Title)),
         asana_gid: "1".into(),
         target_id: "one.md".into(),
         title: "A".into(),
@@ -238,8 +236,17 @@ fn a_resolution_settles_a_manual_conflict() {
         target_value: Some("T".into()),
         base_value: Some("One".into()),
         detected_at: "2026-01-01T00:00:00Z".into(),
-        resolution: Some(Side::Target),
-    });
+        resolution,
+    }
+}
+
+#[test]
+fn a_resolution_settles_a_manual_conflict() {
+    let mut c = Case::synced(|a| a.title = "A".into(), |t| t.title = "T".into());
+    c.policy = Policy::Manual;
+    let conflict = title_conflict(Some(Side::Target));
+    let id = conflict.id.clone();
+    c.conflicts.push(conflict);
     let s = only_sync(&c.plan()).clone();
     assert_eq!(s.to_asana.title.as_deref(), Some("T"));
     assert!(s.held.is_empty());
@@ -335,19 +342,9 @@ fn a_held_deletion_replaces_the_pairs_field_conflicts() {
     let mut c = Case::synced(|_| {}, |t| t.title = "T".into());
     c.policy = Policy::Manual;
     c.asana.clear();
-    let field_id = ConflictRecord::make_id("1", Some(Field::Title));
-    c.conflicts.push(ConflictRecord {
-        id: field_id.clone(),
-        asana_gid: "1".into(),
-        target_id: "one.md".into(),
-        title: "A".into(),
-        field: Some(Field::Title),
-        asana_value: Some("A".into()),
-        target_value: Some("T".into()),
-        base_value: Some("One".into()),
-        detected_at: "2026-01-01T00:00:00Z".into(),
-        resolution: None,
-    });
+    let conflict = title_conflict(None);
+    let field_id = conflict.id.clone();
+    c.conflicts.push(conflict);
     match &c.plan().actions[..] {
         [
             Action::HoldDeletion {
