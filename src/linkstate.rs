@@ -40,15 +40,6 @@ impl LinkState {
         self.meta.put("meta", meta)
     }
 
-    /// Every pair record.
-    pub fn records(&self) -> Result<Vec<PairRecord>, StateError> {
-        let mut out = Vec::with_capacity(self.pairs.len());
-        for entry in self.pairs.iter() {
-            out.push(entry?.1);
-        }
-        Ok(out)
-    }
-
     /// A summary of every pair record, in gid order, read from the pairs' index: no
     /// record is read.
     pub fn summaries(&self) -> Result<Vec<PairSummary>, StateError> {

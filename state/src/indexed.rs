@@ -93,11 +93,6 @@ where
             .map_err(storage)
     }
 
-    /// Every record, in key order.
-    pub fn iter(&self) -> impl Iterator<Item = Result<(String, T), StateError>> + '_ {
-        self.records.iter()
-    }
-
     /// Every summary, in key order (the records stay on disk).
     pub fn summaries(&self) -> impl Iterator<Item = Result<(String, S), StateError>> + '_ {
         self.index.iter()
