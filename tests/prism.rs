@@ -12,6 +12,7 @@
 //!
 //! The GitHub side has its own referee: `tests/prism_github.rs`.
 
+#[allow(unused_imports)] // the shared harness re-exports more than this file uses
 mod common;
 mod prism_support;
 

@@ -29,6 +29,7 @@
 //! `PATH`; the test is skipped (saying so) when there is none, unless `CI` is set.
 
 #[path = "common/github.rs"]
+#[allow(unused_imports)] // the shared harness re-exports more than this file uses
 mod gh;
 mod prism_support;
 

@@ -12,6 +12,9 @@
 //!
 //! Set `PROPTEST_CASES` to run more (or fewer) cases than the default.
 
+#[allow(unused_imports)] // the shared harness re-exports more than this file uses
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +29,7 @@ use asana_bridge_markdown::MarkdownConnector;
 use asana_bridge_markdown::frontmatter;
 use asana_bridge_state::Store;
 use asana_sim::{SimTask, Simulator, TaskEdit, TaskSeed};
+use common::{tree_snapshot, writes};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -523,33 +527,6 @@ fn md_files(dir: &Path) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-/// Every file under `dir` (task files, the trash, anything hidden), with its bytes.
-fn folder_bytes(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                let bytes = std::fs::read(&path).unwrap_or_default();
-                out.insert(path, bytes);
-            }
-        }
-    }
-    out
-}
-
-/// The writes among the requests the simulator recorded.
-fn asana_writes(sim: &Simulator) -> Vec<String> {
-    sim.requests()
-        .into_iter()
-        .filter(asana_sim::RecordedRequest::is_write)
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
-}
-
 fn count_dir(dir: &Path) -> usize {
     std::fs::read_dir(dir).map_or(0, Iterator::count)
 }
@@ -818,13 +795,13 @@ impl<'a> Case<'a> {
     fn sync(&mut self) -> Result<(), TestCaseError> {
         let stamps: Vec<Stamps> = self.tasks.iter().map(|t| self.stamps(t)).collect();
         // First the dry run: it writes nothing and foresees the conflicts the run leaves.
-        let files_before = folder_bytes(&self.md);
+        let files_before = tree_snapshot(&self.md);
         self.sim.clear_requests();
         let preview = self.run_engine_with(true);
-        let writes = asana_writes(self.sim);
+        let writes = writes(self.sim);
         check!(writes.is_empty(), "the dry run wrote to Asana: {writes:?}");
         check!(
-            folder_bytes(&self.md) == files_before,
+            tree_snapshot(&self.md) == files_before,
             "the dry run changed the folder"
         );
         let report = self.run_engine();
@@ -989,16 +966,16 @@ impl<'a> Case<'a> {
         }
         self.sync()?;
         self.sync()?; // settles nothing new: `manual` holds stay held
-        let before = folder_bytes(&self.md);
+        let before = tree_snapshot(&self.md);
         self.sim.clear_requests();
         let report = self.run_engine();
-        let writes = asana_writes(self.sim);
+        let writes = writes(self.sim);
         check!(
             writes.is_empty(),
             "the sync after convergence wrote to Asana: {writes:?}"
         );
         check!(
-            before == folder_bytes(&self.md),
+            before == tree_snapshot(&self.md),
             "the sync after convergence changed the folder"
         );
         check!(

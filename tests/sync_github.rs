@@ -4,6 +4,7 @@
 //! limits obeyed, a quiet second sync and an all-`304` unchanged poll.
 
 #[path = "common/github.rs"]
+#[allow(unused_imports)] // the shared harness re-exports more than this file uses
 mod gh;
 
 use std::time::Duration;

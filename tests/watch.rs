@@ -11,7 +11,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Fault, TaskEdit, World};
+use common::{Fault, TaskEdit, World, free_port};
 
 /// A running `watch` child with its output collected in the background.
 struct Watch {
@@ -267,15 +267,6 @@ fn an_outage_is_reported_once_and_ridden_out() {
         1,
         "one warning per outage:\n{stderr}"
     );
-}
-
-/// A free port on 127.0.0.1 (bound, then released for the child to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 #[test]

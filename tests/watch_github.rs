@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use gh::{Fault, GhWorld, IssueEdit, TaskEdit};
+use gh::{Fault, GhWorld, IssueEdit, TaskEdit, free_port};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -154,14 +154,6 @@ fn watch_mirrors_a_github_link_and_idles_on_304s() {
     );
     w.assert_no_unexpected();
     assert_eq!(child.terminate(), Some(0));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// POSTs `body` to `url` (plain http on 127.0.0.1) with `headers`; the status code.

@@ -15,7 +15,7 @@ pub use github_sim::{Fault, GithubSim, IssueEdit, IssueSeed, SimIssue, SimOption
 
 #[path = "run.rs"]
 mod run;
-pub use run::Run;
+pub use run::{Run, free_port};
 
 /// One test's world.
 pub struct GhWorld {

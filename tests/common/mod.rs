@@ -10,7 +10,7 @@ use std::process::Command;
 pub use asana_sim::{Fault, SimTask, Simulator, TaskEdit, TaskSeed};
 
 mod run;
-pub use run::Run;
+pub use run::{Run, free_port};
 
 /// One test's world.
 pub struct World {
@@ -129,34 +129,12 @@ impl World {
 
     /// Every file under `dir` with its bytes and modification time, for "nothing changed".
     pub fn tree_snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
-        let mut out = BTreeMap::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            for e in entries {
-                let e = e.expect("entry");
-                let meta = std::fs::symlink_metadata(e.path()).expect("meta");
-                if meta.is_dir() {
-                    stack.push(e.path());
-                } else {
-                    let bytes = std::fs::read(e.path()).unwrap_or_default();
-                    out.insert(e.path(), (bytes, meta.modified().expect("mtime")));
-                }
-            }
-        }
-        out
+        tree_snapshot(dir)
     }
 
     /// The number of write requests the simulator has seen since the last clear.
     pub fn writes(&self) -> Vec<String> {
-        self.sim
-            .requests()
-            .into_iter()
-            .filter(asana_sim::RecordedRequest::is_write)
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect()
+        writes(&self.sim)
     }
 
     /// Adds a task as a person would in Asana.
@@ -186,4 +164,35 @@ impl World {
             .find(|(_, text)| Self::front(text, "asana_gid").as_deref() == Some(gid))
             .unwrap_or_else(|| panic!("no file carries asana_gid {gid}: {:#?}", self.files()))
     }
+}
+
+/// Every file under `dir` with its bytes and modification time, for "nothing changed".
+pub fn tree_snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let e = e.expect("entry");
+            let meta = std::fs::symlink_metadata(e.path()).expect("meta");
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else {
+                let bytes = std::fs::read(e.path()).unwrap_or_default();
+                out.insert(e.path(), (bytes, meta.modified().expect("mtime")));
+            }
+        }
+    }
+    out
+}
+
+/// The write requests `sim` has seen since its log was last cleared (`METHOD /path`).
+pub fn writes(sim: &Simulator) -> Vec<String> {
+    sim.requests()
+        .into_iter()
+        .filter(asana_sim::RecordedRequest::is_write)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
 }
