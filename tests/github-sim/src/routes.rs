@@ -32,7 +32,7 @@ pub fn app(sim: Sim) -> Router {
             "/repos/{owner}/{repo}/issues",
             get(list_issues).post(create_issue),
         )
-        .route("/repositories/{id}/issues", get(list_issues_by_id))
+        .route("/repositories/{id}/issues", get(list_issues))
         .route(
             "/repos/{owner}/{repo}/issues/{number}",
             get(get_issue).patch(update_issue),
@@ -41,7 +41,7 @@ pub fn app(sim: Sim) -> Router {
             "/repos/{owner}/{repo}/labels",
             get(list_labels).post(create_label),
         )
-        .route("/repositories/{id}/labels", get(list_labels_by_id))
+        .route("/repositories/{id}/labels", get(list_labels))
         .route(
             "/repos/{owner}/{repo}/assignees/{login}",
             get(check_assignee),
@@ -50,7 +50,7 @@ pub fn app(sim: Sim) -> Router {
             "/repos/{owner}/{repo}/hooks",
             get(list_hooks).post(create_hook),
         )
-        .route("/repositories/{id}/hooks", get(list_hooks_by_id))
+        .route("/repositories/{id}/hooks", get(list_hooks))
         .route(
             "/repos/{owner}/{repo}/hooks/{hook_id}",
             get(get_hook).patch(update_hook).delete(delete_hook),
@@ -71,8 +71,15 @@ fn check_repo(st: &State, owner: &str, repo: &str) -> ApiResult<()> {
     }
 }
 
-fn check_repo_id(st: &State, id: &str) -> ApiResult<()> {
-    if id == st.repo_id.to_string() {
+/// The repository of a listing's path, in either form: `/repos/{owner}/{repo}/…` or
+/// `/repositories/{id}/…` (the form of GitHub's `Link` headers).
+fn check_repo_path(st: &State, path: &HashMap<String, String>) -> ApiResult<()> {
+    let known = match (path.get("owner"), path.get("repo"), path.get("id")) {
+        (Some(owner), Some(repo), _) => st.is_repo(owner, repo),
+        (_, _, Some(id)) => *id == st.repo_id.to_string(),
+        _ => false,
+    };
+    if known {
         Ok(())
     } else {
         Err(ApiError::not_found())
@@ -242,21 +249,11 @@ fn issues_page(sim: &Sim, uri: &Uri, q: &HashMap<String, String>) -> ApiResult<R
 
 async fn list_issues(
     AxState(sim): AxState<Sim>,
-    Path((owner, repo)): Path<(String, String)>,
+    Path(path): Path<HashMap<String, String>>,
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    check_repo(&lock(&sim.state), &owner, &repo)?;
-    issues_page(&sim, &uri, &q)
-}
-
-async fn list_issues_by_id(
-    AxState(sim): AxState<Sim>,
-    Path(id): Path<String>,
-    uri: Uri,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Response> {
-    check_repo_id(&lock(&sim.state), &id)?;
+    check_repo_path(&lock(&sim.state), &path)?;
     issues_page(&sim, &uri, &q)
 }
 
@@ -417,30 +414,16 @@ fn collection_page(
     )
 }
 
-fn labels_page(sim: &Sim, uri: &Uri, q: &HashMap<String, String>) -> Response {
-    collection_page(sim, uri, q, "labels", |st| {
-        st.labels.iter().map(|l| repr::label(st, l)).collect()
-    })
-}
-
 async fn list_labels(
     AxState(sim): AxState<Sim>,
-    Path((owner, repo)): Path<(String, String)>,
+    Path(path): Path<HashMap<String, String>>,
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    check_repo(&lock(&sim.state), &owner, &repo)?;
-    Ok(labels_page(&sim, &uri, &q))
-}
-
-async fn list_labels_by_id(
-    AxState(sim): AxState<Sim>,
-    Path(id): Path<String>,
-    uri: Uri,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Response> {
-    check_repo_id(&lock(&sim.state), &id)?;
-    Ok(labels_page(&sim, &uri, &q))
+    check_repo_path(&lock(&sim.state), &path)?;
+    Ok(collection_page(&sim, &uri, &q, "labels", |st| {
+        st.labels.iter().map(|l| repr::label(st, l)).collect()
+    }))
 }
 
 async fn create_label(
@@ -573,30 +556,16 @@ fn hook_id(raw: &str) -> ApiResult<u64> {
     raw.parse().map_err(|_| ApiError::not_found())
 }
 
-fn hooks_page(sim: &Sim, uri: &Uri, q: &HashMap<String, String>) -> Response {
-    collection_page(sim, uri, q, "hooks", |st| {
-        st.hooks.iter().map(|h| repr::hook(st, h)).collect()
-    })
-}
-
 async fn list_hooks(
     AxState(sim): AxState<Sim>,
-    Path((owner, repo)): Path<(String, String)>,
+    Path(path): Path<HashMap<String, String>>,
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    check_repo(&lock(&sim.state), &owner, &repo)?;
-    Ok(hooks_page(&sim, &uri, &q))
-}
-
-async fn list_hooks_by_id(
-    AxState(sim): AxState<Sim>,
-    Path(id): Path<String>,
-    uri: Uri,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Response> {
-    check_repo_id(&lock(&sim.state), &id)?;
-    Ok(hooks_page(&sim, &uri, &q))
+    check_repo_path(&lock(&sim.state), &path)?;
+    Ok(collection_page(&sim, &uri, &q, "hooks", |st| {
+        st.hooks.iter().map(|h| repr::hook(st, h)).collect()
+    }))
 }
 
 /// `POST /hooks`: `201` with the hook and its `Location`; the `ping` follows (the gate

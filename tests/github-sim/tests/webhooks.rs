@@ -223,7 +223,24 @@ async fn create_answers_the_hook_with_its_secret_masked() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(page.as_array().map(Vec::len), Some(1));
-    assert!(headers.contains_key("link"));
+    // The next page, by the `/repositories/{id}/hooks` path GitHub's `Link` header uses.
+    let link = headers["link"].to_str().expect("ascii");
+    let next = link
+        .split(',')
+        .find(|l| l.contains("rel=\"next\""))
+        .and_then(|l| l.split_once('<')?.1.split_once('>'))
+        .map(|(url, _)| {
+            url.strip_prefix(sim.base_url().as_str())
+                .unwrap_or(url)
+                .to_owned()
+        })
+        .expect("a next link");
+    assert!(next.starts_with("/repositories/"), "{next}");
+    let (status, _, page) = call(&sim, reqwest::Method::GET, &next, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(page[0]["id"], second["id"]);
+    let (status, _, _) = call(&sim, reqwest::Method::GET, "/repositories/1/hooks", None).await;
+    assert_eq!(status, 404, "another repository's id");
     let (status, _, _) = call(&sim, reqwest::Method::GET, &format!("{path}/999"), None).await;
     assert_eq!(status, 404);
 
