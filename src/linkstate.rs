@@ -103,6 +103,7 @@ mod tests {
             modified_at: None,
             partner: None,
             revision: Some(format!("rev-{id}")),
+            bare: false,
         };
         let (a, t) = (item(gid), item(&format!("{gid}.md")));
         PairRecord {

@@ -170,6 +170,7 @@ impl PairRecord {
             modified_at: None,
             partner: None,
             revision: self.asana.revision.clone(),
+            bare: false,
         })
     }
 
@@ -184,6 +185,7 @@ impl PairRecord {
             modified_at: None,
             partner: Some(self.asana_gid.clone()),
             revision: self.target.revision.clone(),
+            bare: false,
         })
     }
 

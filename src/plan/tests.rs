@@ -21,6 +21,7 @@ fn asana(gid: &str, f: TaskFields, at: i64) -> Item {
         modified_at: Some(jiff::Timestamp::from_second(at).unwrap()),
         partner: None,
         revision: Some(format!("rev-{at}")),
+        bare: false,
     }
 }
 
@@ -31,6 +32,7 @@ fn file(name: &str, gid: Option<&str>, f: TaskFields, at: i64) -> Item {
         modified_at: Some(jiff::Timestamp::from_second(at).unwrap()),
         partner: gid.map(str::to_owned),
         revision: Some(format!("hash-{at}")),
+        bare: false,
     }
 }
 

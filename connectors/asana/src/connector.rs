@@ -270,6 +270,10 @@ impl Connector for AsanaConnector {
         format!("task {id}")
     }
 
+    fn clock_offset(&self) -> Option<jiff::SignedDuration> {
+        self.client.http().clock_offset()
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(project = %self.project))]
     async fn list_page(&self, token: Option<PageToken>) -> Result<Page, ConnectorError> {
         let mut request = Request::get(format!("/projects/{}/tasks", self.project))

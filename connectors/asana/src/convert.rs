@@ -71,6 +71,7 @@ pub fn to_item(
         modified_at,
         partner: None,
         revision,
+        bare: false,
     })
 }
 

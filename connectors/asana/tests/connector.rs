@@ -665,6 +665,7 @@ async fn api_errors_are_typed() {
         modified_at: None,
         partner: None,
         revision: None,
+        bare: false,
     };
     let patch = TaskPatch {
         title: Some("x".to_owned()),

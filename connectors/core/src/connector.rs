@@ -38,6 +38,32 @@ pub enum Changes {
     },
 }
 
+/// What makes a target item the counterpart of an Asana task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// The item itself names its task ([`Item::partner`], e.g. Markdown's `asana_gid`),
+    /// and ids are not stable (files are renamed and moved): a partner is the item's
+    /// identity, and an edited partner is an error the user must look at.
+    Partner,
+    /// Ids are stable (GitHub issue numbers): the bridge's records pair items, and a
+    /// partner is only a hint for recovering a create the bridge itself made and did not
+    /// record (a crash), or for re-adopting after the records were lost. Anywhere else it
+    /// is just text (a copied issue body).
+    Record,
+}
+
+/// What became of an item that a full listing no longer shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Whereabouts {
+    /// Still there after all (filtered out of the listing, or listed in a race).
+    Present(Item),
+    /// Deleted on its system.
+    Deleted,
+    /// Moved out of this link's reach (a GitHub issue transferred to another repository):
+    /// not a deletion. `to` names where, for the message.
+    Moved { to: String },
+}
+
 /// A system the bridge mirrors.
 ///
 /// Every method is one logical operation on the system; retries, rate limits and
@@ -80,5 +106,24 @@ pub trait Connector: Send + Sync {
     /// answer [`Changes::Unsupported`].
     async fn changes(&self, _cursor: Option<&str>) -> Result<Changes, ConnectorError> {
         Ok(Changes::Unsupported)
+    }
+
+    /// What pairs this system's items with Asana's tasks (see [`Identity`]).
+    fn identity(&self) -> Identity {
+        Identity::Partner
+    }
+
+    /// What became of the item `id`, which a full listing no longer shows. Asked before
+    /// its absence is taken for a deletion. Systems whose listing is the whole truth (a
+    /// folder) answer [`Whereabouts::Deleted`].
+    async fn whereabouts(&self, _id: &str) -> Result<Whereabouts, ConnectorError> {
+        Ok(Whereabouts::Deleted)
+    }
+
+    /// How far this system's clock is ahead of the local one (negative: behind), as its
+    /// answers' `Date` headers tell; `None` when it cannot say. Used to compare
+    /// modification times across systems (the `newest` policy).
+    fn clock_offset(&self) -> Option<jiff::SignedDuration> {
+        None
     }
 }

@@ -15,6 +15,6 @@ pub mod error;
 pub mod http;
 pub mod model;
 
-pub use connector::{Changes, Connector, Page, PageToken};
+pub use connector::{Changes, Connector, Identity, Page, PageToken, Whereabouts};
 pub use error::{ConnectorError, ErrorKind, ItemError};
 pub use model::{Field, Item, TaskFields, TaskPatch};

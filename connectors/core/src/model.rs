@@ -271,4 +271,9 @@ pub struct Item {
     /// An opaque revision of the whole item (Asana `modified_at`, a hash of the file's
     /// bytes, GitHub `updated_at`): equal revisions mean nothing changed.
     pub revision: Option<String>,
+    /// The item carries none of the bridge's data: a Markdown file that is empty or has
+    /// no front matter. Unmapped, it is a new task named after the file; mapped, it is an
+    /// accident (an emptied file, a lost front-matter block) and never a reason to clear
+    /// the task's fields.
+    pub bare: bool,
 }

@@ -79,6 +79,7 @@ pub fn to_item(issue: &Issue, emails: &HashMap<String, String>) -> Result<Item, 
         modified_at: Some(modified_at),
         partner,
         revision: Some(revision),
+        bare: false,
     })
 }
 

@@ -308,6 +308,7 @@ impl Folder {
             modified_at: timestamp(modified),
             partner: parsed.partner,
             revision: Some(revision(bytes)),
+            bare: parsed.layout.front.is_none(),
         })
     }
 
@@ -506,6 +507,7 @@ impl Folder {
                         modified_at: timestamp(modified),
                         partner: partner.map(str::to_owned),
                         revision: Some(revision(text.as_bytes())),
+                        bare: false,
                     });
                 }
                 // Taken since the folder was read: next candidate.

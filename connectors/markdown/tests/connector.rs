@@ -355,6 +355,7 @@ async fn symlinks_are_never_followed() {
         modified_at: None,
         partner: None,
         revision: None,
+        bare: false,
     };
     let patch = TaskPatch {
         title: Some("pwned".into()),

@@ -27,6 +27,7 @@ fn item(id: &str, partner: Option<&str>, f: TaskFields, rev: &str) -> Item {
         modified_at: Some(jiff::Timestamp::from_second(1_700_000_000).unwrap()),
         partner: partner.map(str::to_owned),
         revision: Some(rev.to_owned()),
+        bare: false,
     }
 }
 

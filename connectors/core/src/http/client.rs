@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -62,6 +62,9 @@ pub(super) struct Inner {
     /// not a tokio one: it is never held across an await.
     not_before: Mutex<Option<Instant>>,
     counters: Counters,
+    /// How far the service's clock is ahead of ours, in milliseconds, from the `Date`
+    /// header of its latest answer ([`i64::MIN`]: no answer carried one yet).
+    clock_offset_ms: AtomicI64,
 }
 
 impl fmt::Debug for HttpClient {
@@ -126,6 +129,7 @@ impl HttpClient {
                 retry: config.retry,
                 not_before: Mutex::new(None),
                 counters: Counters::default(),
+                clock_offset_ms: AtomicI64::new(i64::MIN),
             }),
         })
     }
@@ -146,6 +150,17 @@ impl HttpClient {
     #[must_use]
     pub fn requests_sent(&self) -> RequestCounts {
         self.inner.counters.snapshot()
+    }
+
+    /// How far the service's clock is ahead of the local one (negative: behind), from the
+    /// `Date` header of its latest answer; `None` before any answer carried one. `Date`
+    /// has a resolution of one second, so differences below that mean nothing.
+    #[must_use]
+    pub fn clock_offset(&self) -> Option<jiff::SignedDuration> {
+        match self.inner.clock_offset_ms.load(Ordering::Relaxed) {
+            i64::MIN => None,
+            ms => Some(jiff::SignedDuration::from_millis(ms)),
+        }
     }
 
     /// Sends `request`, waiting for its turn and retrying as the module documentation says.
@@ -293,6 +308,7 @@ impl Inner {
             "http"
         );
         let headers = response.headers().clone();
+        self.note_clock(&headers);
         let body = match response.bytes().await {
             Ok(body) => body,
             Err(source) => return Err(self.transport_failure(request, source)),
@@ -340,6 +356,22 @@ impl Inner {
         Err(backoff::Error::permanent(
             self.refusal(request, status, message),
         ))
+    }
+
+    /// Remembers how far the service's clock is from ours, from an answer's `Date` header
+    /// (RFC 9110's IMF-fixdate, e.g. `Wed, 02 Dec 2026 10:39:36 GMT`).
+    fn note_clock(&self, headers: &HeaderMap) {
+        let Some(date) = headers.get(header::DATE).and_then(|v| v.to_str().ok()) else {
+            return;
+        };
+        let Ok(theirs) = jiff::fmt::rfc2822::parse(date) else {
+            return;
+        };
+        let offset = theirs.timestamp().duration_since(jiff::Timestamp::now());
+        let ms = i64::try_from(offset.as_millis())
+            .unwrap_or(0)
+            .max(i64::MIN + 1);
+        self.clock_offset_ms.store(ms, Ordering::Relaxed);
     }
 
     /// Waits for the shared pause a `429` may have set, then for the rate budget.
