@@ -12,6 +12,9 @@ use crate::merge::Policy;
 /// Default Asana API root.
 pub const DEFAULT_ASANA_URL: &str = "https://app.asana.com/api/1.0";
 
+/// Default of `link.delete_grace`, in seconds.
+pub const DEFAULT_DELETE_GRACE_SECS: u64 = 60;
+
 /// A configuration problem: exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -75,9 +78,12 @@ struct RawLink {
     asana_project: String,
     #[serde(default)]
     conflict: Policy,
+    #[serde(default)]
+    on_delete: OnDelete,
     markdown: Option<RawMarkdown>,
     github: Option<RawGithub>,
     poll_interval: Option<u64>,
+    delete_grace: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,6 +98,32 @@ struct RawGithub {
     repo: String,
     token_env: Option<String>,
     api_url: Option<String>,
+    #[serde(default)]
+    import: Import,
+}
+
+/// What a deleted target item (a file, an issue) does to its Asana task.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDelete {
+    /// The task is deleted in Asana (saved to the trash first).
+    #[default]
+    Delete,
+    /// The task is marked complete in Asana and left there.
+    Complete,
+    /// The task is left as it is; the pair is forgotten.
+    Ignore,
+}
+
+/// Which unmapped items create counterparts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Import {
+    /// Only open issues and incomplete tasks.
+    #[default]
+    Open,
+    /// Closed issues and completed tasks too.
+    All,
 }
 
 /// The whole configuration, validated.
@@ -150,6 +182,14 @@ pub struct LinkConfig {
     pub target: TargetConfig,
     /// Seconds between polls in `watch`.
     pub poll_interval: Option<u64>,
+    /// What a deleted target item does in Asana.
+    pub on_delete: OnDelete,
+    /// Whether completed tasks and closed items create counterparts when unmapped
+    /// (`import = "all"`; Markdown links always do).
+    pub import_completed: bool,
+    /// Under `watch`, how long a target item must stay missing before its absence counts
+    /// as a deletion (editors' atomic saves, `git checkout` of another branch).
+    pub delete_grace: std::time::Duration,
 }
 
 /// The system an Asana project is mirrored into.
@@ -256,6 +296,7 @@ impl Config {
                     link.name, link.asana_project
                 )));
             }
+            let mut import_completed = true;
             let target = match (link.markdown, link.github) {
                 (Some(md), None) => TargetConfig::Markdown {
                     dir: resolve(&md.dir),
@@ -267,6 +308,7 @@ impl Config {
                             link.name
                         )));
                     }
+                    import_completed = gh.import == Import::All;
                     TargetConfig::Github {
                         repo: gh.repo,
                         token_env: gh.token_env.unwrap_or_else(|| "GITHUB_TOKEN".into()),
@@ -302,6 +344,11 @@ impl Config {
                 conflict: link.conflict,
                 target,
                 poll_interval: link.poll_interval,
+                on_delete: link.on_delete,
+                import_completed,
+                delete_grace: std::time::Duration::from_secs(
+                    link.delete_grace.unwrap_or(DEFAULT_DELETE_GRACE_SECS),
+                ),
             });
         }
 

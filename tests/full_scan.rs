@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use asana_bridge::config::{LinkConfig, TargetConfig};
+use asana_bridge::config::{LinkConfig, OnDelete, TargetConfig};
 use asana_bridge::engine::{self, LinkReport, SyncOptions};
 use asana_bridge::merge::Policy;
 use asana_bridge_asana::{AsanaClient, AsanaConfig, AsanaConnector};
@@ -36,6 +36,9 @@ fn sync(
         conflict: Policy::Newest,
         target: TargetConfig::Markdown { dir: md },
         poll_interval: None,
+        on_delete: OnDelete::Delete,
+        import_completed: true,
+        delete_grace: std::time::Duration::ZERO,
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(engine::sync_link(

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use asana_bridge::config::{LinkConfig, TargetConfig};
+use asana_bridge::config::{LinkConfig, OnDelete, TargetConfig};
 use asana_bridge::engine::{self, LinkReport, SyncOptions};
 use asana_bridge::merge::Policy;
 use asana_bridge_asana::{AsanaClient, AsanaConfig, AsanaConnector};
@@ -576,6 +576,9 @@ impl<'a> Case<'a> {
                 dir: self.md.clone(),
             },
             poll_interval: None,
+            on_delete: OnDelete::Delete,
+            import_completed: true,
+            delete_grace: std::time::Duration::ZERO,
         }
     }
 
