@@ -10,14 +10,17 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use asana_bridge_connector::{Connector, ConnectorError, Field, Item, TaskFields};
+use asana_bridge_connector::{
+    Connector, ConnectorError, ErrorKind, Field, Item, TaskFields, TaskPatch,
+};
 use asana_bridge_state::{StateError, Store};
 use futures::StreamExt;
 
+use crate::config::OnDelete;
 use crate::linkstate::LinkState;
 use crate::merge::SyncPair;
 use crate::plan::{Action, Plan, intent_key};
-use crate::records::{Fingerprint, Intent, PairRecord, Side};
+use crate::records::{Fingerprint, Intent, LetGo, PairRecord, Side, Tombstone};
 
 /// How many actions may be under way at once.
 const CONCURRENCY: usize = 16;
@@ -65,6 +68,12 @@ pub struct Applier<'a> {
     /// When set, actions not yet started are skipped (a clean shutdown): each action is
     /// whole or not begun, and the next run does the rest.
     pub cancel: Option<&'a AtomicBool>,
+    /// Where a task is saved before it is deleted in Asana.
+    pub trash: &'a std::path::Path,
+    /// Whether the link has tombstones (an adopted or recreated pair drops its own).
+    pub has_tombstones: bool,
+    /// Notes for the run's output (a pair let go, a moved item), not errors.
+    pub notes: &'a Mutex<Vec<String>>,
 }
 
 struct Shared {
@@ -177,6 +186,7 @@ impl Applier<'_> {
                         .map_err(Failure::State)?;
                 }
                 self.record(&asana.fields, &asana, &t, None, &[])?;
+                self.drop_tombstone(&asana.id)?;
                 bump(shared, |c| c.created_target += 1);
             }
             Action::CreateAsana { target, replaces } => {
@@ -217,15 +227,19 @@ impl Applier<'_> {
                     .map_err(Failure::State)?;
                 bump(shared, |c| c.deleted_target += 1);
             }
-            Action::DeleteAsana { record, asana } => {
-                self.asana
-                    .delete(&asana)
-                    .await
-                    .map_err(|e| self.fail(&self.asana_name(&asana), "deleting it", e))?;
+            Action::DeleteAsana { record, asana, how } => {
+                self.let_go(&record, &asana, how, shared).await?;
+            }
+            Action::Unlink { record, title, to } => {
                 self.state
                     .forget_pair(&record.asana_gid)
                     .map_err(Failure::State)?;
-                bump(shared, |c| c.deleted_asana += 1);
+                self.put_tombstone(&record, &title, LetGo::Moved { to: to.clone() })?;
+                lock(self.notes).push(format!(
+                    "{} moved to {to}: the pair is let go, task {} \"{title}\" is left as it is",
+                    self.target.describe(&record.target_id),
+                    record.asana_gid
+                ));
             }
             Action::Forget { record } => {
                 self.state
@@ -261,23 +275,44 @@ impl Applier<'_> {
             self.target.describe(&pair.target.id),
             self.asana.describe(&pair.asana.id)
         );
+        // One field a side refuses is an error for that field; the others still flow.
+        let mut held = pair.held.clone();
+        let mut base = pair.base.clone();
         let mut a = pair.asana.clone();
         if !pair.to_asana.is_empty() {
-            a = self
-                .asana
-                .update(&pair.asana, &pair.to_asana)
-                .await
-                .map_err(|e| self.fail(&name, "updating Asana", e))?;
-            bump(shared, |c| c.updated_asana += 1);
+            let (item, refused) = self
+                .update_each(
+                    self.asana,
+                    &pair.asana,
+                    &pair.to_asana,
+                    &name,
+                    "updating Asana",
+                    shared,
+                )
+                .await?;
+            a = item;
+            if refused.len() < pair.to_asana.fields().len() {
+                bump(shared, |c| c.updated_asana += 1);
+            }
+            keep_unsynced(&pair, &refused, &mut held, &mut base);
         }
         let mut t = pair.target.clone();
         if !pair.to_target.is_empty() {
-            t = self
-                .target
-                .update(&pair.target, &pair.to_target)
-                .await
-                .map_err(|e| self.fail(&name, "updating it", e))?;
-            bump(shared, |c| c.updated_target += 1);
+            let (item, refused) = self
+                .update_each(
+                    self.target,
+                    &pair.target,
+                    &pair.to_target,
+                    &name,
+                    "updating it",
+                    shared,
+                )
+                .await?;
+            t = item;
+            if refused.len() < pair.to_target.fields().len() {
+                bump(shared, |c| c.updated_target += 1);
+            }
+            keep_unsynced(&pair, &refused, &mut held, &mut base);
         }
         if pair.stamp_partner {
             t = self
@@ -286,7 +321,10 @@ impl Applier<'_> {
                 .await
                 .map_err(|e| self.fail(&name, "recording its asana_gid", e))?;
         }
-        self.record(&pair.base, &a, &t, pair.previous.as_ref(), &pair.held)?;
+        self.record(&base, &a, &t, pair.previous.as_ref(), &held)?;
+        if pair.previous.is_none() {
+            self.drop_tombstone(&a.id)?;
+        }
         for conflict in pair.conflicts {
             self.state
                 .upsert_conflict(conflict, &self.now)
@@ -300,6 +338,141 @@ impl Applier<'_> {
                 .intents
                 .remove(&intent_key(Side::Asana, &pair.target.id))
                 .map_err(Failure::State)?;
+        }
+        Ok(())
+    }
+
+    /// Sends `patch` to `item` through `side`. When the side refuses it as invalid (one
+    /// bad value: too long, not allowed), sends each field on its own, so that the others
+    /// still flow; returns the item as it is now and the fields refused, each reported.
+    async fn update_each(
+        &self,
+        side: &dyn Connector,
+        item: &Item,
+        patch: &TaskPatch,
+        name: &str,
+        doing: &str,
+        shared: &Shared,
+    ) -> Result<(Item, Vec<Field>), Failure> {
+        let fields = patch.fields();
+        match side.update(item, patch).await {
+            Ok(now) => return Ok((now, Vec::new())),
+            Err(e) if fields.len() > 1 && refuses_value(&e) => {
+                tracing::debug!(item = name, "{doing}: {e}; sending each field on its own");
+            }
+            Err(e) => return Err(self.fail(name, doing, e)),
+        }
+        let mut now = item.clone();
+        let mut refused = Vec::new();
+        for field in fields {
+            let one = TaskPatch::from_fields(&patch.applied_to(&item.fields), [field]);
+            match side.update(&now, &one).await {
+                Ok(next) => now = next,
+                Err(e) if refuses_value(&e) => {
+                    lock(&shared.failures).push(ItemFailure {
+                        item: name.to_owned(),
+                        message: format!(
+                            "{doing}: its {field} was refused: {e}; the other fields were synced"
+                        ),
+                    });
+                    refused.push(field);
+                }
+                Err(e) => return Err(self.fail(name, doing, e)),
+            }
+        }
+        Ok((now, refused))
+    }
+
+    /// Lets a task go because its target item was deleted: saved to the trash and deleted,
+    /// completed, or left alone, as the link's `on_delete` says; the pair is forgotten and a
+    /// tombstone remembers what happened.
+    async fn let_go(
+        &self,
+        record: &PairRecord,
+        asana: &Item,
+        how: OnDelete,
+        shared: &Shared,
+    ) -> Result<(), Failure> {
+        let name = self.asana_name(asana);
+        let what = match how {
+            OnDelete::Delete => {
+                // The way back comes first: no copy, no delete.
+                let saved = crate::trash::save(self.trash, &asana.fields).map_err(|e| {
+                    Failure::Item(ItemFailure {
+                        item: name.clone(),
+                        message: format!(
+                            "not deleted: saving it to {} first failed: {e}",
+                            self.trash.display()
+                        ),
+                    })
+                })?;
+                self.asana
+                    .delete(asana)
+                    .await
+                    .map_err(|e| self.fail(&name, "deleting it", e))?;
+                bump(shared, |c| c.deleted_asana += 1);
+                LetGo::Deleted {
+                    trash: Some(saved.display().to_string()),
+                }
+            }
+            OnDelete::Complete => {
+                if !asana.fields.completed {
+                    let patch = TaskPatch {
+                        completed: Some(true),
+                        ..TaskPatch::default()
+                    };
+                    self.asana
+                        .update(asana, &patch)
+                        .await
+                        .map_err(|e| self.fail(&name, "completing it", e))?;
+                    bump(shared, |c| c.updated_asana += 1);
+                }
+                LetGo::Completed
+            }
+            OnDelete::Ignore => LetGo::Ignored,
+        };
+        self.state
+            .forget_pair(&record.asana_gid)
+            .map_err(Failure::State)?;
+        let note = match &what {
+            LetGo::Deleted { trash } => format!(
+                "deleted {name} in Asana because {} was removed (saved to {}; it can also be restored from Asana's trash)",
+                self.target.describe(&record.target_id),
+                trash.as_deref().unwrap_or("?")
+            ),
+            LetGo::Completed => format!(
+                "completed {name} in Asana because {} was removed (on_delete = \"complete\")",
+                self.target.describe(&record.target_id)
+            ),
+            _ => format!(
+                "let {name} go: {} was removed and on_delete = \"ignore\" leaves the task as it is",
+                self.target.describe(&record.target_id)
+            ),
+        };
+        lock(self.notes).push(note);
+        self.put_tombstone(record, &asana.fields.title, what)
+    }
+
+    fn put_tombstone(&self, record: &PairRecord, title: &str, how: LetGo) -> Result<(), Failure> {
+        self.state
+            .tombstones
+            .put(
+                &record.asana_gid,
+                &Tombstone {
+                    asana_gid: record.asana_gid.clone(),
+                    target_id: self.target.describe(&record.target_id),
+                    title: title.to_owned(),
+                    at: self.now.clone(),
+                    how,
+                },
+            )
+            .map_err(Failure::State)
+    }
+
+    /// A pair made again (a restored task, a returned file) needs no tombstone.
+    fn drop_tombstone(&self, gid: &str) -> Result<(), Failure> {
+        if self.has_tombstones {
+            self.state.tombstones.remove(gid).map_err(Failure::State)?;
         }
         Ok(())
     }
@@ -353,6 +526,32 @@ impl Applier<'_> {
                 item: item.to_owned(),
                 message: format!("{doing}: {error}"),
             })
+        }
+    }
+}
+
+/// Fields a side refused stay unsynced: their fingerprints and base stay as they were,
+/// so the change is tried again next run and never taken as agreed.
+fn keep_unsynced(pair: &SyncPair, refused: &[Field], held: &mut Vec<Field>, base: &mut TaskFields) {
+    for field in refused {
+        if !held.contains(field) {
+            held.push(*field);
+        }
+        match &pair.previous {
+            Some(r) => base.copy_field(&r.base, *field),
+            None => base.copy_field(&pair.asana.fields, *field),
+        }
+    }
+}
+
+/// Whether `error` is a side refusing a value (a 400 or 422, an invalid field), rather than
+/// something wrong with the item or the connection: then the other fields can still go.
+fn refuses_value(error: &ConnectorError) -> bool {
+    match error {
+        ConnectorError::Api { status, .. } => matches!(status, 400 | 422),
+        e => {
+            e.kind() == ErrorKind::InvalidData
+                && !matches!(e, ConnectorError::InvalidData(m) if m.contains("changed since it was listed") || m.contains("changed while the bridge"))
         }
     }
 }

@@ -1,18 +1,20 @@
 //! One link's sync, end to end: observe both sides, plan (pure), check the guards, then
 //! print the plan (`--dry-run`) or apply it, and keep the link's bookkeeping.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Duration;
 
-use asana_bridge_connector::{Changes, Connector};
+use asana_bridge_connector::{Changes, Connector, Identity, Whereabouts};
 use asana_bridge_state::{StateError, Store};
 
 use crate::apply::{Applier, Counts, ItemFailure};
 use crate::config::LinkConfig;
 use crate::linkstate::LinkState;
-use crate::observe::{self, AsanaView};
+use crate::merge::Clocks;
+use crate::observe::{self, AsanaView, SideView};
 use crate::plan::quiet::{self, Seen, SummaryIndex};
-use crate::plan::{self, Action, Plan, PlanInput};
-use crate::records::{ConflictRecord, Side};
+use crate::plan::{self, Action, Gone, Plan, PlanInput};
+use crate::records::{ConflictRecord, LinkMeta, PairSummary, Side};
 
 /// How a sync run behaves.
 #[derive(Clone, Copy, Debug)]
@@ -31,6 +33,9 @@ pub struct SyncOptions {
     /// The target is known not to have changed since the last run (its watcher saw
     /// nothing): stand its items in from the records instead of listing it.
     pub target_unchanged: bool,
+    /// How long a mapped target item must stay missing before its absence counts as a
+    /// deletion (`watch`: editors' atomic saves, checkouts); `None`: at once (`sync`).
+    pub delete_grace: Option<Duration>,
 }
 
 impl Default for SyncOptions {
@@ -42,6 +47,7 @@ impl Default for SyncOptions {
             full: false,
             full_scan_every: jiff::SignedDuration::from_hours(1),
             target_unchanged: false,
+            delete_grace: None,
         }
     }
 }
@@ -64,6 +70,12 @@ pub struct LinkReport {
     pub full_scan: bool,
     /// `fatal` is a passing outage (service unreachable, rate limited): try again later.
     pub outage: bool,
+    /// What the run did that a user should hear of beyond the counts (a task let go, an
+    /// item that moved away).
+    pub notes: Vec<String>,
+    /// A mapped target item is missing but not yet for the grace period: run again (with
+    /// a target listing) after this long.
+    pub recheck_after: Option<Duration>,
 }
 
 impl LinkReport {
@@ -160,6 +172,8 @@ pub async fn sync_link(
         }
     };
     let mapped = summaries.len();
+    let mut target_view = target_view;
+    let mut asana_view = asana_view;
 
     // An emptied side is an accident far more often than a wish.
     if mapped > 0 && asana_view.present() == 0 {
@@ -177,6 +191,43 @@ pub async fn sync_link(
         return finish(report, &state, meta, options);
     }
 
+    // What became of mapped target items the listing no longer shows: deletion needs
+    // evidence (asked after, and under `watch` missing for the whole grace period).
+    let identity = target.identity();
+    let gone = ask_after_missing(
+        target,
+        identity,
+        &index,
+        &asana_view,
+        &mut target_view,
+        &mut meta,
+        options,
+        &mut report,
+    )
+    .await;
+    // A file naming a task the change feed did not mention (a returned file, one re-linked
+    // after the state was lost): read that task, so it is paired, not taken for unknown.
+    if !full {
+        let known: HashSet<&str> = asana_view.items.iter().map(|i| i.id.as_str()).collect();
+        let wanted: BTreeSet<String> = target_view
+            .items
+            .iter()
+            .filter_map(|i| i.partner.as_deref())
+            .filter(|gid| index.of_gid(gid).is_none() && !known.contains(gid))
+            .map(str::to_owned)
+            .collect();
+        if !wanted.is_empty() {
+            let wanted: Vec<String> = wanted.into_iter().collect();
+            match asana.get_many(&wanted).await {
+                Ok(items) => asana_view.items.extend(items),
+                Err(e) => report.failures.push(ItemFailure {
+                    item: format!("Asana tasks {}", wanted.join(", ")),
+                    message: format!("reading the tasks files name: {e}"),
+                }),
+            }
+        }
+    }
+
     // Plan the pairs that are not settled: read their full records back and stand the
     // records in for their sides seen as recorded.
     let settled = quiet::settled(
@@ -188,6 +239,7 @@ pub async fn sync_link(
         &conflicts,
     );
     let mut records = Vec::new();
+    let asana_listed: HashSet<String> = asana_view.items.iter().map(|i| i.id.clone()).collect();
     let mut asana_items = asana_view.items;
     let mut target_items = target_view.items;
     for (i, summary) in summaries.iter().enumerate() {
@@ -205,19 +257,33 @@ pub async fn sync_link(
         }
         records.push(record);
     }
+    // Asana-side failures keep the cursor where it is (those tasks must be read again);
+    // the target's are seen again by listing it.
+    let asana_failures = asana_view.failures.len();
     report.failures.extend(asana_view.failures);
     report.failures.extend(target_view.failures);
     drop(index);
     drop(summaries);
 
+    let tombstones = state.tombstone_list()?;
     let plan = plan::plan(&PlanInput {
         policy: link.conflict,
+        identity,
+        noun: noun(target.kind()),
         asana: &asana_items,
         target: &target_items,
         target_unreadable: &target_view.unreadable,
         records: &records,
         intents: &intents,
         conflicts: &conflicts,
+        tombstones: &tombstones,
+        gone: &gone,
+        on_delete: link.on_delete,
+        import_completed: link.import_completed,
+        clocks: Clocks {
+            asana_ahead: meaningful(asana.clock_offset()),
+            target_ahead: meaningful(target.clock_offset()),
+        },
     });
     // The plan holds what it needs: an import's items are not kept twice while it runs.
     drop((asana_items, target_items, records));
@@ -263,6 +329,11 @@ pub async fn sync_link(
 
     progress.inc_length(plan.actions.len() as u64);
     let tick = || progress.inc(1);
+    let notes = std::sync::Mutex::new(Vec::new());
+    let trash = crate::trash::dir_of(link, store.dir());
+    // A pair blocked by a problem whose task Asana changed must have that change read
+    // again once the problem is fixed: the cursor stays.
+    let blocked_changed = plan.blocked.iter().any(|gid| asana_listed.contains(gid));
     let applier = Applier {
         asana,
         target,
@@ -271,15 +342,24 @@ pub async fn sync_link(
         now: now.clone(),
         on_progress: &tick,
         cancel,
+        trash: &trash,
+        has_tombstones: !tombstones.is_empty(),
+        notes: &notes,
     };
     let applied = applier.apply(plan).await?;
+    report.notes = notes.into_inner().unwrap_or_else(|e| e.into_inner());
     report.counts = applied.counts;
+    let apply_failures = applied.failures.len();
     report.failures.extend(applied.failures);
     report.fatal = applied.aborted;
     report.outage = applied.outage;
     if !report.has_errors() {
-        // Cursors advance only after a run without errors: a failed item's change is
-        // seen again next time.
+        meta.last_success = Some(now.clone());
+    }
+    if report.fatal.is_none() && apply_failures == 0 && asana_failures == 0 && !blocked_changed {
+        // Cursors advance only after a run that applied everything it read from Asana: a
+        // failed item's change is seen again next time. A problem with a target item
+        // alone (a broken file) does not hold them back: the target is listed again.
         if full {
             meta.last_full_scan = Some(now.clone());
         }
@@ -294,11 +374,127 @@ pub async fn sync_link(
             meta.asana_cursor = Some(cursor);
             meta.asana_cursor_at = Some(now.clone());
         }
-        meta.last_success = Some(now);
     }
     report.mapped = state.pairs.len();
     report.conflicts_open = state.conflicts.len();
     finish(report, &state, meta, options)
+}
+
+/// What the target calls its items, for messages.
+fn noun(kind: &str) -> &'static str {
+    match kind {
+        "markdown" => "file",
+        "github" => "issue",
+        _ => "item",
+    }
+}
+
+/// A clock offset worth correcting for: `Date` headers have a resolution of one second,
+/// so smaller offsets are noise.
+fn meaningful(offset: Option<jiff::SignedDuration>) -> jiff::SignedDuration {
+    offset
+        .filter(|o| o.abs() >= jiff::SignedDuration::from_secs(2))
+        .unwrap_or_default()
+}
+
+/// Asks the target after each mapped item its full listing no longer shows (a moved file
+/// claims its task by its `asana_gid`, and is not missing): present after all (taken in
+/// as listed), moved away, or deleted, which counts once it has been missing for the
+/// grace period (`watch`) or at once (`sync`). Returns the evidence for the planner.
+#[allow(clippy::too_many_arguments)] // one step of `sync_link`, with its state
+async fn ask_after_missing(
+    target: &dyn Connector,
+    identity: Identity,
+    index: &SummaryIndex<'_>,
+    asana: &SideView,
+    target_view: &mut SideView,
+    meta: &mut LinkMeta,
+    options: SyncOptions,
+    report: &mut LinkReport,
+) -> BTreeMap<String, Gone> {
+    let claimed: HashSet<&str> = match identity {
+        Identity::Partner => target_view
+            .items
+            .iter()
+            .filter_map(|i| i.partner.as_deref())
+            .collect(),
+        Identity::Record => HashSet::new(),
+    };
+    let unreadable: HashSet<&str> = target_view
+        .unreadable
+        .iter()
+        .filter_map(|u| u.partner.as_deref())
+        .collect();
+    let missing: Vec<&PairSummary> = index
+        .summaries()
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| {
+            target_view.seen[*i] == Seen::Absent
+                && asana.seen[*i] != Seen::Absent
+                && !claimed.contains(&*s.asana_gid)
+                && !unreadable.contains(&*s.asana_gid)
+        })
+        .map(|(_, s)| s)
+        .collect();
+    let now = jiff::Timestamp::now();
+    let mut gone = BTreeMap::new();
+    let mut found = Vec::new();
+    let mut still_missing = BTreeSet::new();
+    for s in missing {
+        let gid = s.asana_gid.to_string();
+        match target.whereabouts(&s.target_id).await {
+            Ok(Whereabouts::Present(item)) => found.push(item),
+            Ok(Whereabouts::Moved { to }) => {
+                gone.insert(gid, Gone::Moved { to });
+            }
+            Ok(Whereabouts::Deleted) => {
+                let Some(grace) = options.delete_grace else {
+                    gone.insert(gid, Gone::Confirmed);
+                    continue;
+                };
+                let since = meta
+                    .missing_since
+                    .entry(gid.clone())
+                    .or_insert_with(|| now.to_string())
+                    .parse::<jiff::Timestamp>()
+                    .unwrap_or(now);
+                still_missing.insert(gid.clone());
+                let missed = now
+                    .duration_since(since)
+                    .try_into()
+                    .unwrap_or(Duration::ZERO);
+                if missed >= grace {
+                    gone.insert(gid, Gone::Confirmed);
+                } else {
+                    let left = grace - missed;
+                    report.recheck_after =
+                        Some(report.recheck_after.map_or(left, |r: Duration| r.min(left)));
+                    gone.insert(gid, Gone::Pending);
+                }
+            }
+            Err(e) => report.failures.push(ItemFailure {
+                item: target.describe(&s.target_id),
+                message: format!(
+                    "missing from the listing, and asking after it failed: {e}; its task is left as it is"
+                ),
+            }),
+        }
+    }
+    meta.missing_since
+        .retain(|gid, _| still_missing.contains(gid));
+    for item in found {
+        match index.classify(Side::Target, &item) {
+            Some((at, seen)) => {
+                target_view.seen[at] = seen;
+                if seen == Seen::Listed {
+                    target_view.items.push(item);
+                }
+            }
+            None => target_view.items.push(item),
+        }
+    }
+    gone
 }
 
 fn finish(
@@ -345,6 +541,7 @@ fn conflicts_after(recorded: &[ConflictRecord], actions: &[Action]) -> usize {
             Action::DeleteTarget { record, .. }
             | Action::DeleteAsana { record, .. }
             | Action::Forget { record }
+            | Action::Unlink { record, .. }
             | Action::CreateTarget {
                 replaces: Some(record),
                 ..

@@ -12,6 +12,7 @@
 //! - [`observe`]: reads both sides for a run, keeping only what may need planning.
 //! - [`engine`]: one link's sync: observe, plan, guard, apply or print.
 //! - [`report`]: summaries, dry-run diffs, error lines, JSON.
+//! - [`trash`]: where a task is saved before the bridge deletes it in Asana.
 //! - [`connect`]: builds the connectors a link names.
 //! - [`auth`]: where the Asana identity comes from (env var, keyring, owner-only file, OAuth).
 //! - [`watch`]: `asana-bridge watch`, the long-running mirror.
@@ -31,4 +32,5 @@ pub mod observe;
 pub mod plan;
 pub mod records;
 pub mod report;
+pub mod trash;
 pub mod watch;

@@ -3,7 +3,7 @@
 
 use asana_bridge_state::{Indexed, StateError, Store, Table};
 
-use crate::records::{ConflictRecord, Intent, LinkMeta, PairRecord, PairSummary};
+use crate::records::{ConflictRecord, Intent, LinkMeta, PairRecord, PairSummary, Tombstone};
 
 /// The tables of one link.
 pub struct LinkState {
@@ -11,6 +11,8 @@ pub struct LinkState {
     pub pairs: Indexed<PairRecord, PairSummary>,
     pub intents: Table<Intent>,
     pub conflicts: Table<ConflictRecord>,
+    /// Pairs let go when their target item went away, by Asana gid.
+    pub tombstones: Table<Tombstone>,
     meta: Table<LinkMeta>,
 }
 
@@ -26,6 +28,7 @@ impl LinkState {
             )?,
             intents: store.table(&format!("link/{name}/intents"))?,
             conflicts: store.table(&format!("link/{name}/conflicts"))?,
+            tombstones: store.table(&format!("link/{name}/tombstones"))?,
             meta: store.table(&format!("link/{name}/meta"))?,
         })
     }
@@ -52,6 +55,11 @@ impl LinkState {
     /// Every open conflict.
     pub fn conflict_list(&self) -> Result<Vec<ConflictRecord>, StateError> {
         Ok(self.conflicts.all()?.into_iter().map(|(_, c)| c).collect())
+    }
+
+    /// Every tombstone.
+    pub fn tombstone_list(&self) -> Result<Vec<Tombstone>, StateError> {
+        Ok(self.tombstones.all()?.into_iter().map(|(_, t)| t).collect())
     }
 
     /// Every pending intent.

@@ -11,9 +11,14 @@
 //! | no  | yes | the target's value goes to Asana |
 //! | yes | yes | equal values: agreed; notes that merge cleanly (diffy) or tags (set merge): merged result both ways; otherwise a conflict settled by a `conflicts resolve` answer or the link's policy, or held under `manual` |
 //!
-//! A pair seen for the first time (no record: a create recovered after a crash) counts
-//! every differing field as changed on both sides, except that a side with no value for a
-//! field never clears the other's.
+//! A pair seen for the first time (no record: a create recovered after a crash, or a pair
+//! re-adopted after the state was lost) has no base to tell which side changed: a field
+//! that differs is a conflict whatever the policy (held for `conflicts resolve`), except
+//! that a side with no value for a field never clears the other's. Re-adoption never
+//! overwrites silently.
+//!
+//! `newest` compares modification times on one clock: each side's time is moved by how
+//! far that system's clock is from ours ([`Clocks`], from the services' `Date` headers).
 
 use std::collections::BTreeSet;
 
@@ -46,6 +51,14 @@ impl std::fmt::Display for Policy {
             Policy::Manual => "manual",
         })
     }
+}
+
+/// How far each side's clock is ahead of the local one (the services' `Date` headers),
+/// so that `newest` compares modification times on one clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Clocks {
+    pub asana_ahead: jiff::SignedDuration,
+    pub target_ahead: jiff::SignedDuration,
 }
 
 /// How one field of a pair was decided (for reports and dry runs).
@@ -112,6 +125,7 @@ impl SyncPair {
 #[must_use]
 pub fn merge_pair(
     policy: Policy,
+    clocks: Clocks,
     asana: &Item,
     target: &Item,
     previous: Option<&PairRecord>,
@@ -176,7 +190,16 @@ pub fn merge_pair(
                 decisions.push(Decision::Flow { field, from });
             }
             (true, true) => {
-                if let Some(merged) = previous.and_then(|r| auto_merge(field, &r.base, a, t)) {
+                // No base (a pair adopted without a record, or a conflict held since
+                // then): nothing tells which side changed, so nothing merges by itself.
+                let no_base =
+                    previous.is_none() || recorded.is_some_and(|c| c.base_value.is_none());
+                let merged = if no_base {
+                    None
+                } else {
+                    previous.and_then(|r| auto_merge(field, &r.base, a, t))
+                };
+                if let Some(merged) = merged {
                     if !merged.same(a, field) {
                         to_asana.set(&merged, field);
                     }
@@ -188,9 +211,10 @@ pub fn merge_pair(
                 } else {
                     let resolution = recorded.and_then(|c| c.resolution);
                     let winner = resolution.or(match policy {
+                        _ if no_base => None,
                         Policy::Asana => Some(Side::Asana),
                         Policy::Target => Some(Side::Target),
-                        Policy::Newest => Some(newer(asana, target)),
+                        Policy::Newest => Some(newer(clocks, asana, target)),
                         Policy::Manual => None,
                     });
                     match winner {
@@ -204,8 +228,9 @@ pub fn merge_pair(
                         }
                         None => {
                             held.push(field);
+                            let known_base = if no_base { None } else { previous };
                             open_conflicts.push(field_conflict(
-                                asana, target, previous, field, &base, recorded,
+                                asana, target, known_base, field, &base, recorded,
                             ));
                             decisions.push(Decision::Held { field });
                         }
@@ -262,9 +287,13 @@ fn is_empty(f: &TaskFields, field: Field) -> bool {
     }
 }
 
-/// The side whose item changed last; Asana on a tie or when unknown.
-fn newer(asana: &Item, target: &Item) -> Side {
-    match (asana.modified_at, target.modified_at) {
+/// The side whose item changed last, on the local clock; Asana on a tie or when unknown.
+fn newer(clocks: Clocks, asana: &Item, target: &Item) -> Side {
+    let local = |t: jiff::Timestamp, ahead: jiff::SignedDuration| t.checked_sub(ahead).unwrap_or(t);
+    match (
+        asana.modified_at.map(|t| local(t, clocks.asana_ahead)),
+        target.modified_at.map(|t| local(t, clocks.target_ahead)),
+    ) {
         (Some(a), Some(t)) if t > a => Side::Target,
         (None, Some(_)) => Side::Target,
         _ => Side::Asana,

@@ -2,19 +2,23 @@
 //! in, a sorted list of [`Action`]s out. No I/O, no clock, no randomness: `--dry-run` prints
 //! this plan, `apply` performs it, and every arm of the decision is tested case by case.
 //!
-//! How items are paired: a target item that names an Asana gid (Markdown `asana_gid`)
-//! belongs to that gid; one that names none belongs to the record whose target id it has
-//! (a file whose `asana_gid` line was lost); any other is new. For each pair the field-level
-//! merge lives in [`crate::merge`].
+//! Which target item belongs to which task is [`pairing`]'s business (the identity rules);
+//! for each pair the field-level merge lives in [`crate::merge`]. A task is deleted in
+//! Asana only on deliberate evidence (the contract's Safety section): its target item is
+//! [`Gone::Confirmed`] (missing from a full listing, asked after, past the grace period),
+//! the task did not change in Asana since the last sync (its revision, which moves on
+//! comments and custom fields too), and the link's `on_delete` allows it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use asana_bridge_connector::{Field, Item};
+use asana_bridge_connector::{Field, Identity, Item};
 
+pub mod pairing;
 pub mod quiet;
 
-use crate::merge::{self, Policy, SyncPair};
-use crate::records::{ConflictRecord, Intent, PairRecord, Side};
+use crate::config::OnDelete;
+use crate::merge::{self, Clocks, Policy, SyncPair};
+use crate::records::{ConflictRecord, Intent, PairRecord, Side, Tombstone};
 
 /// An item a connector could not read: its pair is left alone this run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -23,16 +27,44 @@ pub struct Unreadable {
     pub partner: Option<String>,
 }
 
+/// What a run found out about a mapped target item that its listing no longer shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Gone {
+    /// Deleted: missing from a full listing, confirmed by its system, and (under
+    /// `watch`) missing for the whole grace period.
+    Confirmed,
+    /// Missing, but not long enough yet to count (an editor's atomic save, a checkout).
+    Pending,
+    /// Moved out of the link's reach (a transferred issue), to `to`: not a deletion.
+    Moved { to: String },
+}
+
 /// Everything the planner looks at.
 #[derive(Clone, Copy, Debug)]
 pub struct PlanInput<'a> {
     pub policy: Policy,
+    /// What pairs target items with tasks (see [`pairing`]).
+    pub identity: Identity,
+    /// What the target calls its items in messages (`file`, `issue`).
+    pub noun: &'a str,
     pub asana: &'a [Item],
     pub target: &'a [Item],
     pub target_unreadable: &'a [Unreadable],
     pub records: &'a [PairRecord],
     pub intents: &'a [Intent],
     pub conflicts: &'a [ConflictRecord],
+    /// Pairs let go earlier, by what became of their target item.
+    pub tombstones: &'a [Tombstone],
+    /// What is known of mapped target items missing from this run's listing, by gid. A
+    /// missing item with no entry here is treated as [`Gone::Pending`]: no evidence, no
+    /// deletion.
+    pub gone: &'a BTreeMap<String, Gone>,
+    /// What a deleted target item does to its task.
+    pub on_delete: OnDelete,
+    /// Whether completed tasks and closed items that have no counterpart get one.
+    pub import_completed: bool,
+    /// The two sides' clocks, for the `newest` policy.
+    pub clocks: Clocks,
 }
 
 /// One thing to do.
@@ -54,8 +86,21 @@ pub enum Action {
     Sync(Box<SyncPair>),
     /// Deleted in Asana and unchanged in the target since the last sync.
     DeleteTarget { record: PairRecord, target: Item },
-    /// Deleted in the target and unchanged in Asana since the last sync.
-    DeleteAsana { record: PairRecord, asana: Item },
+    /// Deleted in the target (confirmed) and unchanged in Asana since the last sync: the
+    /// task is let go as `how` says (deleted after being saved to the trash, completed,
+    /// or left alone), and a tombstone remembers it.
+    DeleteAsana {
+        record: PairRecord,
+        asana: Item,
+        how: OnDelete,
+    },
+    /// The target item moved out of the link's reach (a transferred issue): the pair is
+    /// let go, the task untouched.
+    Unlink {
+        record: PairRecord,
+        title: String,
+        to: String,
+    },
     /// Gone on both sides: forget the pair.
     Forget { record: PairRecord },
     /// A deletion on one side against an edit on the other, left to the user. `record` is
@@ -78,19 +123,22 @@ impl Action {
         match self {
             Action::CreateTarget { .. }
             | Action::CreateAsana { .. }
-            | Action::DeleteTarget { .. }
-            | Action::DeleteAsana { .. } => true,
+            | Action::DeleteTarget { .. } => true,
+            Action::DeleteAsana { how, .. } => *how != OnDelete::Ignore,
             Action::Sync(pair) => pair.writes(),
-            Action::Forget { .. } | Action::HoldDeletion { .. } | Action::DropIntent { .. } => {
-                false
-            }
+            Action::Forget { .. }
+            | Action::Unlink { .. }
+            | Action::HoldDeletion { .. }
+            | Action::DropIntent { .. } => false,
         }
     }
 
     fn sort_key(&self) -> (u8, String) {
         match self {
             Action::DropIntent { key } => (0, key.clone()),
-            Action::Forget { record } => (1, record.asana_gid.clone()),
+            Action::Forget { record } | Action::Unlink { record, .. } => {
+                (1, record.asana_gid.clone())
+            }
             Action::HoldDeletion { conflict, .. } => (2, conflict.asana_gid.clone()),
             Action::DeleteTarget { record, .. } => (3, record.asana_gid.clone()),
             Action::DeleteAsana { record, .. } => (4, record.asana_gid.clone()),
@@ -117,6 +165,8 @@ pub struct Plan {
     /// Set when target-side deletions were held back because some unreadable target item
     /// could not be identified (it might be one of the "missing" ones).
     pub deletions_held: bool,
+    /// Gids whose pair was left entirely alone (a problem, an unreadable item).
+    pub blocked: BTreeSet<String>,
 }
 
 impl Plan {
@@ -154,64 +204,32 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         .iter()
         .map(|r| (r.target_id.as_str(), r))
         .collect();
+    let tombstones: HashMap<&str, &Tombstone> = input
+        .tombstones
+        .iter()
+        .map(|t| (t.asana_gid.as_str(), t))
+        .collect();
 
-    // Pairs whose target item cannot be read are left alone entirely.
-    let mut blocked: BTreeSet<String> = BTreeSet::new();
-    for bad in input.target_unreadable {
-        let by_partner = bad.partner.as_deref();
-        let by_id = bad
-            .id
-            .as_deref()
-            .and_then(|id| records_by_target.get(id))
-            .map(|r| r.asana_gid.as_str());
-        match by_partner.or(by_id) {
-            Some(gid) => {
-                blocked.insert(gid.to_owned());
-            }
-            None => out.deletions_held = true,
-        }
-    }
-
-    // Which gid each target item belongs to.
-    let mut claims: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
-    let mut unclaimed: Vec<&Item> = Vec::new();
-    for item in input.target {
-        match item.partner.as_deref() {
-            Some(gid) => claims.entry(gid).or_default().push(item),
-            None => match records_by_target.get(item.id.as_str()) {
-                Some(r) => claims.entry(r.asana_gid.as_str()).or_default().push(item),
-                None => unclaimed.push(item),
-            },
-        }
-    }
-    let mut target_for: HashMap<&str, &Item> = HashMap::new();
-    for (gid, items) in &claims {
-        if items.len() > 1 {
-            let names: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
-            for item in items {
-                out.problems.push(Problem {
-                    side: Side::Target,
-                    id: item.id.clone(),
-                    message: format!(
-                        "asana_gid {gid} appears in more than one file ({}); none of them is synced until only one keeps it",
-                        names.join(", ")
-                    ),
-                });
-            }
-            blocked.insert((*gid).to_owned());
-        } else if !asana_by_gid.contains_key(gid) && !records_by_gid.contains_key(gid) {
-            out.problems.push(Problem {
-                side: Side::Target,
-                id: items[0].id.clone(),
-                message: format!(
-                    "asana_gid {gid} is not a task of this link's Asana project; the file is left as it is"
-                ),
-            });
-            blocked.insert((*gid).to_owned());
-        } else {
-            target_for.insert(gid, items[0]);
-        }
-    }
+    let pairing::Pairing {
+        target_for,
+        unclaimed,
+        blocked,
+        deletions_held,
+        problems,
+    } = pairing::pair(
+        &pairing::Known {
+            identity: input.identity,
+            noun: input.noun,
+            asana_by_gid: &asana_by_gid,
+            records_by_gid: &records_by_gid,
+            records_by_target: &records_by_target,
+            tombstones: &tombstones,
+        },
+        input.target,
+        input.target_unreadable,
+    );
+    out.problems = problems;
+    out.deletions_held = deletions_held;
 
     // Conflicts by gid.
     let mut conflicts_by_gid: HashMap<&str, Vec<&ConflictRecord>> = HashMap::new();
@@ -240,7 +258,10 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         let conflicts = conflicts_by_gid.get(gid).unwrap_or(&no_conflicts);
         match (asana, target, record) {
             (Some(a), Some(t), previous) => {
-                let pair = merge::merge_pair(input.policy, a, t, previous, conflicts);
+                let mut pair =
+                    merge::merge_pair(input.policy, input.clocks, a, t, previous, conflicts);
+                // Paired by the records, an item needs no partner written on it.
+                pair.stamp_partner &= input.identity == Identity::Partner;
                 if pair.is_noop() {
                     continue;
                 }
@@ -249,25 +270,40 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             (Some(a), None, None) => unmapped_asana.push(a),
             (None, Some(_), None) => {} // reported above: claims a gid not in the project
             (Some(a), None, Some(r)) => {
-                // Gone from the target.
+                // Gone from the target: only deliberate evidence lets the task go.
                 if out.deletions_held {
                     continue;
                 }
-                let edited = r.asana.any_changed(&a.fields);
-                match deletion_winner(input.policy, edited, conflicts, Side::Target) {
-                    Some(Side::Target) => out.actions.push(Action::DeleteAsana {
+                match input.gone.get(gid) {
+                    None | Some(Gone::Pending) => {}
+                    Some(Gone::Moved { to }) => out.actions.push(Action::Unlink {
                         record: r.clone(),
-                        asana: a.clone(),
+                        title: a.fields.title.clone(),
+                        to: to.clone(),
                     }),
-                    Some(Side::Asana) => out.actions.push(Action::CreateTarget {
-                        asana: a.clone(),
-                        replaces: Some(r.clone()),
-                    }),
-                    None => out.actions.push(Action::HoldDeletion {
-                        conflict: deletion_conflict(r, &a.fields.title, Side::Target, a),
-                        record: r.held_deletion(Side::Target, &a.fields),
-                        superseded: field_conflict_ids(conflicts),
-                    }),
+                    Some(Gone::Confirmed) => {
+                        // A task that changed in Asana since the last sync (a field, or
+                        // anything that moves its revision: a comment, an attachment, a
+                        // custom field) is never deleted for a missing file.
+                        let edited =
+                            r.asana.any_changed(&a.fields) || a.revision != r.asana.revision;
+                        match deletion_winner(input.policy, edited, conflicts, Side::Target) {
+                            Some(Side::Target) => out.actions.push(Action::DeleteAsana {
+                                record: r.clone(),
+                                asana: a.clone(),
+                                how: input.on_delete,
+                            }),
+                            Some(Side::Asana) => out.actions.push(Action::CreateTarget {
+                                asana: a.clone(),
+                                replaces: Some(r.clone()),
+                            }),
+                            None => out.actions.push(Action::HoldDeletion {
+                                conflict: deletion_conflict(r, &a.fields.title, Side::Target, a),
+                                record: r.held_deletion(Side::Target, &a.fields),
+                                superseded: field_conflict_ids(conflicts),
+                            }),
+                        }
+                    }
                 }
             }
             (None, Some(t), Some(r)) => {
@@ -313,12 +349,13 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         });
         if let Some(a) = recovered {
             adopted.insert(a.id.as_str());
-            let mut pair = merge::merge_pair(input.policy, a, item, None, &no_conflicts);
-            pair.stamp_partner = true;
+            let mut pair =
+                merge::merge_pair(input.policy, input.clocks, a, item, None, &no_conflicts);
+            pair.stamp_partner = input.identity == Identity::Partner;
             out.actions.push(Action::Sync(Box::new(pair)));
             // The Sync settles the intent.
             kept_intents.insert(intent_key(Side::Asana, &item.id));
-        } else {
+        } else if input.import_completed || !item.fields.completed {
             kept_intents.insert(intent_key(Side::Asana, &item.id));
             out.actions.push(Action::CreateAsana {
                 target: (*item).clone(),
@@ -327,7 +364,11 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         }
     }
     for a in unmapped_asana {
-        if !adopted.contains(a.id.as_str()) {
+        let let_go = tombstones
+            .get(a.id.as_str())
+            .is_some_and(|t| t.how.task_kept());
+        let skipped = let_go || (!input.import_completed && a.fields.completed);
+        if !skipped && !adopted.contains(a.id.as_str()) {
             out.actions.push(Action::CreateTarget {
                 asana: a.clone(),
                 replaces: None,
@@ -343,6 +384,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
 
     out.actions.sort_by_key(Action::sort_key);
     out.problems.sort_by(|a, b| a.id.cmp(&b.id));
+    out.blocked = blocked;
     out
 }
 
@@ -364,12 +406,15 @@ fn deletion_winner(
     {
         return Some(side);
     }
-    match policy {
-        Policy::Asana => Some(Side::Asana),
-        Policy::Target => Some(Side::Target),
+    match (policy, deleted_on) {
+        (Policy::Asana, _) => Some(Side::Asana),
+        // Asana is the team's record: a task edited there is never deleted because its
+        // file went away, unless the user says so (`conflicts resolve --keep target`).
+        (Policy::Target, Side::Target) => None,
+        (Policy::Target, Side::Asana) => Some(Side::Target),
         // We cannot know when the deletion happened: the edit is kept, nothing is lost.
-        Policy::Newest => Some(deleted_on.other()),
-        Policy::Manual => None,
+        (Policy::Newest, _) => Some(deleted_on.other()),
+        (Policy::Manual, _) => None,
     }
 }
 

@@ -7,6 +7,8 @@
 //! - [`Intent`]: a create about to be sent, recorded (and flushed) before the request so a
 //!   crash between the create and its record never yields a duplicate on the next run.
 //! - [`ConflictRecord`]: a both-sided change the link's policy left to the user.
+//! - [`Tombstone`]: a pair let go because its target item went away (the task deleted,
+//!   completed or left alone in Asana), remembered after the pair is forgotten.
 //! - [`LinkMeta`]: last successful sync, cursors.
 //! - [`PairSummary`]: the little of a [`PairRecord`] a run holds for every pair while it
 //!   reads both sides, before it knows which pairs need planning.
@@ -336,6 +338,45 @@ impl ConflictRecord {
     }
 }
 
+/// What the bridge did to an Asana task when its target item went away, kept after the
+/// pair is forgotten: so that a task let go is not mirrored back as new, and a file that
+/// returns after its task was deleted is told what happened instead of "not a task".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    /// The Asana task's gid (the key).
+    pub asana_gid: String,
+    /// The target item it was paired with.
+    pub target_id: String,
+    /// The task's name then.
+    pub title: String,
+    /// RFC 3339 time it happened.
+    pub at: String,
+    pub how: LetGo,
+}
+
+/// How a pair was let go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LetGo {
+    /// The task was deleted in Asana (`on_delete = "delete"`), after being saved to
+    /// `trash` (a path) in the trash folder.
+    Deleted { trash: Option<String> },
+    /// The task was marked complete and left in Asana (`on_delete = "complete"`).
+    Completed,
+    /// The task was left as it was (`on_delete = "ignore"`).
+    Ignored,
+    /// The target item moved out of the link's reach (a transferred issue), to `to`.
+    Moved { to: String },
+}
+
+impl LetGo {
+    /// Whether the Asana task still exists and must not be mirrored back as new.
+    #[must_use]
+    pub fn task_kept(&self) -> bool {
+        !matches!(self, LetGo::Deleted { .. })
+    }
+}
+
 /// Link-level bookkeeping.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkMeta {
@@ -349,4 +390,9 @@ pub struct LinkMeta {
     /// RFC 3339 time of the last run that listed every Asana task.
     #[serde(default)]
     pub last_full_scan: Option<String>,
+    /// Mapped target items found missing under `watch`, by Asana gid, with the RFC 3339
+    /// time they were first missed: their absence counts as a deletion only once it has
+    /// lasted the link's grace period.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub missing_since: std::collections::BTreeMap<String, String>,
 }

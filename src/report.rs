@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use asana_bridge_connector::{Field, Item, TaskFields, TaskPatch};
 use serde_json::{Value, json};
 
+use crate::config::OnDelete;
 use crate::engine::LinkReport;
 use crate::merge::{Decision, SyncPair};
 use crate::plan::{Action, Plan};
@@ -128,11 +129,28 @@ pub fn render_plan(plan: &Plan, names: &SideNames<'_>) -> String {
                 describe_new(&mut out, &asana.fields);
             }
             Action::Sync(pair) => render_pair(&mut out, pair, &target(&pair.target.id)),
-            Action::DeleteAsana { asana, .. } => {
+            Action::DeleteAsana {
+                asana, how, record, ..
+            } => {
+                let what = match how {
+                    OnDelete::Delete => "save to the trash, then delete",
+                    OnDelete::Complete => "complete",
+                    OnDelete::Ignore => "let go (left as it is)",
+                };
                 let _ = writeln!(
                     out,
-                    "  - delete Asana task {} \"{}\" (its {} item was deleted)",
-                    asana.id, asana.fields.title, names.target_kind
+                    "  - {what} Asana task {} \"{}\" ({} was removed)",
+                    asana.id,
+                    asana.fields.title,
+                    target(&record.target_id)
+                );
+            }
+            Action::Unlink { record, title, to } => {
+                let _ = writeln!(
+                    out,
+                    "  ~ let go of Asana task {} \"{title}\": {} moved to {to} (the task is left as it is)",
+                    record.asana_gid,
+                    target(&record.target_id)
                 );
             }
             Action::DeleteTarget { target: t, .. } => {
@@ -258,6 +276,7 @@ pub fn link_json(r: &LinkReport) -> Value {
         "conflicts": r.conflicts_open,
         "errors": r.failures,
         "fatal": r.fatal,
+        "notes": r.notes,
     });
     if let Some(plan) = &r.plan {
         v["plan"] = Value::Array(plan.actions.iter().filter_map(action_json).collect());
@@ -285,9 +304,21 @@ fn action_json(a: &Action) -> Option<Value> {
             "target_fields": p.to_target.fields(),
             "conflicts": p.held,
         }),
-        Action::DeleteAsana { asana, .. } => {
-            json!({"action": "delete", "side": "asana", "item": item_ref(asana)})
-        }
+        Action::DeleteAsana { asana, how, .. } => match how {
+            OnDelete::Delete => {
+                json!({"action": "delete", "side": "asana", "item": item_ref(asana)})
+            }
+            OnDelete::Complete => {
+                json!({"action": "complete", "side": "asana", "item": item_ref(asana)})
+            }
+            OnDelete::Ignore => {
+                json!({"action": "let_go", "side": "asana", "item": item_ref(asana)})
+            }
+        },
+        Action::Unlink { record, to, .. } => json!({
+            "action": "let_go", "side": "asana",
+            "item": {"id": record.asana_gid}, "moved_to": to
+        }),
         Action::DeleteTarget { target, .. } => {
             json!({"action": "delete", "side": "target", "item": item_ref(target)})
         }

@@ -58,6 +58,9 @@ pub async fn run(config_path: &Path, args: &SyncArgs, out: Output) -> Result<Exi
             eprintln!("{line}");
         }
         if !out.json && !out.quiet {
+            for note in &r.notes {
+                println!("link \"{}\": {note}", r.link);
+            }
             if let Some(plan) = r.plan.as_ref().filter(|_| r.dry_run) {
                 let describe = |id: &str| target.describe(id);
                 let text = report::render_plan(

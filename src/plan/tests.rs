@@ -1,10 +1,11 @@
 //! The planner's decision table, one case per arm.
 
-use asana_bridge_connector::{Field, Item, TaskFields};
+use asana_bridge_connector::{Field, Identity, Item, TaskFields};
 
 use super::*;
-use crate::merge::{Decision, Policy};
-use crate::records::{ConflictRecord, Fingerprint, Intent, PairRecord, Side};
+use crate::config::OnDelete;
+use crate::merge::{Clocks, Decision, Policy};
+use crate::records::{ConflictRecord, Fingerprint, Intent, LetGo, PairRecord, Side, Tombstone};
 
 fn fields(title: &str) -> TaskFields {
     TaskFields {
@@ -57,6 +58,13 @@ struct Case {
     records: Vec<PairRecord>,
     intents: Vec<Intent>,
     conflicts: Vec<ConflictRecord>,
+    identity: Identity,
+    tombstones: Vec<Tombstone>,
+    /// `None`: every recorded pair's missing file is confirmed deleted.
+    gone: Option<BTreeMap<String, Gone>>,
+    on_delete: OnDelete,
+    import_completed: bool,
+    clocks: Clocks,
 }
 
 impl Case {
@@ -69,6 +77,12 @@ impl Case {
             records: vec![],
             intents: vec![],
             conflicts: vec![],
+            identity: Identity::Partner,
+            tombstones: vec![],
+            gone: None,
+            on_delete: OnDelete::Delete,
+            import_completed: true,
+            clocks: Clocks::default(),
         }
     }
 
@@ -96,14 +110,28 @@ impl Case {
     }
 
     fn plan(&self) -> Plan {
+        // Unless a case says otherwise, every missing file is confirmed deleted.
+        let gone: BTreeMap<String, Gone> = self.gone.clone().unwrap_or_else(|| {
+            self.records
+                .iter()
+                .map(|r| (r.asana_gid.clone(), Gone::Confirmed))
+                .collect()
+        });
         plan(&PlanInput {
             policy: self.policy,
+            identity: self.identity,
+            noun: "file",
             asana: &self.asana,
             target: &self.target,
             target_unreadable: &self.unreadable,
             records: &self.records,
             intents: &self.intents,
             conflicts: &self.conflicts,
+            tombstones: &self.tombstones,
+            gone: &gone,
+            on_delete: self.on_delete,
+            import_completed: self.import_completed,
+            clocks: self.clocks,
         })
     }
 }
@@ -441,13 +469,331 @@ fn an_unidentifiable_unreadable_file_holds_deletions() {
 }
 
 #[test]
-fn duplicate_asana_gid_blocks_the_pair_and_names_both_files() {
+fn a_copied_file_is_reported_and_the_original_keeps_its_pair() {
+    let mut c = Case::synced(|_| {}, |t| t.title = "One, edited".into());
+    c.target.push(file("copy.md", Some("1"), fields("Copy"), 5));
+    let p = c.plan();
+    let s = only_sync(&p);
+    assert_eq!(s.target.id, "one.md");
+    assert_eq!(s.to_asana.title.as_deref(), Some("One, edited"));
+    assert_eq!(p.problems.len(), 1, "{:#?}", p.problems);
+    assert_eq!(p.problems[0].id, "copy.md");
+    assert!(p.problems[0].message.contains("belongs to one.md"));
+}
+
+#[test]
+fn two_files_naming_a_task_neither_recorded_block_the_pair_and_name_both() {
     let mut c = Case::synced(|_| {}, |_| {});
+    c.target[0].id = "renamed.md".into();
     c.target.push(file("copy.md", Some("1"), fields("One"), 5));
     let p = c.plan();
     assert!(p.actions.is_empty(), "{:#?}", p.actions);
     assert_eq!(p.problems.len(), 2);
-    assert!(p.problems[0].message.contains("one.md") && p.problems[0].message.contains("copy.md"));
+    assert!(
+        p.problems[0].message.contains("renamed.md") && p.problems[0].message.contains("copy.md")
+    );
+}
+
+#[test]
+fn an_edited_asana_gid_is_an_error_naming_both_tasks_and_touches_neither() {
+    // A one-digit typo, and a gid of another mapped task: the same answer.
+    for typo in ["7", "2"] {
+        let mut c = Case::synced(|_| {}, |_| {});
+        let a2 = asana("2", fields("Two"), 100);
+        let t2 = file("two.md", Some("2"), fields("Two"), 100);
+        c.records.push(record(&a2, &t2));
+        c.asana.push(a2);
+        c.target.push(t2);
+        c.target[0].partner = Some(typo.into());
+        let p = c.plan();
+        assert!(p.actions.is_empty(), "{typo}: {:#?}", p.actions);
+        assert_eq!(p.problems.len(), 1, "{typo}: {:#?}", p.problems);
+        let m = &p.problems[0].message;
+        assert!(
+            m.contains("from 1 to") && m.contains(typo) && m.contains("asana_gid: \"1\""),
+            "{m}"
+        );
+    }
+}
+
+#[test]
+fn a_mapped_file_that_lost_its_front_matter_is_an_error_not_an_update() {
+    let mut c = Case::synced(
+        |_| {},
+        |t| {
+            *t = TaskFields {
+                title: "one".into(),
+                ..TaskFields::default()
+            }
+        },
+    );
+    c.target[0].partner = None;
+    c.target[0].bare = true;
+    let p = c.plan();
+    assert!(
+        p.actions.is_empty(),
+        "nothing is cleared in Asana: {:#?}",
+        p.actions
+    );
+    assert_eq!(p.problems.len(), 1);
+    assert!(p.problems[0].message.contains("lost its front matter"));
+}
+
+#[test]
+fn an_unmapped_bare_file_is_a_new_task() {
+    let mut c = Case::new();
+    let mut f = file("notes.md", None, fields("notes"), 1);
+    f.bare = true;
+    c.target.push(f);
+    let p = c.plan();
+    assert!(
+        matches!(&p.actions[..], [Action::CreateAsana { .. }]),
+        "{:#?}",
+        p.actions
+    );
+}
+
+#[test]
+fn a_missing_file_without_evidence_deletes_nothing() {
+    for gone in [None, Some(Gone::Pending)] {
+        let mut c = Case::synced(|_| {}, |_| {});
+        c.target.clear();
+        c.gone = Some(gone.iter().map(|g| ("1".to_owned(), g.clone())).collect());
+        let p = c.plan();
+        assert!(p.actions.is_empty(), "{gone:?}: {:#?}", p.actions);
+    }
+}
+
+#[test]
+fn a_moved_away_item_unlinks_the_pair_and_leaves_the_task() {
+    let mut c = Case::synced(|_| {}, |_| {});
+    c.target.clear();
+    c.gone = Some(
+        [(
+            "1".to_owned(),
+            Gone::Moved {
+                to: "acme/other#4".into(),
+            },
+        )]
+        .into(),
+    );
+    let p = c.plan();
+    assert!(
+        matches!(&p.actions[..], [Action::Unlink { to, .. }] if to == "acme/other#4"),
+        "{:#?}",
+        p.actions
+    );
+}
+
+#[test]
+fn a_task_that_changed_in_asana_in_any_way_is_never_deleted_for_a_missing_file() {
+    // Same fields, but its revision moved (a comment, an attachment, a custom field).
+    let mut c = Case::synced(|_| {}, |_| {});
+    c.target.clear();
+    c.asana[0].revision = Some("rev-999".into());
+    for policy in [Policy::Newest, Policy::Asana] {
+        c.policy = policy;
+        let p = c.plan();
+        assert!(
+            matches!(
+                &p.actions[..],
+                [Action::CreateTarget {
+                    replaces: Some(_),
+                    ..
+                }]
+            ),
+            "{policy}: {:#?}",
+            p.actions
+        );
+    }
+    // Even when the file's side wins conflicts, the edited task is held, not deleted.
+    for policy in [Policy::Target, Policy::Manual] {
+        c.policy = policy;
+        let p = c.plan();
+        assert!(
+            matches!(&p.actions[..], [Action::HoldDeletion { .. }]),
+            "{policy}: {:#?}",
+            p.actions
+        );
+    }
+}
+
+#[test]
+fn on_delete_says_what_a_removed_file_does_to_its_task() {
+    for how in [OnDelete::Delete, OnDelete::Complete, OnDelete::Ignore] {
+        let mut c = Case::synced(|_| {}, |_| {});
+        c.target.clear();
+        c.on_delete = how;
+        let p = c.plan();
+        assert!(
+            matches!(&p.actions[..], [Action::DeleteAsana { how: h, .. }] if *h == how),
+            "{how:?}: {:#?}",
+            p.actions
+        );
+    }
+}
+
+fn tombstone(gid: &str, how: LetGo) -> Tombstone {
+    Tombstone {
+        asana_gid: gid.into(),
+        target_id: "roadmap/one.md".into(),
+        title: "One".into(),
+        at: "2026-12-01T10:00:00Z".into(),
+        how,
+    }
+}
+
+#[test]
+fn a_file_that_returns_after_its_task_was_deleted_is_told_the_ways_back() {
+    let mut c = Case::new();
+    c.target.push(file("one.md", Some("1"), fields("One"), 5));
+    c.tombstones.push(tombstone(
+        "1",
+        LetGo::Deleted {
+            trash: Some("t/one.md".into()),
+        },
+    ));
+    let p = c.plan();
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    let m = &p.problems[0].message;
+    assert!(
+        m.contains("deleted in Asana by asana-bridge at 2026-12-01T10:00:00Z")
+            && m.contains("restore it from Asana's trash")
+            && m.contains("remove the asana_gid line"),
+        "{m}"
+    );
+    // Restored from Asana's trash: the file links again.
+    c.asana.push(asana("1", fields("One"), 7));
+    let p = c.plan();
+    assert!(p.problems.is_empty(), "{:#?}", p.problems);
+    assert!(matches!(&p.actions[..], [Action::Sync(s)] if s.previous.is_none()));
+}
+
+#[test]
+fn a_task_let_go_is_not_mirrored_back_as_new() {
+    for how in [
+        LetGo::Completed,
+        LetGo::Ignored,
+        LetGo::Moved { to: "x/y#1".into() },
+    ] {
+        let mut c = Case::new();
+        c.asana.push(asana("1", fields("One"), 5));
+        c.tombstones.push(tombstone("1", how.clone()));
+        assert!(c.plan().actions.is_empty(), "{how:?}");
+    }
+}
+
+#[test]
+fn import_open_creates_no_counterpart_of_completed_or_closed_items() {
+    let mut c = Case::new();
+    c.import_completed = false;
+    let mut done = fields("Done");
+    done.completed = true;
+    c.asana.push(asana("1", done.clone(), 5));
+    c.asana.push(asana("2", fields("Open"), 5));
+    c.target.push(file("9", None, done, 5));
+    c.target.push(file("10", None, fields("Open issue"), 5));
+    let p = c.plan();
+    assert_eq!(p.actions.len(), 2, "{:#?}", p.actions);
+    assert!(matches!(&p.actions[0], Action::CreateTarget { asana, .. } if asana.id == "2"));
+    assert!(matches!(&p.actions[1], Action::CreateAsana { target, .. } if target.id == "10"));
+}
+
+#[test]
+fn without_a_base_a_differing_field_is_a_conflict_under_every_policy() {
+    // The state was lost; the body was edited in the file and the title in Asana.
+    for policy in [
+        Policy::Newest,
+        Policy::Asana,
+        Policy::Target,
+        Policy::Manual,
+    ] {
+        let mut c = Case::new();
+        c.policy = policy;
+        let mut a = fields("One, renamed in Asana");
+        a.notes = "line one\n".into();
+        let mut t = fields("One");
+        t.notes = "line one\nedited locally\n".into();
+        c.asana.push(asana("1", a, 9));
+        c.target.push(file("one.md", Some("1"), t, 8));
+        let s = only_sync(&c.plan()).clone();
+        assert!(
+            s.to_asana.is_empty() && s.to_target.is_empty(),
+            "{policy}: {s:#?}"
+        );
+        assert_eq!(s.held, vec![Field::Title, Field::Notes], "{policy}");
+        assert!(s.conflicts.iter().all(|c| c.base_value.is_none()));
+        // The next run still holds them: nothing merges without a base.
+        let mut next = Case::new();
+        next.policy = policy;
+        next.asana = c.asana.clone();
+        next.target = c.target.clone();
+        let mut r = record(&c.asana[0], &c.target[0]);
+        for f in &s.held {
+            r.asana.fields[f.index()] = 0;
+            r.target.fields[f.index()] = 0;
+        }
+        next.records.push(r);
+        next.conflicts = s.conflicts.clone();
+        let again = only_sync(&next.plan()).clone();
+        assert_eq!(
+            again.held,
+            vec![Field::Title, Field::Notes],
+            "{policy}: {again:#?}"
+        );
+        assert!(again.to_asana.is_empty() && again.to_target.is_empty());
+    }
+}
+
+#[test]
+fn newest_compares_times_on_one_clock() {
+    // Asana's clock is 2 h behind ours: its edit at 10:00:01 by its clock was made after
+    // the file's edit at 12:00:00 by ours.
+    let mut c = Case::synced(
+        |a| a.title = "Asana's".into(),
+        |t| t.title = "The file's".into(),
+    );
+    c.asana[0].modified_at = Some(jiff::Timestamp::from_second(36_001).unwrap());
+    c.target[0].modified_at = Some(jiff::Timestamp::from_second(43_200).unwrap());
+    assert_eq!(
+        only_sync(&c.plan()).to_asana.title.as_deref(),
+        Some("The file's"),
+        "uncorrected"
+    );
+    c.clocks.asana_ahead = jiff::SignedDuration::from_hours(-2);
+    assert_eq!(
+        only_sync(&c.plan()).to_target.title.as_deref(),
+        Some("Asana's")
+    );
+}
+
+#[test]
+fn by_record_a_footer_is_text_except_to_re_adopt_an_unpaired_task() {
+    let mut c = Case::synced(|_| {}, |_| {});
+    c.identity = Identity::Record;
+    c.target[0].id = "5".into();
+    c.records[0].target_id = "5".into();
+    // Issue 5 got task 2's footer pasted in; issue 6 is a copy of issue 5's body.
+    c.target[0].partner = Some("2".into());
+    c.asana.push(asana("2", fields("Two"), 100));
+    c.target.push(file("6", Some("1"), fields("Copy"), 100));
+    // Issues 8 and 12 both carry task 3's footer; task 3 has no pair (a lost record).
+    c.asana.push(asana("3", fields("Three"), 100));
+    c.target.push(file("12", Some("3"), fields("Three"), 100));
+    c.target.push(file("8", Some("3"), fields("Three"), 100));
+    let p = c.plan();
+    assert!(p.problems.is_empty(), "{:#?}", p.problems);
+    let mut seen = Vec::new();
+    for a in &p.actions {
+        match a {
+            Action::CreateAsana { target, .. } => seen.push(format!("new {}", target.id)),
+            Action::CreateTarget { asana, .. } => seen.push(format!("issue for {}", asana.id)),
+            Action::Sync(s) => seen.push(format!("{} with {}", s.target.id, s.asana.id)),
+            other => panic!("{other:#?}"),
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["8 with 3", "issue for 2", "new 12", "new 6"]);
 }
 
 #[test]
@@ -562,8 +908,8 @@ fn adoption_never_clears_a_value_the_other_side_lacks() {
     );
     assert_eq!(s.to_target.due_on, Some(Some("2026-12-01".into())));
     assert_eq!(
-        s.to_asana.title.as_deref(),
-        Some("One, edited"),
-        "real conflicts still follow the policy"
+        s.to_asana.title, None,
+        "a real difference without a base is held"
     );
+    assert_eq!(s.held, vec![Field::Title]);
 }

@@ -85,6 +85,7 @@ impl LinkLoop {
             let options = SyncOptions {
                 full,
                 target_unchanged: self.folder.is_some() && !target_dirty && last_clean,
+                delete_grace: Some(self.link.delete_grace),
                 ..SyncOptions::default()
             };
             tracing::debug!(link = %self.link.name, ?wake, full, "sync");
@@ -119,7 +120,12 @@ impl LinkLoop {
                 None if self.webhook => self.backup_poll,
                 None => self.poll,
             };
-            let deadline = (Instant::now() + interval).min(next_full);
+            let mut deadline = (Instant::now() + interval).min(next_full);
+            // A missing item waits out its grace period; then the target is listed again.
+            if let Some(after) = report.recheck_after {
+                target_dirty = true;
+                deadline = deadline.min(Instant::now() + after);
+            }
             wake = loop {
                 tokio::select! {
                     () = tokio::time::sleep_until(deadline) => break Wake::Poll,
@@ -165,6 +171,11 @@ impl LinkLoop {
             eprintln!("{line}");
         }
         *last_errors = errors;
+        if !self.out.json {
+            for note in &r.notes {
+                self.out.line(&format!("link \"{name}\": {note}"));
+            }
+        }
         let c = &r.counts;
         let changed = c.created_asana
             + c.created_target

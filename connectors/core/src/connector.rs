@@ -54,6 +54,7 @@ pub enum Identity {
 
 /// What became of an item that a full listing no longer shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one answer per missing item, never stored
 pub enum Whereabouts {
     /// Still there after all (filtered out of the listing, or listed in a race).
     Present(Item),

@@ -264,15 +264,49 @@ fn plan_everything(w: &World, policy: Policy, incremental: bool) -> Plan {
     } else {
         w.asana.clone()
     };
-    plan(&PlanInput {
+    plan(&input(
         policy,
-        asana: &asana,
-        target: &w.target,
+        &asana,
+        &w.target,
+        w,
+        &w.records,
+        &confirmed(w),
+    ))
+}
+
+/// Every missing file confirmed deleted.
+fn confirmed(w: &World) -> std::collections::BTreeMap<String, crate::plan::Gone> {
+    w.records
+        .iter()
+        .map(|r| (r.asana_gid.clone(), crate::plan::Gone::Confirmed))
+        .collect()
+}
+
+/// The planner's input for these items and records.
+fn input<'a>(
+    policy: Policy,
+    asana: &'a [Item],
+    target: &'a [Item],
+    w: &'a World,
+    records: &'a [PairRecord],
+    gone: &'a std::collections::BTreeMap<String, crate::plan::Gone>,
+) -> PlanInput<'a> {
+    PlanInput {
+        policy,
+        identity: asana_bridge_connector::Identity::Partner,
+        noun: "file",
+        asana,
+        target,
         target_unreadable: &w.unreadable,
-        records: &w.records,
+        records,
         intents: &[],
         conflicts: &w.conflicts,
-    })
+        tombstones: &[],
+        gone,
+        on_delete: crate::config::OnDelete::Delete,
+        import_completed: true,
+        clocks: crate::merge::Clocks::default(),
+    }
 }
 
 /// The plan as the engine makes it now: settled pairs left out.
@@ -329,15 +363,15 @@ fn plan_unsettled(w: &World, policy: Policy, incremental: bool) -> (Plan, usize)
         }
         records.push(r.clone());
     }
-    let plan = plan(&PlanInput {
+    let gone = confirmed(w);
+    let plan = plan(&input(
         policy,
-        asana: &asana_items,
-        target: &target_items,
-        target_unreadable: &w.unreadable,
-        records: &records,
-        intents: &[],
-        conflicts: &w.conflicts,
-    });
+        &asana_items,
+        &target_items,
+        w,
+        &records,
+        &gone,
+    ));
     (plan, settled.iter().filter(|s| **s).count())
 }
 
@@ -355,7 +389,10 @@ fn normalized(mut plan: Plan) -> Plan {
                 pair.asana.modified_at = None;
                 pair.target.modified_at = None;
             }
-            Action::Forget { .. } | Action::HoldDeletion { .. } | Action::DropIntent { .. } => {}
+            Action::Forget { .. }
+            | Action::Unlink { .. }
+            | Action::HoldDeletion { .. }
+            | Action::DropIntent { .. } => {}
         }
     }
     plan
