@@ -205,10 +205,22 @@ pub async fn sync_link(
         &mut report,
     )
     .await;
-    // A file naming a task the change feed did not mention (a returned file, one re-linked
-    // after the state was lost): read that task, so it is paired, not taken for unknown.
+    // A file naming a task the change feed did not mention (one re-linked after the state
+    // was lost): read that task, so it is paired, not taken for unknown. A task the bridge
+    // deleted is not asked after on every run: restored, the feed names it.
+    let tombstones = state.tombstone_list()?;
     if !full {
-        let known: HashSet<&str> = asana_view.items.iter().map(|i| i.id.as_str()).collect();
+        let deleted: HashSet<&str> = tombstones
+            .iter()
+            .filter(|t| !t.how.task_kept())
+            .map(|t| t.asana_gid.as_str())
+            .collect();
+        let known: HashSet<&str> = asana_view
+            .items
+            .iter()
+            .map(|i| i.id.as_str())
+            .chain(deleted)
+            .collect();
         let wanted: BTreeSet<String> = target_view
             .items
             .iter()
@@ -265,7 +277,6 @@ pub async fn sync_link(
     drop(index);
     drop(summaries);
 
-    let tombstones = state.tombstone_list()?;
     let plan = plan::plan(&PlanInput {
         policy: link.conflict,
         identity,

@@ -111,7 +111,6 @@ fn each_bad_file_gets_one_error_stays_untouched_and_does_not_stop_the_rest() {
 
     let mut names: Vec<&str> = bad.iter().map(|(n, _)| *n).collect();
     names.push("escape.md");
-    names.push(&mapped_file);
     let before: Vec<_> = names.iter().map(|n| fingerprint(&w.md().join(n))).collect();
     let outside_before = fingerprint(&outside);
     w.sim.clear_requests();
@@ -157,7 +156,13 @@ fn each_bad_file_gets_one_error_stays_untouched_and_does_not_stop_the_rest() {
         w.sim.task(&foreign).expect("foreign task").name,
         "Foreign task"
     );
-    // The duplicated gid blocks its task: Asana keeps its values, no file is rewritten.
+    // The copy is reported; the original keeps its pair, untouched and unchanged.
+    assert!(
+        error_lines(&out.stderr, &mapped_file).is_empty(),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(w.read(&mapped_file), mapped_text);
     assert_eq!(w.sim.task(&mapped).expect("mapped").name, "Mapped");
 }
 
@@ -290,10 +295,11 @@ fn a_symlink_out_of_the_folder_is_neither_read_nor_written_through() {
     );
 }
 
-/// One `asana_gid` in two files (a copied file) blocks only that task, with an error naming
-/// both files; once the copy is removed the pair syncs again.
+/// One `asana_gid` in two files (a copied file): the copy gets an error naming the original
+/// and is left alone; the original keeps syncing. Once the copy is removed nothing is
+/// reported and nothing was created or deleted.
 #[test]
-fn a_gid_in_two_files_blocks_only_its_task_until_one_is_removed() {
+fn a_copied_file_is_reported_and_its_original_keeps_syncing() {
     let w = World::new("newest");
     let gid = w.add_task("Original", |_| {});
     let other = w.add_task("Other", |_| {});
@@ -315,22 +321,26 @@ fn a_gid_in_two_files_blocks_only_its_task_until_one_is_removed() {
         },
     );
     let out = w.run(&["sync"]).expect(1);
-    for file in [name.as_str(), "copy.md"] {
-        let lines = error_lines(&out.stderr, file);
-        assert_eq!(lines.len(), 1, "{file}:\n{}", out.stderr);
-        assert!(lines[0].contains("more than one file"), "{}", lines[0]);
-    }
-    assert_eq!(w.read(&name), text);
-    assert_eq!(w.read("copy.md"), text);
+    let lines = error_lines(&out.stderr, "copy.md");
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(
+        lines[0].contains(&format!("belongs to {name}")),
+        "{}",
+        lines[0]
+    );
+    assert!(error_lines(&out.stderr, &name).is_empty(), "{}", out.stderr);
+    assert_eq!(w.read("copy.md"), text, "the copy is left as it is");
+    assert_eq!(
+        World::front(&w.read(&name), "completed").as_deref(),
+        Some("true"),
+        "the original still syncs"
+    );
     assert_eq!(
         World::front(&w.file_of(&other).1, "completed").as_deref(),
         Some("true")
     );
     std::fs::remove_file(w.md().join("copy.md")).expect("rm");
-    w.sync();
-    assert_eq!(
-        World::front(&w.read(&name), "completed").as_deref(),
-        Some("true")
-    );
+    let out = w.sync();
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
     assert_eq!(w.sim.project_tasks(&w.project).len(), 2);
 }

@@ -11,6 +11,8 @@ pub use asana_sim::{Fault, SimTask, Simulator, TaskEdit, TaskSeed};
 
 mod run;
 pub use run::{Run, free_port};
+mod watcher;
+pub use watcher::Watch;
 
 /// One test's world.
 pub struct World {
@@ -37,8 +39,13 @@ impl World {
 
     /// The config with extra lines in its `[asana]` section.
     pub fn write_config_with(&self, policy: &str, asana_extra: &str) {
+        self.write_config_full(policy, asana_extra, "");
+    }
+
+    /// The config with extra lines in its `[asana]` section and in its `[[link]]`.
+    pub fn write_config_full(&self, policy: &str, asana_extra: &str, link_extra: &str) {
         let config = format!(
-            "state_dir = \".asana-bridge\"\n\n[asana]\ntoken_env = \"ASANA_TOKEN\"\n{asana_extra}\n[[link]]\nname = \"roadmap\"\nasana_project = \"{}\"\nconflict = \"{policy}\"\nmarkdown = {{ dir = \"roadmap\" }}\n",
+            "state_dir = \".asana-bridge\"\n\n[asana]\ntoken_env = \"ASANA_TOKEN\"\n{asana_extra}\n[[link]]\nname = \"roadmap\"\nasana_project = \"{}\"\nconflict = \"{policy}\"\nmarkdown = {{ dir = \"roadmap\" }}\n{link_extra}\n",
             self.project
         );
         std::fs::write(self.dir.path().join("asana-bridge.toml"), config).expect("config");

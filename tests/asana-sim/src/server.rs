@@ -238,6 +238,26 @@ impl Simulator {
             .unwrap_or_else(|e| panic!("asana-sim: delete_task({gid}): {}", e.message));
     }
 
+    /// Restores a deleted task from Asana's trash, as alice.
+    pub fn restore_task(&self, gid: &str) {
+        self.shared
+            .ctl_restore_task(gid)
+            .unwrap_or_else(|e| panic!("asana-sim: restore_task({gid}): {}", e.message));
+    }
+
+    /// Adds a comment to a task as alice: its `modified_at` moves, no synced field does.
+    pub fn add_comment(&self, gid: &str) {
+        self.shared
+            .ctl_add_comment(gid)
+            .unwrap_or_else(|e| panic!("asana-sim: add_comment({gid}): {}", e.message));
+    }
+
+    /// Sets this Asana's clock `offset` ahead of the machine's (negative: behind), in its
+    /// timestamps and `Date` headers alike.
+    pub fn set_clock_offset(&self, offset: jiff::SignedDuration) {
+        lock(&self.shared.state).set_clock_offset(offset);
+    }
+
     /// A task's current state; `None` if unknown or deleted.
     pub fn task(&self, gid: &str) -> Option<SimTask> {
         self.shared.ctl_task(gid)

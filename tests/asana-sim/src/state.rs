@@ -122,6 +122,9 @@ pub struct State {
     pub events: EventLog,
     next_gid: u64,
     last_time: Timestamp,
+    /// How far this Asana's clock is ahead of the machine's (a test of a wrong clock):
+    /// moves every time it reports, `Date` headers included.
+    pub clock_offset: SignedDuration,
 }
 
 /// Formats a timestamp the way Asana does: UTC, milliseconds, `Z`.
@@ -146,12 +149,20 @@ impl State {
             events: EventLog::default(),
             next_gid: 1_200_000_000_000_001,
             last_time: Timestamp::UNIX_EPOCH,
+            clock_offset: SignedDuration::ZERO,
         };
         state.workspace_gid = state.gid();
         state.me = state.add_user("Asana Bridge Bot", "bridge-bot@example.com");
         state.alice = state.add_user("Alice Example", "alice@example.com");
         state.add_user("Bob Example", "bob@example.com");
         state
+    }
+
+    /// Sets the clock `offset` ahead of the machine's: times may go back once, as they do
+    /// when a real clock is set.
+    pub fn set_clock_offset(&mut self, offset: SignedDuration) {
+        self.clock_offset = offset;
+        self.last_time = Timestamp::UNIX_EPOCH;
     }
 
     /// A fresh 16-digit gid.
@@ -163,7 +174,10 @@ impl State {
 
     /// Now, in whole milliseconds, strictly after every earlier call.
     pub fn now(&mut self) -> Timestamp {
-        let millis = Timestamp::now().as_millisecond();
+        let millis = Timestamp::now()
+            .checked_add(self.clock_offset)
+            .unwrap_or_else(|_| Timestamp::now())
+            .as_millisecond();
         let mut now = Timestamp::from_millisecond(millis).unwrap_or(self.last_time);
         if now <= self.last_time {
             now = self
@@ -491,6 +505,32 @@ impl State {
         self.task_mut(gid).deleted = true;
         let resource = self.task_ref(gid);
         self.emit(&streams, actor, resource, "deleted", None, None, now);
+        Ok(())
+    }
+
+    /// Restores a deleted task from the trash, as a person would in Asana's UI: it is back
+    /// in its projects and sections, with its history.
+    pub fn restore_task(&mut self, actor: &str, gid: &str) -> ApiResult<()> {
+        if !self.tasks.get(gid).is_some_and(|t| t.deleted) {
+            return Err(ApiError::bad_request("task is not in the trash"));
+        }
+        let now = self.now();
+        self.task_mut(gid).deleted = false;
+        self.task_mut(gid).modified_at = now;
+        let streams = self.task_streams(gid);
+        let resource = self.task_ref(gid);
+        self.emit(&streams, actor, resource, "undeleted", None, None, now);
+        Ok(())
+    }
+
+    /// A comment on a task: no synced field changes, but its story bumps `modified_at`
+    /// (Asana's rule) and an event names the task.
+    pub fn add_comment(&mut self, actor: &str, gid: &str) -> ApiResult<()> {
+        self.live_task(gid)?;
+        let now = self.now();
+        self.task_mut(gid).modified_at = now;
+        let streams = self.task_streams(gid);
+        self.emit_story(&streams, actor, gid, "comment_added", now);
         Ok(())
     }
 

@@ -188,7 +188,20 @@ async fn gate(AxState(sim): AxState<Sim>, req: Request, next: Next) -> Response 
     if !in_batch && delay > Duration::ZERO {
         tokio::time::sleep(delay).await;
     }
-    let response = next.run(req).await;
+    let mut response = next.run(req).await;
+    // `Date` from this Asana's clock (hyper would send the machine's).
+    let offset = lock(&sim.state).clock_offset;
+    if let Some(date) = jiff::Timestamp::now()
+        .checked_add(offset)
+        .ok()
+        .map(|t| jiff::fmt::rfc2822::DateTimePrinter::new().timestamp_to_rfc9110_string(&t))
+        .and_then(|d| d.ok())
+        .and_then(|d| axum::http::HeaderValue::from_str(&d).ok())
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::DATE, date);
+    }
     entry.status = response.status().as_u16();
     entry.batch_write_actions = response.extensions().get::<BatchWrites>().map(|b| b.0);
     if drop_after
