@@ -251,7 +251,20 @@ pub async fn sync_link(
         &conflicts,
     );
     let mut records = Vec::new();
-    let asana_listed: HashSet<String> = asana_view.items.iter().map(|i| i.id.clone()).collect();
+    // The tasks this run read from Asana as changed or gone: a pair blocked by a problem
+    // must see them again once the problem is fixed.
+    let asana_named: HashSet<String> = asana_view
+        .items
+        .iter()
+        .map(|i| i.id.clone())
+        .chain(
+            summaries
+                .iter()
+                .zip(&asana_view.seen)
+                .filter(|(_, seen)| **seen == Seen::Absent)
+                .map(|(s, _)| s.asana_gid.to_string()),
+        )
+        .collect();
     let mut asana_items = asana_view.items;
     let mut target_items = target_view.items;
     for (i, summary) in summaries.iter().enumerate() {
@@ -344,7 +357,7 @@ pub async fn sync_link(
     let trash = crate::trash::dir_of(link, store.dir());
     // A pair blocked by a problem whose task Asana changed must have that change read
     // again once the problem is fixed: the cursor stays.
-    let blocked_changed = plan.blocked.iter().any(|gid| asana_listed.contains(gid));
+    let blocked_changed = plan.blocked.iter().any(|gid| asana_named.contains(gid));
     let applier = Applier {
         asana,
         target,
