@@ -29,13 +29,27 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What a deletion does, for `sync --help` and `watch --help`.
+const DELETIONS: &str = "\
+Deletions: a task is deleted in Asana only when its file is gone from a full listing of the
+folder (under `watch`, for longer than the link's `delete_grace`, 60 s by default), the task
+did not change in Asana since the last sync, and the link's `on_delete` is \"delete\" (the
+default; \"complete\" marks the task complete instead, \"ignore\" leaves it). Before a delete
+the task is saved, as a task file without `asana_gid`, to <dir>/.asana-bridge-trash/ (for a
+GitHub link, trash/<link>/ in the state folder). To undo: restore the task from Asana's trash
+(its comments and history come back and the file links again), or move the saved file back
+into the folder to create the task anew. An edited `asana_gid`, an emptied file or a lost
+front matter never changes the task: the file is reported with the fix.";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a commented starter config (never overwrites an existing one).
     Init,
     /// Reconcile every link (or one) once, then exit.
+    #[command(after_help = DELETIONS)]
     Sync(SyncArgs),
     /// Keep links mirrored until SIGINT/SIGTERM (clean shutdown exits 0).
+    #[command(after_help = DELETIONS)]
     Watch(WatchArgs),
     /// Per link: mapped items, last successful sync, pending conflicts, cursor age.
     Status(LinkArg),

@@ -413,6 +413,9 @@ name = "roadmap"
 asana_project = "1200000000000001"   # the number in the project's URL
 conflict = "newest"                  # newest | asana | target | manual
 markdown = { dir = "roadmap" }       # one .md file per task
+# on_delete = "delete"               # a removed file: delete the task (saved to the trash
+#                                    # first) | complete | ignore
+# delete_grace = 60                  # watch: seconds a file may be missing before that counts
 
 # [[link]]
 # name = "bugs"

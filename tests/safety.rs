@@ -352,3 +352,21 @@ fn a_dry_run_names_the_deletion_and_its_trash_copy() {
     assert!(w.sim.task(&gid).is_some());
     assert!(!w.md().join(".asana-bridge-trash").exists());
 }
+
+/// `sync --help` and `watch --help` say what a deletion does, what the trash holds and how
+/// to undo.
+#[test]
+fn the_help_says_what_a_deletion_does_and_how_to_undo() {
+    let w = World::new("newest");
+    for command in ["sync", "watch"] {
+        let out = w.run(&[command, "--help"]).expect(0);
+        for words in [
+            "deleted in Asana only when its file is gone",
+            "on_delete",
+            ".asana-bridge-trash",
+            "restore the task from Asana's trash",
+        ] {
+            assert!(out.stdout.contains(words), "{command}: {words}\n{}", out.stdout);
+        }
+    }
+}
