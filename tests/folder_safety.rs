@@ -259,3 +259,80 @@ fn a_damaged_state_folder_says_what_to_do() {
     assert_eq!(w.sim.task(&gid).as_ref(), Some(&task_before));
     assert_eq!(w.files(), files_before);
 }
+
+/// Under `watch`, a file in a subfolder is watched: an edit flows to Asana in seconds, an
+/// Asana edit lands in the file where it is, and the bridge's own write to it is no change
+/// (no write follows).
+#[test]
+fn watch_follows_files_in_subfolders() {
+    use std::time::Duration;
+    let w = World::new("newest");
+    let gid = w.add_task("Nested", |t| t.notes = "first".into());
+    w.sync();
+    let (name, text) = w.file_of(&gid);
+    fs::create_dir_all(w.md().join("archive/2026")).expect("mkdir");
+    let nested = w.md().join("archive/2026").join(&name);
+    fs::rename(w.md().join(&name), &nested).expect("mv");
+    w.sync();
+
+    /// Stops the watch it holds (SIGTERM) however the test ends.
+    struct Running(std::process::Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &self.0.id().to_string()])
+                .status();
+            let _ = self.0.wait();
+        }
+    }
+    let child = Running(
+        w.command()
+            .args(["watch", "--poll-interval", "1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn watch"),
+    );
+    // Let it start and settle (its first full reconcile).
+    std::thread::sleep(Duration::from_secs(3));
+
+    fs::write(&nested, text.replace("first", "edited locally")).expect("edit");
+    let arrived = World::eventually(Duration::from_secs(20), || {
+        w.sim
+            .task(&gid)
+            .is_some_and(|t| t.notes == "edited locally")
+    });
+    w.sim.edit_task(
+        &gid,
+        common::TaskEdit {
+            name: Some("Nested, renamed in Asana".into()),
+            ..common::TaskEdit::default()
+        },
+    );
+    let landed = World::eventually(Duration::from_secs(30), || {
+        fs::read_to_string(&nested).is_ok_and(|t| t.contains("renamed in Asana"))
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    w.sim.clear_requests();
+    std::thread::sleep(Duration::from_secs(4));
+    let idle_writes = w.writes();
+
+    drop(child);
+    assert!(arrived, "the nested edit reached Asana");
+    assert!(
+        landed,
+        "the Asana edit reached the nested file: {:?}",
+        fs::read_to_string(&nested)
+    );
+    assert_eq!(
+        idle_writes,
+        Vec::<String>::new(),
+        "its own write is no change"
+    );
+    assert!(
+        !w.md().join(&name).exists(),
+        "the file stayed in its subfolder"
+    );
+    assert!(w.files().is_empty());
+    assert_eq!(w.sim.project_tasks(&w.project).len(), 1);
+}
