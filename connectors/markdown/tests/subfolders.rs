@@ -346,7 +346,17 @@ async fn saved_task_comes_back_as_a_new_task() {
     assert_eq!(all.items.len(), 1);
     let back = &all.items[0];
     assert_eq!(back.id, "back/fix-the-login-page.md");
-    assert_eq!(back.fields, fields.canonical());
+    assert_eq!(back.fields, fields.clone().canonical());
     assert_eq!(back.partner, None);
     assert!(!back.bare);
+    // Once the engine has created its task again, the gid goes in; the note stays a
+    // harmless comment.
+    let linked = c.set_partner(back, "1200000000000999").await.expect("set");
+    assert_eq!(linked.fields, fields.canonical());
+    let text = read(&c, "back/fix-the-login-page.md");
+    assert!(text.contains("asana_gid: \"1200000000000999\""), "{text}");
+    assert!(
+        text.contains("# deleted in Asana by asana-bridge on "),
+        "{text}"
+    );
 }
