@@ -33,9 +33,11 @@ pub struct FolderWatch {
 
 #[derive(Default)]
 struct Shared {
-    /// File names seen changing since the last `take`.
+    /// Ids (relative paths, `archive/fix-login.md`) of task files seen changing since the
+    /// last `take`.
     names: Mutex<BTreeSet<String>>,
-    /// The watcher itself failed (events may be lost): list the folder next time.
+    /// The watcher itself failed (events may be lost), or a subfolder appeared, vanished or
+    /// moved: list the folder next time.
     overflow: Mutex<bool>,
     wake: Notify,
 }
@@ -43,8 +45,9 @@ struct Shared {
 /// What changed in the folder since the last look.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct FolderChanges {
+    /// The ids of the task files that changed (relative paths with `/` separators).
     pub names: BTreeSet<String>,
-    /// Events may have been lost: treat the folder as changed.
+    /// Events may have been lost, or a whole subfolder changed: treat the folder as changed.
     pub overflow: bool,
 }
 
