@@ -298,9 +298,20 @@ impl Config {
             }
             let mut import_completed = true;
             let target = match (link.markdown, link.github) {
-                (Some(md), None) => TargetConfig::Markdown {
-                    dir: resolve(&md.dir),
-                },
+                (Some(md), None) => {
+                    let dir = resolve(&md.dir);
+                    if let Ok(m) = std::fs::metadata(&dir)
+                        && !m.is_dir()
+                    {
+                        return Err(invalid(format!(
+                            "link \"{}\": markdown.dir {} is a file, not a folder; point it at \
+                             a folder (it is created on the first sync if missing)",
+                            link.name,
+                            dir.display()
+                        )));
+                    }
+                    TargetConfig::Markdown { dir }
+                }
                 (None, Some(gh)) => {
                     if gh.repo.split('/').count() != 2 || gh.repo.split('/').any(str::is_empty) {
                         return Err(invalid(format!(
@@ -352,6 +363,8 @@ impl Config {
             });
         }
 
+        check_folders_apart(&links).map_err(invalid)?;
+
         Ok(Self {
             path: path.to_path_buf(),
             state_dir: resolve(&raw.state_dir),
@@ -383,6 +396,82 @@ impl Config {
                 }),
         }
     }
+}
+
+/// Fails when two Markdown links share a folder, or one's folder is inside the other's:
+/// every `*.md` under a link's folder is that link's task, so a file there would belong to
+/// both links (each run would report it, or worse, mirror it into both projects).
+fn check_folders_apart(links: &[LinkConfig]) -> Result<(), String> {
+    let folders: Vec<(&str, &Path, PathBuf)> = links
+        .iter()
+        .filter_map(|l| match &l.target {
+            TargetConfig::Markdown { dir } => {
+                Some((l.name.as_str(), dir.as_path(), real_path(dir)))
+            }
+            TargetConfig::Github { .. } => None,
+        })
+        .collect();
+    for (i, (a, a_dir, a_real)) in folders.iter().enumerate() {
+        for (b, b_dir, b_real) in &folders[i + 1..] {
+            let message = if a_real == b_real {
+                format!(
+                    "links \"{a}\" and \"{b}\" use the same folder ({}); give each link its own folder",
+                    a_dir.display()
+                )
+            } else if a_real.starts_with(b_real) || b_real.starts_with(a_real) {
+                let ((inner, inner_dir), (outer, outer_dir)) = if a_real.starts_with(b_real) {
+                    ((a, a_dir), (b, b_dir))
+                } else {
+                    ((b, b_dir), (a, a_dir))
+                };
+                format!(
+                    "the folder of link \"{inner}\" ({}) is inside the folder of link \"{outer}\" \
+                     ({}), whose subfolders are its tasks too; give each link its own folder, side by side",
+                    inner_dir.display(),
+                    outer_dir.display()
+                )
+            } else {
+                continue;
+            };
+            return Err(message);
+        }
+    }
+    Ok(())
+}
+
+/// `path` made absolute with symlinks and `..` resolved as far as it exists (the
+/// canonical form of its longest existing ancestor), the rest resolved lexically.
+fn real_path(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    let mut out = loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            break real;
+        }
+        match (existing.parent(), existing.components().next_back()) {
+            (Some(parent), Some(last)) => {
+                rest.push(last);
+                existing = parent;
+            }
+            _ => break PathBuf::new(),
+        }
+    };
+    for component in rest.into_iter().rev() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The starter config `asana-bridge init` writes.
@@ -543,5 +632,74 @@ github = { repo = "acme/app", token_env = "GITHUB_TOKEN", api_url = "https://api
         let cfg = parse(STARTER).unwrap();
         let err = cfg.select(Some("nope")).unwrap_err().to_string();
         assert!(err.contains("roadmap"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod folder_tests {
+    use super::*;
+
+    fn two_links(root: &Path, a: &str, b: &str) -> Result<Config, ConfigError> {
+        let text = format!(
+            "[[link]]\nname = \"a\"\nasana_project = \"1\"\nmarkdown = {{ dir = \"{a}\" }}\n\
+             [[link]]\nname = \"b\"\nasana_project = \"2\"\nmarkdown = {{ dir = \"{b}\" }}\n"
+        );
+        Config::parse(&root.join("asana-bridge.toml"), &text, None)
+    }
+
+    fn message(r: Result<Config, ConfigError>) -> String {
+        r.expect_err("refused").to_string()
+    }
+
+    /// Folders side by side are fine; the same folder (however spelled) or one inside the
+    /// other (through `..` or a symlink, existing or not) is refused naming both links.
+    #[test]
+    fn link_folders_must_be_apart() {
+        let root = tempfile::tempdir().expect("dir");
+        let r = root.path();
+        two_links(r, "roadmap", "bugs").expect("side by side");
+        two_links(r, "roadmap", "roadmap-2").expect("a common prefix is not nesting");
+        let m = message(two_links(r, "roadmap", "./x/../roadmap/"));
+        assert!(
+            m.contains("links \"a\" and \"b\" use the same folder"),
+            "{m}"
+        );
+        let m = message(two_links(r, "roadmap", "roadmap/archive"));
+        assert!(
+            m.contains("the folder of link \"b\"") && m.contains("inside the folder of link \"a\""),
+            "{m}"
+        );
+        let m = message(two_links(r, "notes/roadmap", "notes"));
+        assert!(
+            m.contains("the folder of link \"a\"") && m.contains("inside the folder of link \"b\""),
+            "{m}"
+        );
+        #[cfg(unix)]
+        {
+            std::fs::create_dir_all(r.join("real/sub")).expect("mkdir");
+            std::os::unix::fs::symlink(r.join("real"), r.join("alias")).expect("symlink");
+            let m = message(two_links(r, "real", "alias"));
+            assert!(m.contains("use the same folder"), "{m}");
+            let m = message(two_links(r, "alias/sub/new", "real"));
+            assert!(m.contains("inside the folder of link \"b\""), "{m}");
+            two_links(r, "alias/sub", "real-2").expect("apart");
+        }
+    }
+
+    /// A Markdown folder that is a file is a config error.
+    #[test]
+    fn markdown_dir_that_is_a_file() {
+        let root = tempfile::tempdir().expect("dir");
+        std::fs::write(root.path().join("roadmap"), "x").expect("write");
+        let text = "[[link]]\nname = \"roadmap\"\nasana_project = \"1\"\nmarkdown = { dir = \"roadmap\" }\n";
+        let m = message(Config::parse(
+            &root.path().join("asana-bridge.toml"),
+            text,
+            None,
+        ));
+        assert!(
+            m.contains("link \"roadmap\": markdown.dir") && m.contains("is a file, not a folder"),
+            "{m}"
+        );
     }
 }

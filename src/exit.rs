@@ -52,7 +52,10 @@ impl From<crate::config::ConfigError> for CliError {
 impl From<asana_bridge_state::StateError> for CliError {
     fn from(e: asana_bridge_state::StateError) -> Self {
         match e {
-            asana_bridge_state::StateError::Locked { .. } => Self::usage(e),
+            // Nothing a rerun fixes: the user acts first (stop the other process; move
+            // the damaged folder aside), as for a config error.
+            asana_bridge_state::StateError::Locked { .. }
+            | asana_bridge_state::StateError::Damaged { .. } => Self::usage(e),
             other => Self::runtime(other),
         }
     }

@@ -49,12 +49,14 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => "debug",
         (false, _) => "trace",
     };
-    // Our crates at the chosen level; dependencies one notch quieter unless -vvv.
+    // Our crates at the chosen level; dependencies one notch quieter unless -vvv. sled's
+    // own logs stay out: what it finds wrong is reported as one clear error (a damaged
+    // state folder), not as its internal warnings.
     let filter = if verbose >= 3 {
         level.to_owned()
     } else {
         format!(
-            "warn,asana_bridge={level},asana_bridge_connector={level},asana_bridge_asana={level},asana_bridge_markdown={level},asana_bridge_state={level}"
+            "warn,asana_bridge={level},asana_bridge_connector={level},asana_bridge_asana={level},asana_bridge_markdown={level},asana_bridge_state={level},sled=off"
         )
     };
     tracing_subscriber::fmt()

@@ -29,12 +29,18 @@ pub enum StateError {
         path.display()
     )]
     Locked { path: PathBuf },
-    #[error("cannot open the state store in {}: {source}", path.display())]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: sled::Error,
-    },
+    /// The store's files cannot be read back (sled finds corrupted data): the state is
+    /// lost, but nothing else is: moving the folder aside lets the next run re-adopt every
+    /// item by its recorded partner.
+    #[error(
+        "the state folder {} cannot be read: it is damaged ({detail}). Move it aside (e.g. `mv {} {}.damaged`) and run again: the next sync re-adopts every file by its asana_gid with no duplicate, and records a conflict wherever the two sides differ",
+        path.display(), path.display(), path.display()
+    )]
+    Damaged { path: PathBuf, detail: String },
+    // The cause is in the message, not a `source` as well: printed with its chain (`{:#}`)
+    // it would read twice.
+    #[error("cannot open the state store in {}: {cause}", path.display())]
+    Open { path: PathBuf, cause: sled::Error },
     #[error("state store I/O error in {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -188,11 +194,29 @@ fn open_db(db_path: &Path, dir: &Path) -> Result<sled::Db, StateError> {
                     path: dir.to_path_buf(),
                 }
             }
+            sled::Error::Corruption { .. }
+            | sled::Error::ReportableBug(_)
+            | sled::Error::Unsupported(_) => StateError::Damaged {
+                path: dir.to_path_buf(),
+                detail: damage_detail(&source),
+            },
             _ => StateError::Open {
                 path: dir.to_path_buf(),
-                source,
+                cause: source,
             },
         })
+}
+
+/// What sled said about damaged data, in a few words (its message names a backtrace and
+/// an offset that mean nothing to a user).
+fn damage_detail(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Corruption { .. } => "corrupted data".into(),
+        sled::Error::ReportableBug(what) => format!("unreadable data: {what}"),
+        // What a damaged settings file reads as (or a store of another format).
+        sled::Error::Unsupported(what) => format!("unreadable settings: {what}"),
+        other => other.to_string(),
+    }
 }
 
 /// Creates `dir` (and parents) and makes it readable by its owner only.

@@ -1,8 +1,10 @@
 //! [`MarkdownConnector`]: the [`Connector`] over one folder of Markdown task files.
 //!
-//! Ids are file names directly inside the folder (`fix-login.md`); the partner is the
-//! front matter's `asana_gid`; the revision is the SHA-256 of the file's bytes, so an
-//! update or delete never clobbers an edit made since the listing.
+//! Ids are the files' paths relative to the folder, `/`-separated (`fix-login.md`,
+//! `archive/fix-login.md`); every `*.md` in the folder or a subfolder is a task, dot-files
+//! and dot-folders aside, symlinks never followed. New files go directly in the folder. The
+//! partner is the front matter's `asana_gid`; the revision is the SHA-256 of the file's
+//! bytes, so an update or delete never clobbers an edit made since the listing.
 //!
 //! Blocking I/O runs on tokio's blocking pool (`spawn_blocking`): one call is a few small
 //! file operations, but a listing reads and hashes every file, and in `watch` the runtime's
@@ -29,7 +31,7 @@ use crate::render::{self, Change};
 /// Files per listing page.
 pub const DEFAULT_PAGE_SIZE: usize = 500;
 
-/// The Markdown folder side of a link: one `*.md` file per task, directly in `dir`.
+/// The Markdown folder side of a link: one `*.md` file per task, in `dir` or a subfolder.
 ///
 /// The folder must exist: listing a missing folder is an error for the whole link (an
 /// emptied side must never read as "every task was deleted"). On a link's first sync the
@@ -116,6 +118,14 @@ impl MarkdownConnector {
     #[must_use]
     pub fn dir(&self) -> &Path {
         &self.folder.dir
+    }
+
+    /// The trash folder, `<dir>/.asana-bridge-trash`: where deleted task files go, and
+    /// where [`save_to_trash`](crate::save_to_trash) should save a task before the bridge
+    /// deletes it in Asana.
+    #[must_use]
+    pub fn trash_dir(&self) -> PathBuf {
+        self.folder.dir.join(taskfs::TRASH_DIR)
     }
 
     /// Creates the folder (and its parents) if it is missing; for a link's first sync only.
@@ -222,6 +232,9 @@ enum EntryKind {
     Other,
     /// The name is not valid UTF-8 (`name` is its lossy form).
     BadName,
+    /// A subfolder whose name is not valid UTF-8 (`name` is its lossy form, ending in `/`):
+    /// its files cannot have ids.
+    BadFolderName,
 }
 
 /// The hex SHA-256 of a file's bytes: its revision.
@@ -254,18 +267,55 @@ fn check_gid(gid: &str) -> Result<(), ConnectorError> {
 }
 
 impl Folder {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
+    /// The path of the task file `id` (a relative, `/`-separated path inside the folder).
+    fn path(&self, id: &str) -> PathBuf {
+        if id.contains('/') {
+            let mut path = self.dir.clone();
+            path.extend(id.split('/'));
+            path
+        } else {
+            self.dir.join(id)
+        }
     }
 
-    fn check_id(name: &str) -> Result<(), ConnectorError> {
-        if names::is_task_file_name(name) {
-            Ok(())
-        } else {
-            Err(ConnectorError::InvalidData(format!(
-                "`{name}` is not the name of a Markdown file directly in the folder"
-            )))
+    /// Checks that `id` is a task id ([`names::is_task_id`]) whose folders, if any, are
+    /// real folders (not symlinks: an operation never reaches outside the folder).
+    fn check_id(&self, id: &str) -> Result<(), ConnectorError> {
+        if !names::is_task_id(id) {
+            return Err(ConnectorError::InvalidData(format!(
+                "`{id}` is not the relative path of a Markdown file inside the folder"
+            )));
         }
+        let mut at = self.dir.clone();
+        let mut folders = id.split('/');
+        folders.next_back(); // the file itself: `read` refuses a symlink there
+        for folder in folders {
+            at.push(folder);
+            match std::fs::symlink_metadata(&at) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(ConnectorError::InvalidData(format!(
+                        "{} is a symbolic link; not followed",
+                        at.display()
+                    )));
+                }
+                Ok(m) if !m.is_dir() => {
+                    return Err(ConnectorError::NotFound(format!(
+                        "{} is not a folder",
+                        at.display()
+                    )));
+                }
+                Ok(_) => {}
+                // The folder is gone, so is the file: the read says so.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => {
+                    return Err(ConnectorError::io(
+                        format!("cannot read {}", at.display()),
+                        e,
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn dir_error(&self, e: io::Error) -> ConnectorError {
@@ -340,36 +390,75 @@ impl Folder {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The candidate task files of the folder, sorted by name.
+    /// The candidate task files of the folder and its subfolders, sorted by id (their
+    /// relative path, `/`-separated). Dot-files and dot-folders are skipped; symlinks are
+    /// never followed: one named `*.md` is reported, a symlinked folder is skipped (what it
+    /// leads to is outside the folder, maybe another link's, maybe a loop).
     fn entries(&self) -> Result<Vec<Entry>, ConnectorError> {
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(&self.dir).map_err(|e| self.dir_error(e))? {
-            // A failing entry fails the whole listing: a partial listing could read as
-            // deletions.
-            let entry = entry.map_err(|e| self.dir_error(e))?;
-            let os_name = entry.file_name();
-            let lossy = os_name.to_string_lossy();
-            if lossy.starts_with('.') || !lossy.ends_with(".md") {
-                continue;
-            }
-            let file_type = entry.file_type().map_err(|e| self.dir_error(e))?;
-            let kind = if os_name.to_str().is_none() {
-                EntryKind::BadName
-            } else if file_type.is_symlink() {
-                EntryKind::Symlink
-            } else if file_type.is_dir() {
-                continue;
-            } else if file_type.is_file() {
-                EntryKind::File
-            } else {
-                EntryKind::Other
+        // Folders still to read: their path and their id prefix (`""`, `archive/`…).
+        let mut pending: Vec<(PathBuf, String)> = vec![(self.dir.clone(), String::new())];
+        while let Some((dir, prefix)) = pending.pop() {
+            let top = prefix.is_empty();
+            let list_error = |e: io::Error| {
+                if top {
+                    self.dir_error(e)
+                } else if e.kind() == io::ErrorKind::NotFound {
+                    // Moved while listed: a partial listing could read as deletions.
+                    ConnectorError::io(
+                        format!(
+                            "the folder {} disappeared while it was listed; the next run lists again",
+                            dir.display()
+                        ),
+                        e,
+                    )
+                } else {
+                    ConnectorError::io(format!("cannot list the folder {}", dir.display()), e)
+                }
             };
-            out.push(Entry {
-                name: lossy.into_owned(),
-                kind,
-            });
+            for entry in std::fs::read_dir(&dir).map_err(list_error)? {
+                // A failing entry fails the whole listing: a partial listing could read as
+                // deletions.
+                let entry = entry.map_err(list_error)?;
+                let os_name = entry.file_name();
+                let lossy = os_name.to_string_lossy();
+                if lossy.starts_with('.') {
+                    continue;
+                }
+                // The type of the entry itself (a symlink is a symlink, never followed).
+                let file_type = entry.file_type().map_err(list_error)?;
+                if file_type.is_dir() {
+                    if os_name.to_str().is_none() {
+                        out.push(Entry {
+                            name: format!("{prefix}{lossy}/"),
+                            kind: EntryKind::BadFolderName,
+                        });
+                    } else {
+                        pending.push((entry.path(), format!("{prefix}{lossy}/")));
+                    }
+                    continue;
+                }
+                if !lossy.ends_with(".md") {
+                    continue;
+                }
+                let kind = if os_name.to_str().is_none() {
+                    EntryKind::BadName
+                } else if file_type.is_symlink() {
+                    EntryKind::Symlink
+                } else if file_type.is_file() {
+                    EntryKind::File
+                } else {
+                    EntryKind::Other
+                };
+                let name = if top {
+                    lossy.into_owned()
+                } else {
+                    format!("{prefix}{lossy}")
+                };
+                out.push(Entry { name, kind });
+            }
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
@@ -414,6 +503,14 @@ impl Folder {
                     ),
                     None,
                 )),
+                EntryKind::BadFolderName => out.errors.push(item_error(
+                    ConnectorError::InvalidData(
+                        "the folder name is not valid UTF-8, so its files are not read; \
+                         rename the folder"
+                            .into(),
+                    ),
+                    None,
+                )),
                 EntryKind::File => match taskfs::read(&self.path(name)) {
                     // Gone since the directory was read: absent, like any deleted file.
                     Err(ReadError::NotFound) => {}
@@ -441,7 +538,12 @@ impl Folder {
     fn get_many(&self, ids: &[String]) -> Result<Vec<Item>, ConnectorError> {
         let mut out = Vec::with_capacity(ids.len());
         for name in ids {
-            Self::check_id(name)?;
+            match self.check_id(name) {
+                Ok(()) => {}
+                // In a folder that is gone (or is now a file): absent, like a deleted file.
+                Err(ConnectorError::NotFound(_)) => continue,
+                Err(e) => return Err(prefixed(&self.label, name, e)),
+            }
             let file = match taskfs::read(&self.path(name)) {
                 Err(ReadError::NotFound) => continue,
                 // An unreadable file must not look absent (deleted): fail the call.
@@ -527,7 +629,7 @@ impl Folder {
     }
 
     fn update(&self, item: &Item, patch: &TaskPatch) -> Result<Item, ConnectorError> {
-        Self::check_id(&item.id)?;
+        self.check_id(&item.id)?;
         let file = self.read(&item.id)?;
         Self::check_unchanged(item, &file.bytes, "not updated")?;
         self.edit(
@@ -542,7 +644,7 @@ impl Folder {
     }
 
     fn set_partner(&self, item: &Item, gid: &str) -> Result<Item, ConnectorError> {
-        Self::check_id(&item.id)?;
+        self.check_id(&item.id)?;
         check_gid(gid)?;
         // No revision check: the gid must be recorded even if the user edited the file
         // since it was listed, or the next run would create a second task from it.
@@ -593,9 +695,14 @@ impl Folder {
                     .into(),
             ));
         }
-        taskfs::replace(&self.dir, name, new_text.as_bytes(), &file.permissions).map_err(|e| {
-            ConnectorError::io(format!("cannot write {}", self.path(name).display()), e)
-        })?;
+        // The temp file goes next to the file, so that the rename stays in one folder.
+        let path = self.path(name);
+        let (folder, file_name) = match (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+            (Some(folder), Some(file_name)) => (folder, file_name),
+            _ => (self.dir.as_path(), name),
+        };
+        taskfs::replace(folder, file_name, new_text.as_bytes(), &file.permissions)
+            .map_err(|e| ConnectorError::io(format!("cannot write {}", path.display()), e))?;
         tracing::debug!(file = %self.path(name).display(), "updated task file");
         let modified = std::fs::symlink_metadata(self.path(name))
             .and_then(|m| m.modified())
@@ -604,7 +711,12 @@ impl Folder {
     }
 
     fn delete(&self, item: &Item) -> Result<(), ConnectorError> {
-        Self::check_id(&item.id)?;
+        match self.check_id(&item.id) {
+            Ok(()) => {}
+            // Its folder is gone, so is the file: done.
+            Err(ConnectorError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        }
         let file = match taskfs::read(&self.path(&item.id)) {
             // Already gone (a rerun after a crash, or the user deleted it): done.
             Err(ReadError::NotFound) => return Ok(()),

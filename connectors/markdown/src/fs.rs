@@ -197,29 +197,19 @@ pub fn create_new(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     }
 }
 
-/// Moves `dir/name` into `dir/.asana-bridge-trash/` (created as needed), as `name`, or
-/// `stem-2.md`, `stem-3.md`… when the trash already holds that name. Never unlinks.
-/// Returns the name in the trash.
+/// Moves the task file `dir/id` (`id` may be a relative path with `/` separators, as
+/// `archive/fix-login.md`) into `dir/.asana-bridge-trash/` (created as needed). The trash
+/// is flat: the file keeps its own name, or gets `stem-2.md`, `stem-3.md`… when the trash
+/// already holds that name, whichever subfolder it came from. Never unlinks. Returns the
+/// name in the trash.
 ///
 /// # Errors
 /// The I/O error; also when the trash path exists but is not a real folder.
-pub fn move_to_trash(dir: &Path, name: &str) -> io::Result<String> {
+pub fn move_to_trash(dir: &Path, id: &str) -> io::Result<String> {
     let trash = dir.join(TRASH_DIR);
-    match fs::symlink_metadata(&trash) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(io::Error::other(format!(
-                "{} exists but is not a folder",
-                trash.display()
-            )));
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&trash) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        },
-        Err(e) => return Err(e),
-    }
+    ensure_folder(&trash)?;
+    let source = id.split('/').fold(dir.to_path_buf(), |p, c| p.join(c));
+    let name = id.rsplit_once('/').map_or(id, |(_, name)| name);
     let stem = name.strip_suffix(".md").unwrap_or(name);
     for n in 1..10_000u32 {
         let candidate = if n == 1 {
@@ -231,7 +221,7 @@ pub fn move_to_trash(dir: &Path, name: &str) -> io::Result<String> {
         match fs::symlink_metadata(&dest) {
             Ok(_) => continue,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::rename(dir.join(name), &dest)?;
+                fs::rename(&source, &dest)?;
                 return Ok(candidate);
             }
             Err(e) => return Err(e),
@@ -241,6 +231,27 @@ pub fn move_to_trash(dir: &Path, name: &str) -> io::Result<String> {
         "{} holds too many files named like {name}",
         trash.display()
     )))
+}
+
+/// Makes sure `folder` is a real folder (not a symlink), creating it and its parents when
+/// missing.
+///
+/// # Errors
+/// The I/O error; also when the path exists but is not a real folder.
+pub fn ensure_folder(folder: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(folder) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(io::Error::other(format!(
+            "{} exists but is not a folder",
+            folder.display()
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir_all(folder) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -289,6 +300,16 @@ mod tests {
         assert_eq!(fs::read(t.join("a.md")).expect("read"), b"first");
         assert_eq!(fs::read(t.join("a-2.md")).expect("read"), b"second");
         assert!(!d.path().join("a.md").exists());
+        // A file from a subfolder lands flat in the trash, with the same collision rule.
+        fs::create_dir(d.path().join("archive")).expect("mkdir");
+        fs::write(d.path().join("archive/a.md"), "third").expect("write");
+        assert_eq!(
+            move_to_trash(d.path(), "archive/a.md").expect("trash"),
+            "a-3.md"
+        );
+        assert_eq!(fs::read(t.join("a-3.md")).expect("read"), b"third");
+        assert!(!d.path().join("archive/a.md").exists());
+        assert!(d.path().join("archive").is_dir(), "the subfolder stays");
     }
 
     /// Oversized files are refused with only their head read.

@@ -1,5 +1,5 @@
-//! The Markdown folder connector of asana-bridge: one `*.md` file per task, directly in
-//! one folder, with the synced fields in a YAML front matter and the notes as the body.
+//! The Markdown folder connector of asana-bridge: one `*.md` file per task, anywhere in
+//! one folder or its subfolders (dot-folders aside), with the synced fields in a YAML front matter and the notes as the body.
 //!
 //! - [`connector`]: [`MarkdownConnector`], the [`Connector`](asana_bridge_connector::Connector)
 //!   implementation (ids, revisions, listing, the write operations).
@@ -7,6 +7,7 @@
 //! - [`render`]: rendering new files and editing existing ones byte-preservingly.
 //! - [`names`]: which names are task files, and safe names for new files.
 //! - [`fs`]: atomic writes, no-clobber creates, no-follow reads, the trash folder.
+//! - [`trash`]: [`save_to_trash`], a task saved as a task file before it is deleted.
 //!
 //! Conventions of the format, beyond the contract:
 //! - notes = the body with one trailing line ending removed; non-empty notes are written
@@ -15,6 +16,8 @@
 //! - a key whose value becomes empty (`due_on`, `assignee`, `section`, and `tags: []`) is
 //!   removed from the front matter; new files omit empty keys and always write `completed`.
 //! - a field patched to the value it already has is left exactly as written.
+//! - ids are relative paths with `/` separators (`archive/fix-login.md`); files the bridge
+//!   creates go directly in the folder; the trash is flat (see [`fs::move_to_trash`]).
 //! - the folder must exist for listing; [`MarkdownConnector::ensure_dir`] creates it on a
 //!   link's first sync.
 
@@ -23,7 +26,9 @@ pub mod frontmatter;
 pub mod fs;
 pub mod names;
 pub mod render;
+pub mod trash;
 
 pub use connector::{DEFAULT_PAGE_SIZE, MarkdownConnector};
 pub use frontmatter::{FormatError, MAX_FILE_BYTES};
 pub use fs::TRASH_DIR;
+pub use trash::save_to_trash;

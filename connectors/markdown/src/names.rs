@@ -15,19 +15,40 @@ const WINDOWS_RESERVED: [&str; 24] = [
 ];
 
 /// Whether `name` is a task file name: `*.md`, not a dot-file, one plain path component.
-/// Also the guard on every id the engine hands back, so an id never leaves the folder.
 #[must_use]
 pub fn is_task_file_name(name: &str) -> bool {
-    name.len() > 3
-        && name.ends_with(".md")
-        && !name.starts_with('.')
-        && !name.contains(['/', '\\', '\0'])
+    name.len() > 3 && name.ends_with(".md") && is_plain_component(name)
 }
 
-/// The file stem of a task file name (`fix-login.md` -> `fix-login`).
+/// Whether `component` is one plain, visible path component: not empty, not a dot-name
+/// (which also rules out `.` and `..`), no separator of any OS, no NUL.
+#[must_use]
+pub fn is_plain_component(component: &str) -> bool {
+    !component.is_empty() && !component.starts_with('.') && !component.contains(['/', '\\', '\0'])
+}
+
+/// Whether `id` is a task id: the relative path of a task file inside the folder, with
+/// `/` separators (`fix-login.md`, `archive/2026/fix-login.md`): every folder component
+/// plain and visible, the last a task file name. Never absolute, never `..`, never through
+/// a dot-folder, no backslash, no empty component. The guard on every id the engine hands
+/// back, so an id never leaves the folder.
+#[must_use]
+pub fn is_task_id(id: &str) -> bool {
+    let (folders, file) = match id.rsplit_once('/') {
+        Some((folders, file)) => (Some(folders), file),
+        None => (None, id),
+    };
+    is_task_file_name(file)
+        && folders.is_none_or(|f| f.split('/').all(is_plain_component))
+        // A Windows drive or verbatim prefix (`C:`) is not a plain component either.
+        && !(cfg!(windows) && id.contains(':'))
+}
+
+/// The file stem of a task file name or id (`archive/fix-login.md` -> `fix-login`).
 #[must_use]
 pub fn stem(name: &str) -> &str {
-    name.strip_suffix(".md").unwrap_or(name)
+    let file = name.rsplit_once('/').map_or(name, |(_, file)| file);
+    file.strip_suffix(".md").unwrap_or(file)
 }
 
 /// The slug of a title: lowercase ASCII letters, digits and single dashes, at most
@@ -144,5 +165,43 @@ mod tests {
         ] {
             assert!(!is_task_file_name(bad), "{bad}");
         }
+    }
+
+    /// Task ids are relative paths inside the folder, never anything that leaves it.
+    #[test]
+    fn task_ids() {
+        for good in [
+            "a.md",
+            "archive/a.md",
+            "x/y/z/a.md",
+            "a.md/b.md",
+            "2026 notes/a b.md",
+        ] {
+            assert!(is_task_id(good), "{good}");
+        }
+        for bad in [
+            "",
+            ".md",
+            "/a.md",
+            "/etc/x.md",
+            "../a.md",
+            "a/../b.md",
+            "./a.md",
+            "a/./b.md",
+            ".git/a.md",
+            "x/.obsidian/a.md",
+            ".asana-bridge-trash/a.md",
+            "a//b.md",
+            "a/b.md/",
+            "a\\b.md",
+            "a/b\\c.md",
+            "a/.hidden.md",
+            "a/b.txt",
+            "a\0/b.md",
+        ] {
+            assert!(!is_task_id(bad), "{bad}");
+        }
+        assert_eq!(stem("archive/fix-login.md"), "fix-login");
+        assert_eq!(stem("fix-login.md"), "fix-login");
     }
 }

@@ -149,7 +149,8 @@ async fn hostile_titles_stay_inside() {
     assert_eq!(page.items.len(), 9);
 }
 
-/// Listing takes only `*.md` regular files directly in the folder.
+/// Listing takes only `*.md` regular files, in the folder and its subfolders, skipping
+/// dot-files and dot-folders.
 #[tokio::test]
 async fn listing_filters() {
     let (_root, c) = folder();
@@ -170,7 +171,7 @@ async fn listing_filters() {
     .expect("write");
     let page = list_all(&c).await;
     let ids: Vec<&str> = page.items.iter().map(|i| i.id.as_str()).collect();
-    assert_eq!(ids, vec!["a.md", "b.md"]);
+    assert_eq!(ids, vec!["a.md", "b.md", "sub/c.md"]);
     assert!(page.errors.is_empty());
     // A file without front matter is a task named after its stem.
     assert_eq!(page.items[1].fields.title, "b");
