@@ -397,7 +397,12 @@ impl Applier<'_> {
         let what = match how {
             OnDelete::Delete => {
                 // The way back comes first: no copy, no delete.
-                let saved = crate::trash::save(self.trash, &asana.fields).map_err(|e| {
+                let note = format!(
+                    "deleted in Asana by asana-bridge at {} because {} was removed; move this file back into the folder to create the task again",
+                    self.now,
+                    self.target.describe(&record.target_id)
+                );
+                let saved = crate::trash::save(self.trash, &asana.fields, &note).map_err(|e| {
                     Failure::Item(ItemFailure {
                         item: name.clone(),
                         message: format!(

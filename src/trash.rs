@@ -3,11 +3,10 @@
 //! in `<dir>/.asana-bridge-trash/` for a Markdown link and in `trash/<link>/` of the state
 //! folder for other targets.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
-use asana_bridge_connector::TaskFields;
-use asana_bridge_markdown::{fs as taskfs, names, render};
+use asana_bridge_connector::{ConnectorError, TaskFields};
+use asana_bridge_markdown::fs as taskfs;
 
 use crate::config::{LinkConfig, TargetConfig};
 
@@ -34,22 +33,11 @@ fn safe_name(name: &str) -> String {
 }
 
 /// Saves `fields` as a new task file (no `asana_gid`) in `dir`, created if missing, under
-/// a free name made from the title. Returns the file's path.
+/// a free name made from the title, with `note` (when and why) as a comment in its front
+/// matter. Returns the file's path.
 ///
 /// # Errors
-/// The I/O error: the caller must then not delete the task.
-pub fn save(dir: &Path, fields: &TaskFields) -> io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let text = render::render_new(fields, None);
-    for name in names::candidates(&fields.title).take(10_000) {
-        match taskfs::create_new(dir, &name, text.as_bytes()) {
-            Ok(()) => return Ok(dir.join(name)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        format!("no free file name in {} for the task", dir.display()),
-    ))
+/// Why it could not be saved: the caller must then not delete the task.
+pub fn save(dir: &Path, fields: &TaskFields, note: &str) -> Result<PathBuf, ConnectorError> {
+    asana_bridge_markdown::save_to_trash(dir, fields, note)
 }

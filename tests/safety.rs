@@ -366,7 +366,11 @@ fn the_help_says_what_a_deletion_does_and_how_to_undo() {
             ".asana-bridge-trash",
             "restore the task from Asana's trash",
         ] {
-            assert!(out.stdout.contains(words), "{command}: {words}\n{}", out.stdout);
+            assert!(
+                out.stdout.contains(words),
+                "{command}: {words}\n{}",
+                out.stdout
+            );
         }
     }
 }
