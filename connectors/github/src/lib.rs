@@ -11,6 +11,8 @@
 //! - [`connector`]: [`GithubConnector`], the [`Connector`](asana_bridge_connector::Connector).
 //! - [`convert`]: an issue read into the common model; [`wire`]: the API's JSON shapes.
 //! - [`footer`]: the footer line, written and parsed back byte for byte.
+//! - [`budget`]: GitHub's content-creation budget (about 500 an hour), kept across runs.
+//! - [`limits`]: GitHub's limits on titles, labels and bodies; `422`s read field by field.
 //! - [`cache`]: `ETag`s and bodies for conditional requests (`304`s cost no rate limit).
 //! - [`pacer`]: serial, spaced mutations (GitHub's secondary limits).
 //! - [`links`]: `Link` header pagination.
@@ -19,11 +21,13 @@
 //! Rate limits (primary `x-ratelimit-*`, secondary `403`/`429` with `retry-after`) are obeyed
 //! by the shared HTTP layer (`asana_bridge_connector::http`), which this crate configures.
 
+pub mod budget;
 pub mod cache;
 pub mod connector;
 pub mod convert;
 pub mod footer;
 pub mod hooks;
+pub mod limits;
 pub mod links;
 pub mod pacer;
 pub mod settings;
