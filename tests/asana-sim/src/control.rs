@@ -130,6 +130,12 @@ impl Shared {
         st.delete_task(&alice, gid)
     }
 
+    pub fn ctl_restore_task(&self, gid: &str) -> ApiResult<()> {
+        let mut st = lock(&self.state);
+        let alice = st.alice.clone();
+        st.restore_task(&alice, gid)
+    }
+
     pub fn ctl_task(&self, gid: &str) -> Option<SimTask> {
         let st = lock(&self.state);
         sim_task(&st, gid)

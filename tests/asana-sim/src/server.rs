@@ -238,6 +238,13 @@ impl Simulator {
             .unwrap_or_else(|e| panic!("asana-sim: delete_task({gid}): {}", e.message));
     }
 
+    /// Restores a deleted task from Asana's trash (same gid, fields as they were).
+    pub fn restore_task(&self, gid: &str) {
+        self.shared
+            .ctl_restore_task(gid)
+            .unwrap_or_else(|e| panic!("asana-sim: restore_task({gid}): {}", e.message));
+    }
+
     /// A task's current state; `None` if unknown or deleted.
     pub fn task(&self, gid: &str) -> Option<SimTask> {
         self.shared.ctl_task(gid)

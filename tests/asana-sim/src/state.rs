@@ -494,6 +494,20 @@ impl State {
         Ok(())
     }
 
+    /// Restores a deleted task from the trash, as a person can in Asana for 30 days: the
+    /// same gid, its fields as they were (an `undeleted` event).
+    pub fn restore_task(&mut self, actor: &str, gid: &str) -> ApiResult<()> {
+        if !self.tasks.get(gid).is_some_and(|t| t.deleted) {
+            return Err(ApiError::unrecognized_id("task", gid));
+        }
+        let now = self.now();
+        self.task_mut(gid).deleted = false;
+        let streams = self.task_streams(gid);
+        let resource = self.task_ref(gid);
+        self.emit(&streams, actor, resource, "undeleted", None, None, now);
+        Ok(())
+    }
+
     pub fn add_tag(&mut self, actor: &str, task: &str, tag: &str) -> ApiResult<()> {
         self.live_task(task)?;
         if self.tag(tag).is_none() {
