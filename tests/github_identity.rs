@@ -27,7 +27,7 @@ fn assert_quiet(w: &GhWorld) {
     assert_eq!(w.all_writes(), Vec::<String>::new());
 }
 
-/// 1. A copied issue body, footer included, in a new issue: the original task keeps its
+/// Case 1: A copied issue body, footer included, in a new issue: the original task keeps its
 /// name and notes; the copy is a new issue like any other (a new task); every later sync
 /// is quiet and exits 0.
 #[test]
@@ -51,7 +51,7 @@ fn a_copied_issue_body_changes_nothing_in_asana() {
     assert_quiet(&w);
 }
 
-/// 2. A footer pasted into another mapped issue: that issue's own task is not deleted,
+/// Case 2: A footer pasted into another mapped issue: that issue's own task is not deleted,
 /// and neither task changes.
 #[test]
 #[ignore = "needs engine: Identity::Record pairing (records pair first; a pasted footer is text)"]
@@ -78,7 +78,7 @@ fn a_pasted_footer_deletes_nothing() {
     assert_quiet(&w);
 }
 
-/// 3. An issue transferred to another repository: the sync asks GitHub (301), unlinks the
+/// Case 3: An issue transferred to another repository: the sync asks GitHub (301), unlinks the
 /// pair and says where it went; the task is untouched; editing it later opens no new
 /// issue.
 #[test]
@@ -122,7 +122,7 @@ fn a_transferred_issue_unlinks_and_leaves_the_task() {
     assert_quiet(&w);
 }
 
-/// 3b. An issue deleted by an admin (410) is a deletion: the task follows `on_delete`
+/// Case 3b: An issue deleted by an admin (410) is a deletion: the task follows `on_delete`
 /// (here the default, deleted), after GitHub was asked.
 #[test]
 #[ignore = "needs engine: whereabouts() before a missing issue counts as deleted"]
@@ -144,7 +144,7 @@ fn a_deleted_issue_is_asked_about_then_deleted() {
     assert!(w.asana.task(&gid).is_none());
 }
 
-/// 4. A task restored from Asana's trash gets its issue back (reopened, the deletion
+/// Case 4: A task restored from Asana's trash gets its issue back (reopened, the deletion
 /// label dropped), not a second issue; later runs are quiet and name no file.
 #[test]
 fn a_restored_task_relinks_to_its_issue() {
@@ -181,7 +181,7 @@ fn a_restored_task_relinks_to_its_issue() {
     assert_eq!(w.asana.task(&gid).expect("task").name, "Renamed on GitHub");
 }
 
-/// 4b. Removing `asana-bridge:deleted` from an issue brings it back into the link, as
+/// Case 4b: Removing `asana-bridge:deleted` from an issue brings it back into the link, as
 /// README promises: its task is created again (it was deleted in Asana for good), and
 /// messages name the issue, never a file.
 #[test]
@@ -214,7 +214,7 @@ fn removing_the_label_brings_the_issue_back() {
     assert_quiet(&w);
 }
 
-/// 5a. Labels equal but for case: a task tagged `Bug` and `bug` makes an issue with the
+/// Case 5a: Labels equal but for case: a task tagged `Bug` and `bug` makes an issue with the
 /// repository's one `bug` label; a label added on GitHub reaches Asana without
 /// rewriting or losing either tag.
 #[test]
@@ -243,7 +243,7 @@ fn labels_equal_but_for_case_lose_nothing() {
     assert_quiet(&w);
 }
 
-/// 5b. A 60-character tag: the issue is created with everything else, and one clear line
+/// Case 5b: A 60-character tag: the issue is created with everything else, and one clear line
 /// names the tag (no raw JSON).
 #[test]
 fn a_sixty_character_tag_does_not_stop_the_issue() {
@@ -278,7 +278,7 @@ fn a_sixty_character_tag_does_not_stop_the_issue() {
     );
 }
 
-/// 5c. An assignee GitHub refuses (a mapped login that is no collaborator): the other
+/// Case 5c: An assignee GitHub refuses (a mapped login that is no collaborator): the other
 /// changes flow, and the line names the field and the login.
 #[test]
 fn a_refused_assignee_does_not_block_the_other_fields() {
@@ -315,7 +315,7 @@ fn a_refused_assignee_does_not_block_the_other_fields() {
     );
 }
 
-/// 5d. An empty title in Asana: GitHub needs one, so the issue keeps its title; the
+/// Case 5d: An empty title in Asana: GitHub needs one, so the issue keeps its title; the
 /// notes still flow and the line names the title.
 #[test]
 fn an_empty_title_does_not_block_the_other_fields() {
@@ -352,7 +352,7 @@ fn an_empty_title_does_not_block_the_other_fields() {
     );
 }
 
-/// 6. Linking a repository with existing issues edits none of them: the first sync costs
+/// Case 6: Linking a repository with existing issues edits none of them: the first sync costs
 /// the listing pages (plus the Asana creates), not one GitHub write; the next is quiet.
 /// (300 here to stay fast; a one-off run with 2,000 is in the report of this change.)
 #[test]
@@ -393,7 +393,7 @@ fn adopting_existing_issues_writes_nothing_on_github() {
     assert_quiet(&w);
 }
 
-/// 14.4. `import = "open"` (the default): the first sync brings neither closed issues
+/// Issue 14.4: `import = "open"` (the default): the first sync brings neither closed issues
 /// nor completed tasks across; open ones both ways.
 #[test]
 #[ignore = "needs engine: LinkConfig::import_completed = false skips creating counterparts of unmapped closed issues / completed tasks"]
@@ -416,7 +416,7 @@ fn first_sync_imports_only_open_items() {
     assert_quiet(&w);
 }
 
-/// 14.4. GitHub's creation budget across runs: with 3 an hour, a first sync of 5 tasks
+/// Issue 14.4: GitHub's creation budget across runs: with 3 an hour, a first sync of 5 tasks
 /// opens 3 issues, says the rest is postponed, exits 0; the next run inside the hour
 /// sends no create; once the hour has passed, the rest follow. No 403 from GitHub.
 #[test]
@@ -454,7 +454,7 @@ fn a_big_import_is_spread_over_runs() {
     assert_eq!(w.github.rate_limited_count(), 0);
 }
 
-/// 14.5. An issue reassigned on GitHub to a login `[users]` does not map leaves the
+/// Issue 14.5: An issue reassigned on GitHub to a login `[users]` does not map leaves the
 /// Asana assignee as it is (not "unassigned").
 #[test]
 #[ignore = "needs engine: a field in Connector::unknown_fields(item) reads as unchanged since the last sync"]
@@ -482,7 +482,7 @@ fn reassigning_to_an_unmapped_login_leaves_asana_alone() {
     assert_quiet(&w);
 }
 
-/// 14.6. A title over 256 characters in Asana: completion and notes still reach the
+/// Issue 14.6: A title over 256 characters in Asana: completion and notes still reach the
 /// issue, which keeps its title; one line names the title.
 #[test]
 fn a_long_title_does_not_block_completion_and_notes() {
