@@ -11,7 +11,16 @@
 //!   pages, from the newest `updated_at` seen last time minus a small overlap.
 //! - `create`: the repository's labels once per run (plus one `POST /labels` per missing
 //!   label), then `POST /issues`, and a `PATCH` to close it when the task is completed.
-//! - `update`, `set_partner`, `delete`: one `PATCH /issues/{n}` (plus missing labels).
+//! - `update`, `delete`: one `PATCH /issues/{n}` (plus missing labels; a second `PATCH`
+//!   without the fields a `422` named).
+//! - `set_partner`: nothing. The pairing lives in the bridge's records
+//!   ([`Identity::Record`]); only issues the bridge creates carry the footer.
+//! - `whereabouts`: one `GET /issues/{n}`, its `301` not followed.
+//! - `create` of a task the bridge had deleted: the issues labelled [`DELETED_LABEL`] are
+//!   listed once per run, and the one naming the task is reopened instead.
+//!
+//! Every `POST` first takes a slot of the [`CreationBudget`] (about 500 an hour, kept
+//! across runs): beyond it the create is postponed ([`ConnectorError::Postponed`]).
 //!
 //! Every write goes through one [`Pacer`]: serial, spaced as GitHub's secondary limits ask.
 //!

@@ -1,8 +1,9 @@
 //! The GitHub issues connector of asana-bridge: one [`GithubConnector`] per linked
 //! repository, mirroring each Asana task as an issue.
 //!
-//! Mapping: title = task name, body = notes plus one footer line linking the Asana task
-//! ([`footer`]), open/closed = completed (closed as `completed`), labels = tags (created
+//! Mapping: title = task name, body = notes (plus, on issues the bridge creates, one
+//! footer line linking the Asana task: [`footer`]; the pairing itself lives in the
+//! bridge's records), open/closed = completed (closed as `completed`), labels = tags (created
 //! when missing), assignees = assignee through the config's `[users]` table (unmapped
 //! people are left alone). Pull requests, which `/issues` also lists, are never touched.
 //! Due dates and sections have no GitHub equivalent: read as none, never written.
