@@ -145,4 +145,21 @@ mod tests {
             assert!(GithubSettings::new(bad, "1").is_err(), "{bad:?}");
         }
     }
+
+    /// Only a single issue's URL keeps its redirect (a transfer); listings and renamed
+    /// repositories are followed.
+    #[test]
+    fn redirects_kept_only_from_an_issue() {
+        let url = |s: &str| reqwest::Url::parse(s).expect("url");
+        assert!(is_issue_url(&url(
+            "https://api.github.com/repos/a/b/issues/12"
+        )));
+        assert!(!is_issue_url(&url(
+            "https://api.github.com/repos/a/b/issues?page=2"
+        )));
+        assert!(!is_issue_url(&url(
+            "https://api.github.com/repos/a/b/labels/12"
+        )));
+        assert!(!is_issue_url(&url("https://api.github.com/repos/a/b")));
+    }
 }
