@@ -40,6 +40,9 @@ pub struct Connectors {
 /// Environment variable overriding the spacing of GitHub writes, in milliseconds (GitHub
 /// asks for about a second; tests against a simulator use less).
 pub const GITHUB_MUTATION_SPACING_ENV: &str = "GITHUB_MUTATION_SPACING_MS";
+/// Environment variable overriding GitHub's hourly budget of content creations (about
+/// 500; tests against a simulator use less).
+pub const GITHUB_CREATES_PER_HOUR_ENV: &str = "GITHUB_CREATES_PER_HOUR";
 
 impl Connectors {
     /// Reads the Asana token and builds the shared client. A `dry_run` keeps nothing on
@@ -166,6 +169,12 @@ impl Connectors {
         {
             settings.mutation_spacing = Duration::from_millis(ms);
         }
+        if let Some(n) = std::env::var(GITHUB_CREATES_PER_HOUR_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+        {
+            settings.creates_per_hour = n;
+        }
         // A real sync keeps ETags between runs (a 304 costs no rate limit); a dry
         // run writes no file.
         if etags {
@@ -184,6 +193,12 @@ impl Connectors {
                 self.state_dir
                     .join("github")
                     .join(format!("{file}.etags.json")),
+            );
+            // GitHub's content-creation budget spans runs: the last hour's creations.
+            settings.budget_file = Some(
+                self.state_dir
+                    .join("github")
+                    .join(format!("{file}.creates.json")),
             );
         }
         Ok(Some(GithubConnector::new(http, settings)))

@@ -65,6 +65,29 @@ impl GhWorld {
         std::fs::write(self.dir.path().join("asana-bridge.toml"), config).expect("config");
     }
 
+    /// The config of [`GhWorld::write_config`] with more `[users]` rows and `extra` lines
+    /// in the link (e.g. `on_delete = "complete"`).
+    pub fn write_config_with(&self, policy: &str, users: &[(&str, &str)], extra: &str) {
+        let mut config = format!(
+            "state_dir = \".asana-bridge\"\n\n[asana]\ntoken_env = \"ASANA_TOKEN\"\n\n[[link]]\nname = \"bugs\"\nasana_project = \"{}\"\nconflict = \"{policy}\"\ngithub = {{ repo = \"acme/app\", token_env = \"GITHUB_TOKEN\", api_url = \"{}\" }}\n{extra}\n\n[users]\n\"alice@example.com\" = \"alice-gh\"\n",
+            self.project,
+            self.github.base_url()
+        );
+        for (email, login) in users {
+            config.push_str(&format!("\"{email}\" = \"{login}\"\n"));
+        }
+        std::fs::write(self.dir.path().join("asana-bridge.toml"), config).expect("config");
+    }
+
+    /// Runs the binary with `args` and extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command();
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Run::from(cmd.args(args).output().expect("run asana-bridge"))
+    }
+
     /// The binary with both simulators' URLs and tokens in its environment.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_asana-bridge"));

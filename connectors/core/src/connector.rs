@@ -5,8 +5,8 @@
 
 use async_trait::async_trait;
 
-use crate::error::{ConnectorError, ItemError};
-use crate::model::{Item, TaskFields, TaskPatch};
+use crate::error::{ConnectorError, FieldError, ItemError};
+use crate::model::{Field, Item, TaskFields, TaskPatch};
 
 /// An opaque continuation token from one [`Page`] to the next.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,5 +126,32 @@ pub trait Connector: Send + Sync {
     /// modification times across systems (the `newest` policy).
     fn clock_offset(&self) -> Option<jiff::SignedDuration> {
         None
+    }
+
+    /// The field errors of the writes since the last call, drained: fields a `create` or
+    /// `update` that otherwise succeeded did not write (the returned [`Item`] shows them
+    /// as they are on the system). The engine reports each as one error line, and must not
+    /// take the field as agreed: the record keeps the value it asked for as pending, so
+    /// that it is tried again when either side changes it.
+    fn take_field_errors(&self) -> Vec<FieldError> {
+        Vec::new()
+    }
+
+    /// Fields of `item` (as last listed or read) whose value this system holds but cannot
+    /// express in the common model: a GitHub issue assigned only to logins the `[users]`
+    /// table does not map reads as `assignee: None`, which is not "unassigned". The
+    /// engine must read such a field as unchanged since the last sync (never clear the
+    /// other side from it), and may still write it (a mapped person replaces only mapped
+    /// ones).
+    fn unknown_fields(&self, _item: &Item) -> Vec<Field> {
+        Vec::new()
+    }
+
+    /// Whether tag names match ignoring case on this system (GitHub labels: `Bug` and
+    /// `bug` are one label). The engine must then compare tags case-insensitively
+    /// between the sides and never rewrite the other side's spelling: a task with `Bug`
+    /// and `bug` keeps both, and an issue labelled `bug` agrees with it.
+    fn tags_ignore_case(&self) -> bool {
+        false
     }
 }

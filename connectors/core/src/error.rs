@@ -24,6 +24,10 @@ pub enum ErrorKind {
     Io,
     /// Anything else the service refused.
     Api,
+    /// Not done now, on purpose, to stay inside a budget the service announces for a
+    /// longer period than a run should wait (GitHub's ~500 content creations an hour):
+    /// neither a failure of the item nor of the link; the next run does it.
+    Postponed,
 }
 
 /// An error from a connector.
@@ -63,6 +67,13 @@ pub enum ConnectorError {
     },
     #[error("{0}")]
     InvalidData(String),
+    #[error("postponed: {reason}{}", retry_at.map(|t| format!(" (until {})", t.strftime("%H:%M UTC"))).unwrap_or_default())]
+    Postponed {
+        /// Why, for the output: e.g. `GitHub allows about 500 new issues an hour`.
+        reason: String,
+        /// When it would fit again, if known.
+        retry_at: Option<jiff::Timestamp>,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -85,6 +96,7 @@ impl ConnectorError {
             Self::InvalidData(_) | Self::Decode { .. } => ErrorKind::InvalidData,
             Self::Io { .. } => ErrorKind::Io,
             Self::Api { .. } => ErrorKind::Api,
+            Self::Postponed { .. } => ErrorKind::Postponed,
         }
     }
 
@@ -114,6 +126,19 @@ impl ConnectorError {
             source,
         }
     }
+}
+
+/// One field a write could not set while the item's other fields were written (GitHub
+/// refused a 300-character title, a 60-character label, an unassignable login): reported
+/// as one line naming the item, the field and the value; the rest of the item flowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The item's id on its system (an issue number); `None` for an item not created yet.
+    pub id: Option<String>,
+    /// The field that was not written.
+    pub field: crate::model::Field,
+    /// One line for the user: the field, the value (shortened) and the cause.
+    pub message: String,
 }
 
 /// An item a connector could not read. The rest of the listing goes on.

@@ -16,5 +16,5 @@ pub mod http;
 pub mod model;
 
 pub use connector::{Changes, Connector, Identity, Page, PageToken, Whereabouts};
-pub use error::{ConnectorError, ErrorKind, ItemError};
+pub use error::{ConnectorError, ErrorKind, FieldError, ItemError};
 pub use model::{Field, Item, TaskFields, TaskPatch};

@@ -11,7 +11,16 @@
 //!   pages, from the newest `updated_at` seen last time minus a small overlap.
 //! - `create`: the repository's labels once per run (plus one `POST /labels` per missing
 //!   label), then `POST /issues`, and a `PATCH` to close it when the task is completed.
-//! - `update`, `set_partner`, `delete`: one `PATCH /issues/{n}` (plus missing labels).
+//! - `update`, `delete`: one `PATCH /issues/{n}` (plus missing labels; a second `PATCH`
+//!   without the fields a `422` named).
+//! - `set_partner`: nothing. The pairing lives in the bridge's records
+//!   ([`Identity::Record`]); only issues the bridge creates carry the footer.
+//! - `whereabouts`: one `GET /issues/{n}`, its `301` not followed.
+//! - `create` of a task the bridge had deleted: the issues labelled [`DELETED_LABEL`] are
+//!   listed once per run, and the one naming the task is reopened instead.
+//!
+//! Every `POST` first takes a slot of the [`CreationBudget`] (about 500 an hour, kept
+//! across runs): beyond it the create is postponed ([`ConnectorError::Postponed`]).
 //!
 //! Every write goes through one [`Pacer`]: serial, spaced as GitHub's secondary limits ask.
 //!
@@ -29,16 +38,19 @@ use std::sync::Mutex;
 
 use asana_bridge_connector::http::{HttpClient, Idempotency, Request, Response};
 use asana_bridge_connector::{
-    Changes, Connector, ConnectorError, Item, ItemError, Page, PageToken, TaskFields, TaskPatch,
+    Changes, Connector, ConnectorError, Field, FieldError, Identity, Item, ItemError, Page,
+    PageToken, TaskFields, TaskPatch, Whereabouts,
 };
 use async_trait::async_trait;
 use reqwest::Method;
 use reqwest::header::{self, HeaderValue};
 use serde_json::{Map, Value, json};
-use tracing::debug;
+use tracing::{debug, info, warn};
 
+use crate::budget::CreationBudget;
 use crate::cache::{Entry, EtagCache};
 use crate::convert::{DELETED_LABEL, is_deleted, to_item};
+use crate::limits::{self, body_problem, label_problem, title_problem};
 use crate::pacer::Pacer;
 use crate::settings::GithubSettings;
 use crate::wire::{Issue, Label};
@@ -47,7 +59,7 @@ use crate::{footer, links};
 /// Page size of every list request (GitHub's maximum).
 pub const PAGE_SIZE: u32 = 100;
 /// GitHub refuses issue bodies longer than this many characters.
-pub const MAX_BODY_CHARS: usize = 65_536;
+pub const MAX_BODY_CHARS: usize = limits::MAX_BODY_CHARS;
 /// `changes` asks from this many seconds before its cursor: `updated_at` has whole-second
 /// precision and GitHub's listing is eventually consistent.
 pub const SINCE_OVERLAP_SECS: i64 = 5;
@@ -70,6 +82,16 @@ pub struct GithubConnector {
     listed: Mutex<HashSet<u64>>,
     /// Each issue's assignee logins as last read, so a write can keep unmapped ones.
     assignees: Mutex<HashMap<u64, Vec<String>>>,
+    /// Issues last read as assigned only to logins the `[users]` table does not map: their
+    /// `assignee: None` is "someone Asana cannot name", not "unassigned".
+    unknown_assignee: Mutex<HashSet<u64>>,
+    /// Content creations of the last hour, across runs.
+    budget: CreationBudget,
+    /// Fields the writes since the engine last asked did not set.
+    field_errors: Mutex<Vec<FieldError>>,
+    /// Task gid -> number of the issues the bridge closed as deleted (label
+    /// [`DELETED_LABEL`], footer naming the gid): read once per run, when a create needs it.
+    deleted: tokio::sync::Mutex<Option<HashMap<String, u64>>>,
 }
 
 /// What a conditional GET returned.
@@ -91,6 +113,10 @@ impl GithubConnector {
         Self {
             pacer: Pacer::new(settings.mutation_spacing),
             cache: EtagCache::new(settings.etag_cache.clone()),
+            budget: CreationBudget::new(settings.creates_per_hour, settings.budget_file.clone()),
+            unknown_assignee: Mutex::new(HashSet::new()),
+            field_errors: Mutex::new(Vec::new()),
+            deleted: tokio::sync::Mutex::new(None),
             http,
             settings,
             emails,
@@ -115,6 +141,15 @@ impl GithubConnector {
     /// The mutation pacer (every write goes through it).
     pub(crate) fn pacer(&self) -> &Pacer {
         &self.pacer
+    }
+
+    /// Whether `issue` belongs to this repository (a followed redirect may bring one of
+    /// another: a transferred issue).
+    fn is_ours(&self, issue: &Issue) -> bool {
+        issue.repository_url.as_deref().is_none_or(|url| {
+            url.to_lowercase()
+                .ends_with(&format!("/repos/{}", self.repo()).to_lowercase())
+        })
     }
 
     pub(crate) fn repo_path(&self) -> String {
@@ -208,7 +243,17 @@ impl GithubConnector {
     }
 
     fn remember_assignees(&self, issue: &Issue) {
-        lock(&self.assignees).insert(issue.number, issue.assignee_logins());
+        let logins = issue.assignee_logins();
+        let unknown = !logins.is_empty()
+            && logins
+                .iter()
+                .all(|l| !self.emails.contains_key(&l.to_lowercase()));
+        if unknown {
+            lock(&self.unknown_assignee).insert(issue.number);
+        } else {
+            lock(&self.unknown_assignee).remove(&issue.number);
+        }
+        lock(&self.assignees).insert(issue.number, logins);
     }
 
     /// The issue `number`, read fresh (used when a write needs its current assignees).
@@ -219,11 +264,33 @@ impl GithubConnector {
         decode_issue(&fetched.body)
     }
 
+    /// The tags GitHub can hold as labels, one per name ignoring case (labels are
+    /// case-insensitive: `Bug` and `bug` are one label), and a line for each tag it
+    /// cannot (too long).
+    fn usable_labels(tags: &[String]) -> (Vec<String>, Vec<String>) {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut problems = Vec::new();
+        for tag in tags {
+            if let Some(problem) = label_problem(tag) {
+                problems.push(problem);
+            } else if seen.insert(tag.to_lowercase()) {
+                out.push(tag.clone());
+            }
+        }
+        (out, problems)
+    }
+
     /// Makes sure every label in `names` exists, creating the missing ones. Returns the
-    /// names as the repository spells them.
-    async fn ensure_labels(&self, names: &[String]) -> Result<Vec<String>, ConnectorError> {
+    /// names as the repository spells them (one per name ignoring case), and a line for
+    /// each label GitHub refused to create (the others go on).
+    async fn ensure_labels(
+        &self,
+        names: &[String],
+    ) -> Result<(Vec<String>, Vec<String>), ConnectorError> {
+        let mut problems = Vec::new();
         if names.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), problems));
         }
         let mut guard = self.labels.lock().await;
         if guard.is_none() {
@@ -244,11 +311,13 @@ impl GithubConnector {
             *guard = Some(known);
         }
         let known = guard.get_or_insert_with(HashMap::new);
-        let mut out = Vec::with_capacity(names.len());
+        let mut out: Vec<String> = Vec::with_capacity(names.len());
         for name in names {
             let key = name.to_lowercase();
             if let Some(existing) = known.get(&key) {
-                out.push(existing.clone());
+                if !out.iter().any(|o| o.eq_ignore_ascii_case(existing)) {
+                    out.push(existing.clone());
+                }
                 continue;
             }
             let request = Request::post(
@@ -258,36 +327,136 @@ impl GithubConnector {
             // Creating a label twice is refused (422), never duplicated.
             .idempotency(Idempotency::Safe)
             .pass_through(422);
-            let response = self.pacer.run(self.http.send(request)).await?;
+            let response = self.post(request).await?;
             if response.status == 422
                 && !String::from_utf8_lossy(&response.body).contains("already_exists")
             {
-                return Err(ConnectorError::Api {
-                    service: "github",
-                    status: 422,
-                    message: format!(
-                        "cannot create the label {name:?}: {}",
-                        String::from_utf8_lossy(&response.body)
-                    ),
-                });
+                for refusal in limits::refusals(&response.body) {
+                    problems.push(format!(
+                        "label {}: {}",
+                        limits::shorten(name),
+                        refusal.message
+                    ));
+                }
+                continue;
             }
             debug!(label = %name, "label created");
             known.insert(key, name.clone());
             out.push(name.clone());
         }
-        Ok(out)
+        Ok((out, problems))
     }
 
-    /// The body for `notes` with the footer of `partner`, refused early when GitHub would.
-    fn body(&self, notes: &str, partner: Option<&str>) -> Result<String, ConnectorError> {
-        let body = footer::render(notes, partner, &self.settings.asana_task_url);
-        if body.chars().count() > MAX_BODY_CHARS {
-            return Err(ConnectorError::InvalidData(format!(
-                "the notes are too long for a GitHub issue ({} characters with the link line; GitHub takes at most {MAX_BODY_CHARS})",
-                body.chars().count()
-            )));
+    /// Sends a content-creating `POST` within the creation budget: postponed
+    /// ([`ConnectorError::Postponed`]) when this hour's is spent, or when GitHub refuses
+    /// it for longer than the HTTP layer waits.
+    async fn post(&self, request: Request) -> Result<Response, ConnectorError> {
+        self.budget.take().await?;
+        match self.pacer.run(self.http.send(request)).await {
+            Err(ConnectorError::RateLimited { retry_after }) => {
+                let until = self
+                    .budget
+                    .refused_until(retry_after.unwrap_or(std::time::Duration::from_secs(3600)));
+                Err(self.budget.postponed(until))
+            }
+            other => other,
         }
-        Ok(body)
+    }
+
+    /// Notes a field a write could not set: a warning now, and a [`FieldError`] for the
+    /// engine.
+    fn field_error(&self, number: Option<u64>, field: Field, message: String) {
+        let id = number.map(|n| n.to_string());
+        let name = id
+            .as_deref()
+            .map_or_else(|| self.repo(), |id| self.describe(id));
+        warn!("{name}: {message}");
+        lock(&self.field_errors).push(FieldError { id, field, message });
+    }
+
+    /// The number of the issue the bridge closed as deleted for task `gid`, if there is
+    /// one: the issues labelled [`DELETED_LABEL`] are read once per run.
+    async fn deleted_issue_of(&self, gid: &str) -> Result<Option<u64>, ConnectorError> {
+        let mut guard = self.deleted.lock().await;
+        if guard.is_none() {
+            let mut found = HashMap::new();
+            let url = format!(
+                "{}/issues?state=all&labels={DELETED_LABEL}&sort=created&direction=asc&per_page={PAGE_SIZE}",
+                self.repo_path()
+            );
+            self.walk(url, |issue| {
+                if is_deleted(issue)
+                    && let (_, Some(g)) = footer::split(issue.body.as_deref().unwrap_or(""))
+                {
+                    // The newest one wins.
+                    found.insert(g, issue.number);
+                }
+            })
+            .await?;
+            *guard = Some(found);
+        }
+        Ok(guard.as_ref().and_then(|m| m.get(gid)).copied())
+    }
+
+    /// Brings back issue `n`, which the bridge closed as deleted, as the counterpart of
+    /// task `gid` restored in Asana: the deletion label dropped, reopened (or closed as
+    /// completed), and the task's fields written.
+    async fn restore(
+        &self,
+        n: u64,
+        fields: &TaskFields,
+        gid: &str,
+    ) -> Result<Item, ConnectorError> {
+        let current = self.issue(n).await?;
+        let mut problems: Vec<(Field, String)> = Vec::new();
+        let (wanted, too_long) = Self::usable_labels(&fields.tags);
+        let (labels, refused) = self.ensure_labels(&wanted).await?;
+        problems.extend(
+            too_long
+                .into_iter()
+                .chain(refused)
+                .map(|p| (Field::Tags, p)),
+        );
+        let mut write = Map::new();
+        write.insert("title".into(), json!(fields.title));
+        match self.body(&fields.notes, Some(gid)) {
+            Ok(body) => {
+                write.insert("body".into(), json!(body));
+            }
+            Err(problem) => problems.push((Field::Notes, problem)),
+        }
+        write.insert("labels".into(), json!(labels));
+        let (state, reason) = if fields.completed {
+            ("closed", "completed")
+        } else {
+            ("open", "reopened")
+        };
+        write.insert("state".into(), json!(state));
+        write.insert("state_reason".into(), json!(reason));
+        if let Some(assignees) =
+            self.assignees_for(fields.assignee.as_deref(), &current.assignee_logins())
+        {
+            write.insert("assignees".into(), json!(assignees));
+        }
+        let issue = self.patch_fields(n, write, &mut problems).await?;
+        if let Some(map) = self.deleted.lock().await.as_mut() {
+            map.remove(gid);
+        }
+        for (field, message) in problems {
+            self.field_error(Some(n), field, message);
+        }
+        info!(issue = %self.describe(&n.to_string()), task = gid, "restored: the issue the bridge had closed as deleted is back");
+        self.item(&issue.unwrap_or(current))
+    }
+
+    /// The body for `notes` with the footer of `partner`; the reason when GitHub would
+    /// refuse it (too long).
+    fn body(&self, notes: &str, partner: Option<&str>) -> Result<String, String> {
+        let body = footer::render(notes, partner, &self.settings.asana_task_url);
+        match body_problem(&body) {
+            Some(problem) => Err(problem),
+            None => Ok(body),
+        }
     }
 
     /// The assignees to send for `assignee` (an e-mail or none), given the issue's current
@@ -325,6 +494,54 @@ impl GithubConnector {
         .idempotency(Idempotency::Safe);
         let response = self.pacer.run(self.http.send(request)).await?;
         decode_issue(&String::from_utf8_lossy(&response.body))
+    }
+
+    /// A paced `PATCH /issues/{n}` of `body`, leaving out what GitHub refuses: each
+    /// field a `422` names goes into `problems` and the rest is sent again, so one bad
+    /// field never blocks the others. `None`: nothing was left to send.
+    async fn patch_fields(
+        &self,
+        number: u64,
+        mut body: Map<String, Value>,
+        problems: &mut Vec<(Field, String)>,
+    ) -> Result<Option<Issue>, ConnectorError> {
+        while !body.is_empty() {
+            let request = Request::new(
+                Method::PATCH,
+                format!("{}/issues/{number}", self.repo_path()),
+            )
+            .json(Value::Object(body.clone()))
+            // A PATCH sets values: sending it twice is sending it once.
+            .idempotency(Idempotency::Safe)
+            .pass_through(422);
+            let response = self.pacer.run(self.http.send(request)).await?;
+            if response.status != 422 {
+                return decode_issue(&String::from_utf8_lossy(&response.body)).map(Some);
+            }
+            let refusals = limits::refusals(&response.body);
+            let mut dropped = false;
+            for refusal in &refusals {
+                if let (Some(key), Some(field)) = (refusal.key, refusal.field)
+                    && body.remove(key).is_some()
+                {
+                    if key == "state" {
+                        body.remove("state_reason");
+                    }
+                    dropped = true;
+                    problems.push((field, refusal.message.clone()));
+                }
+            }
+            if !dropped {
+                return Err(ConnectorError::InvalidData(
+                    refusals
+                        .into_iter()
+                        .map(|r| r.message)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ));
+            }
+        }
+        Ok(None)
     }
 
     /// Lists every page from `url`, calling `each` for every issue (pull requests skipped).
@@ -424,10 +641,14 @@ impl Connector for GithubConnector {
             let issue = match self.issue(n).await {
                 Ok(issue) => issue,
                 Err(ConnectorError::NotFound(_)) => continue,
-                Err(ConnectorError::Api { status: 410, .. }) => continue, // deleted by an admin
+                // Deleted by an admin (410) or transferred (301): absent here; the engine
+                // asks `whereabouts` before it takes that for a deletion.
+                Err(ConnectorError::Api {
+                    status: 301 | 410, ..
+                }) => continue,
                 Err(e) => return Err(e),
             };
-            if issue.is_pull_request() || is_deleted(&issue) {
+            if issue.is_pull_request() || is_deleted(&issue) || !self.is_ours(&issue) {
                 continue;
             }
             items.push(self.item(&issue)?);
@@ -436,13 +657,48 @@ impl Connector for GithubConnector {
         Ok(items)
     }
 
+    /// Opens an issue for the task `partner` (its body ends with the footer naming it).
+    ///
+    /// - A task the bridge had deleted and that came back (restored from Asana's trash)
+    ///   gets its old issue back: the issue closed with [`DELETED_LABEL`] whose footer
+    ///   names `partner` is reopened, the label dropped and the task's fields written,
+    ///   instead of a second issue.
+    /// - An empty or too long title cannot make an issue: [`ConnectorError::InvalidData`]
+    ///   naming it, nothing sent. Any other field GitHub would refuse (a label over 50
+    ///   characters, notes over 65,536, an assignee it does not take) is left out, the
+    ///   issue is created with the rest, and the field is reported
+    ///   ([`Connector::take_field_errors`]).
+    /// - Within the creation budget: [`ConnectorError::Postponed`] when this hour's is
+    ///   spent.
     async fn create(
         &self,
         fields: &TaskFields,
         partner: Option<&str>,
     ) -> Result<Item, ConnectorError> {
-        let body = self.body(&fields.notes, partner)?;
-        let labels = self.ensure_labels(&fields.tags).await?;
+        if let Some(problem) = title_problem(&fields.title) {
+            return Err(ConnectorError::InvalidData(problem));
+        }
+        if let Some(gid) = partner
+            && let Some(n) = self.deleted_issue_of(gid).await?
+        {
+            return self.restore(n, fields, gid).await;
+        }
+        let mut problems: Vec<(Field, String)> = Vec::new();
+        let (wanted, too_long) = Self::usable_labels(&fields.tags);
+        let (labels, refused) = self.ensure_labels(&wanted).await?;
+        problems.extend(
+            too_long
+                .into_iter()
+                .chain(refused)
+                .map(|p| (Field::Tags, p)),
+        );
+        let body = match self.body(&fields.notes, partner) {
+            Ok(body) => body,
+            Err(problem) => {
+                problems.push((Field::Notes, problem));
+                footer::render("", partner, &self.settings.asana_task_url)
+            }
+        };
         let mut write = Map::new();
         write.insert("title".into(), json!(fields.title));
         write.insert("body".into(), json!(body));
@@ -450,36 +706,110 @@ impl Connector for GithubConnector {
         if let Some(assignees) = self.assignees_for(fields.assignee.as_deref(), &[]) {
             write.insert("assignees".into(), json!(assignees));
         }
-        let request = Request::post(format!("{}/issues", self.repo_path()), Value::Object(write))
-            .idempotency(Idempotency::CreateOnce);
-        let response = self.pacer.run(self.http.send(request)).await?;
-        let mut issue = decode_issue(&String::from_utf8_lossy(&response.body))?;
+        self.budget.take().await?;
+        let mut issue = loop {
+            let request = Request::post(
+                format!("{}/issues", self.repo_path()),
+                Value::Object(write.clone()),
+            )
+            .idempotency(Idempotency::CreateOnce)
+            .pass_through(422);
+            let response = match self.pacer.run(self.http.send(request)).await {
+                Err(ConnectorError::RateLimited { retry_after }) => {
+                    let until = self
+                        .budget
+                        .refused_until(retry_after.unwrap_or(std::time::Duration::from_secs(3600)));
+                    return Err(self.budget.postponed(until));
+                }
+                other => other?,
+            };
+            if response.status != 422 {
+                break decode_issue(&String::from_utf8_lossy(&response.body))?;
+            }
+            // Nothing was created: leave out what GitHub refused and send the rest.
+            let refusals = limits::refusals(&response.body);
+            let mut dropped = false;
+            for refusal in &refusals {
+                match (refusal.key, refusal.field) {
+                    (Some("title"), _) | (None, _) | (_, None) => {}
+                    (Some(key), Some(field)) => {
+                        let cleared = match key {
+                            "body" => write
+                                .insert(
+                                    "body".into(),
+                                    json!(footer::render(
+                                        "",
+                                        partner,
+                                        &self.settings.asana_task_url
+                                    )),
+                                )
+                                .is_some_and(|old| old != write["body"]),
+                            _ => write.remove(key).is_some(),
+                        };
+                        if cleared {
+                            dropped = true;
+                            problems.push((field, refusal.message.clone()));
+                        }
+                    }
+                }
+            }
+            if !dropped {
+                return Err(ConnectorError::InvalidData(
+                    refusals
+                        .into_iter()
+                        .map(|r| r.message)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ));
+            }
+        };
         if fields.completed {
             let mut close = Map::new();
             close.insert("state".into(), json!("closed"));
             close.insert("state_reason".into(), json!("completed"));
             // If this fails the issue stays open and unrecorded; the next run pairs it by its
             // footer and settles `completed` like any other difference.
-            issue = self.patch(issue.number, close).await?;
+            if let Some(closed) = self
+                .patch_fields(issue.number, close, &mut problems)
+                .await?
+            {
+                issue = closed;
+            }
+        }
+        for (field, message) in problems {
+            self.field_error(Some(issue.number), field, message);
         }
         self.item(&issue)
     }
 
+    /// Writes the fields of `patch` that differ from `item`, in one `PATCH`. A field
+    /// GitHub would refuse (an empty or too long title, a label over 50 characters, notes
+    /// over 65,536, an assignee it does not take: checked before sending, or named by its
+    /// `422`) is left out and reported ([`Connector::take_field_errors`]); the others are
+    /// written. Tags compare as GitHub's labels do, ignoring case.
     async fn update(&self, item: &Item, patch: &TaskPatch) -> Result<Item, ConnectorError> {
         let n = number(&item.id)?;
+        let mut problems: Vec<(Field, String)> = Vec::new();
         let mut write = Map::new();
         if let Some(title) = &patch.title
             && *title != item.fields.title
         {
-            write.insert("title".into(), json!(title));
+            match title_problem(title) {
+                Some(problem) => problems.push((Field::Title, problem)),
+                None => {
+                    write.insert("title".into(), json!(title));
+                }
+            }
         }
         if let Some(notes) = &patch.notes
             && *notes != item.fields.notes
         {
-            write.insert(
-                "body".into(),
-                json!(self.body(notes, item.partner.as_deref())?),
-            );
+            match self.body(notes, item.partner.as_deref()) {
+                Ok(body) => {
+                    write.insert("body".into(), json!(body));
+                }
+                Err(problem) => problems.push((Field::Notes, problem)),
+            }
         }
         if let Some(completed) = patch.completed
             && completed != item.fields.completed
@@ -493,9 +823,15 @@ impl Connector for GithubConnector {
             write.insert("state_reason".into(), json!(reason));
         }
         if let Some(tags) = &patch.tags {
-            let tags = asana_bridge_connector::model::canonical_tags(tags.clone());
-            if tags != item.fields.tags {
-                write.insert("labels".into(), json!(self.ensure_labels(&tags).await?));
+            let (wanted, too_long) = Self::usable_labels(tags);
+            problems.extend(too_long.into_iter().map(|p| (Field::Tags, p)));
+            let lower = |tags: &[String]| -> std::collections::BTreeSet<String> {
+                tags.iter().map(|t| t.to_lowercase()).collect()
+            };
+            if lower(&wanted) != lower(&item.fields.tags) {
+                let (labels, refused) = self.ensure_labels(&wanted).await?;
+                problems.extend(refused.into_iter().map(|p| (Field::Tags, p)));
+                write.insert("labels".into(), json!(labels));
             }
         }
         if let Some(assignee) = &patch.assignee {
@@ -509,35 +845,51 @@ impl Connector for GithubConnector {
             }
         }
         // Due dates and sections have no GitHub equivalent: nothing to write for them.
-        if write.is_empty() {
-            return Ok(item.clone());
+        let issue = self.patch_fields(n, write, &mut problems).await?;
+        for (field, message) in problems {
+            self.field_error(Some(n), field, message);
         }
-        let issue = self.patch(n, write).await?;
-        self.item(&issue)
+        match issue {
+            Some(issue) => self.item(&issue),
+            None => Ok(item.clone()),
+        }
     }
 
+    /// Closes the issue as `not_planned` with [`DELETED_LABEL`] (GitHub tokens cannot
+    /// delete issues). When the engine names the task (`item.partner`) and the body has
+    /// no footer yet (an adopted issue), the same `PATCH` adds it, so that a task
+    /// restored in Asana finds its issue again.
     async fn delete(&self, item: &Item) -> Result<(), ConnectorError> {
         let n = number(&item.id)?;
         let mut labels = item.fields.tags.clone();
         labels.push(DELETED_LABEL.to_owned());
-        let labels = self.ensure_labels(&labels).await?;
+        let (labels, _) = self.ensure_labels(&labels).await?;
         let mut write = Map::new();
         write.insert("state".into(), json!("closed"));
         write.insert("state_reason".into(), json!("not_planned"));
         write.insert("labels".into(), json!(labels));
+        if let Some(gid) = item.partner.as_deref() {
+            let current = self.issue(n).await?;
+            let (notes, named) = footer::split(current.body.as_deref().unwrap_or(""));
+            if named.as_deref() != Some(gid)
+                && let Ok(body) = self.body(&notes, Some(gid))
+            {
+                write.insert("body".into(), json!(body));
+            }
+            if let Some(map) = self.deleted.lock().await.as_mut() {
+                map.insert(gid.to_owned(), n);
+            }
+        }
         self.patch(n, write).await?;
         Ok(())
     }
 
-    async fn set_partner(&self, item: &Item, partner: &str) -> Result<Item, ConnectorError> {
-        let n = number(&item.id)?;
-        let mut write = Map::new();
-        write.insert(
-            "body".into(),
-            json!(self.body(&item.fields.notes, Some(partner))?),
-        );
-        let issue = self.patch(n, write).await?;
-        self.item(&issue)
+    /// Writes nothing: on GitHub the pairing lives in the bridge's records
+    /// ([`Identity::Record`]). An issue the bridge creates carries the footer from its
+    /// first write (the recovery hint for a create a crash left unrecorded); an existing
+    /// issue that is adopted is not edited for it (no "edited" mark, no request).
+    async fn set_partner(&self, item: &Item, _partner: &str) -> Result<Item, ConnectorError> {
+        Ok(item.clone())
     }
 
     async fn changes(&self, cursor: Option<&str>) -> Result<Changes, ConnectorError> {
@@ -574,5 +926,93 @@ impl Connector for GithubConnector {
             changed: changed.into_keys().map(|n| n.to_string()).collect(),
             cursor: newest.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
         })
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::Record
+    }
+
+    /// `GET /issues/{n}` without following its redirect: `301` (transferred to another
+    /// repository) is [`Whereabouts::Moved`] naming `owner/name#number`; `404`/`410`, or
+    /// the bridge's own deletion label, is [`Whereabouts::Deleted`]; a `200` is
+    /// [`Whereabouts::Present`] (a pull request or an issue of another repository, e.g. a
+    /// redirect followed by a proxy, is moved out of reach).
+    async fn whereabouts(&self, id: &str) -> Result<Whereabouts, ConnectorError> {
+        let n = number(id)?;
+        let request = Request::get(format!("{}/issues/{n}", self.repo_path()))
+            .pass_through(301)
+            .pass_through(302)
+            .pass_through(307)
+            .pass_through(308)
+            .pass_through(410);
+        let response = match self.http.send(request).await {
+            Ok(response) => response,
+            Err(ConnectorError::NotFound(_)) => return Ok(Whereabouts::Deleted),
+            Err(e) => return Err(e),
+        };
+        match response.status {
+            410 => Ok(Whereabouts::Deleted),
+            301 | 302 | 307 | 308 => {
+                let location = header_str(&response, header::LOCATION).unwrap_or_default();
+                Ok(Whereabouts::Moved {
+                    to: moved_to(&location),
+                })
+            }
+            _ => {
+                let issue = decode_issue(&String::from_utf8_lossy(&response.body))?;
+                if !self.is_ours(&issue) {
+                    return Ok(Whereabouts::Moved {
+                        to: issue
+                            .html_url
+                            .as_deref()
+                            .map_or_else(|| "another repository".to_owned(), moved_to),
+                    });
+                }
+                if issue.is_pull_request() {
+                    return Ok(Whereabouts::Moved {
+                        to: format!("{}#{n} (a pull request)", self.repo()),
+                    });
+                }
+                if is_deleted(&issue) {
+                    return Ok(Whereabouts::Deleted);
+                }
+                Ok(Whereabouts::Present(self.item(&issue)?))
+            }
+        }
+    }
+
+    fn take_field_errors(&self) -> Vec<FieldError> {
+        std::mem::take(&mut *lock(&self.field_errors))
+    }
+
+    fn unknown_fields(&self, item: &Item) -> Vec<Field> {
+        let unknown = item.fields.assignee.is_none()
+            && item
+                .id
+                .parse::<u64>()
+                .is_ok_and(|n| lock(&self.unknown_assignee).contains(&n));
+        if unknown {
+            vec![Field::Assignee]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn tags_ignore_case(&self) -> bool {
+        true
+    }
+}
+
+/// `owner/name#number` of an issue's URL (`…/repos/{o}/{r}/issues/{n}` of the API, or
+/// `https://github.com/{o}/{r}/issues/{n}`); the URL itself when it is neither.
+fn moved_to(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    let parts: Vec<&str> = path.trim_end_matches('/').rsplit('/').take(4).collect();
+    match parts.as_slice() {
+        [n, "issues", repo, owner] if n.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{owner}/{repo}#{n}")
+        }
+        _ if url.is_empty() => "another repository".to_owned(),
+        _ => url.to_owned(),
     }
 }

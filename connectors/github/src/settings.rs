@@ -41,6 +41,12 @@ pub struct GithubSettings {
     pub mutation_spacing: Duration,
     /// Where `ETag`s and bodies are kept between runs; `None`: in memory only.
     pub etag_cache: Option<PathBuf>,
+    /// Content-creating requests (new issues, new labels) allowed an hour: GitHub's
+    /// secondary limit is about 500. Beyond, creates are postponed to a later run.
+    pub creates_per_hour: u32,
+    /// Where the creations of the last hour are kept between runs (next to the `ETag`
+    /// cache); `None`: in memory only.
+    pub budget_file: Option<PathBuf>,
 }
 
 impl GithubSettings {
@@ -67,6 +73,8 @@ impl GithubSettings {
             asana_task_url: format!("https://app.asana.com/0/{asana_project}/"),
             mutation_spacing: DEFAULT_MUTATION_SPACING,
             etag_cache: None,
+            creates_per_hour: crate::budget::DEFAULT_CREATES_PER_HOUR,
+            budget_file: None,
         })
     }
 
@@ -107,7 +115,21 @@ pub fn http_config(api_url: &str, token: SecretString) -> HttpConfig {
         max_elapsed: Duration::from_secs(180),
         ..RetryPolicy::default()
     };
+    // A transferred issue answers 301 to its new repository: that is the news (the issue
+    // left the link), not a detour to follow. Other redirects (a renamed repository) are
+    // followed.
+    config.stop_redirect = Some(is_issue_url);
     config
+}
+
+/// Whether `url` addresses one issue (`…/issues/{number}`).
+#[must_use]
+pub fn is_issue_url(url: &reqwest::Url) -> bool {
+    let mut segments = url.path().trim_end_matches('/').rsplit('/');
+    let last = segments.next().unwrap_or("");
+    !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_digit())
+        && segments.next() == Some("issues")
 }
 
 #[cfg(test)]
@@ -122,5 +144,22 @@ mod tests {
         for bad in ["acme", "acme/", "/app", "acme/app/x", "a b/c", ""] {
             assert!(GithubSettings::new(bad, "1").is_err(), "{bad:?}");
         }
+    }
+
+    /// Only a single issue's URL keeps its redirect (a transfer); listings and renamed
+    /// repositories are followed.
+    #[test]
+    fn redirects_kept_only_from_an_issue() {
+        let url = |s: &str| reqwest::Url::parse(s).expect("url");
+        assert!(is_issue_url(&url(
+            "https://api.github.com/repos/a/b/issues/12"
+        )));
+        assert!(!is_issue_url(&url(
+            "https://api.github.com/repos/a/b/issues?page=2"
+        )));
+        assert!(!is_issue_url(&url(
+            "https://api.github.com/repos/a/b/labels/12"
+        )));
+        assert!(!is_issue_url(&url("https://api.github.com/repos/a/b")));
     }
 }

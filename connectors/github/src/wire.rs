@@ -24,6 +24,12 @@ pub struct Issue {
     /// Present on pull requests only.
     #[serde(default)]
     pub pull_request: Option<serde_json::Value>,
+    /// `https://api.github.com/repos/{owner}/{name}`: the repository it belongs to now.
+    #[serde(default)]
+    pub repository_url: Option<String>,
+    /// `https://github.com/{owner}/{name}/issues/{number}`.
+    #[serde(default)]
+    pub html_url: Option<String>,
 }
 
 impl Issue {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use asana_bridge_connector::http::{HttpClient, RetryPolicy};
 use asana_bridge_connector::{
-    Changes, Connector, ErrorKind, Item, PageToken, TaskFields, TaskPatch,
+    Changes, Connector, ErrorKind, Field, Item, PageToken, TaskFields, TaskPatch,
 };
 use asana_bridge_github::{DELETED_LABEL, GithubConnector, GithubSettings, http_config};
 use github_sim::{Fault, GithubSim, IssueEdit, IssueSeed};
@@ -175,12 +175,13 @@ async fn writes_round_trip() {
     );
     assert_eq!(list_all(&c).await, vec![updated.clone()]);
 
+    // The pairing lives in the bridge's records: set_partner writes nothing.
+    sim.clear_requests();
     let stamped = c.set_partner(&updated, "1300").await.expect("stamped");
-    assert_eq!(stamped.partner.as_deref(), Some("1300"));
-    assert_eq!(stamped.fields, updated.fields);
+    assert_eq!(stamped, updated);
+    assert!(sim.writes().is_empty());
 
     // A patch of fields GitHub cannot hold sends nothing.
-    sim.clear_requests();
     let same = c
         .update(
             &stamped,
@@ -287,23 +288,44 @@ async fn assignees_go_through_the_users_table() {
     );
 }
 
-/// A mapped login that cannot be assigned is GitHub's 422, with its message.
+/// A mapped login that cannot be assigned is GitHub's 422: the issue is created without
+/// it and the field is reported with the value; notes over GitHub's limit likewise.
 #[tokio::test]
-async fn validation_errors_carry_githubs_message() {
+async fn validation_errors_leave_the_field_out_and_name_it() {
     let sim = GithubSim::start();
     let c = connector(&sim);
     let mut f = fields("Ghost");
     f.assignee = Some("ghost@example.com".into());
-    let err = c.create(&f, Some("1")).await.expect_err("422");
+    f.notes = "kept".into();
+    let item = c
+        .create(&f, Some("1"))
+        .await
+        .expect("created without the assignee");
+    assert_eq!(item.fields.notes, "kept");
+    assert_eq!(item.fields.assignee, None);
+    let errors = c.take_field_errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].field, Field::Assignee);
+    assert_eq!(errors[0].id.as_deref(), Some(item.id.as_str()));
     assert!(
-        matches!(&err, asana_bridge_connector::ConnectorError::Api { status: 422, message, .. } if message.contains("Validation Failed")),
-        "{err:?}"
+        errors[0].message.contains("\"ghost-gh\"") && errors[0].message.contains("assign"),
+        "{}",
+        errors[0].message
     );
-    assert!(sim.repo_issues().is_empty());
+    assert!(c.take_field_errors().is_empty(), "drained");
     let mut long = fields("Long");
     long.notes = "x".repeat(70_000);
-    let err = c.create(&long, Some("1")).await.expect_err("too long");
-    assert_eq!(err.kind(), ErrorKind::InvalidData);
+    let item = c
+        .create(&long, Some("2"))
+        .await
+        .expect("created without the notes");
+    assert_eq!(
+        (item.fields.notes.as_str(), item.partner.as_deref()),
+        ("", Some("2"))
+    );
+    let errors = c.take_field_errors();
+    assert_eq!(errors[0].field, Field::Notes);
+    assert!(errors[0].message.contains("70"), "{}", errors[0].message);
 }
 
 /// Delete closes as not planned with the marker label; listings and reads skip it.

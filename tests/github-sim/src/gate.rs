@@ -166,6 +166,11 @@ fn admit(
     }
     if is_write {
         let mut limits = lock(&sim.limits);
+        if record.method == "POST"
+            && let Some(wait) = limits.creation_refused()
+        {
+            return Err(ApiError::secondary_limit(StatusCode::FORBIDDEN, Some(wait)));
+        }
         if limits.mutation_too_soon() {
             limits.refused += 1;
             return Err(ApiError::secondary_limit(StatusCode::FORBIDDEN, Some(1)));

@@ -8,7 +8,10 @@
 //! names with [`GithubSim::set_public_url`]), `since`/`sort`/`direction`/`state` filters, `ETag` on
 //! every `200` GET and `304` on a matching `If-None-Match` (not counted against the primary
 //! limit), `x-ratelimit-*` headers, secondary-limit answers (`403`/`429` with
-//! `retry-after`), `422` validation errors in GitHub's shape, repository webhooks
+//! `retry-after`; optional content-creation budgets per window), `422` validation errors
+//! in GitHub's shape (title over 256, label over 50, body over 65,536 characters, an
+//! empty title, an unassignable login), transferred issues (`301` to the new repository)
+//! and deleted ones (`410`), repository webhooks
 //! (`/repos/{o}/{r}/hooks`: signed `ping`, `issues` and `issue_comment` deliveries, sent
 //! at most once by a background task), and a catch-all `404` that records unexpected
 //! requests. Tests drive it in process through [`GithubSim`].

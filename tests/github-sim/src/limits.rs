@@ -6,7 +6,10 @@
 //! - Secondary (optional): mutations closer together than a minimum interval get a `403`
 //!   with `retry-after: 1`; the peak number of mutations in flight at once is kept, since
 //!   GitHub asks for them to be sent serially.
+//! - Content creation (optional): `POST`s beyond a budget per window (GitHub: about 80 a
+//!   minute, 500 an hour) get a secondary-limit `403` with the `retry-after` until one fits.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue};
@@ -32,6 +35,14 @@ pub struct Limits {
     pub peak_mutations_in_flight: u32,
     /// Requests refused by the primary or the paced secondary limit.
     pub refused: u32,
+    /// Content-creation budgets (`POST`s): at most `n` in any window of the given length
+    /// (GitHub: about 80 a minute and 500 an hour).
+    pub creation_limits: Vec<(u32, Duration)>,
+    /// When each accepted `POST` arrived, oldest first (only as far back as the longest
+    /// window).
+    pub creates: VecDeque<Instant>,
+    /// `POST`s refused by a content-creation budget.
+    pub creates_refused: u32,
 }
 
 impl Limits {
@@ -45,6 +56,52 @@ impl Limits {
             mutations_in_flight: 0,
             peak_mutations_in_flight: 0,
             refused: 0,
+            creation_limits: Vec::new(),
+            creates: VecDeque::new(),
+            creates_refused: 0,
+        }
+    }
+
+    /// Whether a content-creating request arriving now is over a creation budget: the
+    /// seconds until it would fit (`retry-after`), or `None` (and it is counted).
+    pub fn creation_refused(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        let longest = self
+            .creation_limits
+            .iter()
+            .map(|(_, w)| *w)
+            .max()
+            .unwrap_or_default();
+        while self
+            .creates
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= longest)
+        {
+            self.creates.pop_front();
+        }
+        let mut wait: Option<Duration> = None;
+        for (n, window) in &self.creation_limits {
+            let recent: Vec<&Instant> = self
+                .creates
+                .iter()
+                .filter(|t| now.duration_since(**t) < *window)
+                .collect();
+            if recent.len() >= *n as usize {
+                // Fits again once the oldest of the last `n` leaves the window.
+                let oldest = recent[recent.len() - *n as usize];
+                let until = (*oldest + *window).duration_since(now);
+                wait = Some(wait.map_or(until, |w| w.max(until)));
+            }
+        }
+        match wait {
+            Some(w) => {
+                self.creates_refused += 1;
+                Some(w.as_secs().max(1))
+            }
+            None => {
+                self.creates.push_back(now);
+                None
+            }
         }
     }
 
@@ -87,5 +144,22 @@ impl Limits {
         headers.insert("x-ratelimit-used", HeaderValue::from(self.used));
         headers.insert("x-ratelimit-reset", HeaderValue::from(self.reset));
         headers.insert("x-ratelimit-resource", HeaderValue::from_static("core"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Beyond `n` in the window, a `POST` is refused with the wait until one fits.
+    #[test]
+    fn creation_budget() {
+        let mut limits = Limits::new(5000, None);
+        limits.creation_limits = vec![(2, Duration::from_secs(60))];
+        assert_eq!(limits.creation_refused(), None);
+        assert_eq!(limits.creation_refused(), None);
+        let wait = limits.creation_refused().expect("refused");
+        assert!((59..=60).contains(&wait), "{wait}");
+        assert_eq!(limits.creates_refused, 1);
     }
 }

@@ -136,6 +136,18 @@ pub struct SimOptions {
     pub min_mutation_interval: Option<Duration>,
     /// Latency added to every API request.
     pub latency: Duration,
+    /// Content-creation budgets: at most `n` `POST`s in any window of the given length;
+    /// beyond, a secondary-limit `403` with the `retry-after` until one fits. GitHub's:
+    /// [`SimOptions::GITHUB_CREATION_LIMITS`]. Empty (the default): no such budget.
+    pub creation_limits: Vec<(u32, Duration)>,
+}
+
+impl SimOptions {
+    /// GitHub's documented content-creation limits: 80 a minute, 500 an hour.
+    pub const GITHUB_CREATION_LIMITS: [(u32, Duration); 2] = [
+        (80, Duration::from_secs(60)),
+        (500, Duration::from_secs(3600)),
+    ];
 }
 
 impl Default for SimOptions {
@@ -145,6 +157,7 @@ impl Default for SimOptions {
             rate_limit: 5000,
             min_mutation_interval: None,
             latency: Duration::ZERO,
+            creation_limits: Vec::new(),
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::lock;
 use crate::model::RecordedRequest;
 use crate::repr;
 use crate::server::Sim;
-use crate::state::{Changes, HookChanges, HookConfig, State};
+use crate::state::{Changes, Gone, HookChanges, HookConfig, State};
 
 /// The API router with the gate in front.
 pub fn app(sim: Sim) -> Router {
@@ -346,28 +346,85 @@ fn issue_number(raw: &str) -> ApiResult<u64> {
     raw.parse().map_err(|_| ApiError::not_found())
 }
 
+/// The answer for an issue that left the repository: `301` with the `Location` of the
+/// issue in its new repository (a transfer; the `url` of the body too, as GitHub answers),
+/// or `410 This issue was deleted`. `None`: the number never existed here.
+fn gone_answer(sim: &Sim, st: &State, number: u64) -> Option<Response> {
+    match st.gone.get(&number)? {
+        Gone::Deleted => {
+            Some(ApiError::new(StatusCode::GONE, "This issue was deleted").into_response())
+        }
+        Gone::Transferred {
+            to_repo, to_number, ..
+        } => {
+            let root = lock(&sim.links)
+                .public_url
+                .clone()
+                .unwrap_or_else(|| sim.root_url.clone());
+            let url = format!("{root}/repos/{to_repo}/issues/{to_number}");
+            let mut response = (
+                StatusCode::MOVED_PERMANENTLY,
+                Json(json!({
+                    "message": "Moved Permanently",
+                    "url": url,
+                    "documentation_url": "https://docs.github.com/rest/issues/issues#get-an-issue"
+                })),
+            )
+                .into_response();
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                response.headers_mut().insert(header::LOCATION, v);
+            }
+            Some(response)
+        }
+    }
+}
+
+/// An issue transferred to another repository, as that repository shows it: its URLs
+/// name the new repository and its new number.
+fn transferred_issue(st: &State, issue: &crate::state::Issue, to: &str, number: u64) -> Value {
+    let mut moved = issue.clone();
+    moved.number = number;
+    let mut v = repr::issue(st, &moved);
+    let repo_url = format!("https://api.github.com/repos/{to}");
+    v["repository_url"] = json!(repo_url);
+    v["url"] = json!(format!("{repo_url}/issues/{number}"));
+    v["html_url"] = json!(format!("https://github.com/{to}/issues/{number}"));
+    v
+}
+
 async fn get_issue(
     AxState(sim): AxState<Sim>,
     Path((owner, repo, number)): Path<(String, String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let st = lock(&sim.state);
-    check_repo(&st, &owner, &repo)?;
-    let issue = st
-        .issues
-        .get(&issue_number(&number)?)
-        .ok_or_else(ApiError::not_found)?;
-    Ok(Json(repr::issue(&st, issue)))
+    let number = issue_number(&number)?;
+    if !st.is_repo(&owner, &repo) {
+        // Where a transferred issue went (the target of its `301`).
+        let moved = st
+            .transferred_to(&owner, &repo, number)
+            .ok_or_else(ApiError::not_found)?;
+        let to = format!("{owner}/{repo}");
+        return Ok(Json(transferred_issue(&st, moved, &to, number)).into_response());
+    }
+    if let Some(answer) = gone_answer(&sim, &st, number) {
+        return Ok(answer);
+    }
+    let issue = st.issues.get(&number).ok_or_else(ApiError::not_found)?;
+    Ok(Json(repr::issue(&st, issue)).into_response())
 }
 
 async fn update_issue(
     AxState(sim): AxState<Sim>,
     Path((owner, repo, number)): Path<(String, String, String)>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let v = parse_json(&body)?;
     let number = issue_number(&number)?;
     let mut st = lock(&sim.state);
     check_repo(&st, &owner, &repo)?;
+    if let Some(answer) = gone_answer(&sim, &st, number) {
+        return Ok(answer);
+    }
     let changes = Changes {
         title: string_prop(&v, "title")?,
         body: match v.get("body") {
@@ -390,7 +447,7 @@ async fn update_issue(
         issue.api_writes += 1;
     }
     let issue = st.issues.get(&number).ok_or_else(ApiError::not_found)?;
-    Ok(Json(repr::issue(&st, issue)))
+    Ok(Json(repr::issue(&st, issue)).into_response())
 }
 
 /// One page of a whole collection (`kind`: its path segment), as `per_page`/`page` ask.

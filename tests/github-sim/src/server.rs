@@ -111,7 +111,11 @@ impl GithubSim {
         let (jobs, jobs_rx) = tokio::sync::mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(&opts.repo)),
-            limits: Mutex::new(Limits::new(opts.rate_limit, opts.min_mutation_interval)),
+            limits: Mutex::new({
+                let mut limits = Limits::new(opts.rate_limit, opts.min_mutation_interval);
+                limits.creation_limits = opts.creation_limits;
+                limits
+            }),
             faults: Mutex::new(Faults::default()),
             requests: Mutex::new(Vec::new()),
             unexpected: Mutex::new(Vec::new()),
@@ -339,6 +343,35 @@ impl GithubSim {
     #[must_use]
     pub fn rate_limited_count(&self) -> u32 {
         lock(&self.shared.limits).refused
+    }
+
+    /// `POST`s refused by a content-creation budget ([`SimOptions::creation_limits`]).
+    #[must_use]
+    pub fn creations_refused(&self) -> u32 {
+        lock(&self.shared.limits).creates_refused
+    }
+
+    /// Replaces the content-creation budgets (see [`SimOptions::creation_limits`]).
+    pub fn set_creation_limits(&self, limits: Vec<(u32, Duration)>) {
+        lock(&self.shared.limits).creation_limits = limits;
+    }
+
+    /// Transfers issue `number` to `to_repo` (`owner/name`), where it becomes issue
+    /// `to_number`, as a person can in the GitHub UI: it leaves this repository's
+    /// listings, and `GET` of its old address answers `301` with the new one's `Location`
+    /// (which the simulator also serves). Panics if there is no such issue.
+    pub fn transfer_issue(&self, number: u64, to_repo: &str, to_number: u64) {
+        lock(&self.shared.state)
+            .transfer_issue(number, to_repo, to_number)
+            .unwrap_or_else(|e| panic!("github-sim: transfer_issue({number}): {}", e.message));
+    }
+
+    /// Deletes issue `number` as a repository admin can: it leaves the listings and `GET`
+    /// answers `410`. Panics if there is no such issue.
+    pub fn delete_issue(&self, number: u64) {
+        lock(&self.shared.state)
+            .delete_issue(number)
+            .unwrap_or_else(|e| panic!("github-sim: delete_issue({number}): {}", e.message));
     }
 
     /// The most mutations ever handled at once.

@@ -21,6 +21,24 @@ use crate::repr;
 
 /// GitHub refuses bodies longer than this (in characters).
 pub const MAX_BODY_CHARS: usize = 65_536;
+/// GitHub refuses titles longer than this (in characters).
+pub const MAX_TITLE_CHARS: usize = 256;
+/// GitHub refuses label names longer than this (in characters).
+pub const MAX_LABEL_CHARS: usize = 50;
+
+/// An issue that left the repository: `GET` answers `301` (transferred: GitHub redirects
+/// to the issue in its new repository) or `410` (deleted by an admin).
+#[derive(Clone, Debug)]
+pub enum Gone {
+    /// Transferred to `to_repo` (`owner/name`), where it is issue `to_number`.
+    Transferred {
+        to_repo: String,
+        to_number: u64,
+        issue: Box<Issue>,
+    },
+    /// Deleted.
+    Deleted,
+}
 
 /// One issue or pull request.
 #[derive(Clone, Debug)]
@@ -156,6 +174,8 @@ pub struct State {
     /// The login the token belongs to.
     pub me: String,
     pub issues: BTreeMap<u64, Issue>,
+    /// Issues transferred away or deleted, by their old number (never reused).
+    pub gone: BTreeMap<u64, Gone>,
     pub labels: Vec<Label>,
     /// Login -> user id. Every known user is a collaborator (assignable).
     pub users: BTreeMap<String, u64>,
@@ -187,6 +207,7 @@ impl State {
             repo_id: 1_296_269,
             me: "asana-bridge-bot".to_owned(),
             issues: BTreeMap::new(),
+            gone: BTreeMap::new(),
             labels: Vec::new(),
             users: BTreeMap::new(),
             hooks: Vec::new(),
@@ -246,6 +267,13 @@ impl State {
         let name = name.trim();
         if name.is_empty() {
             return Err(ApiError::invalid("Label", "name", "missing_field", None));
+        }
+        if name.chars().count() > MAX_LABEL_CHARS {
+            return Err(ApiError::custom(
+                "Label",
+                Some("name"),
+                &format!("name is too long (maximum is {MAX_LABEL_CHARS} characters)"),
+            ));
         }
         if self.label_by_name(name).is_some() {
             return Err(ApiError::invalid(
@@ -308,6 +336,21 @@ impl State {
         Ok(out)
     }
 
+    /// `422 missing_field` for an empty title, `custom` for one over 256 characters.
+    fn check_title(title: &str) -> ApiResult<()> {
+        if title.trim().is_empty() {
+            return Err(ApiError::invalid("Issue", "title", "missing_field", None));
+        }
+        if title.chars().count() > MAX_TITLE_CHARS {
+            return Err(ApiError::custom(
+                "Issue",
+                Some("title"),
+                &format!("title is too long (maximum is {MAX_TITLE_CHARS} characters)"),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_body(body: Option<&String>) -> ApiResult<()> {
         match body {
             Some(b) if b.chars().count() > MAX_BODY_CHARS => Err(ApiError::invalid(
@@ -328,13 +371,16 @@ impl State {
         assignees: &[String],
         pull_request: bool,
     ) -> ApiResult<u64> {
-        if title.trim().is_empty() {
-            return Err(ApiError::invalid("Issue", "title", "missing_field", None));
-        }
+        Self::check_title(title)?;
         Self::check_body(body.as_ref())?;
         let assignees = self.check_assignees(assignees)?;
         let labels = self.label_ids(labels)?;
-        let number = self.issues.keys().next_back().map_or(1, |n| n + 1);
+        let number = self
+            .issues
+            .keys()
+            .chain(self.gone.keys())
+            .max()
+            .map_or(1, |n| n + 1);
         let id = self.id();
         let at = now();
         self.issues.insert(
@@ -370,10 +416,8 @@ impl State {
         if !self.issues.contains_key(&number) {
             return Err(ApiError::not_found());
         }
-        if let Some(title) = &changes.title
-            && title.trim().is_empty()
-        {
-            return Err(ApiError::invalid("Issue", "title", "missing_field", None));
+        if let Some(title) = &changes.title {
+            Self::check_title(title)?;
         }
         if let Some(body) = &changes.body {
             Self::check_body(body.as_ref())?;
@@ -464,6 +508,49 @@ impl State {
             self.issue_events(actor, &before);
         }
         Ok(changed)
+    }
+
+    /// Transfers issue `number` to `to_repo` (`owner/name`), where it becomes `to_number`:
+    /// it leaves this repository, and a `GET` of its old address answers `301`.
+    pub fn transfer_issue(&mut self, number: u64, to_repo: &str, to_number: u64) -> ApiResult<()> {
+        let issue = self
+            .issues
+            .remove(&number)
+            .ok_or_else(ApiError::not_found)?;
+        self.gone.insert(
+            number,
+            Gone::Transferred {
+                to_repo: to_repo.to_owned(),
+                to_number,
+                issue: Box::new(issue),
+            },
+        );
+        Ok(())
+    }
+
+    /// Deletes issue `number` as an admin can: a `GET` of it answers `410`.
+    pub fn delete_issue(&mut self, number: u64) -> ApiResult<()> {
+        self.issues
+            .remove(&number)
+            .ok_or_else(ApiError::not_found)?;
+        self.gone.insert(number, Gone::Deleted);
+        Ok(())
+    }
+
+    /// The issue transferred to `owner/name` as `number`, if one was.
+    pub fn transferred_to(&self, owner: &str, name: &str, number: u64) -> Option<&Issue> {
+        self.gone.values().find_map(|g| match g {
+            Gone::Transferred {
+                to_repo,
+                to_number,
+                issue,
+            } if *to_number == number
+                && to_repo.eq_ignore_ascii_case(&format!("{owner}/{name}")) =>
+            {
+                Some(&**issue)
+            }
+            _ => None,
+        })
     }
 
     /// A comment by `actor`: bumps `updated_at` only (and sends `issue_comment`).
@@ -847,5 +934,52 @@ mod tests {
             st.sim_issue(&st.issues[&n]).labels,
             vec!["new-one".to_owned()]
         );
+    }
+
+    /// GitHub's limits: a title over 256, a label over 50 characters, an empty title.
+    #[test]
+    fn length_limits_are_validation_errors() {
+        let mut st = State::new("acme/app");
+        let long = "t".repeat(257);
+        let err = st
+            .create_issue("bob", &long, None, &[], &[], false)
+            .expect_err("422");
+        assert_eq!(
+            (err.status.as_u16(), err.errors[0]["field"].as_str()),
+            (422, Some("title"))
+        );
+        assert!(
+            st.create_issue("bob", &"t".repeat(256), None, &[], &[], false)
+                .is_ok()
+        );
+        let err = st
+            .create_issue("bob", "T", None, &["l".repeat(51)], &[], false)
+            .expect_err("422");
+        assert_eq!(err.errors[0]["resource"], "Label");
+        assert_eq!(err.errors[0]["field"], "name");
+        let err = st
+            .create_issue("bob", "  ", None, &[], &[], false)
+            .expect_err("422");
+        assert_eq!(err.errors[0]["code"], "missing_field");
+    }
+
+    /// A transferred or deleted issue leaves, and its number is never reused.
+    #[test]
+    fn gone_issues_keep_their_numbers() {
+        let mut st = State::new("acme/app");
+        let a = st
+            .create_issue("bob", "A", None, &[], &[], false)
+            .expect("a");
+        let b = st
+            .create_issue("bob", "B", None, &[], &[], false)
+            .expect("b");
+        st.transfer_issue(b, "acme/other", 7).expect("moved");
+        assert!(st.transferred_to("Acme", "Other", 7).is_some());
+        st.delete_issue(a).expect("deleted");
+        let c = st
+            .create_issue("bob", "C", None, &[], &[], false)
+            .expect("c");
+        assert_eq!(c, 3);
+        assert!(matches!(st.gone.get(&a), Some(Gone::Deleted)));
     }
 }

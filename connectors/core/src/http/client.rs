@@ -108,7 +108,20 @@ impl HttpClient {
             .get(header::ACCEPT)
             .cloned()
             .unwrap_or_else(|| HeaderValue::from_static("application/json"));
+        let redirect = match config.stop_redirect {
+            None => reqwest::redirect::Policy::default(),
+            Some(stop) => reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().last().is_some_and(stop) {
+                    attempt.stop()
+                } else if attempt.previous().len() >= 10 {
+                    attempt.error("too many redirects")
+                } else {
+                    attempt.follow()
+                }
+            }),
+        };
         let client = reqwest::Client::builder()
+            .redirect(redirect)
             .user_agent(config.user_agent)
             .default_headers(config.extra_headers)
             .timeout(config.request_timeout)

@@ -159,6 +159,10 @@ pub struct HttpConfig {
     pub connect_timeout: Duration,
     /// Extra headers sent with every request (e.g. GitHub's `Accept` and API version).
     pub extra_headers: HeaderMap,
+    /// Redirects are followed (up to 10), except away from a URL this answers `true` for:
+    /// that `3xx` is the answer (pass its status through to read it). GitHub answers a
+    /// transferred issue with `301` to the new repository, which is news, not a detour.
+    pub stop_redirect: Option<fn(&reqwest::Url) -> bool>,
 }
 
 impl HttpConfig {
@@ -178,6 +182,7 @@ impl HttpConfig {
             request_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
             extra_headers: HeaderMap::new(),
+            stop_redirect: None,
         }
     }
 
