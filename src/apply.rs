@@ -34,6 +34,8 @@ pub struct Counts {
     pub updated_target: usize,
     pub deleted_asana: usize,
     pub deleted_target: usize,
+    /// Creates left for later (a creation budget spent): not errors.
+    pub postponed: usize,
 }
 
 /// One item that could not be synced this run.
@@ -78,6 +80,8 @@ pub struct Applier<'a> {
 
 struct Shared {
     counts: Mutex<Counts>,
+    /// Field errors drained from the target for items other than the one asking.
+    field_errors: Mutex<Vec<asana_bridge_connector::FieldError>>,
     failures: Mutex<Vec<ItemFailure>>,
     abort: AtomicBool,
     aborted: Mutex<Option<String>>,
@@ -118,6 +122,7 @@ impl Applier<'_> {
 
         let shared = Shared {
             counts: Mutex::new(Counts::default()),
+            field_errors: Mutex::new(Vec::new()),
             failures: Mutex::new(Vec::new()),
             abort: AtomicBool::new(false),
             aborted: Mutex::new(None),
@@ -175,17 +180,40 @@ impl Applier<'_> {
         }
         match action {
             Action::CreateTarget { asana, replaces } => {
-                let t = self
-                    .target
-                    .create(&asana.fields, Some(&asana.id))
-                    .await
-                    .map_err(|e| self.fail(&self.asana_name(&asana), "creating its copy", e))?;
+                let t = match self.target.create(&asana.fields, Some(&asana.id)).await {
+                    Ok(t) => t,
+                    // A budget spent (GitHub's hourly creations): not an error, done later.
+                    Err(ConnectorError::Postponed { reason, .. }) => {
+                        bump(shared, |c| c.postponed += 1);
+                        lock(self.notes).push(format!(
+                            "{}: its copy is postponed: {reason}",
+                            self.asana_name(&asana)
+                        ));
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        return Err(self.fail(&self.asana_name(&asana), "creating its copy", e));
+                    }
+                };
+                let pending: Vec<(Side, Field)> = self
+                    .field_errors(
+                        &t.id,
+                        &format!(
+                            "{} ({})",
+                            self.target.describe(&t.id),
+                            self.asana.describe(&asana.id)
+                        ),
+                        shared,
+                    )
+                    .into_iter()
+                    .map(|f| (Side::Asana, f))
+                    .collect();
                 if let Some(old) = replaces {
                     self.state
                         .forget_pair(&old.asana_gid)
                         .map_err(Failure::State)?;
                 }
-                self.record(&asana.fields, &asana, &t, None, &[])?;
+                self.record(&asana.fields, &asana, &t, None, &[], &pending)?;
                 self.drop_tombstone(&asana.id)?;
                 bump(shared, |c| c.created_target += 1);
             }
@@ -203,7 +231,7 @@ impl Applier<'_> {
                 }
                 // Record the pair now: even if stamping the gid fails below, the next run
                 // finds the file by its id and stamps it then.
-                self.record(&target.fields, &a, &target, None, &[])?;
+                self.record(&target.fields, &a, &target, None, &[], &[])?;
                 self.state
                     .intents
                     .remove(&intent_key(Side::Asana, &target.id))
@@ -214,10 +242,13 @@ impl Applier<'_> {
                     .set_partner(&target, &a.id)
                     .await
                     .map_err(|e| self.fail(&name, "recording its asana_gid", e))?;
-                self.record(&target.fields, &a, &t, None, &[])?;
+                self.record(&target.fields, &a, &t, None, &[], &[])?;
             }
             Action::Sync(pair) => self.sync_pair(*pair, shared).await?,
-            Action::DeleteTarget { record, target } => {
+            Action::DeleteTarget { record, mut target } => {
+                // The target may note the task it mirrored (a GitHub issue closed as
+                // deleted names its task, so a restore finds it).
+                target.partner = Some(record.asana_gid.clone());
                 self.target
                     .delete(&target)
                     .await
@@ -276,7 +307,8 @@ impl Applier<'_> {
             self.asana.describe(&pair.asana.id)
         );
         // One field a side refuses is an error for that field; the others still flow.
-        let mut held = pair.held.clone();
+        let held = pair.held.clone();
+        let mut pending: Vec<(Side, Field)> = Vec::new();
         let mut base = pair.base.clone();
         let mut a = pair.asana.clone();
         if !pair.to_asana.is_empty() {
@@ -294,7 +326,7 @@ impl Applier<'_> {
             if refused.len() < pair.to_asana.fields().len() {
                 bump(shared, |c| c.updated_asana += 1);
             }
-            keep_unsynced(&pair, &refused, &mut held, &mut base);
+            keep_unsynced(&pair, Side::Target, &refused, &mut pending, &mut base);
         }
         let mut t = pair.target.clone();
         if !pair.to_target.is_empty() {
@@ -309,10 +341,12 @@ impl Applier<'_> {
                 )
                 .await?;
             t = item;
+            let mut refused = refused;
+            refused.extend(self.field_errors(&t.id, &name, shared));
             if refused.len() < pair.to_target.fields().len() {
                 bump(shared, |c| c.updated_target += 1);
             }
-            keep_unsynced(&pair, &refused, &mut held, &mut base);
+            keep_unsynced(&pair, Side::Asana, &refused, &mut pending, &mut base);
         }
         if pair.stamp_partner {
             t = self
@@ -321,7 +355,7 @@ impl Applier<'_> {
                 .await
                 .map_err(|e| self.fail(&name, "recording its asana_gid", e))?;
         }
-        self.record(&base, &a, &t, pair.previous.as_ref(), &held)?;
+        self.record(&base, &a, &t, pair.previous.as_ref(), &held, &pending)?;
         if pair.previous.is_none() {
             self.drop_tombstone(&a.id)?;
         }
@@ -381,6 +415,28 @@ impl Applier<'_> {
             }
         }
         Ok((now, refused))
+    }
+
+    /// The fields the target did not write in its last create or update of item `id` (the
+    /// rest was written), each reported as an error for that field. Errors of other items
+    /// drained meanwhile (writes run concurrently) wait for their own item's turn.
+    fn field_errors(&self, id: &str, name: &str, shared: &Shared) -> Vec<Field> {
+        let mut waiting = lock(&shared.field_errors);
+        waiting.extend(self.target.take_field_errors());
+        let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(&mut *waiting)
+            .into_iter()
+            .partition(|e| e.id.as_deref().is_none_or(|i| i == id));
+        *waiting = others;
+        drop(waiting);
+        let mut fields = Vec::new();
+        for e in mine {
+            lock(&shared.failures).push(ItemFailure {
+                item: name.to_owned(),
+                message: format!("{}; the other fields were synced", e.message),
+            });
+            fields.push(e.field);
+        }
+        fields
     }
 
     /// Lets a task go because its target item was deleted: saved to the trash and deleted,
@@ -491,6 +547,7 @@ impl Applier<'_> {
         target: &Item,
         previous: Option<&PairRecord>,
         held: &[Field],
+        pending: &[(Side, Field)],
     ) -> Result<(), Failure> {
         let mut a = Fingerprint::of(asana);
         let mut t = Fingerprint::of(target);
@@ -498,6 +555,14 @@ impl Applier<'_> {
             let i = field.index();
             a.fields[i] = previous.map_or(0, |r| r.asana.fields[i]);
             t.fields[i] = previous.map_or(0, |r| r.target.fields[i]);
+        }
+        // A value one side refused: its source reads as changed next run, so it is tried
+        // (and reported) again, and never taken as agreed.
+        for (source, field) in pending {
+            match source {
+                Side::Asana => a.fields[field.index()] = 0,
+                Side::Target => t.fields[field.index()] = 0,
+            }
         }
         let record = PairRecord {
             asana_gid: asana.id.clone(),
@@ -535,13 +600,18 @@ impl Applier<'_> {
     }
 }
 
-/// Fields a side refused stay unsynced: their fingerprints and base stay as they were,
-/// so the change is tried again next run and never taken as agreed.
-fn keep_unsynced(pair: &SyncPair, refused: &[Field], held: &mut Vec<Field>, base: &mut TaskFields) {
+/// Fields a side refused stay unsynced: the base keeps its old value, and `source` (the
+/// side the value came from) reads as changed next run, so the write is tried (and the
+/// refusal reported) again; nothing is taken as agreed.
+fn keep_unsynced(
+    pair: &SyncPair,
+    source: Side,
+    refused: &[Field],
+    pending: &mut Vec<(Side, Field)>,
+    base: &mut TaskFields,
+) {
     for field in refused {
-        if !held.contains(field) {
-            held.push(*field);
-        }
+        pending.push((source, *field));
         match &pair.previous {
             Some(r) => base.copy_field(&r.base, *field),
             None => base.copy_field(&pair.asana.fields, *field),

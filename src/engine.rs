@@ -1,7 +1,7 @@
 //! One link's sync, end to end: observe both sides, plan (pure), check the guards, then
 //! print the plan (`--dry-run`) or apply it, and keep the link's bookkeeping.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use asana_bridge_connector::{Changes, Connector, Identity, Whereabouts};
@@ -14,7 +14,7 @@ use crate::merge::Clocks;
 use crate::observe::{self, AsanaView, SideView};
 use crate::plan::quiet::{self, Seen, SummaryIndex};
 use crate::plan::{self, Action, Gone, Plan, PlanInput};
-use crate::records::{ConflictRecord, LinkMeta, PairSummary, Side};
+use crate::records::{ConflictRecord, LinkMeta, PairRecord, PairSummary, Side};
 
 /// How a sync run behaves.
 #[derive(Clone, Copy, Debug)]
@@ -282,6 +282,25 @@ pub async fn sync_link(
         }
         records.push(record);
     }
+    // A field the target holds but cannot express (a GitHub issue assigned only to people
+    // `[users]` does not map) reads as it was last seen: it never clears the other side.
+    let recorded_at: HashMap<&str, &PairRecord> =
+        records.iter().map(|r| (r.target_id.as_str(), r)).collect();
+    for item in &mut target_items {
+        let unknown = target.unknown_fields(item);
+        if unknown.is_empty() {
+            continue;
+        }
+        if let Some(last) = recorded_at
+            .get(item.id.as_str())
+            .and_then(|r| r.target_item())
+        {
+            for field in unknown {
+                item.fields.copy_field(&last.fields, field);
+            }
+        }
+    }
+    drop(recorded_at);
     // Asana-side failures keep the cursor where it is (those tasks must be read again);
     // the target's are seen again by listing it.
     let asana_failures = asana_view.failures.len();
@@ -304,6 +323,7 @@ pub async fn sync_link(
         gone: &gone,
         on_delete: link.on_delete,
         import_completed: link.import_completed,
+        tags_ignore_case: target.tags_ignore_case(),
         clocks: Clocks {
             asana_ahead: meaningful(asana.clock_offset()),
             target_ahead: meaningful(target.clock_offset()),
@@ -380,7 +400,14 @@ pub async fn sync_link(
     if !report.has_errors() {
         meta.last_success = Some(now.clone());
     }
-    if report.fatal.is_none() && apply_failures == 0 && asana_failures == 0 && !blocked_changed {
+    // A postponed create must be tried again: the change feed must name its task again.
+    let postponed = report.counts.postponed > 0;
+    if report.fatal.is_none()
+        && apply_failures == 0
+        && asana_failures == 0
+        && !blocked_changed
+        && !postponed
+    {
         // Cursors advance only after a run that applied everything it read from Asana: a
         // failed item's change is seen again next time. A problem with a target item
         // alone (a broken file) does not hold them back: the target is listed again.

@@ -63,6 +63,9 @@ pub struct PlanInput<'a> {
     pub on_delete: OnDelete,
     /// Whether completed tasks and closed items that have no counterpart get one.
     pub import_completed: bool,
+    /// The target's tag names match ignoring case (GitHub labels): a target tag equal to
+    /// Asana tags but for case is those tags, in Asana's spellings.
+    pub tags_ignore_case: bool,
     /// The two sides' clocks, for the `newest` policy.
     pub clocks: Clocks,
 }
@@ -258,6 +261,13 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         let conflicts = conflicts_by_gid.get(gid).unwrap_or(&no_conflicts);
         match (asana, target, record) {
             (Some(a), Some(t), previous) => {
+                let spelled;
+                let t = if input.tags_ignore_case {
+                    spelled = spelled_as(t, &a.fields.tags);
+                    &spelled
+                } else {
+                    t
+                };
                 let mut pair =
                     merge::merge_pair(input.policy, input.clocks, a, t, previous, conflicts);
                 // Paired by the records, an item needs no partner written on it.
@@ -355,7 +365,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             out.actions.push(Action::Sync(Box::new(pair)));
             // The Sync settles the intent.
             kept_intents.insert(intent_key(Side::Asana, &item.id));
-        } else if input.import_completed || !item.fields.completed {
+        } else if input.import_completed || !item.fields.completed || item.partner.is_some() {
+            // (An item that names a task was part of the link before: a closed issue whose
+            // deletion label was removed comes back whatever `import` says.)
             kept_intents.insert(intent_key(Side::Asana, &item.id));
             out.actions.push(Action::CreateAsana {
                 target: (*item).clone(),
@@ -385,6 +397,26 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     out.actions.sort_by_key(Action::sort_key);
     out.problems.sort_by(|a, b| a.id.cmp(&b.id));
     out.blocked = blocked;
+    out
+}
+
+/// `target` with each tag that equals Asana tags but for case written as those tags (all
+/// of Asana's spellings: a task with `Bug` and `bug` and an issue labelled `bug` agree).
+fn spelled_as(target: &Item, asana_tags: &[String]) -> Item {
+    let mut out = target.clone();
+    let mut tags = Vec::new();
+    for tag in &target.fields.tags {
+        let same: Vec<&String> = asana_tags
+            .iter()
+            .filter(|a| a.to_lowercase() == tag.to_lowercase())
+            .collect();
+        if same.is_empty() {
+            tags.push(tag.clone());
+        } else {
+            tags.extend(same.into_iter().cloned());
+        }
+    }
+    out.fields.tags = asana_bridge_connector::model::canonical_tags(tags);
     out
 }
 

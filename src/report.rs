@@ -47,6 +47,10 @@ pub fn summary_line(r: &LinkReport, target_kind: &str) -> String {
     push(c.updated_target, &format!("updated in {target_kind}"));
     push(c.deleted_asana, "deleted in Asana");
     push(c.deleted_target, &format!("deleted in {target_kind}"));
+    push(
+        c.postponed,
+        &format!("postponed in {target_kind} (creation budget; done on a later run)"),
+    );
     if parts.is_empty() {
         parts.push("no changes".to_owned());
     }

@@ -6,9 +6,9 @@
 //! PATCH; then `import = "open"`, the creation budget across runs, unmapped assignees,
 //! and a title over 256 that does not block the other fields.
 //!
-//! Tests marked `#[ignore = "needs engine: …"]` describe behaviour the sync engine must
-//! provide on top of the connector (the connector side is in place and tested in
-//! `connectors/github/tests/identity.rs`).
+//! Every case goes through the engine (pairing by record, the whereabouts of a missing
+//! issue, field errors, postponed creates) on top of the connector, whose side is also
+//! tested alone in `connectors/github/tests/identity.rs`.
 
 #[path = "common/github.rs"]
 #[allow(unused_imports)] // the shared harness re-exports more than this file uses
@@ -31,7 +31,7 @@ fn assert_quiet(w: &GhWorld) {
 /// name and notes; the copy is a new issue like any other (a new task); every later sync
 /// is quiet and exits 0.
 #[test]
-#[ignore = "needs engine: Identity::Record pairing (a footer on an issue the records pair elsewhere is text; the copy is a new issue)"]
+
 fn a_copied_issue_body_changes_nothing_in_asana() {
     let w = GhWorld::new("newest");
     let gid = w.add_task("Original", |t| t.notes = "The original notes.".into());
@@ -54,7 +54,7 @@ fn a_copied_issue_body_changes_nothing_in_asana() {
 /// Case 2: A footer pasted into another mapped issue: that issue's own task is not deleted,
 /// and neither task changes.
 #[test]
-#[ignore = "needs engine: Identity::Record pairing (records pair first; a pasted footer is text)"]
+
 fn a_pasted_footer_deletes_nothing() {
     let w = GhWorld::new("newest");
     let a = w.add_task("Task A", |_| {});
@@ -82,7 +82,7 @@ fn a_pasted_footer_deletes_nothing() {
 /// pair and says where it went; the task is untouched; editing it later opens no new
 /// issue.
 #[test]
-#[ignore = "needs engine: whereabouts() before a missing issue counts as deleted; Moved unlinks and remembers the task as moved (no new issue for it later)"]
+
 fn a_transferred_issue_unlinks_and_leaves_the_task() {
     let w = GhWorld::new("newest");
     let gid = w.add_task("Moving", |t| t.notes = "keep me".into());
@@ -125,7 +125,7 @@ fn a_transferred_issue_unlinks_and_leaves_the_task() {
 /// Case 3b: An issue deleted by an admin (410) is a deletion: the task follows `on_delete`
 /// (here the default, deleted), after GitHub was asked.
 #[test]
-#[ignore = "needs engine: whereabouts() before a missing issue counts as deleted"]
+
 fn a_deleted_issue_is_asked_about_then_deleted() {
     let w = GhWorld::new("newest");
     let gid = w.add_task("Deleted on GitHub", |_| {});
@@ -185,7 +185,7 @@ fn a_restored_task_relinks_to_its_issue() {
 /// README promises: its task is created again (it was deleted in Asana for good), and
 /// messages name the issue, never a file.
 #[test]
-#[ignore = "needs engine: an unrecorded issue whose footer names a gid that is not a task of the project is a new issue (imported even if closed: it was in the link), and messages name issues"]
+
 fn removing_the_label_brings_the_issue_back() {
     let w = GhWorld::new("newest");
     let gid = w.add_task("Gone for good", |_| {});
@@ -218,7 +218,7 @@ fn removing_the_label_brings_the_issue_back() {
 /// repository's one `bug` label; a label added on GitHub reaches Asana without
 /// rewriting or losing either tag.
 #[test]
-#[ignore = "needs engine: tags compared ignoring case when the target says tags_ignore_case(), Asana's spellings kept"]
+
 fn labels_equal_but_for_case_lose_nothing() {
     let w = GhWorld::new("newest");
     let gid = w.add_task("Cased", |t| t.tags = vec!["Bug".into(), "bug".into()]);
@@ -396,7 +396,7 @@ fn adopting_existing_issues_writes_nothing_on_github() {
 /// Issue 14.4: `import = "open"` (the default): the first sync brings neither closed issues
 /// nor completed tasks across; open ones both ways.
 #[test]
-#[ignore = "needs engine: LinkConfig::import_completed = false skips creating counterparts of unmapped closed issues / completed tasks"]
+
 fn first_sync_imports_only_open_items() {
     let w = GhWorld::new("newest");
     w.add_issue("Open issue", |_| {});
@@ -420,7 +420,7 @@ fn first_sync_imports_only_open_items() {
 /// opens 3 issues, says the rest is postponed, exits 0; the next run inside the hour
 /// sends no create; once the hour has passed, the rest follow. No 403 from GitHub.
 #[test]
-#[ignore = "needs engine: ErrorKind::Postponed is an item outcome (counted and reported as postponed, exit 0, create intent dropped), not an error"]
+
 fn a_big_import_is_spread_over_runs() {
     let w = GhWorld::new("newest");
     for i in 0..5 {
@@ -457,7 +457,7 @@ fn a_big_import_is_spread_over_runs() {
 /// Issue 14.5: An issue reassigned on GitHub to a login `[users]` does not map leaves the
 /// Asana assignee as it is (not "unassigned").
 #[test]
-#[ignore = "needs engine: a field in Connector::unknown_fields(item) reads as unchanged since the last sync"]
+
 fn reassigning_to_an_unmapped_login_leaves_asana_alone() {
     let w = GhWorld::new("newest");
     let gid = w.add_task("Alice's", |t| t.assignee = Some("alice@example.com".into()));

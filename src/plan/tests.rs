@@ -131,6 +131,7 @@ impl Case {
             gone: &gone,
             on_delete: self.on_delete,
             import_completed: self.import_completed,
+            tags_ignore_case: false,
             clocks: self.clocks,
         })
     }

@@ -45,7 +45,7 @@ use async_trait::async_trait;
 use reqwest::Method;
 use reqwest::header::{self, HeaderValue};
 use serde_json::{Map, Value, json};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::budget::CreationBudget;
 use crate::cache::{Entry, EtagCache};
@@ -363,14 +363,14 @@ impl GithubConnector {
         }
     }
 
-    /// Notes a field a write could not set: a warning now, and a [`FieldError`] for the
-    /// engine.
+    /// Notes a field a write could not set: a [`FieldError`] for the engine, which
+    /// reports it (logged here at debug level only, so it is said once).
     fn field_error(&self, number: Option<u64>, field: Field, message: String) {
         let id = number.map(|n| n.to_string());
         let name = id
             .as_deref()
             .map_or_else(|| self.repo(), |id| self.describe(id));
-        warn!("{name}: {message}");
+        debug!("{name}: {message}");
         lock(&self.field_errors).push(FieldError { id, field, message });
     }
 

@@ -305,6 +305,7 @@ fn input<'a>(
         gone,
         on_delete: crate::config::OnDelete::Delete,
         import_completed: true,
+        tags_ignore_case: false,
         clocks: crate::merge::Clocks::default(),
     }
 }
