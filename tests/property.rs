@@ -1,5 +1,6 @@
 //! Convergence, as a property: random interleavings of human edits on both sides (create,
-//! edit each field, complete, delete, rename a file) and syncs, under a random conflict
+//! edit each field, complete, delete, rename or move a file into a subfolder, accidents on
+//! a file and their undo, a lost state folder) and syncs, under a random conflict
 //! policy, against the real engine in process (`engine::sync_link` with the real Asana
 //! connector on the simulator and the real Markdown connector on a temp folder).
 //!
@@ -610,17 +611,28 @@ fn read_file(path: &Path) -> Result<(TaskFields, Option<String>), String> {
     Ok((parsed.fields, parsed.partner))
 }
 
-/// The task files of a folder.
+/// The task files of a folder and its subfolders (dot-folders skipped), as `/`-separated
+/// paths relative to it.
 fn md_files(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".md") && !n.starts_with('.'))
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut out = BTreeSet::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((d, prefix)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push((e.path(), format!("{prefix}{name}/")));
+            } else if name.ends_with(".md") {
+                out.insert(format!("{prefix}{name}"));
+            }
+        }
+    }
+    out
 }
 
 fn count_dir(dir: &Path) -> usize {
@@ -883,7 +895,13 @@ impl<'a> Case<'a> {
                 let Some(i) = Self::pick(&self.on_disk(), *task) else {
                     return Ok(());
                 };
-                let name = self.fresh_name("moved");
+                // Every other move goes into a subfolder (or back out of one): a task file
+                // anywhere under the folder is the same task.
+                let mut name = self.fresh_name("moved");
+                if self.serial % 2 == 0 {
+                    name = format!("archive/{name}");
+                    std::fs::create_dir_all(self.md.join("archive")).expect("subfolder");
+                }
                 std::fs::rename(self.file_path(i), self.md.join(&name)).expect("rename");
                 self.log.push(format!(
                     "rename file {} -> {name}",

@@ -14,6 +14,7 @@ use gh::{Fault, GhWorld, IssueEdit, SimOptions, TaskEdit};
 #[test]
 fn initial_import_creates_one_issue_per_task_with_every_field() {
     let w = GhWorld::new("newest");
+    w.import_all();
     let gid = w.add_task("Fix the login page", |t| {
         t.notes = "Users cannot log in.\nSee the logs.".into();
         t.due_on = Some("2026-12-01".into());
@@ -79,6 +80,7 @@ fn initial_import_creates_one_issue_per_task_with_every_field() {
 #[test]
 fn issues_become_tasks_without_being_edited() {
     let w = GhWorld::new("newest");
+    w.import_all();
     let n = w.add_issue("Crash on save", |i| {
         i.body = Some("Steps:\n1. save".into());
         i.labels = vec!["bug".into()];

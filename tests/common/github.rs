@@ -79,6 +79,16 @@ impl GhWorld {
         std::fs::write(self.dir.path().join("asana-bridge.toml"), config).expect("config");
     }
 
+    /// Sets the link's `github.import = "all"`: closed issues and completed tasks are
+    /// mirrored too.
+    pub fn import_all(&self) {
+        let path = self.dir.path().join("asana-bridge.toml");
+        let text = std::fs::read_to_string(&path).expect("config");
+        let text = text.replacen("\" }\n", "\", import = \"all\" }\n", 1);
+        assert!(text.contains("import = \"all\""), "{text}");
+        std::fs::write(path, text).expect("config");
+    }
+
     /// Runs the binary with `args` and extra environment variables.
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = self.command();
