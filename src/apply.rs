@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use asana_bridge_connector::{
-    Connector, ConnectorError, ErrorKind, Field, Item, TaskFields, TaskPatch,
+    Connector, ConnectorError, ErrorKind, Field, Identity, Item, TaskFields, TaskPatch,
 };
 use asana_bridge_state::{StateError, Store};
 use futures::StreamExt;
@@ -237,12 +237,31 @@ impl Applier<'_> {
                     .remove(&intent_key(Side::Asana, &target.id))
                     .map_err(Failure::State)?;
                 bump(shared, |c| c.created_asana += 1);
-                let t = self
+                let mut t = self
                     .target
                     .set_partner(&target, &a.id)
                     .await
                     .map_err(|e| self.fail(&name, "recording its asana_gid", e))?;
-                self.record(&target.fields, &a, &t, None, &[], &[])?;
+                // What Asana added on its own (the section it put the task in) is written
+                // to a file at once, so both sides agree from the first run. (An item
+                // paired by the records, like an issue, cannot show such values anyway.)
+                let added: Vec<Field> = Field::ALL
+                    .into_iter()
+                    .filter(|f| !a.fields.same(&target.fields, *f))
+                    .collect();
+                let mut base = target.fields.clone();
+                if !added.is_empty() && self.target.identity() == Identity::Partner {
+                    t = self
+                        .target
+                        .update(
+                            &t,
+                            &TaskPatch::from_fields(&a.fields, added.iter().copied()),
+                        )
+                        .await
+                        .map_err(|e| self.fail(&name, "writing what Asana set", e))?;
+                    base = a.fields.clone();
+                }
+                self.record(&base, &a, &t, None, &[], &[])?;
             }
             Action::Sync(pair) => self.sync_pair(*pair, shared).await?,
             Action::DeleteTarget { record, mut target } => {
