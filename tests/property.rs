@@ -898,7 +898,7 @@ impl<'a> Case<'a> {
                 // Every other move goes into a subfolder (or back out of one): a task file
                 // anywhere under the folder is the same task.
                 let mut name = self.fresh_name("moved");
-                if self.serial % 2 == 0 {
+                if self.serial.is_multiple_of(2) {
                     name = format!("archive/{name}");
                     std::fs::create_dir_all(self.md.join("archive")).expect("subfolder");
                 }
