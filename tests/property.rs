@@ -126,6 +126,14 @@ enum Op {
     },
     /// The state folder is lost (deleted by hand).
     LoseState,
+    /// A file whose task the bridge deleted comes back (an undo, a `git checkout`).
+    ReturnFile {
+        task: usize,
+    },
+    /// A task the bridge deleted is restored from Asana's trash.
+    RestoreTask {
+        task: usize,
+    },
     Sync,
 }
 
@@ -242,6 +250,8 @@ fn op() -> impl Strategy<Value = Op> {
         .prop_map(|(task, how)| Op::Break { task, how }),
         1 => any::<usize>().prop_map(|task| Op::Repair { task }),
         1 => Just(Op::LoseState),
+        1 => any::<usize>().prop_map(|task| Op::ReturnFile { task }),
+        1 => any::<usize>().prop_map(|task| Op::RestoreTask { task }),
         3 => Just(Op::Sync),
     ]
 }
@@ -295,8 +305,13 @@ struct MTask {
     /// lost): held as conflicts whatever the policy, until both sides agree.
     no_base: BTreeSet<Field>,
     /// The file names a task that no longer exists and the bridge has no record of (the
-    /// state was lost after the task was deleted): reported every run, left alone.
+    /// state was lost after the task was deleted, or the bridge deleted it and the file
+    /// came back): reported every run, left alone.
     orphan: bool,
+    /// The name and bytes of the file last removed by a person (for an undo).
+    removed: Option<(String, Vec<u8>)>,
+    /// The file's name at the last sync.
+    synced_file: Option<String>,
 }
 
 /// Whether `field` holds no value in `f` (a side with none never clears the other's).
@@ -353,6 +368,21 @@ impl Stamps {
 #[derive(Default)]
 struct SyncEffects {
     files_trashed: usize,
+    /// Tasks the bridge deleted in Asana because their file was removed.
+    deleted: Vec<BridgeDeleted>,
+}
+
+/// A task the bridge deleted because its file was removed: what a person can bring back.
+#[derive(Clone, Debug)]
+struct BridgeDeleted {
+    gid: String,
+    /// The task's fields when it was deleted (what Asana's trash gives back).
+    fields: TaskFields,
+    /// The removed file: its name and bytes (what an undo brings back).
+    file: String,
+    bytes: Vec<u8>,
+    /// Whether the file was brought back.
+    returned: bool,
 }
 
 impl MTask {
@@ -464,6 +494,15 @@ impl MTask {
                 } else {
                     // Saved to the trash, then deleted.
                     fx.files_trashed += 1;
+                    if let (Some(gid), Some((file, bytes))) = (&self.gid, &self.removed) {
+                        fx.deleted.push(BridgeDeleted {
+                            gid: gid.clone(),
+                            fields: a,
+                            file: file.clone(),
+                            bytes: bytes.clone(),
+                            returned: false,
+                        });
+                    }
                     false
                 }
             }
@@ -544,6 +583,8 @@ struct Case<'a> {
     serial: usize,
     /// Files the bridge moved to its trash, as the model expects.
     trashed: usize,
+    /// Tasks the bridge deleted because their file was removed.
+    deleted: Vec<BridgeDeleted>,
     log: Vec<String>,
 }
 
@@ -671,6 +712,7 @@ impl<'a> Case<'a> {
             tasks: Vec::new(),
             serial: 0,
             trashed: 0,
+            deleted: Vec::new(),
             log: Vec::new(),
         }
     }
@@ -774,6 +816,8 @@ impl<'a> Case<'a> {
                     broken: None,
                     no_base: BTreeSet::new(),
                     orphan: false,
+                    removed: None,
+                    synced_file: None,
                 });
             }
             Op::CreateLocal(f) => {
@@ -792,6 +836,8 @@ impl<'a> Case<'a> {
                     broken: None,
                     no_base: BTreeSet::new(),
                     orphan: false,
+                    removed: None,
+                    synced_file: None,
                 });
             }
             Op::EditAsana { task, edit } => {
@@ -883,13 +929,14 @@ impl<'a> Case<'a> {
                 let Some(i) = Self::pick(&self.on_disk(), *task) else {
                     return Ok(());
                 };
+                let bytes = std::fs::read(self.file_path(i)).expect("read");
                 std::fs::remove_file(self.file_path(i)).expect("rm");
                 self.log.push(format!(
                     "delete file {}",
                     self.tasks[i].file.as_deref().unwrap_or_default()
                 ));
                 self.tasks[i].local = None;
-                self.tasks[i].file = None;
+                self.tasks[i].removed = self.tasks[i].file.take().map(|f| (f, bytes));
             }
             Op::Rename { task } => {
                 let Some(i) = Self::pick(&self.on_disk(), *task) else {
@@ -910,11 +957,16 @@ impl<'a> Case<'a> {
                 self.tasks[i].file = Some(name);
             }
             Op::Break { task, how } => {
-                // Only a synced file with its gid can be broken this way.
+                // Only a synced file with its gid, at the name it was synced under, can be
+                // broken this way (a file both moved and stripped of its identity is a new
+                // note and a missing file: the engine holds the deletion while it can tell).
                 let synced: Vec<usize> = self
                     .on_disk()
                     .into_iter()
-                    .filter(|&i| self.tasks[i].synced.is_some() && self.tasks[i].gid.is_some())
+                    .filter(|&i| {
+                        let t = &self.tasks[i];
+                        t.synced.is_some() && t.gid.is_some() && t.file == t.synced_file
+                    })
                     .collect();
                 let Some(i) = Self::pick(&synced, *task) else {
                     return Ok(());
@@ -966,6 +1018,78 @@ impl<'a> Case<'a> {
                     if t.asana.is_none() && t.local.is_some() && t.gid.is_some() {
                         t.orphan = true;
                     }
+                }
+            }
+            Op::ReturnFile { task } => {
+                let waiting: Vec<usize> = (0..self.deleted.len())
+                    .filter(|&k| !self.deleted[k].returned)
+                    .collect();
+                let Some(k) = Self::pick(&waiting, *task) else {
+                    return Ok(());
+                };
+                let d = &mut self.deleted[k];
+                d.returned = true;
+                let path = self.md.join(&d.file);
+                if path.exists() {
+                    return Ok(()); // the name was taken since
+                }
+                std::fs::create_dir_all(path.parent().expect("parent")).expect("folder");
+                std::fs::write(&path, &d.bytes).expect("write");
+                let (fields, _) = read_file(&path).map_err(TestCaseError::fail)?;
+                self.log
+                    .push(format!("bring back file {} of {}", d.file, d.gid));
+                let mut t = MTask {
+                    gid: Some(d.gid.clone()),
+                    file: Some(d.file.clone()),
+                    asana: None,
+                    local: Some(fields),
+                    synced: None,
+                    held: BTreeSet::new(),
+                    deletion_held: false,
+                    asana_touched: false,
+                    broken: None,
+                    no_base: BTreeSet::new(),
+                    orphan: true,
+                    removed: None,
+                    synced_file: None,
+                };
+                t.orphan = true;
+                self.tasks.push(t);
+            }
+            Op::RestoreTask { task } => {
+                let Some(k) = Self::pick(&(0..self.deleted.len()).collect::<Vec<_>>(), *task)
+                else {
+                    return Ok(());
+                };
+                let d = self.deleted.remove(k);
+                self.sim.restore_task(&d.gid);
+                self.log
+                    .push(format!("restore task {} from Asana's trash", d.gid));
+                // Its file, if it came back, links again; otherwise the task gets a new one.
+                match self
+                    .tasks
+                    .iter_mut()
+                    .find(|t| t.orphan && t.gid.as_deref() == Some(d.gid.as_str()))
+                {
+                    Some(t) => {
+                        t.orphan = false;
+                        t.asana = Some(d.fields);
+                    }
+                    None => self.tasks.push(MTask {
+                        gid: Some(d.gid),
+                        file: None,
+                        asana: Some(d.fields),
+                        local: None,
+                        synced: None,
+                        held: BTreeSet::new(),
+                        deletion_held: false,
+                        asana_touched: false,
+                        broken: None,
+                        no_base: BTreeSet::new(),
+                        orphan: false,
+                        removed: None,
+                        synced_file: None,
+                    }),
                 }
             }
             Op::Sync => self.sync()?,
@@ -1062,7 +1186,11 @@ impl<'a> Case<'a> {
         }
         self.tasks = kept;
         self.trashed += fx.files_trashed;
+        self.deleted.extend(fx.deleted);
         self.discover()?;
+        for t in &mut self.tasks {
+            t.synced_file.clone_from(&t.file);
+        }
         self.verify(&report)
     }
 
@@ -1418,6 +1546,19 @@ fn regression_histories_converge_under_every_policy() {
                 edit: Edit::Title("Bravo".into()),
             },
             Op::Sync,
+        ],
+        // A file deleted, synced (its task deleted), then brought back: reported and left
+        // alone until the task is restored from Asana's trash, then linked again; and a
+        // task restored with no file gets a new one.
+        vec![
+            Op::DeleteLocal { task: 0 },
+            Op::DeleteLocal { task: 0 },
+            Op::Sync,
+            Op::ReturnFile { task: 0 },
+            Op::Sync,
+            Op::RestoreTask { task: 0 },
+            Op::Sync,
+            Op::RestoreTask { task: 0 },
         ],
         // Creates on both sides with equal titles stay two tasks.
         vec![

@@ -198,12 +198,56 @@ fn by_partner<'a>(known: &Known<'_, 'a>, target: &'a [Item], out: &mut Pairing<'
         };
         out.problem(claimant, message);
         out.blocked.insert(gid.to_owned());
+        // It may be a missing file with a mistyped gid: no task is deleted for a missing
+        // file while it is unexplained.
+        out.deletions_held = true;
     }
     for (gid, item) in unnamed {
         if !out.blocked.contains(gid) {
             out.target_for.entry(gid).or_insert(item);
         }
     }
+    lost_front_matter(known, out);
+}
+
+/// A new file with no front matter whose body is exactly what a mapped file that went
+/// missing last held: that file, moved and stripped of its front matter. Neither is a
+/// reason to create or delete a task; both are reported.
+fn lost_front_matter<'a>(known: &Known<'_, 'a>, out: &mut Pairing<'a>) {
+    let noun = known.noun;
+    let missing: Vec<(&str, &PairRecord)> = known
+        .records_by_gid
+        .iter()
+        .filter(|(gid, _)| !out.target_for.contains_key(*gid) && !out.blocked.contains(**gid))
+        .map(|(gid, r)| (*gid, *r))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let mut kept = Vec::new();
+    for item in std::mem::take(&mut out.unclaimed) {
+        let last = item.bare.then(|| {
+            missing.iter().find(|(_, r)| {
+                r.target_item().is_some_and(|t| {
+                    !t.fields.notes.is_empty() && t.fields.notes == item.fields.notes
+                })
+            })
+        });
+        match last.flatten() {
+            Some((gid, r)) => {
+                out.problem(
+                    item,
+                    format!(
+                        "this {noun} has no front matter and holds what {} held (task {gid}): moved and stripped of its front matter? Both are left as they are. Restore the front matter (undo, or `git checkout`), or add a title to make it a new task",
+                        r.target_id
+                    ),
+                );
+                out.blocked.insert((*gid).to_owned());
+            }
+            None => kept.push(item),
+        }
+    }
+    out.unclaimed = kept;
 }
 
 /// [`Identity::Record`]: records only; a partner re-adopts an item for an unpaired task.

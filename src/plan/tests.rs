@@ -914,3 +914,28 @@ fn adoption_never_clears_a_value_the_other_side_lacks() {
     );
     assert_eq!(s.held, vec![Field::Title]);
 }
+
+#[test]
+fn a_moved_file_with_a_mistyped_gid_deletes_nothing() {
+    // one.md was renamed and its asana_gid mistyped in the same go.
+    let mut c = Case::synced(|_| {}, |_| {});
+    c.target[0].id = "archive/one.md".into();
+    c.target[0].partner = Some("17".into());
+    let p = c.plan();
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    assert!(p.deletions_held);
+    assert!(p.problems[0].message.contains("not a task of this link"));
+}
+
+#[test]
+fn a_moved_file_stripped_of_its_front_matter_is_neither_new_nor_a_deletion() {
+    let mut c = Case::synced(|_| {}, |_| {});
+    c.target[0].id = "archive/one.md".into();
+    c.target[0].partner = None;
+    c.target[0].bare = true;
+    c.target[0].fields.title = "one".into();
+    let p = c.plan();
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    assert_eq!(p.problems.len(), 1);
+    assert!(p.problems[0].message.contains("holds what one.md held"));
+}
