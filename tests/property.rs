@@ -386,6 +386,30 @@ struct BridgeDeleted {
 }
 
 impl MTask {
+    /// A task the model knows by these ids and values, never synced yet.
+    fn new(
+        gid: Option<String>,
+        file: Option<String>,
+        asana: Option<TaskFields>,
+        local: Option<TaskFields>,
+    ) -> Self {
+        Self {
+            gid,
+            file,
+            asana,
+            local,
+            synced: None,
+            held: BTreeSet::new(),
+            deletion_held: false,
+            asana_touched: false,
+            broken: None,
+            no_base: BTreeSet::new(),
+            orphan: false,
+            removed: None,
+            synced_file: None,
+        }
+    }
+
     /// Applies one sync to this task. Returns `false` when the task is gone for good.
     fn sync(&mut self, policy: Policy, stamps: Stamps, fx: &mut SyncEffects) -> bool {
         if self.broken.is_some() || self.orphan {
@@ -804,41 +828,15 @@ impl<'a> Case<'a> {
             Op::CreateAsana(f) => {
                 let gid = self.sim.add_task(&self.project, seed(f));
                 self.log.push(format!("create in Asana {gid}: {f:?}"));
-                self.tasks.push(MTask {
-                    gid: Some(gid),
-                    file: None,
-                    asana: Some(f.clone()),
-                    local: None,
-                    synced: None,
-                    held: BTreeSet::new(),
-                    deletion_held: false,
-                    asana_touched: false,
-                    broken: None,
-                    no_base: BTreeSet::new(),
-                    orphan: false,
-                    removed: None,
-                    synced_file: None,
-                });
+                self.tasks
+                    .push(MTask::new(Some(gid), None, Some(f.clone()), None));
             }
             Op::CreateLocal(f) => {
                 let name = self.fresh_name("local");
                 std::fs::write(self.md.join(&name), render(f, None)).expect("write");
                 self.log.push(format!("create file {name}: {f:?}"));
-                self.tasks.push(MTask {
-                    gid: None,
-                    file: Some(name),
-                    asana: None,
-                    local: Some(f.clone()),
-                    synced: None,
-                    held: BTreeSet::new(),
-                    deletion_held: false,
-                    asana_touched: false,
-                    broken: None,
-                    no_base: BTreeSet::new(),
-                    orphan: false,
-                    removed: None,
-                    synced_file: None,
-                });
+                self.tasks
+                    .push(MTask::new(None, Some(name), None, Some(f.clone())));
             }
             Op::EditAsana { task, edit } => {
                 let Some(i) = Self::pick(&self.on_asana(), *task) else {
@@ -1038,21 +1036,12 @@ impl<'a> Case<'a> {
                 let (fields, _) = read_file(&path).map_err(TestCaseError::fail)?;
                 self.log
                     .push(format!("bring back file {} of {}", d.file, d.gid));
-                let mut t = MTask {
-                    gid: Some(d.gid.clone()),
-                    file: Some(d.file.clone()),
-                    asana: None,
-                    local: Some(fields),
-                    synced: None,
-                    held: BTreeSet::new(),
-                    deletion_held: false,
-                    asana_touched: false,
-                    broken: None,
-                    no_base: BTreeSet::new(),
-                    orphan: true,
-                    removed: None,
-                    synced_file: None,
-                };
+                let mut t = MTask::new(
+                    Some(d.gid.clone()),
+                    Some(d.file.clone()),
+                    None,
+                    Some(fields),
+                );
                 t.orphan = true;
                 self.tasks.push(t);
             }
@@ -1075,21 +1064,9 @@ impl<'a> Case<'a> {
                         t.orphan = false;
                         t.asana = Some(d.fields);
                     }
-                    None => self.tasks.push(MTask {
-                        gid: Some(d.gid),
-                        file: None,
-                        asana: Some(d.fields),
-                        local: None,
-                        synced: None,
-                        held: BTreeSet::new(),
-                        deletion_held: false,
-                        asana_touched: false,
-                        broken: None,
-                        no_base: BTreeSet::new(),
-                        orphan: false,
-                        removed: None,
-                        synced_file: None,
-                    }),
+                    None => self
+                        .tasks
+                        .push(MTask::new(Some(d.gid), None, Some(d.fields), None)),
                 }
             }
             Op::Sync => self.sync()?,
