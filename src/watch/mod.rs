@@ -88,6 +88,13 @@ pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Ex
     }
     let webhooks = match (&args.webhook_listen, &args.webhook_url) {
         (Some(listen), Some(url)) => {
+            let warnings = [
+                crate::exposure::every_interface(listen),
+                crate::exposure::cleartext_url("--webhook-url", url),
+            ];
+            for warning in warnings.into_iter().flatten() {
+                tracing::warn!("{warning}");
+            }
             let mut hooks: Vec<LinkHook> = Vec::with_capacity(loops.len());
             for l in &loops {
                 // The hook calls get a connector of their own (no ETag file).
