@@ -108,9 +108,7 @@ fn a_private_file_rewritten_is_never_visible_wider() {
         .filter(|e| e.paths.iter().any(|p| is_temp(p)))
         .collect();
     assert!(
-        temps
-            .iter()
-            .any(|e| matches!(e.kind, EventKind::Create(_))),
+        temps.iter().any(|e| matches!(e.kind, EventKind::Create(_))),
         "the rewrite went through no temporary file: {events:#?}"
     );
     let chmods: Vec<_> = temps
@@ -177,7 +175,11 @@ fn modes_under(root: &Path) -> Vec<(PathBuf, bool, u32)> {
         for entry in entries.flatten() {
             let Ok(meta) = entry.metadata() else { continue };
             let path = entry.path();
-            out.push((path.clone(), meta.is_dir(), meta.permissions().mode() & 0o777));
+            out.push((
+                path.clone(),
+                meta.is_dir(),
+                meta.permissions().mode() & 0o777,
+            ));
             if meta.is_dir() {
                 stack.push(path);
             }

@@ -5,6 +5,7 @@
 //! - [`folder`]: the Markdown folder's watcher (notify, debounced).
 //! - [`published`]: the status file `asana-bridge status` reads while watch holds the store.
 //! - [`webhook`]: the optional Asana webhook receiver, a prompt to poll now.
+//! - [`receiver`]: its HTTP server, bounded in time, size and connections.
 //! - [`github_hook`]: a GitHub link's repository webhook, on the same receiver.
 //!
 //! The state store is held for the whole run (one process per state directory). On a
@@ -15,6 +16,7 @@ pub mod folder;
 pub mod github_hook;
 pub mod link;
 pub mod published;
+pub mod receiver;
 pub mod webhook;
 
 use std::path::Path;
