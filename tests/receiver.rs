@@ -130,7 +130,10 @@ fn registered(w: &World, watch: &Watch) -> String {
         .into_iter()
         .find(|h| h.active)
         .expect("hook");
-    assert_eq!(hook.target, format!("http://{}/hooks/roadmap", watch.addr()));
+    assert_eq!(
+        hook.target,
+        format!("http://{}/hooks/roadmap", watch.addr())
+    );
     w.sim.webhook_secret(&hook.gid).expect("secret")
 }
 
@@ -270,7 +273,12 @@ fn slow_idle_and_oversized_requests_are_cut_off() {
     let quick: [(&str, &str, Vec<(&str, &str)>, u16); 4] = [
         ("unknown link", "/hooks/nobody", vec![], 404),
         ("no signature", "/hooks/roadmap", vec![], 401),
-        ("not a signature", "/hooks/roadmap", vec![("X-Hook-Signature", "abc")], 401),
+        (
+            "not a signature",
+            "/hooks/roadmap",
+            vec![("X-Hook-Signature", "abc")],
+            401,
+        ),
         (
             "too large",
             "/hooks/roadmap",
@@ -318,7 +326,8 @@ fn slow_idle_and_oversized_requests_are_cut_off() {
         },
     );
     assert!(
-        World::eventually(WAIT, || World::front(&w.file_of(&gid).1, "title").as_deref()
+        World::eventually(WAIT, || World::front(&w.file_of(&gid).1, "title")
+            .as_deref()
             == Some("After the attack")),
         "{}",
         watch.stderr()
@@ -381,7 +390,8 @@ fn a_flood_beyond_the_cap_still_lets_a_signed_delivery_through() {
     assert_eq!(status, 200, "{}", watch.stderr());
     assert!(started.elapsed() < Duration::from_secs(2));
     assert!(
-        World::eventually(WAIT, || World::front(&w.file_of(&gid).1, "title").as_deref()
+        World::eventually(WAIT, || World::front(&w.file_of(&gid).1, "title")
+            .as_deref()
             == Some("Through the flood")),
         "{}",
         watch.stderr()
@@ -389,10 +399,7 @@ fn a_flood_beyond_the_cap_still_lets_a_signed_delivery_through() {
     drop(flood);
     let (code, stderr) = watch.terminate();
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(
-        !stderr.contains("Too many open files"),
-        "{stderr}"
-    );
+    assert!(!stderr.contains("Too many open files"), "{stderr}");
 }
 
 /// While `watch` registers its webhook, an attacker floods the target with handshakes of
