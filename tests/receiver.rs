@@ -270,7 +270,8 @@ fn slow_idle_and_oversized_requests_are_cut_off() {
 
     // Refused on the head: the 2 MB body is announced, never sent.
     let big = "2000000";
-    let quick: [(&str, &str, Vec<(&str, &str)>, u16); 4] = [
+    type Quick<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, u16);
+    let quick: [Quick; 4] = [
         ("unknown link", "/hooks/nobody", vec![], 404),
         ("no signature", "/hooks/roadmap", vec![], 401),
         (

@@ -21,7 +21,7 @@
 //!
 //! Secrets and signatures are never logged, put into errors or printed by `Debug`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
 use super::receiver::{Admit, Answer, BodySink};
-use super::webhook::{Prompter, Signed, seen_lately};
+use super::webhook::{Prompter, Recent, Signed, seen_lately};
 
 /// The state-store table of GitHub webhook records, keyed by link name.
 pub const GITHUB_TABLE: &str = "webhooks/github";
@@ -91,9 +91,9 @@ pub struct GithubHooks {
     links: HashMap<String, GithubLink>,
     hooks: Mutex<HashMap<String, HookState>>,
     /// Delivery GUIDs seen lately, with their link.
-    recent_guids: Arc<Mutex<VecDeque<(String, String)>>>,
+    recent_guids: Recent<String>,
     /// Digests of verified bodies seen lately, with their link.
-    recent_bodies: Arc<Mutex<VecDeque<(String, [u8; 32])>>>,
+    recent_bodies: Recent<[u8; 32]>,
     store: Arc<Store>,
 }
 
@@ -357,8 +357,8 @@ struct GithubDelivery {
     guid: Option<String>,
     signed: Signed,
     prompter: Arc<Prompter>,
-    recent_guids: Arc<Mutex<VecDeque<(String, String)>>>,
-    recent_bodies: Arc<Mutex<VecDeque<(String, [u8; 32])>>>,
+    recent_guids: Recent<String>,
+    recent_bodies: Recent<[u8; 32]>,
 }
 
 impl BodySink for GithubDelivery {

@@ -183,6 +183,9 @@ impl Signed {
     }
 }
 
+/// What was seen lately, per link: verified bodies' digests, or delivery GUIDs.
+pub(super) type Recent<K> = Arc<Mutex<VecDeque<(String, K)>>>;
+
 /// Remembers the last [`RECENT_BODIES`] keys seen; `true` when `key` was among them.
 pub(super) fn seen_lately<K: PartialEq>(recent: &Mutex<VecDeque<K>>, key: K) -> bool {
     let mut recent = recent
@@ -284,7 +287,7 @@ struct Shared {
     store: Arc<Store>,
     github: GithubHooks,
     /// Digests of verified Asana deliveries lately, with their link.
-    recent: Mutex<VecDeque<(String, [u8; 32])>>,
+    recent: Recent<[u8; 32]>,
 }
 
 impl Shared {
@@ -567,7 +570,7 @@ impl Webhooks {
             hooks: Mutex::default(),
             store,
             github,
-            recent: Mutex::default(),
+            recent: Recent::default(),
         });
         let local_addr = listener.local_addr().ok();
         let (stop, stopped) = watch::channel(false);
