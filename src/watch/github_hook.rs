@@ -114,6 +114,18 @@ impl GithubHooks {
         })
     }
 
+    /// Knows `secret` for `link`'s deliveries without a hook on GitHub (see
+    /// [`super::webhook::Receiver::with_secrets`]).
+    pub(super) fn preset(&self, link: &str, secret: SecretString) {
+        lock(&self.hooks).insert(
+            link.to_owned(),
+            HookState {
+                secret: Some(secret),
+                ..HookState::default()
+            },
+        );
+    }
+
     /// Whether `link` is a GitHub link (it has a hook to keep).
     #[must_use]
     pub fn has(&self, link: &str) -> bool {

@@ -859,6 +859,84 @@ impl Webhooks {
     }
 }
 
+/// The receiver's request handling on its own, for links whose secrets are already known
+/// (no registration with Asana or GitHub): what [`Webhooks`] serves, for the fuzz target
+/// and for tests that drive it without the network.
+pub struct Receiver {
+    server: Arc<Server<Receive>>,
+}
+
+/// One link of a [`Receiver::with_secrets`].
+pub struct PresetLink {
+    pub hook: LinkHook,
+    /// The Asana webhook's secret (`None`: no webhook, deliveries are refused).
+    pub asana_secret: Option<SecretString>,
+    /// An Asana registration in progress: the first handshake is accepted.
+    pub pending: bool,
+    /// The GitHub hook's secret (`None`: no GitHub hook).
+    pub github_secret: Option<SecretString>,
+}
+
+impl Receiver {
+    /// A receiver for `links` with the given secrets; webhook records go to `store`
+    /// (a handshake stores its secret there).
+    ///
+    /// # Errors
+    /// [`WebhookError::DuplicateLink`], or the store's error.
+    pub fn with_secrets(
+        public_url: &str,
+        store: Arc<Store>,
+        links: Vec<PresetLink>,
+    ) -> Result<Self, WebhookError> {
+        let base = public_base(public_url)?;
+        store.table::<WebhookRecord>(SECRETS_TABLE)?;
+        let github = GithubHooks::new(HashMap::new(), Arc::clone(&store))?;
+        let mut infos = HashMap::new();
+        let mut hooks = HashMap::new();
+        for link in links {
+            let name = link.hook.link.clone();
+            if let Some(secret) = link.github_secret {
+                github.preset(&name, secret);
+            }
+            hooks.insert(
+                name.clone(),
+                HookState {
+                    pending: link.pending,
+                    active: link.asana_secret.is_some(),
+                    secret: link.asana_secret,
+                    gid: None,
+                },
+            );
+            let info = LinkInfo {
+                project: link.hook.project,
+                target: format!("{base}/{}", encode_segment(&name)),
+                prompter: Prompter::new(link.hook.prompt),
+            };
+            if infos.insert(name.clone(), info).is_some() {
+                return Err(WebhookError::DuplicateLink(name));
+            }
+        }
+        let shared = Arc::new(Shared {
+            links: infos,
+            hooks: Mutex::new(hooks),
+            store,
+            github,
+            recent: Recent::default(),
+        });
+        Ok(Self {
+            server: Server::new(Receive(shared)),
+        })
+    }
+
+    /// Serves one connection (any byte stream) to its end, with the receiver's limits.
+    pub async fn serve_io<I>(&self, io: I)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        self.server.serve_io(io).await;
+    }
+}
+
 impl Drop for Webhooks {
     /// Without [`Webhooks::shutdown`] (a crash, a panic) the receiver stops; the webhooks
     /// stay registered and the next start removes them.
