@@ -301,7 +301,12 @@ impl<E: Endpoint> Server<E> {
                     }
                 },
                 _ = summary.tick() => self.summarize(),
-                _ = stop.changed() => {}
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        // Nobody can stop it any more: the owner is gone.
+                        break;
+                    }
+                }
             }
         }
         self.summarize();
