@@ -10,9 +10,10 @@
 //!   registered while the receiver already serves (Asana's `X-Hook-Secret` handshake comes
 //!   in *during* the create request);
 //! - the secrets: taken from the handshake (exactly one accepted per registration, the
-//!   first while it is pending; later ones get 401), kept in memory and in the state store (table [`SECRETS_TABLE`], key = link
-//!   name; the store's directory is owner-only) together with the webhook's gid, so a
-//!   restart after a crash can delete what the crashed run left behind;
+//!   first while it is pending; later ones get 401), kept in memory and in the state
+//!   store (table [`SECRETS_TABLE`], key = link name; the store's directory is
+//!   owner-only) together with the webhook's gid, so a restart after a crash can delete
+//!   what the crashed run left behind;
 //! - verification of every delivery: `X-Hook-Signature` must be the hex HMAC-SHA256 of the
 //!   raw body keyed with the link's secret, compared in constant time
 //!   (`Mac::verify_slice`), streamed as the body arrives; a missing or bad signature gets
