@@ -10,7 +10,7 @@
 //! - `3`: as `1`, with the signature of a body that differs by one byte.
 //!
 //! Nothing may panic or hang (the client closes its side after writing, so every
-//! connection ends), everything answered is HTTP/1.1 (never HTTP/2), and:
+//! connection ends), everything answered is HTTP/1.x (never HTTP/2), and:
 //! - a well-formed, correctly signed delivery to `roadmap` or `gh` (no extra headers, so
 //!   nothing the fuzzer adds can change the request) gets 200;
 //! - a delivery whose signature is not the body's gets 401, never 200.
@@ -127,7 +127,7 @@ fuzz_target!(|data: &[u8]| {
         0 => {
             let answer = exchange(rest.to_vec());
             assert!(
-                answer.is_empty() || answer.starts_with(b"HTTP/1.1 "),
+                answer.is_empty() || answer.starts_with(b"HTTP/1."),
                 "{:?}",
                 String::from_utf8_lossy(&answer)
             );
@@ -187,7 +187,7 @@ fuzz_target!(|data: &[u8]| {
             let answer = exchange(input);
             let got = statuses(&answer);
             assert!(
-                answer.is_empty() || answer.starts_with(b"HTTP/1.1 "),
+                answer.is_empty() || answer.starts_with(b"HTTP/1."),
                 "{:?}",
                 String::from_utf8_lossy(&answer)
             );
