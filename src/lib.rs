@@ -16,6 +16,7 @@
 //! - [`connect`]: builds the connectors a link names.
 //! - [`auth`]: where the Asana identity comes from (env var, keyring, owner-only file, OAuth).
 //! - [`watch`]: `asana-bridge watch`, the long-running mirror.
+//! - [`exposure`]: warnings for cleartext URLs and a receiver bound to every interface.
 //! - [`cli`], [`commands`], [`exit`]: the command line.
 
 pub mod apply;
@@ -26,6 +27,7 @@ pub mod config;
 pub mod connect;
 pub mod engine;
 pub mod exit;
+pub mod exposure;
 pub mod linkstate;
 pub mod merge;
 pub mod observe;

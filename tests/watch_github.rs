@@ -1,7 +1,8 @@
 //! End to end: `asana-bridge watch` on a GitHub link, through the real binary with both
 //! simulators: edits arrive both ways by polling, an idle poll of GitHub costs only
 //! `304 Not Modified` answers (free of rate limit) and writes nothing, SIGTERM exits 0;
-//! with webhooks, the repository's hook prompts a poll, forgeries and repeats are refused,
+//! with webhooks, the repository's hook prompts a poll, forgeries are refused, repeats
+//! (also a captured delivery replayed under fresh GUIDs) prompt nothing,
 //! the secret is never printed, and the hook is deleted on a clean stop; without one (a
 //! token that may not create hooks) the link polls GitHub at its normal interval.
 
@@ -278,6 +279,17 @@ fn a_github_webhook_prompts_a_poll_refuses_forgeries_and_is_deleted_on_stop() {
     assert!(
         w.github.requests().is_empty(),
         "a repeated delivery made the bridge poll again: {:#?}",
+        w.github.requests()
+    );
+    // The signature does not cover X-GitHub-Delivery: the captured delivery replayed
+    // under fresh GUIDs is still a repeat (its body is).
+    for n in 2..50 {
+        assert_eq!(post(&hook.url, &signed(&format!("guid-{n}")), body), 200);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        w.github.requests().is_empty(),
+        "a replay under fresh GUIDs made the bridge poll again: {:#?}",
         w.github.requests()
     );
 

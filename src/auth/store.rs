@@ -241,10 +241,19 @@ impl CredentialStore for FileStore {
     }
 }
 
-/// Creates `dir` (and parents) and makes it `0700`.
+/// Creates `dir` and whichever of its parents are missing, owner-only (`0700`, narrowed
+/// further by the umask if it says so). A folder that already exists keeps its mode: it
+/// is the user's (a config folder, a home), not the bridge's to narrow; the credentials
+/// file itself is always `0600`.
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    set_mode(dir, 0o700)
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 #[cfg(unix)]

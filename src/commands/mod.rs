@@ -55,5 +55,9 @@ pub(crate) fn load_config(path: &std::path::Path) -> Result<crate::config::Confi
     let base_url = std::env::var("ASANA_BASE_URL")
         .ok()
         .filter(|s| !s.is_empty());
-    Ok(crate::config::Config::load(path, base_url)?)
+    let config = crate::config::Config::load(path, base_url)?;
+    for warning in crate::exposure::config_warnings(&config) {
+        tracing::warn!("{warning}");
+    }
+    Ok(config)
 }

@@ -11,26 +11,29 @@
 //!   is owner-only) with the hook's id, so a restart after a crash deletes what the
 //!   crashed run left; sent to GitHub only in the create request's body;
 //! - verification of every delivery: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the
-//!   raw body>`, in constant time; a missing or bad signature gets 401 and changes nothing;
-//! - repeats: a delivery GUID (`X-GitHub-Delivery`) seen lately is answered 200 and
-//!   ignored; a `ping` wakes nothing.
+//!   raw body>`, in constant time, streamed as the body arrives (a missing or malformed
+//!   header is refused before the body is read); a missing or bad signature gets 401 and
+//!   changes nothing;
+//! - repeats: a delivery whose body (its SHA-256, which the signature covers) or whose
+//!   GUID (`X-GitHub-Delivery`, which it does not) was seen lately is answered 200 and
+//!   ignored, so a captured delivery replayed under fresh GUIDs prompts nothing; a `ping`
+//!   wakes nothing; prompts go through the link's [`Prompter`] (at most one per second).
 //!
 //! Secrets and signatures are never logged, put into errors or printed by `Debug`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use asana_bridge_github::GithubConnector;
 use asana_bridge_state::{StateError, Store, Table};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
-use super::webhook::check_mac;
+use super::receiver::{Admit, Answer, BodySink};
+use super::webhook::{Prompter, Recent, Signed, seen_lately};
 
 /// The state-store table of GitHub webhook records, keyed by link name.
 pub const GITHUB_TABLE: &str = "webhooks/github";
@@ -40,9 +43,6 @@ pub const EVENT_HEADER: &str = "x-github-event";
 
 const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 const DELIVERY_HEADER: &str = "x-github-delivery";
-
-/// How many delivery GUIDs are remembered to drop repeats.
-const RECENT_DELIVERIES: usize = 512;
 
 /// What the state store keeps per GitHub link: enough to verify deliveries and to delete
 /// the hook after a crash.
@@ -90,7 +90,10 @@ struct HookState {
 pub struct GithubHooks {
     links: HashMap<String, GithubLink>,
     hooks: Mutex<HashMap<String, HookState>>,
-    recent: Mutex<VecDeque<String>>,
+    /// Delivery GUIDs seen lately, with their link.
+    recent_guids: Recent<String>,
+    /// Digests of verified bodies seen lately, with their link.
+    recent_bodies: Recent<[u8; 32]>,
     store: Arc<Store>,
 }
 
@@ -105,9 +108,22 @@ impl GithubHooks {
         Ok(Self {
             links,
             hooks: Mutex::default(),
-            recent: Mutex::default(),
+            recent_guids: Arc::default(),
+            recent_bodies: Arc::default(),
             store,
         })
+    }
+
+    /// Knows `secret` for `link`'s deliveries without a hook on GitHub (see
+    /// [`super::webhook::Receiver::with_secrets`]).
+    pub(super) fn preset(&self, link: &str, secret: SecretString) {
+        lock(&self.hooks).insert(
+            link.to_owned(),
+            HookState {
+                secret: Some(secret),
+                ..HookState::default()
+            },
+        );
     }
 
     /// Whether `link` is a GitHub link (it has a hook to keep).
@@ -135,55 +151,47 @@ impl GithubHooks {
         self.store.table(GITHUB_TABLE)
     }
 
-    /// Answers a GitHub delivery for `link`: verified, new, not a `ping` -> `prompt`.
-    pub fn receive(
-        &self,
-        link: &str,
-        headers: &HeaderMap,
-        body: &[u8],
-        prompt: &Notify,
-    ) -> Response {
+    /// Decides on a GitHub delivery's head for `link`: without the link's secret or a
+    /// well-formed `X-Hub-Signature-256` it is refused before its body is read; else its
+    /// body goes through the check, and a verified, new, non-`ping` one prompts.
+    pub fn admit(&self, link: &str, headers: &HeaderMap, prompter: Arc<Prompter>) -> Admit {
         let secret = lock(&self.hooks).get(link).and_then(|h| h.secret.clone());
-        let verified = secret
+        let signed = secret
             .as_ref()
-            .ok_or("no GitHub webhook secret for this link")
+            .ok_or("GitHub deliveries for a link without a webhook")
             .and_then(|secret| {
                 let header = headers
                     .get(SIGNATURE_HEADER)
-                    .ok_or("no X-Hub-Signature-256")?
+                    .ok_or("GitHub deliveries without X-Hub-Signature-256")?
                     .as_bytes();
                 let hex = header
                     .strip_prefix(b"sha256=")
-                    .ok_or("the signature is not sha256=…")?;
-                let signature = hex::decode(hex).map_err(|_| "signature is not hex")?;
-                check_mac(secret.expose_secret().as_bytes(), body, &signature)
+                    .ok_or("GitHub signatures that are not sha256=…")?;
+                let signature = hex::decode(hex).map_err(|_| "signatures that are not hex")?;
+                if signature.len() != 32 {
+                    return Err("signatures that are not HMAC-SHA256");
+                }
+                Signed::new(secret.expose_secret().as_bytes(), signature).ok_or("unusable secret")
             });
-        if let Err(reason) = verified {
-            warn!(link, "rejected a GitHub webhook delivery: {reason}");
-            return StatusCode::UNAUTHORIZED.into_response();
+        match signed {
+            Err(reason) => Admit::Now(Answer::refuse(StatusCode::UNAUTHORIZED, reason)),
+            Ok(signed) => Admit::Read(Box::new(GithubDelivery {
+                link: link.to_owned(),
+                event: headers
+                    .get(EVENT_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned(),
+                guid: headers
+                    .get(DELIVERY_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+                signed,
+                prompter,
+                recent_guids: Arc::clone(&self.recent_guids),
+                recent_bodies: Arc::clone(&self.recent_bodies),
+            })),
         }
-        if let Some(guid) = headers.get(DELIVERY_HEADER).and_then(|v| v.to_str().ok()) {
-            let mut recent = lock(&self.recent);
-            if recent.iter().any(|g| g == guid) {
-                debug!(link, delivery = guid, "a repeated GitHub delivery");
-                return StatusCode::OK.into_response();
-            }
-            if recent.len() == RECENT_DELIVERIES {
-                recent.pop_front();
-            }
-            recent.push_back(guid.to_owned());
-        }
-        let event = headers
-            .get(EVENT_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if event == "ping" {
-            debug!(link, "GitHub webhook ping");
-        } else {
-            debug!(link, event, "GitHub webhook delivery: polling now");
-            prompt.notify_one();
-        }
-        StatusCode::OK.into_response()
     }
 
     /// Removes what an earlier run left, then creates `link`'s hook to `target`; on
@@ -351,6 +359,48 @@ impl GithubHooks {
         if let Err(e) = self.table().and_then(|t| t.remove(link).map(drop)) {
             warn!(link, "cannot remove the GitHub webhook record: {e}");
         }
+    }
+}
+
+/// A GitHub delivery whose head passed: its body streams through the signature check.
+struct GithubDelivery {
+    link: String,
+    event: String,
+    guid: Option<String>,
+    signed: Signed,
+    prompter: Arc<Prompter>,
+    recent_guids: Recent<String>,
+    recent_bodies: Recent<[u8; 32]>,
+}
+
+impl BodySink for GithubDelivery {
+    fn chunk(&mut self, bytes: &[u8]) {
+        self.signed.update(bytes);
+    }
+
+    fn end(self: Box<Self>) -> Answer {
+        let this = *self;
+        let link = this.link.as_str();
+        let verified = match this.signed.finish() {
+            Ok(v) => v,
+            Err(reason) => return Answer::refuse(StatusCode::UNAUTHORIZED, reason),
+        };
+        // Both are remembered, whichever matched: the body (covered by the signature) and
+        // the GUID (GitHub's redeliveries keep it).
+        let body_seen = seen_lately(&this.recent_bodies, (this.link.clone(), verified.digest));
+        let guid_seen = this
+            .guid
+            .as_ref()
+            .is_some_and(|g| seen_lately(&this.recent_guids, (this.link.clone(), g.clone())));
+        if body_seen || guid_seen {
+            debug!(link, "a repeated GitHub delivery");
+        } else if this.event == "ping" {
+            debug!(link, "GitHub webhook ping");
+        } else {
+            debug!(link, event = %this.event, "GitHub webhook delivery: polling now");
+            this.prompter.prompt();
+        }
+        Answer::ok()
     }
 }
 

@@ -5,6 +5,7 @@
 //! - [`folder`]: the Markdown folder's watcher (notify, debounced).
 //! - [`published`]: the status file `asana-bridge status` reads while watch holds the store.
 //! - [`webhook`]: the optional Asana webhook receiver, a prompt to poll now.
+//! - [`receiver`]: its HTTP server, bounded in time, size and connections.
 //! - [`github_hook`]: a GitHub link's repository webhook, on the same receiver.
 //!
 //! The state store is held for the whole run (one process per state directory). On a
@@ -15,6 +16,7 @@ pub mod folder;
 pub mod github_hook;
 pub mod link;
 pub mod published;
+pub mod receiver;
 pub mod webhook;
 
 use std::path::Path;
@@ -88,6 +90,13 @@ pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Ex
     }
     let webhooks = match (&args.webhook_listen, &args.webhook_url) {
         (Some(listen), Some(url)) => {
+            let warnings = [
+                crate::exposure::every_interface(listen),
+                crate::exposure::cleartext_url("--webhook-url", url),
+            ];
+            for warning in warnings.into_iter().flatten() {
+                tracing::warn!("{warning}");
+            }
             let mut hooks: Vec<LinkHook> = Vec::with_capacity(loops.len());
             for l in &loops {
                 // The hook calls get a connector of their own (no ETag file).

@@ -2,21 +2,27 @@
 //! accelerator in front of the polling loops, never a source of data.
 //!
 //! What this module owns:
-//! - the HTTP receiver (axum) on `ADDR`: `POST <any path>/<link name>` (the last path
-//!   segment names the link, percent-encoded, so a proxy may strip or add a prefix);
+//! - the HTTP receiver on `ADDR` (served by [`super::receiver`], which bounds time, size
+//!   and connections): `POST <any path>/<link name>` (the last path segment names the
+//!   link, percent-encoded, so a proxy may strip or add a prefix); the link and the
+//!   signature header are checked before a byte of the body is read;
 //! - one Asana webhook per link on the link's project, target `<PUBLIC_URL>/<link name>`,
 //!   registered while the receiver already serves (Asana's `X-Hook-Secret` handshake comes
 //!   in *during* the create request);
-//! - the secrets: taken from the handshake (accepted only while that link's registration is
-//!   pending), kept in memory and in the state store (table [`SECRETS_TABLE`], key = link
-//!   name; the store's directory is owner-only) together with the webhook's gid, so a
-//!   restart after a crash can delete what the crashed run left behind;
+//! - the secrets: taken from the handshake (exactly one accepted per registration, the
+//!   first while it is pending; later ones get 401), kept in memory and in the state
+//!   store (table [`SECRETS_TABLE`], key = link name; the store's directory is
+//!   owner-only) together with the webhook's gid, so a restart after a crash can delete
+//!   what the crashed run left behind;
 //! - verification of every delivery: `X-Hook-Signature` must be the hex HMAC-SHA256 of the
 //!   raw body keyed with the link's secret, compared in constant time
-//!   (`Mac::verify_slice`); a missing or bad signature gets 401 and changes nothing;
+//!   (`Mac::verify_slice`), streamed as the body arrives; a missing or bad signature gets
+//!   401 and changes nothing;
 //! - a verified delivery with events is only a prompt: it wakes the link's loop
-//!   ([`Notify::notify_one`]), which then polls Asana's event feed as usual; a verified
-//!   empty batch (Asana's heartbeat) is answered 200 and wakes nothing;
+//!   ([`Prompter`]: at most once per link per second, later prompts folded into one at
+//!   the end of that second), which then polls Asana's event feed as usual; a verified
+//!   empty batch (Asana's heartbeat) and a body seen lately (a replay, a retry) are
+//!   answered 200 and wake nothing;
 //! - deleting the webhooks on [`Webhooks::shutdown`], bounded in time;
 //! - for a GitHub link, its repository webhook too, on the same URL
 //!   ([`super::github_hook`]): a delivery carrying `X-GitHub-Event` is handed to it.
@@ -24,26 +30,23 @@
 //! Secrets and signatures are never logged, put into errors or printed by `Debug`.
 //! A link whose registration fails gets one warning and goes on by polling only.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::github_hook::{self, GithubHooks, GithubLink};
+use super::receiver::{Admit, Answer, BodySink, Endpoint, Server};
 use asana_bridge_asana::AsanaClient;
 use asana_bridge_asana::webhooks as api;
 use asana_bridge_state::{StateError, Store, Table};
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
-use tokio::sync::{Notify, oneshot};
+use sha2::{Digest, Sha256};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
@@ -61,6 +64,143 @@ const DELETE_BUDGET: Duration = Duration::from_secs(4);
 
 /// Time allowed for the receiver to finish in-flight requests on shutdown.
 const STOP_BUDGET: Duration = Duration::from_secs(1);
+
+/// The shortest time between two prompts of one link's loop by webhooks.
+pub const PROMPT_GAP: Duration = Duration::from_secs(1);
+
+/// How many verified bodies are remembered (per receiver) to drop replays and retries.
+const RECENT_BODIES: usize = 512;
+
+/// How much of a verified body is kept to count its events (a heartbeat is tiny).
+const KEEP_BYTES: usize = 64 * 1024;
+
+/// Wakes a link's loop for webhook deliveries, at most once per [`PROMPT_GAP`]: a prompt
+/// within the gap is folded into one at its end, so none is lost and a flood of
+/// deliveries costs at most one poll per second.
+pub struct Prompter {
+    notify: Arc<Notify>,
+    state: Mutex<PromptState>,
+}
+
+#[derive(Default)]
+struct PromptState {
+    last: Option<tokio::time::Instant>,
+    scheduled: bool,
+}
+
+impl Prompter {
+    #[must_use]
+    pub fn new(notify: Arc<Notify>) -> Arc<Self> {
+        Arc::new(Self {
+            notify,
+            state: Mutex::default(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PromptState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Wakes the loop now, or at the end of the current gap.
+    pub fn prompt(self: &Arc<Self>) {
+        let now = tokio::time::Instant::now();
+        let mut state = self.lock();
+        match state.last {
+            Some(last) if now < last + PROMPT_GAP => {
+                if !state.scheduled {
+                    state.scheduled = true;
+                    let at = last + PROMPT_GAP;
+                    let me = Arc::clone(self);
+                    tokio::spawn(async move {
+                        tokio::time::sleep_until(at).await;
+                        {
+                            let mut state = me.lock();
+                            state.scheduled = false;
+                            state.last = Some(tokio::time::Instant::now());
+                        }
+                        me.notify.notify_one();
+                    });
+                }
+            }
+            _ => {
+                state.last = Some(now);
+                drop(state);
+                self.notify.notify_one();
+            }
+        }
+    }
+}
+
+/// A body on its way through a signature check: HMAC-SHA256 keyed with the secret, a
+/// SHA-256 digest (to know a replay), and the first [`KEEP_BYTES`].
+pub(super) struct Signed {
+    mac: Hmac<Sha256>,
+    expected: Vec<u8>,
+    digest: Sha256,
+    kept: Vec<u8>,
+    whole: bool,
+}
+
+/// A body whose signature matched.
+pub(super) struct Verified {
+    pub digest: [u8; 32],
+    /// The whole body, when it is small enough to be kept.
+    pub body: Option<Vec<u8>>,
+}
+
+impl Signed {
+    /// `None` for a secret HMAC cannot take (none: it takes any length).
+    pub(super) fn new(secret: &[u8], expected: Vec<u8>) -> Option<Self> {
+        Some(Self {
+            mac: Hmac::<Sha256>::new_from_slice(secret).ok()?,
+            expected,
+            digest: Sha256::new(),
+            kept: Vec::new(),
+            whole: true,
+        })
+    }
+
+    pub(super) fn update(&mut self, bytes: &[u8]) {
+        self.mac.update(bytes);
+        self.digest.update(bytes);
+        let room = KEEP_BYTES.saturating_sub(self.kept.len());
+        if bytes.len() > room {
+            self.whole = false;
+        }
+        self.kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// The verdict, in constant time (`Mac::verify_slice`).
+    pub(super) fn finish(self) -> Result<Verified, &'static str> {
+        self.mac
+            .verify_slice(&self.expected)
+            .map_err(|_| "signatures that do not match")?;
+        Ok(Verified {
+            digest: self.digest.finalize().into(),
+            body: self.whole.then_some(self.kept),
+        })
+    }
+}
+
+/// What was seen lately, per link: verified bodies' digests, or delivery GUIDs.
+pub(super) type Recent<K> = Arc<Mutex<VecDeque<(String, K)>>>;
+
+/// Remembers the last [`RECENT_BODIES`] keys seen; `true` when `key` was among them.
+pub(super) fn seen_lately<K: PartialEq>(recent: &Mutex<VecDeque<K>>, key: K) -> bool {
+    let mut recent = recent
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if recent.contains(&key) {
+        return true;
+    }
+    if recent.len() == RECENT_BODIES {
+        recent.pop_front();
+    }
+    recent.push_back(key);
+    false
+}
 
 /// Where `watch` listens and what Asana is told.
 #[derive(Clone, Debug)]
@@ -127,7 +267,7 @@ impl fmt::Debug for WebhookRecord {
 struct LinkInfo {
     project: String,
     target: String,
-    prompt: Arc<Notify>,
+    prompter: Arc<Prompter>,
 }
 
 /// A link's webhook as it stands.
@@ -147,6 +287,8 @@ struct Shared {
     hooks: Mutex<HashMap<String, HookState>>,
     store: Arc<Store>,
     github: GithubHooks,
+    /// Digests of verified Asana deliveries lately, with their link.
+    recent: Recent<[u8; 32]>,
 }
 
 impl Shared {
@@ -171,46 +313,131 @@ impl Shared {
         }
     }
 
-    /// Answers the handshake of a pending registration: stores the secret and echoes it.
-    fn handshake(&self, link: &str, value: &HeaderValue) -> Response {
+    /// Answers the handshake of a pending registration: the first one stores its secret
+    /// and is echoed; any other (none pending, or one already answered) gets 401.
+    fn handshake(&self, link: &str, value: &HeaderValue) -> Answer {
         let Ok(secret) = value.to_str() else {
-            return StatusCode::BAD_REQUEST.into_response();
+            return Answer::refuse(StatusCode::BAD_REQUEST, "unreadable handshakes");
         };
         if secret.is_empty() {
-            return StatusCode::BAD_REQUEST.into_response();
+            return Answer::refuse(StatusCode::BAD_REQUEST, "unreadable handshakes");
         }
         let mut hooks = self.hooks();
         let state = hooks.entry(link.to_owned()).or_default();
-        if !state.pending {
-            warn!(link, "refused a webhook handshake nobody asked for");
-            return StatusCode::UNAUTHORIZED.into_response();
+        if !state.pending || state.secret.is_some() {
+            return Answer::refuse(StatusCode::UNAUTHORIZED, "handshakes nobody asked for");
         }
         let record = self.record(link, None, Some(secret.to_owned()));
         if let Err(e) = self.table().and_then(|t| t.put(link, &record)) {
             warn!(link, "cannot store the webhook secret: {e}");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            return Answer {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                headers: Vec::new(),
+                refused: None,
+            };
         }
         state.secret = Some(SecretString::from(secret.to_owned()));
         debug!(link, "webhook handshake answered");
-        let mut response = StatusCode::OK.into_response();
-        response.headers_mut().insert(SECRET_HEADER, value.clone());
-        response
+        let mut answer = Answer::ok();
+        answer
+            .headers
+            .push((HeaderName::from_static(SECRET_HEADER), value.clone()));
+        answer
     }
 
-    /// Checks the signature of a delivery against the link's secret, in constant time.
-    fn verify(
+    /// The link's secret and the signature a delivery's header spells, or why there is
+    /// nothing to check the body against (decided before the body is read).
+    fn asana_check(
         &self,
         link: &str,
         signature: Option<&HeaderValue>,
-        body: &[u8],
-    ) -> Result<(), &'static str> {
+    ) -> Result<Signed, &'static str> {
         let signature = decode_signature(signature.map(HeaderValue::as_bytes))?;
+        if signature.len() != 32 {
+            return Err("signatures that are not HMAC-SHA256");
+        }
         let secret = self
             .hooks()
             .get(link)
             .and_then(|s| s.secret.clone())
-            .ok_or("no webhook secret for this link")?;
-        check_mac(secret.expose_secret().as_bytes(), body, &signature)
+            .ok_or("deliveries for a link without a webhook")?;
+        Signed::new(secret.expose_secret().as_bytes(), signature).ok_or("unusable secret")
+    }
+}
+
+/// The receiver's endpoint: handshakes and deliveries for every link.
+struct Receive(Arc<Shared>);
+
+impl Endpoint for Receive {
+    fn admit(&self, head: &axum::http::request::Parts) -> Admit {
+        let shared = &self.0;
+        if head.method != Method::POST {
+            return Admit::Now(Answer::refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "requests that are not a POST",
+            ));
+        }
+        let Some(link) = link_of(head.uri.path()) else {
+            return Admit::Now(Answer::refuse(StatusCode::NOT_FOUND, "unknown links"));
+        };
+        let Some(info) = shared.links.get(&link) else {
+            return Admit::Now(Answer::refuse(StatusCode::NOT_FOUND, "unknown links"));
+        };
+        if head.headers.contains_key(github_hook::EVENT_HEADER) {
+            return shared
+                .github
+                .admit(&link, &head.headers, Arc::clone(&info.prompter));
+        }
+        if let Some(secret) = head.headers.get(SECRET_HEADER) {
+            return Admit::Now(shared.handshake(&link, secret));
+        }
+        match shared.asana_check(&link, head.headers.get(SIGNATURE_HEADER)) {
+            Err(reason) => Admit::Now(Answer::refuse(StatusCode::UNAUTHORIZED, reason)),
+            Ok(signed) => Admit::Read(Box::new(AsanaDelivery {
+                shared: Arc::clone(shared),
+                link,
+                signed,
+            })),
+        }
+    }
+}
+
+/// An Asana delivery whose head passed: its body streams through the signature check.
+struct AsanaDelivery {
+    shared: Arc<Shared>,
+    link: String,
+    signed: Signed,
+}
+
+impl BodySink for AsanaDelivery {
+    fn chunk(&mut self, bytes: &[u8]) {
+        self.signed.update(bytes);
+    }
+
+    fn end(self: Box<Self>) -> Answer {
+        let AsanaDelivery {
+            shared,
+            link,
+            signed,
+        } = *self;
+        let verified = match signed.finish() {
+            Ok(v) => v,
+            Err(reason) => return Answer::refuse(StatusCode::UNAUTHORIZED, reason),
+        };
+        let events = verified
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_slice::<Delivery>(b).ok())
+            .map(|d| d.events.len());
+        if events == Some(0) {
+            debug!(link = %link, "webhook heartbeat");
+        } else if seen_lately(&shared.recent, (link.clone(), verified.digest)) {
+            debug!(link = %link, "a repeated webhook delivery");
+        } else if let Some(info) = shared.links.get(&link) {
+            debug!(link = %link, events = ?events, "webhook delivery: polling now");
+            info.prompter.prompt();
+        }
+        Answer::ok()
     }
 }
 
@@ -226,8 +453,8 @@ pub fn verify_delivery(secret: &[u8], body: &[u8], signature_header: Option<&[u8
 
 /// The bytes an `X-Hook-Signature` value spells in hex.
 fn decode_signature(header: Option<&[u8]>) -> Result<Vec<u8>, &'static str> {
-    let header = header.ok_or("no X-Hook-Signature")?;
-    hex::decode(header).map_err(|_| "signature is not hex")
+    let header = header.ok_or("deliveries without X-Hook-Signature")?;
+    hex::decode(header).map_err(|_| "signatures that are not hex")
 }
 
 /// HMAC-SHA256 of `body` keyed with `secret` against `signature`, in constant time
@@ -237,46 +464,6 @@ pub(super) fn check_mac(secret: &[u8], body: &[u8], signature: &[u8]) -> Result<
     mac.update(body);
     mac.verify_slice(signature)
         .map_err(|_| "signature does not match")
-}
-
-/// The receiver's only handler: handshakes and deliveries for every link.
-async fn receive(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if method != Method::POST {
-        return StatusCode::METHOD_NOT_ALLOWED.into_response();
-    }
-    let Some(link) = link_of(uri.path()) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let Some(info) = shared.links.get(&link) else {
-        debug!(path = uri.path(), "webhook request for no known link");
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if headers.contains_key(github_hook::EVENT_HEADER) {
-        return shared.github.receive(&link, &headers, &body, &info.prompt);
-    }
-    if let Some(secret) = headers.get(SECRET_HEADER) {
-        return shared.handshake(&link, secret);
-    }
-    if let Err(reason) = shared.verify(&link, headers.get(SIGNATURE_HEADER), &body) {
-        warn!(link = %link, "rejected a webhook delivery: {reason}");
-        return StatusCode::UNAUTHORIZED.into_response();
-    }
-    let events = serde_json::from_slice::<Delivery>(&body)
-        .ok()
-        .map(|d| d.events.len());
-    if events == Some(0) {
-        debug!(link = %link, "webhook heartbeat");
-    } else {
-        debug!(link = %link, events = ?events, "webhook delivery: polling now");
-        info.prompt.notify_one();
-    }
-    StatusCode::OK.into_response()
 }
 
 /// The body of a delivery; only the number of events matters.
@@ -291,7 +478,7 @@ pub struct Webhooks {
     shared: Arc<Shared>,
     client: Arc<AsanaClient>,
     local_addr: Option<SocketAddr>,
-    stop: Option<oneshot::Sender<()>>,
+    stop: Option<watch::Sender<bool>>,
     server: Option<JoinHandle<()>>,
 }
 
@@ -371,7 +558,7 @@ impl Webhooks {
             let info = LinkInfo {
                 project: hook.project,
                 target,
-                prompt: hook.prompt,
+                prompter: Prompter::new(hook.prompt),
             };
             if infos.insert(hook.link.clone(), info).is_some() {
                 return Err(WebhookError::DuplicateLink(hook.link));
@@ -384,22 +571,12 @@ impl Webhooks {
             hooks: Mutex::default(),
             store,
             github,
+            recent: Recent::default(),
         });
-        let app = Router::new()
-            .fallback(receive)
-            .with_state(Arc::clone(&shared));
         let local_addr = listener.local_addr().ok();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(e) = served {
-                warn!("the webhook receiver stopped: {e}");
-            }
-        });
+        let (stop, stopped) = watch::channel(false);
+        let receiver = Server::new(Receive(Arc::clone(&shared)));
+        let server = tokio::spawn(receiver.run(listener, stopped));
         let webhooks = Webhooks {
             shared,
             client,
@@ -537,7 +714,7 @@ impl Webhooks {
         }
         self.flush();
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
         if let Some(mut server) = self.server.take()
             && tokio::time::timeout(STOP_BUDGET, &mut server)
@@ -680,6 +857,84 @@ impl Webhooks {
         if let Err(e) = self.shared.store.flush() {
             warn!("cannot flush the webhook records: {e}");
         }
+    }
+}
+
+/// The receiver's request handling on its own, for links whose secrets are already known
+/// (no registration with Asana or GitHub): what [`Webhooks`] serves, for the fuzz target
+/// and for tests that drive it without the network.
+pub struct Receiver {
+    server: Arc<Server<Receive>>,
+}
+
+/// One link of a [`Receiver::with_secrets`].
+pub struct PresetLink {
+    pub hook: LinkHook,
+    /// The Asana webhook's secret (`None`: no webhook, deliveries are refused).
+    pub asana_secret: Option<SecretString>,
+    /// An Asana registration in progress: the first handshake is accepted.
+    pub pending: bool,
+    /// The GitHub hook's secret (`None`: no GitHub hook).
+    pub github_secret: Option<SecretString>,
+}
+
+impl Receiver {
+    /// A receiver for `links` with the given secrets; webhook records go to `store`
+    /// (a handshake stores its secret there).
+    ///
+    /// # Errors
+    /// [`WebhookError::DuplicateLink`], or the store's error.
+    pub fn with_secrets(
+        public_url: &str,
+        store: Arc<Store>,
+        links: Vec<PresetLink>,
+    ) -> Result<Self, WebhookError> {
+        let base = public_base(public_url)?;
+        store.table::<WebhookRecord>(SECRETS_TABLE)?;
+        let github = GithubHooks::new(HashMap::new(), Arc::clone(&store))?;
+        let mut infos = HashMap::new();
+        let mut hooks = HashMap::new();
+        for link in links {
+            let name = link.hook.link.clone();
+            if let Some(secret) = link.github_secret {
+                github.preset(&name, secret);
+            }
+            hooks.insert(
+                name.clone(),
+                HookState {
+                    pending: link.pending,
+                    active: link.asana_secret.is_some(),
+                    secret: link.asana_secret,
+                    gid: None,
+                },
+            );
+            let info = LinkInfo {
+                project: link.hook.project,
+                target: format!("{base}/{}", encode_segment(&name)),
+                prompter: Prompter::new(link.hook.prompt),
+            };
+            if infos.insert(name.clone(), info).is_some() {
+                return Err(WebhookError::DuplicateLink(name));
+            }
+        }
+        let shared = Arc::new(Shared {
+            links: infos,
+            hooks: Mutex::new(hooks),
+            store,
+            github,
+            recent: Recent::default(),
+        });
+        Ok(Self {
+            server: Server::new(Receive(shared)),
+        })
+    }
+
+    /// Serves one connection (any byte stream) to its end, with the receiver's limits.
+    pub async fn serve_io<I>(&self, io: I)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        self.server.serve_io(io).await;
     }
 }
 

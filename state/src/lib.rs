@@ -97,8 +97,17 @@ impl Store {
 
     /// Opens a private copy of the store in `dir` (an empty one if there is none yet).
     /// Nothing done to it reaches `dir`: this is what `--dry-run` uses.
+    /// The copy is as private as the state: its folders are created `0700` and its files
+    /// `0600` (never wider, not even for an instant), whatever the umask says.
     pub fn open_snapshot(dir: &Path) -> Result<Self, StateError> {
-        let tmp = tempfile::tempdir().map_err(|source| StateError::Io {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("asana-bridge-dry-run-");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        let tmp = builder.tempdir().map_err(|source| StateError::Io {
             path: std::env::temp_dir(),
             source,
         })?;
@@ -107,6 +116,7 @@ impl Store {
             copy_dir(&source_db, &tmp.path().join(DB_DIR))?;
         }
         let db = open_db(&tmp.path().join(DB_DIR), dir)?;
+        make_private(&tmp.path().join(DB_DIR))?;
         Ok(Self {
             db,
             dir: dir.to_path_buf(),
@@ -173,8 +183,9 @@ impl Store {
     pub fn flush(&self) -> Result<(), StateError> {
         self.db.flush()?;
         // sled creates files as the umask says; new ones may have appeared.
-        if self._snapshot.is_none() {
-            make_private(&self.dir.join(DB_DIR))?;
+        match &self._snapshot {
+            None => make_private(&self.dir.join(DB_DIR))?,
+            Some(tmp) => make_private(&tmp.path().join(DB_DIR))?,
         }
         Ok(())
     }
@@ -292,14 +303,30 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), StateError> {
         let path = path.to_path_buf();
         move |source| StateError::Io { path, source }
     };
-    std::fs::create_dir_all(to).map_err(io(to))?;
+    let mut folder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        folder.mode(0o700);
+    }
+    folder.create(to).map_err(io(to))?;
     for entry in std::fs::read_dir(from).map_err(io(from))? {
         let entry = entry.map_err(io(from))?;
         let target = to.join(entry.file_name());
         if entry.file_type().map_err(io(&entry.path()))?.is_dir() {
             copy_dir(&entry.path(), &target)?;
         } else {
-            std::fs::copy(entry.path(), &target).map_err(io(&entry.path()))?;
+            // Not `fs::copy`, which gives the copy the original's mode: created `0600`.
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut source = std::fs::File::open(entry.path()).map_err(io(&entry.path()))?;
+            let mut copy = options.open(&target).map_err(io(&target))?;
+            std::io::copy(&mut source, &mut copy).map_err(io(&target))?;
         }
     }
     Ok(())

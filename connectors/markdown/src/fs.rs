@@ -138,10 +138,23 @@ fn write_temp(
 ) -> io::Result<std::path::PathBuf> {
     let tmp = dir.join(format!("{TMP_PREFIX}{}", uuid::Uuid::new_v4()));
     let written = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        // Born with the target's mode (the umask may narrow it, never widen it): a private
+        // file's new content is never readable by others, not even for an instant.
+        #[cfg(unix)]
+        if let Some(p) = permissions {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            options.mode(p.mode() & 0o777);
+        }
+        let mut f = options.open(&tmp)?;
         f.write_all(bytes)?;
         if let Some(p) = permissions {
-            f.set_permissions(p.clone())?;
+            // Only where the umask narrowed it (or for bits `mode` does not set): back to
+            // exactly the target's mode, which is no wider than the target already was.
+            if f.metadata()?.permissions() != *p {
+                f.set_permissions(p.clone())?;
+            }
         }
         Ok(())
     })();
