@@ -27,6 +27,9 @@ use crate::wire::{self, Envelope, ListEnvelope, NameWrite, NamedRef, ProjectWork
 /// Asana's API root.
 pub const DEFAULT_BASE_URL: &str = "https://app.asana.com/api/1.0";
 
+/// How long one request keeps obeying Asana's `Retry-After` waits in all.
+pub const RATE_LIMIT_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// Page size of every list request (Asana's maximum).
 pub const PAGE_SIZE: u32 = 100;
 
@@ -57,6 +60,12 @@ impl AsanaConfig {
     pub fn http_config(self) -> HttpConfig {
         let mut config = HttpConfig::new("asana", self.base_url, self.token);
         config.requests_per_minute = self.requests_per_minute;
+        // A 429 is an instruction: Asana names waits of up to a minute, and a free
+        // workspace (150 a minute) refuses the default budget's pace; the client learns
+        // that rate from the refusal instead of failing the run.
+        config.rate_limit_max_wait = Some(RATE_LIMIT_MAX_WAIT);
+        config.learn_rate = true;
+        config.change_headers = vec!["asana-change"];
         config
     }
 }
