@@ -94,8 +94,11 @@ impl Connectors {
             http.rate_window = Duration::from_millis(ms);
         }
         // The rate a 429 taught an earlier run, kept in the state directory.
-        let rate_file = (!dry_run)
-            .then(|| config.state_dir.join(asana_bridge_asana::rate_file::RATE_FILE));
+        let rate_file = (!dry_run).then(|| {
+            config
+                .state_dir
+                .join(asana_bridge_asana::rate_file::RATE_FILE)
+        });
         if let Some(path) = &rate_file {
             http.rate_memory = asana_bridge_asana::rate_file::load(path);
             let path = path.clone();

@@ -27,6 +27,9 @@ use crate::wire::{self, Envelope, ListEnvelope, NameWrite, NamedRef, ProjectWork
 /// Asana's API root.
 pub const DEFAULT_BASE_URL: &str = "https://app.asana.com/api/1.0";
 
+/// Asana's free plan: 150 requests a minute.
+pub const FREE_PLAN_REQUESTS_PER_MINUTE: u32 = 150;
+
 /// How long one request keeps obeying Asana's `Retry-After` waits in all.
 pub const RATE_LIMIT_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
@@ -65,6 +68,7 @@ impl AsanaConfig {
         // that rate from the refusal instead of failing the run.
         config.rate_limit_max_wait = Some(RATE_LIMIT_MAX_WAIT);
         config.learn_rate = true;
+        config.probe_limits = vec![FREE_PLAN_REQUESTS_PER_MINUTE];
         config.change_headers = vec!["asana-change"];
         config
     }

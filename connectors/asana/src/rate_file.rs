@@ -54,6 +54,7 @@ mod tests {
         let memory = RateMemory {
             learned_per_window: Some(150),
             configured_per_window: Some(1500),
+            confirmed_per_window: None,
             window_ms: 60_000,
             recent_ms: vec![1, 2, 3],
         };
@@ -62,7 +63,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).expect("saved").permissions().mode();
+            let mode = std::fs::metadata(&path)
+                .expect("saved")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o077, 0);
         }
     }

@@ -359,6 +359,7 @@ struct PerMinute {
 async fn rate_limit(AxState(sim): AxState<Sim>, bytes: Bytes) -> ApiResult<StatusCode> {
     let b: PerMinute = body(&bytes)?;
     sim.limits.set_per_minute(b.per_minute);
-    sim.limits.set_window(b.window_ms.map(Duration::from_millis));
+    sim.limits
+        .set_window(b.window_ms.map(Duration::from_millis));
     Ok(StatusCode::NO_CONTENT)
 }

@@ -69,6 +69,11 @@ pub(super) struct Inner {
     /// When the requests of the last window were sent, and which of them were refused
     /// with a `429`: the sliding-window guard and what a `429` teaches.
     log: Mutex<SentLog>,
+    /// Known plan limits to probe (see [`HttpConfig::probe_limits`]), whether a probe is
+    /// out, and the most requests a window was seen to accept.
+    probe_limits: Vec<u32>,
+    probe_out: AtomicBool,
+    confirmed: AtomicU32,
     learn_rate: bool,
     on_rate_learned: Option<RateLearned>,
     rate_limit_max_wait: Option<Duration>,
@@ -160,6 +165,9 @@ impl HttpClient {
                 configured: rpm.get(),
                 window,
                 log: Mutex::new(log),
+                probe_limits: config.probe_limits,
+                probe_out: AtomicBool::new(false),
+                confirmed: AtomicU32::new(memory.confirmed_per_window.unwrap_or(0)),
                 learn_rate: config.learn_rate,
                 on_rate_learned: config.on_rate_learned,
                 rate_limit_max_wait: config.rate_limit_max_wait,
@@ -257,6 +265,15 @@ struct Tries<'a> {
     refreshed: &'a AtomicBool,
     /// When the first of a run of connect errors happened.
     unreachable_since: &'a Mutex<Option<Instant>>,
+}
+
+/// Clears the "probe out" flag when the probe's attempt ends, however it ends.
+struct ProbeOut<'a>(&'a AtomicBool);
+
+impl Drop for ProbeOut<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 /// The requests of the last rate window: when each was sent, and when those the service
@@ -376,7 +393,8 @@ impl Inner {
                 message: "the HTTP client is shutting down".to_owned(),
             })
         })?;
-        let sent_at = self.wait_turn().await;
+        let (sent_at, probe) = self.wait_turn().await;
+        let _probe = probe.then(|| ProbeOut(&self.probe_out));
 
         let url = self.url(&request.path).map_err(backoff::Error::permanent)?;
         let (authorization, sent_token) = self.authorization().await?;
@@ -426,6 +444,9 @@ impl Inner {
 
         if status.is_success() || request.pass_through.contains(&status) {
             self.note_budget(&headers);
+            if probe {
+                self.note_accepted_window();
+            }
             return Ok(Response {
                 status: status.as_u16(),
                 headers,
@@ -489,7 +510,7 @@ impl Inner {
 
     /// Waits for the shared pause a `429` may have set, then for the rate budget, then for
     /// room in the sliding window; returns when the request goes out.
-    async fn wait_turn(&self) -> Instant {
+    async fn wait_turn(&self) -> (Instant, bool) {
         loop {
             self.wait_pause().await;
             let limiter = Arc::clone(&self.limiter.lock().unwrap_or_else(PoisonError::into_inner));
@@ -508,20 +529,44 @@ impl Inner {
     /// The token bucket alone keeps any window under the budget within one run; this also
     /// covers the window's start (the sends of an earlier run, a budget just lowered
     /// after a burst).
-    fn take_window_slot(&self) -> Result<Instant, Instant> {
+    /// `Ok((when, probe))`: `probe` when the request is the one that goes past a known
+    /// plan limit, alone.
+    fn take_window_slot(&self) -> Result<(Instant, bool), Instant> {
         let now = Instant::now();
-        let budget = self.budget.load(Ordering::Relaxed) as usize;
+        let budget = self.budget.load(Ordering::Relaxed);
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         log.prune(now, self.window);
-        if log.sent.len() >= budget
+        let count = log.sent.len();
+        if count >= budget as usize
             && let Some(oldest) = log.sent.front()
         {
             // A little after the oldest leaves, so that the service (whose clock saw it
             // arrive a little later) agrees.
             return Err(*oldest + self.window + Duration::from_millis(50));
         }
+        let confirmed = self.confirmed.load(Ordering::Relaxed) as usize;
+        let probe = self.probe_limits.iter().any(|&limit| {
+            let limit = limit as usize;
+            limit < budget as usize && count >= limit && confirmed <= limit
+        });
+        if probe && self.probe_out.swap(true, Ordering::SeqCst) {
+            // Another request is finding out whether the window takes more: wait for it.
+            return Err(now + Duration::from_millis(10));
+        }
         log.sent.push_back(now);
-        Ok(now)
+        Ok((now, probe))
+    }
+
+    /// A probe was accepted: this window takes more than the plan limit it crossed.
+    fn note_accepted_window(&self) {
+        let now = Instant::now();
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.prune(now, self.window);
+        let accepted = log.sent.len().saturating_sub(log.refused.len());
+        self.confirmed.fetch_max(
+            u32::try_from(accepted).unwrap_or(u32::MAX),
+            Ordering::Relaxed,
+        );
     }
 
     /// A `429` for the request sent at `sent_at`: the service accepted the other requests
@@ -582,13 +627,15 @@ impl Inner {
             .sent
             .iter()
             .map(|t| {
-                now_ms.saturating_sub(i64::try_from(now.duration_since(*t).as_millis()).unwrap_or(0))
+                now_ms
+                    .saturating_sub(i64::try_from(now.duration_since(*t).as_millis()).unwrap_or(0))
             })
             .collect();
         let budget = self.budget.load(Ordering::Relaxed);
         RateMemory {
             learned_per_window: (budget < self.configured).then_some(budget),
             configured_per_window: Some(self.configured),
+            confirmed_per_window: Some(self.confirmed.load(Ordering::Relaxed)).filter(|n| *n > 0),
             window_ms: u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX),
             recent_ms,
         }

@@ -117,6 +117,9 @@ pub struct RateMemory {
     /// The configured budget the learned one was measured under: a changed configuration
     /// starts over.
     pub configured_per_window: Option<u32>,
+    /// The most requests one window was seen to accept: known plan limits at or below it
+    /// need no probing.
+    pub confirmed_per_window: Option<u32>,
     /// The window's length in milliseconds (60,000: a minute).
     pub window_ms: u64,
     /// When the requests of the last window were sent (Unix milliseconds).
@@ -195,6 +198,11 @@ pub struct HttpConfig {
     pub rate_memory: Option<RateMemory>,
     /// Told when the client learns a lower rate, to keep it.
     pub on_rate_learned: Option<RateLearned>,
+    /// The service's known plan limits per window below the budget (Asana's free plan:
+    /// 150). Until the real rate is known, the request that would exceed one goes out
+    /// alone, so a workspace on that plan refuses exactly one request, not one per
+    /// request in flight.
+    pub probe_limits: Vec<u32>,
     /// How long connect errors (nothing listening, DNS) are retried before the request
     /// fails: a blip passes in seconds, a wrong or dead URL should be said at once.
     pub connect_retry_max: Duration,
@@ -225,6 +233,7 @@ impl HttpConfig {
             learn_rate: false,
             rate_memory: None,
             on_rate_learned: None,
+            probe_limits: Vec::new(),
             connect_retry_max: Duration::from_secs(5),
             change_headers: Vec::new(),
         }

@@ -59,7 +59,10 @@ fn client(base: &str, retry: RetryPolicy) -> HttpClient {
 #[test]
 fn the_quota_never_exceeds_the_budget_in_a_minute() {
     for rpm in [1, 2, 60, 150, 300, 1500, 10_000] {
-        let quota = budget_quota(NonZeroU32::new(rpm).expect("non-zero"), Duration::from_secs(60));
+        let quota = budget_quota(
+            NonZeroU32::new(rpm).expect("non-zero"),
+            Duration::from_secs(60),
+        );
         let per_request = quota.replenish_interval();
         let steady = Duration::from_secs(60).as_nanos() / per_request.as_nanos();
         let burst = u128::from(quota.burst_size().get());
@@ -977,7 +980,10 @@ async fn a_429_teaches_the_real_rate_and_the_next_client_starts_at_it() {
             let mut guard = l.lock().expect("no panic while held");
             let (window, refused) = &mut *guard;
             let now = Instant::now();
-            while window.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+            while window
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+            {
                 window.pop_front();
             }
             window.push_back(now);
@@ -1021,7 +1027,11 @@ async fn a_429_teaches_the_real_rate_and_the_next_client_starts_at_it() {
     for _ in 0..30 {
         next.send(Request::get("/x")).await.expect("answered");
     }
-    assert_eq!(log.lock().expect("held").1, 1, "the next client is never refused");
+    assert_eq!(
+        log.lock().expect("held").1,
+        1,
+        "the next client is never refused"
+    );
 
     // Another configured budget starts over.
     let mut other = config(Some(http.rate_memory()));
@@ -1042,10 +1052,20 @@ async fn an_unreachable_service_is_reported_quickly() {
     config.connect_retry_max = Duration::from_millis(300);
     let http = HttpClient::new(config).expect("valid config");
     let started = Instant::now();
-    let err = http.send(Request::get("/x")).await.expect_err("nothing listens");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    let err = http
+        .send(Request::get("/x"))
+        .await
+        .expect_err("nothing listens");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     let text = err.to_string();
-    assert!(text.contains(&format!("cannot reach Asana at {base}")), "{text}");
+    assert!(
+        text.contains(&format!("cannot reach Asana at {base}")),
+        "{text}"
+    );
     assert!(text.to_lowercase().contains("refused"), "{text}");
     assert!(http.requests_sent().get >= 2, "a blip is still retried");
 }

@@ -1,0 +1,173 @@
+//! End to end against a simulator that behaves like real Asana workspaces (issue 14):
+//! a free plan's rate limit (a sliding window, `Retry-After` values of whole seconds),
+//! new tasks placed in the project's first section, API-change announcements, and a base
+//! URL where nothing listens.
+//!
+//! Asana's window is a minute; these tests scale it down to two seconds on both sides (the
+//! simulator's `rate_window`, the bridge's `ASANA_BRIDGE_RATE_WINDOW_MS`), so a wait that
+//! would last a minute lasts about two seconds.
+
+#[allow(unused_imports)] // the shared harness re-exports more than this file uses
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::World;
+
+const WINDOW_MS: u64 = 2000;
+
+/// A world whose simulator allows `limit` requests per (scaled) window, and a config with
+/// the default budget (1,500 a window) and no retry time at all for server errors.
+fn free_plan(limit: u32) -> World {
+    let w = World::new("newest");
+    w.sim.set_rate_limit(Some(limit));
+    w.sim
+        .set_rate_window(Some(Duration::from_millis(WINDOW_MS)));
+    w.write_config_with("newest", "retry_max_seconds = 0\n");
+    w
+}
+
+fn scaled(w: &World, args: &[&str]) -> common::Run {
+    common::Run::from(
+        w.command()
+            .env("ASANA_BRIDGE_RATE_WINDOW_MS", WINDOW_MS.to_string())
+            .args(args)
+            .output()
+            .expect("run asana-bridge"),
+    )
+}
+
+fn new_files(w: &World, from: usize, to: usize) {
+    for i in from..to {
+        w.write(
+            &format!("note-{i:03}.md"),
+            format!("---\ntitle: Note {i}\n---\nbody {i}\n"),
+        );
+    }
+}
+
+/// Point 1: 200 new files on a free workspace (150 requests a window), under the default
+/// budget of 1,500 and `retry_max_seconds = 0`: the run waits as Asana asks (and says
+/// so), creates everything, exits 0, and learns the rate; the next run starts at it, so
+/// the workspace answers one 429 in all.
+#[test]
+fn a_free_workspace_sees_one_429_in_its_life() {
+    let w = free_plan(150);
+    new_files(&w, 0, 200);
+    let first = scaled(&w, &["sync"]).expect(0);
+    assert_eq!(
+        w.sim.project_tasks(&w.project).len(),
+        200,
+        "{}",
+        first.stderr
+    );
+    assert_eq!(w.sim.rate_limited_count(), 1, "{}", first.stderr);
+    assert!(
+        first.stderr.contains("Asana asks to wait")
+            && first.stderr.contains("(rate limit); waiting"),
+        "the wait is said: {}",
+        first.stderr
+    );
+    assert!(
+        first.stderr.contains("keeping to 150 per 2000 ms"),
+        "the learned rate is said: {}",
+        first.stderr
+    );
+    let kept: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(w.state_dir().join("asana-rate.json")).expect("the rate is kept"),
+    )
+    .expect("json");
+    assert_eq!(kept["learned_per_window"], 150, "{kept}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(w.state_dir().join("asana-rate.json"))
+            .expect("kept")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "owner-only");
+    }
+
+    // At once, with more new files than the window allows: no second 429.
+    new_files(&w, 200, 400);
+    let second = scaled(&w, &["sync"]).expect(0);
+    assert_eq!(
+        w.sim.project_tasks(&w.project).len(),
+        400,
+        "{}",
+        second.stderr
+    );
+    assert_eq!(w.sim.rate_limited_count(), 1, "{}", second.stderr);
+    assert!(!second.stderr.contains("asks to wait"), "{}", second.stderr);
+}
+
+/// Point 8: every distinct `Asana-Change` announcement is a warning once per run, naming
+/// the change and where to read about it.
+#[test]
+fn api_change_announcements_are_warned_once_per_run() {
+    let w = World::new("newest");
+    w.sim
+        .announce_change("name=new_goal_memberships;info=https://asa.na/gm;affected=true");
+    w.sim
+        .announce_change("name=string_ids;info=https://asa.na/sid");
+    new_files(&w, 0, 5);
+    let run = w.sync();
+    for (name, info) in [
+        ("new_goal_memberships", "https://asa.na/gm"),
+        ("string_ids", "https://asa.na/sid"),
+    ] {
+        let lines: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.contains(&format!("API change \"{name}\"")))
+            .collect();
+        assert_eq!(lines.len(), 1, "once per run: {}", run.stderr);
+        assert!(
+            lines[0].contains("WARN") && lines[0].contains(info),
+            "{}",
+            lines[0]
+        );
+    }
+    assert!(
+        run.stderr.contains("\"new_goal_memberships\" that affects"),
+        "{}",
+        run.stderr
+    );
+    // The next run says it again (once).
+    let again = w.sync();
+    assert_eq!(
+        again.stderr.matches("API change \"string_ids\"").count(),
+        1,
+        "{}",
+        again.stderr
+    );
+}
+
+/// Point 7: nothing listening at the base URL is said within 10 s, naming the URL and why.
+#[test]
+fn an_unreachable_base_url_is_reported_within_ten_seconds() {
+    let w = World::new("newest");
+    let port = common::free_port();
+    let url = format!("http://127.0.0.1:{port}/api/1.0");
+    let started = Instant::now();
+    let run = common::Run::from(
+        w.command()
+            .env("ASANA_BASE_URL", &url)
+            .arg("sync")
+            .output()
+            .expect("run"),
+    );
+    let took = started.elapsed();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(
+        run.stderr.contains(&format!("cannot reach Asana at {url}")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.to_lowercase().contains("connection refused"),
+        "{}",
+        run.stderr
+    );
+}
