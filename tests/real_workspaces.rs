@@ -171,3 +171,42 @@ fn an_unreachable_base_url_is_reported_within_ten_seconds() {
         run.stderr
     );
 }
+
+/// Point 7: no colour codes on stderr when it is a pipe (or with `--color never`); only
+/// `--color always` colours it.
+#[test]
+fn colour_only_where_asked() {
+    let w = World::new("newest");
+    w.sim
+        .announce_change("name=string_ids;info=https://asa.na/sid");
+    let run_with = |args: &[&str]| common::Run::from(w.command().args(args).output().expect("run"));
+    let piped = run_with(&["sync"]).expect(0);
+    assert!(piped.stderr.contains("API change"), "{}", piped.stderr);
+    assert!(!piped.stderr.contains('\u{1b}'), "{:?}", piped.stderr);
+    let never = run_with(&["--color", "never", "sync"]).expect(0);
+    assert!(!never.stderr.contains('\u{1b}'), "{:?}", never.stderr);
+    let always = run_with(&["--color", "always", "sync"]).expect(0);
+    assert!(always.stderr.contains('\u{1b}'), "{:?}", always.stderr);
+    let bad = run_with(&["--color", "sometimes", "sync"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}
+
+/// Point 7: a missing config file is said once, with its cause once.
+#[test]
+fn a_missing_config_says_its_cause_once() {
+    let w = World::new("newest");
+    let run = common::Run::from(
+        w.command()
+            .args(["--config", "nope.toml", "sync"])
+            .output()
+            .expect("run"),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("nope.toml"), "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("No such file or directory").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
