@@ -542,6 +542,10 @@ impl AsanaClient {
         .query("opt_fields", "name")
         .idempotency(Idempotency::CreateOnce);
         let created: NamedRef = self.data(request).await?;
+        // Creating a section is visible to everyone in the project: say so.
+        warn!(
+            "created section \"{name}\" in project {project} (a task names it and the project had no such section)"
+        );
         debug!(section = %name, gid = %created.gid, "created section");
         known.insert(name.to_owned(), created.gid.clone());
         Ok(created.gid)
