@@ -255,3 +255,70 @@ fn a_new_section_is_created_visibly() {
         run.stderr
     );
 }
+
+/// A running `watch` child; killed on drop.
+struct Watch(std::process::Child);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The `PUT /tasks/{gid}` requests the simulator has seen since its log was cleared.
+fn puts_of(w: &World, gid: &str) -> usize {
+    w.writes()
+        .iter()
+        .filter(|r| *r == &format!("PUT /tasks/{gid}"))
+        .count()
+}
+
+/// Point 3: under `watch`, 20 saves of one file in 2 s cost one update in Asana (once
+/// the folder has been quiet), carrying the last save; a save that leaves the content as
+/// last pushed costs none.
+#[test]
+fn an_autosave_storm_costs_one_update() {
+    let w = World::new("newest");
+    w.write("draft.md", "---\ntitle: Draft\n---\nv0\n");
+    w.sync();
+    let gid = w.sim.project_tasks(&w.project)[0].gid.clone();
+    let text = |n: usize| format!("---\nasana_gid: \"{gid}\"\ntitle: Draft\n---\nv{n}\n");
+    let _watch = Watch(
+        w.command()
+            .args(["watch", "--poll-interval", "1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn watch"),
+    );
+    // Its first (full) sync is over once it has polled Asana's feed a few times.
+    assert!(World::eventually(Duration::from_secs(15), || {
+        w.sim
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains("/events"))
+            .count()
+            >= 4
+    }));
+    w.sim.clear_requests();
+    for n in 1..=20 {
+        w.write("draft.md", text(n));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        World::eventually(Duration::from_secs(15), || w
+            .sim
+            .task(&gid)
+            .is_some_and(|t| t.notes.trim() == "v20")),
+        "the last save arrives"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(puts_of(&w, &gid), 1, "{:?}", w.writes());
+
+    // Saved again unchanged (an editor's save without an edit): nothing to send.
+    w.sim.clear_requests();
+    w.write("draft.md", text(20));
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(puts_of(&w, &gid), 0, "{:?}", w.writes());
+}
