@@ -25,6 +25,10 @@ pub struct Cli {
     /// Machine-readable output on stdout.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Colour in messages on stderr: `auto` only on a terminal and never when `NO_COLOR`
+    /// is set, `always`, or `never`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -158,9 +162,47 @@ pub enum ConflictsAction {
     },
 }
 
+/// When to colour messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour: `auto` when stderr is a terminal and `NO_COLOR` is unset or
+    /// empty (<https://no-color.org>).
+    #[must_use]
+    pub fn enabled(self, stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto => stderr_is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty),
+        }
+    }
+}
+
 /// A side to keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Keep {
     Asana,
     Target,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ColorChoice;
+    use std::ffi::OsStr;
+
+    /// `auto` colours a terminal only, and never with a non-empty `NO_COLOR`.
+    #[test]
+    fn colour_follows_the_terminal_and_no_color() {
+        assert!(ColorChoice::Auto.enabled(true, None));
+        assert!(ColorChoice::Auto.enabled(true, Some(OsStr::new(""))));
+        assert!(!ColorChoice::Auto.enabled(true, Some(OsStr::new("1"))));
+        assert!(!ColorChoice::Auto.enabled(false, None));
+        assert!(ColorChoice::Always.enabled(false, Some(OsStr::new("1"))));
+        assert!(!ColorChoice::Never.enabled(true, None));
+    }
 }

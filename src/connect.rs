@@ -35,6 +35,18 @@ pub struct Connectors {
     state_dir: PathBuf,
     /// Where the Asana token came from (for `auth status`).
     asana_origin: String,
+    /// Where the learned Asana rate is kept (`None`: a dry run keeps nothing).
+    rate_file: Option<PathBuf>,
+}
+
+impl Drop for Connectors {
+    /// Keeps what the run learned about Asana's rate and when its last minute's requests
+    /// went out, for the next run.
+    fn drop(&mut self) {
+        if let Some(path) = &self.rate_file {
+            asana_bridge_asana::rate_file::save(path, &self.asana.http().rate_memory());
+        }
+    }
 }
 
 /// Environment variable overriding the spacing of GitHub writes, in milliseconds (GitHub
@@ -43,6 +55,11 @@ pub const GITHUB_MUTATION_SPACING_ENV: &str = "GITHUB_MUTATION_SPACING_MS";
 /// Environment variable overriding GitHub's hourly budget of content creations (about
 /// 500; tests against a simulator use less).
 pub const GITHUB_CREATES_PER_HOUR_ENV: &str = "GITHUB_CREATES_PER_HOUR";
+
+/// Environment variable scaling the window of `asana.requests_per_minute`, in
+/// milliseconds (a minute). Only for tests and benchmarks against a simulator whose
+/// rate window is scaled the same way.
+pub const ASANA_RATE_WINDOW_ENV: &str = "ASANA_BRIDGE_RATE_WINDOW_MS";
 
 impl Connectors {
     /// Reads the Asana token and builds the shared client. A `dry_run` keeps nothing on
@@ -72,6 +89,26 @@ impl Connectors {
             http = http.with_token_source(source);
         }
         http.retry.max_elapsed = Duration::from_secs(config.asana.retry_max_seconds);
+        if let Some(ms) = std::env::var(ASANA_RATE_WINDOW_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+        {
+            http.rate_window = Duration::from_millis(ms);
+        }
+        // The rate a 429 taught an earlier run, kept in the state directory.
+        let rate_file = (!dry_run).then(|| {
+            config
+                .state_dir
+                .join(asana_bridge_asana::rate_file::RATE_FILE)
+        });
+        if let Some(path) = &rate_file {
+            http.rate_memory = asana_bridge_asana::rate_file::load(path);
+            let path = path.clone();
+            http.on_rate_learned = Some(Arc::new(move |memory| {
+                asana_bridge_asana::rate_file::save(&path, memory);
+            }));
+        }
         let http = HttpClient::new(http)
             .map_err(|e| CliError::usage(anyhow!("cannot set up the Asana client: {e}")))?;
         // The users directory is kept between runs (owner-only, in the state directory).
@@ -84,6 +121,7 @@ impl Connectors {
             users: config.users.clone(),
             state_dir: config.state_dir.clone(),
             asana_origin,
+            rate_file,
         })
     }
 

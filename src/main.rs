@@ -1,6 +1,7 @@
 //! The `asana-bridge` binary: parse the command line, set up logging, run the command,
 //! turn the outcome into the contract's exit code.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -21,7 +22,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_logging(cli.verbose, cli.quiet);
+    let color = cli.color.enabled(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
+    init_logging(cli.verbose, cli.quiet, color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -35,13 +40,28 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(exit) => exit.into(),
         Err(failure) => {
-            eprintln!("error: {:#}", failure.error);
+            eprintln!("error: {}", one_line(&failure.error));
             failure.exit.into()
         }
     }
 }
 
-fn init_logging(verbose: u8, quiet: bool) {
+/// An error and its causes on one line, each cause said once: an error whose message
+/// already quotes its source (`cannot read config file x: No such file ...`) does not get
+/// it appended again.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
+fn init_logging(verbose: u8, quiet: bool, color: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -62,6 +82,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(color)
         .with_target(false)
         .init();
 }

@@ -6,9 +6,10 @@
 //!   reads only Asana's change feed: one request when nothing changed. The target is
 //!   listed only when its watcher saw a real change; otherwise its items are stood in from
 //!   the state.
-//! - A change in the folder, or a webhook delivery, wakes the loop at once. A folder change
-//!   that is only the echo of the bridge's own write (the file is exactly as the bridge
-//!   last wrote it) is dropped without a sync.
+//! - A webhook delivery wakes the loop at once; a change in the folder wakes it once the
+//!   folder has been quiet for [`AUTOSAVE_QUIET`] (an editor's autosave storm is one
+//!   sync). A folder change that is only the echo of the bridge's own write, or a save
+//!   that leaves a file as last synced, is dropped without a sync.
 //! - Asana or the network down: one warning, exponential backoff up to five minutes, one
 //!   line when it is back; nothing is lost (cursors advance only after a clean run).
 //! - Shutdown: the sync in hand finishes its current actions and stops; the loop ends.
@@ -35,6 +36,14 @@ use crate::report;
 
 /// The longest wait between tries while a service is down.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// An editor that autosaves writes a file many times while someone types: the sync waits
+/// until the folder has been quiet this long after the last real change, so a burst of
+/// saves costs one update in Asana (each update is a story that notifies followers).
+pub(crate) const AUTOSAVE_QUIET: Duration = Duration::from_secs(2);
+
+/// However long the saves go on, a change waits at most this long.
+const AUTOSAVE_MAX_DELAY: Duration = Duration::from_secs(30);
 
 /// Everything one link's loop works with.
 pub struct LinkLoop {
@@ -133,6 +142,9 @@ impl LinkLoop {
                     () = folder_changed(self.folder.as_ref()) => {
                         if self.folder_really_changed().await? {
                             target_dirty = true;
+                            if self.settle(&mut shutdown).await {
+                                return Ok(());
+                            }
                             break Wake::Folder;
                         }
                     }
@@ -215,6 +227,27 @@ impl LinkLoop {
             },
         );
         Ok(())
+    }
+
+    /// Waits for the folder's quiet period ([`AUTOSAVE_QUIET`] without a folder event,
+    /// at most [`AUTOSAVE_MAX_DELAY`]) after a real change; whether shutdown came meanwhile.
+    /// The sync that follows lists the folder, so the changes taken here are not lost.
+    async fn settle(&self, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+        let Some(folder) = &self.folder else {
+            return false;
+        };
+        let cap = Instant::now() + AUTOSAVE_MAX_DELAY;
+        loop {
+            let quiet_until = (Instant::now() + AUTOSAVE_QUIET).min(cap);
+            tokio::select! {
+                () = tokio::time::sleep_until(quiet_until) => return false,
+                () = folder.changed() => {
+                    let _ = folder.take();
+                    tracing::trace!(link = %self.link.name, "more saves: the quiet period starts over");
+                }
+                _ = shutdown.changed() => return *shutdown.borrow(),
+            }
+        }
     }
 
     /// Whether the files the watcher named differ from what the state says the bridge last

@@ -27,6 +27,12 @@ use crate::wire::{self, Envelope, ListEnvelope, NameWrite, NamedRef, ProjectWork
 /// Asana's API root.
 pub const DEFAULT_BASE_URL: &str = "https://app.asana.com/api/1.0";
 
+/// Asana's free plan: 150 requests a minute.
+pub const FREE_PLAN_REQUESTS_PER_MINUTE: u32 = 150;
+
+/// How long one request keeps obeying Asana's `Retry-After` waits in all.
+pub const RATE_LIMIT_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// Page size of every list request (Asana's maximum).
 pub const PAGE_SIZE: u32 = 100;
 
@@ -57,6 +63,13 @@ impl AsanaConfig {
     pub fn http_config(self) -> HttpConfig {
         let mut config = HttpConfig::new("asana", self.base_url, self.token);
         config.requests_per_minute = self.requests_per_minute;
+        // A 429 is an instruction: Asana names waits of up to a minute, and a free
+        // workspace (150 a minute) refuses the default budget's pace; the client learns
+        // that rate from the refusal instead of failing the run.
+        config.rate_limit_max_wait = Some(RATE_LIMIT_MAX_WAIT);
+        config.learn_rate = true;
+        config.probe_limits = vec![FREE_PLAN_REQUESTS_PER_MINUTE];
+        config.change_headers = vec!["asana-change"];
         config
     }
 }
@@ -529,6 +542,10 @@ impl AsanaClient {
         .query("opt_fields", "name")
         .idempotency(Idempotency::CreateOnce);
         let created: NamedRef = self.data(request).await?;
+        // Creating a section is visible to everyone in the project: say so.
+        warn!(
+            "created section \"{name}\" in project {project} (a task names it and the project had no such section)"
+        );
         debug!(section = %name, gid = %created.gid, "created section");
         known.insert(name.to_owned(), created.gid.clone());
         Ok(created.gid)

@@ -9,6 +9,7 @@
 //!   [`Changes`](asana_bridge_connector::Changes).
 //! - [`convert`]: an Asana task read into the common model.
 //! - [`directory_cache`]: workspaces' user directories kept on disk between runs.
+//! - [`rate_file`]: the workspace's real rate limit, learned from a `429`, kept between runs.
 //! - [`echo`]: the bridge's own writes, so their echoes in the feed are dropped.
 //! - [`wire`]: the API's JSON shapes and the `opt_fields` the connector asks for.
 //! - [`webhooks`]: create, list, read and delete Asana webhooks (the receiver lives in the
@@ -20,6 +21,7 @@ pub mod convert;
 pub mod directory_cache;
 pub mod echo;
 pub mod events;
+pub mod rate_file;
 pub mod webhooks;
 pub mod wire;
 

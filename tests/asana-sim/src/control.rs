@@ -363,10 +363,15 @@ async fn latency(AxState(sim): AxState<Sim>, bytes: Bytes) -> ApiResult<StatusCo
 #[derive(Deserialize)]
 struct PerMinute {
     per_minute: Option<u32>,
+    /// The window's length in milliseconds (absent: a minute).
+    #[serde(default)]
+    window_ms: Option<u64>,
 }
 
 async fn rate_limit(AxState(sim): AxState<Sim>, bytes: Bytes) -> ApiResult<StatusCode> {
     let b: PerMinute = body(&bytes)?;
     sim.limits.set_per_minute(b.per_minute);
+    sim.limits
+        .set_window(b.window_ms.map(Duration::from_millis));
     Ok(StatusCode::NO_CONTENT)
 }

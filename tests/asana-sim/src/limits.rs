@@ -15,6 +15,7 @@ pub const MAX_READS: usize = 50;
 /// In-flight writes allowed.
 pub const MAX_WRITES: usize = 15;
 
+/// Asana's window: a minute.
 const WINDOW: Duration = Duration::from_secs(60);
 
 /// Both limiters.
@@ -22,6 +23,8 @@ const WINDOW: Duration = Duration::from_secs(60);
 pub struct Limits {
     per_minute: std::sync::Mutex<Option<u32>>,
     window: std::sync::Mutex<VecDeque<Instant>>,
+    /// The window's length (`None`: [`WINDOW`]).
+    length: std::sync::Mutex<Option<Duration>>,
     reads: Arc<AtomicUsize>,
     writes: Arc<AtomicUsize>,
     /// Requests rejected by either limiter so far.
@@ -45,12 +48,19 @@ impl Drop for Permit {
 }
 
 impl Limits {
-    /// Limiters with the given standard quota (`None` = unlimited).
-    pub fn new(per_minute: Option<u32>) -> Limits {
+    /// Limiters with the given standard quota (`None` = unlimited) per `window` (`None`:
+    /// a minute).
+    pub fn new(per_minute: Option<u32>, window: Option<Duration>) -> Limits {
         Limits {
             per_minute: std::sync::Mutex::new(per_minute),
+            length: std::sync::Mutex::new(window),
             ..Limits::default()
         }
+    }
+
+    /// Changes the window of the standard quota (`None`: a minute).
+    pub fn set_window(&self, window: Option<Duration>) {
+        *lock(&self.length) = window;
     }
 
     /// Changes the standard quota.
@@ -63,11 +73,12 @@ impl Limits {
         let n = reads + writes;
         if let Some(limit) = *lock(&self.per_minute) {
             let limit = limit as usize;
+            let window_length = lock(&self.length).unwrap_or(WINDOW);
             let now = Instant::now();
             let mut window = lock(&self.window);
             while window
                 .front()
-                .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+                .is_some_and(|t| now.duration_since(*t) >= window_length)
             {
                 window.pop_front();
             }
@@ -82,7 +93,9 @@ impl Limits {
                 let excess = window.len().saturating_sub(limit);
                 let retry = window
                     .get(excess.min(window.len().saturating_sub(1)))
-                    .map_or(WINDOW, |t| WINDOW.saturating_sub(now.duration_since(*t)));
+                    .map_or(window_length, |t| {
+                        window_length.saturating_sub(now.duration_since(*t))
+                    });
                 let secs = u64::try_from(retry.as_millis().div_ceil(1000)).unwrap_or(60);
                 return Err(ApiError::rate_limited(secs.max(1)));
             }
@@ -111,14 +124,14 @@ mod tests {
     /// Over the quota is a 429 whose Retry-After is within the window.
     #[test]
     fn quota_and_concurrency() {
-        let limits = Limits::new(Some(3));
+        let limits = Limits::new(Some(3), None);
         for _ in 0..3 {
             assert!(limits.admit(1, 0).is_ok());
         }
         let err = limits.admit(1, 0).err().map(|e| e.retry_after);
         assert!(matches!(err, Some(Some(s)) if (1..=60).contains(&s)));
 
-        let limits = Limits::new(None);
+        let limits = Limits::new(None, None);
         let held: Vec<Permit> = (0..MAX_WRITES)
             .filter_map(|_| limits.admit(0, 1).ok())
             .collect();

@@ -2,7 +2,7 @@
 //! spawn it. Prints one JSON line `{"base_url", "token", "project", "workspace", "root_url"}`
 //! on stdout once it is listening, then serves until SIGINT/SIGTERM.
 //!
-//! Usage: `asana-sim [--port P] [--tasks N] [--latency-ms L] [--rpm R] [--demo]`
+//! Usage: `asana-sim [--port P] [--tasks N] [--latency-ms L] [--rpm R] [--rate-window-ms W] [--demo]`
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -17,10 +17,11 @@ struct Args {
     tasks: usize,
     latency_ms: u64,
     rpm: Option<u32>,
+    rate_window_ms: Option<u64>,
     demo: bool,
 }
 
-const USAGE: &str = "usage: asana-sim [--port P] [--tasks N] [--latency-ms L] [--rpm R] [--demo]";
+const USAGE: &str = "usage: asana-sim [--port P] [--tasks N] [--latency-ms L] [--rpm R] [--rate-window-ms W] [--demo]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args::default();
@@ -49,6 +50,13 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|e| format!("--latency-ms: {e}"))?;
             }
             "--rpm" => args.rpm = Some(value("--rpm")?.parse().map_err(|e| format!("--rpm: {e}"))?),
+            "--rate-window-ms" => {
+                args.rate_window_ms = Some(
+                    value("--rate-window-ms")?
+                        .parse()
+                        .map_err(|e| format!("--rate-window-ms: {e}"))?,
+                );
+            }
             "--demo" => args.demo = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
@@ -69,6 +77,7 @@ fn main() -> ExitCode {
         port: args.port,
         latency: Duration::from_millis(args.latency_ms),
         rate_limit_per_minute: args.rpm,
+        rate_window: args.rate_window_ms.map(Duration::from_millis),
         ..SimOptions::default()
     });
     let project = if args.demo {

@@ -16,6 +16,11 @@ pub struct SimOptions {
     /// Standard rate limit per token (sliding 60 s window); `None` disables it.
     /// Rejected requests count against the window too, as in real Asana.
     pub rate_limit_per_minute: Option<u32>,
+    /// The window of that limit; `None`: Asana's minute. Tests and benchmarks scale it
+    /// down (with the bridge's `ASANA_BRIDGE_RATE_WINDOW_MS` set to the same length) so
+    /// that a minute's waits take a fraction of the time; `Retry-After` stays in whole
+    /// seconds, as Asana sends it.
+    pub rate_window: Option<Duration>,
     /// Extra delay for list requests that carry an `offset` (later pages), to make
     /// pagination cost visible in benchmarks.
     pub page_delay: Duration,

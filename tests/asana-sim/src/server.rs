@@ -36,6 +36,9 @@ pub(crate) struct Shared {
     pub limits: Limits,
     /// Per-request latency.
     pub latency: Mutex<Duration>,
+    /// `Asana-Change` values every API answer carries (Asana's announcements of API
+    /// changes: `name=...;info=...[;affected=true]`).
+    pub api_changes: Mutex<Vec<String>>,
     /// Extra latency for later pages (requests with an `offset`).
     pub page_delay: Duration,
     /// Tokens that authenticate as the bot user.
@@ -70,7 +73,8 @@ impl Shared {
             requests: Mutex::new(Vec::new()),
             unexpected: Mutex::new(Vec::new()),
             faults: Mutex::new(Faults::default()),
-            limits: Limits::new(opts.rate_limit_per_minute),
+            limits: Limits::new(opts.rate_limit_per_minute, opts.rate_window),
+            api_changes: Mutex::new(Vec::new()),
             latency: Mutex::new(opts.latency),
             page_delay: opts.page_delay,
             tokens: Mutex::new(vec![token.clone()]),
@@ -316,6 +320,18 @@ impl Simulator {
     /// Changes the standard rate limit (`None` = unlimited).
     pub fn set_rate_limit(&self, per_minute: Option<u32>) {
         self.shared.limits.set_per_minute(per_minute);
+    }
+
+    /// Changes the window of the standard rate limit (`None`: a minute).
+    pub fn set_rate_window(&self, window: Option<Duration>) {
+        self.shared.limits.set_window(window);
+    }
+
+    /// From now on every API answer carries `Asana-Change: <value>` (one header per
+    /// announced change), as Asana announces an API change; e.g.
+    /// `name=new_goal_memberships;info=https://asa.na/...;affected=true`.
+    pub fn announce_change(&self, value: &str) {
+        lock(&self.shared.api_changes).push(value.to_owned());
     }
 
     /// How many requests the limiters rejected with 429 (not counting injected faults).

@@ -210,6 +210,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "a 429 with Retry-After: 2 during 100 creates at 50 ms latency",
     ),
     (
+        "free-plan-import",
+        "1,000 new files (quick: 300) on a free workspace (150 a minute, the minute scaled to 6 s) under the default 1,500 budget",
+    ),
+    (
         "noop-100k",
         "import then no-op sync of 100,000 tasks (quick: 10,000); RSS < 150 MB",
     ),
@@ -240,6 +244,7 @@ pub fn run(name: &str, p: &Params) -> Result<Vec<Outcome>> {
         "local-edits" => local_edits(p, 1000, 50),
         "creates-rate-limited" => creates_rate_limited(p, p.size(500, 100), 300),
         "retry-after" => retry_after(p, 100, 2),
+        "free-plan-import" => free_plan_import(p, p.size(1000, 300)),
         other => bail!(
             "unknown scenario {other:?}; known: {}",
             SCENARIOS.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")
@@ -648,6 +653,79 @@ fn creates_rate_limited(p: &Params, m: usize, rpm: u32) -> Result<Vec<Outcome>> 
     o.notes.push(format!(
         "simulator limiter refused {} requests",
         o.sample.limiter_429s
+    ));
+    Ok(vec![o])
+}
+
+/// Asana's minute, scaled down ten times on both sides (the simulator's rate window, the
+/// bridge's `ASANA_BRIDGE_RATE_WINDOW_MS`): a minute's `Retry-After` lasts 6 s.
+const SCALED_MINUTE: Duration = Duration::from_secs(6);
+
+/// `m` new local files on a free workspace (150 requests a minute, Asana's sliding
+/// window, 429 with `Retry-After` beyond it) under the default budget of 1,500: no abort,
+/// at most one 429 (the bridge learns the rate from it), at least 95 % of the rate used.
+fn free_plan_import(p: &Params, m: usize) -> Result<Vec<Outcome>> {
+    const FREE: u32 = 150;
+    let opts = SimOptions {
+        rate_limit_per_minute: None,
+        rate_window: Some(SCALED_MINUTE),
+        ..p.sim()
+    };
+    let w = World::new(&p.bin, opts, None)?.with_env(
+        "ASANA_BRIDGE_RATE_WINDOW_MS",
+        &SCALED_MINUTE.as_millis().to_string(),
+    );
+    std::fs::create_dir_all(w.md())?;
+    for i in 0..m {
+        std::fs::write(
+            w.md().join(format!("note-{i:04}.md")),
+            format!("---\ntitle: Note {i:04}\n---\nWritten locally, number {i}.\n"),
+        )?;
+    }
+    w.sim.set_rate_limit(Some(FREE));
+    let s = w.sync()?;
+    w.sim.set_rate_limit(None);
+    let code = s.run.code;
+    let mut o = Outcome::new(
+        "free-plan-import",
+        format!(
+            "m={m}, {FREE} a minute (scaled: {} s)",
+            SCALED_MINUTE.as_secs()
+        ),
+        s,
+    );
+    o.check(Check::new("exit 0 (no abort)", code.to_string(), code == 0));
+    let refused = o.sample.limiter_429s;
+    o.check(Check::new(
+        "at most one 429",
+        refused.to_string(),
+        refused <= 1,
+    ));
+    let accepted = o.sample.requests.total.saturating_sub(refused);
+    #[allow(clippy::cast_precision_loss)] // request counts are far below 2^52
+    let used = accepted as f64
+        / (o.sample.run.wall.as_secs_f64() / SCALED_MINUTE.as_secs_f64())
+        / f64::from(FREE);
+    o.check(Check::new(
+        format!("rate use ≥ 95% of {FREE} a minute"),
+        format!(
+            "{:.1}% ({accepted} requests in {:.1} s = {:.1} scaled minutes)",
+            used * 100.0,
+            o.sample.run.wall.as_secs_f64(),
+            o.sample.run.wall.as_secs_f64() / SCALED_MINUTE.as_secs_f64()
+        ),
+        used >= 0.95,
+    ));
+    let created = w
+        .sim
+        .project_tasks(&w.project)
+        .iter()
+        .filter(|t| t.name.starts_with("Note "))
+        .count();
+    o.check(Check::new(
+        format!("{m} tasks created"),
+        created.to_string(),
+        created == m,
     ));
     Ok(vec![o])
 }

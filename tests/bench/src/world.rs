@@ -29,6 +29,8 @@ pub struct World {
     pub project: String,
     dir: tempfile::TempDir,
     bin: PathBuf,
+    /// Extra environment of every run (e.g. a scaled rate window).
+    env: Vec<(String, String)>,
 }
 
 impl World {
@@ -46,6 +48,7 @@ impl World {
             project,
             dir,
             bin: bin.to_path_buf(),
+            env: Vec::new(),
         };
         let rpm_line = rpm.map_or_else(String::new, |r| format!("requests_per_minute = {r}\n"));
         let config = format!(
@@ -69,6 +72,16 @@ impl World {
             .env("ASANA_TOKEN", self.sim.token())
             .env("ASANA_BASE_URL", self.sim.base_url())
             .env_remove("RUST_LOG");
+        for (key, value) in &self.env {
+            cmd.env(key, value);
+        }
+    }
+
+    /// The same world with `key=value` in the environment of every run.
+    #[must_use]
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     /// Starts the binary with `args` in the world's folder (e.g. `watch`), not waiting.

@@ -114,16 +114,19 @@ pub(super) fn error_message(status: StatusCode, body: &[u8]) -> String {
     }
 }
 
-/// The client-side quota for a budget of `rpm` requests a minute. Asana counts requests in
-/// a sliding minute (rejected ones too), and a token bucket lets through at most its rate
-/// times the window plus its burst in any window: so the burst (2% of the budget) is taken
-/// off the steady rate, and no minute ever holds more than `rpm`. When the budget is the
-/// bottleneck a run uses 98% of it.
-pub(super) fn budget_quota(rpm: NonZeroU32) -> Quota {
+/// The client-side quota for a budget of `rpm` requests per `window` (a minute). Asana
+/// counts requests in a sliding minute (rejected ones too), and a token bucket lets through
+/// at most its rate times the window plus its burst in any window: so the burst (2% of the
+/// budget) is taken off the steady rate, and no window ever holds more than `rpm`. When the
+/// budget is the bottleneck a run uses 98% of it.
+pub(super) fn budget_quota(rpm: NonZeroU32, window: Duration) -> Quota {
     let burst = (rpm.get() / 50).max(1);
     let rate = NonZeroU32::new(rpm.get().saturating_sub(burst)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(burst.min(rate.get())).unwrap_or(NonZeroU32::MIN);
-    Quota::per_minute(rate).allow_burst(burst)
+    let period = (window / rate.get()).max(Duration::from_nanos(1));
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_minute(rate))
+        .allow_burst(burst)
 }
 
 /// `message` with the token carried by `authorization` (`Bearer <token>`) blanked out.
@@ -148,4 +151,37 @@ pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     out
+}
+
+/// Whether a transport error is a TLS certificate the client refuses (unknown issuer,
+/// expired, wrong name): trying again cannot help, so it is reported at once.
+pub(super) fn certificate_problem(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return certificate_message(tls);
+        }
+        // `io::Error::source` skips the error it wraps: look inside it too.
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+        {
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return certificate_message(tls);
+            }
+            if let Some(found) = certificate_problem(inner) {
+                return Some(found);
+            }
+        }
+        next = e.source();
+    }
+    None
+}
+
+fn certificate_message(error: &rustls::Error) -> Option<String> {
+    match error {
+        rustls::Error::InvalidCertificate(_)
+        | rustls::Error::NoCertificatesPresented
+        | rustls::Error::UnsupportedNameType => Some(error.to_string()),
+        _ => None,
+    }
 }

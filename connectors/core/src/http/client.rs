@@ -1,6 +1,7 @@
 //! The client itself: slots, the shared pause, the budget, the token, and the loop that
 //! sends a request, retries what may be retried and types what fails.
 
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
@@ -18,9 +19,12 @@ use tracing::{debug, warn};
 use crate::error::ConnectorError;
 
 use super::answers::{
-    budget_quota, error_chain, error_message, header_u64, rate_limit_wait, redact, until_reset,
+    budget_quota, certificate_problem, error_chain, error_message, header_u64, rate_limit_wait,
+    redact, until_reset,
 };
-use super::config::{BuildError, HttpConfig, Idempotency, RetryPolicy, TokenSource};
+use super::config::{
+    BuildError, HttpConfig, Idempotency, RateLearned, RateMemory, RetryPolicy, TokenSource,
+};
 use super::request::{Counters, Request, RequestCounts, Response};
 
 /// The `Authorization` of a client.
@@ -54,7 +58,29 @@ pub(super) struct Inner {
     /// `Accept` of every request: the configured extra header if any (GitHub's
     /// `application/vnd.github+json`), else `application/json`.
     accept: HeaderValue,
-    limiter: DefaultDirectRateLimiter,
+    /// The per-window budget's token bucket; replaced when a `429` teaches a lower rate.
+    limiter: Mutex<Arc<DefaultDirectRateLimiter>>,
+    /// The budget in force, per [`Inner::window`] (the configured one, or a learned one).
+    budget: AtomicU32,
+    /// The configured budget.
+    configured: u32,
+    /// The window the budget counts in (a minute).
+    window: Duration,
+    /// When the requests of the last window were sent, and which of them were refused
+    /// with a `429`: the sliding-window guard and what a `429` teaches.
+    log: Mutex<SentLog>,
+    /// Known plan limits to probe (see [`HttpConfig::probe_limits`]), whether a probe is
+    /// out, and the most requests a window was seen to accept.
+    probe_limits: Vec<u32>,
+    probe_out: AtomicBool,
+    confirmed: AtomicU32,
+    learn_rate: bool,
+    on_rate_learned: Option<RateLearned>,
+    rate_limit_max_wait: Option<Duration>,
+    connect_retry_max: Duration,
+    /// Headers announcing API changes, and the values already logged.
+    change_headers: Vec<&'static str>,
+    changes_seen: Mutex<HashSet<String>>,
     reads: Semaphore,
     writes: Semaphore,
     retry: RetryPolicy,
@@ -101,7 +127,18 @@ impl HttpClient {
         if config.max_reads_in_flight == 0 || config.max_writes_in_flight == 0 {
             return Err(BuildError::ZeroLimit);
         }
-        let limiter = RateLimiter::direct(budget_quota(rpm));
+        let window = config.rate_window.max(Duration::from_millis(1));
+        // What an earlier run learned holds while the configured budget is the same one.
+        let memory = config.rate_memory.unwrap_or_default();
+        let same_setting = memory.configured_per_window == Some(rpm.get())
+            && memory.window_ms == u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        let budget = memory
+            .learned_per_window
+            .filter(|learned| same_setting && *learned > 0 && *learned < rpm.get())
+            .and_then(NonZeroU32::new)
+            .unwrap_or(rpm);
+        let limiter = Arc::new(RateLimiter::direct(budget_quota(budget, window)));
+        let log = SentLog::resumed(&memory.recent_ms, window);
 
         let accept = config
             .extra_headers
@@ -136,7 +173,20 @@ impl HttpClient {
                 client,
                 auth,
                 accept,
-                limiter,
+                limiter: Mutex::new(limiter),
+                budget: AtomicU32::new(budget.get()),
+                configured: rpm.get(),
+                window,
+                log: Mutex::new(log),
+                probe_limits: config.probe_limits,
+                probe_out: AtomicBool::new(false),
+                confirmed: AtomicU32::new(memory.confirmed_per_window.unwrap_or(0)),
+                learn_rate: config.learn_rate,
+                on_rate_learned: config.on_rate_learned,
+                rate_limit_max_wait: config.rate_limit_max_wait,
+                connect_retry_max: config.connect_retry_max,
+                change_headers: config.change_headers,
+                changes_seen: Mutex::new(HashSet::new()),
                 reads: Semaphore::new(config.max_reads_in_flight),
                 writes: Semaphore::new(config.max_writes_in_flight),
                 retry: config.retry,
@@ -176,6 +226,20 @@ impl HttpClient {
         }
     }
 
+    /// The budget in force per rate window: the configured one, or lower once the
+    /// service's `429`s showed its real rate.
+    #[must_use]
+    pub fn budget(&self) -> u32 {
+        self.inner.budget.load(Ordering::Relaxed)
+    }
+
+    /// What this client knows about the service's rate, for the caller to keep and pass
+    /// to the next run's [`HttpConfig::rate_memory`].
+    #[must_use]
+    pub fn rate_memory(&self) -> RateMemory {
+        self.inner.rate_memory()
+    }
+
     /// Sends `request`, waiting for its turn and retrying as the module documentation says.
     ///
     /// # Errors
@@ -186,11 +250,13 @@ impl HttpClient {
         let started = Instant::now();
         let rate_limited = AtomicU32::new(0);
         let refreshed = AtomicBool::new(false);
+        let unreachable_since = Mutex::new(None);
         let request = &request;
         let tries = Tries {
             started,
             rate_limited: &rate_limited,
             refreshed: &refreshed,
+            unreachable_since: &unreachable_since,
         };
         backoff::future::retry(self.inner.retry.backoff(), || async move {
             self.inner.attempt(request, tries).await
@@ -210,6 +276,58 @@ struct Tries<'a> {
     rate_limited: &'a AtomicU32,
     /// Whether the token was already refreshed after a `401`.
     refreshed: &'a AtomicBool,
+    /// When the first of a run of connect errors happened.
+    unreachable_since: &'a Mutex<Option<Instant>>,
+}
+
+/// Clears the "probe out" flag when the probe's attempt ends, however it ends.
+struct ProbeOut<'a>(&'a AtomicBool);
+
+impl Drop for ProbeOut<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The requests of the last rate window: when each was sent, and when those the service
+/// refused with a `429` were sent.
+#[derive(Debug, Default)]
+struct SentLog {
+    sent: VecDeque<Instant>,
+    refused: VecDeque<Instant>,
+}
+
+impl SentLog {
+    /// A log holding the sends an earlier run recorded (Unix milliseconds).
+    fn resumed(recent_ms: &[i64], window: Duration) -> Self {
+        let now = Instant::now();
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        let mut sent: Vec<Instant> = recent_ms
+            .iter()
+            .filter_map(|&ms| {
+                let ago = Duration::from_millis(u64::try_from(now_ms.checked_sub(ms)?).ok()?);
+                (ago < window).then(|| now.checked_sub(ago)).flatten()
+            })
+            .collect();
+        sent.sort();
+        Self {
+            sent: sent.into(),
+            refused: VecDeque::new(),
+        }
+    }
+
+    /// Drops what left the window.
+    fn prune(&mut self, now: Instant, window: Duration) {
+        let Some(start) = now.checked_sub(window) else {
+            return;
+        };
+        while self.sent.front().is_some_and(|t| *t <= start) {
+            self.sent.pop_front();
+        }
+        while self.refused.front().is_some_and(|t| *t <= start) {
+            self.refused.pop_front();
+        }
+    }
 }
 
 impl Inner {
@@ -273,6 +391,7 @@ impl Inner {
         let Tries {
             started,
             rate_limited,
+            unreachable_since,
             ..
         } = tries;
         let pool = if request.is_read() {
@@ -287,7 +406,8 @@ impl Inner {
                 message: "the HTTP client is shutting down".to_owned(),
             })
         })?;
-        self.wait_turn().await;
+        let (sent_at, probe) = self.wait_turn().await;
+        let _probe = probe.then(|| ProbeOut(&self.probe_out));
 
         let url = self.url(&request.path).map_err(backoff::Error::permanent)?;
         let (authorization, sent_token) = self.authorization().await?;
@@ -310,8 +430,13 @@ impl Inner {
         let answer = builder.send().await;
         let response = match answer {
             Ok(response) => response,
-            Err(source) => return Err(self.transport_failure(request, source)),
+            Err(source) => {
+                return Err(self.transport_failure(request, source, unreachable_since));
+            }
         };
+        if let Ok(mut since) = unreachable_since.lock() {
+            *since = None;
+        }
         let status = response.status();
         debug!(
             service = self.service,
@@ -322,13 +447,19 @@ impl Inner {
         );
         let headers = response.headers().clone();
         self.note_clock(&headers);
+        self.note_changes(&headers);
         let body = match response.bytes().await {
             Ok(body) => body,
-            Err(source) => return Err(self.transport_failure(request, source)),
+            Err(source) => {
+                return Err(self.transport_failure(request, source, unreachable_since));
+            }
         };
 
         if status.is_success() || request.pass_through.contains(&status) {
             self.note_budget(&headers);
+            if probe {
+                self.note_accepted_window();
+            }
             return Ok(Response {
                 status: status.as_u16(),
                 headers,
@@ -348,6 +479,9 @@ impl Inner {
         // token on into a message that gets printed.
         let message = redact(error_message(status, &body), &authorization);
         if let Some(named) = rate_limit_wait(status, &headers, &message) {
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                self.learn_from_refusal(sent_at);
+            }
             return Err(self.rate_limited(request, named, started, rate_limited));
         }
         if status.is_server_error() {
@@ -387,13 +521,157 @@ impl Inner {
         self.clock_offset_ms.store(ms, Ordering::Relaxed);
     }
 
-    /// Waits for the shared pause a `429` may have set, then for the rate budget.
-    async fn wait_turn(&self) {
-        self.wait_pause().await;
-        self.limiter.until_ready().await;
-        // A 429 may have come in while this request queued for the budget: it must wait
-        // that pause out too, or it would go out in the middle of it.
-        self.wait_pause().await;
+    /// Waits for the shared pause a `429` may have set, then for the rate budget, then for
+    /// room in the sliding window; returns when the request goes out.
+    async fn wait_turn(&self) -> (Instant, bool) {
+        loop {
+            self.wait_pause().await;
+            let limiter = Arc::clone(&self.limiter.lock().unwrap_or_else(PoisonError::into_inner));
+            limiter.until_ready().await;
+            // A 429 may have come in while this request queued for the budget: it must wait
+            // that pause out too, or it would go out in the middle of it.
+            self.wait_pause().await;
+            match self.take_window_slot() {
+                Ok(at) => return at,
+                Err(until) => tokio::time::sleep_until(until).await,
+            }
+        }
+    }
+
+    /// Counts a request in the sliding window, or says when the window has room again.
+    /// The token bucket alone keeps any window under the budget within one run; this also
+    /// covers the window's start (the sends of an earlier run, a budget just lowered
+    /// after a burst).
+    /// `Ok((when, probe))`: `probe` when the request is the one that goes past a known
+    /// plan limit, alone.
+    fn take_window_slot(&self) -> Result<(Instant, bool), Instant> {
+        let now = Instant::now();
+        let budget = self.budget.load(Ordering::Relaxed);
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.prune(now, self.window);
+        let count = log.sent.len();
+        if count >= budget as usize
+            && let Some(oldest) = log.sent.front()
+        {
+            // A little after the oldest leaves, so that the service (whose clock saw it
+            // arrive a little later) agrees.
+            return Err(*oldest + self.window + Duration::from_millis(50));
+        }
+        let confirmed = self.confirmed.load(Ordering::Relaxed) as usize;
+        let probe = self.probe_limits.iter().any(|&limit| {
+            let limit = limit as usize;
+            limit < budget as usize && count >= limit && confirmed <= limit
+        });
+        if probe && self.probe_out.swap(true, Ordering::SeqCst) {
+            // Another request is finding out whether the window takes more: wait for it.
+            return Err(now + Duration::from_millis(10));
+        }
+        log.sent.push_back(now);
+        Ok((now, probe))
+    }
+
+    /// A probe was accepted: this window takes more than the plan limit it crossed.
+    fn note_accepted_window(&self) {
+        let now = Instant::now();
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.prune(now, self.window);
+        let accepted = log.sent.len().saturating_sub(log.refused.len());
+        self.confirmed.fetch_max(
+            u32::try_from(accepted).unwrap_or(u32::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// A `429` for the request sent at `sent_at`: the service accepted the other requests
+    /// of the window, and no more. When that is below the budget (a free Asana workspace
+    /// allows 150 a minute), the budget comes down to it for the rest of the client's
+    /// life, and the owner is told so it can keep it for the next run.
+    fn learn_from_refusal(&self, sent_at: Instant) {
+        let now = Instant::now();
+        let accepted = {
+            let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+            log.prune(now, self.window);
+            if log.sent.contains(&sent_at) {
+                log.refused.push_back(sent_at);
+            }
+            log.sent.len().saturating_sub(log.refused.len())
+        };
+        let current = self.budget.load(Ordering::Relaxed);
+        // Too few requests in the window to say anything about the rate (a concurrency
+        // refusal, or another program sharing the token).
+        const MIN_EVIDENCE: usize = 10;
+        if !self.learn_rate || accepted < MIN_EVIDENCE {
+            return;
+        }
+        let Some(learned) = u32::try_from(accepted)
+            .ok()
+            .filter(|n| *n < current)
+            .and_then(NonZeroU32::new)
+        else {
+            return;
+        };
+        if self
+            .budget
+            .compare_exchange(current, learned.get(), Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return; // another refusal got here first
+        }
+        *self.limiter.lock().unwrap_or_else(PoisonError::into_inner) =
+            Arc::new(RateLimiter::direct(budget_quota(learned, self.window)));
+        warn!(
+            "{} accepted {} requests in the last {} and then refused one: keeping to {} from now on (the budget was {current})",
+            display_name(self.service),
+            learned,
+            window_text(self.window),
+            window_rate(learned.get(), self.window),
+        );
+        if let Some(tell) = &self.on_rate_learned {
+            tell(&self.rate_memory());
+        }
+    }
+
+    fn rate_memory(&self) -> RateMemory {
+        let now = Instant::now();
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.prune(now, self.window);
+        let recent_ms = log
+            .sent
+            .iter()
+            .map(|t| {
+                now_ms
+                    .saturating_sub(i64::try_from(now.duration_since(*t).as_millis()).unwrap_or(0))
+            })
+            .collect();
+        let budget = self.budget.load(Ordering::Relaxed);
+        RateMemory {
+            learned_per_window: (budget < self.configured).then_some(budget),
+            configured_per_window: Some(self.configured),
+            confirmed_per_window: Some(self.confirmed.load(Ordering::Relaxed)).filter(|n| *n > 0),
+            window_ms: u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX),
+            recent_ms,
+        }
+    }
+
+    /// Logs each distinct API-change announcement once (Asana's `Asana-Change:
+    /// name=...;info=...;affected=true`).
+    fn note_changes(&self, headers: &HeaderMap) {
+        for name in &self.change_headers {
+            for value in headers.get_all(*name) {
+                let Ok(text) = value.to_str() else { continue };
+                for one in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                    let fresh = self
+                        .changes_seen
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(one.to_owned());
+                    if fresh {
+                        warn!("{}", change_line(self.service, one));
+                    }
+                }
+            }
+        }
     }
 
     /// Waits until no shared `Retry-After` pause is running.
@@ -423,13 +701,21 @@ impl Inner {
         let n = rate_limited.fetch_add(1, Ordering::Relaxed);
         let wait = named.unwrap_or_else(|| self.retry.rate_limit_fallback(n));
         let now = Instant::now();
-        if now.duration_since(started) + wait > self.retry.max_elapsed {
+        let limit = self.rate_limit_max_wait.unwrap_or(self.retry.max_elapsed);
+        if now.duration_since(started) + wait > limit {
             warn!(service = self.service, request = %request.label(), ?wait, "rate limited; giving up");
             return backoff::Error::permanent(ConnectorError::RateLimited {
                 retry_after: Some(wait),
             });
         }
-        self.pause_until(now + wait);
+        if self.pause_until(now + wait) && wait >= Duration::from_secs(1) {
+            // Said once per pause, not once per request that meets it.
+            warn!(
+                "{} asks to wait {} s (rate limit); waiting",
+                display_name(self.service),
+                wait.as_secs_f64().ceil()
+            );
+        }
         debug!(service = self.service, request = %request.label(), ?wait, "rate limited; pausing");
         // Retry at once: the next attempt waits for the shared pause in `wait_turn`.
         backoff::Error::retry_after(
@@ -440,15 +726,19 @@ impl Inner {
         )
     }
 
-    /// Pushes the shared "not before" instant to `until` (never pulls it earlier).
-    fn pause_until(&self, until: Instant) {
+    /// Pushes the shared "not before" instant to `until` (never pulls it earlier); whether
+    /// that starts a pause or makes the running one a second or more longer.
+    fn pause_until(&self, until: Instant) -> bool {
         let mut not_before = self
             .not_before
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let running = not_before.filter(|current| *current > now);
         if not_before.is_none_or(|current| current < until) {
             *not_before = Some(until);
         }
+        running.is_none_or(|current| until >= current + Duration::from_secs(1))
     }
 
     /// A successful answer that spent the last request of the primary budget
@@ -477,10 +767,42 @@ impl Inner {
         &self,
         request: &Request,
         source: reqwest::Error,
+        unreachable_since: &Mutex<Option<Instant>>,
     ) -> backoff::Error<ConnectorError> {
         debug!(service = self.service, request = %request.label(), error = %source, "http transport error");
-        // A connect error proves the request never reached the server.
-        if source.is_connect() || request.idempotency == Idempotency::Safe {
+        // A certificate the client refuses stays refused: say so at once.
+        if let Some(problem) = certificate_problem(&source) {
+            return backoff::Error::permanent(ConnectorError::Transient {
+                service: self.service,
+                message: format!(
+                    "the TLS certificate of {} is not trusted ({problem}); check the base URL, or the proxy between here and {}",
+                    self.base_url,
+                    display_name(self.service)
+                ),
+            });
+        }
+        // A connect error proves the request never reached the server. A blip passes
+        // in seconds; a service that stays unreachable is said at once, naming the URL.
+        if source.is_connect() {
+            let now = Instant::now();
+            let first = *unreachable_since
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_or_insert(now);
+            if now.duration_since(first) >= self.connect_retry_max {
+                return backoff::Error::permanent(ConnectorError::Transient {
+                    service: self.service,
+                    message: format!(
+                        "cannot reach {} at {}: {}",
+                        display_name(self.service),
+                        self.base_url,
+                        root_cause(&source)
+                    ),
+                });
+            }
+            return backoff::Error::transient(self.transport_error(source));
+        }
+        if request.idempotency == Idempotency::Safe {
             return backoff::Error::transient(self.transport_error(source));
         }
         backoff::Error::permanent(ConnectorError::Ambiguous(format!(
@@ -536,4 +858,69 @@ impl Inner {
             self.service, self.base_url
         )))
     }
+}
+
+/// `asana` -> `Asana`, for messages.
+fn display_name(service: &str) -> String {
+    let mut chars = service.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect::<String>()
+    })
+}
+
+/// "minute", or "N s" for a scaled window.
+fn window_text(window: Duration) -> String {
+    if window == Duration::from_secs(60) {
+        "minute".to_owned()
+    } else {
+        format!("{} ms", window.as_millis())
+    }
+}
+
+/// "150 a minute", or "15 per 6000 ms".
+fn window_rate(n: u32, window: Duration) -> String {
+    if window == Duration::from_secs(60) {
+        format!("{n} a minute")
+    } else {
+        format!("{n} per {} ms", window.as_millis())
+    }
+}
+
+/// The innermost cause of a transport error ("Connection refused (os error 111)"), which
+/// says why better than reqwest's outer "error sending request".
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = error;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}
+
+/// The warning for one `Asana-Change` value: `name=...;info=URL;affected=true`.
+fn change_line(service: &str, value: &str) -> String {
+    let mut name = None;
+    let mut info = None;
+    let mut affected = None;
+    for part in value.split(';') {
+        let (key, val) = part.split_once('=').unwrap_or((part, ""));
+        match key.trim().to_ascii_lowercase().as_str() {
+            "name" => name = Some(val.trim()),
+            "info" => info = Some(val.trim()),
+            "affected" => affected = Some(val.trim().eq_ignore_ascii_case("true")),
+            _ => {}
+        }
+    }
+    let name = name.filter(|n| !n.is_empty()).unwrap_or(value);
+    let mut line = format!(
+        "{} announces an API change \"{name}\"",
+        display_name(service)
+    );
+    if affected == Some(true) {
+        line.push_str(" that affects the bridge's requests");
+    }
+    if let Some(info) = info.filter(|i| !i.is_empty()) {
+        line.push_str(&format!(" (see {info})"));
+    }
+    line.push_str("; the bridge may need an update before it takes effect");
+    line
 }

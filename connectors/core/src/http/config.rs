@@ -104,6 +104,31 @@ pub enum Idempotency {
     CreateOnce,
 }
 
+/// What a client learned about the service's real rate limit, for the caller to keep
+/// between runs (the HTTP layer itself stores nothing): the budget a `429` proved to be the
+/// real one, and when the requests of the last window were sent, so that a run starting
+/// right after another one does not overrun the service's window.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct RateMemory {
+    /// Requests per window the service accepted before it answered `429`: the budget
+    /// from then on (only ever lower than the configured one).
+    pub learned_per_window: Option<u32>,
+    /// The configured budget the learned one was measured under: a changed configuration
+    /// starts over.
+    pub configured_per_window: Option<u32>,
+    /// The most requests one window was seen to accept: known plan limits at or below it
+    /// need no probing.
+    pub confirmed_per_window: Option<u32>,
+    /// The window's length in milliseconds (60,000: a minute).
+    pub window_ms: u64,
+    /// When the requests of the last window were sent (Unix milliseconds).
+    pub recent_ms: Vec<i64>,
+}
+
+/// Called with the client's [`RateMemory`] each time it learns a lower rate.
+pub type RateLearned = Arc<dyn Fn(&RateMemory) + Send + Sync>;
+
 /// Where the bearer token of a client comes from when it can change during a run (an OAuth
 /// access token that lives about an hour).
 ///
@@ -163,6 +188,31 @@ pub struct HttpConfig {
     /// that `3xx` is the answer (pass its status through to read it). GitHub answers a
     /// transferred issue with `301` to the new repository, which is news, not a detour.
     pub stop_redirect: Option<fn(&reqwest::Url) -> bool>,
+    /// The window [`HttpConfig::requests_per_minute`] counts in: a minute, except in tests
+    /// and benchmarks that scale the service's clock.
+    pub rate_window: Duration,
+    /// How long one request keeps obeying the service's rate-limit waits (`Retry-After`)
+    /// in all; `None`: only as long as [`RetryPolicy::max_elapsed`] allows. A `429` is an
+    /// instruction, not a failure, so Asana sets this well above a minute.
+    pub rate_limit_max_wait: Option<Duration>,
+    /// Whether a `429` lowers the budget to what the service accepted in the last window
+    /// (Asana: a free workspace allows 150 a minute whatever the configured budget).
+    pub learn_rate: bool,
+    /// What an earlier run learned (see [`RateMemory`]); `None`: nothing.
+    pub rate_memory: Option<RateMemory>,
+    /// Told when the client learns a lower rate, to keep it.
+    pub on_rate_learned: Option<RateLearned>,
+    /// The service's known plan limits per window below the budget (Asana's free plan:
+    /// 150). Until the real rate is known, the request that would exceed one goes out
+    /// alone, so a workspace on that plan refuses exactly one request, not one per
+    /// request in flight.
+    pub probe_limits: Vec<u32>,
+    /// How long connect errors (nothing listening, DNS) are retried before the request
+    /// fails: a blip passes in seconds, a wrong or dead URL should be said at once.
+    pub connect_retry_max: Duration,
+    /// Response headers whose values announce API changes (Asana's `Asana-Change`): each
+    /// distinct value is logged once per client as a warning.
+    pub change_headers: Vec<&'static str>,
 }
 
 impl HttpConfig {
@@ -183,6 +233,14 @@ impl HttpConfig {
             connect_timeout: Duration::from_secs(10),
             extra_headers: HeaderMap::new(),
             stop_redirect: None,
+            rate_window: Duration::from_secs(60),
+            rate_limit_max_wait: None,
+            learn_rate: false,
+            rate_memory: None,
+            on_rate_learned: None,
+            probe_limits: Vec::new(),
+            connect_retry_max: Duration::from_secs(5),
+            change_headers: Vec::new(),
         }
     }
 
@@ -214,6 +272,10 @@ impl fmt::Debug for HttpConfig {
             .field("max_reads_in_flight", &self.max_reads_in_flight)
             .field("max_writes_in_flight", &self.max_writes_in_flight)
             .field("retry", &self.retry)
+            .field("rate_window", &self.rate_window)
+            .field("rate_limit_max_wait", &self.rate_limit_max_wait)
+            .field("learn_rate", &self.learn_rate)
+            .field("connect_retry_max", &self.connect_retry_max)
             .finish_non_exhaustive()
     }
 }

@@ -61,6 +61,7 @@ pub use answers::SECONDARY_LIMIT_MIN_WAIT;
 pub use client::HttpClient;
 pub use config::{
     BuildError, DEFAULT_MAX_READS_IN_FLIGHT, DEFAULT_MAX_WRITES_IN_FLIGHT,
-    DEFAULT_REQUESTS_PER_MINUTE, HttpConfig, Idempotency, RetryPolicy, TokenSource,
+    DEFAULT_REQUESTS_PER_MINUTE, HttpConfig, Idempotency, RateLearned, RateMemory, RetryPolicy,
+    TokenSource,
 };
 pub use request::{Request, RequestCounts, Response};

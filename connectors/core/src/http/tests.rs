@@ -59,7 +59,10 @@ fn client(base: &str, retry: RetryPolicy) -> HttpClient {
 #[test]
 fn the_quota_never_exceeds_the_budget_in_a_minute() {
     for rpm in [1, 2, 60, 150, 300, 1500, 10_000] {
-        let quota = budget_quota(NonZeroU32::new(rpm).expect("non-zero"));
+        let quota = budget_quota(
+            NonZeroU32::new(rpm).expect("non-zero"),
+            Duration::from_secs(60),
+        );
         let per_request = quota.replenish_interval();
         let steady = Duration::from_secs(60).as_nanos() / per_request.as_nanos();
         let burst = u128::from(quota.burst_size().get());
@@ -926,4 +929,143 @@ fn retry_after_parses_seconds_and_dates() {
     assert_eq!(retry_after(&headers), Some(Duration::ZERO));
     headers.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
     assert_eq!(retry_after(&headers), None);
+}
+
+/// A 429 is an instruction: its wait is obeyed even when it is longer than the retry
+/// budget (which is for server errors), as long as it fits `rate_limit_max_wait`.
+#[tokio::test]
+async fn a_retry_after_beyond_the_retry_budget_is_waited_for() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = Arc::clone(&hits);
+    let router = Router::new().route(
+        "/x",
+        get(move || async move {
+            if h.fetch_add(1, Ordering::SeqCst) == 0 {
+                let mut headers = AxumHeaders::new();
+                headers.insert("retry-after", "2".parse().expect("valid header"));
+                return (AxumStatus::TOO_MANY_REQUESTS, headers, "slow down").into_response();
+            }
+            axum::Json(serde_json::json!({"data": 1})).into_response()
+        }),
+    );
+    let base = serve(router).await;
+    let mut config = HttpConfig::new("asana", &base, SecretString::from(TOKEN.to_owned()));
+    config.retry = RetryPolicy::fast(Duration::from_millis(500));
+    config.rate_limit_max_wait = Some(Duration::from_secs(30));
+    let http = HttpClient::new(config).expect("valid config");
+    let started = Instant::now();
+    http.send(Request::get("/x"))
+        .await
+        .expect("waited, then answered");
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+}
+
+/// A service that allows fewer requests per window than the budget teaches its rate with
+/// its first 429: the budget comes down to what it accepted, no further request is
+/// refused, and a client built from the kept memory starts there (and respects the
+/// requests the first one sent in the same window).
+#[tokio::test]
+async fn a_429_teaches_the_real_rate_and_the_next_client_starts_at_it() {
+    const LIMIT: usize = 20;
+    const WINDOW: Duration = Duration::from_millis(1000);
+    let log = Arc::new(StdMutex::new((
+        std::collections::VecDeque::<Instant>::new(),
+        0usize,
+    )));
+    let l = Arc::clone(&log);
+    let router = Router::new().route(
+        "/x",
+        get(move || async move {
+            let mut guard = l.lock().expect("no panic while held");
+            let (window, refused) = &mut *guard;
+            let now = Instant::now();
+            while window
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+            {
+                window.pop_front();
+            }
+            window.push_back(now);
+            if window.len() > LIMIT {
+                *refused += 1;
+                let mut headers = AxumHeaders::new();
+                headers.insert("retry-after", "1".parse().expect("valid header"));
+                return (AxumStatus::TOO_MANY_REQUESTS, headers, "slow down").into_response();
+            }
+            axum::Json(serde_json::json!({"data": 1})).into_response()
+        }),
+    );
+    let base = serve(router).await;
+    let learned = Arc::new(StdMutex::new(None));
+    let config = |memory: Option<RateMemory>| {
+        let mut config = HttpConfig::new("asana", &base, SecretString::from(TOKEN.to_owned()));
+        config.retry = RetryPolicy::fast(Duration::from_secs(1));
+        config.requests_per_minute = 1000;
+        config.rate_window = WINDOW;
+        config.rate_limit_max_wait = Some(Duration::from_secs(30));
+        config.learn_rate = true;
+        config.max_reads_in_flight = 1;
+        config.rate_memory = memory;
+        let l = Arc::clone(&learned);
+        config.on_rate_learned = Some(Arc::new(move |m: &RateMemory| {
+            *l.lock().expect("no panic while held") = Some(m.clone());
+        }));
+        config
+    };
+    let http = HttpClient::new(config(None)).expect("valid config");
+    for _ in 0..50 {
+        http.send(Request::get("/x")).await.expect("answered");
+    }
+    assert_eq!(log.lock().expect("held").1, 1, "exactly one 429");
+    assert_eq!(http.budget(), 20);
+    let told = learned.lock().expect("held").clone().expect("told");
+    assert_eq!(told.learned_per_window, Some(20));
+
+    let next = HttpClient::new(config(Some(http.rate_memory()))).expect("valid config");
+    assert_eq!(next.budget(), 20);
+    for _ in 0..30 {
+        next.send(Request::get("/x")).await.expect("answered");
+    }
+    assert_eq!(
+        log.lock().expect("held").1,
+        1,
+        "the next client is never refused"
+    );
+
+    // Another configured budget starts over.
+    let mut other = config(Some(http.rate_memory()));
+    other.requests_per_minute = 2000;
+    assert_eq!(HttpClient::new(other).expect("valid").budget(), 2000);
+}
+
+/// Nothing listening: the client says so within `connect_retry_max`, naming the URL and
+/// why, instead of retrying for the whole retry budget.
+#[tokio::test]
+async fn an_unreachable_service_is_reported_quickly() {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+    let addr = probe.local_addr().expect("address");
+    drop(probe);
+    let base = format!("http://{addr}");
+    let mut config = HttpConfig::new("asana", &base, SecretString::from(TOKEN.to_owned()));
+    config.retry = RetryPolicy::fast(Duration::from_secs(60));
+    config.connect_retry_max = Duration::from_millis(300);
+    let http = HttpClient::new(config).expect("valid config");
+    let started = Instant::now();
+    let err = http
+        .send(Request::get("/x"))
+        .await
+        .expect_err("nothing listens");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("cannot reach Asana at {base}")),
+        "{text}"
+    );
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+    assert!(http.requests_sent().get >= 2, "a blip is still retried");
 }

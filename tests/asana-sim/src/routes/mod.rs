@@ -135,6 +135,17 @@ async fn outside_api(sim: Sim, req: Request) -> Response {
 
 /// Auth, limits, faults, latency and the request log, in that order.
 async fn gate(AxState(sim): AxState<Sim>, req: Request, next: Next) -> Response {
+    let mut response = gate_inner(&sim, req, next).await;
+    // Asana announces API changes on its answers.
+    for change in lock(&sim.api_changes).iter() {
+        if let Ok(value) = HeaderValue::from_str(change) {
+            response.headers_mut().append("asana-change", value);
+        }
+    }
+    response
+}
+
+async fn gate_inner(sim: &Sim, req: Request, next: Next) -> Response {
     let in_batch = req.extensions().get::<BatchAction>().is_some();
     let known = req.extensions().get::<MatchedPath>().is_some();
     if !known {
