@@ -145,8 +145,9 @@ pub struct AsanaSettings {
     pub base_url: String,
     pub token_env: String,
     pub requests_per_minute: u32,
-    /// How long a request is retried (5xx, network errors, 429) before the run reports the
-    /// service as unreachable.
+    /// How long a request is retried on server errors and dropped connections before the
+    /// run reports the service as unreachable (a 429 is always waited out: it is an
+    /// instruction, not a failure).
     pub retry_max_seconds: u64,
     /// The owner-only credentials file `auth login` writes (default
     /// `$XDG_CONFIG_HOME/asana-bridge/credentials.json`).

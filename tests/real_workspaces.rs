@@ -215,7 +215,6 @@ fn a_missing_config_says_its_cause_once() {
 /// section; the file that created it says so after the sync (and the sync after it
 /// writes nothing).
 #[test]
-#[ignore = "needs engine: after a create, the fields create() returns that the file lacks (section) must be written to the file (or the base recorded from the file's fields so the next merge sees an Asana-side change)"]
 fn a_created_task_shows_the_section_asana_put_it_in() {
     let w = World::new("newest");
     w.sim.add_section(&w.project, "To do");
