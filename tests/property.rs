@@ -138,7 +138,7 @@ enum Op {
 }
 
 /// What happens to a file by accident.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Breakage {
     Emptied,
     FrontMatterRemoved,
@@ -312,6 +312,18 @@ struct MTask {
     removed: Option<(String, Vec<u8>)>,
     /// The file's name at the last sync.
     synced_file: Option<String>,
+    /// How the file is broken, while it is.
+    broken_how: Option<Breakage>,
+}
+
+/// A task created in Asana from a file: Asana puts one without a section into the
+/// project's first section, and the file says so after the same sync. The project's
+/// first section is `Todo`: the first sync of every history creates it.
+fn placed(mut l: TaskFields) -> TaskFields {
+    if l.section.is_none() {
+        l.section = Some("Todo".to_owned());
+    }
+    l
 }
 
 /// Whether `field` holds no value in `f` (a side with none never clears the other's).
@@ -367,6 +379,9 @@ impl Stamps {
 /// What the model expects one sync to do, in counts (for the trash check).
 #[derive(Default)]
 struct SyncEffects {
+    /// A file names a task the bridge does not know (an orphan, a mistyped gid): no task
+    /// is deleted for a missing file this run.
+    deletions_held: bool,
     files_trashed: usize,
     /// Tasks the bridge deleted in Asana because their file was removed.
     deleted: Vec<BridgeDeleted>,
@@ -407,6 +422,7 @@ impl MTask {
             orphan: false,
             removed: None,
             synced_file: None,
+            broken_how: None,
         }
     }
 
@@ -483,6 +499,8 @@ impl MTask {
                 true
             }
             (None, Some(l), None) => {
+                let l = placed(l);
+                self.local = Some(l.clone());
                 self.asana = Some(l.clone());
                 self.gid = None;
                 self.synced = Some(Synced {
@@ -496,12 +514,20 @@ impl MTask {
                 // The file was deleted: the task goes only if Asana did not change it since
                 // (in a field, or anything that moved its modified_at); an edited task is
                 // never deleted, even when the file's side wins conflicts.
+                // While a file names a task the bridge does not know, it may be this one's
+                // file with a mistyped gid: nothing is deleted for a missing file.
+                if fx.deletions_held {
+                    self.asana_touched = touched;
+                    return true;
+                }
                 let edited = a != rec.seen_asana || touched || !self.no_base.is_empty();
                 let keep_edit = edited
                     && match policy {
                         Policy::Asana | Policy::Newest => true,
                         Policy::Target | Policy::Manual => {
                             self.deletion_held = true;
+                            // Still changed since the last sync: the record did not move.
+                            self.asana_touched = touched;
                             return true;
                         }
                     };
@@ -544,6 +570,8 @@ impl MTask {
                         }
                     };
                 if keep_edit {
+                    let l = placed(l);
+                    self.local = Some(l.clone());
                     self.asana = Some(l.clone());
                     self.gid = None;
                     self.synced = Some(Synced {
@@ -988,6 +1016,7 @@ impl<'a> Case<'a> {
                 self.log
                     .push(format!("break file {}: {how:?}", path.display()));
                 self.tasks[i].broken = Some((broken.into_bytes(), original));
+                self.tasks[i].broken_how = Some(*how);
             }
             Op::Repair { task } => {
                 let broken: Vec<usize> = (1..self.tasks.len())
@@ -1078,6 +1107,7 @@ impl<'a> Case<'a> {
 
     /// Puts a broken file's bytes back.
     fn repair(&mut self, i: usize) {
+        self.tasks[i].broken_how = None;
         if let Some((_, original)) = self.tasks[i].broken.take() {
             let path = self.file_path(i);
             std::fs::write(&path, original).expect("write");
@@ -1154,7 +1184,13 @@ impl<'a> Case<'a> {
             report.fatal,
             report.failures
         );
-        let mut fx = SyncEffects::default();
+        let mut fx = SyncEffects {
+            deletions_held: self
+                .tasks
+                .iter()
+                .any(|t| t.orphan || t.broken.is_some() && t.broken_how == Some(Breakage::GidTypo)),
+            ..SyncEffects::default()
+        };
         let mut kept = Vec::new();
         for (mut t, s) in std::mem::take(&mut self.tasks).into_iter().zip(stamps) {
             if t.sync(self.policy, s, &mut fx) {
