@@ -172,6 +172,98 @@ fn an_unreachable_base_url_is_reported_within_ten_seconds() {
     );
 }
 
+/// Issue 20, point 7: a server whose TLS certificate the bridge does not trust (here a
+/// self-signed one, served by `openssl s_server`) is reported at once, naming the
+/// certificate, instead of being retried like a network blip for minutes.
+#[test]
+fn an_untrusted_certificate_is_reported_at_once() {
+    let Some(server) = SelfSigned::start() else {
+        eprintln!("skipped: the openssl command is not installed");
+        return;
+    };
+    let w = World::new("newest");
+    let url = format!("https://127.0.0.1:{}/api/1.0", server.port);
+    let started = Instant::now();
+    let run = common::Run::from(
+        w.command()
+            .env("ASANA_BASE_URL", &url)
+            .arg("sync")
+            .output()
+            .expect("run"),
+    );
+    let took = started.elapsed();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        took < Duration::from_secs(10),
+        "took {took:?}: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("certificate") && run.stderr.contains("not trusted"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `openssl s_server` with a fresh self-signed certificate on a free loopback port.
+struct SelfSigned {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl SelfSigned {
+    fn start() -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        assert!(made.success(), "openssl could not make a certificate");
+        let port = common::free_port();
+        let child = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let server = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        assert!(
+            World::eventually(Duration::from_secs(10), || {
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            }),
+            "openssl s_server did not start"
+        );
+        Some(server)
+    }
+}
+
+impl Drop for SelfSigned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Point 7: no colour codes on stderr when it is a pipe (or with `--color never`); only
 /// `--color always` colours it.
 #[test]
