@@ -35,6 +35,10 @@ impl Refereed {
             .w
             .command()
             .env("ASANA_BASE_URL", self.relay.url())
+            // The referee's injected 429 teaches the client a rate, as a real one would;
+            // a two-second window keeps the waits that follows short (this test is about
+            // what is sent, not about pacing).
+            .env("ASANA_BRIDGE_RATE_WINDOW_MS", "2000")
             .args(args)
             .output()
             .expect("run asana-bridge");
