@@ -105,7 +105,7 @@ impl Refereed {
     /// (more links), and the `[users]` table with `users` after alice.
     fn write_config(&self, extra: &str, users: &str) {
         let config = format!(
-            "state_dir = \".asana-bridge\"\n\n[asana]\ntoken_env = \"ASANA_TOKEN\"\n\n[[link]]\nname = \"bugs\"\nasana_project = \"{}\"\nconflict = \"newest\"\ngithub = {{ repo = \"acme/app\", token_env = \"GITHUB_TOKEN\", api_url = \"{}\" }}\n{extra}\n[users]\n\"alice@example.com\" = \"alice-gh\"\n{users}",
+            "state_dir = \".asana-bridge\"\n\n[asana]\ntoken_env = \"ASANA_TOKEN\"\n\n[[link]]\nname = \"bugs\"\nasana_project = \"{}\"\nconflict = \"newest\"\ngithub = {{ repo = \"acme/app\", token_env = \"GITHUB_TOKEN\", api_url = \"{}\", import = \"all\" }}\n{extra}\n[users]\n\"alice@example.com\" = \"alice-gh\"\n{users}",
             self.w.project,
             self.relay.url()
         );
