@@ -251,14 +251,16 @@ impl HttpClient {
         let rate_limited = AtomicU32::new(0);
         let refreshed = AtomicBool::new(false);
         let unreachable_since = Mutex::new(None);
+        let rate_waits = Mutex::new(Duration::ZERO);
         let request = &request;
         let tries = Tries {
             started,
             rate_limited: &rate_limited,
             refreshed: &refreshed,
             unreachable_since: &unreachable_since,
+            rate_waits: &rate_waits,
         };
-        backoff::future::retry(self.inner.retry.backoff(), || async move {
+        backoff::future::retry(self.inner.retry.backoff(&rate_waits), || async move {
             self.inner.attempt(request, tries).await
         })
         .await
@@ -278,6 +280,9 @@ struct Tries<'a> {
     refreshed: &'a AtomicBool,
     /// When the first of a run of connect errors happened.
     unreachable_since: &'a Mutex<Option<Instant>>,
+    /// Time spent waiting for a turn (rate limits, pauses after a `429`): not counted
+    /// against the retry budget for server errors.
+    rate_waits: &'a Mutex<Duration>,
 }
 
 /// Clears the "probe out" flag when the probe's attempt ends, however it ends.
@@ -392,6 +397,7 @@ impl Inner {
             started,
             rate_limited,
             unreachable_since,
+            rate_waits,
             ..
         } = tries;
         let pool = if request.is_read() {
@@ -406,7 +412,9 @@ impl Inner {
                 message: "the HTTP client is shutting down".to_owned(),
             })
         })?;
+        let waiting = Instant::now();
         let (sent_at, probe) = self.wait_turn().await;
+        *rate_waits.lock().unwrap_or_else(PoisonError::into_inner) += waiting.elapsed();
         let _probe = probe.then(|| ProbeOut(&self.probe_out));
 
         let url = self.url(&request.path).map_err(backoff::Error::permanent)?;

@@ -3,12 +3,13 @@
 //! (fixed, or a [`TokenSource`] that refreshes).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::header::HeaderMap;
 use secrecy::SecretString;
+use tokio::time::Instant;
 
 use crate::error::ConnectorError;
 
@@ -70,14 +71,22 @@ impl RetryPolicy {
         }
     }
 
-    pub(super) fn backoff(&self) -> backoff::ExponentialBackoff {
-        backoff::ExponentialBackoffBuilder::new()
-            .with_initial_interval(self.initial_interval)
-            .with_max_interval(self.max_interval)
-            .with_multiplier(self.multiplier)
-            .with_randomization_factor(self.randomization_factor)
-            .with_max_elapsed_time(Some(self.max_elapsed))
-            .build()
+    /// The schedule of one request's retries after server errors and dropped connections:
+    /// exponential, giving up once `max_elapsed` has passed, not counting the time in
+    /// `excused` (the request's waits for rate limits, which are instructions, not failures).
+    pub(super) fn backoff<'a>(&self, excused: &'a Mutex<Duration>) -> ErrorSchedule<'a> {
+        ErrorSchedule {
+            steps: backoff::ExponentialBackoffBuilder::new()
+                .with_initial_interval(self.initial_interval)
+                .with_max_interval(self.max_interval)
+                .with_multiplier(self.multiplier)
+                .with_randomization_factor(self.randomization_factor)
+                .with_max_elapsed_time(None)
+                .build(),
+            started: Instant::now(),
+            budget: self.max_elapsed,
+            excused,
+        }
     }
 
     /// The fallback pause after the `n`-th `429` without a usable `Retry-After`.
@@ -89,6 +98,30 @@ impl RetryPolicy {
         self.initial_interval
             .mul_f64(factor.min(1e6))
             .min(self.max_interval)
+    }
+}
+
+/// A request's retry schedule (see [`RetryPolicy::backoff`]). The budget counts the time
+/// since the first attempt minus the time the request spent waiting out rate limits, so a
+/// server error right after a minute-long `Retry-After` is still retried.
+pub(super) struct ErrorSchedule<'a> {
+    steps: backoff::ExponentialBackoff,
+    started: Instant,
+    budget: Duration,
+    excused: &'a Mutex<Duration>,
+}
+
+impl backoff::backoff::Backoff for ErrorSchedule<'_> {
+    fn reset(&mut self) {
+        self.steps.reset();
+        self.started = Instant::now();
+    }
+
+    fn next_backoff(&mut self) -> Option<Duration> {
+        let excused = *self.excused.lock().unwrap_or_else(PoisonError::into_inner);
+        let spent = self.started.elapsed().saturating_sub(excused);
+        let next = self.steps.next_backoff()?;
+        (spent + next <= self.budget).then_some(next)
     }
 }
 

@@ -961,6 +961,37 @@ async fn a_retry_after_beyond_the_retry_budget_is_waited_for() {
     assert_eq!(hits.load(Ordering::SeqCst), 2);
 }
 
+/// The retry budget is for server errors: time spent waiting out a `429` does not use it
+/// up, so a `500` right after a long `Retry-After` is still retried.
+#[tokio::test]
+async fn a_server_error_after_a_long_rate_limit_wait_is_still_retried() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = Arc::clone(&hits);
+    let router = Router::new().route(
+        "/x",
+        get(move || async move {
+            match h.fetch_add(1, Ordering::SeqCst) {
+                0 => {
+                    let mut headers = AxumHeaders::new();
+                    headers.insert("retry-after", "2".parse().expect("valid header"));
+                    (AxumStatus::TOO_MANY_REQUESTS, headers, "slow down").into_response()
+                }
+                1 => asana_error(500, "a passing fault").into_response(),
+                _ => axum::Json(serde_json::json!({"data": 1})).into_response(),
+            }
+        }),
+    );
+    let base = serve(router).await;
+    let mut config = HttpConfig::new("asana", &base, SecretString::from(TOKEN.to_owned()));
+    config.retry = RetryPolicy::fast(Duration::from_millis(500));
+    config.rate_limit_max_wait = Some(Duration::from_secs(30));
+    let http = HttpClient::new(config).expect("valid config");
+    http.send(Request::get("/x"))
+        .await
+        .expect("waited out the 429, retried the 500, then answered");
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
+
 /// A service that allows fewer requests per window than the budget teaches its rate with
 /// its first 429: the budget comes down to what it accepted, no further request is
 /// refused, and a client built from the kept memory starts there (and respects the
