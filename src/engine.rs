@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
-use asana_bridge_connector::{Changes, Connector, Identity, Whereabouts};
+use asana_bridge_connector::{Changes, Connector, Identity, Item, Whereabouts};
 use asana_bridge_state::{StateError, Store};
 
 use crate::apply::{Applier, Counts, ItemFailure};
@@ -282,25 +282,11 @@ pub async fn sync_link(
         }
         records.push(record);
     }
-    // A field the target holds but cannot express (a GitHub issue assigned only to people
-    // `[users]` does not map) reads as it was last seen: it never clears the other side.
-    let recorded_at: HashMap<&str, &PairRecord> =
-        records.iter().map(|r| (r.target_id.as_str(), r)).collect();
-    for item in &mut target_items {
-        let unknown = target.unknown_fields(item);
-        if unknown.is_empty() {
-            continue;
-        }
-        if let Some(last) = recorded_at
-            .get(item.id.as_str())
-            .and_then(|r| r.target_item())
-        {
-            for field in unknown {
-                item.fields.copy_field(&last.fields, field);
-            }
-        }
-    }
-    drop(recorded_at);
+    // A field a side holds but cannot express (a GitHub issue assigned only to people
+    // `[users]` does not map, an Asana assignee whose e-mail is hidden) reads as it was
+    // last seen: it never clears the other side.
+    read_unknown_as_last_seen(&mut asana_items, asana, &records, Side::Asana);
+    read_unknown_as_last_seen(&mut target_items, target, &records, Side::Target);
     // Asana-side failures keep the cursor where it is (those tasks must be read again);
     // the target's are seen again by listing it.
     let asana_failures = asana_view.failures.len();
@@ -432,6 +418,40 @@ pub async fn sync_link(
 }
 
 /// What the target calls its items, for messages.
+/// Reads the fields `side`'s connector says it cannot express for an item (see
+/// [`Connector::unknown_fields`]) as the pair's record last saw them there.
+fn read_unknown_as_last_seen(
+    items: &mut [Item],
+    connector: &dyn Connector,
+    records: &[PairRecord],
+    side: Side,
+) {
+    fn id(r: &PairRecord, side: Side) -> &str {
+        match side {
+            Side::Asana => &r.asana_gid,
+            Side::Target => &r.target_id,
+        }
+    }
+    let mut recorded_at: Option<HashMap<&str, &PairRecord>> = None;
+    for item in items {
+        let unknown = connector.unknown_fields(item);
+        if unknown.is_empty() {
+            continue;
+        }
+        let recorded_at =
+            recorded_at.get_or_insert_with(|| records.iter().map(|r| (id(r, side), r)).collect());
+        let last = recorded_at.get(item.id.as_str()).and_then(|r| match side {
+            Side::Asana => r.asana_item(),
+            Side::Target => r.target_item(),
+        });
+        if let Some(last) = last {
+            for field in unknown {
+                item.fields.copy_field(&last.fields, field);
+            }
+        }
+    }
+}
+
 fn noun(kind: &str) -> &'static str {
     match kind {
         "markdown" => "file",

@@ -484,7 +484,13 @@ fn scenario(t: &Refereed) {
     );
     let out = w.run(&["sync"]);
     assert_ne!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(out.stderr.contains("422"), "{}", out.stderr);
+    // GitHub's 422 becomes one line naming the field and the value.
+    assert!(
+        out.stderr
+            .contains("GitHub refused the assignee \"carol-gh\""),
+        "{}",
+        out.stderr
+    );
     w.github.add_user("carol-gh");
     t.sync();
     assert_eq!(issue(11).assignees, ["carol-gh"]);

@@ -12,7 +12,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::World;
+use common::{TaskEdit, World};
 
 const WINDOW_MS: u64 = 2000;
 
@@ -412,4 +412,59 @@ fn an_autosave_storm_costs_one_update() {
     w.write("draft.md", text(20));
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(puts_of(&w, &gid), 0, "{:?}", w.writes());
+}
+
+/// Point 5, Asana's half: a task assigned to someone whose e-mail Asana does not show the
+/// token reads as "assignee unknown", not "unassigned". Reassigning it there leaves the
+/// file's assignee alone, and a file edit of another field never unassigns the task.
+#[test]
+fn an_assignee_whose_email_asana_hides_is_left_alone_both_ways() {
+    let w = World::new("newest");
+    w.sim.add_user("Alice", "alice@example.com");
+    w.sim.add_user("Hal", "hal@example.com");
+    w.sim.hide_email("hal@example.com");
+    let reassigned = w.add_task("Reassigned", |s| {
+        s.assignee = Some("alice@example.com".into());
+    });
+    let hidden = w.add_task("Hidden from the start", |s| {
+        s.assignee = Some("hal@example.com".into());
+    });
+    let out = w.sync();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let (_, text) = w.file_of(&reassigned);
+    assert_eq!(
+        World::front(&text, "assignee").as_deref(),
+        Some("alice@example.com")
+    );
+
+    // Reassigned in Asana to the hidden user: nothing to say about it on either side.
+    w.sim.edit_task(
+        &reassigned,
+        TaskEdit {
+            assignee: Some(Some("hal@example.com".into())),
+            ..TaskEdit::default()
+        },
+    );
+    w.sim.clear_requests();
+    let out = w.sync();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let (_, after) = w.file_of(&reassigned);
+    assert_eq!(
+        World::front(&after, "assignee").as_deref(),
+        Some("alice@example.com"),
+        "the file keeps its assignee: {after}"
+    );
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
+
+    // The file of the task assigned to the hidden user from the start is edited: the
+    // update carries the new notes and never `assignee: null`.
+    let (name, text) = w.file_of(&hidden);
+    w.write(&name, format!("{}Edited in the file.\n", text));
+    let out = w.sync();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let task = w.sim.task(&hidden).expect("task");
+    assert!(task.notes.contains("Edited in the file."), "{}", task.notes);
+    assert_eq!(task.assignee.as_deref(), Some("hal@example.com"));
+    let task = w.sim.task(&reassigned).expect("task");
+    assert_eq!(task.assignee.as_deref(), Some("hal@example.com"));
 }

@@ -419,7 +419,7 @@ impl AsanaClient {
                 Err(e) => return Err(e),
             };
             if user.email.is_none() {
-                warn!(user = %gid, "assignee has no visible e-mail; read as unassigned");
+                warn!(user = %gid, "assignee has no visible e-mail; the assignee is left as it is on both sides");
             }
             let email = self
                 .with_directory(workspace, |directory| {

@@ -20,13 +20,14 @@
 //!   then one `PUT /tasks/{gid}` with only the patched plain fields (or a `GET` when there
 //!   are none) whose answer is the item as it now is.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use asana_bridge_connector::http::{Idempotency, Request};
 use asana_bridge_connector::model::canonical_tags;
 use asana_bridge_connector::{
-    Changes, Connector, ConnectorError, Item, ItemError, Page, PageToken, TaskFields, TaskPatch,
+    Changes, Connector, ConnectorError, Field, Item, ItemError, Page, PageToken, TaskFields,
+    TaskPatch,
 };
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
@@ -52,6 +53,9 @@ pub struct AsanaConnector {
     written: Arc<WriteLog>,
     /// When the oldest change the feed last reported was made.
     feed_oldest: Arc<std::sync::Mutex<Option<jiff::Timestamp>>>,
+    /// Tasks last read assigned to someone whose e-mail Asana does not show this token
+    /// (their assignee reads as `None`, which is not "unassigned").
+    hidden_assignee: Arc<std::sync::Mutex<HashSet<String>>>,
 }
 
 /// How much earlier than the feed's oldest event a `modified_since` listing starts. Both
@@ -74,6 +78,7 @@ impl AsanaConnector {
             project: project_gid.into(),
             written: Arc::default(),
             feed_oldest: Arc::default(),
+            hidden_assignee: Arc::default(),
         }
     }
 
@@ -130,6 +135,22 @@ impl AsanaConnector {
         };
         let mut items = Vec::with_capacity(tasks.len());
         let mut errors = Vec::new();
+        {
+            let mut hidden = self
+                .hidden_assignee
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for task in &tasks {
+                match &task.assignee {
+                    Some(a) if !emails.contains_key(&a.gid) => {
+                        hidden.insert(task.gid.clone());
+                    }
+                    _ => {
+                        hidden.remove(&task.gid);
+                    }
+                }
+            }
+        }
         for task in tasks {
             let gid = task.gid.clone();
             match to_item(task, &self.project, &emails) {
@@ -268,6 +289,20 @@ impl Connector for AsanaConnector {
 
     fn describe(&self, id: &str) -> String {
         format!("task {id}")
+    }
+
+    fn unknown_fields(&self, item: &Item) -> Vec<Field> {
+        let hidden = item.fields.assignee.is_none()
+            && self
+                .hidden_assignee
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&item.id);
+        if hidden {
+            vec![Field::Assignee]
+        } else {
+            Vec::new()
+        }
     }
 
     fn clock_offset(&self) -> Option<jiff::SignedDuration> {

@@ -139,7 +139,8 @@ pub trait Connector: Send + Sync {
 
     /// Fields of `item` (as last listed or read) whose value this system holds but cannot
     /// express in the common model: a GitHub issue assigned only to logins the `[users]`
-    /// table does not map reads as `assignee: None`, which is not "unassigned". The
+    /// table does not map, or an Asana task assigned to someone whose e-mail Asana hides,
+    /// reads as `assignee: None`, which is not "unassigned". The
     /// engine must read such a field as unchanged since the last sync (never clear the
     /// other side from it), and may still write it (a mapped person replaces only mapped
     /// ones).

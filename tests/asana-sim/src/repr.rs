@@ -128,7 +128,7 @@ pub fn task(st: &State, t: &Task) -> Value {
 /// The rich user.
 pub fn user(st: &State, gid: &str) -> Value {
     let mut v = st.user_ref(gid);
-    if let Some(u) = st.user(gid) {
+    if let Some(u) = st.user(gid).filter(|u| !u.email_hidden) {
         v["email"] = json!(u.email);
     }
     v["photo"] = Value::Null;

@@ -200,6 +200,19 @@ impl Simulator {
         lock(&self.shared.state).add_user(name, email)
     }
 
+    /// Hides a member's e-mail from the token, as Asana does for some accounts: its user
+    /// objects carry no `email` from then on.
+    pub fn hide_email(&self, email: &str) {
+        let mut st = lock(&self.shared.state);
+        if let Some(u) = st
+            .users
+            .iter_mut()
+            .find(|u| u.email.eq_ignore_ascii_case(email))
+        {
+            u.email_hidden = true;
+        }
+    }
+
     /// Creates a project with no sections.
     pub fn create_project(&self, name: &str) -> String {
         lock(&self.shared.state).create_project(name)

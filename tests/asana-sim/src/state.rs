@@ -17,6 +17,9 @@ pub struct User {
     pub gid: String,
     pub name: String,
     pub email: String,
+    /// Asana does not show this user's e-mail to the token (e.g. a guest bot account, or
+    /// an organisation that hides members' addresses): `email` is absent from its answers.
+    pub email_hidden: bool,
 }
 
 /// A project: its sections in order and its tasks in priority order.
@@ -283,6 +286,7 @@ impl State {
             gid: gid.clone(),
             name: name.to_owned(),
             email: email.to_owned(),
+            email_hidden: false,
         });
         gid
     }
