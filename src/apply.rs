@@ -17,6 +17,7 @@ use asana_bridge_state::{StateError, Store};
 use futures::StreamExt;
 
 use crate::config::OnDelete;
+use crate::failure::ItemFailure;
 use crate::linkstate::LinkState;
 use crate::merge::SyncPair;
 use crate::plan::{Action, Plan, intent_key};
@@ -36,14 +37,6 @@ pub struct Counts {
     pub deleted_target: usize,
     /// Creates left for later (a creation budget spent): not errors.
     pub postponed: usize,
-}
-
-/// One item that could not be synced this run.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct ItemFailure {
-    /// The item, as the user knows it (`roadmap/fix-login.md`, `Asana task 1200…`).
-    pub item: String,
-    pub message: String,
 }
 
 /// The result of applying a plan.

@@ -10,10 +10,14 @@ use serde::Deserialize;
 use crate::merge::Policy;
 
 /// Default Asana API root.
-pub const DEFAULT_ASANA_URL: &str = "https://app.asana.com/api/1.0";
+pub const DEFAULT_ASANA_URL: &str = asana_bridge_asana::DEFAULT_BASE_URL;
 
 /// Default of `link.delete_grace`, in seconds.
 pub const DEFAULT_DELETE_GRACE_SECS: u64 = 60;
+
+/// The loopback port `auth login` listens on unless configured (register
+/// `http://127.0.0.1:8976/callback` as a redirect URL of the Asana app).
+pub const DEFAULT_REDIRECT_PORT: u16 = 8976;
 
 /// A configuration problem: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -266,16 +270,14 @@ impl Config {
                         .unwrap_or_else(|| "ASANA_CLIENT_SECRET".into()),
                     authorize_url: o
                         .authorize_url
-                        .unwrap_or_else(|| crate::auth::oauth::ASANA_AUTHORIZE_URL.into()),
+                        .unwrap_or_else(|| asana_bridge_asana::OAUTH_AUTHORIZE_URL.into()),
                     token_url: o
                         .token_url
-                        .unwrap_or_else(|| crate::auth::oauth::ASANA_TOKEN_URL.into()),
+                        .unwrap_or_else(|| asana_bridge_asana::OAUTH_TOKEN_URL.into()),
                     revoke_url: o
                         .revoke_url
-                        .unwrap_or_else(|| crate::auth::oauth::ASANA_REVOKE_URL.into()),
-                    redirect_port: o
-                        .redirect_port
-                        .unwrap_or(crate::auth::oauth::DEFAULT_REDIRECT_PORT),
+                        .unwrap_or_else(|| asana_bridge_asana::OAUTH_REVOKE_URL.into()),
+                    redirect_port: o.redirect_port.unwrap_or(DEFAULT_REDIRECT_PORT),
                     scopes: o.scopes.unwrap_or_default(),
                 }
             },

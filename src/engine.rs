@@ -7,8 +7,9 @@ use std::time::Duration;
 use asana_bridge_connector::{Changes, Connector, Identity, Item, Whereabouts};
 use asana_bridge_state::{StateError, Store};
 
-use crate::apply::{Applier, Counts, ItemFailure};
+use crate::apply::{Applier, Counts};
 use crate::config::LinkConfig;
+use crate::failure::ItemFailure;
 use crate::linkstate::LinkState;
 use crate::merge::Clocks;
 use crate::observe::{self, AsanaView, SideView};

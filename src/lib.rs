@@ -11,6 +11,7 @@
 //! - [`apply`]: performs a plan, recording state after each action.
 //! - [`observe`]: reads both sides for a run, keeping only what may need planning.
 //! - [`engine`]: one link's sync: observe, plan, guard, apply or print.
+//! - [`failure`]: one item that could not be synced this run (from observe or apply).
 //! - [`report`]: summaries, dry-run diffs, error lines, JSON.
 //! - [`trash`]: where a task is saved before the bridge deletes it in Asana.
 //! - [`connect`]: builds the connectors a link names.
@@ -28,6 +29,7 @@ pub mod connect;
 pub mod engine;
 pub mod exit;
 pub mod exposure;
+pub mod failure;
 pub mod linkstate;
 pub mod merge;
 pub mod observe;

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use asana_bridge_connector::{Changes, Connector, ConnectorError, Item, PageToken};
 
-use crate::apply::ItemFailure;
+use crate::failure::ItemFailure;
 use crate::plan::Unreadable;
 use crate::plan::quiet::{Seen, SummaryIndex};
 use crate::records::Side;

@@ -44,16 +44,6 @@ use tracing::debug;
 
 use super::AuthError;
 
-/// Asana's consent screen.
-pub const ASANA_AUTHORIZE_URL: &str = "https://app.asana.com/-/oauth_authorize";
-/// Asana's token endpoint.
-pub const ASANA_TOKEN_URL: &str = "https://app.asana.com/-/oauth_token";
-/// Asana's revocation endpoint.
-pub const ASANA_REVOKE_URL: &str = "https://app.asana.com/-/oauth_revoke";
-/// The loopback port `auth login` listens on unless configured (register
-/// `http://127.0.0.1:8976/callback` as a redirect URL of the Asana app).
-pub const DEFAULT_REDIRECT_PORT: u16 = 8976;
-
 /// The user's own Asana OAuth app, and where its endpoints are.
 pub struct OAuthApp {
     pub client_id: String,
@@ -575,9 +565,9 @@ mod tests {
         let app = OAuthApp {
             client_id: "1".to_owned(),
             client_secret: SecretString::from("client-secret-value".to_owned()),
-            authorize_url: ASANA_AUTHORIZE_URL.to_owned(),
-            token_url: ASANA_TOKEN_URL.to_owned(),
-            revoke_url: ASANA_REVOKE_URL.to_owned(),
+            authorize_url: asana_bridge_asana::OAUTH_AUTHORIZE_URL.to_owned(),
+            token_url: asana_bridge_asana::OAUTH_TOKEN_URL.to_owned(),
+            revoke_url: asana_bridge_asana::OAUTH_REVOKE_URL.to_owned(),
             redirect_port: 0,
             scopes: Vec::new(),
         };

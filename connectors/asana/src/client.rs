@@ -26,6 +26,12 @@ use crate::wire::{self, Envelope, ListEnvelope, NameWrite, NamedRef, ProjectWork
 
 /// Asana's API root.
 pub const DEFAULT_BASE_URL: &str = "https://app.asana.com/api/1.0";
+/// Asana's OAuth consent screen.
+pub const OAUTH_AUTHORIZE_URL: &str = "https://app.asana.com/-/oauth_authorize";
+/// Asana's OAuth token endpoint.
+pub const OAUTH_TOKEN_URL: &str = "https://app.asana.com/-/oauth_token";
+/// Asana's OAuth revocation endpoint.
+pub const OAUTH_REVOKE_URL: &str = "https://app.asana.com/-/oauth_revoke";
 
 /// Asana's free plan: 150 requests a minute.
 pub const FREE_PLAN_REQUESTS_PER_MINUTE: u32 = 150;

@@ -25,5 +25,8 @@ pub mod rate_file;
 pub mod webhooks;
 pub mod wire;
 
-pub use client::{AsanaClient, AsanaConfig, DEFAULT_BASE_URL, Me};
+pub use client::{
+    AsanaClient, AsanaConfig, DEFAULT_BASE_URL, Me, OAUTH_AUTHORIZE_URL, OAUTH_REVOKE_URL,
+    OAUTH_TOKEN_URL,
+};
 pub use connector::AsanaConnector;
