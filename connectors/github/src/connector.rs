@@ -7,8 +7,9 @@
 //!   (free of rate limit). Pull requests and issues the bridge deleted are skipped; an
 //!   issue seen twice in one listing (moved between pages) is listed once.
 //! - `get_many`: one conditional `GET /repos/{o}/{r}/issues/{n}` per id.
-//! - `changes`: conditional `GET .../issues?state=all&sort=updated&direction=asc&since=…`
-//!   pages, from the newest `updated_at` seen last time minus a small overlap.
+//! - `changes`: not offered ([`asana_bridge_connector::Changes::Unsupported`]). The listing with `ETag`s costs
+//!   nothing while nothing changed, and only a full listing shows an issue that went away;
+//!   `watch` learns of changes sooner from the repository's webhook.
 //! - `create`: the repository's labels once per run (plus one `POST /labels` per missing
 //!   label), then `POST /issues`, and a `PATCH` to close it when the task is completed.
 //! - `update`, `delete`: one `PATCH /issues/{n}` (plus missing labels; a second `PATCH`
@@ -33,13 +34,13 @@
 //! does not map leaves the issue's assignees untouched; writing a mapped one (or none)
 //! replaces only the mapped logins, so people the table does not know are left alone.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use asana_bridge_connector::http::{HttpClient, Idempotency, Request, Response};
 use asana_bridge_connector::{
-    Changes, Connector, ConnectorError, Field, FieldError, Identity, Item, ItemError, Page,
-    PageToken, TaskFields, TaskPatch, Whereabouts,
+    Connector, ConnectorError, Field, FieldError, Identity, Item, ItemError, Page, PageToken,
+    TaskFields, TaskPatch, Whereabouts,
 };
 use async_trait::async_trait;
 use reqwest::Method;
@@ -60,9 +61,6 @@ use crate::{footer, links};
 pub const PAGE_SIZE: u32 = 100;
 /// GitHub refuses issue bodies longer than this many characters.
 pub const MAX_BODY_CHARS: usize = limits::MAX_BODY_CHARS;
-/// `changes` asks from this many seconds before its cursor: `updated_at` has whole-second
-/// precision and GitHub's listing is eventually consistent.
-pub const SINCE_OVERLAP_SECS: i64 = 5;
 /// Colour of the labels the bridge creates.
 const LABEL_COLOR: &str = "ededed";
 
@@ -156,16 +154,11 @@ impl GithubConnector {
         format!("/repos/{}/{}", self.settings.owner, self.settings.name)
     }
 
-    fn list_url(&self, sort: &str, since: Option<&str>) -> String {
-        let mut url = format!(
-            "{}/issues?state=all&sort={sort}&direction=asc&per_page={PAGE_SIZE}",
+    fn list_url(&self) -> String {
+        format!(
+            "{}/issues?state=all&sort=created&direction=asc&per_page={PAGE_SIZE}",
             self.repo_path()
-        );
-        if let Some(since) = since {
-            url.push_str("&since=");
-            url.push_str(since);
-        }
-        url
+        )
     }
 
     /// A GET with `If-None-Match` from the cache; a `304` answers from the cache.
@@ -602,7 +595,7 @@ impl Connector for GithubConnector {
             Some(PageToken(url)) => url,
             None => {
                 lock(&self.listed).clear();
-                self.list_url("created", None)
+                self.list_url()
             }
         };
         let fetched = self.fetch(&url).await?;
@@ -890,42 +883,6 @@ impl Connector for GithubConnector {
     /// issue that is adopted is not edited for it (no "edited" mark, no request).
     async fn set_partner(&self, item: &Item, _partner: &str) -> Result<Item, ConnectorError> {
         Ok(item.clone())
-    }
-
-    async fn changes(&self, cursor: Option<&str>) -> Result<Changes, ConnectorError> {
-        let Some(cursor) = cursor else {
-            return Ok(Changes::Reset {
-                cursor: jiff::Timestamp::now()
-                    .strftime("%Y-%m-%dT%H:%M:%SZ")
-                    .to_string(),
-            });
-        };
-        let Ok(at) = cursor.parse::<jiff::Timestamp>() else {
-            return Ok(Changes::Reset {
-                cursor: jiff::Timestamp::now()
-                    .strftime("%Y-%m-%dT%H:%M:%SZ")
-                    .to_string(),
-            });
-        };
-        let since = jiff::Timestamp::from_second(at.as_second() - SINCE_OVERLAP_SECS)
-            .unwrap_or(at)
-            .strftime("%Y-%m-%dT%H:%M:%SZ")
-            .to_string();
-        let mut changed = BTreeMap::new();
-        let mut newest = at;
-        self.walk(self.list_url("updated", Some(&since)), |issue| {
-            changed.insert(issue.number, ());
-            if let Ok(t) = issue.updated_at.parse::<jiff::Timestamp>()
-                && t > newest
-            {
-                newest = t;
-            }
-        })
-        .await?;
-        Ok(Changes::Since {
-            changed: changed.into_keys().map(|n| n.to_string()).collect(),
-            cursor: newest.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        })
     }
 
     fn identity(&self) -> Identity {

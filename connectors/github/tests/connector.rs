@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use asana_bridge_connector::http::{HttpClient, RetryPolicy};
-use asana_bridge_connector::{
-    Changes, Connector, ErrorKind, Field, Item, PageToken, TaskFields, TaskPatch,
-};
+use asana_bridge_connector::{Connector, ErrorKind, Field, Item, PageToken, TaskFields, TaskPatch};
 use asana_bridge_github::{DELETED_LABEL, GithubConnector, GithubSettings, http_config};
 use github_sim::{Fault, GithubSim, IssueEdit, IssueSeed};
 use secrecy::SecretString;
@@ -359,57 +357,6 @@ async fn get_many_skips_prs_and_missing() {
         .expect("read");
     assert_eq!(items.len(), 1);
     assert_eq!(items[0].fields.title, "Issue");
-}
-
-/// The change feed: a cursor, then the numbers updated since (PRs excluded), asked with
-/// `since` and `sort=updated`; nothing new is a 304.
-#[tokio::test]
-async fn changes_since_a_cursor() {
-    let sim = GithubSim::start();
-    let a = sim.add_issue(seed("A"));
-    sim.add_issue(seed("B"));
-    let c = connector(&sim);
-    let Changes::Reset { cursor } = c.changes(None).await.expect("reset") else {
-        panic!("a fresh feed starts with a reset");
-    };
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    sim.edit_issue(
-        a,
-        IssueEdit {
-            comment: true,
-            ..IssueEdit::default()
-        },
-    );
-    sim.add_pull_request("PR", "");
-    let Changes::Since {
-        changed,
-        cursor: next,
-    } = c.changes(Some(&cursor)).await.expect("since")
-    else {
-        panic!("a feed with a cursor answers Since");
-    };
-    assert!(changed.contains(&a.to_string()), "{changed:?}");
-    assert!(!changed.contains(&"3".to_owned()), "no PR");
-    assert!(next >= cursor);
-    let request = sim
-        .requests()
-        .into_iter()
-        .rev()
-        .find(|r| r.path.ends_with("/issues"))
-        .expect("a listing");
-    assert!(request.query.contains("since=") && request.query.contains("sort=updated"));
-
-    // Polling again from the same cursor with nothing new: one conditional GET, a 304.
-    let first_poll = c.changes(Some(&next)).await.expect("poll");
-    sim.clear_requests();
-    let second_poll = c.changes(Some(&next)).await.expect("poll again");
-    assert_eq!(first_poll, second_poll);
-    assert_eq!(sim.requests().len(), 1);
-    assert!(
-        sim.requests().iter().all(|r| r.status == 304),
-        "{:#?}",
-        sim.requests()
-    );
 }
 
 /// Concurrent writes reach GitHub one at a time, spaced.
