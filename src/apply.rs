@@ -636,10 +636,8 @@ fn keep_unsynced(
 fn refuses_value(error: &ConnectorError) -> bool {
     match error {
         ConnectorError::Api { status, .. } => matches!(status, 400 | 422),
-        e => {
-            e.kind() == ErrorKind::InvalidData
-                && !matches!(e, ConnectorError::InvalidData(m) if m.contains("changed since it was listed") || m.contains("changed while the bridge"))
-        }
+        ConnectorError::ChangedMeanwhile(_) => false,
+        e => e.kind() == ErrorKind::InvalidData,
     }
 }
 
@@ -651,4 +649,30 @@ fn bump(shared: &Shared, f: impl FnOnce(&mut Counts)) {
 /// counters and lists it guards stay meaningful).
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refused value lets the item's other fields go on; a file saved during the run
+    /// is not a refusal (the whole item waits for the next run), whatever its wording.
+    #[test]
+    fn only_refusals_of_a_value_let_the_other_fields_go() {
+        let api = |status| ConnectorError::Api {
+            service: "asana",
+            status,
+            message: "invalid".into(),
+        };
+        assert!(refuses_value(&api(400)));
+        assert!(refuses_value(&api(422)));
+        assert!(!refuses_value(&api(403)));
+        assert!(refuses_value(&ConnectorError::InvalidData(
+            "title too long".into()
+        )));
+        assert!(!refuses_value(&ConnectorError::ChangedMeanwhile(
+            "anything at all".into()
+        )));
+        assert!(!refuses_value(&ConnectorError::NotFound("gone".into())));
+    }
 }

@@ -67,6 +67,11 @@ pub enum ConnectorError {
     },
     #[error("{0}")]
     InvalidData(String),
+    /// The item changed on its own side while the bridge was reading or writing it (a
+    /// file saved during the run): left as it is, the next run picks the change up. Not a
+    /// refusal of any value.
+    #[error("{0}")]
+    ChangedMeanwhile(String),
     #[error("postponed: {reason}{}", retry_at.map(|t| format!(" (until {})", t.strftime("%H:%M UTC"))).unwrap_or_default())]
     Postponed {
         /// Why, for the output: e.g. `GitHub allows about 500 new issues an hour`.
@@ -93,7 +98,9 @@ impl ConnectorError {
             Self::RateLimited { .. } => ErrorKind::RateLimited,
             Self::Transient { .. } | Self::Transport { .. } => ErrorKind::Transient,
             Self::Ambiguous(_) => ErrorKind::Ambiguous,
-            Self::InvalidData(_) | Self::Decode { .. } => ErrorKind::InvalidData,
+            Self::InvalidData(_) | Self::ChangedMeanwhile(_) | Self::Decode { .. } => {
+                ErrorKind::InvalidData
+            }
             Self::Io { .. } => ErrorKind::Io,
             Self::Api { .. } => ErrorKind::Api,
             Self::Postponed { .. } => ErrorKind::Postponed,

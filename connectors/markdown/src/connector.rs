@@ -365,7 +365,7 @@ impl Folder {
     /// Fails when the file's bytes are no longer those `item` was read from.
     fn check_unchanged(item: &Item, bytes: &[u8], what: &str) -> Result<(), ConnectorError> {
         match &item.revision {
-            Some(r) if *r != revision(bytes) => Err(ConnectorError::InvalidData(format!(
+            Some(r) if *r != revision(bytes) => Err(ConnectorError::ChangedMeanwhile(format!(
                 "the file changed since it was listed; {what}, the next run will pick up the change"
             ))),
             _ => Ok(()),
@@ -689,7 +689,7 @@ impl Folder {
         // Last look right before the rename, to keep the window for a lost user edit small.
         let again = self.read(name)?;
         if again.bytes != file.bytes {
-            return Err(ConnectorError::InvalidData(
+            return Err(ConnectorError::ChangedMeanwhile(
                 "the file changed while the bridge was writing it; left as it is, the next \
                  run will pick up the change"
                     .into(),
