@@ -197,6 +197,25 @@ pub struct LinkConfig {
     pub delete_grace: std::time::Duration,
 }
 
+impl LinkConfig {
+    /// The link's name as one safe path component (ASCII letters, digits, `-` and `_`;
+    /// anything else becomes `_`), for the link's own files and folders in the state
+    /// folder.
+    #[must_use]
+    pub fn path_component(&self) -> String {
+        self.name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+}
+
 /// The system an Asana project is mirrored into.
 #[derive(Clone, Debug)]
 pub enum TargetConfig {

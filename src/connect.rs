@@ -216,17 +216,7 @@ impl Connectors {
         // A real sync keeps ETags between runs (a 304 costs no rate limit); a dry
         // run writes no file.
         if etags {
-            let file: String = link
-                .name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
+            let file = link.path_component();
             settings.etag_cache = Some(
                 self.state_dir
                     .join("github")

@@ -15,21 +15,8 @@ use crate::config::{LinkConfig, TargetConfig};
 pub fn dir_of(link: &LinkConfig, state_dir: &Path) -> PathBuf {
     match &link.target {
         TargetConfig::Markdown { dir } => dir.join(taskfs::TRASH_DIR),
-        TargetConfig::Github { .. } => state_dir.join("trash").join(safe_name(&link.name)),
+        TargetConfig::Github { .. } => state_dir.join("trash").join(link.path_component()),
     }
-}
-
-/// A link name as one safe path component.
-fn safe_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// Saves `fields` as a new task file (no `asana_gid`) in `dir`, created if missing, under
