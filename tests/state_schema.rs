@@ -11,10 +11,255 @@
 #[allow(unused_imports)] // the shared harness re-exports more than this file uses
 mod gh;
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
-use asana_sim::Fault;
-use gh::{GhWorld, IssueEdit, TaskEdit, TaskSeed};
+use asana_bridge_state::{SCHEMA_VERSION, Store};
+use asana_sim::{Fault, SimTask};
+use gh::{GhWorld, IssueEdit, IssueSeed, SimIssue, TaskEdit, TaskSeed};
+use serde_json::Value;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1")
+}
+
+/// The fixture's world again, in a temp folder: both simulators seeded from `sims.json`
+/// with the gids and issue numbers the old state names, the Markdown folder and the state
+/// folder copied, and the config. Returns the world and the Roadmap project's gid.
+fn restore() -> (GhWorld, String) {
+    let text = std::fs::read_to_string(fixture().join("sims.json")).expect("sims.json");
+    let sims: Value = serde_json::from_str(&text).expect("sims.json is JSON");
+    let w = GhWorld::new("newest");
+    let roadmap = w.asana.create_project(ROADMAP);
+    assert_eq!(
+        w.project, sims["bugs_project"],
+        "the seeding must give the same gids"
+    );
+    assert_eq!(roadmap, sims["roadmap_project"]);
+    let mut tasks: Vec<(String, SimTask)> = Vec::new();
+    for (key, project) in [("roadmap_tasks", &roadmap), ("bugs_tasks", &w.project)] {
+        let listed: Vec<SimTask> =
+            serde_json::from_value(sims[key].clone()).expect("tasks in sims.json");
+        tasks.extend(listed.into_iter().map(|t| (project.clone(), t)));
+    }
+    tasks.sort_by_key(|(_, t)| t.gid.parse::<u64>().expect("numeric gid"));
+    let mut last: u64 = roadmap.parse().expect("numeric gid");
+    for (project, t) in tasks {
+        let want: u64 = t.gid.parse().expect("numeric gid");
+        // Gids the old run spent on things the fixture does not keep.
+        for _ in last + 1..want {
+            w.asana.create_project("(a gid spent elsewhere)");
+        }
+        let gid = w.asana.add_task(
+            &project,
+            TaskSeed {
+                name: t.name,
+                notes: t.notes,
+                completed: t.completed,
+                due_on: t.due_on,
+                assignee: t.assignee,
+                tags: t.tags,
+                section: t.section,
+            },
+        );
+        assert_eq!(gid, t.gid, "seeded in gid order");
+        last = want;
+    }
+    let issues: Vec<SimIssue> =
+        serde_json::from_value(sims["issues"].clone()).expect("issues in sims.json");
+    for i in issues {
+        let number = w.github.add_issue(IssueSeed {
+            title: i.title,
+            body: i.body,
+            labels: i.labels,
+            assignees: i.assignees,
+            closed: i.state == "closed",
+        });
+        assert_eq!(number, i.number, "seeded in number order");
+    }
+    copy_tree(
+        &fixture().join("state"),
+        &w.dir.path().join(".asana-bridge"),
+    );
+    copy_tree(&fixture().join("roadmap"), &w.dir.path().join("roadmap"));
+    write_config(&w, &roadmap);
+    (w, roadmap)
+}
+
+fn state_version(w: &GhWorld) -> Option<u32> {
+    Store::peek_version(&w.dir.path().join(".asana-bridge")).expect("peek the state version")
+}
+
+/// Every task of both projects and every issue, for "nothing was created or changed".
+fn world_contents(w: &GhWorld, roadmap: &str) -> (Vec<SimTask>, Vec<SimTask>, Vec<SimIssue>) {
+    let strip = |mut tasks: Vec<SimTask>| {
+        for t in &mut tasks {
+            t.modified_at.clear();
+        }
+        tasks
+    };
+    let mut issues = w.github.repo_issues();
+    for i in &mut issues {
+        i.updated_at.clear();
+    }
+    (
+        strip(w.asana.project_tasks(roadmap)),
+        strip(w.asana.project_tasks(&w.project)),
+        issues,
+    )
+}
+
+#[test]
+fn a_state_folder_of_the_previous_release_is_upgraded_in_place_and_keeps_everything() {
+    let (w, roadmap) = restore();
+    assert_eq!(state_version(&w), Some(1), "the fixture is unversioned");
+    let before = world_contents(&w, &roadmap);
+    let files_before = md_files(&w);
+
+    // A dry run and `status` read a private copy: the real state stays as it was.
+    let dry = w.run(&["sync", "--dry-run"]);
+    assert!(matches!(dry.code, 0 | 3), "{}\n{}", dry.stdout, dry.stderr);
+    let status = w.run(&["status"]).expect(0);
+    assert!(
+        status.stdout.contains("pending conflicts:    1"),
+        "{}",
+        status.stdout
+    );
+    assert_eq!(
+        state_version(&w),
+        Some(1),
+        "a dry run or status never upgrades the state"
+    );
+    assert_eq!(md_files(&w), files_before);
+
+    // The first real run upgrades the state and finishes what the old run left: the held
+    // conflict stays held (exit 3), the lost create's task is adopted, nothing is made twice.
+    w.clear_requests();
+    let first = w.run_env(&["-v", "sync"], &[]).expect(3);
+    assert!(
+        first.stderr.contains("upgrading the state") && first.stderr.contains("from=1 to=2"),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(state_version(&w), Some(SCHEMA_VERSION));
+    w.assert_no_unexpected();
+    let writes = w.all_writes();
+    assert!(
+        !writes
+            .iter()
+            .any(|r| r.starts_with("asana POST") || r.starts_with("github POST")),
+        "nothing is created again: {writes:#?}"
+    );
+    assert_eq!(world_contents(&w, &roadmap), before, "{writes:#?}");
+    let files = md_files(&w);
+    assert_eq!(
+        files.keys().collect::<Vec<_>>(),
+        files_before.keys().collect::<Vec<_>>(),
+        "no file made or lost"
+    );
+    assert!(
+        files["lost-answer.md"].contains("asana_gid: \"1200000000000016\""),
+        "the pending intent adopted the task its lost create made: {}",
+        files["lost-answer.md"]
+    );
+    for name in ["local-idea.md", "ship-it.md", "write-the-spec.md"] {
+        assert_eq!(files[name], files_before[name], "{name}");
+    }
+
+    // Every pair is kept, the conflict too, and the tombstone keeps the completed task away.
+    let status = w.run(&["status"]).expect(0);
+    let roadmap_status = status.stdout.split("link \"bugs\"").next().unwrap();
+    assert!(
+        roadmap_status.contains("mapped items:         4"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        roadmap_status.contains("pending conflicts:    1"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        !roadmap_status.contains("unfinished creates"),
+        "{}",
+        status.stdout
+    );
+    let bugs_status = status.stdout.split("link \"bugs\"").nth(1).unwrap();
+    assert!(
+        bugs_status.contains("mapped items:         3"),
+        "{}",
+        status.stdout
+    );
+    let conflicts = w.run(&["conflicts"]).expect(3);
+    assert!(
+        conflicts.stdout.contains("Write the spec (Asana)")
+            && conflicts.stdout.contains("Write the spec (file)"),
+        "{}",
+        conflicts.stdout
+    );
+
+    // A quiet resync: no write anywhere, no upgrade again, the conflict still held.
+    w.clear_requests();
+    let folder = tree(&w.dir.path().join("roadmap"));
+    let quiet = w.run_env(&["-v", "sync"], &[]).expect(3);
+    assert!(
+        !quiet.stderr.contains("upgrading the state"),
+        "{}",
+        quiet.stderr
+    );
+    assert_eq!(w.all_writes(), Vec::<String>::new());
+    assert_eq!(
+        tree(&w.dir.path().join("roadmap")),
+        folder,
+        "no file touched"
+    );
+    assert_eq!(state_version(&w), Some(SCHEMA_VERSION));
+    w.assert_no_unexpected();
+}
+
+#[test]
+fn a_state_folder_of_a_newer_release_is_refused_and_left_alone() {
+    let (w, _) = restore();
+    let state = w.dir.path().join(".asana-bridge");
+    // A newer release's store: this build's store, one version on.
+    w.run(&["sync"]).expect(3);
+    w.clear_requests();
+    {
+        // The version as the store keeps it: a big-endian u32 under `schema_version` in
+        // the `__meta` tree.
+        let db = sled::open(state.join("db")).expect("open the store raw");
+        db.open_tree("__meta")
+            .expect("meta tree")
+            .insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes())
+            .expect("write the version");
+        db.flush().expect("flush");
+    }
+    let files = tree(&w.dir.path().join("roadmap"));
+    for args in [&["sync"][..], &["sync", "--dry-run"], &["status"]] {
+        let run = w.run(args).expect(2);
+        let message = run.stderr.trim();
+        assert!(
+            message.contains("the state folder .asana-bridge ")
+                && message.contains(&format!("state schema {}", SCHEMA_VERSION + 1))
+                && message.contains(&format!("supports up to {SCHEMA_VERSION}"))
+                && message.contains("upgrade asana-bridge"),
+            "{args:?}: {message}"
+        );
+        assert_eq!(message.lines().count(), 1, "one clear line: {message}");
+    }
+    assert_eq!(
+        state_version(&w),
+        Some(SCHEMA_VERSION + 1),
+        "the state is left as it is"
+    );
+    assert_eq!(
+        tree(&w.dir.path().join("roadmap")),
+        files,
+        "no file touched"
+    );
+    assert_eq!(w.all_writes(), Vec::<String>::new());
+}
 
 /// The Asana project of the Markdown link (the GitHub link's is the harness's "Bugs").
 const ROADMAP: &str = "Roadmap";
@@ -126,13 +371,11 @@ fn make_fixture() {
     std::fs::create_dir_all(out).expect("fixture dir");
     copy_tree(&w.dir.path().join(".asana-bridge"), &out.join("state"));
     copy_tree(&md, &out.join("roadmap"));
-    let mut tasks = w.asana.project_tasks(&roadmap);
-    tasks.extend(w.asana.project_tasks(&w.project));
-    tasks.sort_by(|a, b| a.gid.cmp(&b.gid));
     let sims = serde_json::json!({
         "roadmap_project": roadmap,
         "bugs_project": w.project,
-        "tasks": tasks,
+        "roadmap_tasks": w.asana.project_tasks(&roadmap),
+        "bugs_tasks": w.asana.project_tasks(&w.project),
         "issues": w.github.repo_issues(),
     });
     std::fs::write(
@@ -140,6 +383,34 @@ fn make_fixture() {
         serde_json::to_string_pretty(&sims).expect("json"),
     )
     .expect("sims.json");
+}
+
+/// The task files of the Markdown folder and their text.
+fn md_files(w: &GhWorld) -> BTreeMap<String, String> {
+    std::fs::read_dir(w.dir.path().join("roadmap"))
+        .expect("roadmap dir")
+        .map(|e| {
+            let e = e.expect("entry");
+            let text = std::fs::read_to_string(e.path()).expect("read file");
+            (e.file_name().to_string_lossy().into_owned(), text)
+        })
+        .collect()
+}
+
+/// Every file under `dir` with its bytes and modification time.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).expect("read dir") {
+        let e = e.expect("entry");
+        let meta = e.metadata().expect("metadata");
+        if meta.is_dir() {
+            out.extend(tree(&e.path()));
+        } else {
+            let bytes = std::fs::read(e.path()).expect("read");
+            out.insert(e.path(), (bytes, meta.modified().expect("mtime")));
+        }
+    }
+    out
 }
 
 fn seed(name: &str, notes: &str, due_on: Option<String>) -> TaskSeed {
