@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use asana_bridge::linkstate::LinkState;
 use asana_bridge_state::{SCHEMA_VERSION, Store};
 use asana_sim::{Fault, SimTask};
 use gh::{GhWorld, IssueEdit, IssueSeed, SimIssue, TaskEdit, TaskSeed};
@@ -198,6 +199,42 @@ fn a_state_folder_of_the_previous_release_is_upgraded_in_place_and_keeps_everyth
         "{}",
         conflicts.stdout
     );
+
+    // And in the state itself: the same pairs (one more, the adopted create), the
+    // conflict, the tombstone; the intent settled.
+    {
+        let store = Store::open(&w.dir.path().join(".asana-bridge")).expect("open the state");
+        let roadmap = LinkState::open(&store, "roadmap").expect("roadmap tables");
+        let gids = |state: &LinkState| -> Vec<String> {
+            state
+                .summaries()
+                .expect("summaries")
+                .into_iter()
+                .map(|s| s.asana_gid.into())
+                .collect()
+        };
+        assert_eq!(
+            gids(&roadmap),
+            ["07", "08", "12", "16"].map(|g| format!("12000000000000{g}"))
+        );
+        let spec = roadmap.pairs.get("1200000000000007").unwrap().unwrap();
+        assert_eq!(
+            spec.base.title, "Write the spec",
+            "the base is still the agreed value"
+        );
+        let conflicts = roadmap.conflict_list().expect("conflicts");
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].asana_gid, "1200000000000007");
+        let tombstones = roadmap.tombstone_list().expect("tombstones");
+        assert_eq!(tombstones.len(), 1);
+        assert_eq!(tombstones[0].asana_gid, "1200000000000009");
+        assert!(roadmap.intent_list().expect("intents").is_empty());
+        let bugs = LinkState::open(&store, "bugs").expect("bugs tables");
+        assert_eq!(
+            gids(&bugs),
+            ["10", "11", "13"].map(|g| format!("12000000000000{g}"))
+        );
+    }
 
     // A quiet resync: no write anywhere, no upgrade again, the conflict still held.
     w.clear_requests();

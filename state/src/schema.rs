@@ -147,7 +147,10 @@ mod tests {
     use crate::Store;
 
     fn raw(dir: &std::path::Path) -> sled::Db {
-        sled::Config::new().path(dir.join("db")).open().unwrap()
+        sled::Config::new()
+            .path(dir.join(crate::DB_DIR))
+            .open()
+            .unwrap()
     }
 
     fn stored_version(db: &sled::Db) -> Option<u32> {
@@ -284,6 +287,106 @@ mod tests {
         assert_eq!(stored_version(&db), Some(CURRENT + 1));
         let got = db.open_tree("t").unwrap().get("a").unwrap().unwrap();
         assert_eq!(got.as_ref(), b"v");
+    }
+
+    const CHILD: &str = "ASANA_BRIDGE_STATE_UPGRADE_CHILD";
+    const PAIRS: usize = 5_000;
+
+    /// A store as version 1 wrote it: `PAIRS` pair records with positional digests.
+    fn v1_store(dir: &std::path::Path) {
+        let db = raw(dir);
+        let pairs = db.open_tree("link/l/pairs").unwrap();
+        for i in 0..PAIRS {
+            let record = serde_json::json!({
+                "asana_gid": i.to_string(), "target_id": format!("{i}.md"),
+                "base": {"title": format!("Task {i}"), "notes": "", "completed": false,
+                         "due_on": null, "assignee": null, "tags": [], "section": null},
+                "asana": {"fields": [i, 1, 2, 3, 4, 5, 6], "revision": "r"},
+                "target": {"fields": [i, 1, 2, 3, 4, 5, 6], "revision": "s"}
+            });
+            pairs
+                .insert(i.to_string(), serde_json::to_vec(&record).unwrap())
+                .unwrap();
+        }
+        db.flush().unwrap();
+    }
+
+    /// The version on disk and how many pair records have each shape (old, new).
+    fn shapes(dir: &std::path::Path) -> (Option<u32>, usize, usize) {
+        let db = raw(dir);
+        let (mut old, mut new) = (0, 0);
+        for entry in db.open_tree("link/l/pairs").unwrap().iter() {
+            let record: serde_json::Value = serde_json::from_slice(&entry.unwrap().1).unwrap();
+            match (&record["asana"]["fields"], &record["target"]["fields"]) {
+                (serde_json::Value::Array(_), serde_json::Value::Array(_)) => old += 1,
+                (serde_json::Value::Object(_), serde_json::Value::Object(_)) => new += 1,
+                other => panic!("a record half rewritten: {other:?}"),
+            }
+        }
+        (stored_version(&db), old, new)
+    }
+
+    /// This test run again as a child process that opens (and so upgrades) the store.
+    fn upgrade_in_child(dir: &std::path::Path) -> std::process::Child {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "schema::tests::a_kill_mid_upgrade_leaves_the_old_version_or_the_new_one_whole",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env(CHILD, dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The real upgrade (1 -> 2 of a store of many pairs) killed at moments spread over its
+    /// run: every time the store is at version 1 with every record as it was, or at
+    /// version 2 with every record rewritten; and the next open finishes the job.
+    #[test]
+    fn a_kill_mid_upgrade_leaves_the_old_version_or_the_new_one_whole() {
+        if let Some(dir) = std::env::var_os(CHILD) {
+            drop(Store::open(std::path::Path::new(&dir)).unwrap());
+            return;
+        }
+        // How long a whole upgrade takes here.
+        let dir = tempfile::tempdir().unwrap();
+        v1_store(&dir.path().join("state"));
+        let start = std::time::Instant::now();
+        assert!(
+            upgrade_in_child(&dir.path().join("state"))
+                .wait()
+                .unwrap()
+                .success()
+        );
+        let whole = start.elapsed();
+        assert_eq!(shapes(&dir.path().join("state")), (Some(CURRENT), 0, PAIRS));
+
+        let mut outcomes = Vec::new();
+        // Most of a run is reading; the rewrite and its flush come at the end.
+        for percent in [60, 90, 100, 110] {
+            let dir = tempfile::tempdir().unwrap();
+            let state = dir.path().join("state");
+            v1_store(&state);
+            let mut child = upgrade_in_child(&state);
+            std::thread::sleep(whole * percent / 100);
+            let _ = child.kill();
+            child.wait().unwrap();
+            let found = shapes(&state);
+            assert!(
+                found == (None, PAIRS, 0) || found == (Some(CURRENT), 0, PAIRS),
+                "killed at {percent}% of the upgrade: {found:?}"
+            );
+            outcomes.push(found.0);
+            drop(Store::open(&state).unwrap());
+            assert_eq!(shapes(&state), (Some(CURRENT), 0, PAIRS), "after reopening");
+        }
+        eprintln!("versions found after each kill: {outcomes:?}");
+        assert!(
+            outcomes.contains(&None),
+            "no kill landed before the upgrade was done: {outcomes:?}"
+        );
     }
 
     #[test]
