@@ -114,6 +114,15 @@ mod tests {
     }
 
     #[test]
+    fn steps_go_one_version_at_a_time_up_to_the_current_one() {
+        for (i, step) in STEPS.iter().enumerate() {
+            assert_eq!(step.from as usize, i + 1, "{}", step.what);
+        }
+        assert_eq!(crate::schema::CURRENT as usize, STEPS.len() + 1);
+        assert_eq!(crate::SCHEMA_VERSION, 2);
+    }
+
+    #[test]
     fn a_v1_pair_gets_named_digests_and_keeps_everything_else() {
         let mut record = v1_record();
         assert!(v1_pair_to_v2(&mut record).unwrap());
