@@ -53,9 +53,10 @@ impl From<asana_bridge_state::StateError> for CliError {
     fn from(e: asana_bridge_state::StateError) -> Self {
         match e {
             // Nothing a rerun fixes: the user acts first (stop the other process; move
-            // the damaged folder aside), as for a config error.
+            // the damaged folder aside; upgrade the bridge), as for a config error.
             asana_bridge_state::StateError::Locked { .. }
-            | asana_bridge_state::StateError::Damaged { .. } => Self::usage(e),
+            | asana_bridge_state::StateError::Damaged { .. }
+            | asana_bridge_state::StateError::TooNew { .. } => Self::usage(e),
             other => Self::runtime(other),
         }
     }

@@ -12,10 +12,23 @@
 //! - [`LinkMeta`]: last successful sync, cursors.
 //! - [`PairSummary`]: the little of a [`PairRecord`] a run holds for every pair while it
 //!   reads both sides, before it knows which pairs need planning.
+//!
+//! Records can grow without a migration: fingerprints are stored keyed by field name, and a
+//! field a record does not have yet (added by a later release) reads as "never seen": its
+//! value and digest are those of the side as the record remembers it (`base` with the new
+//! field's default), so the first run after an upgrade takes a new value from whichever
+//! side has one. A field name a record has but this build does not know is ignored.
+//! Changes of shape that are not additions are migrations of the state store's schema
+//! (`asana_bridge_state`), which also keeps that shape's history.
+
+use std::collections::BTreeMap;
 
 use asana_bridge_connector::{Field, Item, TaskFields};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
+
+/// How many fields a fingerprint holds: one digest per [`Field`].
+const FIELDS: usize = Field::ALL.len();
 
 /// Which side of a link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -37,15 +50,24 @@ impl Side {
 }
 
 /// Per-field fingerprints of one side of a pair.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Stored as `{"fields": {"title": digest, ...}, "revision": ...}`; read back only as part of
+/// a [`PairRecord`], which fills in the digest of a field it does not have yet.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Fingerprint {
-    /// One hash per [`Field`], indexed by [`Field::index`].
-    pub fields: [u64; 7],
+    /// One hash per [`Field`], indexed by [`Field::index`]; [`Fingerprint::UNSYNCED`] for
+    /// a field held unsynced.
+    #[serde(serialize_with = "digests_by_name")]
+    pub fields: [u64; FIELDS],
     /// The item's revision when it was last seen or written (for quick echo checks).
     pub revision: Option<String>,
 }
 
 impl Fingerprint {
+    /// The digest of a field held unsynced (a held conflict, a refused value): no value
+    /// hashes to it, so the field reads as changed on every run until it is settled.
+    pub const UNSYNCED: u64 = 0;
+
     /// The fingerprint of `item` as it is now.
     #[must_use]
     pub fn of(item: &Item) -> Self {
@@ -81,7 +103,7 @@ pub fn item_digest(item: &Item) -> u128 {
     digest(&field_hashes(&item.fields), item.revision.as_deref())
 }
 
-fn digest(fields: &[u64; 7], revision: Option<&str>) -> u128 {
+fn digest(fields: &[u64; FIELDS], revision: Option<&str>) -> u128 {
     let mut h = Sha256::new();
     for f in fields {
         h.update(f.to_le_bytes());
@@ -95,7 +117,7 @@ fn digest(fields: &[u64; 7], revision: Option<&str>) -> u128 {
 
 /// Stable hashes of every field (the same across runs, machines and Rust versions).
 #[must_use]
-pub fn field_hashes(fields: &TaskFields) -> [u64; 7] {
+pub fn field_hashes(fields: &TaskFields) -> [u64; FIELDS] {
     Field::ALL.map(|f| field_hash(fields, f))
 }
 
@@ -133,8 +155,42 @@ fn hash_opt(h: &mut Sha256, v: Option<&str>) {
     }
 }
 
+fn digests_by_name<S: Serializer>(digests: &[u64; FIELDS], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(Field::ALL.iter().map(|f| (f.name(), digests[f.index()])))
+}
+
+/// [`TaskFields`] as stored, read tolerantly: a field the stored value lacks (added since it
+/// was written) takes its default, a field this build does not know is ignored.
+fn tolerant_fields<'de, D: Deserializer<'de>>(d: D) -> Result<TaskFields, D::Error> {
+    let stored = serde_json::Value::deserialize(d)?;
+    fill_defaults(stored).map_err(serde::de::Error::custom)
+}
+
+fn tolerant_fields_opt<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Box<TaskFields>>, D::Error> {
+    let stored = Option::<serde_json::Value>::deserialize(d)?;
+    stored
+        .map(|v| fill_defaults(v).map(Box::new))
+        .transpose()
+        .map_err(serde::de::Error::custom)
+}
+
+fn fill_defaults(stored: serde_json::Value) -> Result<TaskFields, serde_json::Error> {
+    let serde_json::Value::Object(stored) = stored else {
+        return serde_json::from_value(stored);
+    };
+    let mut all = match serde_json::to_value(TaskFields::default())? {
+        serde_json::Value::Object(defaults) => defaults,
+        other => return serde_json::from_value(other),
+    };
+    all.extend(stored);
+    serde_json::from_value(serde_json::Value::Object(all))
+}
+
 /// One mapped task.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredPair")]
 pub struct PairRecord {
     /// The Asana task's gid (the key of the record).
     pub asana_gid: String,
@@ -159,6 +215,65 @@ pub struct PairRecord {
     /// stood in from this record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<Side>,
+}
+
+/// A [`PairRecord`] as stored, before the fields it lacks are filled in.
+#[derive(Deserialize)]
+struct StoredPair {
+    asana_gid: String,
+    target_id: String,
+    #[serde(deserialize_with = "tolerant_fields")]
+    base: TaskFields,
+    asana: StoredFingerprint,
+    target: StoredFingerprint,
+    #[serde(default, deserialize_with = "tolerant_fields_opt")]
+    asana_fields: Option<Box<TaskFields>>,
+    #[serde(default, deserialize_with = "tolerant_fields_opt")]
+    target_fields: Option<Box<TaskFields>>,
+    #[serde(default)]
+    missing: Option<Side>,
+}
+
+#[derive(Deserialize)]
+struct StoredFingerprint {
+    fields: BTreeMap<String, u64>,
+    revision: Option<String>,
+}
+
+impl StoredFingerprint {
+    /// The fingerprint, a field it has no digest of taken as `remembered` has it.
+    fn complete(self, remembered: &TaskFields) -> Fingerprint {
+        Fingerprint {
+            fields: Field::ALL.map(|f| {
+                self.fields
+                    .get(f.name())
+                    .copied()
+                    .unwrap_or_else(|| field_hash(remembered, f))
+            }),
+            revision: self.revision,
+        }
+    }
+}
+
+impl From<StoredPair> for PairRecord {
+    fn from(s: StoredPair) -> Self {
+        let asana = s
+            .asana
+            .complete(s.asana_fields.as_deref().unwrap_or(&s.base));
+        let target = s
+            .target
+            .complete(s.target_fields.as_deref().unwrap_or(&s.base));
+        Self {
+            asana_gid: s.asana_gid,
+            target_id: s.target_id,
+            base: s.base,
+            asana,
+            target,
+            asana_fields: s.asana_fields,
+            target_fields: s.target_fields,
+            missing: s.missing,
+        }
+    }
 }
 
 impl PairRecord {
@@ -265,7 +380,8 @@ pub struct PairSummary {
 
 impl PairSummary {
     /// The version of [`PairRecord::summary`]: raise it whenever what a summary holds or
-    /// how it is computed changes, and stores rebuild their index on the next open.
+    /// how it is computed changes (a [`Field`] added changes every digest), and stores
+    /// rebuild their index on the next open.
     pub const VERSION: u32 = 1;
 }
 
@@ -299,6 +415,7 @@ pub struct Intent {
     /// The id of the item it is created from (target id when `on` is Asana, gid otherwise).
     pub source_id: String,
     /// What is being sent: recovery recognises the created item by these values.
+    #[serde(deserialize_with = "tolerant_fields")]
     pub fields: TaskFields,
 }
 
@@ -395,4 +512,200 @@ pub struct LinkMeta {
     /// lasted the link's grace period.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub missing_since: std::collections::BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn fields(title: &str) -> TaskFields {
+        TaskFields {
+            title: title.into(),
+            notes: "Two pages.".into(),
+            due_on: Some("2026-12-24".into()),
+            tags: vec!["docs".into()],
+            ..TaskFields::default()
+        }
+    }
+
+    fn record() -> PairRecord {
+        let item = |id: &str, title: &str| Item {
+            id: id.into(),
+            fields: fields(title),
+            modified_at: None,
+            partner: None,
+            revision: Some(format!("rev-{id}")),
+            bare: false,
+        };
+        let (a, t) = (item("7", "Spec"), item("spec.md", "Spec (file)"));
+        let mut target = Fingerprint::of(&t);
+        target.fields[Field::Notes.index()] = Fingerprint::UNSYNCED;
+        PairRecord {
+            asana_gid: "7".into(),
+            target_id: "spec.md".into(),
+            base: a.fields.clone(),
+            asana: Fingerprint::of(&a),
+            target,
+            asana_fields: None,
+            target_fields: Some(Box::new(t.fields)),
+            missing: None,
+        }
+    }
+
+    #[test]
+    fn fingerprints_are_stored_by_field_name_and_read_back_whole() {
+        let r = record();
+        let stored = serde_json::to_value(&r).unwrap();
+        let names: Vec<&str> = stored["asana"]["fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut want: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+        want.sort_unstable();
+        assert_eq!(names, want);
+        assert_eq!(
+            stored["asana"]["fields"]["due_on"],
+            json!(r.asana.fields[Field::DueOn.index()])
+        );
+        // An unsynced field stays unsynced: it is not "never seen".
+        assert_eq!(stored["target"]["fields"]["notes"], json!(0));
+        let back: PairRecord = serde_json::from_value(stored).unwrap();
+        assert_eq!(back, r);
+    }
+
+    /// What a record of a release that did not have `field` yet looks like.
+    fn without(mut stored: Value, field: &str) -> Value {
+        for side in ["asana", "target"] {
+            stored[side]["fields"]
+                .as_object_mut()
+                .unwrap()
+                .remove(field);
+        }
+        for values in ["base", "asana_fields", "target_fields"] {
+            if let Some(v) = stored.get_mut(values).and_then(Value::as_object_mut) {
+                v.remove(field);
+            }
+        }
+        stored
+    }
+
+    #[test]
+    fn a_field_the_record_does_not_have_reads_as_never_seen_not_corrupt() {
+        let mut r = record();
+        // As a release without `due_on` would have written it: no value, no digest.
+        r.base.due_on = None;
+        r.target_fields.as_mut().unwrap().due_on = None;
+        let stored = without(serde_json::to_value(&r).unwrap(), "due_on");
+        let back: PairRecord = serde_json::from_value(stored).unwrap();
+        assert_eq!(back.base.due_on, None, "the new field takes its default");
+        // Each side's digest is that of the side as the record remembers it: a side still
+        // without a value has not changed, a side that has one now has changed it.
+        let unset = TaskFields {
+            due_on: None,
+            ..fields("Spec")
+        };
+        assert!(!back.asana.changed(&unset, Field::DueOn));
+        assert!(back.asana.changed(&fields("Spec"), Field::DueOn));
+        assert!(!back.target.changed(&unset, Field::DueOn));
+        // The fields it had are as they were.
+        for f in Field::ALL.into_iter().filter(|f| *f != Field::DueOn) {
+            assert_eq!(
+                back.asana.fields[f.index()],
+                r.asana.fields[f.index()],
+                "{f}"
+            );
+            assert_eq!(
+                back.target.fields[f.index()],
+                r.target.fields[f.index()],
+                "{f}"
+            );
+        }
+        assert_eq!(
+            back.target.fields[Field::Notes.index()],
+            Fingerprint::UNSYNCED
+        );
+    }
+
+    #[test]
+    fn a_field_this_build_does_not_know_is_ignored() {
+        let r = record();
+        let mut stored = serde_json::to_value(&r).unwrap();
+        stored["asana"]["fields"]["due_at"] = json!(12345);
+        stored["base"]["due_at"] = json!("2026-12-24T10:00:00Z");
+        stored["target_fields"]["subtasks"] = json!([]);
+        let back: PairRecord = serde_json::from_value(stored).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn a_record_upgraded_from_version_1_reads_as_version_1_meant_it() {
+        // A version 1 record of `tests/fixtures/state-v1`, as the store's 1 -> 2 upgrade
+        // rewrites it (digests in the order of `Field::ALL`, then keyed by name).
+        let stored = json!({
+            "asana_gid": "1200000000000008", "target_id": "ship-it.md",
+            "base": {"title": "Ship it", "notes": "", "completed": false,
+                     "due_on": "2026-12-24", "assignee": null, "tags": [], "section": null},
+            "asana": {"fields": {"title": 7_121_588_424_554_810_668_u64,
+                                 "notes": 1_449_310_910_991_872_227_u64,
+                                 "completed": 10_987_292_151_339_758_702_u64,
+                                 "due_on": 10_492_127_973_943_879_679_u64,
+                                 "assignee": 10_987_292_151_339_758_702_u64,
+                                 "tags": 1_449_310_910_991_872_227_u64,
+                                 "section": 10_987_292_151_339_758_702_u64},
+                      "revision": "2026-12-07T05:24:35.634Z~f402b348f4eb7db1"},
+            "target": {"fields": {"title": 0, "notes": 1_449_310_910_991_872_227_u64,
+                                  "completed": 10_987_292_151_339_758_702_u64,
+                                  "due_on": 10_492_127_973_943_879_679_u64,
+                                  "assignee": 10_987_292_151_339_758_702_u64,
+                                  "tags": 1_449_310_910_991_872_227_u64,
+                                  "section": 10_987_292_151_339_758_702_u64},
+                       "revision": "92f4"}
+        });
+        let r: PairRecord = serde_json::from_value(stored).unwrap();
+        // The digests are today's digests of the base: nothing reads as changed.
+        assert_eq!(r.asana.fields, field_hashes(&r.base));
+        assert!(!r.asana.any_changed(&r.base));
+        assert!(
+            r.target.changed(&r.base, Field::Title),
+            "unsynced stays unsynced"
+        );
+        assert!(!r.target.changed(&r.base, Field::DueOn));
+    }
+
+    #[test]
+    fn an_intent_of_an_older_release_reads_with_defaults() {
+        let stored = json!({
+            "id": "45558a42-2c06-4600-98df-224918662f28", "on": "asana",
+            "source_id": "local-idea.md", "fields": {"title": "A local idea", "notes": "",
+            "completed": false, "tags": []}
+        });
+        let intent: Intent = serde_json::from_value(stored).unwrap();
+        assert_eq!(intent.fields.title, "A local idea");
+        assert_eq!(intent.fields.due_on, None);
+    }
+
+    #[test]
+    fn the_summary_version_moves_with_the_fields() {
+        // Every summary digest hashes every field: a field added or removed changes them
+        // all, and the stores' indexes must then be rebuilt. When this fails, raise
+        // `PairSummary::VERSION` and write the new list here.
+        let at_version_1 = [
+            "title",
+            "notes",
+            "completed",
+            "due_on",
+            "assignee",
+            "tags",
+            "section",
+        ];
+        let now: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(
+            (PairSummary::VERSION, now.as_slice()),
+            (1, &at_version_1[..])
+        );
+    }
 }

@@ -9,7 +9,11 @@
 //! - [`Store::open_snapshot`], a throw-away copy for `--dry-run`, so that a dry run cannot
 //!   change a byte of the real state;
 //! - typed tables and explicit [`Store::flush`] checkpoints;
-//! - [`Indexed`] tables, whose small per-record summaries are read without the records.
+//! - [`Indexed`] tables, whose small per-record summaries are read without the records;
+//! - the store's schema version ([`SCHEMA_VERSION`]) and the upgrade of an older store to it
+//!   on open, in place and crash-safe; a store from a newer release is refused
+//!   ([`StateError::TooNew`]). The upgrades rewrite stored JSON from the frozen shapes old
+//!   releases wrote; that is all this crate knows of what the records hold.
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -18,8 +22,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 mod indexed;
+mod migrations;
+mod schema;
 
 pub use indexed::Indexed;
+/// The schema version of the stores this build writes.
+pub use schema::CURRENT as SCHEMA_VERSION;
 
 /// Errors of the state store. Any of them stops the run: the state is the bridge's memory.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +45,16 @@ pub enum StateError {
         path.display(), path.display(), path.display()
     )]
     Damaged { path: PathBuf, detail: String },
+    /// The store was written by a newer release, in a format this one does not know.
+    #[error(
+        "the state folder {} was written by a newer asana-bridge (state schema {found}; this one supports up to {supported}): upgrade asana-bridge to use it",
+        path.display()
+    )]
+    TooNew {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
     // The cause is in the message, not a `source` as well: printed with its chain (`{:#}`)
     // it would read twice.
     #[error("cannot open the state store in {}: {cause}", path.display())]
@@ -82,11 +100,13 @@ impl std::fmt::Debug for Store {
 const DB_DIR: &str = "db";
 
 impl Store {
-    /// Opens (creating if needed) the store in `dir`, owner-only. Fails with
-    /// [`StateError::Locked`] while another process has it open.
+    /// Opens (creating if needed) the store in `dir`, owner-only, upgrading an older one
+    /// to [`SCHEMA_VERSION`] in place. Fails with [`StateError::Locked`] while another
+    /// process has it open, and with [`StateError::TooNew`] for a store of a newer release.
     pub fn open(dir: &Path) -> Result<Self, StateError> {
         create_private_dir(dir)?;
         let db = open_db(&dir.join(DB_DIR), dir)?;
+        schema::upgrade(&db, dir)?;
         make_private(&dir.join(DB_DIR))?;
         Ok(Self {
             db,
@@ -96,7 +116,8 @@ impl Store {
     }
 
     /// Opens a private copy of the store in `dir` (an empty one if there is none yet).
-    /// Nothing done to it reaches `dir`: this is what `--dry-run` uses.
+    /// Nothing done to it reaches `dir`: this is what `--dry-run` uses. An older store is
+    /// upgraded in the copy only: the real one stays as it is until a real run.
     /// The copy is as private as the state: its folders are created `0700` and its files
     /// `0600` (never wider, not even for an instant), whatever the umask says.
     pub fn open_snapshot(dir: &Path) -> Result<Self, StateError> {
@@ -116,12 +137,23 @@ impl Store {
             copy_dir(&source_db, &tmp.path().join(DB_DIR))?;
         }
         let db = open_db(&tmp.path().join(DB_DIR), dir)?;
+        schema::upgrade(&db, dir)?;
         make_private(&tmp.path().join(DB_DIR))?;
         Ok(Self {
             db,
             dir: dir.to_path_buf(),
             _snapshot: Some(tmp),
         })
+    }
+
+    /// The schema version of the store in `dir` as it is on disk, read without upgrading
+    /// it (`None` when there is no store yet). Takes the store's lock for the moment.
+    pub fn peek_version(dir: &Path) -> Result<Option<u32>, StateError> {
+        if !dir.join(DB_DIR).is_dir() {
+            return Ok(None);
+        }
+        let db = open_db(&dir.join(DB_DIR), dir)?;
+        schema::version(&db, dir).map(Some)
     }
 
     /// Whether another process holds the store in `dir` right now (a running `watch`).
@@ -192,6 +224,22 @@ impl Store {
 }
 
 fn open_db(db_path: &Path, dir: &Path) -> Result<sled::Db, StateError> {
+    // sled lets go of a closed database's files through deferred (epoch-based) clean-up,
+    // so a store closed by this very process a moment ago can still read as locked: a
+    // few short tries before "in use" is the answer.
+    let mut tries = 0;
+    loop {
+        match open_db_once(db_path, dir) {
+            Err(StateError::Locked { .. }) if tries < 5 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(40));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn open_db_once(db_path: &Path, dir: &Path) -> Result<sled::Db, StateError> {
     sled::Config::new()
         .path(db_path)
         // Small cache: the bridge keeps its working set in memory itself.
