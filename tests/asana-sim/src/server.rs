@@ -212,6 +212,24 @@ impl Simulator {
             .unwrap_or_else(|e| panic!("asana-sim: add_section({project}, {name}): {}", e.message))
     }
 
+    /// Renames a section as alice (a `changed` event on the section). Panics on an unknown
+    /// section or an empty name.
+    pub fn rename_section(&self, gid: &str, name: &str) {
+        let mut st = lock(&self.shared.state);
+        let alice = st.alice.clone();
+        st.rename_section(&alice, gid, name)
+            .unwrap_or_else(|e| panic!("asana-sim: rename_section({gid}): {}", e.message));
+    }
+
+    /// Serves task `gid` as `raw` (projected by `opt_fields` like any task) instead of its
+    /// real representation, in listings and reads, until the simulator stops: a fault for
+    /// testing how a client copes with a malformed answer.
+    pub fn serve_malformed_task(&self, gid: &str, raw: serde_json::Value) {
+        lock(&self.shared.state)
+            .malformed
+            .insert(gid.to_owned(), raw);
+    }
+
     /// Creates a task as alice (emits events). Panics on bad input (unknown project/user).
     pub fn add_task(&self, project: &str, seed: TaskSeed) -> String {
         self.shared
