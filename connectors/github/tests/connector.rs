@@ -372,6 +372,7 @@ async fn changes_since_a_cursor() {
     let Changes::Reset { cursor } = c.changes(None).await.expect("reset") else {
         panic!("a fresh feed starts with a reset");
     };
+    // Real time: `since` has one-second resolution; the simulator keeps the wall clock.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     sim.edit_issue(
         a,
