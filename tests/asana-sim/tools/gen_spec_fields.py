@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Regenerate src/spec_fields.rs: the `opt_fields` enums of the operations the simulator serves.
 
-Usage: python3 tools/gen_spec_fields.py ../../specs/asana/asana_oas.prism.yaml > src/spec_fields.rs
+Usage (from tests/asana-sim):
+    python3 tools/gen_spec_fields.py ../../specs/asana/asana_oas.prism.yaml > src/spec_fields.rs
 """
 import sys
 import yaml
