@@ -311,6 +311,7 @@ fn oauth_login_sync_status_logout() {
 fn sync_killing_tokens_after(w: &World, after: Duration) -> Run {
     std::thread::scope(|s| {
         let child = s.spawn(|| run(w, &["sync"]));
+        // Real time: the `sync` child must be mid-run when the tokens are revoked.
         std::thread::sleep(after);
         w.sim.expire_oauth_access_tokens();
         child.join().expect("sync thread")
@@ -536,6 +537,7 @@ fn human_pat_own_concurrent_edit_still_flows() {
         "file -> Asana"
     );
     // The person whose PAT it is edits the same task in Asana, as themselves.
+    // Real time: the edit must come later than the sync on the simulator's clock.
     std::thread::sleep(Duration::from_millis(50));
     w.sim.edit_task_as_token_user(
         &gid,

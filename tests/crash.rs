@@ -7,9 +7,18 @@
 //! Kill points are spread over a clean run of the same scenario (its request count and its
 //! duration), with a pseudo-random jitter. The seed is printed with any failure and can be
 //! fixed with `CRASH_SEED=<n>`.
+//!
+//! A GitHub link is killed the same way, after k of the creates its sync makes on both
+//! sides, and each kill is checked to have landed mid-run.
+
+// Both harnesses include `common/run.rs`; each is a private copy, which is harmless.
+#![allow(clippy::duplicate_mod)]
 
 #[allow(unused_imports)] // the shared harness re-exports more than this file uses
 mod common;
+#[allow(unused_imports)] // the GitHub harness, for the GitHub link's kill test
+#[path = "common/github.rs"]
+mod gh;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};
@@ -414,4 +423,109 @@ fn kill_9_during_local_creates_then_rerun_converges_without_duplicates() {
 fn kill_9_during_mixed_edits_then_rerun_loses_no_edit() {
     let landed = kill_points(Scenario::Mixed, 20);
     assert!(landed >= 10, "only {landed} of 20 kills hit a running sync");
+}
+
+/// The creates of a sync between an Asana project and GitHub issues that both simulators
+/// have answered with success: `POST /tasks` in Asana (batched or not) and `POST .../issues`
+/// in GitHub.
+fn github_link_creates(w: &gh::GhWorld) -> usize {
+    let asana = w
+        .asana
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/tasks" && (200..300).contains(&r.status))
+        .count();
+    let github = w
+        .github
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "POST" && r.path.ends_with("/issues") && (200..300).contains(&r.status)
+        })
+        .count();
+    asana + github
+}
+
+/// `kill -9` of a sync between an Asana project and GitHub issues that creates on both sides
+/// (5 tasks become issues, 5 issues become tasks), once 1, 3, 5 and 7 of its 10 creates are
+/// done, then a rerun: no duplicate issue or task, nothing lost, and the sync after that
+/// writes nothing. Each kill is checked to have landed mid-run: the sync was still running,
+/// and some but not all of the creates had happened.
+#[test]
+fn kill_9_mid_github_sync_then_rerun_converges_without_duplicates() {
+    const CREATES: usize = 10;
+    for after in [1, 3, 5, 7] {
+        let w = gh::GhWorld::new("newest");
+        // Slow answers keep the sync running well past the kill point.
+        w.asana.set_latency(Duration::from_millis(10));
+        w.github.set_latency(Duration::from_millis(10));
+        for i in 0..5 {
+            w.add_task(&format!("Remote {i}"), |t| {
+                t.notes = format!("asana notes {i}");
+            });
+            w.add_issue(&format!("Issue {i}"), |s| {
+                s.body = Some(format!("github notes {i}"));
+            });
+        }
+        w.clear_requests();
+        let mut child = w
+            .command()
+            .arg("sync")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while github_link_creates(&w) < after {
+            assert!(
+                matches!(child.try_wait(), Ok(None)),
+                "the sync ended before {after} creates"
+            );
+            assert!(Instant::now() < deadline, "no {after} creates in 30 s");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "the sync ended before the kill after {after} creates"
+        );
+        kill(&mut child);
+        let done = github_link_creates(&w);
+        assert!(
+            (after..CREATES).contains(&done),
+            "the kill after {after} creates landed with {done} of {CREATES} done: not mid-run"
+        );
+        let context = format!("killed after {done} of {CREATES} creates");
+        w.asana.set_latency(Duration::ZERO);
+        w.github.set_latency(Duration::ZERO);
+        w.sync();
+
+        let tasks = w.asana.project_tasks(&w.project);
+        let issues = w.github.repo_issues();
+        assert_eq!(tasks.len(), 10, "{context}: {tasks:#?}");
+        assert_eq!(issues.len(), 10, "{context}: {issues:#?}");
+        for t in &tasks {
+            if t.name.starts_with("Remote") {
+                // Created by the bridge: the footer names the task.
+                let issue = w.issue_of(&t.gid);
+                assert_eq!(issue.title, t.name, "{context}");
+                assert_eq!(
+                    issue.body.as_deref(),
+                    Some(w.body_for(&t.notes, &t.gid).as_str()),
+                    "{context}"
+                );
+            } else {
+                // Adopted: paired by the records, the body left as the person wrote it.
+                let found: Vec<_> = issues.iter().filter(|i| i.title == t.name).collect();
+                assert_eq!(found.len(), 1, "{context}: {issues:#?}");
+                assert_eq!(
+                    found[0].body.as_deref(),
+                    Some(t.notes.as_str()),
+                    "{context}"
+                );
+            }
+        }
+        w.clear_requests();
+        w.sync();
+        assert_eq!(w.all_writes(), Vec::<String>::new(), "{context}");
+    }
 }

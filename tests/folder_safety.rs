@@ -312,8 +312,10 @@ fn watch_follows_files_in_subfolders() {
     let landed = World::eventually(Duration::from_secs(30), || {
         fs::read_to_string(&nested).is_ok_and(|t| t.contains("renamed in Asana"))
     });
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_secs(3));
     w.sim.clear_requests();
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_secs(4));
     let idle_writes = w.writes();
 

@@ -75,6 +75,7 @@ fn events_during(dir: &Path, f: impl FnOnce()) -> Vec<notify::Event> {
         .watch(dir, RecursiveMode::NonRecursive)
         .expect("watch");
     f();
+    // Real time: the OS delivers the file events on its own thread.
     std::thread::sleep(Duration::from_millis(300));
     drop(watcher);
     rx.try_iter().collect()

@@ -1,9 +1,9 @@
 //! End to end under an independent referee: the real `asana-bridge` binary syncs with the
 //! Asana simulator through Prism (`@stoplight/prism-cli`, proxy mode, `--errors`) loaded with
-//! Asana's own OpenAPI description (`../shared/specs/asana_oas.prism.yaml`). Every request
-//! the bridge sends and every answer the simulator serves is checked against that
-//! description by a validator nobody here wrote; one violation fails the test, with Prism's
-//! message.
+//! Asana's own OpenAPI description (`specs/asana/asana_oas.prism.yaml`, vendored; see
+//! `specs/README.md`). Every request the bridge sends and every answer the simulator serves
+//! is checked against that description by a validator nobody here wrote; one violation fails
+//! the test, with Prism's message.
 //!
 //! Prism comes from `.ci/run` (`npm ci --prefix .ci/prism`, pinned), which exports
 //! `ASANA_BRIDGE_PRISM`. Without it the test looks for `.ci/prism/node_modules/.bin/prism`
@@ -483,7 +483,7 @@ fn say(text: &str) {
 /// description, as judged by Prism.
 #[test]
 fn every_request_and_answer_conforms_to_asanas_openapi_description() {
-    let (prism_bin, spec) = match prism_support::setup("asana_oas.prism.yaml") {
+    let (prism_bin, spec) = match prism_support::setup("asana/asana_oas.prism.yaml") {
         Setup::Ready { prism, spec } => (prism, spec),
         Setup::Skip(why) => {
             say(&format!("prism.rs: {why}"));
@@ -540,7 +540,7 @@ fn every_request_and_answer_conforms_to_asanas_openapi_description() {
 /// messages naming the property.
 #[test]
 fn the_referee_reports_a_broken_request_and_a_broken_answer() {
-    let (prism_bin, spec) = match prism_support::setup("asana_oas.prism.yaml") {
+    let (prism_bin, spec) = match prism_support::setup("asana/asana_oas.prism.yaml") {
         Setup::Ready { prism, spec } => (prism, spec),
         Setup::Skip(why) => {
             say(&format!("prism.rs: {why}"));

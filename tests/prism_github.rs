@@ -2,7 +2,7 @@
 //! syncs an Asana project (the Asana simulator, reached directly) with a repository's
 //! issues (the GitHub simulator) through Prism (`@stoplight/prism-cli`, proxy mode,
 //! `--errors`) loaded with the part of GitHub's own OpenAPI description an issues connector
-//! needs (`../shared/specs/github_issues_oas.json`). Every request the bridge sends to
+//! needs (`specs/github/github_issues_oas.json`, vendored). Every request the bridge sends to
 //! GitHub and every answer the simulator gives it are checked by a validator nobody here
 //! wrote; one violation fails the test, with Prism's message.
 //!
@@ -40,8 +40,8 @@ use gh::{Fault, GhWorld, IssueEdit, Run, TaskEdit};
 use prism_support::{Exchange, Finding, Prism, Relay, Setup};
 use serde_json::Value;
 
-/// The description file in `../shared/specs/`.
-const SPEC: &str = "github_issues_oas.json";
+/// The vendored description, under the repository's `specs/`.
+const SPEC: &str = "github/github_issues_oas.json";
 
 /// `schema` with every `nullable: true` that has no `type` beside it made explicit:
 /// `{"anyOf": [<schema without nullable>, {"type": "null"}]}`. Returns how many it changed.

@@ -404,12 +404,14 @@ fn an_autosave_storm_costs_one_update() {
             .is_some_and(|t| t.notes.trim() == "v20")),
         "the last save arrives"
     );
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(puts_of(&w, &gid), 1, "{:?}", w.writes());
 
     // Saved again unchanged (an editor's save without an edit): nothing to send.
     w.sim.clear_requests();
     w.write("draft.md", text(20));
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(puts_of(&w, &gid), 0, "{:?}", w.writes());
 }

@@ -358,6 +358,7 @@ fn a_flood_beyond_the_cap_still_lets_a_signed_delivery_through() {
     assert!(World::eventually(WAIT, || w.files().len() == 1));
 
     let flood: Vec<TcpStream> = (0..300).map(|_| connect(&addr)).collect();
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_millis(500));
     let closed = flood
         .iter()
@@ -469,6 +470,7 @@ fn a_handshake_race_has_exactly_one_winner() {
             .iter()
             .any(|d| d.kind == DeliveryKind::Handshake)
     });
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_millis(500));
     done.store(true, Ordering::SeqCst);
     for a in attackers {
@@ -524,6 +526,7 @@ fn replays_and_floods_cost_at_most_one_poll_per_second() {
     let secret = registered(&w, &watch);
     let addr = watch.addr();
     assert!(World::eventually(WAIT, || w.files().len() == 1));
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_millis(1500));
     w.sim.clear_requests();
 
@@ -538,6 +541,7 @@ fn replays_and_floods_cost_at_most_one_poll_per_second() {
         );
         assert_eq!(status, 200);
     }
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_millis(2500));
     let replayed = polls(&w);
     assert!(
@@ -558,6 +562,7 @@ fn replays_and_floods_cost_at_most_one_poll_per_second() {
         assert_eq!(status, 200);
     }
     let spent = start.elapsed();
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_millis(1500));
     let flooded = polls(&w);
     let allowed = spent.as_secs() as usize + 3;

@@ -191,11 +191,14 @@ fn under_watch_a_file_missing_briefly_deletes_nothing() {
         (g, n, t)
     };
     let watch = Watch::start(&w, &["--poll-interval", "1"]);
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_secs(2));
     let outside = w.dir.path().join("parked.md");
     std::fs::rename(w.md().join(&name), &outside).expect("move out");
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_millis(1200));
     std::fs::rename(&outside, w.md().join(&name)).expect("move back");
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_secs(5));
     assert!(w.sim.task(&gid).is_some(), "deleted: {}", watch.stderr());
     assert_eq!(w.read(&name), text);
@@ -225,6 +228,7 @@ fn a_lost_state_readopts_without_duplicates_or_overwrites() {
         let (gid, name, text) = synced_task(&w);
         let edited = text.replace("Steps to reproduce.", "Steps to reproduce, edited locally.");
         w.write(&name, &edited);
+        // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
         std::thread::sleep(Duration::from_millis(1100));
         w.sim.edit_task(
             &gid,
@@ -269,6 +273,7 @@ fn newest_is_right_with_a_clock_two_hours_off() {
             &name,
             text.replace("Fix the login page", "Title from the file"),
         );
+        // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
         std::thread::sleep(Duration::from_millis(2100));
         w.sim.edit_task(
             &gid,
@@ -292,6 +297,7 @@ fn newest_is_right_with_a_clock_two_hours_off() {
                 ..TaskEdit::default()
             },
         );
+        // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
         std::thread::sleep(Duration::from_millis(2100));
         let now = w.read(&name);
         w.write(&name, now.replace("Title from Asana", "The file again"));

@@ -143,8 +143,10 @@ fn watch_mirrors_a_github_link_and_idles_on_304s() {
     );
 
     // Idle: nothing written anywhere, and every GitHub poll is an unchanged 304.
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_millis(1500));
     w.clear_requests();
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(w.all_writes(), Vec::<String>::new());
     let polls = w.github.requests();
@@ -233,6 +235,7 @@ fn a_github_webhook_prompts_a_poll_refuses_forgeries_and_is_deleted_on_stop() {
     );
 
     // A forged delivery (no signature, a wrong one) is refused and prompts nothing.
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_millis(1500));
     w.clear_requests();
     let body = r#"{"action":"edited","issue":{"number":1}}"#;
@@ -246,6 +249,7 @@ fn a_github_webhook_prompts_a_poll_refuses_forgeries_and_is_deleted_on_stop() {
     for headers in &forged {
         assert_eq!(post(&hook.url, headers, body), 401);
     }
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         w.github.requests().is_empty(),
@@ -272,9 +276,11 @@ fn a_github_webhook_prompts_a_poll_refuses_forgeries_and_is_deleted_on_stop() {
         "a signed delivery did not prompt a poll: {}",
         log()
     );
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_millis(1500));
     w.clear_requests();
     assert_eq!(post(&hook.url, &signed("guid-1"), body), 200);
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         w.github.requests().is_empty(),
@@ -286,6 +292,7 @@ fn a_github_webhook_prompts_a_poll_refuses_forgeries_and_is_deleted_on_stop() {
     for n in 2..50 {
         assert_eq!(post(&hook.url, &signed(&format!("guid-{n}")), body), 200);
     }
+    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         w.github.requests().is_empty(),

@@ -2,6 +2,9 @@
 //! 127.0.0.1, a temp folder with a config linking the Asana project to `acme/app`, and the
 //! real `asana-bridge` binary run as a child process.
 //!
+//! Both simulators fail the test when they are dropped after a request they do not serve;
+//! [`GhWorld::assert_no_unexpected`] checks the same mid-test.
+//!
 //! The `[users]` table maps `alice@example.com` to `alice-gh`; `bob@example.com` is left
 //! unmapped on purpose. Writes are spaced 20 ms apart (`GITHUB_MUTATION_SPACING_MS`) so
 //! the tests stay fast while still going through the pacer.

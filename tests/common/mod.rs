@@ -1,5 +1,9 @@
 //! Shared harness of the end-to-end tests: an Asana simulator on 127.0.0.1, a temp folder
 //! with a config, and the real `asana-bridge` binary run as a child process.
+//!
+//! Every test fails on a request the simulator does not serve: the simulators check that
+//! when they are dropped with the world (`sim_support::fail_on_unexpected`), so no test has
+//! to ask for it.
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 

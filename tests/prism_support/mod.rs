@@ -61,17 +61,24 @@ fn on_path() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Finds Prism and the description `spec_name` (in `../shared/specs/` beside the repo).
+/// Finds Prism and the vendored description `spec` (a path under the repository's `specs/`).
 ///
 /// With `ASANA_BRIDGE_PRISM` set, that binary is used and must exist. Otherwise the copy
 /// `npm ci --prefix .ci/prism` installs, then `prism` on `PATH`. Missing pieces skip the
 /// test, unless `ASANA_BRIDGE_PRISM` or `CI` is set: then they fail it.
 ///
 /// # Panics
-/// When Prism or the description is missing and required.
-pub fn setup(spec_name: &str) -> Setup {
+/// When the vendored description is missing, or Prism is missing and required.
+pub fn setup(spec: &str) -> Setup {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let spec = repo.join("../shared/specs").join(spec_name);
+    let spec = repo.join("specs").join(spec);
+    // The descriptions are part of the repository: a missing one is a broken checkout, not
+    // an optional tool, so it fails the test whatever the environment.
+    assert!(
+        spec.is_file(),
+        "the vendored API description {} is missing (see specs/README.md)",
+        spec.display()
+    );
     let demanded = required();
     let prism = match std::env::var_os(PRISM_ENV).filter(|v| !v.is_empty()) {
         Some(p) => {
@@ -99,16 +106,6 @@ pub fn setup(spec_name: &str) -> Setup {
         }
         return Setup::Skip(format!("skipped: {why}"));
     };
-    if !spec.is_file() {
-        let why = format!(
-            "the API description {} is missing (the `shared/` folder must sit beside the repository)",
-            spec.display()
-        );
-        if let Some(reason) = demanded {
-            panic!("{reason}, so Prism is required, but {why}");
-        }
-        return Setup::Skip(format!("skipped: {why}"));
-    }
     Setup::Ready { prism, spec }
 }
 

@@ -1,43 +1,101 @@
-//! The Asana connector against a local fake of the API: what it sends (pagination,
-//! opt_fields, create and update bodies, tag and section calls, the events feed) and how it
-//! reads the answers.
+//! The Asana connector against the bundled Asana simulator (`tests/asana-sim`): what it
+//! sends (pagination, opt_fields, create and update bodies, tag and section calls, the events
+//! feed with its sync tokens) and how it reads the answers (error bodies, 429 with
+//! `Retry-After`, 5xx, malformed tasks). The simulator fails a test when it is dropped after a
+//! request it does not serve, so none of these sends anything Asana's API lacks.
 
-mod common;
+use std::sync::Arc;
+use std::time::Duration;
 
+use asana_bridge_asana::{AsanaClient, AsanaConfig, AsanaConnector};
+use asana_bridge_connector::http::{HttpClient, RetryPolicy};
 use asana_bridge_connector::{
     Changes, Connector, ErrorKind, Item, PageToken, TaskFields, TaskPatch,
 };
-use axum::http::Method;
-use common::{Fake, FakeTask, PROJECT};
+use asana_sim::{Fault, RecordedRequest, Simulator, TaskEdit, TaskSeed};
+use secrecy::SecretString;
 use serde_json::json;
 
 // The `opt_fields` values Asana's OpenAPI description allows, per operation, as the
-// simulator generates them from `asana_oas.yaml` (one source for both).
+// simulator generates them from the vendored description (one source for both).
 use asana_sim::spec_fields as spec;
 
-fn task(gid: &str, name: &str) -> FakeTask {
-    FakeTask {
-        gid: gid.to_owned(),
-        name: name.to_owned(),
-        project: PROJECT.to_owned(),
-        ..FakeTask::default()
+/// A simulator with one project, and the connector on it.
+struct World {
+    sim: Simulator,
+    project: String,
+}
+
+impl World {
+    fn new() -> World {
+        let sim = Simulator::start();
+        let project = sim.create_project("Roadmap");
+        World { sim, project }
+    }
+
+    /// A project with sections "Todo" and "Done" and tags "bug" and "p1" in the workspace
+    /// (made through a task in another project, as a person would).
+    fn seeded() -> World {
+        let w = World::new();
+        w.sim.add_section(&w.project, "Todo");
+        w.sim.add_section(&w.project, "Done");
+        let elsewhere = w.sim.create_project("Elsewhere");
+        w.sim.add_task(
+            &elsewhere,
+            TaskSeed {
+                tags: vec!["bug".to_owned(), "p1".to_owned()],
+                ..TaskSeed::named("tag holder")
+            },
+        );
+        w.sim.clear_requests();
+        w
+    }
+
+    fn client(&self) -> Arc<AsanaClient> {
+        let mut config =
+            AsanaConfig::new(self.sim.base_url(), SecretString::from(self.sim.token()))
+                .http_config();
+        config.requests_per_minute = 100_000;
+        config.retry = RetryPolicy::fast(Duration::from_secs(5));
+        Arc::new(AsanaClient::with_http(
+            HttpClient::new(config).expect("valid config"),
+        ))
+    }
+
+    fn connector(&self) -> AsanaConnector {
+        AsanaConnector::new(self.client(), self.project.clone())
+    }
+
+    fn add(&self, seed: TaskSeed) -> String {
+        self.sim.add_task(&self.project, seed)
+    }
+
+    /// The recorded requests with this method whose path starts with `prefix`.
+    fn requests(&self, method: &str, prefix: &str) -> Vec<RecordedRequest> {
+        self.sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path.starts_with(prefix))
+            .collect()
+    }
+
+    fn section(&self, name: &str) -> String {
+        self.sim
+            .section_gid(&self.project, name)
+            .expect("section exists")
+    }
+
+    fn tag(&self, name: &str) -> String {
+        self.sim.tag_gid(name).expect("tag exists")
     }
 }
 
-fn seed(fake: &Fake) {
-    let mut s = fake.state();
-    s.users = vec![
-        ("7".to_owned(), "Alice@Example.com".to_owned()),
-        ("8".to_owned(), "bob@example.com".to_owned()),
-    ];
-    s.tags = vec![
-        ("t1".to_owned(), "bug".to_owned()),
-        ("t2".to_owned(), "p1".to_owned()),
-    ];
-    s.sections = vec![
-        ("s1".to_owned(), "Todo".to_owned()),
-        ("s2".to_owned(), "Done".to_owned()),
-    ];
+/// The decoded value of query parameter `key`.
+fn param(request: &RecordedRequest, key: &str) -> Option<String> {
+    let url = reqwest::Url::parse(&format!("http://x/?{}", request.query)).expect("query");
+    url.query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
 async fn list_all(connector: &impl Connector) -> Vec<Item> {
@@ -54,102 +112,100 @@ async fn list_all(connector: &impl Connector) -> Vec<Item> {
     }
 }
 
-/// 250 tasks come in exactly 3 listing requests of 100; completed tasks are included;
+/// 250 tasks come in exactly 3 listing requests of 100, each later one carrying the offset
+/// the previous answer handed out; completed tasks are included; e-mails are lowercased;
 /// the users are listed once, only because some task has an assignee.
 #[tokio::test]
 async fn lists_every_task_in_pages_of_100() {
-    let fake = Fake::start().await;
-    seed(&fake);
-    {
-        let mut s = fake.state();
-        for i in 0..250 {
-            let mut t = task(&format!("{}", 2000 + i), &format!("Task {i}"));
-            t.completed = i % 3 == 0;
-            if i % 10 == 0 {
-                t.assignee = Some("7".to_owned());
-            }
-            if i == 5 {
-                t.tags = vec!["t2".to_owned(), "t1".to_owned()];
-                t.section = Some("s2".to_owned());
-                t.due_on = Some("2026-12-01".to_owned());
-            }
-            s.add_task(t);
+    let w = World::seeded();
+    w.sim.add_user("Carol", "Carol@Example.com");
+    for i in 0..250 {
+        let mut seed = TaskSeed::named(&format!("Task {i}"));
+        seed.completed = i % 3 == 0;
+        if i % 10 == 0 {
+            seed.assignee = Some("Carol@Example.com".to_owned());
         }
+        if i == 5 {
+            seed.tags = vec!["p1".to_owned(), "bug".to_owned()];
+            seed.section = Some("Done".to_owned());
+            seed.due_on = Some("2026-12-01".to_owned());
+        }
+        w.add(seed);
     }
-    let connector = fake.connector();
+    w.sim.clear_requests();
+    let connector = w.connector();
     let items = list_all(&connector).await;
     assert_eq!(items.len(), 250);
     assert_eq!(items.iter().filter(|i| i.fields.completed).count(), 84);
+    let by_title = |title: &str| {
+        items
+            .iter()
+            .find(|i| i.fields.title == title)
+            .unwrap_or_else(|| panic!("{title} listed"))
+    };
     assert_eq!(
-        items[10].fields.assignee.as_deref(),
-        Some("alice@example.com")
+        by_title("Task 10").fields.assignee.as_deref(),
+        Some("carol@example.com")
     );
-    assert_eq!(items[5].fields.tags, ["bug", "p1"]);
-    assert_eq!(items[5].fields.section.as_deref(), Some("Done"));
-    assert_eq!(items[5].fields.due_on.as_deref(), Some("2026-12-01"));
-    assert_eq!(items[5].partner, None);
-    assert!(items[5].modified_at.is_some() && items[5].revision.is_some());
+    let five = by_title("Task 5");
+    assert_eq!(five.fields.tags, ["bug", "p1"]);
+    assert_eq!(five.fields.section.as_deref(), Some("Done"));
+    assert_eq!(five.fields.due_on.as_deref(), Some("2026-12-01"));
+    assert_eq!(five.partner, None);
+    assert!(five.modified_at.is_some() && five.revision.is_some());
+    assert_eq!(by_title("Task 6").fields.section, None);
 
-    let s = fake.state();
-    let listings = s.requests(&Method::GET, &format!("/projects/{PROJECT}/tasks"));
+    let listings = w.requests("GET", &format!("/projects/{}/tasks", w.project));
     assert_eq!(listings.len(), 3, "ceil(250/100) listing requests");
-    assert!(listings.iter().all(|l| l.param("limit") == Some("100")));
-    assert_eq!(listings[0].param("offset"), None);
-    assert_eq!(listings[1].param("offset"), Some("100"));
     assert!(
         listings
             .iter()
-            .all(|l| l.param("completed_since").is_none())
+            .all(|l| param(l, "limit").as_deref() == Some("100"))
     );
-    assert_eq!(s.requests(&Method::GET, "/workspaces/1/users").len(), 1);
+    let offsets: Vec<Option<String>> = listings.iter().map(|l| param(l, "offset")).collect();
+    assert_eq!(offsets[0], None);
+    assert!(offsets[1].is_some() && offsets[2].is_some() && offsets[1] != offsets[2]);
+    assert!(
+        listings
+            .iter()
+            .all(|l| param(l, "completed_since").is_none())
+    );
+    let users = format!("/workspaces/{}/users", w.sim.workspace_gid());
+    assert_eq!(w.requests("GET", &users).len(), 1);
+    let all = w.sim.requests();
     assert_eq!(
-        s.requests(&Method::GET, &format!("/projects/{PROJECT}"))
-            .len(),
-        4
-    ); // 3 listings + workspace
-    assert_eq!(
-        s.log.len(),
-        5,
-        "3 pages, the project's workspace, the users: {:?}",
-        s.log
+        all.len(),
+        4,
+        "3 pages and the users (the workspace comes with the tasks): {all:?}"
     );
     assert!(
-        s.requests(&Method::GET, "/tasks/").is_empty(),
+        w.requests("GET", "/tasks/").is_empty(),
         "never a GET per task"
     );
-    drop(s);
-    fake.assert_no_unexpected();
 }
 
 /// No assignee anywhere: the users are never listed.
 #[tokio::test]
 async fn users_are_not_listed_when_nobody_is_assigned() {
-    let fake = Fake::start().await;
-    seed(&fake);
-    fake.state().add_task(task("2001", "a"));
-    let items = list_all(&fake.connector()).await;
+    let w = World::new();
+    w.add(TaskSeed::named("a"));
+    let items = list_all(&w.connector()).await;
     assert_eq!(items.len(), 1);
-    assert_eq!(fake.state().log.len(), 1);
+    assert_eq!(w.sim.requests().len(), 1, "{:?}", w.sim.requests());
 }
 
 /// Every opt_fields value the connector sends is in the spec's enum for that endpoint.
 #[tokio::test]
 async fn opt_fields_come_from_the_spec_enums() {
-    let fake = Fake::start().await;
-    seed(&fake);
-    {
-        let mut s = fake.state();
-        let mut t = task("2001", "a");
-        t.assignee = Some("7".to_owned());
-        t.tags = vec!["t1".to_owned()];
-        s.add_task(t);
-    }
-    let connector = fake.connector();
+    let w = World::seeded();
+    let gid = w.add(TaskSeed {
+        assignee: Some("alice@example.com".to_owned()),
+        tags: vec!["bug".to_owned()],
+        ..TaskSeed::named("a")
+    });
+    let connector = w.connector();
     let items = list_all(&connector).await;
-    connector
-        .get_many(&["2001".to_owned()])
-        .await
-        .expect("get_many");
+    connector.get_many(&[gid]).await.expect("get_many");
     let created = connector
         .create(
             &TaskFields {
@@ -171,10 +227,10 @@ async fn opt_fields_come_from_the_spec_enums() {
     connector.update(&created, &patch).await.expect("update");
     connector.client().me().await.expect("me");
 
-    let s = fake.state();
     let mut checked = 0;
-    for logged in &s.log {
-        let Some(fields) = logged.param("opt_fields") else {
+    for logged in w.sim.requests() {
+        assert!(logged.status < 400, "refused: {logged:?}");
+        let Some(fields) = param(&logged, "opt_fields") else {
             continue;
         };
         let allowed: &[&[&str]] = match logged.path.as_str() {
@@ -207,17 +263,14 @@ async fn opt_fields_come_from_the_spec_enums() {
         checked += 1;
     }
     assert!(checked >= 10, "only {checked} requests carried opt_fields");
-    drop(s);
-    fake.assert_no_unexpected();
 }
 
 /// A create is one POST /tasks carrying the project, the section membership, tag gids
 /// (missing ones created first) and the assignee's gid; the answer is the full item.
 #[tokio::test]
 async fn create_is_one_request_with_memberships_and_tags() {
-    let fake = Fake::start().await;
-    seed(&fake);
-    let connector = fake.connector();
+    let w = World::seeded();
+    let connector = w.connector();
     let fields = TaskFields {
         title: "Fix login".to_owned(),
         notes: "It breaks.".to_owned(),
@@ -233,22 +286,18 @@ async fn create_is_one_request_with_memberships_and_tags() {
         .expect("create");
     assert_eq!(item.fields, fields.clone().canonical());
     assert_eq!(item.partner, None);
+    let task = w.sim.task(&item.id).expect("created in Asana");
+    assert_eq!(task.tags, ["bug", "new-tag"]);
+    assert_eq!(task.section.as_deref(), Some("Done"));
 
-    let s = fake.state();
-    let creates = s.requests(&Method::POST, "/tasks");
+    let creates = w.requests("POST", "/tasks");
     assert_eq!(creates.len(), 1);
     let create = &creates[0];
     assert!(
-        create.param("opt_fields").is_some(),
+        param(create, "opt_fields").is_some(),
         "the answer is the full task"
     );
-    let new_tag = s
-        .tags
-        .iter()
-        .find(|(_, n)| n == "new-tag")
-        .expect("tag created")
-        .0
-        .clone();
+    let alice = w.sim.user_gid("alice@example.com").expect("alice");
     assert_eq!(
         create.body,
         Some(json!({"data": {
@@ -256,28 +305,22 @@ async fn create_is_one_request_with_memberships_and_tags() {
             "notes": "It breaks.",
             "completed": false,
             "due_on": "2026-12-01",
-            "assignee": "7",
-            "projects": [PROJECT],
-            "memberships": [{"project": PROJECT, "section": "s2"}],
-            "tags": ["t1", new_tag],
+            "assignee": alice,
+            "projects": [w.project],
+            "memberships": [{"project": w.project, "section": w.section("Done")}],
+            "tags": [w.tag("bug"), w.tag("new-tag")],
         }}))
     );
-    assert_eq!(s.requests(&Method::POST, "/workspaces/1/tags").len(), 1);
-    assert_eq!(
-        s.requests(&Method::POST, "/projects/").len(),
-        0,
-        "section existed"
-    );
-    drop(s);
-    fake.assert_no_unexpected();
+    let tags = format!("/workspaces/{}/tags", w.sim.workspace_gid());
+    assert_eq!(w.requests("POST", &tags).len(), 1);
+    assert_eq!(w.requests("POST", "/projects/").len(), 0, "section existed");
 }
 
 /// A missing section is created once, then reused.
 #[tokio::test]
 async fn missing_sections_are_created_once() {
-    let fake = Fake::start().await;
-    seed(&fake);
-    let connector = fake.connector();
+    let w = World::seeded();
+    let connector = w.connector();
     let fields = TaskFields {
         title: "a".to_owned(),
         section: Some("Later".to_owned()),
@@ -287,34 +330,28 @@ async fn missing_sections_are_created_once() {
     let b = connector.create(&fields, None).await.expect("create");
     assert_eq!(a.fields.section.as_deref(), Some("Later"));
     assert_eq!(b.fields.section.as_deref(), Some("Later"));
-    let s = fake.state();
     assert_eq!(
-        s.requests(&Method::POST, &format!("/projects/{PROJECT}/sections"))
-            .len(),
-        1
+        w.sim.task(&b.id).and_then(|t| t.section).as_deref(),
+        Some("Later")
     );
-    assert_eq!(
-        s.requests(&Method::GET, &format!("/projects/{PROJECT}/sections"))
-            .len(),
-        1
-    );
+    let sections = format!("/projects/{}/sections", w.project);
+    assert_eq!(w.requests("POST", &sections).len(), 1);
+    assert_eq!(w.requests("GET", &sections).len(), 1);
 }
 
 /// An update sends only the patched fields, in one PUT; `None` clears with `null`.
 #[tokio::test]
 async fn update_sends_only_patched_fields() {
-    let fake = Fake::start().await;
-    seed(&fake);
-    {
-        let mut t = task("2001", "old");
-        t.notes = "keep me".to_owned();
-        t.due_on = Some("2026-01-01".to_owned());
-        t.assignee = Some("7".to_owned());
-        fake.state().add_task(t);
-    }
-    let connector = fake.connector();
+    let w = World::seeded();
+    let gid = w.add(TaskSeed {
+        notes: "keep me".to_owned(),
+        due_on: Some("2026-01-01".to_owned()),
+        assignee: Some("alice@example.com".to_owned()),
+        ..TaskSeed::named("old")
+    });
+    let connector = w.connector();
     let item = list_all(&connector).await.remove(0);
-    fake.state().log.clear();
+    w.sim.clear_requests();
 
     let patch = TaskPatch {
         title: Some("new".to_owned()),
@@ -330,13 +367,15 @@ async fn update_sends_only_patched_fields() {
         Some("alice@example.com")
     );
     assert_ne!(updated.revision, item.revision);
+    let task = w.sim.task(&gid).expect("task");
+    assert_eq!((task.name.as_str(), task.due_on), ("new", None));
 
-    let s = fake.state();
-    assert_eq!(s.log.len(), 1, "{:?}", s.log);
-    assert_eq!(s.log[0].method, Method::PUT);
-    assert_eq!(s.log[0].path, "/tasks/2001");
+    let log = w.sim.requests();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].method, "PUT");
+    assert_eq!(log[0].path, format!("/tasks/{gid}"));
     assert_eq!(
-        s.log[0].body,
+        log[0].body,
         Some(json!({"data": {"name": "new", "due_on": null}}))
     );
 }
@@ -344,10 +383,9 @@ async fn update_sends_only_patched_fields() {
 /// Reassigning sends the user's gid; unassigning sends null.
 #[tokio::test]
 async fn assignee_changes() {
-    let fake = Fake::start().await;
-    seed(&fake);
-    fake.state().add_task(task("2001", "a"));
-    let connector = fake.connector();
+    let w = World::seeded();
+    let gid = w.add(TaskSeed::named("a"));
+    let connector = w.connector();
     let item = list_all(&connector).await.remove(0);
     let patch = TaskPatch {
         assignee: Some(Some("BOB@example.com".to_owned())),
@@ -361,24 +399,20 @@ async fn assignee_changes() {
     };
     let updated = connector.update(&updated, &patch).await.expect("unassign");
     assert_eq!(updated.fields.assignee, None);
-    let s = fake.state();
-    let puts = s.requests(&Method::PUT, "/tasks/2001");
-    assert_eq!(puts[0].body, Some(json!({"data": {"assignee": "8"}})));
+    let bob = w.sim.user_gid("bob@example.com").expect("bob");
+    let puts = w.requests("PUT", &format!("/tasks/{gid}"));
+    assert_eq!(puts[0].body, Some(json!({"data": {"assignee": bob}})));
     assert_eq!(puts[1].body, Some(json!({"data": {"assignee": null}})));
-    assert_eq!(
-        s.requests(&Method::GET, "/workspaces/1/users").len(),
-        1,
-        "users listed once"
-    );
+    let users = format!("/workspaces/{}/users", w.sim.workspace_gid());
+    assert_eq!(w.requests("GET", &users).len(), 1, "users listed once");
 }
 
 /// An e-mail Asana does not know is refused before anything is written.
 #[tokio::test]
 async fn unknown_assignee_is_invalid_data() {
-    let fake = Fake::start().await;
-    seed(&fake);
-    fake.state().add_task(task("2001", "a"));
-    let connector = fake.connector();
+    let w = World::seeded();
+    w.add(TaskSeed::named("a"));
+    let connector = w.connector();
     let item = list_all(&connector).await.remove(0);
     let patch = TaskPatch {
         title: Some("x".to_owned()),
@@ -401,11 +435,11 @@ async fn unknown_assignee_is_invalid_data() {
         .await
         .expect_err("unknown user");
     assert!(err.to_string().contains("nobody@example.com"), "{err}");
-    let s = fake.state();
+    let log = w.sim.requests();
+    assert!(!log.is_empty());
     assert!(
-        s.log.iter().all(|l| l.method == Method::GET),
-        "nothing written: {:?}",
-        s.log
+        log.iter().all(|l| l.method == "GET"),
+        "nothing written: {log:?}"
     );
 }
 
@@ -413,17 +447,15 @@ async fn unknown_assignee_is_invalid_data() {
 /// removeTag for dropped ones; the answer shows the tags as applied.
 #[tokio::test]
 async fn tags_are_added_and_removed() {
-    let fake = Fake::start().await;
-    seed(&fake);
-    {
-        let mut t = task("2001", "a");
-        t.tags = vec!["t1".to_owned(), "t2".to_owned()];
-        fake.state().add_task(t);
-    }
-    let connector = fake.connector();
+    let w = World::seeded();
+    let gid = w.add(TaskSeed {
+        tags: vec!["bug".to_owned(), "p1".to_owned()],
+        ..TaskSeed::named("a")
+    });
+    let connector = w.connector();
     let item = list_all(&connector).await.remove(0);
     assert_eq!(item.fields.tags, ["bug", "p1"]);
-    fake.state().log.clear();
+    w.sim.clear_requests();
 
     let patch = TaskPatch {
         tags: Some(vec!["p1".to_owned(), "urgent".to_owned()]),
@@ -431,27 +463,26 @@ async fn tags_are_added_and_removed() {
     };
     let updated = connector.update(&item, &patch).await.expect("update");
     assert_eq!(updated.fields.tags, ["p1", "urgent"]);
+    assert_eq!(w.sim.task(&gid).expect("task").tags, ["p1", "urgent"]);
 
-    let s = fake.state();
-    let urgent = s
-        .tags
-        .iter()
-        .find(|(_, n)| n == "urgent")
-        .expect("created")
-        .0
-        .clone();
-    let adds = s.requests(&Method::POST, "/tasks/2001/addTag");
-    let removes = s.requests(&Method::POST, "/tasks/2001/removeTag");
+    let adds = w.requests("POST", &format!("/tasks/{gid}/addTag"));
+    let removes = w.requests("POST", &format!("/tasks/{gid}/removeTag"));
     assert_eq!(adds.len(), 1);
-    assert_eq!(adds[0].body, Some(json!({"data": {"tag": urgent}})));
+    assert_eq!(
+        adds[0].body,
+        Some(json!({"data": {"tag": w.tag("urgent")}}))
+    );
     assert_eq!(removes.len(), 1);
-    assert_eq!(removes[0].body, Some(json!({"data": {"tag": "t1"}})));
+    assert_eq!(
+        removes[0].body,
+        Some(json!({"data": {"tag": w.tag("bug")}}))
+    );
     assert!(
-        s.requests(&Method::PUT, "/tasks").is_empty(),
+        w.requests("PUT", "/tasks").is_empty(),
         "no plain field changed"
     );
     assert_eq!(
-        s.requests(&Method::GET, "/tasks/2001").len(),
+        w.requests("GET", &format!("/tasks/{gid}")).len(),
         1,
         "re-read once"
     );
@@ -460,14 +491,12 @@ async fn tags_are_added_and_removed() {
 /// A section change is one addTask on the target section; a `None` section is left.
 #[tokio::test]
 async fn section_moves() {
-    let fake = Fake::start().await;
-    seed(&fake);
-    {
-        let mut t = task("2001", "a");
-        t.section = Some("s1".to_owned());
-        fake.state().add_task(t);
-    }
-    let connector = fake.connector();
+    let w = World::seeded();
+    let gid = w.add(TaskSeed {
+        section: Some("Todo".to_owned()),
+        ..TaskSeed::named("a")
+    });
+    let connector = w.connector();
     let item = list_all(&connector).await.remove(0);
     assert_eq!(item.fields.section.as_deref(), Some("Todo"));
 
@@ -479,16 +508,18 @@ async fn section_moves() {
     let moved = connector.update(&item, &patch).await.expect("move");
     assert_eq!(moved.fields.section.as_deref(), Some("Done"));
     assert!(moved.fields.completed);
-    {
-        let s = fake.state();
-        let adds = s.requests(&Method::POST, "/sections/s2/addTask");
-        assert_eq!(adds.len(), 1);
-        assert_eq!(adds[0].body, Some(json!({"data": {"task": "2001"}})));
-        let puts = s.requests(&Method::PUT, "/tasks/2001");
-        assert_eq!(puts[0].body, Some(json!({"data": {"completed": true}})));
-    }
+    let task = w.sim.task(&gid).expect("task");
+    assert_eq!(
+        (task.section.as_deref(), task.completed),
+        (Some("Done"), true)
+    );
+    let adds = w.requests("POST", &format!("/sections/{}/addTask", w.section("Done")));
+    assert_eq!(adds.len(), 1);
+    assert_eq!(adds[0].body, Some(json!({"data": {"task": gid}})));
+    let puts = w.requests("PUT", &format!("/tasks/{gid}"));
+    assert_eq!(puts[0].body, Some(json!({"data": {"completed": true}})));
 
-    fake.state().log.clear();
+    w.sim.clear_requests();
     let patch = TaskPatch {
         section: Some(None),
         ..TaskPatch::default()
@@ -496,169 +527,193 @@ async fn section_moves() {
     let same = connector.update(&moved, &patch).await.expect("no-op");
     assert_eq!(same, moved);
     assert!(
-        fake.state().log.is_empty(),
+        w.sim.requests().is_empty(),
         "nothing sent for a section Asana cannot express"
     );
 }
 
-/// get_many reads the named tasks; deleted ones and ones that left the project are absent.
+/// get_many reads the named tasks; deleted ones and ones in another project are absent.
 #[tokio::test]
 async fn get_many_skips_missing_and_foreign_tasks() {
-    let fake = Fake::start().await;
-    seed(&fake);
-    {
-        let mut s = fake.state();
-        s.add_task(task("2001", "a"));
-        s.add_task(task("2002", "b"));
-        let mut other = task("2003", "elsewhere");
-        other.project = "999".to_owned();
-        s.add_task(other);
-    }
-    let connector = fake.connector();
-    let ids: Vec<String> = ["2002", "404404", "2003", "2001"]
-        .map(str::to_owned)
-        .to_vec();
+    let w = World::seeded();
+    let a = w.add(TaskSeed::named("a"));
+    let b = w.add(TaskSeed::named("b"));
+    let gone = w.add(TaskSeed::named("gone"));
+    w.sim.delete_task(&gone);
+    let other = w.sim.create_project("Other");
+    let foreign = w.sim.add_task(&other, TaskSeed::named("elsewhere"));
+    w.sim.clear_requests();
+    let connector = w.connector();
+    let ids = vec![b.clone(), "404404".to_owned(), foreign, gone, a.clone()];
     let items = connector.get_many(&ids).await.expect("get_many");
     let got: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
-    assert_eq!(got, ["2002", "2001"]);
-    assert_eq!(fake.state().requests(&Method::GET, "/tasks/").len(), 4);
+    assert_eq!(got, [b.as_str(), a.as_str()]);
+    assert_eq!(w.requests("GET", "/tasks/").len(), 5);
     let err = connector
         .get_many(&["../users/me".to_owned()])
         .await
         .expect_err("not a gid");
     assert_eq!(err.kind(), ErrorKind::InvalidData);
+    assert_eq!(w.requests("GET", "/tasks/").len(), 5, "nothing sent");
 }
 
-/// Delete sends DELETE; an already deleted task is fine.
+/// Delete sends DELETE; an already deleted task (Asana's 404) is fine.
 #[tokio::test]
 async fn delete_is_idempotent() {
-    let fake = Fake::start().await;
-    seed(&fake);
-    fake.state().add_task(task("2001", "a"));
-    let connector = fake.connector();
+    let w = World::seeded();
+    let gid = w.add(TaskSeed::named("a"));
+    let connector = w.connector();
     let item = list_all(&connector).await.remove(0);
     connector.delete(&item).await.expect("delete");
     connector.delete(&item).await.expect("already gone");
-    assert!(fake.state().tasks.is_empty());
-    assert_eq!(
-        fake.state().requests(&Method::DELETE, "/tasks/2001").len(),
-        2
-    );
+    assert!(w.sim.project_tasks(&w.project).is_empty());
+    let deletes = w.requests("DELETE", &format!("/tasks/{gid}"));
+    let statuses: Vec<u16> = deletes.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 404]);
     assert_eq!(
         connector.set_partner(&item, "x").await.expect("no-op"),
         item
     );
-    assert_eq!(connector.describe("2001"), "task 2001");
+    assert_eq!(connector.describe(&gid), format!("task {gid}"));
     assert_eq!(connector.kind(), "asana");
 }
 
-/// No cursor, or an expired one: 412 -> Reset with the token from the 412 body.
+/// No cursor, an unknown one or an expired one: Asana's 412 -> Reset carrying the fresh
+/// token from the 412 body, which then reads the feed.
 #[tokio::test]
 async fn events_412_resets() {
-    let fake = Fake::start().await;
-    let expired =
-        json!({"errors": [{"message": "Sync token invalid or too old."}], "sync": "fresh-1"});
-    fake.state().events.push_back((412, expired.clone()));
-    fake.state().events.push_back((412, expired));
-    let connector = fake.connector();
-    assert_eq!(
-        connector.changes(None).await.expect("reset"),
-        Changes::Reset {
-            cursor: "fresh-1".to_owned()
-        }
-    );
-    assert_eq!(
+    let w = World::new();
+    let connector = w.connector();
+    let Changes::Reset { cursor: fresh } = connector.changes(None).await.expect("reset") else {
+        panic!("no cursor must reset")
+    };
+    let Changes::Since { changed, cursor } = connector.changes(Some(&fresh)).await.expect("since")
+    else {
+        panic!("the 412's token reads the feed")
+    };
+    assert!(changed.is_empty() && !cursor.is_empty());
+    assert!(matches!(
         connector.changes(Some("old")).await.expect("reset"),
-        Changes::Reset {
-            cursor: "fresh-1".to_owned()
-        }
-    );
-    let s = fake.state();
-    let calls = s.requests(&Method::GET, "/events");
-    assert_eq!(calls[0].param("resource"), Some(PROJECT));
-    assert_eq!(calls[0].param("sync"), None);
-    assert_eq!(calls[1].param("sync"), Some("old"));
+        Changes::Reset { .. }
+    ));
+    w.sim.expire_sync_tokens();
+    assert!(matches!(
+        connector.changes(Some(&fresh)).await.expect("reset"),
+        Changes::Reset { .. }
+    ));
+    let calls = w.requests("GET", "/events");
+    let statuses: Vec<u16> = calls.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [412, 200, 412, 412]);
+    assert_eq!(param(&calls[0], "resource"), Some(w.project.clone()));
+    assert_eq!(param(&calls[0], "sync"), None);
+    assert_eq!(param(&calls[1], "sync").as_ref(), Some(&fresh));
+    assert_eq!(param(&calls[2], "sync").as_deref(), Some("old"));
+    assert_eq!(param(&calls[3], "sync"), Some(fresh));
 }
 
-/// has_more is followed with each new token; task events and story events on tasks are
-/// coalesced into one de-duplicated list; the last token is the new cursor.
+/// `has_more` is followed with each new token; task events and story events on tasks are
+/// coalesced into one de-duplicated list (changed, commented, deleted, added tasks); the last
+/// token is the new cursor, and reading it again finds nothing new.
 #[tokio::test]
 async fn events_follow_has_more_and_coalesce() {
-    let fake = Fake::start().await;
-    {
-        let mut s = fake.state();
-        s.events.push_back((200, json!({
-            "data": [
-                {"action": "changed", "resource": {"gid": "2001", "resource_type": "task", "name": "a"}, "parent": null, "user": {"gid": "7"}, "change": {"field": "notes", "action": "changed"}},
-                {"action": "added", "resource": {"gid": "9001", "resource_type": "story"}, "parent": {"gid": "2002", "resource_type": "task"}, "user": null},
-                {"action": "changed", "resource": {"gid": "2001", "resource_type": "task"}, "parent": null}
-            ],
-            "sync": "s2",
-            "has_more": true
-        })));
-        s.events.push_back((200, json!({
-            "data": [
-                {"action": "deleted", "resource": {"gid": "2003", "resource_type": "task"}, "parent": null},
-                {"action": "added", "resource": {"gid": "2002", "resource_type": "task"}, "parent": {"gid": PROJECT, "resource_type": "project"}}
-            ],
-            "sync": "s3",
-            "has_more": false
-        })));
-        s.events
-            .push_back((200, json!({"data": [], "sync": "s4", "has_more": false})));
+    let w = World::new();
+    let a = w.add(TaskSeed::named("a"));
+    let b = w.add(TaskSeed::named("b"));
+    let c = w.add(TaskSeed::named("c"));
+    let connector = w.connector();
+    let Changes::Reset { cursor } = connector.changes(None).await.expect("reset") else {
+        panic!("no cursor must reset")
+    };
+    // More than one page (Asana: 100 events per call) of edits to `a`.
+    for i in 0..120 {
+        w.sim.edit_task(
+            &a,
+            TaskEdit {
+                notes: Some(format!("edit {i}")),
+                ..TaskEdit::default()
+            },
+        );
     }
-    let connector = fake.connector();
-    assert_eq!(
-        connector.changes(Some("s1")).await.expect("changes"),
-        Changes::Since {
-            changed: ["2001", "2002", "2003"].map(str::to_owned).to_vec(),
-            cursor: "s3".to_owned()
-        }
+    w.sim.add_comment(&b);
+    w.sim.delete_task(&c);
+    let d = w.add(TaskSeed::named("d"));
+    w.sim.clear_requests();
+
+    let Changes::Since {
+        changed,
+        cursor: next,
+    } = connector.changes(Some(&cursor)).await.expect("changes")
+    else {
+        panic!("a valid cursor reads the feed")
+    };
+    let mut expected = vec![a, b, c, d];
+    expected.sort();
+    let mut got = changed.clone();
+    got.sort();
+    assert_eq!(got, expected, "each task once: {changed:?}");
+    let calls = w.requests("GET", "/events");
+    assert!(calls.len() >= 2, "has_more followed: {calls:?}");
+    let syncs: Vec<Option<String>> = calls.iter().map(|r| param(r, "sync")).collect();
+    assert_eq!(syncs[0].as_deref(), Some(cursor.as_str()));
+    assert!(
+        syncs.windows(2).all(|p| p[0] != p[1] && p[1].is_some()),
+        "each page asked with the previous page's token: {syncs:?}"
     );
-    assert_eq!(
-        connector.changes(Some("s3")).await.expect("changes"),
-        Changes::Since {
-            changed: vec![],
-            cursor: "s4".to_owned()
-        }
-    );
-    let s = fake.state();
-    let syncs: Vec<Option<&str>> = s.log.iter().map(|l| l.param("sync")).collect();
-    assert_eq!(syncs, [Some("s1"), Some("s2"), Some("s3")]);
+    assert_ne!(next, cursor);
+
+    let Changes::Since {
+        changed,
+        cursor: last,
+    } = connector.changes(Some(&next)).await.expect("changes")
+    else {
+        panic!("the new cursor reads the feed")
+    };
+    assert!(changed.is_empty(), "nothing new: {changed:?}");
+    assert!(!last.is_empty());
 }
 
 /// A renamed section asks for a full listing (task sections changed without task events).
 #[tokio::test]
 async fn events_section_rename_resets() {
-    let fake = Fake::start().await;
-    fake.state().events.push_back((200, json!({
-        "data": [{"action": "changed", "resource": {"gid": "s1", "resource_type": "section"}, "change": {"field": "name", "action": "changed"}}],
-        "sync": "s9",
-        "has_more": false
-    })));
+    let w = World::seeded();
+    w.add(TaskSeed {
+        section: Some("Todo".to_owned()),
+        ..TaskSeed::named("a")
+    });
+    let connector = w.connector();
+    let Changes::Reset { cursor } = connector.changes(None).await.expect("reset") else {
+        panic!("no cursor must reset")
+    };
+    w.sim.rename_section(&w.section("Todo"), "Backlog");
+    let Changes::Reset { cursor: next } = connector.changes(Some(&cursor)).await.expect("reset")
+    else {
+        panic!("a renamed section must reset")
+    };
+    let calls = w.requests("GET", "/events");
     assert_eq!(
-        fake.connector().changes(Some("s8")).await.expect("changes"),
-        Changes::Reset {
-            cursor: "s9".to_owned()
-        }
+        calls.last().map(|r| r.status),
+        Some(200),
+        "read, not expired"
     );
+    assert_ne!(next, cursor);
 }
 
 /// me() reads the token's user.
 #[tokio::test]
 async fn me_reads_the_tokens_user() {
-    let fake = Fake::start().await;
-    let me = fake.client().me().await.expect("me");
-    assert_eq!(me.gid, "42");
-    assert_eq!(me.email, "me@example.com");
-    assert_eq!(fake.state().log[0].path, "/users/me");
+    let w = World::new();
+    let me = w.client().me().await.expect("me");
+    assert_eq!(me.gid, w.sim.me_gid());
+    assert_eq!(me.email, "bridge-bot@example.com");
+    assert_eq!(w.sim.requests()[0].path, "/users/me");
 }
 
-/// Asana's error message reaches the caller, typed.
+/// Asana's error message reaches the caller, typed: a 404 is NotFound with Asana's text,
+/// a 403 is not retried.
 #[tokio::test]
 async fn api_errors_are_typed() {
-    let fake = Fake::start().await;
-    let connector = fake.connector();
+    let w = World::new();
+    let connector = w.connector();
     let item = Item {
         id: "31337".to_owned(),
         fields: TaskFields::default(),
@@ -674,28 +729,104 @@ async fn api_errors_are_typed() {
     let err = connector.update(&item, &patch).await.expect_err("missing");
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(err.to_string().contains("Unknown object"), "{err}");
+
+    w.add(TaskSeed::named("a"));
+    w.sim.clear_requests();
+    w.sim.inject(Fault::Status {
+        status: 403,
+        count: 1,
+        method: None,
+        path_contains: None,
+    });
+    let err = connector.list_page(None).await.expect_err("forbidden");
+    assert!(!err.is_retryable(), "{err}");
+    assert_eq!(w.sim.requests().len(), 1, "a 403 is not retried");
+}
+
+/// A 429 waits the `Retry-After` Asana sent, then the same request succeeds; a 500 on a
+/// read is retried too.
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_retried() {
+    let w = World::new();
+    w.add(TaskSeed::named("a"));
+    let connector = w.connector();
+    w.sim.inject(Fault::RateLimit {
+        retry_after_secs: 1,
+        count: 1,
+    });
+    let started = std::time::Instant::now();
+    let items = list_all(&connector).await;
+    assert_eq!(items.len(), 1);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured: {:?}",
+        started.elapsed()
+    );
+    let statuses: Vec<u16> = w.sim.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [429, 200]);
+
+    w.sim.clear_requests();
+    w.sim.inject(Fault::Status {
+        status: 500,
+        count: 1,
+        method: Some("GET".to_owned()),
+        path_contains: None,
+    });
+    assert_eq!(list_all(&connector).await.len(), 1);
+    let statuses: Vec<u16> = w.sim.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [500, 200]);
+}
+
+/// A 500 on a create is ambiguous (Asana may have created the task): it is reported as
+/// such and not retried, so a retry cannot make a duplicate.
+#[tokio::test]
+async fn a_failed_create_is_ambiguous_and_not_retried() {
+    let w = World::new();
+    let connector = w.connector();
+    w.sim.inject(Fault::Status {
+        status: 500,
+        count: 1,
+        method: Some("POST".to_owned()),
+        path_contains: Some("/tasks".to_owned()),
+    });
+    let fields = TaskFields {
+        title: "b".to_owned(),
+        ..TaskFields::default()
+    };
+    let err = connector.create(&fields, None).await.expect_err("500");
+    assert_eq!(err.kind(), ErrorKind::Ambiguous, "{err}");
+    let statuses: Vec<u16> = w
+        .requests("POST", "/tasks")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [500], "not retried");
+    assert!(w.sim.project_tasks(&w.project).is_empty());
 }
 
 /// A malformed task is an item error of its page, not a failed listing.
 #[tokio::test]
 async fn malformed_task_is_an_item_error() {
-    let fake = Fake::start().await;
-    {
-        let mut s = fake.state();
-        s.add_task(task("2001", "fine"));
-        let mut broken = task("2002", "broken");
-        broken.raw =
-            Some(json!({"gid": "2002", "name": 12, "modified_at": "2026-11-01T00:00:00Z"}));
-        s.add_task(broken);
-        let mut bad_date = task("2003", "bad date");
-        bad_date.raw = Some(json!({"gid": "2003", "name": "x", "modified_at": "yesterday"}));
-        s.add_task(bad_date);
-    }
-    let page = fake.connector().list_page(None).await.expect("page");
+    let w = World::new();
+    w.add(TaskSeed::named("fine"));
+    let broken = w.add(TaskSeed::named("broken"));
+    let bad_date = w.add(TaskSeed::named("bad date"));
+    w.sim.serve_malformed_task(
+        &broken,
+        json!({"gid": broken, "name": 12, "modified_at": "2026-11-01T00:00:00Z"}),
+    );
+    w.sim.serve_malformed_task(
+        &bad_date,
+        json!({"gid": bad_date, "name": "x", "modified_at": "yesterday"}),
+    );
+    let page = w.connector().list_page(None).await.expect("page");
     assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].fields.title, "fine");
     let mut failed: Vec<&str> = page.errors.iter().filter_map(|e| e.id.as_deref()).collect();
     failed.sort_unstable();
-    assert_eq!(failed, ["2002", "2003"]);
+    let mut expected = [broken.as_str(), bad_date.as_str()];
+    expected.sort_unstable();
+    assert_eq!(failed, expected);
     assert!(
         page.errors
             .iter()

@@ -49,19 +49,30 @@ mod tests {
 
     use super::*;
 
-    /// Concurrent writes run one at a time and `spacing` apart.
-    #[tokio::test]
+    /// Concurrent writes run one at a time and `spacing` apart: on tokio's paused clock, four
+    /// 5 ms writes 50 ms apart take exactly 4 * 5 + 3 * 50 ms, each starting 50 ms after the
+    /// previous one ended.
+    #[tokio::test(start_paused = true)]
     async fn serial_and_spaced() {
         let pacer = Arc::new(Pacer::new(Duration::from_millis(50)));
         let running = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
+        let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
         let tasks: Vec<_> = (0..4)
             .map(|_| {
-                let (pacer, running) = (Arc::clone(&pacer), Arc::clone(&running));
+                let (pacer, running, starts) = (
+                    Arc::clone(&pacer),
+                    Arc::clone(&running),
+                    Arc::clone(&starts),
+                );
                 tokio::spawn(async move {
                     pacer
                         .run(async {
                             assert_eq!(running.fetch_add(1, Ordering::SeqCst), 0);
+                            starts
+                                .lock()
+                                .expect("no panic while held")
+                                .push(started.elapsed());
                             tokio::time::sleep(Duration::from_millis(5)).await;
                             running.fetch_sub(1, Ordering::SeqCst);
                         })
@@ -72,6 +83,9 @@ mod tests {
         for t in tasks {
             t.await.expect("task");
         }
-        assert!(started.elapsed() >= Duration::from_millis(150));
+        assert_eq!(started.elapsed(), Duration::from_millis(170));
+        let starts = starts.lock().expect("no panic while held").clone();
+        let ms: Vec<u128> = starts.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [0, 55, 110, 165]);
     }
 }

@@ -1,7 +1,8 @@
 //! An in-memory fake of the Asana REST API, served by axum on 127.0.0.1, for asana-bridge's
 //! integration tests, benchmarks and demo.
 //!
-//! It follows Asana's OpenAPI description (`shared/specs/asana_oas.yaml`) and the API notes:
+//! It follows Asana's OpenAPI description (`specs/asana/asana_oas.prism.yaml`, vendored) and
+//! the API notes:
 //! `{"data": ...}` envelopes, `next_page` pagination with opaque offsets, `opt_fields`
 //! projection (unknown fields are a 400), Asana's error bodies, 201 on creates, the events
 //! stream with 412 sync tokens, `POST /batch`, rate and concurrency limits. Tests drive it

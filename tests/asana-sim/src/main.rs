@@ -73,13 +73,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let sim = Simulator::start_with(SimOptions {
+    let mut sim = Simulator::start_with(SimOptions {
         port: args.port,
         latency: Duration::from_millis(args.latency_ms),
         rate_limit_per_minute: args.rpm,
         rate_window: args.rate_window_ms.map(Duration::from_millis),
         ..SimOptions::default()
     });
+    // Its callers read unexpected requests through `/_sim/unexpected`; exiting is no test.
+    sim.tolerate_unexpected_requests();
     let project = if args.demo {
         seed::demo(&sim)
     } else {

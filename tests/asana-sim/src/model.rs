@@ -145,6 +145,10 @@ pub struct RecordedRequest {
     /// For a `POST /batch` envelope: how many of its actions are writes.
     #[serde(default)]
     pub batch_write_actions: Option<usize>,
+    /// The request's JSON body (`None` without one, or when it is not JSON), so tests can
+    /// check exactly what a client sent.
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
 }
 
 impl RecordedRequest {

@@ -126,6 +126,8 @@ pub struct Simulator {
     pub(crate) shared: Sim,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
+    /// Whether dropping fails on unexpected requests (tests: yes; the binary: no).
+    check_unexpected: bool,
 }
 
 impl Simulator {
@@ -167,6 +169,7 @@ impl Simulator {
             shared,
             shutdown: Some(tx),
             thread: Some(thread),
+            check_unexpected: true,
         }
     }
 
@@ -223,6 +226,24 @@ impl Simulator {
         self.shared
             .ctl_add_section(project, name)
             .unwrap_or_else(|e| panic!("asana-sim: add_section({project}, {name}): {}", e.message))
+    }
+
+    /// Renames a section as alice (a `changed` event on the section). Panics on an unknown
+    /// section or an empty name.
+    pub fn rename_section(&self, gid: &str, name: &str) {
+        let mut st = lock(&self.shared.state);
+        let alice = st.alice.clone();
+        st.rename_section(&alice, gid, name)
+            .unwrap_or_else(|e| panic!("asana-sim: rename_section({gid}): {}", e.message));
+    }
+
+    /// Serves task `gid` as `raw` (projected by `opt_fields` like any task) instead of its
+    /// real representation, in listings and reads, until the simulator stops: a fault for
+    /// testing how a client copes with a malformed answer.
+    pub fn serve_malformed_task(&self, gid: &str, raw: serde_json::Value) {
+        lock(&self.shared.state)
+            .malformed
+            .insert(gid.to_owned(), raw);
     }
 
     /// Creates a task as alice (emits events). Panics on bad input (unknown project/user).
@@ -296,9 +317,22 @@ impl Simulator {
         lock(&self.shared.unexpected).clear();
     }
 
-    /// Requests to routes the simulator does not implement.
+    /// Requests to routes the simulator does not implement. Any left when the simulator
+    /// is dropped fail the test (see [`Simulator::take_unexpected_requests`]).
     pub fn unexpected_requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.unexpected).clone()
+    }
+
+    /// The requests to routes the simulator does not implement, forgotten: for a test that
+    /// sends them on purpose, so that dropping the simulator does not fail it.
+    pub fn take_unexpected_requests(&self) -> Vec<RecordedRequest> {
+        std::mem::take(&mut *lock(&self.shared.unexpected))
+    }
+
+    /// Lets the simulator be dropped with unexpected requests recorded: for the `asana-sim`
+    /// binary, which serves whoever calls and reports them through `/_sim/unexpected`.
+    pub fn tolerate_unexpected_requests(&mut self) {
+        self.check_unexpected = false;
     }
 
     /// Queues a fault for the next matching requests.
@@ -451,12 +485,20 @@ impl Simulator {
 }
 
 impl Drop for Simulator {
+    /// Stops the server, then fails the test if it saw a request it does not serve.
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(true);
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+        if self.check_unexpected {
+            let unexpected: Vec<String> = lock(&self.shared.unexpected)
+                .iter()
+                .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
+                .collect();
+            sim_support::fail_on_unexpected("asana-sim", &unexpected);
         }
     }
 }

@@ -128,6 +128,9 @@ pub struct State {
     /// How far this Asana's clock is ahead of the machine's (a test of a wrong clock):
     /// moves every time it reports, `Date` headers included.
     pub clock_offset: SignedDuration,
+    /// Tasks served as this raw JSON instead of their representation: a test of how a
+    /// client copes with a malformed answer (a fault, not Asana behaviour).
+    pub malformed: HashMap<String, Value>,
 }
 
 /// Formats a timestamp the way Asana does: UTC, milliseconds, `Z`.
@@ -153,6 +156,7 @@ impl State {
             next_gid: 1_200_000_000_000_001,
             last_time: Timestamp::UNIX_EPOCH,
             clock_offset: SignedDuration::ZERO,
+            malformed: HashMap::new(),
         };
         state.workspace_gid = state.gid();
         state.me = state.add_user("Asana Bridge Bot", "bridge-bot@example.com");
@@ -338,6 +342,32 @@ impl State {
             now,
         );
         Ok(gid)
+    }
+
+    /// Renames a section as `actor` would in the UI: Asana reports a `changed` event on the
+    /// section (field `name`) in its project's stream, and none on the tasks in it.
+    pub fn rename_section(&mut self, actor: &str, gid: &str, name: &str) -> ApiResult<()> {
+        if name.trim().is_empty() {
+            return Err(ApiError::missing("name"));
+        }
+        let project = self.section(gid)?.project.clone();
+        let now = self.now();
+        if let Some(section) = self.sections.get_mut(gid) {
+            name.clone_into(&mut section.name);
+        }
+        let resource = self.section_ref(gid);
+        let parent = self.project_ref(&project);
+        let change = json!({ "field": "name", "action": "changed" });
+        self.emit(
+            &[project],
+            actor,
+            resource,
+            "changed",
+            Some(parent),
+            Some(change),
+            now,
+        );
+        Ok(())
     }
 
     pub fn create_tag(&mut self, name: &str) -> ApiResult<String> {

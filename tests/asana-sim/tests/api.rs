@@ -375,6 +375,7 @@ async fn get_tasks_filters() {
         .filter_map(|t| t["gid"].as_str())
         .collect();
     assert_eq!(gids, [a.as_str()]);
+    // Real time: the edit's `modified_at` comes from the simulator's wall clock.
     std::thread::sleep(Duration::from_millis(5));
     let since = api.sim.task(&b).expect("b").modified_at;
     api.sim.edit_task(
@@ -691,10 +692,21 @@ async fn unknown_routes_are_recorded() {
         "No matching route for request"
     );
     api.send("PATCH", "/tasks/1", json!({})).await;
-    let unexpected = api.sim.unexpected_requests();
+    let unexpected = api.sim.take_unexpected_requests();
     assert_eq!(unexpected.len(), 2);
     assert_eq!(unexpected[0].path, "/tasks/1/subtasks");
     assert_eq!(unexpected[1].method, "PATCH");
+}
+
+/// A simulator dropped after a request it does not serve fails the test, naming it: every
+/// test against the simulator gets that check without asking for it.
+#[tokio::test]
+#[should_panic(expected = "asana-sim saw 1 request(s) it does not serve")]
+async fn dropping_after_an_unknown_request_fails_the_test() {
+    let api = Api::new();
+    let (status, _) = api.get("/tasks/1/subtasks").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    drop(api);
 }
 
 /// Latency is an async sleep per request.

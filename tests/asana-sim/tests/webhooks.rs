@@ -315,8 +315,10 @@ async fn lost_deliveries_heartbeats_and_forgeries() {
     let secret = body["X-Hook-Secret"].as_str().expect("secret").to_owned();
     api.sim.set_webhook_delivery(false);
     api.sim.add_task(&project, TaskSeed::named("lost"));
+    // Real time: the simulator runs on its own thread and clock (no clock to pause).
     tokio::time::sleep(Duration::from_millis(400)).await;
     api.sim.set_webhook_delivery(true);
+    // Real time: the simulator runs on its own thread and clock (no clock to pause).
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         receiver.got().iter().all(|r| r.secret.is_some()),
@@ -418,6 +420,7 @@ async fn list_read_delete() {
     );
     assert_eq!(api.sim.webhooks().len(), 1);
     api.sim.add_task(&a, TaskSeed::named("after delete"));
+    // Real time: the simulator runs on its own thread and clock (no clock to pause).
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(
         api.sim

@@ -5,8 +5,9 @@ response schema Asana's OpenAPI description gives for that operation and status.
 A stand-in for the Prism proxy when it is not installed: OpenAPI 3.0 schemas are converted
 to JSON Schema (`nullable` honoured, also inside `allOf`) and checked with `jsonschema`.
 
-Usage: cargo build -p asana-sim && python3 tools/validate_against_spec.py \
-           /work/shared/specs/asana_oas.yaml target/debug/asana-sim
+Usage (from the repository root): cargo build -p asana-sim &&
+    python3 tests/asana-sim/tools/validate_against_spec.py \
+        specs/asana/asana_oas.prism.yaml target/debug/asana-sim
 Exit status 0 when every response matches.
 """
 import copy

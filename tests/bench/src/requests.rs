@@ -99,6 +99,7 @@ mod tests {
             in_batch: false,
             dropped: false,
             batch_write_actions: None,
+            body: None,
         }
     }
 

@@ -1,8 +1,8 @@
 //! An in-memory fake of the GitHub REST API for one repository's issues, served by axum on
 //! 127.0.0.1, for asana-bridge's tests.
 //!
-//! It follows GitHub's OpenAPI description (`shared/specs/github_issues_oas.json`) for the
-//! endpoints the issues connector uses, and the service's documented behaviour: pull
+//! It follows GitHub's OpenAPI description (`specs/github/github_issues_oas.json`, vendored)
+//! for the endpoints the issues connector uses, and the service's documented behaviour: pull
 //! requests mixed into `/issues` (marked by `pull_request`), `Link` pagination on the
 //! `/repositories/{id}/...` form (at the simulator's own address, or at the proxy a test
 //! names with [`GithubSim::set_public_url`]), `since`/`sort`/`direction`/`state` filters, `ETag` on

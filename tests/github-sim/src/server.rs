@@ -89,6 +89,15 @@ pub struct GithubSim {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Dropping a [`GithubSim`] fails the test when it saw a request it does not serve.
+fn check_unexpected(sim: &Sim) {
+    let unexpected: Vec<String> = lock(&sim.unexpected)
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    sim_support::fail_on_unexpected("github-sim", &unexpected);
+}
+
 impl GithubSim {
     /// Starts on a free port with default options (`acme/app`).
     #[must_use]
@@ -316,10 +325,17 @@ impl GithubSim {
         lock(&self.shared.unexpected).clear();
     }
 
-    /// Requests to routes the simulator does not implement.
+    /// Requests to routes the simulator does not implement. Any left when the simulator
+    /// is dropped fail the test (see [`GithubSim::take_unexpected_requests`]).
     #[must_use]
     pub fn unexpected_requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.unexpected).clone()
+    }
+
+    /// The requests to routes the simulator does not implement, forgotten: for a test that
+    /// sends them on purpose, so that dropping the simulator does not fail it.
+    pub fn take_unexpected_requests(&self) -> Vec<RecordedRequest> {
+        std::mem::take(&mut *lock(&self.shared.unexpected))
     }
 
     /// Queues a fault for the next matching requests.
@@ -449,6 +465,7 @@ impl GithubSim {
 }
 
 impl Drop for GithubSim {
+    /// Stops the server, then fails the test if it saw a request it does not serve.
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(true);
@@ -456,6 +473,7 @@ impl Drop for GithubSim {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        check_unexpected(&self.shared);
     }
 }
 

@@ -544,6 +544,7 @@ async fn dropped_deliveries_are_not_sent() {
     );
     assert_eq!(deliveries[0].event, "ping");
     assert_eq!(deliveries[1].event, "issues");
+    // Real time: the simulator runs on its own thread and clock (no clock to pause).
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(got(&inbox).is_empty());
 
@@ -629,4 +630,15 @@ async fn hooks_need_a_token() {
         .await
         .expect("an answer");
     assert_eq!(response.status().as_u16(), 401);
+}
+
+/// A simulator dropped after a request it does not serve fails the test, naming it: every
+/// test against the simulator gets that check without asking for it.
+#[tokio::test]
+#[should_panic(expected = "github-sim saw 1 request(s) it does not serve")]
+async fn dropping_after_an_unknown_request_fails_the_test() {
+    let sim = GithubSim::start();
+    let (status, _, _) = call(&sim, reqwest::Method::GET, "/repos/acme/app/projects", None).await;
+    assert_eq!(status, 404);
+    drop(sim);
 }

@@ -1,5 +1,6 @@
 //! What the project's API simulators (`asana-sim`, `github-sim`) share: serving an axum app
-//! until told to stop, and the answer that drops a connection on purpose.
+//! until told to stop, the answer that drops a connection on purpose, and the rule that a
+//! simulator dropped at the end of a test fails it when it saw a request it does not serve.
 
 use std::io;
 use std::time::Duration;
@@ -61,4 +62,23 @@ pub fn dropped_connection(status: StatusCode, content_type: &'static str, name: 
         header::HeaderValue::from_static(content_type),
     );
     response
+}
+
+/// The end-of-test rule every simulator applies when it is dropped: a request to a route it
+/// does not serve fails the test, naming each one (`requests` as `METHOD /path?query`).
+/// Nothing happens while the thread is already panicking (the first failure is the one to
+/// read) or when `requests` is empty.
+///
+/// # Panics
+/// When `requests` is not empty and the thread is not already panicking.
+pub fn fail_on_unexpected(name: &str, requests: &[String]) {
+    if requests.is_empty() || std::thread::panicking() {
+        return;
+    }
+    panic!(
+        "{name} saw {} request(s) it does not serve (a client bug, or a route the simulator \
+         lacks; a test that sends one on purpose takes them with `take_unexpected_requests`):\n  {}",
+        requests.len(),
+        requests.join("\n  ")
+    );
 }

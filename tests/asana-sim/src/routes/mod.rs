@@ -117,6 +117,7 @@ fn recorded(req: &Request, status: u16, in_batch: bool) -> RecordedRequest {
         in_batch,
         dropped: false,
         batch_write_actions: None,
+        body: None,
     }
 }
 
@@ -152,7 +153,15 @@ async fn gate_inner(sim: &Sim, req: Request, next: Next) -> Response {
         // The fallback records it as unexpected (before auth: fail loudly regardless).
         return next.run(req).await;
     }
+    // The body is read here (and handed on unchanged) so the log can keep it; the
+    // handlers' own extractors still apply their size limits to it.
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let req = Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
     let mut entry = recorded(&req, 0, in_batch);
+    entry.body = serde_json::from_slice(&bytes).ok();
     if !sim.authorized(req.headers()) {
         let response = ApiError::unauthorized().into_response();
         entry.status = response.status().as_u16();
