@@ -280,10 +280,11 @@ fn is_empty(f: &TaskFields, field: Field) -> bool {
     match field {
         Field::Title | Field::Completed => false,
         Field::Notes => f.notes.is_empty(),
-        Field::DueOn => f.due_on.is_none(),
+        Field::Due => f.due.is_none(),
         Field::Assignee => f.assignee.is_none(),
         Field::Tags => f.tags.is_empty(),
         Field::Section => f.section.is_none(),
+        Field::StartOn => f.start_on.is_none(),
     }
 }
 

@@ -129,7 +129,7 @@ pub fn field_hash(fields: &TaskFields, field: Field) -> u64 {
         Field::Title => h.update(fields.title.as_bytes()),
         Field::Notes => h.update(fields.notes.as_bytes()),
         Field::Completed => h.update([u8::from(fields.completed)]),
-        Field::DueOn => hash_opt(&mut h, fields.due_on.as_deref()),
+        Field::Due => hash_opt(&mut h, fields.due.as_deref()),
         Field::Assignee => hash_opt(&mut h, fields.assignee.as_deref()),
         Field::Tags => {
             for tag in &fields.tags {
@@ -138,6 +138,7 @@ pub fn field_hash(fields: &TaskFields, field: Field) -> u64 {
             }
         }
         Field::Section => hash_opt(&mut h, fields.section.as_deref()),
+        Field::StartOn => hash_opt(&mut h, fields.start_on.as_deref()),
     }
     let digest = h.finalize();
     let mut first = [0u8; 8];
@@ -382,7 +383,7 @@ impl PairSummary {
     /// The version of [`PairRecord::summary`]: raise it whenever what a summary holds or
     /// how it is computed changes (a [`Field`] added changes every digest), and stores
     /// rebuild their index on the next open.
-    pub const VERSION: u32 = 1;
+    pub const VERSION: u32 = 2;
 }
 
 impl PairSummary {
@@ -524,7 +525,7 @@ mod tests {
         TaskFields {
             title: title.into(),
             notes: "Two pages.".into(),
-            due_on: Some("2026-12-24".into()),
+            due: Some("2026-12-24".into()),
             tags: vec!["docs".into()],
             ..TaskFields::default()
         }
@@ -569,7 +570,7 @@ mod tests {
         assert_eq!(names, want);
         assert_eq!(
             stored["asana"]["fields"]["due_on"],
-            json!(r.asana.fields[Field::DueOn.index()])
+            json!(r.asana.fields[Field::Due.index()])
         );
         // An unsynced field stays unsynced: it is not "never seen".
         assert_eq!(stored["target"]["fields"]["notes"], json!(0));
@@ -597,22 +598,22 @@ mod tests {
     fn a_field_the_record_does_not_have_reads_as_never_seen_not_corrupt() {
         let mut r = record();
         // As a release without `due_on` would have written it: no value, no digest.
-        r.base.due_on = None;
-        r.target_fields.as_mut().unwrap().due_on = None;
+        r.base.due = None;
+        r.target_fields.as_mut().unwrap().due = None;
         let stored = without(serde_json::to_value(&r).unwrap(), "due_on");
         let back: PairRecord = serde_json::from_value(stored).unwrap();
-        assert_eq!(back.base.due_on, None, "the new field takes its default");
+        assert_eq!(back.base.due, None, "the new field takes its default");
         // Each side's digest is that of the side as the record remembers it: a side still
         // without a value has not changed, a side that has one now has changed it.
         let unset = TaskFields {
-            due_on: None,
+            due: None,
             ..fields("Spec")
         };
-        assert!(!back.asana.changed(&unset, Field::DueOn));
-        assert!(back.asana.changed(&fields("Spec"), Field::DueOn));
-        assert!(!back.target.changed(&unset, Field::DueOn));
+        assert!(!back.asana.changed(&unset, Field::Due));
+        assert!(back.asana.changed(&fields("Spec"), Field::Due));
+        assert!(!back.target.changed(&unset, Field::Due));
         // The fields it had are as they were.
-        for f in Field::ALL.into_iter().filter(|f| *f != Field::DueOn) {
+        for f in Field::ALL.into_iter().filter(|f| *f != Field::Due) {
             assert_eq!(
                 back.asana.fields[f.index()],
                 r.asana.fields[f.index()],
@@ -673,7 +674,7 @@ mod tests {
             r.target.changed(&r.base, Field::Title),
             "unsynced stays unsynced"
         );
-        assert!(!r.target.changed(&r.base, Field::DueOn));
+        assert!(!r.target.changed(&r.base, Field::Due));
     }
 
     #[test]
@@ -685,7 +686,7 @@ mod tests {
         });
         let intent: Intent = serde_json::from_value(stored).unwrap();
         assert_eq!(intent.fields.title, "A local idea");
-        assert_eq!(intent.fields.due_on, None);
+        assert_eq!(intent.fields.due, None);
     }
 
     #[test]
@@ -693,7 +694,7 @@ mod tests {
         // Every summary digest hashes every field: a field added or removed changes them
         // all, and the stores' indexes must then be rebuilt. When this fails, raise
         // `PairSummary::VERSION` and write the new list here.
-        let at_version_1 = [
+        let at_version_2 = [
             "title",
             "notes",
             "completed",
@@ -701,11 +702,12 @@ mod tests {
             "assignee",
             "tags",
             "section",
+            "start_on",
         ];
         let now: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
         assert_eq!(
             (PairSummary::VERSION, now.as_slice()),
-            (1, &at_version_1[..])
+            (2, &at_version_2[..])
         );
     }
 }

@@ -182,6 +182,13 @@ fn coverage(exchanges: &[Exchange]) -> Vec<&'static str> {
             }),
         ),
         (
+            "set due_at and start_on together",
+            Box::new(|e| {
+                put_with(e, "due_at", |v| v.is_string())
+                    && put_with(e, "start_on", |v| v.is_string())
+            }),
+        ),
+        (
             "set assignee",
             Box::new(|e| put_with(e, "assignee", |v| v.is_string())),
         ),
@@ -278,6 +285,16 @@ fn scenario(t: &Refereed) {
             assignee: Some(Some("bob@example.com".into())),
             tags: Some(vec!["edited-in-asana".into()]),
             section: Some("Done".into()),
+            ..TaskEdit::default()
+        },
+    );
+    // A due time and a start date set in Asana: read back as a time, never a day.
+    w.sim.edit_task(
+        &gids[7],
+        TaskEdit {
+            due_at: Some(Some("2027-05-06T14:30:00Z".into())),
+            start_on: Some(Some("2027-05-01".into())),
+            ..TaskEdit::default()
         },
     );
     w.sim.edit_task(
@@ -297,6 +314,17 @@ fn scenario(t: &Refereed) {
     );
     w.file_of(&added);
     assert_eq!(w.files().len(), 120);
+    let timed = w.file_of(&gids[7]).1;
+    assert_eq!(
+        World::front(&timed, "due_at").as_deref(),
+        Some("2027-05-06T14:30:00Z"),
+        "{timed}"
+    );
+    assert_eq!(World::front(&timed, "due_on"), None, "{timed}");
+    assert_eq!(
+        World::front(&timed, "start_on").as_deref(),
+        Some("2027-05-01")
+    );
 
     // 4. Edits in the files: each synced field on its own task, so that each kind of write
     //    is its own request.
@@ -307,6 +335,12 @@ fn scenario(t: &Refereed) {
     t.edit_file(&gids[5], |s| set_front(&s, "completed", Some("true")));
     t.edit_file(&gids[6], |s| set_front(&s, "due_on", Some("2027-03-04")));
     t.edit_file(&gids[9], |s| set_front(&s, "due_on", None));
+    // A due time and a start date written in the file: one PUT with both.
+    t.edit_file(&gids[8], |s| {
+        let s = set_front(&s, "due_on", None);
+        let s = set_front(&s, "due_at", Some("2027-04-05T08:15:00Z"));
+        set_front(&s, "start_on", Some("2027-04-01"))
+    });
     t.edit_file(&gids[10], |s| {
         set_front(&s, "assignee", Some("bob@example.com"))
     });
@@ -321,7 +355,7 @@ fn scenario(t: &Refereed) {
     // 5. New files: one with every field (a new section, a new tag), one plain note.
     w.write(
         "planned.md",
-        "---\ntitle: Planned locally\ndue_on: 2027-02-01\nassignee: alice@example.com\ntags: [plan, p1]\nsection: Next\n---\nDetails.\n",
+        "---\ntitle: Planned locally\ndue_at: 2027-02-01T09:30:00Z\nstart_on: 2027-01-25\nassignee: alice@example.com\ntags: [plan, p1]\nsection: Next\n---\nDetails.\n",
     );
     w.write("Plain note.md", "Just text.\n");
     // 6. A file deleted: its task is deleted.
@@ -334,6 +368,10 @@ fn scenario(t: &Refereed) {
     assert!(task(5).completed && !task(17).completed);
     assert_eq!(task(6).due_on.as_deref(), Some("2027-03-04"));
     assert_eq!(task(9).due_on, None);
+    assert_eq!(
+        (task(8).due_at.as_deref(), task(8).start_on.as_deref()),
+        (Some("2027-04-05T08:15:00.000Z"), Some("2027-04-01"))
+    );
     assert_eq!(task(10).assignee.as_deref(), Some("bob@example.com"));
     assert_eq!(task(11).assignee, None);
     assert_eq!(task(12).tags, ["added-locally", "bug", "p1"]);
@@ -348,6 +386,10 @@ fn scenario(t: &Refereed) {
         .expect("created");
     assert_eq!(planned.section.as_deref(), Some("Next"));
     assert_eq!(planned.tags, ["p1", "plan"]);
+    assert_eq!(
+        (planned.due_at.as_deref(), planned.start_on.as_deref()),
+        (Some("2027-02-01T09:30:00.000Z"), Some("2027-01-25"))
+    );
     assert!(tasks.iter().any(|t| t.name == "Plain note"));
 
     // 7. Rate limited twice and one server error: ridden out.

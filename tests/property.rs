@@ -25,7 +25,7 @@ use asana_bridge::config::{LinkConfig, OnDelete, TargetConfig};
 use asana_bridge::engine::{self, LinkReport, SyncOptions};
 use asana_bridge::merge::Policy;
 use asana_bridge_asana::{AsanaClient, AsanaConfig, AsanaConnector};
-use asana_bridge_connector::{Field, TaskFields};
+use asana_bridge_connector::{Due, Field, TaskFields};
 use asana_bridge_markdown::MarkdownConnector;
 use asana_bridge_markdown::frontmatter;
 use asana_bridge_state::Store;
@@ -58,7 +58,7 @@ impl Edit {
             Edit::Title(v) => v.clone_into(&mut f.title),
             Edit::Notes(v) => v.clone_into(&mut f.notes),
             Edit::Completed(v) => f.completed = *v,
-            Edit::DueOn(v) => f.due_on.clone_from(v),
+            Edit::DueOn(v) => f.due = v.as_deref().map(Due::from),
             Edit::Assignee(v) => f.assignee.clone_from(v),
             Edit::Tags(v) => f.tags.clone_from(v),
             Edit::Section(v) => f.section = Some(v.clone()),
@@ -195,10 +195,11 @@ fn fields() -> impl Strategy<Value = TaskFields> {
                     title,
                     notes,
                     completed,
-                    due_on,
+                    due: due_on.as_deref().map(Due::from),
                     assignee,
                     tags,
                     section,
+                    start_on: None,
                 }
                 .canonical()
             },
@@ -331,10 +332,11 @@ fn empty(f: &TaskFields, field: Field) -> bool {
     match field {
         Field::Title | Field::Completed => false,
         Field::Notes => f.notes.is_empty(),
-        Field::DueOn => f.due_on.is_none(),
+        Field::Due => f.due.is_none(),
         Field::Assignee => f.assignee.is_none(),
         Field::Tags => f.tags.is_empty(),
         Field::Section => f.section.is_none(),
+        Field::StartOn => f.start_on.is_none(),
     }
 }
 
@@ -645,10 +647,11 @@ fn sim_fields(t: &SimTask) -> TaskFields {
         title: t.name.clone(),
         notes: t.notes.clone(),
         completed: t.completed,
-        due_on: t.due_on.clone(),
+        due: t.due_on.as_deref().map(Due::from),
         assignee: t.assignee.clone(),
         tags: t.tags.clone(),
         section: t.section.clone(),
+        start_on: None,
     }
     .canonical()
 }
@@ -658,10 +661,11 @@ fn seed(f: &TaskFields) -> TaskSeed {
         name: f.title.clone(),
         notes: f.notes.clone(),
         completed: f.completed,
-        due_on: f.due_on.clone(),
+        due_on: f.due.as_ref().map(ToString::to_string),
         assignee: f.assignee.clone(),
         tags: f.tags.clone(),
         section: f.section.clone(),
+        ..TaskSeed::default()
     }
 }
 
@@ -673,7 +677,7 @@ fn render(f: &TaskFields, gid: Option<&str>) -> String {
     }
     out.push_str(&format!("title: \"{}\"\n", f.title));
     out.push_str(&format!("completed: {}\n", f.completed));
-    if let Some(d) = &f.due_on {
+    if let Some(d) = &f.due {
         out.push_str(&format!("due_on: {d}\n"));
     }
     if let Some(a) = &f.assignee {

@@ -62,6 +62,8 @@ fn restore() -> (GhWorld, String) {
                 assignee: t.assignee,
                 tags: t.tags,
                 section: t.section,
+                due_at: t.due_at,
+                start_on: t.start_on,
             },
         );
         assert_eq!(gid, t.gid, "seeded in gid order");

@@ -46,7 +46,17 @@ fuzz_target!(|data: &[u8]| {
         patch.assignee = Some(flag(8).then(|| "alice@example.com".to_owned()));
     }
     if flag(9) {
-        patch.due_on = Some(flag(10).then(|| "2026-12-01".to_owned()));
+        // A day, or a time (written `due_at`, so the edit swaps the key).
+        patch.due = Some(flag(10).then(|| {
+            if flag(12) {
+                "2026-12-01T15:00:00Z".into()
+            } else {
+                "2026-12-01".into()
+            }
+        }));
+    }
+    if flag(13) {
+        patch.start_on = Some(flag(14).then(|| "2026-11-28".to_owned()));
     }
     let gid = flag(11).then_some("1200000000000123");
 

@@ -186,14 +186,14 @@ fn one_sided_changes_flow_each_way() {
 #[test]
 fn same_change_on_both_sides_is_no_conflict_and_no_write() {
     let c = Case::synced(
-        |a| a.due_on = Some("2026-12-01".into()),
-        |t| t.due_on = Some("2026-12-01".into()),
+        |a| a.due = Some("2026-12-01".into()),
+        |t| t.due = Some("2026-12-01".into()),
     );
     let p = c.plan();
     let s = only_sync(&p);
     assert!(!s.writes());
     assert!(s.conflicts.is_empty());
-    assert_eq!(s.base.due_on.as_deref(), Some("2026-12-01"));
+    assert_eq!(s.base.due.as_deref(), Some("2026-12-01"));
     assert_eq!(p.write_count(), 0);
 }
 
@@ -893,21 +893,21 @@ fn adoption_never_clears_a_value_the_other_side_lacks() {
     // A target that cannot hold a due date (GitHub) adopted after a crash, file newer.
     let mut c = Case::new();
     let mut a = fields("One");
-    a.due_on = Some("2026-12-01".into());
+    a.due = Some("2026-12-01".into());
     a.section = Some("Doing".into());
     let mut t = fields("One, edited");
     t.assignee = Some("bob@example.com".into());
     c.asana.push(asana("1", a, 1));
     c.target.push(file("one.md", Some("1"), t, 9));
     let s = only_sync(&c.plan()).clone();
-    assert_eq!(s.to_asana.due_on, None, "Asana's due date is not cleared");
+    assert_eq!(s.to_asana.due, None, "Asana's due date is not cleared");
     assert_eq!(s.to_asana.section, None, "nor its section");
     assert_eq!(
         s.to_asana.assignee,
         Some(Some("bob@example.com".into())),
         "the file's assignee flows"
     );
-    assert_eq!(s.to_target.due_on, Some(Some("2026-12-01".into())));
+    assert_eq!(s.to_target.due, Some(Some("2026-12-01".into())));
     assert_eq!(
         s.to_asana.title, None,
         "a real difference without a base is held"

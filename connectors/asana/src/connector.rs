@@ -446,16 +446,23 @@ impl Connector for AsanaConnector {
                     .collect(),
             )
         };
-        let write = TaskWrite {
+        let mut write = TaskWrite {
             name: Some(fields.title.clone()),
             notes: Some(fields.notes.clone()),
             completed: Some(fields.completed),
-            due_on: fields.due_on.clone().map(Some),
             assignee,
             projects: Some(vec![self.project.clone()]),
             memberships,
             tags,
+            ..TaskWrite::default()
         };
+        write
+            .set_dates(
+                fields.due.as_ref().map(Some),
+                fields.start_on.as_deref().map(Some),
+                fields.due.as_ref(),
+            )
+            .map_err(ConnectorError::InvalidData)?;
         let sent_email = sent_email(&write);
         let request = Request::post("/tasks", request_body(write)?)
             .query("opt_fields", Self::task_fields())
@@ -478,17 +485,24 @@ impl Connector for AsanaConnector {
             Some(_) => Some(None),
             None => None,
         };
-        let write = TaskWrite {
+        let mut write = TaskWrite {
             name: patch.title.clone(),
             notes: patch.notes.clone(),
             completed: patch.completed,
-            due_on: patch
-                .due_on
-                .clone()
-                .map(|d| d.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty())),
             assignee,
             ..TaskWrite::default()
         };
+        let due_after = patch
+            .due
+            .as_ref()
+            .map_or(item.fields.due.as_ref(), Option::as_ref);
+        write
+            .set_dates(
+                patch.due.as_ref().map(Option::as_ref),
+                patch.start_on.as_ref().map(Option::as_deref),
+                due_after,
+            )
+            .map_err(ConnectorError::InvalidData)?;
 
         let mut wrote = false;
         if let Some(tags) = &patch.tags {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use asana_bridge_connector::{ConnectorError, Item, TaskFields};
+use asana_bridge_connector::{ConnectorError, Due, Item, TaskFields};
 
 use crate::wire::Task;
 
@@ -39,7 +39,12 @@ pub fn to_item(
         title: task.name.unwrap_or_default(),
         notes: task.notes.unwrap_or_default(),
         completed: task.completed.unwrap_or(false),
-        due_on: task.due_on,
+        due: match (task.due_at, task.due_on) {
+            (Some(at), _) => Some(Due::moment(&at).unwrap_or(Due::At(at))),
+            (None, Some(day)) => Some(Due::On(day)),
+            (None, None) => None,
+        },
+        start_on: task.start_on,
         assignee: task
             .assignee
             .as_ref()
@@ -105,6 +110,8 @@ mod tests {
             notes: Some("body".to_owned()),
             completed: Some(true),
             due_on: Some("2026-12-01".to_owned()),
+            due_at: None,
+            start_on: None,
             assignee: Some(Ref {
                 gid: "7".to_owned(),
             }),
@@ -171,6 +178,24 @@ mod tests {
         assert_ne!(a.revision, b.revision);
         let again = to_item(task(), "p", &HashMap::new()).expect("valid");
         assert_eq!(a.revision, again.revision);
+    }
+
+    /// A task due at a time reads as that moment (never flattened to its `due_on` day);
+    /// the start date comes along.
+    #[test]
+    fn a_due_time_is_kept_as_a_time() {
+        let mut timed = task();
+        timed.due_on = Some("2026-12-01".to_owned());
+        timed.due_at = Some("2026-12-01T15:00:00.000Z".to_owned());
+        timed.start_on = Some("2026-11-28".to_owned());
+        let item = to_item(timed, "p", &HashMap::new()).expect("valid");
+        assert_eq!(
+            item.fields.due,
+            Some(Due::At("2026-12-01T15:00:00Z".into()))
+        );
+        assert_eq!(item.fields.start_on.as_deref(), Some("2026-11-28"));
+        let item = to_item(task(), "p", &HashMap::new()).expect("valid");
+        assert_eq!(item.fields.due, Some(Due::On("2026-12-01".into())));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! Read structs have `Option` fields and ignore unknown keys: Asana returns only the fields
 //! asked for in `opt_fields` (plus `gid`), and may add fields at any time.
 
+use asana_bridge_connector::Due;
 use serde::{Deserialize, Serialize};
 
 /// The fields read for every task, all from the `opt_fields` enum of
@@ -16,6 +17,8 @@ pub const TASK_FIELDS: &[&str] = &[
     "notes",
     "completed",
     "due_on",
+    "due_at",
+    "start_on",
     "assignee",
     "tags.name",
     "memberships.project",
@@ -85,6 +88,11 @@ pub struct Task {
     pub completed: Option<bool>,
     #[serde(default)]
     pub due_on: Option<String>,
+    /// Set when the task is due at a time (then `due_on` is that time's date).
+    #[serde(default)]
+    pub due_at: Option<String>,
+    #[serde(default)]
+    pub start_on: Option<String>,
     #[serde(default)]
     pub assignee: Option<Ref>,
     #[serde(default)]
@@ -186,8 +194,15 @@ pub struct TaskWrite {
     pub notes: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completed: Option<bool>,
+    /// A day; never sent with `due_at` (Asana refuses both).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub due_on: Option<Option<String>>,
+    /// A moment (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<Option<String>>,
+    /// Asana refuses a start date unless the same request names the due date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_on: Option<Option<String>>,
     /// A user gid or an e-mail address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assignee: Option<Option<String>>,
@@ -210,6 +225,8 @@ impl TaskWrite {
             && self.notes.is_none()
             && self.completed.is_none()
             && self.due_on.is_none()
+            && self.due_at.is_none()
+            && self.start_on.is_none()
             && self.assignee.is_none()
             && self.projects.is_none()
             && self.memberships.is_none()
@@ -246,4 +263,111 @@ pub struct SectionTaskWrite {
 /// error is still turned into a typed one rather than unwrapped.
 pub fn body<T: Serialize>(data: T) -> Result<serde_json::Value, serde_json::Error> {
     serde_json::to_value(Body { data })
+}
+
+impl TaskWrite {
+    /// Sets the due date or time and the start date as Asana takes them: a day as
+    /// `due_on`, a moment as `due_at` (never both), clearing with `due_on: null`; a start
+    /// date set or cleared with the due date Asana wants in the same request (`due_after`:
+    /// the due date as the task will have it).
+    ///
+    /// # Errors
+    /// A message for the task's error line when a start date has no due date to go with.
+    pub fn set_dates(
+        &mut self,
+        due: Option<Option<&Due>>,
+        start_on: Option<Option<&str>>,
+        due_after: Option<&Due>,
+    ) -> Result<(), String> {
+        match due {
+            Some(Some(Due::On(day))) => self.due_on = Some(Some(day.clone())),
+            Some(Some(Due::At(at))) => self.due_at = Some(Some(at.clone())),
+            Some(None) => self.due_on = Some(None),
+            None => {}
+        }
+        let Some(start_on) = start_on else {
+            return Ok(());
+        };
+        match (start_on, due_after) {
+            (Some(start), None) => {
+                return Err(format!(
+                    "start_on {start} needs a due date (due_on or due_at), as Asana requires"
+                ));
+            }
+            (Some(start), Some(due)) if start > due.day_of() => {
+                return Err(format!(
+                    "start_on {start} is after the due date {}, which Asana refuses",
+                    due.day_of()
+                ));
+            }
+            _ => {}
+        }
+        // Setting or clearing a start date: Asana wants the due date in the same request.
+        if self.due_on.is_none() && self.due_at.is_none() {
+            match due_after {
+                Some(Due::On(day)) => self.due_on = Some(Some(day.clone())),
+                Some(Due::At(at)) => self.due_at = Some(Some(at.clone())),
+                None => self.due_on = Some(None),
+            }
+        }
+        self.start_on = Some(start_on.map(str::to_owned));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(write: &TaskWrite) -> serde_json::Value {
+        serde_json::to_value(write).expect("serialises")
+    }
+
+    /// A day goes as `due_on`, a time as `due_at`, never both; a start date (set or
+    /// cleared) takes the due date along, as Asana requires; a start date Asana would
+    /// refuse is an error before anything is sent.
+    #[test]
+    fn dates_go_as_asana_takes_them() {
+        let day = Due::On("2026-12-01".into());
+        let time = Due::At("2026-12-01T15:00:00Z".into());
+
+        let mut w = TaskWrite::default();
+        w.set_dates(Some(Some(&time)), None, Some(&time)).unwrap();
+        assert_eq!(
+            sent(&w),
+            serde_json::json!({"due_at": "2026-12-01T15:00:00Z"})
+        );
+
+        let mut w = TaskWrite::default();
+        w.set_dates(None, Some(Some("2026-11-28")), Some(&day))
+            .unwrap();
+        assert_eq!(
+            sent(&w),
+            serde_json::json!({"due_on": "2026-12-01", "start_on": "2026-11-28"})
+        );
+
+        let mut w = TaskWrite::default();
+        w.set_dates(Some(None), Some(None), None).unwrap();
+        assert_eq!(
+            sent(&w),
+            serde_json::json!({"due_on": null, "start_on": null})
+        );
+
+        let mut w = TaskWrite::default();
+        w.set_dates(None, Some(None), Some(&time)).unwrap();
+        assert_eq!(
+            sent(&w),
+            serde_json::json!({"due_at": "2026-12-01T15:00:00Z", "start_on": null})
+        );
+
+        let mut w = TaskWrite::default();
+        let e = w
+            .set_dates(None, Some(Some("2026-11-28")), None)
+            .unwrap_err();
+        assert!(e.contains("needs a due date"), "{e}");
+        let e = w
+            .set_dates(None, Some(Some("2026-12-05")), Some(&time))
+            .unwrap_err();
+        assert!(e.contains("after the due date 2026-12-01"), "{e}");
+    }
 }

@@ -150,7 +150,7 @@ async fn lists_every_task_in_pages_of_100() {
     let five = by_title("Task 5");
     assert_eq!(five.fields.tags, ["bug", "p1"]);
     assert_eq!(five.fields.section.as_deref(), Some("Done"));
-    assert_eq!(five.fields.due_on.as_deref(), Some("2026-12-01"));
+    assert_eq!(five.fields.due.as_deref(), Some("2026-12-01"));
     assert_eq!(five.partner, None);
     assert!(five.modified_at.is_some() && five.revision.is_some());
     assert_eq!(by_title("Task 6").fields.section, None);
@@ -275,10 +275,11 @@ async fn create_is_one_request_with_memberships_and_tags() {
         title: "Fix login".to_owned(),
         notes: "It breaks.".to_owned(),
         completed: false,
-        due_on: Some("2026-12-01".to_owned()),
+        due: Some("2026-12-01".into()),
         assignee: Some("alice@example.com".to_owned()),
         tags: vec!["bug".to_owned(), "new-tag".to_owned()],
         section: Some("Done".to_owned()),
+        start_on: None,
     };
     let item = connector
         .create(&fields, Some("ignored"))
@@ -355,12 +356,12 @@ async fn update_sends_only_patched_fields() {
 
     let patch = TaskPatch {
         title: Some("new".to_owned()),
-        due_on: Some(None),
+        due: Some(None),
         ..TaskPatch::default()
     };
     let updated = connector.update(&item, &patch).await.expect("update");
     assert_eq!(updated.fields.title, "new");
-    assert_eq!(updated.fields.due_on, None);
+    assert_eq!(updated.fields.due, None);
     assert_eq!(updated.fields.notes, "keep me");
     assert_eq!(
         updated.fields.assignee.as_deref(),

@@ -11,10 +11,12 @@
 //! Connectors know their service and nothing of the engine: no state store, no plan.
 
 pub mod connector;
+pub mod due;
 pub mod error;
 pub mod http;
 pub mod model;
 
 pub use connector::{Changes, Connector, Identity, Page, PageToken, Whereabouts};
+pub use due::{Due, DueError};
 pub use error::{ConnectorError, ErrorKind, FieldError, ItemError};
 pub use model::{Field, Item, TaskFields, TaskPatch};

@@ -2,9 +2,12 @@
 //!
 //! Every connector reads its system into [`Item`]s carrying [`TaskFields`], and writes
 //! [`TaskPatch`]es back. Values are kept in a canonical form (tags sorted and de-duplicated,
-//! emails lower-case, dates `YYYY-MM-DD`) so that equal tasks compare equal across systems.
+//! emails lower-case, dates `YYYY-MM-DD`, due times in UTC) so that equal tasks compare
+//! equal across systems.
 
 use serde::{Deserialize, Serialize};
+
+use crate::due::Due;
 
 /// The fields the bridge keeps mirrored, in their canonical form.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -15,8 +18,13 @@ pub struct TaskFields {
     pub notes: String,
     /// Done or not (GitHub: closed or open).
     pub completed: bool,
-    /// Due date as `YYYY-MM-DD`.
-    pub due_on: Option<String>,
+    /// When the task is due: a day or a moment (Asana `due_on` or `due_at`; the record
+    /// key stays `due_on`, as in states written before due times).
+    #[serde(rename = "due_on")]
+    pub due: Option<Due>,
+    /// Start date as `YYYY-MM-DD` (Asana `start_on`; needs a due date).
+    #[serde(default)]
+    pub start_on: Option<String>,
     /// Assignee by e-mail address, lower-case.
     pub assignee: Option<String>,
     /// Tag names, sorted and without duplicates (set semantics).
@@ -35,8 +43,12 @@ impl TaskFields {
             .assignee
             .map(|a| a.trim().to_lowercase())
             .filter(|a| !a.is_empty());
-        self.due_on = self
-            .due_on
+        self.due = self
+            .due
+            .map(|d| Due::from(d.as_str()))
+            .filter(|d| !d.is_empty());
+        self.start_on = self
+            .start_on
             .map(|d| d.trim().to_owned())
             .filter(|d| !d.is_empty());
         self.section = self
@@ -56,7 +68,8 @@ impl TaskFields {
             Field::Title => self.title.clone(),
             Field::Notes => self.notes.clone(),
             Field::Completed => self.completed.to_string(),
-            Field::DueOn => opt(self.due_on.as_ref()),
+            Field::Due => self.due.as_ref().map(Due::to_string).unwrap_or_default(),
+            Field::StartOn => opt(self.start_on.as_ref()),
             Field::Assignee => opt(self.assignee.as_ref()),
             Field::Tags => self.tags.join(", "),
             Field::Section => opt(self.section.as_ref()),
@@ -70,7 +83,8 @@ impl TaskFields {
             Field::Title => self.title == other.title,
             Field::Notes => self.notes == other.notes,
             Field::Completed => self.completed == other.completed,
-            Field::DueOn => self.due_on == other.due_on,
+            Field::Due => self.due == other.due,
+            Field::StartOn => self.start_on == other.start_on,
             Field::Assignee => self.assignee == other.assignee,
             Field::Tags => self.tags == other.tags,
             Field::Section => self.section == other.section,
@@ -83,7 +97,8 @@ impl TaskFields {
             Field::Title => self.title.clone_from(&other.title),
             Field::Notes => self.notes.clone_from(&other.notes),
             Field::Completed => self.completed = other.completed,
-            Field::DueOn => self.due_on.clone_from(&other.due_on),
+            Field::Due => self.due.clone_from(&other.due),
+            Field::StartOn => self.start_on.clone_from(&other.start_on),
             Field::Assignee => self.assignee.clone_from(&other.assignee),
             Field::Tags => self.tags.clone_from(&other.tags),
             Field::Section => self.section.clone_from(&other.section),
@@ -111,22 +126,26 @@ pub enum Field {
     Title,
     Notes,
     Completed,
-    DueOn,
+    /// The due day or moment; `due_on` in records and conflicts, as before due times.
+    #[serde(rename = "due_on")]
+    Due,
     Assignee,
     Tags,
     Section,
+    StartOn,
 }
 
 impl Field {
     /// Every field, in display order.
-    pub const ALL: [Field; 7] = [
+    pub const ALL: [Field; 8] = [
         Field::Title,
         Field::Notes,
         Field::Completed,
-        Field::DueOn,
+        Field::Due,
         Field::Assignee,
         Field::Tags,
         Field::Section,
+        Field::StartOn,
     ];
 
     /// The field's name as the Markdown front matter spells it.
@@ -136,7 +155,8 @@ impl Field {
             Field::Title => "title",
             Field::Notes => "notes",
             Field::Completed => "completed",
-            Field::DueOn => "due_on",
+            Field::Due => "due_on",
+            Field::StartOn => "start_on",
             Field::Assignee => "assignee",
             Field::Tags => "tags",
             Field::Section => "section",
@@ -163,10 +183,11 @@ pub struct TaskPatch {
     pub title: Option<String>,
     pub notes: Option<String>,
     pub completed: Option<bool>,
-    pub due_on: Option<Option<String>>,
+    pub due: Option<Option<Due>>,
     pub assignee: Option<Option<String>>,
     pub tags: Option<Vec<String>>,
     pub section: Option<Option<String>>,
+    pub start_on: Option<Option<String>>,
 }
 
 impl TaskPatch {
@@ -186,7 +207,8 @@ impl TaskPatch {
             Field::Title => self.title = Some(from.title.clone()),
             Field::Notes => self.notes = Some(from.notes.clone()),
             Field::Completed => self.completed = Some(from.completed),
-            Field::DueOn => self.due_on = Some(from.due_on.clone()),
+            Field::Due => self.due = Some(from.due.clone()),
+            Field::StartOn => self.start_on = Some(from.start_on.clone()),
             Field::Assignee => self.assignee = Some(from.assignee.clone()),
             Field::Tags => self.tags = Some(from.tags.clone()),
             Field::Section => self.section = Some(from.section.clone()),
@@ -212,8 +234,8 @@ impl TaskPatch {
         if self.completed.is_some() {
             out.push(Field::Completed);
         }
-        if self.due_on.is_some() {
-            out.push(Field::DueOn);
+        if self.due.is_some() {
+            out.push(Field::Due);
         }
         if self.assignee.is_some() {
             out.push(Field::Assignee);
@@ -223,6 +245,9 @@ impl TaskPatch {
         }
         if self.section.is_some() {
             out.push(Field::Section);
+        }
+        if self.start_on.is_some() {
+            out.push(Field::StartOn);
         }
         out
     }
@@ -240,8 +265,11 @@ impl TaskPatch {
         if let Some(v) = self.completed {
             out.completed = v;
         }
-        if let Some(v) = &self.due_on {
-            out.due_on.clone_from(v);
+        if let Some(v) = &self.due {
+            out.due.clone_from(v);
+        }
+        if let Some(v) = &self.start_on {
+            out.start_on.clone_from(v);
         }
         if let Some(v) = &self.assignee {
             out.assignee.clone_from(v);

@@ -7,7 +7,7 @@
 //! - assignee = the e-mail of the first assignee whose login the `[users]` table maps; an
 //!   issue assigned only to unmapped logins reads as unassigned (the bridge never guesses
 //!   an Asana person).
-//! - due date and section: GitHub has neither; always `None`.
+//! - due date or time, start date and section: GitHub has none of them; always `None`.
 //! - `modified_at` = `updated_at`; revision = `updated_at` plus a hash of the synced
 //!   values, so two edits within one second still change it.
 
@@ -45,7 +45,8 @@ pub fn to_item(issue: &Issue, emails: &HashMap<String, String>) -> Result<Item, 
         title: issue.title.clone(),
         notes,
         completed: issue.state == "closed",
-        due_on: None,
+        due: None,
+        start_on: None,
         assignee,
         tags: canonical_tags(
             issue

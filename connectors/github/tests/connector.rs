@@ -135,7 +135,7 @@ async fn writes_round_trip() {
     f.tags = vec!["bug".into(), "new-label".into()];
     f.assignee = Some("alice@example.com".into());
     f.completed = true;
-    f.due_on = Some("2026-01-01".into());
+    f.due = Some("2026-01-01".into());
     let created = c.create(&f, Some("1200")).await.expect("created");
     assert_eq!(created.partner.as_deref(), Some("1200"));
     assert_eq!(created.fields.notes, f.notes);
@@ -145,7 +145,7 @@ async fn writes_round_trip() {
         Some("alice@example.com")
     );
     assert!(created.fields.completed);
-    assert_eq!(created.fields.due_on, None, "GitHub has no due dates");
+    assert_eq!(created.fields.due, None, "GitHub has no due dates");
     let issue = sim
         .issue(created.id.parse().expect("number"))
         .expect("issue");
@@ -184,7 +184,7 @@ async fn writes_round_trip() {
         .update(
             &stamped,
             &TaskPatch {
-                due_on: Some(Some("2027-01-01".into())),
+                due: Some(Some("2027-01-01".into())),
                 ..TaskPatch::default()
             },
         )

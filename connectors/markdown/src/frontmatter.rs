@@ -10,7 +10,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use asana_bridge_connector::TaskFields;
+use asana_bridge_connector::{Due, DueError, TaskFields};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::MessageFormatter as _;
@@ -116,11 +116,13 @@ pub struct ParsedFile {
 }
 
 /// The keys the bridge reads from the front matter.
-pub const KNOWN_KEYS: [&str; 7] = [
+pub const KNOWN_KEYS: [&str; 9] = [
     "asana_gid",
     "title",
     "completed",
     "due_on",
+    "due_at",
+    "start_on",
     "assignee",
     "tags",
     "section",
@@ -483,18 +485,45 @@ pub fn parse(text: &str, stem: &str) -> Result<ParsedFile, FormatError> {
             });
         }
     };
-    if let Some(d) = &known.due_on {
-        check_date(d.trim()).map_err(|problem| FormatError::BadValue {
-            key: "due_on",
-            line: line_of_key("due_on"),
-            problem,
-        })?;
+    let bad = |key: &'static str, problem: String| FormatError::BadValue {
+        key,
+        line: line_of_key(key),
+        problem,
+    };
+    let blank = |v: Option<String>| v.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
+    let (due_on, due_at, start_on) = (
+        blank(known.due_on),
+        blank(known.due_at),
+        blank(known.start_on),
+    );
+    if let Some(d) = &due_on {
+        check_date(d).map_err(|problem| bad("due_on", problem))?;
     }
+    if let Some(d) = &start_on {
+        check_date(d).map_err(|problem| bad("start_on", problem))?;
+    }
+    let due = match (due_on, due_at) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "due_at",
+                "a task is due on a day (`due_on`) or at a time (`due_at`), not both: remove one"
+                    .to_owned(),
+            ));
+        }
+        (Some(day), None) => Some(Due::On(day)),
+        (None, Some(at)) => {
+            Some(Due::moment(&at).map_err(|e| bad("due_at", preview_error(&e, &at)))?)
+        }
+        (None, None) => None,
+    };
+    // A start date without a due date (or after it) reads as written: Asana refuses it,
+    // and the Asana side says so for this task when the bridge would send it.
     let fields = TaskFields {
         title,
         notes,
         completed: known.completed.unwrap_or(false),
-        due_on: known.due_on,
+        due,
+        start_on,
         assignee: known.assignee,
         tags: known.tags.map(|t| t.0).unwrap_or_default(),
         section: known.section,
@@ -539,6 +568,14 @@ fn check_date(d: &str) -> Result<(), String> {
     }
 }
 
+/// A [`DueError`] for a message, the value shortened.
+fn preview_error(e: &DueError, value: &str) -> String {
+    match e {
+        DueError::NotATime(_) => DueError::NotATime(preview(value)).to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// Whether `d` is a valid `due_on` value.
 #[must_use]
 pub fn is_date(d: &str) -> bool {
@@ -560,7 +597,8 @@ fn expected_for(key: &str) -> &'static str {
     match key {
         "asana_gid" => "the Asana task id (digits only)",
         "completed" => "true or false",
-        "due_on" => "a date written YYYY-MM-DD",
+        "due_on" | "start_on" => "a date written YYYY-MM-DD",
+        "due_at" => "a time written RFC 3339, e.g. 2026-12-01T15:00:00Z",
         "tags" => "a list of tags such as [bug, p1]",
         _ => "a single line of text",
     }
@@ -633,6 +671,10 @@ struct Known {
     #[serde(default)]
     due_on: Option<String>,
     #[serde(default)]
+    due_at: Option<String>,
+    #[serde(default)]
+    start_on: Option<String>,
+    #[serde(default)]
     assignee: Option<String>,
     #[serde(default)]
     tags: Option<Tags>,
@@ -704,10 +746,11 @@ mod tests {
                 title: "Fix the login page".into(),
                 notes: "Free-form notes in Markdown. This body is the task's description.".into(),
                 completed: false,
-                due_on: Some("2026-12-01".into()),
+                due: Some("2026-12-01".into()),
                 assignee: Some("alice@example.com".into()),
                 tags: vec!["bug".into(), "p1".into()],
                 section: Some("In progress".into()),
+                start_on: None,
             }
         );
         assert!(p.unknown_keys.is_empty());
@@ -859,6 +902,35 @@ mod tests {
         );
     }
 
+    /// A due time is `due_at` (RFC 3339, kept in UTC), a start date `start_on`; a task is
+    /// due on a day or at a time, not both.
+    #[test]
+    fn due_times_and_start_dates() {
+        let p = parse_ok(
+            "---\ntitle: t\ndue_at: 2026-12-01T16:00:00+01:00\nstart_on: 2026-11-28\n---\n",
+        );
+        assert_eq!(p.fields.due, Some(Due::At("2026-12-01T15:00:00Z".into())));
+        assert_eq!(p.fields.start_on.as_deref(), Some("2026-11-28"));
+        assert_eq!(
+            parse_err("---\ntitle: t\ndue_on: 2026-12-01\ndue_at: 2026-12-01T15:00:00Z\n---\n"),
+            "`due_at` (line 4): a task is due on a day (`due_on`) or at a time (`due_at`), not both: remove one"
+        );
+        assert_eq!(
+            parse_err("---\ntitle: t\ndue_at: tomorrow at noon\n---\n"),
+            "`due_at` (line 3): `tomorrow at noon` is not a time; write it as RFC 3339, e.g. 2026-12-01T15:00:00Z"
+        );
+        assert_eq!(
+            parse_err("---\ntitle: t\ndue_on: 2026-12-01\nstart_on: 2026-13-01\n---\n"),
+            "`start_on` (line 4): `2026-13-01` is not a real date"
+        );
+        // Asana's rule (a start date needs a due date) is checked where Asana is written.
+        let p = parse_ok("---\ntitle: t\nstart_on: 2026-11-28\n---\n");
+        assert_eq!(
+            (p.fields.due, p.fields.start_on.as_deref()),
+            (None, Some("2026-11-28"))
+        );
+    }
+
     /// `due_on` must be a real date written YYYY-MM-DD.
     #[test]
     fn dates() {
@@ -872,13 +944,13 @@ mod tests {
         assert!(
             parse_ok("---\ntitle: t\ndue_on: 2028-02-29\n---\n")
                 .fields
-                .due_on
+                .due
                 .is_some()
         );
         assert!(
             parse_ok("---\ntitle: t\ndue_on: \"2028-02-29\"\n---\n")
                 .fields
-                .due_on
+                .due
                 .is_some()
         );
     }

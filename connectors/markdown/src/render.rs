@@ -8,7 +8,7 @@
 //! order, quoting, line endings, BOM) stays as it was. Because the line scan is not a YAML
 //! parser, every edit is checked by parsing the result before it is accepted.
 
-use asana_bridge_connector::{Field, TaskFields, TaskPatch};
+use asana_bridge_connector::{Due, Field, TaskFields, TaskPatch};
 
 use crate::frontmatter::{self, Eol, FormatError, ParsedFile, key_blocks};
 
@@ -75,13 +75,24 @@ fn double_quoted(s: &str) -> String {
 /// the field is empty and its key is omitted. `Field::Notes` lives in the body: `None`.
 #[must_use]
 pub fn field_line(field: Field, fields: &TaskFields) -> Option<String> {
-    let key = field.name();
+    let mut key = field.name();
     let value = match field {
         Field::Title => scalar(&fields.title),
         Field::Notes => return None,
         Field::Completed => fields.completed.to_string(),
-        Field::DueOn => {
-            let d = fields.due_on.as_deref()?;
+        Field::Due => {
+            let due = fields.due.as_ref()?;
+            let plain = match due {
+                Due::On(d) => frontmatter::is_date(d),
+                Due::At(t) => {
+                    key = "due_at";
+                    Due::moment(t).is_ok_and(|again| again == *due)
+                }
+            };
+            if plain { due.to_string() } else { scalar(due) }
+        }
+        Field::StartOn => {
+            let d = fields.start_on.as_deref()?;
             if frontmatter::is_date(d) {
                 d.to_owned()
             } else {
@@ -106,10 +117,11 @@ fn partner_line(gid: &str) -> String {
 }
 
 /// The front-matter fields in the order new files list them (after `asana_gid`).
-const FRONT_FIELDS: [Field; 6] = [
+const FRONT_FIELDS: [Field; 7] = [
     Field::Title,
     Field::Completed,
-    Field::DueOn,
+    Field::Due,
+    Field::StartOn,
     Field::Assignee,
     Field::Tags,
     Field::Section,
@@ -207,11 +219,16 @@ pub fn edit(
             let yaml = &text[front.yaml.clone()];
             let blocks = key_blocks(yaml);
             let find = |key: &str| blocks.iter().find(|b| b.key == key);
+            // A due day is written `due_on`, a due time `due_at`: either line is the field's.
+            let find_field = |field: Field| match field {
+                Field::Due => find("due_on").or_else(|| find("due_at")),
+                f => find(f.name()),
+            };
             let mut replacements: Vec<(std::ops::Range<usize>, String)> = Vec::new();
             let mut appended = String::new();
             for field in FRONT_FIELDS.into_iter().filter(|&f| changed(f)) {
                 let line = field_line(field, &target).map(|l| l + eol.as_str());
-                match (find(field.name()), line) {
+                match (find_field(field), line) {
                     (Some(block), line) => {
                         replacements.push((block.range.clone(), line.unwrap_or_default()));
                     }
@@ -313,6 +330,36 @@ mod tests {
         .expect("edit succeeds")
     }
 
+    /// A due day becoming a due time (and back) replaces the one line, `due_on` <->
+    /// `due_at`, where it stood; a start date is added after it.
+    #[test]
+    fn a_due_day_becomes_a_due_time_in_place() {
+        let text = "---\ntitle: T\ndue_on: 2026-12-01\n# note\ntags: [a]\n---\nBody\n";
+        let timed = edited(
+            text,
+            &TaskPatch {
+                due: Some(Some(Due::At("2026-12-01T15:00:00Z".into()))),
+                ..TaskPatch::default()
+            },
+        );
+        assert_eq!(
+            timed,
+            "---\ntitle: T\ndue_at: 2026-12-01T15:00:00Z\n# note\ntags: [a]\n---\nBody\n"
+        );
+        let back = edited(
+            &timed,
+            &TaskPatch {
+                due: Some(Some(Due::On("2026-12-02".into()))),
+                start_on: Some(Some("2026-11-30".into())),
+                ..TaskPatch::default()
+            },
+        );
+        assert_eq!(
+            back,
+            "---\ntitle: T\ndue_on: 2026-12-02\n# note\ntags: [a]\nstart_on: 2026-11-30\n---\nBody\n"
+        );
+    }
+
     /// Plain where unambiguous, quoted where a YAML reader would read something else.
     #[test]
     fn scalar_quoting() {
@@ -353,10 +400,11 @@ mod tests {
             title: "Fix the login page".into(),
             notes: "Body".into(),
             completed: false,
-            due_on: Some("2026-12-01".into()),
+            due: Some("2026-12-01".into()),
             assignee: Some("Alice@Example.com".into()),
             tags: vec!["p1".into(), "bug".into()],
             section: Some("In progress".into()),
+            start_on: None,
         };
         assert_eq!(
             render_new(&f, Some("1200000000000123")),
@@ -382,7 +430,7 @@ mod tests {
         );
         let patch = TaskPatch {
             tags: Some(vec!["z".into()]),
-            due_on: Some(Some("2027-01-02".into())),
+            due: Some(Some("2027-01-02".into())),
             ..TaskPatch::default()
         };
         assert_eq!(
@@ -409,7 +457,7 @@ mod tests {
     fn emptied_keys_are_removed() {
         let text = "---\ntitle: t\ndue_on: 2026-01-01\nassignee: a@b.c\ntags:\n- a\nsection: S\nx: 1\n---\n";
         let patch = TaskPatch {
-            due_on: Some(None),
+            due: Some(None),
             assignee: Some(Some("  ".into())),
             tags: Some(vec![]),
             section: Some(None),

@@ -105,10 +105,11 @@ mod tests {
             title: "Fix the login page".into(),
             notes: "Line one\n\n- a list\n---\nnot a delimiter in the body\n".into(),
             completed: true,
-            due_on: Some("2026-12-01".into()),
+            due: Some("2026-12-01".into()),
             assignee: Some("alice@example.com".into()),
             tags: vec!["p1".into(), "bug".into()],
             section: Some("In progress".into()),
+            start_on: None,
         }
     }
 

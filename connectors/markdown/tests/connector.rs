@@ -79,10 +79,11 @@ async fn create_names_and_lists() {
         title: "Fix the login page".into(),
         notes: "Some notes".into(),
         completed: true,
-        due_on: Some("2026-12-01".into()),
+        due: Some("2026-12-01".into()),
         assignee: Some("alice@example.com".into()),
         tags: vec!["p1".into(), "bug".into()],
         section: Some("In progress".into()),
+        start_on: None,
     };
     let created = c
         .create(&fields, Some("1200000000000123"))

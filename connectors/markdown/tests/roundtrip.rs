@@ -3,7 +3,7 @@
 //! keys the bridge does not know reads back as the patched fields while every unknown key
 //! stays byte for byte.
 
-use asana_bridge_connector::{TaskFields, TaskPatch};
+use asana_bridge_connector::{Due, TaskFields, TaskPatch};
 use asana_bridge_markdown::frontmatter::{self, parse};
 use asana_bridge_markdown::render::{self, Change};
 use proptest::prelude::*;
@@ -74,26 +74,46 @@ fn date() -> impl Strategy<Value = String> {
     })
 }
 
+/// A due day, or a due moment (any second of the day, sometimes with milliseconds).
+fn due() -> impl Strategy<Value = Due> {
+    prop_oneof![
+        date().prop_map(Due::On),
+        (date(), 0u32..86_400, prop::option::of(0u32..1000)).prop_map(|(day, s, ms)| {
+            let frac = ms.map(|ms| format!(".{ms:03}")).unwrap_or_default();
+            Due::from(format!(
+                "{day}T{:02}:{:02}:{:02}{frac}Z",
+                s / 3600,
+                s / 60 % 60,
+                s % 60
+            ))
+        }),
+    ]
+}
+
 fn fields() -> impl Strategy<Value = TaskFields> {
     (
-        text(),
+        (text(), prop::option::of(date())),
         text(),
         any::<bool>(),
-        prop::option::of(date()),
+        prop::option::of(due()),
         prop::option::of(text()),
         prop::collection::vec(text(), 0..4),
         prop::option::of(text()),
     )
         .prop_map(
-            |(title, notes, completed, due_on, assignee, tags, section)| {
+            |((title, start), notes, completed, due, assignee, tags, section)| {
+                // Asana's rule: a start date only with a due date, and not after it.
+                let start_on =
+                    start.filter(|s| due.as_ref().is_some_and(|d| s.as_str() <= d.day_of()));
                 TaskFields {
                     title,
                     notes,
                     completed,
-                    due_on,
+                    due,
                     assignee,
                     tags,
                     section,
+                    start_on,
                 }
                 .canonical()
             },
@@ -105,20 +125,21 @@ fn patch() -> impl Strategy<Value = TaskPatch> {
         prop::option::of(text()),
         prop::option::of(text()),
         prop::option::of(any::<bool>()),
-        prop::option::of(prop::option::of(date())),
+        prop::option::of(prop::option::of(due())),
         prop::option::of(prop::option::of(text())),
         prop::option::of(prop::collection::vec(text(), 0..4)),
         prop::option::of(prop::option::of(text())),
     )
         .prop_map(
-            |(title, notes, completed, due_on, assignee, tags, section)| TaskPatch {
+            |(title, notes, completed, due, assignee, tags, section)| TaskPatch {
                 title,
                 notes,
                 completed,
-                due_on,
+                due,
                 assignee,
                 tags,
                 section,
+                start_on: None,
             },
         )
 }

@@ -325,10 +325,11 @@ async fn saved_task_comes_back_as_a_new_task() {
         title: "Fix the login page".into(),
         notes: "Steps:\n\n1. open\n2. log in\n".into(),
         completed: false,
-        due_on: Some("2026-12-01".into()),
+        due: Some("2026-12-01".into()),
         assignee: Some("Alice@Example.com".into()),
         tags: vec!["p1".into(), "bug".into()],
         section: Some("In progress".into()),
+        start_on: None,
     };
     let saved = save_to_trash(
         &c.trash_dir(),

@@ -144,7 +144,7 @@ fn world(cases: &[PairCase], new_asana: bool, new_file: bool) -> World {
         let base = fields(&format!("Task {i}"));
         let a_fields = match c.kind {
             RecordKind::AsanaApart => TaskFields {
-                due_on: Some("2027-01-01".into()),
+                due: Some("2027-01-01".into()),
                 ..base.clone()
             },
             _ => base.clone(),

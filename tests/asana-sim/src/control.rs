@@ -57,11 +57,19 @@ impl Shared {
             .iter()
             .map(|name| ensure_tag(&mut st, name))
             .collect::<ApiResult<Vec<_>>>()?;
+        let (due_on, due_at, start_on) = crate::state::dates_after(
+            (None, None, None),
+            seed.due_on.clone().map(Some),
+            seed.due_at.clone().map(Some),
+            seed.start_on.clone().map(Some),
+        )?;
         let new = NewTask {
             name: seed.name.clone(),
             notes: seed.notes.clone(),
             completed: seed.completed,
-            due_on: seed.due_on.clone(),
+            due_on,
+            due_at,
+            start_on,
             assignee,
             memberships: vec![Membership {
                 project: project.to_owned(),
@@ -95,6 +103,8 @@ impl Shared {
                 notes: edit.notes.clone(),
                 completed: edit.completed,
                 due_on: edit.due_on.clone(),
+                due_at: edit.due_at.clone(),
+                start_on: edit.start_on.clone(),
                 assignee,
             },
         )?;
@@ -199,6 +209,8 @@ fn sim_task(st: &State, gid: &str) -> Option<SimTask> {
         notes: t.notes.clone(),
         completed: t.completed,
         due_on: t.due_on.clone(),
+        due_at: t.due_at.clone(),
+        start_on: t.start_on.clone(),
         assignee: t
             .assignee
             .as_deref()

@@ -40,6 +40,10 @@ pub struct TaskSeed {
     pub completed: bool,
     /// `YYYY-MM-DD`.
     pub due_on: Option<String>,
+    /// A due time (RFC 3339), instead of `due_on`.
+    pub due_at: Option<String>,
+    /// `YYYY-MM-DD`; needs a due date.
+    pub start_on: Option<String>,
     /// Assignee's email (must be a workspace member).
     pub assignee: Option<String>,
     /// Tag names; missing tags are created in the workspace.
@@ -77,6 +81,18 @@ pub struct TaskEdit {
         skip_serializing_if = "Option::is_none"
     )]
     pub due_on: Option<Option<String>>,
+    /// `Some(Some(time))` sets a due time; `Some(None)` clears the due date.
+    #[serde(
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub due_at: Option<Option<String>>,
+    /// Asana's rule: only together with `due_on` or `due_at`.
+    #[serde(
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub start_on: Option<Option<String>>,
     /// `Some(None)` unassigns; `Some(Some(email))` assigns.
     #[serde(
         deserialize_with = "double_option",
@@ -113,6 +129,12 @@ pub struct SimTask {
     pub completed: bool,
     /// `YYYY-MM-DD`.
     pub due_on: Option<String>,
+    /// The due time, as the API reports it (milliseconds, `Z`).
+    #[serde(default)]
+    pub due_at: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub start_on: Option<String>,
     /// Assignee's email.
     pub assignee: Option<String>,
     /// Tag names, sorted.

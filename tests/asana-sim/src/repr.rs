@@ -103,7 +103,7 @@ pub fn task(st: &State, t: &Task) -> Value {
         "custom_fields": [],
         "dependencies": [],
         "dependents": [],
-        "due_at": null,
+        "due_at": t.due_at,
         "due_on": t.due_on,
         "followers": followers,
         "hearted": false,
@@ -122,7 +122,7 @@ pub fn task(st: &State, t: &Task) -> Value {
         "permalink_url": permalink(&t.gid),
         "projects": projects,
         "start_at": null,
-        "start_on": null,
+        "start_on": t.start_on,
         "tags": tags,
         "workspace": st.workspace_ref(),
     })

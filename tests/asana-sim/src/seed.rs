@@ -67,6 +67,7 @@ pub fn demo(sim: &Simulator) -> String {
                 assignee: assignee.map(str::to_owned),
                 tags: tags.into_iter().map(str::to_owned).collect(),
                 section: Some(section.to_owned()),
+                ..TaskSeed::default()
             },
         );
     }
@@ -96,6 +97,7 @@ pub fn generated(sim: &Simulator, project: &str, n: usize) {
                 assignee: people[i % people.len()].map(str::to_owned),
                 tags,
                 section: Some(sections[i % sections.len()].to_owned()),
+                ..TaskSeed::default()
             },
         );
     }

@@ -66,6 +66,9 @@ pub struct Task {
     pub completed_at: Option<Timestamp>,
     pub completed_by: Option<String>,
     pub due_on: Option<String>,
+    /// A due time (then `due_on` is its day), as the API reports it (milliseconds, `Z`).
+    pub due_at: Option<String>,
+    pub start_on: Option<String>,
     /// User gid.
     pub assignee: Option<String>,
     /// Tag gids in the order they were added.
@@ -86,6 +89,8 @@ pub struct NewTask {
     pub notes: String,
     pub completed: bool,
     pub due_on: Option<String>,
+    pub due_at: Option<String>,
+    pub start_on: Option<String>,
     pub assignee: Option<String>,
     pub memberships: Vec<Membership>,
     pub tags: Vec<String>,
@@ -98,7 +103,68 @@ pub struct TaskChanges {
     pub notes: Option<String>,
     pub completed: Option<bool>,
     pub due_on: Option<Option<String>>,
+    pub due_at: Option<Option<String>>,
+    pub start_on: Option<Option<String>>,
     pub assignee: Option<Option<String>>,
+}
+
+/// A task's dates after a write, by Asana's rules: `due_on` and `due_at` are never both
+/// given; a day clears the time, a time sets its day, clearing either clears both; a start
+/// date is set or cleared only with a due date (or time) in the same request, needs a due
+/// date to stay, and is not after it.
+///
+/// # Errors
+/// A `400` naming the rule broken.
+pub fn dates_after(
+    before: (Option<String>, Option<String>, Option<String>),
+    due_on: Option<Option<String>>,
+    due_at: Option<Option<String>>,
+    start_on: Option<Option<String>>,
+) -> ApiResult<(Option<String>, Option<String>, Option<String>)> {
+    let (mut on, mut at, mut start) = before;
+    if matches!((&due_on, &due_at), (Some(Some(_)), Some(Some(_)))) {
+        return Err(ApiError::bad_request(
+            "due_on: You may only provide one of due_on or due_at",
+        ));
+    }
+    if start_on.is_some() && due_on.is_none() && due_at.is_none() {
+        return Err(ApiError::bad_request(
+            "start_on: due_on or due_at must be present in the request when setting or unsetting start_on",
+        ));
+    }
+    match due_on {
+        Some(Some(day)) => (on, at) = (Some(day), None),
+        Some(None) => (on, at) = (None, None),
+        None => {}
+    }
+    match due_at {
+        Some(Some(time)) => {
+            let t: Timestamp = time.parse().map_err(|_| {
+                ApiError::bad_request(format!("due_at: Not a valid date-time: {time}"))
+            })?;
+            on = Some(t.strftime("%Y-%m-%d").to_string());
+            at = Some(t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        }
+        Some(None) => (on, at) = (None, None),
+        None => {}
+    }
+    if let Some(s) = start_on {
+        start = s;
+    }
+    match (&start, &on) {
+        (Some(_), None) => {
+            return Err(ApiError::bad_request(
+                "start_on: A task with a start date needs a due date",
+            ));
+        }
+        (Some(s), Some(day)) if s > day => {
+            return Err(ApiError::bad_request(format!(
+                "start_on: The start date {s} must not be after the due date {day}"
+            )));
+        }
+        _ => {}
+    }
+    Ok((on, at, start))
 }
 
 /// Where to place a task within a project or section.
@@ -403,6 +469,8 @@ impl State {
             completed_at: new.completed.then_some(now),
             completed_by: new.completed.then(|| actor.to_owned()),
             due_on: new.due_on,
+            due_at: new.due_at,
+            start_on: new.start_on,
             assignee: new.assignee,
             tags: Vec::new(),
             memberships: new.memberships.clone(),
@@ -452,6 +520,12 @@ impl State {
         if task.due_on.is_some() {
             changed.push("due_on");
         }
+        if task.due_at.is_some() {
+            changed.push("due_at");
+        }
+        if task.start_on.is_some() {
+            changed.push("start_on");
+        }
         if task.completed {
             changed.push("completed");
         }
@@ -478,6 +552,22 @@ impl State {
     /// Applies `changes`; returns whether anything actually changed.
     pub fn update_task(&mut self, actor: &str, gid: &str, changes: TaskChanges) -> ApiResult<bool> {
         let before = self.live_task(gid)?.clone();
+        // Checked before anything changes: a refused request changes nothing.
+        let dates =
+            if changes.due_on.is_some() || changes.due_at.is_some() || changes.start_on.is_some() {
+                Some(dates_after(
+                    (
+                        before.due_on.clone(),
+                        before.due_at.clone(),
+                        before.start_on.clone(),
+                    ),
+                    changes.due_on.clone(),
+                    changes.due_at.clone(),
+                    changes.start_on.clone(),
+                )?)
+            } else {
+                None
+            };
         let mut fields: Vec<&str> = Vec::new();
         let mut new_assignee: Option<Option<String>> = None;
         if let Some(name) = changes.name.filter(|n| *n != before.name) {
@@ -488,9 +578,18 @@ impl State {
             fields.push("notes");
             self.task_mut(gid).notes = notes;
         }
-        if let Some(due) = changes.due_on.filter(|d| *d != before.due_on) {
-            fields.push("due_on");
-            self.task_mut(gid).due_on = due;
+        if let Some((on, at, start)) = dates {
+            for (field, old, new) in [
+                ("due_on", &before.due_on, &on),
+                ("due_at", &before.due_at, &at),
+                ("start_on", &before.start_on, &start),
+            ] {
+                if old != new {
+                    fields.push(field);
+                }
+            }
+            let task = self.task_mut(gid);
+            (task.due_on, task.due_at, task.start_on) = (on, at, start);
         }
         if let Some(assignee) = changes.assignee.filter(|a| *a != before.assignee) {
             fields.push("assignee");

@@ -469,6 +469,7 @@ fn seed_grouped(w: &World, n: usize, notes_bytes: Option<usize>) {
                     assignee: people[i % people.len()].map(str::to_owned),
                     tags,
                     section: Some((*section).to_owned()),
+                    ..asana_sim::TaskSeed::default()
                 },
             );
         }

@@ -19,7 +19,7 @@ use crate::query::Params;
 use crate::repr::{self, COMPACT, TASK_OPT_IN};
 use crate::server::Sim;
 use crate::spec_fields;
-use crate::state::{Membership, NewTask, Placement, State, Task, TaskChanges};
+use crate::state::{Membership, NewTask, Placement, State, Task, TaskChanges, dates_after};
 
 /// Parses a date-time filter (`completed_since`, `modified_since`); a bare date is midnight UTC.
 fn parse_time(field: &str, raw: &str) -> ApiResult<Timestamp> {
@@ -234,8 +234,6 @@ fn notes_of(d: &Map<String, Value>) -> ApiResult<Option<String>> {
 /// so a test notices instead of silently losing data.
 const UNMODELED: &[&str] = &[
     "parent",
-    "due_at",
-    "start_on",
     "start_at",
     "custom_fields",
     "external",
@@ -361,8 +359,20 @@ fn parse_new_task(st: &State, d: &Map<String, Value>) -> ApiResult<NewTask> {
         }
         _ => {}
     }
-    let due_on: Option<String> = nullable_string(d, "due_on")?.unwrap_or_default();
-    check_date("due_on", &due_on)?;
+    let due_on = nullable_string(d, "due_on")?;
+    if let Some(v) = &due_on {
+        check_date("due_on", v)?;
+    }
+    let start_on = nullable_string(d, "start_on")?;
+    if let Some(v) = &start_on {
+        check_date("start_on", v)?;
+    }
+    let (due_on, due_at, start_on) = dates_after(
+        (None, None, None),
+        due_on,
+        nullable_string(d, "due_at")?,
+        start_on,
+    )?;
     let assignee = match nullable_string(d, "assignee")? {
         Some(Some(a)) => Some(st.resolve_user("assignee", &a)?),
         _ => None,
@@ -372,6 +382,8 @@ fn parse_new_task(st: &State, d: &Map<String, Value>) -> ApiResult<NewTask> {
         notes: notes_of(d)?.unwrap_or_default(),
         completed: opt_bool(d, "completed")?.unwrap_or(false),
         due_on,
+        due_at,
+        start_on,
         assignee,
         memberships,
         tags,
@@ -433,6 +445,10 @@ pub async fn update_task(
     if let Some(v) = &due_on {
         check_date("due_on", v)?;
     }
+    let start_on = nullable_string(&d, "start_on")?;
+    if let Some(v) = &start_on {
+        check_date("start_on", v)?;
+    }
     let assignee = match nullable_string(&d, "assignee")? {
         Some(Some(a)) => Some(Some(st.resolve_user("assignee", &a)?)),
         Some(None) => Some(None),
@@ -447,6 +463,8 @@ pub async fn update_task(
         notes: notes_of(&d)?,
         completed: opt_bool(&d, "completed")?,
         due_on,
+        due_at: nullable_string(&d, "due_at")?,
+        start_on,
         assignee,
     };
     let me = st.me.clone();
