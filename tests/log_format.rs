@@ -1,0 +1,75 @@
+//! End to end: `--log-format json` makes every stderr line of a run one JSON object (for
+//! journald and log shippers), the final error included, and no token ever appears in
+//! them.
+
+#[allow(unused_imports)] // the shared harness re-exports more than this file uses
+mod common;
+
+use common::{Run, World};
+
+/// Every line of `stderr` as JSON; panics naming the first line that is not an object.
+fn json_lines(stderr: &str) -> Vec<serde_json::Value> {
+    stderr
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}\n{stderr}"));
+            assert!(v.is_object(), "{line:?}");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn a_verbose_sync_logs_json_lines_without_the_token() {
+    let w = World::new("newest");
+    w.add_task("Logged", |_| {});
+    w.write("local.md", "---\ntitle: Made locally\n---\n");
+    let run = w.run(&["--log-format", "json", "sync", "-vv"]).expect(0);
+    let lines = json_lines(&run.stderr);
+    assert!(
+        lines.len() >= 3,
+        "a -vv sync logs something:\n{}",
+        run.stderr
+    );
+    for line in &lines {
+        assert!(line["level"].is_string(), "{line}");
+        assert!(line["timestamp"].is_string(), "{line}");
+        assert!(line["fields"].is_object(), "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l["level"] == "DEBUG"),
+        "-vv logs at debug:\n{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(&w.sim.token()), "the token was logged");
+    assert!(w.files().len() == 2, "{:?}", w.files().keys());
+
+    // The text format, for contrast, is not JSON.
+    let text = w.run(&["sync", "-vv"]).expect(0);
+    assert!(
+        text.stderr
+            .lines()
+            .any(|l| serde_json::from_str::<serde_json::Value>(l).is_err()),
+        "{}",
+        text.stderr
+    );
+}
+
+#[test]
+fn the_final_error_is_a_json_line_too() {
+    let w = World::new("newest");
+    let run = Run::from(
+        w.command()
+            .env_remove("ASANA_TOKEN")
+            .args(["--log-format", "json", "sync"])
+            .output()
+            .expect("run"),
+    )
+    .expect(2);
+    let lines = json_lines(&run.stderr);
+    let last = lines.last().expect("an error line");
+    assert_eq!(last["level"], "ERROR", "{last}");
+    let message = last["fields"]["message"].as_str().expect("message");
+    assert!(message.contains("ASANA_TOKEN"), "{message}");
+}
