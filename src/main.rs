@@ -27,6 +27,9 @@ fn main() -> ExitCode {
         std::env::var_os("NO_COLOR").as_deref(),
     );
     let json_logs = cli.log_format == LogFormat::Json;
+    if json_logs {
+        asana_bridge::watch::log_messages_as_json();
+    }
     init_logging(cli.verbose, cli.quiet, color, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

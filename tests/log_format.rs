@@ -73,3 +73,49 @@ fn the_final_error_is_a_json_line_too() {
     let message = last["fields"]["message"].as_str().expect("message");
     assert!(message.contains("ASANA_TOKEN"), "{message}");
 }
+
+/// `watch`'s own messages (an outage, its end) are log events too under JSON.
+#[test]
+fn watch_messages_are_json_lines_too() {
+    use common::{Fault, Watch};
+    use std::time::Duration;
+
+    let w = World::new("newest");
+    w.write_config_with("newest", "retry_max_seconds = 1\n");
+    w.add_task("Watched", |_| {});
+    let watch = Watch::start(&w, &["--log-format", "json", "--poll-interval", "1"]);
+    assert!(World::eventually(Duration::from_secs(20), || w
+        .files()
+        .len()
+        == 1));
+    w.sim.inject(Fault::Status {
+        status: 503,
+        count: 8,
+        method: None,
+        path_contains: None,
+    });
+    assert!(
+        World::eventually(Duration::from_secs(30), || watch
+            .stderr()
+            .contains("reachable again")),
+        "{}",
+        watch.stderr()
+    );
+    let (code, _, _, stderr) = watch.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines = json_lines(&stderr);
+    let messages: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["fields"]["message"].as_str())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.starts_with("link \"roadmap\": ")
+            && m.ends_with("retrying with backoff until it is back")),
+        "{stderr}"
+    );
+    assert!(
+        messages.contains(&"link \"roadmap\": reachable again"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&w.sim.token()), "the token was logged");
+}

@@ -169,20 +169,20 @@ impl LinkLoop {
             let message = r.fatal.clone().unwrap_or_default();
             return Some(match outage {
                 None => {
-                    eprintln!(
+                    super::stderr_line(&format!(
                         "warning: link \"{name}\": {message}; retrying with backoff until it is back"
-                    );
+                    ));
                     (message, self.poll.min(MAX_BACKOFF))
                 }
                 Some((first, backoff)) => (first, (backoff * 2).min(MAX_BACKOFF)),
             });
         }
         if outage.is_some() {
-            eprintln!("link \"{name}\": reachable again");
+            super::stderr_line(&format!("link \"{name}\": reachable again"));
         }
         let errors: BTreeSet<String> = report::error_lines(r).into_iter().collect();
         for line in errors.difference(last_errors) {
-            eprintln!("{line}");
+            super::stderr_line(line);
         }
         *last_errors = errors;
         if !self.out.json {

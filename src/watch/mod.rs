@@ -214,6 +214,27 @@ async fn start_metrics(
     Ok((metrics::install(), listener))
 }
 
+/// Whether stderr carries JSON log lines (`--log-format json`, set once by the binary).
+static JSON_LOGS: AtomicBool = AtomicBool::new(false);
+
+/// Makes watch's own messages on stderr (errors, outages) log events, so that with
+/// `--log-format json` every stderr line is JSON.
+pub fn log_messages_as_json() {
+    JSON_LOGS.store(true, Ordering::Relaxed);
+}
+
+/// Writes one of watch's messages to stderr: as it is, or as a log event (`error: ...` at
+/// error level, anything else at warning level) when the logs are JSON.
+fn stderr_line(line: &str) {
+    if !JSON_LOGS.load(Ordering::Relaxed) {
+        eprintln!("{line}");
+    } else if let Some(error) = line.strip_prefix("error: ") {
+        tracing::error!("{error}");
+    } else {
+        tracing::warn!("{}", line.strip_prefix("warning: ").unwrap_or(line));
+    }
+}
+
 /// Seconds between polls when neither `--poll-interval` nor the link says.
 pub const DEFAULT_POLL_SECS: u64 = 10;
 
