@@ -31,7 +31,7 @@ pub struct Cli {
     pub color: ColorChoice,
     /// Log lines on stderr as `text`, or `json`: one JSON object a line, for journald and
     /// log shippers.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT", env = "ASANA_BRIDGE_LOG_FORMAT")]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,

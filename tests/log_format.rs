@@ -1,6 +1,6 @@
 //! End to end: `--log-format json` makes every stderr line of a run one JSON object (for
-//! journald and log shippers), the final error included, and no token ever appears in
-//! them.
+//! journald and log shippers; also set by `ASANA_BRIDGE_LOG_FORMAT`), the final error
+//! included, and no token ever appears in them.
 
 #[allow(unused_imports)] // the shared harness re-exports more than this file uses
 mod common;
@@ -62,7 +62,9 @@ fn the_final_error_is_a_json_line_too() {
     let run = Run::from(
         w.command()
             .env_remove("ASANA_TOKEN")
-            .args(["--log-format", "json", "sync"])
+            // The environment's setting, as the container image and the systemd unit use it.
+            .env("ASANA_BRIDGE_LOG_FORMAT", "json")
+            .args(["sync"])
             .output()
             .expect("run"),
     )
