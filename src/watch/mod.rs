@@ -192,6 +192,8 @@ pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Ex
         }
     }
     if let Some(server) = metrics_server {
+        // Not waited for: the loops may have ended on a state failure, with no stop sent.
+        server.abort();
         let _ = server.await;
     }
     publisher.remove();
