@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{Watch, World, free_port};
+use common::{Run, Watch, World, free_port};
 
 const WAIT: Duration = Duration::from_secs(20);
 const LINKS: [&str; 7] = [
@@ -171,4 +171,62 @@ fn a_shard_that_does_not_exist_is_refused() {
         .expect(2);
     assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
     assert!(synced(&w).is_empty());
+}
+
+/// The example StatefulSet agrees with itself: as many shards as replicas, each replica's
+/// shard from its pod index, and the shared token's budget split between them.
+#[test]
+fn the_example_statefulset_splits_its_config_and_its_budget_by_its_replicas() {
+    let manifest = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/k8s-statefulset.yaml"),
+    )
+    .expect("deploy/k8s-statefulset.yaml");
+    let after = |key: &str| -> String {
+        let at = manifest
+            .find(key)
+            .unwrap_or_else(|| panic!("{key} in the manifest"));
+        manifest[at + key.len()..]
+            .lines()
+            .next()
+            .expect("a value")
+            .trim()
+            .trim_matches('"')
+            .to_owned()
+    };
+    let replicas: u64 = after("\n  replicas: ").parse().expect("replicas");
+    let env_replicas: u64 = after("- name: REPLICAS\n              value: ")
+        .parse()
+        .expect("REPLICAS");
+    assert_eq!(replicas, env_replicas, "replicas and REPLICAS differ");
+    assert!(manifest.contains("- --shard\n            - $(SHARD)/$(REPLICAS)\n"));
+    assert!(manifest.contains("fieldPath: metadata.labels['apps.kubernetes.io/pod-index']"));
+    let budget: u64 = after("requests_per_minute = ").parse().expect("budget");
+    assert_eq!(
+        budget * replicas,
+        1500,
+        "the shared token's 1,500 a minute, split"
+    );
+    // Every shard the replicas will ask for is one the binary accepts.
+    for k in 0..replicas {
+        let shard = format!("{k}/{replicas}");
+        let run = Run::from(
+            std::process::Command::new(env!("CARGO_BIN_EXE_asana-bridge"))
+                .args([
+                    "--config",
+                    "/nonexistent/asana-bridge.toml",
+                    "watch",
+                    "--shard",
+                    &shard,
+                ])
+                .output()
+                .expect("run"),
+        );
+        // Past the command line: the missing config is what stops it.
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("/nonexistent/asana-bridge.toml"),
+            "{shard}: {}",
+            run.stderr
+        );
+    }
 }
