@@ -29,6 +29,10 @@ pub struct Cli {
     /// is set, `always`, or `never`.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+    /// Log lines on stderr as `text`, or `json`: one JSON object a line, for journald and
+    /// log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT", env = "ASANA_BRIDGE_LOG_FORMAT")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -139,6 +143,14 @@ pub struct WatchArgs {
     /// URL plus `/<link name>`.
     #[arg(long, value_name = "URL", requires = "webhook_listen")]
     pub webhook_url: Option<String>,
+    /// Serve Prometheus metrics at /metrics and a health check at /healthz on this address
+    /// (e.g. 127.0.0.1:9187).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Run only the links whose name hashes to shard K of N (K from 0 to N-1), so that N
+    /// processes, each with its own state directory, split one config.
+    #[arg(long, value_name = "K/N", conflicts_with = "link")]
+    pub shard: Option<crate::watch::shard::Shard>,
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +193,13 @@ impl ColorChoice {
             Self::Auto => stderr_is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty),
         }
     }
+}
+
+/// How log lines on stderr are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// A side to keep.

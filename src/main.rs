@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use asana_bridge::cli::Cli;
+use asana_bridge::cli::{Cli, LogFormat};
 use asana_bridge::commands;
 use asana_bridge::exit::Exit;
 
@@ -26,7 +26,11 @@ fn main() -> ExitCode {
         std::io::stderr().is_terminal(),
         std::env::var_os("NO_COLOR").as_deref(),
     );
-    init_logging(cli.verbose, cli.quiet, color);
+    let json_logs = cli.log_format == LogFormat::Json;
+    if json_logs {
+        asana_bridge::watch::log_messages_as_json();
+    }
+    init_logging(cli.verbose, cli.quiet, color, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -39,6 +43,11 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(exit) => exit.into(),
+        Err(failure) if json_logs => {
+            // A log shipper reads stderr as JSON lines: the final error is one of them.
+            tracing::error!("{}", one_line(&failure.error));
+            failure.exit.into()
+        }
         Err(failure) => {
             eprintln!("error: {}", one_line(&failure.error));
             failure.exit.into()
@@ -61,7 +70,8 @@ fn one_line(error: &anyhow::Error) -> String {
     line
 }
 
-fn init_logging(verbose: u8, quiet: bool, color: bool) {
+/// Logs on stderr at the level `-v`/`-q` choose, as text or as one JSON object a line.
+fn init_logging(verbose: u8, quiet: bool, color: bool, format: LogFormat) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -79,10 +89,12 @@ fn init_logging(verbose: u8, quiet: bool, color: bool) {
             "warn,asana_bridge={level},asana_bridge_connector={level},asana_bridge_asana={level},asana_bridge_markdown={level},asana_bridge_state={level},sled=off"
         )
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
-        .with_ansi(color)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.with_ansi(color).init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
 }

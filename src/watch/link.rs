@@ -99,6 +99,7 @@ impl LinkLoop {
             };
             tracing::debug!(link = %self.link.name, ?wake, full, "sync");
             let bar = indicatif::ProgressBar::hidden();
+            let began = Instant::now();
             let report = engine::sync_link(
                 &self.link,
                 self.asana.as_ref(),
@@ -122,6 +123,7 @@ impl LinkLoop {
             }
             outage = self.report(&report, outage, &mut last_errors);
             self.publish(&report, outage.as_ref().map(|(m, _)| m.clone()))?;
+            super::metrics::sync_done(&self.link.name, &report, full, began.elapsed());
 
             // Wait for the next reason to sync.
             let interval = match &outage {
@@ -167,20 +169,20 @@ impl LinkLoop {
             let message = r.fatal.clone().unwrap_or_default();
             return Some(match outage {
                 None => {
-                    eprintln!(
+                    super::stderr_line(&format!(
                         "warning: link \"{name}\": {message}; retrying with backoff until it is back"
-                    );
+                    ));
                     (message, self.poll.min(MAX_BACKOFF))
                 }
                 Some((first, backoff)) => (first, (backoff * 2).min(MAX_BACKOFF)),
             });
         }
         if outage.is_some() {
-            eprintln!("link \"{name}\": reachable again");
+            super::stderr_line(&format!("link \"{name}\": reachable again"));
         }
         let errors: BTreeSet<String> = report::error_lines(r).into_iter().collect();
         for line in errors.difference(last_errors) {
-            eprintln!("{line}");
+            super::stderr_line(line);
         }
         *last_errors = errors;
         if !self.out.json {
@@ -213,6 +215,8 @@ impl LinkLoop {
     fn publish(&self, r: &LinkReport, outage: Option<String>) -> Result<(), StateError> {
         let state = LinkState::open(&self.store, &self.link.name)?;
         let meta = state.meta()?;
+        let conflicts = r.conflicts_open.max(state.conflicts.len());
+        super::metrics::conflicts_pending(&self.link.name, conflicts);
         self.publisher.update(
             &self.link.name,
             LinkStatus {
@@ -220,7 +224,7 @@ impl LinkLoop {
                 last_success: meta.last_success,
                 cursor_at: meta.asana_cursor_at,
                 mapped: state.pairs.len(),
-                conflicts: r.conflicts_open.max(state.conflicts.len()),
+                conflicts,
                 pending_creates: state.intents.len(),
                 outage,
                 webhook: self.webhook,

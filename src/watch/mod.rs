@@ -7,6 +7,8 @@
 //! - [`webhook`]: the optional Asana webhook receiver, a prompt to poll now.
 //! - [`receiver`]: its HTTP server, bounded in time, size and connections.
 //! - [`github_hook`]: a GitHub link's repository webhook, on the same receiver.
+//! - [`metrics`]: `--metrics-listen`, Prometheus metrics and `/healthz`.
+//! - [`shard`]: `--shard K/N`, which links this process runs.
 //!
 //! The state store is held for the whole run (one process per state directory). On a
 //! signal every loop finishes the sync in hand (actions not yet begun are left for the
@@ -15,8 +17,10 @@
 pub mod folder;
 pub mod github_hook;
 pub mod link;
+pub mod metrics;
 pub mod published;
 pub mod receiver;
+pub mod shard;
 pub mod webhook;
 
 use std::path::Path;
@@ -46,7 +50,25 @@ const WEBHOOK_REFRESH: Duration = Duration::from_secs(3600);
 /// Runs `watch`.
 pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Exit, CliError> {
     let config = load_config(config_path)?;
-    let links = config.select(args.link.as_deref())?;
+    let mut links = config.select(args.link.as_deref())?;
+    if let Some(shard) = args.shard {
+        let all = links.len();
+        links.retain(|l| shard.runs(&l.name));
+        let names: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();
+        out.line(&format!(
+            "shard {shard}: {} of the {all} links in the config: {}",
+            links.len(),
+            if names.is_empty() {
+                "(none)".to_owned()
+            } else {
+                names.join(", ")
+            }
+        ));
+    }
+    let metrics = match args.metrics_listen {
+        Some(listen) => Some(start_metrics(listen).await?),
+        None => None,
+    };
     let connectors = Connectors::new(&config, false)?;
     let store = Arc::new(Store::open(&config.state_dir)?);
     let publisher = Arc::new(Publisher::new(&config.state_dir));
@@ -73,6 +95,9 @@ pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Ex
                 .or(link.poll_interval)
                 .unwrap_or(DEFAULT_POLL_SECS),
         );
+        if let Some((m, _)) = &metrics {
+            m.watch_link(&link.name, Duration::from_secs(args.full_interval) + poll);
+        }
         loops.push(LinkLoop {
             link: link.clone(),
             asana,
@@ -138,6 +163,14 @@ pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Ex
         if loops.len() == 1 { "" } else { "s" }
     ));
 
+    let metrics_server = metrics
+        .map(|(m, listener)| tokio::spawn(metrics::server::serve(listener, m, stop_rx.clone())));
+    if loops.is_empty() {
+        // A shard with no link of its own idles (a replica of a StatefulSet must not
+        // exit), healthy, until stopped.
+        let mut stop = stop_rx.clone();
+        let _ = stop.wait_for(|s| *s).await;
+    }
     let results = futures::future::join_all(
         loops
             .into_iter()
@@ -158,6 +191,11 @@ pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Ex
             }
         }
     }
+    if let Some(server) = metrics_server {
+        // Not waited for: the loops may have ended on a state failure, with no stop sent.
+        server.abort();
+        let _ = server.await;
+    }
     publisher.remove();
     store.flush()?;
     for result in results {
@@ -165,6 +203,38 @@ pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Ex
     }
     out.line("stopped");
     Ok(Exit::Success)
+}
+
+/// Installs the metrics and binds their server's address (a taken address is a usage
+/// error, said before anything runs).
+async fn start_metrics(
+    listen: std::net::SocketAddr,
+) -> Result<(Arc<metrics::Metrics>, tokio::net::TcpListener), CliError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| CliError::usage(anyhow!("cannot serve metrics on {listen}: {e}")))?;
+    Ok((metrics::install(), listener))
+}
+
+/// Whether stderr carries JSON log lines (`--log-format json`, set once by the binary).
+static JSON_LOGS: AtomicBool = AtomicBool::new(false);
+
+/// Makes watch's own messages on stderr (errors, outages) log events, so that with
+/// `--log-format json` every stderr line is JSON.
+pub fn log_messages_as_json() {
+    JSON_LOGS.store(true, Ordering::Relaxed);
+}
+
+/// Writes one of watch's messages to stderr: as it is, or as a log event (`error: ...` at
+/// error level, anything else at warning level) when the logs are JSON.
+fn stderr_line(line: &str) {
+    if !JSON_LOGS.load(Ordering::Relaxed) {
+        eprintln!("{line}");
+    } else if let Some(error) = line.strip_prefix("error: ") {
+        tracing::error!("{error}");
+    } else {
+        tracing::warn!("{}", line.strip_prefix("warning: ").unwrap_or(line));
+    }
 }
 
 /// Seconds between polls when neither `--poll-interval` nor the link says.

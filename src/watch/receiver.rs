@@ -390,6 +390,7 @@ impl<E: Endpoint> Server<E> {
         if let Some(reason) = answer.refused {
             self.refusals.count(reason);
         }
+        super::metrics::webhook_answered(answer.refused);
         let mut response = Response::new(Full::new(Bytes::new()));
         *response.status_mut() = answer.status;
         let headers = response.headers_mut();

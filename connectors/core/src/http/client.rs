@@ -436,6 +436,12 @@ impl Inner {
 
         self.counters.record(&request.method);
         let answer = builder.send().await;
+        if let Some(observer) = super::observer::observer() {
+            observer.answered(
+                self.service,
+                answer.as_ref().ok().map(|r| r.status().as_u16()),
+            );
+        }
         let response = match answer {
             Ok(response) => response,
             Err(source) => {
@@ -710,7 +716,11 @@ impl Inner {
         let wait = named.unwrap_or_else(|| self.retry.rate_limit_fallback(n));
         let now = Instant::now();
         let limit = self.rate_limit_max_wait.unwrap_or(self.retry.max_elapsed);
-        if now.duration_since(started) + wait > limit {
+        let gives_up = now.duration_since(started) + wait > limit;
+        if let Some(observer) = super::observer::observer() {
+            observer.rate_limited(self.service, (!gives_up).then_some(wait));
+        }
+        if gives_up {
             warn!(service = self.service, request = %request.label(), ?wait, "rate limited; giving up");
             return backoff::Error::permanent(ConnectorError::RateLimited {
                 retry_after: Some(wait),

@@ -48,11 +48,12 @@
 //!
 //! Files: `config.rs` (set-up: budget, caps, retry policy, token source), `request.rs`
 //! (what goes in and out), `client.rs` (the send loop), `answers.rs` (reading rate-limit
-//! headers and error messages).
+//! headers and error messages), `observer.rs` (the hook a metrics keeper installs).
 
 mod answers;
 mod client;
 mod config;
+mod observer;
 mod request;
 #[cfg(test)]
 mod tests;
@@ -64,4 +65,5 @@ pub use config::{
     DEFAULT_REQUESTS_PER_MINUTE, HttpConfig, Idempotency, RateLearned, RateMemory, RetryPolicy,
     TokenSource,
 };
+pub use observer::{HttpObserver, set_observer};
 pub use request::{Request, RequestCounts, Response};
