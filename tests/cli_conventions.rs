@@ -406,6 +406,22 @@ fn projects_lists_every_visible_project() {
         "{:?}",
         w.sim.requests()
     );
+    // Before there is a config (choosing a project comes first): the starter's settings.
+    let fresh = tempfile::tempdir().expect("dir");
+    let out = Run::from(
+        w.command()
+            .current_dir(fresh.path())
+            .args(["projects", "--workspace", &w.sim.workspace_gid()])
+            .output()
+            .expect("run"),
+    )
+    .expect(0);
+    assert!(
+        out.stdout.contains(&format!("{}  Roadmap", w.project)),
+        "{}",
+        out.stdout
+    );
+    assert!(!fresh.path().join("asana-bridge.toml").exists());
     let none = w.run(&["projects", "--workspace", "Elsewhere"]).expect(2);
     assert!(
         none.stderr.contains("no workspace \"Elsewhere\""),

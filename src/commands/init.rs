@@ -10,9 +10,9 @@ use anyhow::{Context, anyhow};
 use asana_bridge_asana::listing;
 
 use super::Output;
-use super::projects::{ProjectRef, parse_ref, resolve_name};
+use super::projects::{ProjectRef, config_or_starter, parse_ref, resolve_name};
 use crate::cli::InitArgs;
-use crate::config::{Config, STARTER};
+use crate::config::STARTER;
 use crate::connect::Connectors;
 use crate::exit::{CliError, Exit};
 
@@ -105,11 +105,8 @@ fn exists(path: &Path) -> CliError {
 /// when a token is at hand (and written as it is, with a warning, when none is).
 async fn choose(path: &Path, text: &str) -> Result<Chosen, CliError> {
     let reference = parse_ref(text).map_err(|e| CliError::usage(anyhow!(e)))?;
-    let base_url = std::env::var("ASANA_BASE_URL")
-        .ok()
-        .filter(|s| !s.is_empty());
     // The starter's own settings (token variable, API root): what the new config will use.
-    let config = Config::parse(path, STARTER, base_url)?;
+    let config = config_or_starter(path)?;
     let connectors = match Connectors::new(&config, true) {
         Ok(c) => c,
         Err(e) => {
@@ -187,6 +184,7 @@ fn starter_for(chosen: &Chosen) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     /// The lines `--project` replaces are in the starter, and the result parses with the
     /// project, the link and the folder named after it.

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::{Output, load_config};
 use crate::cli::ProjectsArgs;
+use crate::config::{Config, STARTER};
 use crate::connect::Connectors;
 use crate::exit::{CliError, Exit};
 
@@ -23,7 +24,7 @@ pub(crate) struct Listed {
 
 /// Runs `asana-bridge projects`.
 pub async fn run(config_path: &Path, args: &ProjectsArgs, out: Output) -> Result<Exit, CliError> {
-    let config = load_config(config_path)?;
+    let config = config_or_starter(config_path)?;
     let connectors = Connectors::new(&config, true)?;
     let client = connectors.asana_client();
     let archived = (args.no_archived).then_some(false);
@@ -59,6 +60,23 @@ pub async fn run(config_path: &Path, args: &ProjectsArgs, out: Output) -> Result
     }
     out.line("link one with `asana-bridge init --project NAME_OR_GID`, or put its gid in a [[link]]'s asana_project");
     Ok(Exit::Success)
+}
+
+/// The config at `path`; before there is one (`projects` is how people choose what to
+/// put in it), the starter config's settings: the token from `ASANA_TOKEN` or what
+/// `auth login` stored, the API root from `ASANA_BASE_URL` or Asana's.
+pub(crate) fn config_or_starter(path: &Path) -> Result<Config, CliError> {
+    if path.exists() {
+        return load_config(path);
+    }
+    tracing::debug!(
+        "{} does not exist: using the starter config's settings",
+        path.display()
+    );
+    let base_url = std::env::var("ASANA_BASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty());
+    Ok(Config::parse(path, STARTER, base_url)?)
 }
 
 fn quoted(s: &str) -> String {
