@@ -305,6 +305,9 @@ async fn check_repo(report: &mut Report, name: &str, repo: &str, token_env: &str
             .ok()
             .and_then(|u| u["login"].as_str().map(str::to_owned))
             .unwrap_or_else(|| "?".to_owned()),
+        // A GitHub App installation token acts as no user: GitHub answers 403 here, and
+        // the repository check below still tells whether it works.
+        Err(ConnectorError::Forbidden(_)) => "the token (no user: an app installation?)".to_owned(),
         Err(e) => {
             report.add(
                 check,
