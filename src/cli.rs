@@ -4,9 +4,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The version `--version` prints: the package version and the git commit it was built
+/// from (short hash; `unknown` outside a git checkout), set by `build.rs`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ASANA_BRIDGE_GIT_COMMIT"),
+    ")"
+);
+
 /// Two-way sync between an Asana project and a Markdown folder or GitHub issues.
 #[derive(Debug, Parser)]
-#[command(name = "asana-bridge", version, about, propagate_version = true)]
+#[command(name = "asana-bridge", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     /// Config file.
     #[arg(
@@ -52,7 +61,7 @@ front matter never changes the task: the file is reported with the fix.";
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a commented starter config (never overwrites an existing one).
-    Init,
+    Init(InitArgs),
     /// Reconcile every link (or one) once, then exit.
     #[command(after_help = DELETIONS)]
     Sync(SyncArgs),
@@ -65,6 +74,69 @@ pub enum Command {
     Conflicts(ConflictsArgs),
     /// Who the bridge acts as on each service; sign in to Asana (OAuth) or out.
     Auth(AuthArgs),
+    /// List the workspaces and projects the Asana token can see, with their gids.
+    Projects(ProjectsArgs),
+    /// Check the setup in one go, one line per check: the config, the token, each linked
+    /// project and repository, the folders, the state, the clock, webhooks. Exit 1 on any
+    /// failure.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script to stdout.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout, or write one page per command into a folder.
+    Man(ManArgs),
+}
+
+/// How to install completions, for `completions --help`.
+const COMPLETIONS_HELP: &str = "\
+Install:
+  bash:       asana-bridge completions bash > ~/.local/share/bash-completion/completions/asana-bridge
+  zsh:        asana-bridge completions zsh > \"${fpath[1]}/_asana-bridge\"
+  fish:       asana-bridge completions fish > ~/.config/fish/completions/asana-bridge.fish
+  PowerShell: asana-bridge completions powershell | Out-String | Invoke-Expression  (in $PROFILE)";
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Link this Asana project in the new config: its name (as `asana-bridge projects`
+    /// lists it), its URL (https://app.asana.com/0/<gid>/list, .../project/<gid>/...) or its
+    /// gid.
+    #[arg(long, value_name = "NAME_OR_URL")]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectsArgs {
+    /// Only this workspace (its gid or name).
+    #[arg(long, value_name = "GID_OR_NAME")]
+    pub workspace: Option<String>,
+    /// Leave out archived projects.
+    #[arg(long)]
+    pub no_archived: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The public URL `watch --webhook-url` is given: check that it reaches a receiver.
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
+    /// Warn when the machine's clock and Asana's differ by more than this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub clock_tolerance: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `asana-bridge.1` and one page per subcommand (`asana-bridge-sync.1`, ...)
+    /// into this folder instead of printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -506,17 +506,20 @@ state_dir = ".asana-bridge"
 
 [asana]
 # base_url = "https://app.asana.com/api/1.0"   # ASANA_BASE_URL overrides it
+# requests_per_minute = 1500                   # 150 on free workspaces
+# retry_max_seconds = 60                       # how long to retry 5xx/network errors
 token_env = "ASANA_TOKEN"                      # env var holding a PAT or service-account token
 # Without that variable set, the token `asana-bridge auth login` stored is used: from the
 # OS keyring (builds with the `keyring` feature) or this owner-only file.
 # token_file = "secrets/asana.json"         # default $XDG_CONFIG_HOME/asana-bridge/credentials.json
 # keyring = true
-# [asana.oauth]                                # your own Asana app, for `auth login`
+
+# Your own Asana app, for `auth login` with OAuth. A table of its own: every setting
+# below its header belongs to it, so keep [asana]'s own settings above.
+# [asana.oauth]
 # client_id = "1200000000000000"
 # client_secret_env = "ASANA_CLIENT_SECRET"    # env var holding the client secret
 # redirect_port = 8976                         # register http://127.0.0.1:8976/callback
-# requests_per_minute = 1500                   # 150 on free workspaces
-# retry_max_seconds = 60                       # how long to retry 5xx/network errors
 
 # One [[link]] per Asana project to mirror.
 [[link]]

@@ -52,10 +52,7 @@ fn due_times_and_start_dates_flow_both_ways_and_are_never_flattened() {
         Some("2027-05-01")
     );
     let (_, text) = w.file_of(&dated);
-    assert_eq!(
-        World::front(&text, "due_on").as_deref(),
-        Some("2027-06-01")
-    );
+    assert_eq!(World::front(&text, "due_on").as_deref(), Some("2027-06-01"));
     quiet(&w);
 
     // A time written with an offset in the file: the same moment in Asana, time kept.

@@ -1,8 +1,12 @@
 //! One module per command; [`run`] dispatches.
 
 mod auth;
+mod completions;
 mod conflicts;
+mod doctor;
 mod init;
+mod man;
+mod projects;
 mod status;
 mod sync;
 
@@ -19,12 +23,16 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
         quiet: cli.quiet,
     };
     match cli.command {
-        Command::Init => init::run(&cli.config, out),
+        Command::Init(args) => init::run(&cli.config, &args, out).await,
         Command::Sync(args) => sync::run(&cli.config, &args, out).await,
         Command::Watch(args) => crate::watch::run(&cli.config, &args, out).await,
         Command::Status(args) => status::run(&cli.config, args.link.as_deref(), out),
         Command::Conflicts(args) => conflicts::run(&cli.config, &args, out),
         Command::Auth(args) => auth::run(&cli.config, &args.action, out).await,
+        Command::Projects(args) => projects::run(&cli.config, &args, out).await,
+        Command::Doctor(args) => doctor::run(&cli.config, &args, out).await,
+        Command::Completions(args) => completions::run(args.shell),
+        Command::Man(args) => man::run(args.out.as_deref(), out),
     }
 }
 

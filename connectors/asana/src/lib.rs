@@ -12,6 +12,7 @@
 //! - [`rate_file`]: the workspace's real rate limit, learned from a `429`, kept between runs.
 //! - [`echo`]: the bridge's own writes, so their echoes in the feed are dropped.
 //! - [`wire`]: the API's JSON shapes and the `opt_fields` the connector asks for.
+//! - [`listing`]: the workspaces and projects a token can see (`asana-bridge projects`).
 //! - [`webhooks`]: create, list, read and delete Asana webhooks (the receiver lives in the
 //!   bridge's `watch`).
 
@@ -21,6 +22,7 @@ pub mod convert;
 pub mod directory_cache;
 pub mod echo;
 pub mod events;
+pub mod listing;
 pub mod rate_file;
 pub mod webhooks;
 pub mod wire;

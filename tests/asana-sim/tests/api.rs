@@ -869,3 +869,45 @@ async fn section_moves_emit_events() {
     );
     assert!(modified.ends_with('Z'));
 }
+
+/// `GET /projects` lists a workspace's projects in pages (compact by default, `archived`
+/// on request, an `archived` filter), and wants a workspace.
+#[tokio::test]
+async fn projects_are_listed_by_workspace() {
+    let api = Api::new();
+    let gids: Vec<String> = (0..3)
+        .map(|i| api.sim.create_project(&format!("P{i}")))
+        .collect();
+    let ws = api.sim.workspace_gid();
+    let (status, first) = api.get(&format!("/projects?workspace={ws}&limit=2")).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(
+        keys(&first["data"][0]),
+        ["gid", "name", "resource_type"],
+        "{first}"
+    );
+    let offset = first["next_page"]["offset"].as_str().expect("offset");
+    let (_, second) = api
+        .get(&format!(
+            "/projects?workspace={ws}&limit=2&offset={offset}&opt_fields=name,archived"
+        ))
+        .await;
+    assert!(second["next_page"].is_null(), "{second}");
+    let listed: Vec<&str> = first["data"]
+        .as_array()
+        .into_iter()
+        .chain(second["data"].as_array())
+        .flatten()
+        .map(|p| p["gid"].as_str().expect("gid"))
+        .collect();
+    assert_eq!(listed, gids);
+    assert_eq!(second["data"][0]["archived"], false);
+    let (_, archived) = api
+        .get(&format!("/projects?workspace={ws}&archived=true"))
+        .await;
+    assert_eq!(archived["data"], json!([]));
+    let (status, body) = api.get("/projects").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = api.get("/projects?workspace=999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -29,6 +29,7 @@ OPERATIONS = [
     ("GET_WEBHOOKS", "/webhooks", "get"),
     ("CREATE_WEBHOOK", "/webhooks", "post"),
     ("GET_WEBHOOK", "/webhooks/{webhook_gid}", "get"),
+    ("GET_PROJECTS", "/projects", "get"),
 ]
 
 

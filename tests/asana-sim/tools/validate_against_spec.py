@@ -119,6 +119,8 @@ try:
     check("/workspaces", "get", "/workspaces?limit=1")
     check("/workspaces/{workspace_gid}", "get", f"/workspaces/{W}")
     check("/projects/{project_gid}", "get", f"/projects/{P}")
+    check("/projects", "get", f"/projects?workspace={W}&limit=1&opt_fields=name,archived")
+    check("/projects", "get", "/projects", expect=400)
     check("/projects/{project_gid}/tasks", "get", f"/projects/{P}/tasks?limit=2")
     fields = "name,notes,completed,completed_at,due_on,assignee,assignee.name,tags.name,memberships.section.name,memberships.project.name,modified_at,created_at,workspace,permalink_url,html_notes,created_by,projects.name"
     tasks = check("/projects/{project_gid}/tasks", "get", f"/projects/{P}/tasks?limit=100&opt_fields={fields}")["data"]

@@ -63,6 +63,7 @@ fn api_router(sim: Sim) -> Router {
         )
         .route("/tags", get(tags::get_tags).post(tags::create_tag))
         .route("/tags/{tag_gid}", get(tags::get_tag))
+        .route("/projects", get(projects::get_projects))
         .route("/projects/{project_gid}", get(projects::get_project))
         .route(
             "/projects/{project_gid}/tasks",

@@ -1,4 +1,4 @@
-//! Projects and sections: `GET /projects/{p}`, `GET|POST /projects/{p}/sections`,
+//! Projects and sections: `GET /projects` (by workspace, paginated), `GET /projects/{p}`, `GET|POST /projects/{p}/sections`,
 //! `GET /sections/{s}`, `POST /sections/{s}/addTask`.
 
 use axum::extract::{Path, RawQuery, State as AxState};
@@ -16,6 +16,56 @@ use crate::repr::{self, COMPACT, NONE, PROJECT_OPT_IN};
 use crate::server::Sim;
 use crate::spec_fields;
 use crate::state::Placement;
+
+/// `GET /projects?workspace=`: the workspace's projects in creation order, compact unless
+/// `opt_fields` asks for more, filtered by `archived` when given. Asana wants a
+/// `workspace` (or the deprecated `team`, which the simulator does not model).
+pub async fn get_projects(
+    AxState(sim): AxState<Sim>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref());
+    let fields = fields::parse(params.get("opt_fields"), spec_fields::GET_PROJECTS)?;
+    if params.get("team").is_some() {
+        return Err(ApiError::bad_request(
+            "team: asana-sim has no teams; list projects by workspace",
+        ));
+    }
+    let Some(w) = params.get("workspace") else {
+        return Err(ApiError::bad_request(
+            "workspace: Missing input; specify a workspace to list its projects",
+        ));
+    };
+    super::users::check_workspace(&sim, w)?;
+    let archived = match params.get("archived") {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "archived: Not a boolean: {other}"
+            )));
+        }
+    };
+    let listing = listing_key("/projects", &params);
+    let page = pagination::request(&params, &listing)?;
+    let st = lock(&sim.state);
+    let items: Vec<Value> = st
+        .project_order
+        .iter()
+        .map(|p| repr::project(&st, p))
+        .filter(|p| archived.is_none_or(|a| p["archived"] == a))
+        .map(|p| fields::render(&p, &fields, Form::Compact(COMPACT)))
+        .collect();
+    Ok(ok(pagination::respond(
+        items,
+        page,
+        &params,
+        "/projects",
+        &listing,
+        &sim.base_url(),
+    )?))
+}
 
 pub async fn get_project(
     AxState(sim): AxState<Sim>,
