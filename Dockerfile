@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# The asana-bridge container image: built with the release profile in the official Rust
+# The asana-bridge container image: built with the dist profile (fat LTO) in the official Rust
 # image, run on distroless (glibc, CA certificates, no shell, no package manager) as the
 # non-root user `nonroot` (uid 65532).
 #
@@ -23,8 +23,8 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p asana-bridge \
- && install -D -m 0755 target/release/asana-bridge /out/bin/asana-bridge \
+    cargo build --profile dist --locked -p asana-bridge \
+ && install -D -m 0755 target/dist/asana-bridge /out/bin/asana-bridge \
  && install -d -m 0750 /out/state /out/data
 
 # cc: glibc and libgcc, which the binary links to; same Debian release as the builder.
