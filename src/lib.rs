@@ -18,7 +18,7 @@
 //! - [`auth`]: where the Asana identity comes from (env var, keyring, owner-only file, OAuth).
 //! - [`watch`]: `asana-bridge watch`, the long-running mirror.
 //! - [`exposure`]: warnings for cleartext URLs and a receiver bound to every interface.
-//! - [`cli`], [`commands`], [`exit`]: the command line.
+//! - [`cli`], [`commands`], [`exit`], [`output`]: the command line.
 
 pub mod apply;
 pub mod auth;
@@ -33,6 +33,7 @@ pub mod failure;
 pub mod linkstate;
 pub mod merge;
 pub mod observe;
+pub mod output;
 pub mod plan;
 pub mod records;
 pub mod report;

@@ -9,11 +9,11 @@ mod man;
 mod projects;
 mod status;
 mod sync;
-
-use std::io::IsTerminal;
+mod watch;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{CliError, Exit};
+pub use crate::output::Output;
 
 /// Runs the parsed command line; `Ok` carries the exit code of a command that ran to its
 /// end (which may still be 1 or 3), `Err` one that could not run.
@@ -25,7 +25,7 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
     match cli.command {
         Command::Init(args) => init::run(&cli.config, &args, out).await,
         Command::Sync(args) => sync::run(&cli.config, &args, out).await,
-        Command::Watch(args) => crate::watch::run(&cli.config, &args, out).await,
+        Command::Watch(args) => watch::run(&cli.config, &args, out).await,
         Command::Status(args) => status::run(&cli.config, args.link.as_deref(), out),
         Command::Conflicts(args) => conflicts::run(&cli.config, &args, out),
         Command::Auth(args) => auth::run(&cli.config, &args.action, out).await,
@@ -33,28 +33,6 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Doctor(args) => doctor::run(&cli.config, &args, out).await,
         Command::Completions(args) => completions::run(args.shell),
         Command::Man(args) => man::run(args.out.as_deref(), out),
-    }
-}
-
-/// How to print.
-#[derive(Clone, Copy, Debug)]
-pub struct Output {
-    pub json: bool,
-    pub quiet: bool,
-}
-
-impl Output {
-    /// Prints a human line on stdout unless `--quiet` or `--json`.
-    pub fn line(self, text: &str) {
-        if !self.quiet && !self.json {
-            println!("{text}");
-        }
-    }
-
-    /// Whether a progress bar may be drawn.
-    #[must_use]
-    pub fn progress(self) -> bool {
-        !self.quiet && !self.json && std::io::stderr().is_terminal()
     }
 }
 

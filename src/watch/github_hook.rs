@@ -32,8 +32,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
+use super::delivery::{Prompter, Recent, Signed, seen_lately};
 use super::receiver::{Admit, Answer, BodySink};
-use super::webhook::{Prompter, Recent, Signed, seen_lately};
 
 /// The state-store table of GitHub webhook records, keyed by link name.
 pub const GITHUB_TABLE: &str = "webhooks/github";

@@ -26,10 +26,10 @@ use tokio::time::Instant;
 
 use super::folder::FolderWatch;
 use super::published::{LinkStatus, Publisher};
-use crate::commands::Output;
 use crate::config::LinkConfig;
 use crate::engine::{self, LinkReport, SyncOptions};
 use crate::linkstate::LinkState;
+use crate::output::Output;
 use crate::plan::quiet::{self, SummaryIndex};
 use crate::records::Side;
 use crate::report;

@@ -14,6 +14,7 @@
 //! signal every loop finishes the sync in hand (actions not yet begun are left for the
 //! next run), the store is flushed and the command exits 0.
 
+pub mod delivery;
 pub mod folder;
 pub mod github_hook;
 pub mod link;
@@ -23,7 +24,6 @@ pub mod receiver;
 pub mod shard;
 pub mod webhook;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -32,11 +32,10 @@ use anyhow::anyhow;
 use asana_bridge_state::Store;
 use tokio::sync::Notify;
 
-use crate::cli::WatchArgs;
-use crate::commands::{Output, load_config};
-use crate::config::TargetConfig;
+use crate::config::{Config, TargetConfig};
 use crate::connect::{Connectors, LinkConnectors};
 use crate::exit::{CliError, Exit};
+use crate::output::Output;
 use folder::FolderWatch;
 use github_hook::GithubLink;
 use link::LinkLoop;
@@ -47,9 +46,28 @@ use webhook::{LinkHook, WebhookOptions, Webhooks};
 /// after a day of failed deliveries) and registers them again.
 const WEBHOOK_REFRESH: Duration = Duration::from_secs(3600);
 
+/// What `watch` runs with, as the command line gives it.
+#[derive(Clone, Debug, Default)]
+pub struct WatchOptions {
+    /// Only this link.
+    pub link: Option<String>,
+    /// Seconds between polls of Asana's change feed (else the link's `poll_interval`).
+    pub poll_interval: Option<u64>,
+    /// Seconds between full reconciles.
+    pub full_interval: u64,
+    /// Seconds between backup polls of a link that a webhook speeds up.
+    pub backup_poll_interval: u64,
+    /// Where the webhook receiver listens, and the public URL that reaches it.
+    pub webhook_listen: Option<std::net::SocketAddr>,
+    pub webhook_url: Option<String>,
+    /// Where `/metrics` and `/healthz` are served.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Only the links of this shard.
+    pub shard: Option<shard::Shard>,
+}
+
 /// Runs `watch`.
-pub async fn run(config_path: &Path, args: &WatchArgs, out: Output) -> Result<Exit, CliError> {
-    let config = load_config(config_path)?;
+pub async fn run(config: Config, args: &WatchOptions, out: Output) -> Result<Exit, CliError> {
     let mut links = config.select(args.link.as_deref())?;
     if let Some(shard) = args.shard {
         let all = links.len();
