@@ -238,13 +238,16 @@ impl Reader<'_> {
                     self.open_block(tag, Kind::List, start)?;
                 } else {
                     self.block_start(Unit::Run, start);
-                    self.push(Frame::new(
-                        Kind::TransparentList {
-                            ordered: first.is_some(),
-                            number: first.unwrap_or(1),
-                        },
-                        None,
-                    ));
+                    self.push(
+                        Frame::new(
+                            Kind::TransparentList {
+                                ordered: first.is_some(),
+                                number: first.unwrap_or(1),
+                            },
+                            None,
+                        ),
+                        start,
+                    )?;
                 }
             }
             MdTag::Item => {
@@ -263,7 +266,7 @@ impl Reader<'_> {
                         number: number + 1,
                     };
                     self.text(&marker);
-                    self.push(Frame::new(Kind::Transparent, None));
+                    self.push(Frame::new(Kind::Transparent, None), start)?;
                 } else {
                     self.push_element(Tag::Li, Kind::Item, start)?;
                 }
@@ -350,8 +353,18 @@ impl Reader<'_> {
     // -------------------------------------------------------------------------------
     // The stack
 
-    fn push(&mut self, frame: Frame) {
+    /// Pushes a frame that builds no element. Their number is bounded too (by more than
+    /// the elements': blocks Asana cannot hold nest in ones it can): the reader's work per
+    /// event grows with the stack.
+    fn push(&mut self, frame: Frame, position: usize) -> Result<(), RichTextError> {
+        if self.stack.len() >= 4 * MAX_DEPTH {
+            return Err(RichTextError::TooDeep {
+                limit: MAX_DEPTH,
+                position: position as u64,
+            });
+        }
         self.stack.push(frame);
+        Ok(())
     }
 
     fn push_element(&mut self, tag: Tag, kind: Kind, position: usize) -> Result<(), RichTextError> {
@@ -450,11 +463,11 @@ impl Reader<'_> {
     }
 
     /// The line of the last character of a unit ending at `end`, ignoring the blank
-    /// lines and quote markers a range may carry at its end.
+    /// lines a range may carry at its end.
     fn last_line(&self, end: usize) -> usize {
         let bytes = self.src.as_bytes();
         let mut e = end.min(bytes.len());
-        while e > 0 && matches!(bytes[e - 1], b' ' | b'\t' | b'\r' | b'\n' | b'>') {
+        while e > 0 && matches!(bytes[e - 1], b' ' | b'\t' | b'\r' | b'\n') {
             e -= 1;
         }
         self.line(e.saturating_sub(1))
@@ -469,13 +482,31 @@ impl Reader<'_> {
         let g = self.line(start).saturating_sub(self.last_line(last.end));
         let breaks = match (last.run, next) {
             (true, Unit::Run) => g,
-            (true, Unit::Block { list: true }) if self.stack[c].kind == Kind::Item => {
+            (true, Unit::Block { list: true })
+                if self.stack[c].kind == Kind::Item && !self.bare_marker_line(start) =>
+            {
                 g.saturating_sub(1)
             }
             _ => g.saturating_sub(2),
         };
         if breaks > 0 {
             self.text(&"\n".repeat(breaks));
+        }
+    }
+
+    /// Whether the line at `start` is a list marker alone (a list whose first item is
+    /// empty or starts with a list; such a list cannot follow text without a blank line).
+    fn bare_marker_line(&self, start: usize) -> bool {
+        let line = self.src[start..]
+            .split('\n')
+            .next()
+            .unwrap_or("")
+            .trim_end();
+        let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+        match &line[digits..] {
+            "-" | "*" | "+" => digits == 0,
+            "." | ")" => digits > 0,
+            _ => false,
         }
     }
 
@@ -560,8 +591,7 @@ impl Reader<'_> {
             self.push_element(tag, kind, start)
         } else {
             self.block_start(Unit::Run, start);
-            self.push(Frame::new(Kind::Transparent, None));
-            Ok(())
+            self.push(Frame::new(Kind::Transparent, None), start)
         }
     }
 

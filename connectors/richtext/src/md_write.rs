@@ -181,8 +181,11 @@ impl Writer {
                     }
                     self.end_line();
                     if let Some(Unit::Block(next)) = units.get(i + 1) {
-                        let nested_list =
-                            container == Container::Item && matches!(next.tag, Tag::Ul | Tag::Ol);
+                        // An empty first item cannot interrupt the item's text: a list
+                        // starting with one keeps the blank line.
+                        let nested_list = container == Container::Item
+                            && matches!(next.tag, Tag::Ul | Tag::Ol)
+                            && !starts_bare(next);
                         self.blank_lines(if nested_list { trail } else { trail + 1 });
                     }
                 }
@@ -271,6 +274,14 @@ impl Writer {
                         rest,
                         first_used: false,
                     });
+                    if let Some(Node::Element(first)) = li.children.first()
+                        && matches!(first.tag, Tag::Ul | Tag::Ol)
+                    {
+                        // `- - -` would be a rule: a list first in an item starts on the
+                        // line after the item's marker.
+                        self.begin_content();
+                        self.end_line();
+                    }
                     self.flow(&li.children, Container::Item);
                     if !self.prefixes.last().is_some_and(|p| p.first_used) {
                         self.begin_content();
@@ -325,6 +336,8 @@ impl Writer {
             && key == "href"
             && !href.chars().any(char::is_control)
             && !has_break(&e.children)
+            // `![` would be an image.
+            && self.last_char() != Some('!')
         {
             self.raw("[");
             self.inline(&e.children);
@@ -418,6 +431,19 @@ impl Writer {
             }
             self.line = Line::Content;
         }
+    }
+}
+
+/// Whether a list's first line is its marker alone (its first item is empty or starts
+/// with a list).
+fn starts_bare(list: &Element) -> bool {
+    match list.children.first() {
+        Some(Node::Element(li)) => match li.children.first() {
+            None => true,
+            Some(Node::Element(e)) => matches!(e.tag, Tag::Ul | Tag::Ol),
+            Some(Node::Text(_)) => false,
+        },
+        _ => false,
     }
 }
 
