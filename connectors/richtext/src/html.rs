@@ -235,7 +235,7 @@ fn add_text(
     if text.is_empty() {
         return Ok(());
     }
-    let blank = text.chars().all(char::is_whitespace);
+    let blank = text.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
     if *place != Place::Inside {
         if blank {
             return Ok(());

@@ -501,7 +501,8 @@ impl Reader<'_> {
             .split('\n')
             .next()
             .unwrap_or("")
-            .trim_end();
+            // Markdown's whitespace only: a no-break space is content.
+            .trim_end_matches([' ', '\t', '\r']);
         let digits = line.bytes().take_while(u8::is_ascii_digit).count();
         match &line[digits..] {
             "-" | "*" | "+" => digits == 0,

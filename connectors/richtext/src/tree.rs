@@ -170,7 +170,8 @@ pub fn is_xml_char(c: char) -> bool {
 /// - a mark (bold, italic, underline, strikethrough, code) is never empty, never inside
 ///   the same mark, never next to the same mark (they are one), and never starts or ends
 ///   with a line break (the break is outside it); a link never holds a link;
-/// - a heading has no line break (a break becomes a space); a code block holds text only.
+/// - a heading has no line break (a break becomes a space); a code block holds text only,
+///   its lines ending with `\n` alone.
 pub fn normalize(nodes: Vec<Node>) -> Vec<Node> {
     let mut out = Vec::with_capacity(nodes.len());
     normalize_into(nodes, &mut out, 0);
@@ -197,6 +198,11 @@ fn normalize_into(nodes: Vec<Node>, out: &mut Vec<Node>, marks: u8) {
                 if e.tag == Tag::Pre {
                     let mut text = String::new();
                     flatten_text(&e.children, &mut text);
+                    // A code block's lines end with `\n` alone (a carriage return is a
+                    // line end in Markdown's code blocks, which cannot carry one).
+                    if text.contains('\r') {
+                        text = text.replace("\r\n", "\n").replace('\r', "\n");
+                    }
                     e.children = vec![Node::Text(text)];
                     e.children
                         .retain(|n| !matches!(n, Node::Text(t) if t.is_empty()));

@@ -345,3 +345,28 @@ fn long_documents_convert_in_linear_time() {
         started.elapsed()
     );
 }
+
+#[test]
+fn cases_the_properties_found() {
+    // A carriage return cannot live in a Markdown code block: it is a line end there.
+    assert_eq!(
+        normalize_html_notes("<body><pre>a&#13;\nb&#13;c</pre></body>").unwrap(),
+        "<body><pre>a\nb\nc</pre></body>"
+    );
+    assert_eq!(
+        to_html_notes("```\n\r\r\n```").unwrap(),
+        to_html_notes(&to_markdown(&to_html_notes("```\n\r\r\n```").unwrap()).unwrap()).unwrap()
+    );
+    // A no-break space is an item's content, not Markdown whitespace.
+    both_ways(
+        "<body><ul><li>a\n<ul><li>\u{a0}</li></ul></li></ul></body>",
+        "- a\n\n  - \u{a0}\n",
+    );
+    // Text ending in `!` before a link is not an image.
+    both_ways(
+        "<body>!<a href=\"x\">y</a></body>",
+        "!<a href=\"x\">y</a>\n",
+    );
+    // An empty quote between paragraphs.
+    both_ways("<body>a<blockquote></blockquote>a</body>", "a\n\n>\n\na\n");
+}
