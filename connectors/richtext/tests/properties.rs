@@ -402,6 +402,33 @@ proptest! {
         prop_assert_eq!(to_markdown(&normal).unwrap(), md);
     }
 
+    /// Damaged `html_notes` (characters cut out, pasted in, or swapped) never panics: it
+    /// is refused, or it converts and comes back as its normal form.
+    #[test]
+    fn damaged_html_notes(
+        doc in document(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), prop::sample::select(vec![
+            "", "<", ">", "/", "&", ";", "\"", "<body>", "</body>", "<li>", "</ul>", "<a href=\"", "&#", "\n",
+        ])), 1..4),
+    ) {
+        let mut html = body(&doc);
+        for (at, piece) in edits {
+            let mut cut = at.index(html.len() + 1);
+            while !html.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let end = (cut + 1).min(html.len());
+            let end = if html.is_char_boundary(end) { end } else { cut };
+            html.replace_range(cut..end, piece);
+        }
+        if let Ok(md) = to_markdown(&html) {
+            let back = to_html_notes(&md).map_err(|e| TestCaseError::fail(format!("{e}: {md:?}")))?;
+            prop_assert_eq!(back, normalize_html_notes(&html).unwrap());
+        } else {
+            prop_assert!(!is_valid_html_notes(&html));
+        }
+    }
+
     /// Markdown -> Asana -> Markdown is stable after one round; what is sent is valid.
     #[test]
     fn markdown_round_trip(md in markdown()) {
