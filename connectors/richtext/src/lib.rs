@@ -16,6 +16,14 @@
 //!   goes through [`validate_html_notes`] before it is returned.
 //! - [`is_valid_html_notes`] / [`validate_html_notes`]: the guard before sending.
 //!
+//! Limits, by design: `html_notes` with a tag outside the subset (`<img>`, `<table>`),
+//! an attribute Asana does not document, or a comment is refused by [`to_markdown`] (an
+//! error naming it) rather than converted with a loss. A code block's language, heading
+//! levels below `##` (Asana has `<h1>` and `<h2>` only, so `###` reads as `##`),
+//! formatting inside a code block, and blank lines between the items of a Markdown list
+//! (a loose list reads as a tight one) are not carried. Output equals Asana's input byte for byte when the input is
+//! in normal form; otherwise it is the same XML tree in normal form.
+//!
 //! Modules: `tree` (the document model, normal form, XML output), `html` (reading
 //! `html_notes`), `md_write` and `md_read` (the two Markdown directions), `inline_html`
 //! (HTML tags inside Markdown), `error`.

@@ -107,6 +107,8 @@ pub fn parse(src: &str) -> Result<Vec<Node>, RichTextError> {
     let mut r = Reader {
         src,
         line_feeds: src.match_indices('\n').map(|(i, _)| i).collect(),
+        // The body's content is held in an element like any other; its tag is never
+        // read (`Kind::Body` is what marks it).
         stack: vec![Frame::new(
             Kind::Body,
             Some(Element::new(Tag::Ul, Vec::new())),
