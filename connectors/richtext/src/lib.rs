@@ -1,0 +1,75 @@
+//! Asana's rich text (`html_notes`) to Markdown and back.
+//!
+//! Asana keeps a task's description as a small XML document: `<body>` holding text (line
+//! breaks are `\n`; there are no paragraphs) and the elements `<strong>`, `<em>`, `<u>`,
+//! `<s>`, `<code>`, `<a>` (links and @-mentions, with `href` and `data-asana-*`
+//! attributes), `<ul>`/`<ol>`/`<li>` (nested lists), `<h1>`, `<h2>`, `<blockquote>`,
+//! `<pre>` and `<hr/>`. Asana refuses a document that is not valid XML or uses anything
+//! else.
+//!
+//! - [`to_markdown`] reads `html_notes` strictly and writes Markdown a person can edit:
+//!   Markdown syntax where Markdown has it, inline HTML where it does not (`<u>`, mentions
+//!   and their attributes), so nothing is lost: [`to_html_notes`] gives the same rich
+//!   text back, in normal form ([`normalize_html_notes`]).
+//! - [`to_html_notes`] reads any Markdown and writes only Asana's subset, always valid XML;
+//!   Markdown it cannot hold (images, tables) keeps its source as text. Its own output
+//!   goes through [`validate_html_notes`] before it is returned.
+//! - [`is_valid_html_notes`] / [`validate_html_notes`]: the guard before sending.
+//!
+//! Limits, by design: `html_notes` with a tag outside the subset (`<img>`, `<table>`),
+//! an attribute Asana does not document, or a comment is refused by [`to_markdown`] (an
+//! error naming it) rather than converted with a loss. A code block's language, heading
+//! levels below `##` (Asana has `<h1>` and `<h2>` only, so `###` reads as `##`),
+//! formatting inside a code block, and blank lines between the items of a Markdown list
+//! (a loose list reads as a tight one) are not carried. Output equals Asana's input byte for byte when the input is
+//! in normal form; otherwise it is the same XML tree in normal form.
+//!
+//! Modules: `tree` (the document model, normal form, XML output), `html` (reading
+//! `html_notes`), `md_write` and `md_read` (the two Markdown directions), `inline_html`
+//! (HTML tags inside Markdown), `error`.
+
+mod error;
+mod html;
+mod inline_html;
+mod md_read;
+mod md_write;
+mod tree;
+
+pub use error::RichTextError;
+pub use tree::MAX_DEPTH;
+
+/// Converts Asana's `html_notes` to Markdown. Fails, naming the problem and its byte
+/// position, when the input is not one `<body>` of Asana's rich-text subset in valid XML.
+pub fn to_markdown(html_notes: &str) -> Result<String, RichTextError> {
+    let tree = tree::normalize(html::parse(html_notes)?);
+    Ok(md_write::write(&tree))
+}
+
+/// Converts Markdown to `html_notes` of Asana's subset, in normal form and always valid
+/// (checked by [`validate_html_notes`] before it is returned). Fails only on a document
+/// nested deeper than [`MAX_DEPTH`].
+pub fn to_html_notes(markdown: &str) -> Result<String, RichTextError> {
+    let tree = tree::normalize(md_read::parse(markdown)?);
+    let xml = tree::to_xml(&tree);
+    validate_html_notes(&xml)?;
+    Ok(xml)
+}
+
+/// `html_notes` in normal form: the same rich text as Asana's editor keeps it (formatting
+/// never empty, never doubled, never starting or ending with a line break; texts merged;
+/// canonical escaping). Two descriptions with the same normal form are the same rich text.
+pub fn normalize_html_notes(html_notes: &str) -> Result<String, RichTextError> {
+    Ok(tree::to_xml(&tree::normalize(html::parse(html_notes)?)))
+}
+
+/// Checks that `html_notes` is something Asana accepts: well-formed XML, one `<body>`,
+/// only the subset's tags nested as Asana allows, attributes only on `<a>` and from
+/// Asana's list, no character XML forbids.
+pub fn validate_html_notes(html_notes: &str) -> Result<(), RichTextError> {
+    html::parse(html_notes).map(|_| ())
+}
+
+/// Whether [`validate_html_notes`] accepts `html_notes`.
+pub fn is_valid_html_notes(html_notes: &str) -> bool {
+    validate_html_notes(html_notes).is_ok()
+}

@@ -1,0 +1,372 @@
+//! Hand-written examples: each construct of Asana's subset in both directions, mentions,
+//! plain text that looks like Markdown, and hostile input (invalid XML, tags and
+//! attributes Asana refuses, deep nesting).
+
+use asana_bridge_richtext::{
+    RichTextError, is_valid_html_notes, normalize_html_notes, to_html_notes, to_markdown,
+    validate_html_notes,
+};
+
+/// `html` (in normal form) reads as `md`, and `md` reads back as `html`.
+#[track_caller]
+fn both_ways(html: &str, md: &str) {
+    assert_eq!(to_markdown(html).unwrap(), md, "Markdown of {html:?}");
+    assert_eq!(to_html_notes(md).unwrap(), html, "html_notes of {md:?}");
+}
+
+#[test]
+fn inline_formatting_uses_markdown_syntax() {
+    both_ways(
+        "<body>A <strong>bold</strong>, <em>italic</em>, <s>struck</s> and <code>x = 1</code> word</body>",
+        "A **bold**, *italic*, ~~struck~~ and `x = 1` word\n",
+    );
+}
+
+#[test]
+fn underline_survives_as_inline_html() {
+    both_ways(
+        "<body>An <u>underlined</u> word</body>",
+        "An <u>underlined</u> word\n",
+    );
+}
+
+#[test]
+fn formatting_markdown_cannot_delimit_is_inline_html() {
+    // Bold starting with a space: `** x**` would not be bold in Markdown.
+    both_ways(
+        "<body>a<strong> x </strong>b</body>",
+        "a<strong> x </strong>b\n",
+    );
+    // Bold around italic at its edge: `***x***` would read the other way round.
+    both_ways(
+        "<body><strong><em>x</em></strong></body>",
+        "<strong>*x*</strong>\n",
+    );
+}
+
+#[test]
+fn links_are_markdown_links() {
+    both_ways(
+        "<body>See <a href=\"https://example.com/a?b=1&amp;c=(2)\">the docs</a>.</body>",
+        "See [the docs](https://example.com/a?b=1&c=\\(2\\)).\n",
+    );
+    both_ways(
+        "<body><a href=\"https://x.y/a b\">spaced</a></body>",
+        "[spaced](<https://x.y/a b>)\n",
+    );
+}
+
+#[test]
+fn mentions_keep_every_attribute() {
+    let html = "<body>Ask <a href=\"https://app.asana.com/0/1200/list\" data-asana-gid=\"1200\" \
+                data-asana-accessible=\"true\" data-asana-type=\"user\" data-asana-dynamic=\"true\">@Alice</a> \
+                about <a data-asana-gid=\"77\" data-asana-type=\"task\"/></body>";
+    let md = to_markdown(html).unwrap();
+    assert_eq!(
+        md,
+        "Ask <a href=\"https://app.asana.com/0/1200/list\" data-asana-gid=\"1200\" \
+         data-asana-accessible=\"true\" data-asana-type=\"user\" data-asana-dynamic=\"true\">@Alice</a> \
+         about <a data-asana-gid=\"77\" data-asana-type=\"task\"></a>\n"
+    );
+    assert_eq!(to_html_notes(&md).unwrap(), html);
+}
+
+#[test]
+fn line_breaks_are_lines_and_blank_lines() {
+    both_ways(
+        "<body>one\ntwo\n\nthree\n\n\nfour</body>",
+        "one\ntwo\n\nthree\n\n\nfour\n",
+    );
+    // Breaks at the edges of the description have no Markdown line of their own.
+    both_ways(
+        "<body>\nlead and trail\n</body>",
+        "&#10;lead and trail&#10;\n",
+    );
+}
+
+#[test]
+fn lists_nest() {
+    both_ways(
+        "<body>Steps:\n<ol><li>first</li><li>second<ul><li>detail</li><li>more</li></ul></li></ol>done</body>",
+        "Steps:\n\n\n1. first\n2. second\n   - detail\n   - more\n\ndone\n",
+    );
+}
+
+#[test]
+fn adjacent_lists_stay_apart() {
+    both_ways(
+        "<body><ul><li>a</li></ul><ul><li>b</li></ul></body>",
+        "- a\n\n* b\n",
+    );
+}
+
+#[test]
+fn empty_and_bare_items() {
+    both_ways("<body><ul><li></li><li>x</li></ul></body>", "-\n- x\n");
+    both_ways(
+        "<body><ul><li><ul><li><ul><li></li></ul></li></ul></li></ul></body>",
+        "-\n  -\n    -\n",
+    );
+    both_ways(
+        "<body><ul><li>a<ul><li></li></ul></li></ul></body>",
+        "- a\n\n  -\n",
+    );
+}
+
+#[test]
+fn headings_quotes_code_blocks_and_rules() {
+    both_ways(
+        "<body><h1>Title <em>here</em></h1><h2>Sub</h2><blockquote>quoted\nlines</blockquote>\
+         <pre>fn main() {\n    let x = \"`\";\n}</pre><hr/>end</body>",
+        "# Title *here*\n\n## Sub\n\n> quoted\n> lines\n\n```\nfn main() {\n    let x = \"`\";\n}\n```\n\n---\n\nend\n",
+    );
+}
+
+#[test]
+fn markdown_looking_text_is_escaped() {
+    let html = "<body>* not a list\n# not a heading\n1. not numbered\n&gt; not a quote\n  indented\n\
+                [x](y) `c` _u_ ~t~ \\ &amp;amp; &lt;b&gt; trailing </body>";
+    let md = to_markdown(html).unwrap();
+    assert_eq!(
+        md,
+        "\\* not a list\n\\# not a heading\n1\\. not numbered\n\\> not a quote\n&#32; indented\n\
+         \\[x\\](y) \\`c\\` \\_u\\_ \\~t\\~ \\\\ \\&amp; \\<b> trailing&#32;\n"
+    );
+    assert_eq!(to_html_notes(&md).unwrap(), html);
+}
+
+#[test]
+fn markdown_reads_into_the_subset() {
+    assert_eq!(
+        to_html_notes("Some **bold** and _italic_ text\nwith [a link](https://x.y \"title\").\n\n- one\n- two\n").unwrap(),
+        "<body>Some <strong>bold</strong> and <em>italic</em> text\nwith <a href=\"https://x.y\">a link</a>.<ul><li>one</li><li>two</li></ul></body>"
+    );
+    // No h3 in Asana: deeper headings are subheadings. A code block's language is dropped.
+    assert_eq!(
+        to_html_notes("### Deep\n\n```rust\nlet a = 1 < 2 && true;\n```\n").unwrap(),
+        "<body><h2>Deep</h2><pre>let a = 1 &lt; 2 &amp;&amp; true;</pre></body>"
+    );
+}
+
+#[test]
+fn markdown_asana_cannot_hold_keeps_its_text() {
+    // An image keeps its Markdown source; a list in a quote becomes the quote's lines;
+    // HTML that is not Asana's is text.
+    assert_eq!(
+        to_html_notes(
+            "![shot](https://x.y/a.png)\n\n> - a\n> - b\n\n<div onclick=\"x\">hi</div>\n"
+        )
+        .unwrap(),
+        "<body>![shot](https://x.y/a.png)<blockquote>- a\n- b</blockquote>&lt;div onclick=\"x\"&gt;hi&lt;/div&gt;</body>"
+    );
+    // Tags Asana has, written by hand in Markdown, are those elements; `<br>` is a break.
+    assert_eq!(
+        to_html_notes("a <u>b</u><br><s>c</s> <a data-asana-gid=\"5\"/>").unwrap(),
+        "<body>a <u>b</u>\n<s>c</s> <a data-asana-gid=\"5\"/></body>"
+    );
+    // Unclosed or stray tags: closed at the end of their block, or kept as text.
+    assert_eq!(
+        to_html_notes("<u>open\n\n</em>").unwrap(),
+        "<body><u>open\n\n&lt;/em&gt;</u></body>"
+    );
+}
+
+#[test]
+fn output_is_always_valid_even_from_hostile_markdown() {
+    for md in [
+        "\u{0}\u{1}\u{b}text\u{fffe}",
+        "<a href=\"&#1;\">x</a>",
+        "&#0; &#1; &#xD800; &#x10FFFF;",
+        "[x](<a\u{1}b>)",
+        "<strong><em><u><s><code>deep</code></s></u></em></strong>",
+        "****x****",
+        "`",
+    ] {
+        let html = to_html_notes(md).unwrap();
+        assert!(is_valid_html_notes(&html), "{md:?} gave {html:?}");
+    }
+}
+
+#[test]
+fn invalid_html_notes_is_a_clear_error() {
+    let cases: &[(&str, &str)] = &[
+        ("<body>unclosed <strong>bold</body>", "not well-formed XML"),
+        ("<body><strong>x</body>", "not well-formed XML"),
+        ("<body>never closed", "not closed"),
+        ("plain text", "one <body>"),
+        ("<body>a</body><body>b</body>", "one <body>"),
+        ("<div>x</div>", "one <body>"),
+        ("<body><b>x</b></body>", "tag <b> (byte 6)"),
+        ("<body><img src=\"x\"/></body>", "tag <img>"),
+        (
+            "<body><strong class=\"x\">y</strong></body>",
+            "\"class\" is not allowed on <strong>",
+        ),
+        (
+            "<body><a onclick=\"x\">y</a></body>",
+            "\"onclick\" is not allowed on <a>",
+        ),
+        ("<body>&nbsp;</body>", "unknown entity &nbsp;"),
+        ("<body>&#1;</body>", "U+0001"),
+        ("<body>a\u{1}b</body>", "U+0001"),
+        (
+            "<body><ul>text</ul></body>",
+            "text is not allowed inside <ul>",
+        ),
+        (
+            "<body><li>x</li></body>",
+            "<li> is not allowed inside <body>",
+        ),
+        (
+            "<body><h1>a\nb</h1></body>",
+            "a line break is not allowed inside <h1>",
+        ),
+        (
+            "<body><h1><ul><li>x</li></ul></h1></body>",
+            "<ul> is not allowed inside <h1>",
+        ),
+        (
+            "<body><a href=\"x\"><a href=\"y\">z</a></a></body>",
+            "<a> is not allowed inside <a>",
+        ),
+        ("<body><!-- c --></body>", "a comment"),
+        ("<body><a href=x>y</a></body>", "malformed attribute"),
+    ];
+    for (input, expected) in cases {
+        let err = to_markdown(input).expect_err(input);
+        let message = err.to_string();
+        assert!(
+            message.contains(expected),
+            "{input:?}: {message:?} lacks {expected:?}"
+        );
+        assert!(!is_valid_html_notes(input), "{input:?} passed the guard");
+        assert!(validate_html_notes(input).is_err());
+    }
+}
+
+#[test]
+fn entities_and_whitespace_in_html_notes_are_read() {
+    assert_eq!(
+        normalize_html_notes(
+            "<body>&#65;&#x42; &lt;&amp;&gt; &quot;&apos;<![CDATA[<raw>]]></body>"
+        )
+        .unwrap(),
+        "<body>AB &lt;&amp;&gt; \"'&lt;raw&gt;</body>"
+    );
+    // Indentation between list items is not text; `<body/>` is an empty description.
+    assert_eq!(
+        normalize_html_notes("<body><ul>\n  <li>a</li>\n</ul></body>").unwrap(),
+        "<body><ul><li>a</li></ul></body>"
+    );
+    assert_eq!(to_markdown("<body/>").unwrap(), "");
+    assert_eq!(to_html_notes("").unwrap(), "<body></body>");
+}
+
+#[test]
+fn normal_form_merges_and_drops_what_formats_nothing() {
+    assert_eq!(
+        normalize_html_notes(
+            "<body><strong>a</strong><strong>b</strong><em></em><u><u>c</u></u><s>\nd\n</s></body>"
+        )
+        .unwrap(),
+        "<body><strong>ab</strong><u>c</u>\n<s>d</s>\n</body>"
+    );
+}
+
+#[test]
+fn very_deep_nesting_is_refused_without_overflowing_the_stack() {
+    let depth = 100_000;
+    let html = format!(
+        "<body>{}x{}</body>",
+        "<strong>".repeat(depth),
+        "</strong>".repeat(depth)
+    );
+    assert!(matches!(
+        to_markdown(&html),
+        Err(RichTextError::TooDeep { .. })
+    ));
+    let lists = format!(
+        "<body>{}{}</body>",
+        "<ul><li>".repeat(depth),
+        "</li></ul>".repeat(depth)
+    );
+    assert!(matches!(
+        to_markdown(&lists),
+        Err(RichTextError::TooDeep { .. })
+    ));
+
+    // Deep Markdown: a few quotes inside quotes are one quote; very deep ones, or deep
+    // lists, are refused.
+    assert_eq!(
+        to_html_notes("> > > deep\n").unwrap(),
+        "<body><blockquote>deep</blockquote></body>"
+    );
+    let quotes = format!("{}deep\n", "> ".repeat(depth));
+    assert!(matches!(
+        to_html_notes(&quotes),
+        Err(RichTextError::TooDeep { .. })
+    ));
+    let lists: String = (0..300)
+        .map(|i| format!("{}- x\n", "  ".repeat(i)))
+        .collect();
+    assert!(matches!(
+        to_html_notes(&lists),
+        Err(RichTextError::TooDeep { .. })
+    ));
+    let emphasis = format!("{}x{}", "*".repeat(depth), "*".repeat(depth));
+    let _ = to_html_notes(&emphasis);
+}
+
+#[test]
+fn nesting_within_the_limit_round_trips() {
+    let depth = asana_bridge_richtext::MAX_DEPTH / 2;
+    let html = format!(
+        "<body>{}x{}</body>",
+        "<ul><li>".repeat(depth),
+        "</li></ul>".repeat(depth)
+    );
+    let md = to_markdown(&html).unwrap();
+    assert_eq!(to_html_notes(&md).unwrap(), html);
+}
+
+#[test]
+fn long_documents_convert_in_linear_time() {
+    // 2 MB of formatted text: quadratic work would take minutes, not the fraction of a
+    // second this takes.
+    let unit = "<strong>bold</strong> and <a href=\"https://x.y\">link</a> &amp; text\n";
+    let html = format!("<body>{}</body>", unit.repeat(30_000));
+    let started = std::time::Instant::now();
+    let md = to_markdown(&html).unwrap();
+    let back = to_html_notes(&md).unwrap();
+    assert_eq!(back, normalize_html_notes(&html).unwrap());
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn cases_the_properties_found() {
+    // A carriage return cannot live in a Markdown code block: it is a line end there.
+    assert_eq!(
+        normalize_html_notes("<body><pre>a&#13;\nb&#13;c</pre></body>").unwrap(),
+        "<body><pre>a\nb\nc</pre></body>"
+    );
+    assert_eq!(
+        to_html_notes("```\n\r\r\n```").unwrap(),
+        to_html_notes(&to_markdown(&to_html_notes("```\n\r\r\n```").unwrap()).unwrap()).unwrap()
+    );
+    // A no-break space is an item's content, not Markdown whitespace.
+    both_ways(
+        "<body><ul><li>a\n<ul><li>\u{a0}</li></ul></li></ul></body>",
+        "- a\n\n  - \u{a0}\n",
+    );
+    // Text ending in `!` before a link is not an image.
+    both_ways(
+        "<body>!<a href=\"x\">y</a></body>",
+        "!<a href=\"x\">y</a>\n",
+    );
+    // An empty quote between paragraphs.
+    both_ways("<body>a<blockquote></blockquote>a</body>", "a\n\n>\n\na\n");
+}
