@@ -227,9 +227,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(|task| Op::TransferIssue { task }),
         1 => any::<usize>().prop_map(|task| Op::CopyIssue { task }),
         1 => (any::<usize>(), any::<usize>()).prop_map(|(from, to)| Op::PasteFooter { from, to }),
-        1 => any::<usize>().prop_map(|task| Op::RestoreTask { task }),
-        1 => Just(Op::LoseState),
-        3 => Just(Op::Sync),
+        2 => any::<usize>().prop_map(|task| Op::RestoreTask { task }),
+        2 => Just(Op::LoseState),
+        4 => Just(Op::Sync),
     ]
 }
 
@@ -537,9 +537,9 @@ struct Case<'a> {
     trashed: Vec<Trashed>,
     serial: usize,
     /// Also take the steps that run into the known bugs (see the `bug_*` tests): copied
-    /// bodies, pasted footers, state lost while pairs born on GitHub exist, an Asana tag
-    /// re-spelled (`Bug` -> `bug`) on a synced task, and a tag spelled only unlike its
-    /// label (`Bug` without `bug`).
+    /// bodies, pasted footers, state lost while pairs born on GitHub exist (or tasks
+    /// tagged `Bug`), an Asana tag re-spelled (`Bug` -> `bug`) on a synced task, and a tag
+    /// spelled only unlike its label (`Bug` without `bug`).
     known_bugs: bool,
     log: Vec<String>,
 }
@@ -1008,12 +1008,21 @@ impl<'a> Case<'a> {
     /// a lost state folder such a pair is duplicated on both sides (see
     /// `bug_lost_state_duplicates_a_pair_born_on_github`), so histories only lose the state
     /// where the bridge can recover it.
+    ///
+    /// Nor is the state lost while a task is tagged `Bug`, spelled unlike its label (see
+    /// `bug_a_task_deleted_after_a_lost_state_comes_back`).
     fn lost_state_is_recoverable(&self) -> bool {
-        self.pairs.iter().all(|p| match (&p.asana, &p.issue) {
-            (Some(_), Some(g)) => g.footer.is_some() && g.footer == p.gid,
-            (None, Some(_)) => p.rec.is_none() && p.gid.is_none(),
-            _ => true,
-        })
+        let respelled = |p: &Pair| {
+            p.asana
+                .as_ref()
+                .is_some_and(|a| a.tags.iter().any(|t| *t != t.to_lowercase()))
+        };
+        self.pairs.iter().all(|p| !respelled(p))
+            && self.pairs.iter().all(|p| match (&p.asana, &p.issue) {
+                (Some(_), Some(g)) => g.footer.is_some() && g.footer == p.gid,
+                (None, Some(_)) => p.rec.is_none() && p.gid.is_none(),
+                _ => true,
+            })
     }
 
     /// The repository's label names, lower-case -> as spelled.
@@ -1531,7 +1540,7 @@ fn random_github_histories_converge_as_the_model_says() {
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
-        prop::collection::vec(op(), 1..14),
+        prop::collection::vec(op(), 1..32),
     );
     let result = runner.run(&strategy, |(policy, import_all, full, github_seed, ops)| {
         check_history(&rt, policy, import_all, full, github_seed, &ops)
@@ -1765,5 +1774,21 @@ fn bug_a_respelled_tag_brings_back_a_removed_label() {
             github: GEdit::Labels(Vec::new()),
             github_first: false,
         }],
+    );
+}
+
+/// Bug (minimal): after the state folder is lost and the pairs re-adopted, a task tagged
+/// `Bug` (its issue labelled `bug`) is deleted in Asana; under `target` the next sync
+/// creates the task again from the issue, as if the issue had been edited, instead of
+/// closing the issue as deleted. The re-adopted pair's record holds the tag in Asana's
+/// spelling for the issue's side, and with no Asana task left to spell the label after,
+/// `bug` reads as a change on GitHub. Expected: the issue closed as deleted, no new task.
+#[test]
+#[ignore = "known bug in the engine (re-adoption record, case of tags): a deleted task comes back"]
+fn bug_a_task_deleted_after_a_lost_state_comes_back() {
+    check_known_bug(
+        Policy::Target,
+        false,
+        &[Op::LoseState, Op::Sync, Op::DeleteTask { task: 0 }],
     );
 }
