@@ -537,21 +537,26 @@ struct Case<'a> {
     trashed: Vec<Trashed>,
     serial: usize,
     /// Also take the steps that run into the known bugs (see the `bug_*` tests): copied
-    /// bodies, pasted footers, state lost while pairs born on GitHub exist (or tasks
-    /// tagged `Bug`), an Asana tag re-spelled (`Bug` -> `bug`) on a synced task, and a tag
-    /// spelled only unlike its label (`Bug` without `bug`).
+    /// bodies, pasted footers, state lost while pairs born on GitHub exist, and tags
+    /// spelled unlike their label (`Bug`; see [`tame`]).
     known_bugs: bool,
     log: Vec<String>,
 }
 
-/// Tags with `Bug` also carry `bug`, the spelling of the repository's label: a task tagged
-/// only `Bug` loses its removal of the tag to any label change on GitHub (see
-/// `bug_a_tag_removed_in_asana_comes_back_when_spelled_unlike_its_label`).
-fn tame(mut tags: Vec<String>) -> Vec<String> {
-    if tags.iter().any(|t| t == "Bug") && !tags.iter().any(|t| t == "bug") {
-        tags.push("bug".to_owned());
+/// Tags as the default search draws them: `Bug` spelled `bug`, like the repository's label.
+/// The engine merges and records tags case-sensitively, so a tag spelled unlike its label
+/// runs into the known bugs (`bug_a_tag_*`, `bug_a_respelled_tag_*`,
+/// `bug_a_task_tagged_unlike_its_label_comes_back_when_deleted`); with
+/// `GH_PROPERTY_KNOWN_BUGS` set, histories keep `Bug`.
+fn tame(tags: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in tags {
+        let t = t.to_lowercase();
+        if !out.contains(&t) {
+            out.push(t);
+        }
     }
-    tags
+    out
 }
 
 /// Whether histories may run into the known bugs (`GH_PROPERTY_KNOWN_BUGS` set): off by
@@ -717,25 +722,11 @@ impl<'a> Case<'a> {
 
     fn edit_task(&mut self, i: usize, edit: &AEdit) {
         let gid = self.pairs[i].gid.clone().expect("gid");
-        let respelled;
+        let tamed;
         let edit = match edit {
-            // A tag whose label is already there keeps its spelling (see
-            // `bug_a_respelled_tag_brings_back_a_removed_label`).
             AEdit::Tags(v) if !self.known_bugs => {
-                let old = &self.pairs[i].asana.as_ref().expect("task").tags;
-                let mut out: Vec<String> = Vec::new();
-                for t in v {
-                    let t = old
-                        .iter()
-                        .find(|o| o.to_lowercase() == t.to_lowercase())
-                        .unwrap_or(t)
-                        .clone();
-                    if !out.contains(&t) {
-                        out.push(t);
-                    }
-                }
-                respelled = AEdit::Tags(tame(out));
-                &respelled
+                tamed = AEdit::Tags(tame(v.clone()));
+                &tamed
             }
             other => other,
         };
@@ -1008,21 +999,12 @@ impl<'a> Case<'a> {
     /// a lost state folder such a pair is duplicated on both sides (see
     /// `bug_lost_state_duplicates_a_pair_born_on_github`), so histories only lose the state
     /// where the bridge can recover it.
-    ///
-    /// Nor is the state lost while a task is tagged `Bug`, spelled unlike its label (see
-    /// `bug_a_task_deleted_after_a_lost_state_comes_back`).
     fn lost_state_is_recoverable(&self) -> bool {
-        let respelled = |p: &Pair| {
-            p.asana
-                .as_ref()
-                .is_some_and(|a| a.tags.iter().any(|t| *t != t.to_lowercase()))
-        };
-        self.pairs.iter().all(|p| !respelled(p))
-            && self.pairs.iter().all(|p| match (&p.asana, &p.issue) {
-                (Some(_), Some(g)) => g.footer.is_some() && g.footer == p.gid,
-                (None, Some(_)) => p.rec.is_none() && p.gid.is_none(),
-                _ => true,
-            })
+        self.pairs.iter().all(|p| match (&p.asana, &p.issue) {
+            (Some(_), Some(g)) => g.footer.is_some() && g.footer == p.gid,
+            (None, Some(_)) => p.rec.is_none() && p.gid.is_none(),
+            _ => true,
+        })
     }
 
     /// The repository's label names, lower-case -> as spelled.
@@ -1198,8 +1180,9 @@ impl<'a> Case<'a> {
                 }
                 (None, Some(g), None) => {
                     // An issue with no task: one is created, unless the issue is closed
-                    // and the link imports open items only.
-                    if g.closed && !import_all {
+                    // and the link imports open items only (an issue with a footer was
+                    // part of the link before: it comes back whatever `import` says).
+                    if g.closed && !import_all && g.footer.is_none() {
                         kept.push(p);
                         continue;
                     }
@@ -1777,18 +1760,23 @@ fn bug_a_respelled_tag_brings_back_a_removed_label() {
     );
 }
 
-/// Bug (minimal): after the state folder is lost and the pairs re-adopted, a task tagged
-/// `Bug` (its issue labelled `bug`) is deleted in Asana; under `target` the next sync
-/// creates the task again from the issue, as if the issue had been edited, instead of
-/// closing the issue as deleted. The re-adopted pair's record holds the tag in Asana's
-/// spelling for the issue's side, and with no Asana task left to spell the label after,
-/// `bug` reads as a change on GitHub. Expected: the issue closed as deleted, no new task.
+/// Bug (minimal): a task tagged `Bug` (its issue labelled `bug`, the repository's
+/// spelling) whose issue is edited on GitHub (the title, here) and synced, then deleted in
+/// Asana: under `target` the next sync creates the task again from the issue, as if the
+/// issue had been edited since, instead of closing it as deleted. The pair's record holds
+/// the issue's tags in Asana's spelling, and with no Asana task left to spell the label
+/// after, `bug` reads as a change on GitHub. The same happens after a lost state folder
+/// (the re-adopted pair). Expected: the issue closed as deleted, no new task.
 #[test]
-#[ignore = "known bug in the engine (re-adoption record, case of tags): a deleted task comes back"]
-fn bug_a_task_deleted_after_a_lost_state_comes_back() {
+#[ignore = "known bug in the engine (tags recorded case-sensitively): a deleted task comes back"]
+fn bug_a_task_tagged_unlike_its_label_comes_back_when_deleted() {
     check_known_bug(
         Policy::Target,
         false,
-        &[Op::LoseState, Op::Sync, Op::DeleteTask { task: 0 }],
+        &[
+            edit_issue(0, GEdit::Title("Alpha".into())),
+            Op::Sync,
+            Op::DeleteTask { task: 0 },
+        ],
     );
 }
