@@ -532,6 +532,8 @@ struct Case<'a> {
     policy: Policy,
     import_all: bool,
     full: bool,
+    /// What a deleted issue (410) does to its unchanged task.
+    on_delete: OnDelete,
     pairs: Vec<Pair>,
     marked: Vec<Marked>,
     trashed: Vec<Trashed>,
@@ -600,6 +602,7 @@ impl<'a> Case<'a> {
             policy,
             import_all,
             full,
+            on_delete: OnDelete::Delete,
             pairs: Vec::new(),
             marked: Vec::new(),
             trashed: Vec::new(),
@@ -628,7 +631,7 @@ impl<'a> Case<'a> {
                 api_url: self.w.github.base_url(),
             },
             poll_interval: None,
-            on_delete: OnDelete::Delete,
+            on_delete: self.on_delete,
             import_completed: self.import_all,
             delete_grace: Duration::ZERO,
         }
@@ -1233,7 +1236,8 @@ impl<'a> Case<'a> {
                 (Some(a), None, Some(rec)) => {
                     // The issue was deleted (410). A task changed since is never deleted:
                     // under `asana` it gets a new issue, under `target` the deletion is
-                    // held; an unchanged task is deleted (`on_delete = "delete"`).
+                    // held; an unchanged task follows `on_delete`: deleted (the default),
+                    // or completed, or left as it is, and let go either way.
                     let edited = a.logical() != rec.seen_a || touched || !p.no_base.is_empty();
                     if edited {
                         if policy == Policy::Target {
@@ -1254,11 +1258,23 @@ impl<'a> Case<'a> {
                             kept.push(p);
                         }
                     } else {
-                        born.push(Trashed {
-                            gid: p.gid.clone().expect("gid"),
-                            fields: a,
-                            issue: None,
-                        });
+                        match self.on_delete {
+                            OnDelete::Delete => born.push(Trashed {
+                                gid: p.gid.clone().expect("gid"),
+                                fields: a,
+                                issue: None,
+                            }),
+                            // The task is left (completed first), linked to nothing.
+                            OnDelete::Complete | OnDelete::Ignore => {
+                                let mut a = a;
+                                a.completed |= self.on_delete == OnDelete::Complete;
+                                p.asana = Some(a);
+                                p.number = None;
+                                p.rec = None;
+                                p.let_go = true;
+                                kept.push(p);
+                            }
+                        }
                     }
                 }
                 (None, None, _) => {}
@@ -1488,13 +1504,15 @@ fn check_history(
     import_all: bool,
     full: bool,
     github_seed: bool,
+    on_delete: OnDelete,
     ops: &[Op],
 ) -> Result<(), TestCaseError> {
     let mut case = Case::new(rt, policy, import_all, full);
+    case.on_delete = on_delete;
     case.known_bugs |= ops.iter().any(|op| matches!(op, Op::KnownBugs));
     case.run(github_seed, ops).map_err(|e| {
         TestCaseError::fail(format!(
-            "policy {policy}, import all {import_all}, full listing {full}, seeded on GitHub {github_seed}: {e}\nhistory:\n  {}",
+            "policy {policy}, import all {import_all}, full listing {full}, seeded on GitHub {github_seed}, on_delete {on_delete:?}: {e}\nhistory:\n  {}",
             case.log.join("\n  ")
         ))
     })
@@ -1523,11 +1541,20 @@ fn random_github_histories_converge_as_the_model_says() {
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
+        prop::sample::select(vec![
+            OnDelete::Delete,
+            OnDelete::Delete,
+            OnDelete::Complete,
+            OnDelete::Ignore,
+        ]),
         prop::collection::vec(op(), 1..32),
     );
-    let result = runner.run(&strategy, |(policy, import_all, full, github_seed, ops)| {
-        check_history(&rt, policy, import_all, full, github_seed, &ops)
-    });
+    let result = runner.run(
+        &strategy,
+        |(policy, import_all, full, github_seed, on_delete, ops)| {
+            check_history(&rt, policy, import_all, full, github_seed, on_delete, &ops)
+        },
+    );
     if let Err(e) = result {
         panic!("{e}");
     }
@@ -1545,12 +1572,20 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// Runs `ops` under both policies, both imports, both listings, seeded either way.
+/// Runs `ops` under both policies and both imports, with four settings of the listing,
+/// the seed and `on_delete`.
 fn check_everywhere(rt: &tokio::runtime::Runtime, ops: &[Op]) {
     for policy in [Policy::Asana, Policy::Target] {
         for import_all in [false, true] {
-            for (full, github_seed) in [(false, false), (true, true)] {
-                if let Err(e) = check_history(rt, policy, import_all, full, github_seed, ops) {
+            for (full, github_seed, on_delete) in [
+                (false, false, OnDelete::Delete),
+                (true, true, OnDelete::Delete),
+                (false, true, OnDelete::Complete),
+                (true, false, OnDelete::Ignore),
+            ] {
+                if let Err(e) =
+                    check_history(rt, policy, import_all, full, github_seed, on_delete, ops)
+                {
                     panic!("{e}");
                 }
             }
@@ -1559,7 +1594,8 @@ fn check_everywhere(rt: &tokio::runtime::Runtime, ops: &[Op]) {
 }
 
 /// Hand-picked histories covering each step on purpose (the fixed regression list next
-/// to the random search), each run under both policies, both imports and both listings.
+/// to the random search), each run under both policies, both imports, both listings and
+/// every `on_delete`.
 /// Pair 0 is the task seeded in Asana (tagged `Bug` and `bug`, assigned to alice), pair 1
 /// the one seeded in Asana for bob or, seeded on GitHub, the issue assigned to `bob-gh`.
 #[test]
@@ -1670,7 +1706,15 @@ fn check_known_bug(policy: Policy, github_seed: bool, ops: &[Op]) {
     let rt = runtime();
     let mut all = vec![Op::KnownBugs];
     all.extend_from_slice(ops);
-    if let Err(e) = check_history(&rt, policy, false, false, github_seed, &all) {
+    if let Err(e) = check_history(
+        &rt,
+        policy,
+        false,
+        false,
+        github_seed,
+        OnDelete::Delete,
+        &all,
+    ) {
         panic!("{e}");
     }
 }
