@@ -1049,6 +1049,17 @@ impl<'a> Case<'a> {
         self.advance();
         self.discover()?;
         self.verify()?;
+        let held: usize = self
+            .pairs
+            .iter()
+            .map(|p| p.no_base.len() + usize::from(p.deletion_held))
+            .sum();
+        check!(
+            report.conflicts_open == held && preview.conflicts_open == held,
+            "{} conflicts open ({} foreseen by the dry run), the model holds {held}",
+            report.conflicts_open,
+            preview.conflicts_open
+        );
         self.w.clear_requests();
         let again = self.run_engine(false);
         let writes = self.writes();
