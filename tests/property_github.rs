@@ -1058,7 +1058,8 @@ impl<'a> Case<'a> {
         let held: usize = self
             .pairs
             .iter()
-            .map(|p| p.no_base.len() + usize::from(p.deletion_held))
+            // A held deletion replaces the pair's field conflicts (one conflict open).
+            .map(|p| if p.deletion_held { 1 } else { p.no_base.len() })
             .sum();
         check!(
             report.conflicts_open == held && preview.conflicts_open == held,
@@ -1687,6 +1688,14 @@ fn regression_github_histories_converge() {
             edit_task(1, AEdit::Notes("third note".into())),
             Op::Sync,
             Op::RestoreTask { task: 0 },
+        ],
+        // A re-adopted pair holding a field conflict, then its issue deleted (410): under
+        // `target` the held deletion replaces the field conflict.
+        vec![
+            edit_issue(1, GEdit::Labels(strings(&["bug", "p1"]))),
+            Op::LoseState,
+            Op::Sync,
+            Op::DeleteIssue { task: 1 },
         ],
         // An issue transferred away (301): the task is untouched and unlinked; editing it
         // afterwards opens no issue.
