@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
-use asana_bridge_connector::{Changes, Connector, Identity, Item, Whereabouts};
+use asana_bridge_connector::{Changes, Connector, Field, Identity, Item, Whereabouts};
 use asana_bridge_state::{StateError, Store};
 
 use crate::apply::{Applier, Counts};
@@ -128,7 +128,7 @@ pub async fn sync_link(
     // Observe. Only a summary of each record is held while both sides are read; items
     // exactly as recorded are dropped as they arrive (see `plan::quiet`).
     let summaries = state.summaries()?;
-    let index = SummaryIndex::new(&summaries);
+    let index = SummaryIndex::new(&summaries).with_identity(target.identity());
     let intents = state.intent_list()?;
     let conflicts = state.conflict_list()?;
     let full_due = meta
@@ -286,8 +286,14 @@ pub async fn sync_link(
     // A field a side holds but cannot express (a GitHub issue assigned only to people
     // `[users]` does not map, an Asana assignee whose e-mail is hidden) reads as it was
     // last seen: it never clears the other side.
-    read_unknown_as_last_seen(&mut asana_items, asana, &records, Side::Asana);
-    read_unknown_as_last_seen(&mut target_items, target, &records, Side::Target);
+    // (The plan never carries such a value into a new counterpart.)
+    let mut filled_in = read_unknown_as_last_seen(&mut asana_items, asana, &records, Side::Asana);
+    filled_in.extend(read_unknown_as_last_seen(
+        &mut target_items,
+        target,
+        &records,
+        Side::Target,
+    ));
     // Asana-side failures keep the cursor where it is (those tasks must be read again);
     // the target's are seen again by listing it.
     let asana_failures = asana_view.failures.len();
@@ -311,6 +317,7 @@ pub async fn sync_link(
         on_delete: link.on_delete,
         import_completed: link.import_completed,
         tags_ignore_case: target.tags_ignore_case(),
+        filled_in: &filled_in,
         clocks: Clocks {
             asana_ahead: meaningful(asana.clock_offset()),
             target_ahead: meaningful(target.clock_offset()),
@@ -418,21 +425,22 @@ pub async fn sync_link(
     finish(report, &state, meta, options)
 }
 
-/// What the target calls its items, for messages.
 /// Reads the fields `side`'s connector says it cannot express for an item (see
-/// [`Connector::unknown_fields`]) as the pair's record last saw them there.
+/// [`Connector::unknown_fields`]) as the pair's record last saw them there. Returns the
+/// fields filled in so, by side and item id.
 fn read_unknown_as_last_seen(
     items: &mut [Item],
     connector: &dyn Connector,
     records: &[PairRecord],
     side: Side,
-) {
+) -> HashMap<(Side, String), Vec<Field>> {
     fn id(r: &PairRecord, side: Side) -> &str {
         match side {
             Side::Asana => &r.asana_gid,
             Side::Target => &r.target_id,
         }
     }
+    let mut filled_in = HashMap::new();
     let mut recorded_at: Option<HashMap<&str, &PairRecord>> = None;
     for item in items {
         let unknown = connector.unknown_fields(item);
@@ -446,13 +454,16 @@ fn read_unknown_as_last_seen(
             Side::Target => r.target_item(),
         });
         if let Some(last) = last {
-            for field in unknown {
-                item.fields.copy_field(&last.fields, field);
+            for field in &unknown {
+                item.fields.copy_field(&last.fields, *field);
             }
+            filled_in.insert((side, item.id.clone()), unknown);
         }
     }
+    filled_in
 }
 
+/// What the target calls its items, for messages.
 fn noun(kind: &str) -> &'static str {
     match kind {
         "markdown" => "file",
@@ -556,15 +567,7 @@ async fn ask_after_missing(
     meta.missing_since
         .retain(|gid, _| still_missing.contains(gid));
     for item in found {
-        match index.classify(Side::Target, &item) {
-            Some((at, seen)) => {
-                target_view.seen[at] = seen;
-                if seen == Seen::Listed {
-                    target_view.items.push(item);
-                }
-            }
-            None => target_view.items.push(item),
-        }
+        target_view.take(index, Side::Target, item);
     }
     gone
 }

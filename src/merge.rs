@@ -121,16 +121,29 @@ impl SyncPair {
     }
 }
 
+/// How a link merges: its conflict policy, the clocks `newest` compares on, and whether
+/// the target matches tag names ignoring case (GitHub labels).
+#[derive(Clone, Copy, Debug)]
+pub struct Rules {
+    pub policy: Policy,
+    pub clocks: Clocks,
+    pub tags_ignore_case: bool,
+}
+
 /// Merges one pair.
 #[must_use]
 pub fn merge_pair(
-    policy: Policy,
-    clocks: Clocks,
+    rules: Rules,
     asana: &Item,
     target: &Item,
     previous: Option<&PairRecord>,
     conflicts: &[&ConflictRecord],
 ) -> SyncPair {
+    let Rules {
+        policy,
+        clocks,
+        tags_ignore_case,
+    } = rules;
     let a = &asana.fields;
     let t = &target.fields;
     let mut base = previous.map_or_else(|| a.clone(), |r| r.base.clone());
@@ -197,7 +210,7 @@ pub fn merge_pair(
                 let merged = if no_base {
                     None
                 } else {
-                    previous.and_then(|r| auto_merge(field, &r.base, a, t))
+                    previous.and_then(|r| auto_merge(field, &r.base, a, t, tags_ignore_case))
                 };
                 if let Some(merged) = merged {
                     if !merged.same(a, field) {
@@ -304,11 +317,16 @@ fn newer(clocks: Clocks, asana: &Item, target: &Item) -> Side {
 /// Merges a field changed on both sides without conflict where that is well defined:
 /// notes by a clean three-way text merge, tags as a set (each side's additions and
 /// removals both apply).
+///
+/// With `ignore_case` (the target matches labels ignoring case) tags are compared by their
+/// lower-case form, so a change of case alone is no addition or removal; a kept tag keeps
+/// Asana's spelling where Asana has it.
 fn auto_merge(
     field: Field,
     base: &TaskFields,
     a: &TaskFields,
     t: &TaskFields,
+    ignore_case: bool,
 ) -> Option<TaskFields> {
     let mut merged = a.clone();
     match field {
@@ -317,21 +335,31 @@ fn auto_merge(
             Some(merged)
         }
         Field::Tags => {
-            let b: BTreeSet<&String> = base.tags.iter().collect();
-            let sa: BTreeSet<&String> = a.tags.iter().collect();
-            let st: BTreeSet<&String> = t.tags.iter().collect();
-            let all: BTreeSet<&String> = b.iter().chain(&sa).chain(&st).copied().collect();
-            merged.tags = all
-                .into_iter()
-                .filter(|tag| {
-                    if b.contains(tag) {
-                        sa.contains(tag) && st.contains(tag)
-                    } else {
-                        sa.contains(tag) || st.contains(tag)
-                    }
-                })
-                .cloned()
-                .collect();
+            let key = |tag: &String| {
+                if ignore_case {
+                    tag.to_lowercase()
+                } else {
+                    tag.clone()
+                }
+            };
+            let keys = |tags: &[String]| -> BTreeSet<String> { tags.iter().map(key).collect() };
+            let (b, sa, st) = (keys(&base.tags), keys(&a.tags), keys(&t.tags));
+            let kept = |k: &String| {
+                if b.contains(k) {
+                    sa.contains(k) && st.contains(k)
+                } else {
+                    sa.contains(k) || st.contains(k)
+                }
+            };
+            // Every spelling a side has of a kept tag: Asana's first, else the target's.
+            let mut tags: Vec<String> = a.tags.iter().filter(|x| kept(&key(x))).cloned().collect();
+            tags.extend(
+                t.tags
+                    .iter()
+                    .filter(|x| kept(&key(x)) && !sa.contains(&key(x)))
+                    .cloned(),
+            );
+            merged.tags = asana_bridge_connector::model::canonical_tags(tags);
             Some(merged)
         }
         _ => None,

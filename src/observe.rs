@@ -43,12 +43,17 @@ impl SideView {
         self.items.len() + self.seen.iter().filter(|s| **s == Seen::AsRecorded).count()
     }
 
-    /// Takes `item` in: dropped when it is as recorded, kept otherwise.
-    fn take(&mut self, index: &SummaryIndex<'_>, side: Side, item: Item) {
+    /// Takes `item` in: dropped when it is as recorded, kept otherwise. An item that only
+    /// names a pair (a copied file or issue body, a pasted footer) never decides how the
+    /// pair's own item was seen: it is kept, and the pair is planned with both.
+    pub(crate) fn take(&mut self, index: &SummaryIndex<'_>, side: Side, item: Item) {
         match index.classify(side, &item) {
             Some((at, Seen::AsRecorded)) => self.seen[at] = Seen::AsRecorded,
             Some((at, seen)) => {
-                self.seen[at] = seen;
+                let own = side == Side::Asana || *index.summaries()[at].target_id == *item.id;
+                if own || self.seen[at] == Seen::Absent {
+                    self.seen[at] = seen;
+                }
                 self.items.push(item);
             }
             None => self.items.push(item),

@@ -66,6 +66,10 @@ pub struct PlanInput<'a> {
     /// The target's tag names match ignoring case (GitHub labels): a target tag equal to
     /// Asana tags but for case is those tags, in Asana's spellings.
     pub tags_ignore_case: bool,
+    /// Fields of items the engine read as last seen because their side cannot express
+    /// them (see `Connector::unknown_fields`), by side and item id: never carried into a
+    /// counterpart created anew.
+    pub filled_in: &'a HashMap<(Side, String), Vec<Field>>,
     /// The two sides' clocks, for the `newest` policy.
     pub clocks: Clocks,
 }
@@ -268,8 +272,17 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 } else {
                     t
                 };
-                let mut pair =
-                    merge::merge_pair(input.policy, input.clocks, a, t, previous, conflicts);
+                let mut pair = merge::merge_pair(
+                    merge::Rules {
+                        policy: input.policy,
+                        clocks: input.clocks,
+                        tags_ignore_case: input.tags_ignore_case,
+                    },
+                    a,
+                    t,
+                    previous,
+                    conflicts,
+                );
                 // Paired by the records, an item needs no partner written on it.
                 pair.stamp_partner &= input.identity == Identity::Partner;
                 if pair.is_noop() {
@@ -304,7 +317,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                                 how: input.on_delete,
                             }),
                             Some(Side::Asana) => out.actions.push(Action::CreateTarget {
-                                asana: a.clone(),
+                                asana: as_read(a, Side::Asana, input.filled_in),
                                 replaces: Some(r.clone()),
                             }),
                             None => out.actions.push(Action::HoldDeletion {
@@ -317,15 +330,20 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 }
             }
             (None, Some(t), Some(r)) => {
-                // Gone from Asana.
-                let edited = r.target.any_changed(&t.fields);
+                // Gone from Asana. Labels that equal the task's last tags but for case
+                // are no edit: the record may remember them in either spelling.
+                let as_spelled = |t: &Item| {
+                    !input.tags_ignore_case
+                        || r.target.any_changed(&spelled_as(t, &r.base.tags).fields)
+                };
+                let edited = r.target.any_changed(&t.fields) && as_spelled(t);
                 match deletion_winner(input.policy, edited, conflicts, Side::Asana) {
                     Some(Side::Asana) => out.actions.push(Action::DeleteTarget {
                         record: r.clone(),
                         target: t.clone(),
                     }),
                     Some(Side::Target) => out.actions.push(Action::CreateAsana {
-                        target: t.clone(),
+                        target: as_read(t, Side::Target, input.filled_in),
                         replaces: Some(r.clone()),
                     }),
                     None => out.actions.push(Action::HoldDeletion {
@@ -359,8 +377,17 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         });
         if let Some(a) = recovered {
             adopted.insert(a.id.as_str());
-            let mut pair =
-                merge::merge_pair(input.policy, input.clocks, a, item, None, &no_conflicts);
+            let mut pair = merge::merge_pair(
+                merge::Rules {
+                    policy: input.policy,
+                    clocks: input.clocks,
+                    tags_ignore_case: input.tags_ignore_case,
+                },
+                a,
+                item,
+                None,
+                &no_conflicts,
+            );
             pair.stamp_partner = input.identity == Identity::Partner;
             out.actions.push(Action::Sync(Box::new(pair)));
             // The Sync settles the intent.
@@ -397,6 +424,21 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     out.actions.sort_by_key(Action::sort_key);
     out.problems.sort_by(|a, b| a.id.cmp(&b.id));
     out.blocked = blocked;
+    out
+}
+
+/// `item` as its side holds it: the fields the engine filled in from the record (values
+/// the side cannot express) back to empty.
+fn as_read(item: &Item, side: Side, filled_in: &HashMap<(Side, String), Vec<Field>>) -> Item {
+    let mut out = item.clone();
+    for field in filled_in
+        .get(&(side, item.id.clone()))
+        .into_iter()
+        .flatten()
+    {
+        out.fields
+            .copy_field(&asana_bridge_connector::TaskFields::default(), *field);
+    }
     out
 }
 

@@ -14,9 +14,9 @@
 //!   keeps syncing.
 //! - [`Identity::Record`] (GitHub: issue numbers never change): the records pair items;
 //!   a partner (the footer line of an issue body) only re-adopts an issue for an Asana
-//!   task that has no pair (a create the bridge made and a crash kept it from recording,
-//!   or records that were lost). Anywhere else it is text: a copied or pasted footer
-//!   changes nothing in Asana.
+//!   task that has no pair and was never let go (a create the bridge made and a crash
+//!   kept it from recording, or records that were lost). Anywhere else it is text: a
+//!   copied or pasted footer changes nothing in Asana.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -263,8 +263,11 @@ fn by_record<'a>(known: &Known<'_, 'a>, target: &'a [Item], out: &mut Pairing<'a
         }
     }
     for (gid, mut items) in hinted {
+        // A task the bridge let go (its issue moved away, or deleted on one side) is not
+        // taken back by a footer: the footer is then a copy's text.
         let adoptable = known.asana_by_gid.contains_key(gid)
             && !known.records_by_gid.contains_key(gid)
+            && !known.tombstones.contains_key(gid)
             && !out.target_for.contains_key(gid);
         if adoptable {
             // The oldest item is the original; later ones are copies of its text.

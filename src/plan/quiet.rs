@@ -21,7 +21,7 @@
 
 use std::collections::HashSet;
 
-use asana_bridge_connector::Item;
+use asana_bridge_connector::{Identity, Item};
 
 use super::Unreadable;
 use crate::records::{ConflictRecord, PairSummary, Side, item_digest};
@@ -44,6 +44,9 @@ pub struct SummaryIndex<'a> {
     summaries: &'a [PairSummary],
     /// Positions sorted by target id.
     by_target: Vec<u32>,
+    /// Whether a target item's partner gid may name its pair ([`Identity::Partner`]: a
+    /// renamed file); with [`Identity::Record`] only the recorded target id does.
+    by_partner: bool,
 }
 
 impl<'a> SummaryIndex<'a> {
@@ -64,7 +67,15 @@ impl<'a> SummaryIndex<'a> {
         Self {
             summaries,
             by_target,
+            by_partner: true,
         }
+    }
+
+    /// The same index for a target whose items are identified as `identity` says.
+    #[must_use]
+    pub fn with_identity(mut self, identity: Identity) -> Self {
+        self.by_partner = identity == Identity::Partner;
+        self
     }
 
     /// The summaries.
@@ -91,15 +102,20 @@ impl<'a> SummaryIndex<'a> {
     }
 
     /// The pair `item`, read from `side`, belongs to, and whether it is exactly as that
-    /// pair's record remembers it.
+    /// pair's record remembers it. A target item is the pair's whose recorded target id it
+    /// has; only an item no pair records (a renamed file) goes by the gid it names, so a
+    /// gid copied or pasted into another pair's item never takes that item away from its
+    /// own pair.
     #[must_use]
     pub fn classify(&self, side: Side, item: &Item) -> Option<(usize, Seen)> {
         let at = match side {
             Side::Asana => self.of_gid(&item.id),
-            Side::Target => match item.partner.as_deref() {
-                Some(gid) => self.of_gid(gid),
-                None => self.of_target(&item.id),
-            },
+            Side::Target => self.of_target(&item.id).or_else(|| {
+                item.partner
+                    .as_deref()
+                    .filter(|_| self.by_partner)
+                    .and_then(|gid| self.of_gid(gid))
+            }),
         }?;
         let seen = if as_recorded(&self.summaries[at], side, item) {
             Seen::AsRecorded

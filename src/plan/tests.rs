@@ -123,6 +123,7 @@ impl Case {
             noun: "file",
             asana: &self.asana,
             target: &self.target,
+            filled_in: &NONE_FILLED_IN,
             target_unreadable: &self.unreadable,
             records: &self.records,
             intents: &self.intents,
@@ -939,3 +940,8 @@ fn a_moved_file_stripped_of_its_front_matter_is_neither_new_nor_a_deletion() {
     assert_eq!(p.problems.len(), 1);
     assert!(p.problems[0].message.contains("holds what one.md held"));
 }
+
+/// No field filled in from the records.
+static NONE_FILLED_IN: std::sync::LazyLock<
+    std::collections::HashMap<(crate::records::Side, String), Vec<asana_bridge_connector::Field>>,
+> = std::sync::LazyLock::new(std::collections::HashMap::new);

@@ -298,6 +298,7 @@ fn input<'a>(
         asana,
         target,
         target_unreadable: &w.unreadable,
+        filled_in: &NONE_FILLED_IN,
         records,
         intents: &[],
         conflicts: &w.conflicts,
@@ -479,3 +480,8 @@ fn untouched_pairs_are_left_out_and_troubled_ones_kept() {
         assert_eq!(settled, 0, "{case:?} must be planned");
     }
 }
+
+/// No field filled in from the records.
+static NONE_FILLED_IN: std::sync::LazyLock<
+    std::collections::HashMap<(crate::records::Side, String), Vec<asana_bridge_connector::Field>>,
+> = std::sync::LazyLock::new(std::collections::HashMap::new);
