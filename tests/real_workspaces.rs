@@ -69,7 +69,7 @@ fn a_free_workspace_sees_one_429_in_its_life() {
         first.stderr
     );
     assert!(
-        first.stderr.contains("keeping to 150 per 2000 ms"),
+        first.stderr.contains("keeping to 148 per 2000 ms"),
         "the learned rate is said: {}",
         first.stderr
     );
@@ -77,7 +77,8 @@ fn a_free_workspace_sees_one_429_in_its_life() {
         &std::fs::read(w.state_dir().join("asana-rate.json")).expect("the rate is kept"),
     )
     .expect("json");
-    assert_eq!(kept["learned_per_window"], 150, "{kept}");
+    // A little under the 150 it accepted, for the service's clock (1 in 64).
+    assert_eq!(kept["learned_per_window"], 148, "{kept}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
