@@ -8,19 +8,10 @@ mod common;
 
 use common::{TaskEdit, World};
 
-/// Rewrites `key` in a file's front matter (removed with `None`, appended when missing).
+/// Rewrites `key` in the front matter of the file of task `gid` (see [`common::set_front`]).
 fn set_front(w: &World, gid: &str, key: &str, value: Option<&str>) {
     let (name, text) = w.file_of(gid);
-    let (front, body) = text[4..].split_once("\n---\n").expect("front matter");
-    let mut lines: Vec<String> = front
-        .lines()
-        .filter(|l| !l.starts_with(&format!("{key}:")))
-        .map(str::to_owned)
-        .collect();
-    if let Some(value) = value {
-        lines.push(format!("{key}: {value}"));
-    }
-    w.write(&name, format!("---\n{}\n---\n{body}", lines.join("\n")));
+    w.write(&name, common::set_front(&text, key, value));
 }
 
 #[track_caller]

@@ -18,7 +18,7 @@ mod prism_support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
-use common::{Fault, Run, SimTask, TaskEdit, World};
+use common::{Fault, Run, SimTask, TaskEdit, World, set_front};
 use prism_support::{Exchange, Finding, Prism, Relay, Setup};
 
 /// The scenario's world with Prism in the path of every request of the binary.
@@ -61,24 +61,6 @@ impl Refereed {
         let (name, text) = self.w.file_of(gid);
         self.w.write(&name, f(text));
     }
-}
-
-/// Sets (`Some`) or removes (`None`) a top-level front matter key of a task file.
-fn set_front(text: &str, key: &str, value: Option<&str>) -> String {
-    let body_start = text[4..]
-        .find("\n---\n")
-        .map(|i| i + 4)
-        .expect("front matter");
-    let front = &text[4..body_start];
-    let mut lines: Vec<String> = front
-        .lines()
-        .filter(|l| !l.starts_with(&format!("{key}:")))
-        .map(str::to_owned)
-        .collect();
-    if let Some(value) = value {
-        lines.push(format!("{key}: {value}"));
-    }
-    format!("---\n{}{}", lines.join("\n"), &text[body_start..])
 }
 
 /// Replaces the body (notes) of a task file.

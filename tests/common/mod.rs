@@ -207,3 +207,21 @@ pub fn writes(sim: &Simulator) -> Vec<String> {
         .map(|r| format!("{} {}", r.method, r.path))
         .collect()
 }
+
+/// Sets (`Some`) or removes (`None`) a top-level front matter key of a task file.
+pub fn set_front(text: &str, key: &str, value: Option<&str>) -> String {
+    let body_start = text[4..]
+        .find("\n---\n")
+        .map(|i| i + 4)
+        .expect("front matter");
+    let front = &text[4..body_start];
+    let mut lines: Vec<String> = front
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{key}:")))
+        .map(str::to_owned)
+        .collect();
+    if let Some(value) = value {
+        lines.push(format!("{key}: {value}"));
+    }
+    format!("---\n{}{}", lines.join("\n"), &text[body_start..])
+}
