@@ -81,12 +81,6 @@ impl Due {
         }
     }
 
-    /// Whether this is a moment (`due_at`) rather than a day.
-    #[must_use]
-    pub fn has_time(&self) -> bool {
-        matches!(self, Self::At(_))
-    }
-
     /// The day it falls on, in UTC (`YYYY-MM-DD`).
     #[must_use]
     pub fn day_of(&self) -> &str {
@@ -129,12 +123,6 @@ impl fmt::Display for Due {
     }
 }
 
-impl PartialEq<&str> for Due {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 impl Serialize for Due {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -169,7 +157,6 @@ mod tests {
             Ok("2026-12-01T15:00:00.25Z".into()),
             "fractions are kept"
         );
-        assert!(Due::parse("2026-12-01T15:00:00.000Z").unwrap().has_time());
         assert_eq!(
             Due::parse("2026-12-01T23:30:00-05:00").unwrap().day_of(),
             "2026-12-02"
