@@ -61,9 +61,9 @@ pub struct AsanaConnector {
     /// Tasks last read assigned to someone whose e-mail Asana does not show this token
     /// (their assignee reads as `None`, which is not "unassigned").
     hidden_assignee: Arc<std::sync::Mutex<HashSet<String>>>,
-    /// Tasks last read with a rich description the Markdown cannot express exactly, and
-    /// why: never written over.
-    inexpressible_notes: Arc<std::sync::Mutex<HashMap<String, String>>>,
+    /// The descriptions read in this process, by task: `Some(why)` for a rich description
+    /// the Markdown cannot express exactly (never written over), `None` for one it can.
+    descriptions: Arc<std::sync::Mutex<HashMap<String, Option<String>>>>,
 }
 
 /// How much earlier than the feed's oldest event a `modified_since` listing starts. Both
@@ -87,7 +87,7 @@ impl AsanaConnector {
             written: Arc::default(),
             feed_oldest: Arc::default(),
             hidden_assignee: Arc::default(),
-            inexpressible_notes: Arc::default(),
+            descriptions: Arc::default(),
         }
     }
 
@@ -161,21 +161,8 @@ impl AsanaConnector {
             }
         }
         let descriptions: Vec<Description> = tasks.iter().map(read_description).collect();
-        {
-            let mut inexpressible = self
-                .inexpressible_notes
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (task, description) in tasks.iter().zip(&descriptions) {
-                match description {
-                    Description::Inexpressible { reason, .. } => {
-                        inexpressible.insert(task.gid.clone(), reason.clone());
-                    }
-                    Description::Markdown(_) => {
-                        inexpressible.remove(&task.gid);
-                    }
-                }
-            }
+        for (task, description) in tasks.iter().zip(&descriptions) {
+            self.note_description(&task.gid, description);
         }
         for (task, description) in tasks.into_iter().zip(&descriptions) {
             let gid = task.gid.clone();
@@ -211,17 +198,47 @@ impl AsanaConnector {
         self.client.assignee_value(&workspace, email).await
     }
 
-    /// Refuses a write of notes over a description last read as inexpressible in
-    /// Markdown (it would flatten the rich text for everyone).
-    fn check_notes_writable(&self, task: &str) -> Result<(), ConnectorError> {
-        let inexpressible = self
-            .inexpressible_notes
+    /// Remembers whether `task`'s description, as just read, can be written over.
+    fn note_description(&self, task: &str, description: &Description) {
+        let why = match description {
+            Description::Inexpressible { reason, .. } => Some(reason.clone()),
+            Description::Markdown(_) => None,
+        };
+        self.descriptions
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match inexpressible.get(task) {
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(task.to_owned(), why);
+    }
+
+    /// Refuses a write of notes over a description the Markdown cannot express exactly
+    /// (it would flatten the rich text for everyone). A task not read in this process (the
+    /// engine planned from its record) costs one `GET` of its description first.
+    async fn check_notes_writable(&self, task: &str) -> Result<(), ConnectorError> {
+        let known = self
+            .descriptions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(task)
+            .cloned();
+        let why = match known {
+            Some(why) => why,
+            None => {
+                let request = Request::get(format!("/tasks/{task}"))
+                    .query("opt_fields", wire::opt_fields(wire::DESCRIPTION_FIELDS));
+                let current: Task = self.client.data(request).await?;
+                let description = read_description(&current);
+                self.note_description(task, &description);
+                match description {
+                    Description::Inexpressible { reason, .. } => Some(reason),
+                    Description::Markdown(_) => None,
+                }
+            }
+        };
+        match why {
             Some(reason) => Err(ConnectorError::InvalidData(format!(
-                "the description of Asana task {task} has rich text the Markdown cannot \
-                 express exactly ({reason}), so it is not overwritten; edit it in Asana"
+                "the description of Asana task {task} holds rich text that Markdown cannot \
+                 carry back exactly ({reason}), so it is not overwritten; edit the \
+                 description in Asana"
             ))),
             None => Ok(()),
         }
@@ -345,10 +362,11 @@ impl Connector for AsanaConnector {
             unknown.push(Field::Assignee);
         }
         if self
-            .inexpressible_notes
+            .descriptions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains_key(&item.id)
+            .get(&item.id)
+            .is_some_and(Option::is_some)
         {
             unknown.push(Field::Notes);
         }
@@ -530,7 +548,7 @@ impl Connector for AsanaConnector {
         // Everything that can refuse the patch is checked before anything is written.
         let html_notes = match &patch.notes {
             Some(notes) => {
-                self.check_notes_writable(task)?;
+                self.check_notes_writable(task).await?;
                 Some(wire::html_notes(notes).map_err(ConnectorError::InvalidData)?)
             }
             None => None,

@@ -30,6 +30,9 @@ pub const TASK_FIELDS: &[&str] = &[
     "workspace",
 ];
 
+/// The fields read to check a description before writing over it (`GET /tasks/{task_gid}`).
+pub const DESCRIPTION_FIELDS: &[&str] = &["html_notes", "notes"];
+
 /// Fields read for users (`GET /workspaces/{workspace_gid}/users`, `GET /users/{user_gid}`).
 pub const USER_FIELDS: &[&str] = &["email", "name"];
 

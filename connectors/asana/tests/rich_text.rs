@@ -233,3 +233,41 @@ async fn nothing_invalid_is_ever_sent() {
     assert!(matches!(err, ConnectorError::InvalidData(_)), "{err:?}");
     assert!(w.writes().is_empty(), "nothing sent");
 }
+
+/// A connector that has not read the task in this process (the engine planned from its
+/// record) reads the description before writing over it: an inexpressible one is refused
+/// with nothing written, an expressible one is written after that one read.
+#[tokio::test]
+async fn a_task_not_read_yet_has_its_description_checked_first() {
+    let w = World::new();
+    let html = "<body>Screenshot: <img data-asana-gid=\"77\"/></body>";
+    let image = w.add_rich("Image", html);
+    let plain = w.add_rich("Plain", "<body>plain</body>");
+    let item = read(&w.connector(), &image).await;
+    let plain_item = read(&w.connector(), &plain).await;
+
+    let fresh = w.connector();
+    w.sim.clear_requests();
+    let patch = TaskPatch {
+        notes: Some("flattened".to_owned()),
+        ..TaskPatch::default()
+    };
+    let err = fresh.update(&item, &patch).await.expect_err("refused");
+    assert!(matches!(err, ConnectorError::InvalidData(_)), "{err:?}");
+    assert!(w.writes().is_empty(), "nothing sent");
+    assert_eq!(w.sim.task(&image).expect("task").html_notes, html);
+    let reads: Vec<String> = w.sim.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(reads, [format!("/tasks/{image}")]);
+
+    w.sim.clear_requests();
+    fresh
+        .update(&plain_item, &patch)
+        .await
+        .expect("expressible: written");
+    assert_eq!(
+        w.sim.task(&plain).expect("task").html_notes,
+        "<body>flattened</body>"
+    );
+    let methods: Vec<String> = w.sim.requests().iter().map(|r| r.method.clone()).collect();
+    assert_eq!(methods, ["GET", "PUT"]);
+}
