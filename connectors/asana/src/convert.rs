@@ -63,7 +63,8 @@ pub fn read_description(task: &Task) -> Description {
             Some(_) => inexpressible("Asana did not return its rich text".into()),
         };
     };
-    let mut markdown = match asana_bridge_richtext::to_markdown(html) {
+    let (lead, core, trail) = edge_breaks(html);
+    let mut markdown = match asana_bridge_richtext::to_markdown(&core) {
         Ok(markdown) => markdown,
         Err(e) => return inexpressible(e.to_string()),
     };
@@ -71,14 +72,37 @@ pub fn read_description(task: &Task) -> Description {
         markdown.pop();
     }
     let back = asana_bridge_richtext::to_html_notes(&markdown);
-    let same = asana_bridge_richtext::normalize_html_notes(html);
+    let same = asana_bridge_richtext::normalize_html_notes(&core);
     match (back, same) {
-        (Ok(back), Ok(same)) if back == same => Description::Markdown(markdown),
+        (Ok(back), Ok(same)) if back == same => {
+            Description::Markdown(format!("{lead}{markdown}{trail}"))
+        }
         (Ok(_), Ok(_)) => {
             inexpressible("its Markdown does not convert back to the same rich text".into())
         }
         (Err(e), _) | (_, Err(e)) => inexpressible(e.to_string()),
     }
+}
+
+/// Splits the line breaks at the very start and end of a description (plain text typed
+/// with a final Enter) off its rich text: `<body>\nx\n\n</body>` gives `("\n",
+/// "<body>x</body>", "\n\n")`. Markdown has no line of its own for them, so they read as
+/// blank lines around the Markdown, and a write of the description drops them.
+fn edge_breaks(html: &str) -> (&str, std::borrow::Cow<'_, str>, &str) {
+    let Some(inner) = html
+        .strip_prefix("<body>")
+        .and_then(|rest| rest.strip_suffix("</body>"))
+    else {
+        return ("", html.into(), "");
+    };
+    let rest = inner.trim_start_matches('\n');
+    let lead = &inner[..inner.len() - rest.len()];
+    let text = rest.trim_end_matches('\n');
+    let trail = &rest[text.len()..];
+    if lead.is_empty() && trail.is_empty() {
+        return ("", html.into(), "");
+    }
+    (lead, format!("<body>{text}</body>").into(), trail)
 }
 
 /// The canonical item of `task` as seen from `project`. `emails` maps assignee gids to
@@ -275,6 +299,46 @@ mod tests {
         assert_eq!(item.fields.start_on.as_deref(), Some("2026-11-28"));
         let item = to_item(task(), "p", &HashMap::new()).expect("valid");
         assert_eq!(item.fields.due, Some(Due::On("2026-12-01".into())));
+    }
+
+    fn described(html: Option<&str>, notes: &str) -> Description {
+        let mut t = task();
+        t.html_notes = html.map(str::to_owned);
+        t.notes = Some(notes.to_owned());
+        read_description(&t)
+    }
+
+    /// Rich text reads as Markdown; line breaks at the edges stay around it; a tag the
+    /// Markdown cannot carry makes the description inexpressible, read as its plain text.
+    #[test]
+    fn descriptions_read_as_markdown_or_as_inexpressible_plain_text() {
+        assert_eq!(
+            described(
+                Some("<body>A <strong>b</strong>\n<ul><li>c</li></ul></body>"),
+                "-"
+            ),
+            Description::Markdown("A **b**\n\n\n- c".into())
+        );
+        assert_eq!(
+            described(Some("<body>\nnew notes\n</body>"), "-"),
+            Description::Markdown("\nnew notes\n".into())
+        );
+        assert_eq!(
+            described(Some("<body>\n\n</body>"), "-"),
+            Description::Markdown("\n\n".into())
+        );
+        let Description::Inexpressible { plain, reason } =
+            described(Some("<body>see <img data-asana-gid=\"1\"/></body>"), "see ")
+        else {
+            panic!("an image is not Markdown");
+        };
+        assert_eq!(plain, "see ");
+        assert!(reason.contains("img"), "{reason}");
+        assert!(matches!(
+            described(None, "plain"),
+            Description::Inexpressible { .. }
+        ));
+        assert_eq!(described(None, ""), Description::Markdown(String::new()));
     }
 
     #[test]

@@ -77,7 +77,7 @@ const IMAGE_ATTRIBUTES: &[&str] = &["data-asana-gid", "src", "alt"];
 
 /// Checks `html_notes` as Asana does on a write (valid XML, one root `<body>`, only
 /// Asana's tags, attributes only on `<a>` and `<img>`) and returns its plain text, which Asana keeps
-/// as `notes`: the text with the tags dropped and references resolved.
+/// as `notes` (see [`PlainText`]).
 ///
 /// # Errors
 /// Asana's `400` (`html_notes: XML is invalid: ...`) naming what is wrong.
@@ -88,7 +88,7 @@ pub fn rich_text(html: &str) -> Result<String, String> {
     reader.config_mut().check_end_names = true;
     let mut open: Vec<String> = Vec::new();
     let mut seen_body = false;
-    let mut text = String::new();
+    let mut text = PlainText::default();
     loop {
         let event = reader
             .read_event()
@@ -120,12 +120,19 @@ pub fn rich_text(html: &str) -> Result<String, String> {
                         ));
                     }
                 }
-                if !empty {
+                if inside {
+                    text.open(&name);
+                }
+                if empty {
+                    text.close(&name);
+                } else {
                     open.push(name);
                 }
             }
             Event::End(_) => {
-                open.pop();
+                if let Some(name) = open.pop() {
+                    text.close(&name);
+                }
             }
             Event::Text(t) if inside => text.push_str(&t.xml10_content()),
             Event::CData(t) if inside => text.push_str(&t.xml10_content()),
@@ -149,7 +156,7 @@ pub fn rich_text(html: &str) -> Result<String, String> {
                         "the document must be one <body> element".to_owned(),
                     ));
                 }
-                return Ok(text);
+                return Ok(text.out);
             }
             Event::Decl(_) if !seen_body => {}
             _ => {
@@ -158,6 +165,71 @@ pub fn rich_text(html: &str) -> Result<String, String> {
                 ));
             }
         }
+    }
+}
+
+/// The plain text of rich text, roughly as Asana derives `notes`: the text with the tags
+/// dropped, headings, code blocks, quotes, rules and list items on lines of their own,
+/// list items marked (`1. ` in numbered lists, `• ` otherwise, indented when nested).
+#[derive(Default)]
+struct PlainText {
+    out: String,
+    /// Per open list: the next item's number (`None` for a bulleted list).
+    lists: Vec<Option<usize>>,
+    /// A block ended: the next text starts a line.
+    break_pending: bool,
+}
+
+impl PlainText {
+    const BLOCKS: &[&str] = &["h1", "h2", "pre", "blockquote", "ul", "ol", "li", "hr"];
+
+    fn start_line(&mut self) {
+        if !self.out.is_empty() && !self.out.ends_with('\n') {
+            self.out.push('\n');
+        }
+        self.break_pending = false;
+    }
+
+    fn open(&mut self, tag: &str) {
+        if Self::BLOCKS.contains(&tag) {
+            self.break_pending = true;
+        }
+        match tag {
+            "ul" => self.lists.push(None),
+            "ol" => self.lists.push(Some(1)),
+            "li" => {
+                let indent = "  ".repeat(self.lists.len().saturating_sub(1));
+                let marker = match self.lists.last_mut() {
+                    Some(Some(n)) => {
+                        *n += 1;
+                        format!("{}. ", *n - 1)
+                    }
+                    _ => "• ".to_owned(),
+                };
+                self.push_str(&format!("{indent}{marker}"));
+            }
+            _ => {}
+        }
+    }
+
+    fn close(&mut self, tag: &str) {
+        if matches!(tag, "ul" | "ol") {
+            self.lists.pop();
+        }
+        if Self::BLOCKS.contains(&tag) {
+            self.break_pending = true;
+        }
+    }
+
+    fn push_str(&mut self, text: &str) {
+        if self.break_pending && !text.is_empty() {
+            self.start_line();
+        }
+        self.out.push_str(text);
+    }
+
+    fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
     }
 }
 
@@ -317,7 +389,10 @@ mod tests {
         let html = "<body><h1>Plan</h1>A <strong>bold</strong> &amp; <a href=\"https://x.y\" \
                     data-asana-gid=\"1\">link</a>\n<ul><li>one<ol><li>two</li></ol></li></ul>\
                     <pre>x &lt; y</pre><hr/></body>";
-        assert_eq!(rich_text(html).unwrap(), "PlanA bold & link\nonetwox < y");
+        assert_eq!(
+            rich_text(html).unwrap(),
+            "Plan\nA bold & link\n• one\n  1. two\nx < y"
+        );
         assert_eq!(rich_text("<body/>").unwrap(), "");
         assert_eq!(
             rich_text("<body>see <img data-asana-gid=\"5\" alt=\"shot\"/></body>").unwrap(),
