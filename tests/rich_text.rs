@@ -248,3 +248,131 @@ fn a_rich_description_survives_an_issue_body_both_ways() {
     assert!(out.stderr.contains(&image), "{}", out.stderr);
     assert_eq!(html_notes(&w, &image), IMAGE, "rich text untouched");
 }
+
+/// The fixture of the previous release (`tests/fixtures/state-v1`, see its README), its
+/// simulators seeded again with the same gids, except that the descriptions in `rich`
+/// (by gid) are rich text whose plain text is what that release read and recorded.
+fn restore_previous_release(rich: &[(&str, &str)]) -> GhWorld {
+    use std::path::Path;
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("create dir");
+        for entry in std::fs::read_dir(from).expect("read dir") {
+            let entry = entry.expect("entry");
+            let target = to.join(entry.file_name());
+            if entry.file_type().expect("type").is_dir() {
+                copy_tree(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).expect("copy");
+            }
+        }
+    }
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1");
+    let text = std::fs::read_to_string(fixture.join("sims.json")).expect("sims.json");
+    let sims: serde_json::Value = serde_json::from_str(&text).expect("sims.json is JSON");
+    let w = GhWorld::new("newest");
+    let roadmap = w.asana.create_project("Roadmap");
+    assert_eq!(w.project, sims["bugs_project"]);
+    assert_eq!(roadmap, sims["roadmap_project"]);
+    let mut tasks: Vec<(String, asana_sim::SimTask)> = Vec::new();
+    for (key, project) in [("roadmap_tasks", &roadmap), ("bugs_tasks", &w.project)] {
+        let listed: Vec<asana_sim::SimTask> =
+            serde_json::from_value(sims[key].clone()).expect("tasks in sims.json");
+        tasks.extend(listed.into_iter().map(|t| (project.clone(), t)));
+    }
+    tasks.sort_by_key(|(_, t)| t.gid.parse::<u64>().expect("numeric gid"));
+    let mut last: u64 = roadmap.parse().expect("numeric gid");
+    for (project, t) in tasks {
+        let want: u64 = t.gid.parse().expect("numeric gid");
+        for _ in last + 1..want {
+            w.asana.create_project("(a gid spent elsewhere)");
+        }
+        let html = rich
+            .iter()
+            .find(|(gid, _)| *gid == t.gid)
+            .map(|(_, html)| (*html).to_owned());
+        let gid = w.asana.add_task(
+            &project,
+            gh::TaskSeed {
+                name: t.name,
+                notes: t.notes,
+                html_notes: html,
+                completed: t.completed,
+                due_on: t.due_on,
+                assignee: t.assignee,
+                tags: t.tags,
+                section: t.section,
+                ..gh::TaskSeed::default()
+            },
+        );
+        assert_eq!(gid, t.gid, "seeded in gid order");
+        last = want;
+    }
+    let issues: Vec<gh::SimIssue> =
+        serde_json::from_value(sims["issues"].clone()).expect("issues in sims.json");
+    for i in issues {
+        let number = w.github.add_issue(gh::IssueSeed {
+            title: i.title,
+            body: i.body,
+            labels: i.labels,
+            assignees: i.assignees,
+            closed: i.state == "closed",
+        });
+        assert_eq!(number, i.number, "seeded in number order");
+    }
+    copy_tree(&fixture.join("state"), &w.dir.path().join(".asana-bridge"));
+    copy_tree(&fixture.join("roadmap"), &md_dir(&w));
+    let config = format!(
+        "state_dir = \".asana-bridge\"\n\n[asana]\ntoken_env = \"ASANA_TOKEN\"\n\n\
+         [[link]]\nname = \"roadmap\"\nasana_project = \"{roadmap}\"\nconflict = \"manual\"\n\
+         on_delete = \"complete\"\nmarkdown = {{ dir = \"roadmap\" }}\n\n\
+         [[link]]\nname = \"bugs\"\nasana_project = \"{}\"\nconflict = \"newest\"\n\
+         github = {{ repo = \"acme/app\", token_env = \"GITHUB_TOKEN\", api_url = \"{}\" }}\n\n\
+         [users]\n\"alice@example.com\" = \"alice-gh\"\n",
+        w.project,
+        w.github.base_url()
+    );
+    std::fs::write(w.dir.path().join("asana-bridge.toml"), config).expect("config");
+    w
+}
+
+/// The first run after the upgrade: the previous release recorded the plain text of
+/// descriptions. A plain one reads the same as Markdown and nothing happens (the fixture's
+/// own test, `state_schema.rs`); one that was rich in Asana (which that release showed
+/// flattened) now reads as its Markdown, so the file and the issue body get the formatting
+/// back, while Asana's rich text is not written at all. The next run is quiet.
+#[test]
+fn after_the_upgrade_rich_descriptions_reach_files_and_issues_and_asana_is_untouched() {
+    const IDEA: &str = "1200000000000012"; // local-idea.md, "Noted offline."
+    const BUG: &str = "1200000000000010"; // issue #2, "Stack trace attached."
+    let idea_html = "<body>Noted <strong>offline</strong>.</body>";
+    let bug_html = "<body>Stack trace <em>attached</em>.</body>";
+    let w = restore_previous_release(&[(IDEA, idea_html), (BUG, bug_html)]);
+    assert_eq!(w.asana.task(IDEA).expect("task").notes, "Noted offline.");
+    assert_eq!(
+        w.asana.task(BUG).expect("task").notes,
+        "Stack trace attached."
+    );
+
+    w.clear_requests();
+    // Exit 3: the fixture's held title conflict stays held.
+    let out = w.run(&["sync"]).expect(3);
+    let (_, text) = file_of(&w, IDEA);
+    assert_eq!(body(&text), "Noted **offline**.\n", "{}", out.stdout);
+    assert_eq!(
+        w.issue_of(BUG).body.as_deref(),
+        Some(w.body_for("Stack trace *attached*.", BUG).as_str())
+    );
+    assert_eq!(html_notes(&w, IDEA), idea_html);
+    assert_eq!(html_notes(&w, BUG), bug_html);
+    let writes = w.all_writes();
+    assert!(
+        !writes
+            .iter()
+            .any(|r| r.contains(&format!("/tasks/{IDEA}")) || r.contains(&format!("/tasks/{BUG}"))),
+        "nothing written to those tasks: {writes:#?}"
+    );
+
+    w.clear_requests();
+    w.run(&["sync"]).expect(3);
+    assert_eq!(w.all_writes(), Vec::<String>::new());
+}
