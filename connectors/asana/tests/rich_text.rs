@@ -271,3 +271,50 @@ async fn a_task_not_read_yet_has_its_description_checked_first() {
     let methods: Vec<String> = w.sim.requests().iter().map(|r| r.method.clone()).collect();
     assert_eq!(methods, ["GET", "PUT"]);
 }
+
+/// The simulator holds descriptions as Asana does: a write of `html_notes` that is not
+/// Asana's rich text is a 400 with Asana's error body and changes nothing; a write of
+/// plain `notes` replaces the rich text with the escaped text; answers carry both.
+#[tokio::test]
+async fn the_simulator_checks_html_notes_as_asana_does() {
+    let w = World::new();
+    let gid = w.add_rich("Rich", "<body><strong>kept</strong></body>");
+    let http = reqwest::Client::new();
+    let put = |data: serde_json::Value| {
+        http.put(format!("{}/tasks/{gid}", w.sim.base_url()))
+            .bearer_auth(w.sim.token())
+            .query(&[("opt_fields", "notes,html_notes")])
+            .json(&serde_json::json!({ "data": data }))
+            .send()
+    };
+    for bad in [
+        "no body",
+        "<body><p>para</p></body>",
+        "<body><strong>open</body>",
+        "<body><em class=\"x\">attr</em></body>",
+        "<body>&nbsp;</body>",
+    ] {
+        let answer = put(serde_json::json!({ "html_notes": bad }))
+            .await
+            .expect("answer");
+        assert_eq!(answer.status(), 400, "{bad}");
+        let body: serde_json::Value = answer.json().await.expect("JSON");
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with("html_notes: "), "{bad}: {body}");
+    }
+    assert_eq!(
+        w.sim.task(&gid).expect("task").html_notes,
+        "<body><strong>kept</strong></body>"
+    );
+
+    let answer = put(serde_json::json!({ "notes": "a <b> & c" }))
+        .await
+        .expect("answer");
+    assert_eq!(answer.status(), 200);
+    let body: serde_json::Value = answer.json().await.expect("JSON");
+    assert_eq!(body["data"]["notes"], "a <b> & c");
+    assert_eq!(
+        body["data"]["html_notes"],
+        "<body>a &lt;b&gt; &amp; c</body>"
+    );
+}
