@@ -18,7 +18,8 @@
 //!   create for each missing section or tag).
 //! - `update`: `addTag`/`removeTag` per tag changed, `addTask` when the section changes,
 //!   then one `PUT /tasks/{gid}` with only the patched plain fields (or a `GET` when there
-//!   are none) whose answer is the item as it now is.
+//!   are none) whose answer is the item as it now is; before a new description, one
+//!   `GET` of the current one when the task was not read in this run.
 //!
 //! Descriptions are read as `html_notes` (converted to Markdown) and written as
 //! `html_notes`, never as plain `notes`. A task whose rich description the Markdown
