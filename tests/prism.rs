@@ -139,8 +139,8 @@ fn coverage(exchanges: &[Exchange]) -> Vec<&'static str> {
             Box::new(|e| put_with(e, "name", |v| v.is_string())),
         ),
         (
-            "update notes",
-            Box::new(|e| put_with(e, "notes", |v| v.is_string())),
+            "update the description (html_notes)",
+            Box::new(|e| put_with(e, "html_notes", |v| v.is_string())),
         ),
         (
             "complete",
@@ -489,9 +489,47 @@ fn scenario(t: &Refereed) {
             .any(|t| t.name == "Task 024, kept")
     );
 
+    rich_text(t);
+
     // 13. And all is quiet.
     let out = t.sync();
     assert!(out.stdout.contains("no changes"), "{}", out.stdout);
+}
+
+/// Rich text (issue 15): a rich description imported, edited by one word in its file (the
+/// description read first, as the task was not read in that run, then one `PUT` with
+/// `html_notes`), and a new file with Markdown formatting created as a task with
+/// `html_notes`. Nothing plain is sent, and every document the bridge sends is one Asana
+/// accepts (the simulator answers an invalid one with 400).
+fn rich_text(t: &Refereed) {
+    let w = &t.w;
+    let rich = "<body><h1>Plan</h1>Make it <strong>fast</strong> and <em>small</em>, see \
+                <a href=\"https://example.com/spec\">the spec</a>.\n<ul><li>one<ul><li>nested\
+                </li></ul></li></ul>Ask <a data-asana-gid=\"1200\" data-asana-type=\"user\"/>.\n\
+                <pre>cargo test</pre></body>";
+    let gid = w.add_task("Rich description", |s| s.html_notes = Some(rich.to_owned()));
+    t.sync();
+    assert!(w.file_of(&gid).1.contains("and *small*, see"));
+    t.edit_file(&gid, |s| s.replace("*small*", "*tiny*"));
+    w.write(
+        "rich-new.md",
+        "---\ntitle: Rich from a file\n---\nA **bold** [link](https://x.y/) and\n\n1. a list\n",
+    );
+    t.sync();
+    assert_eq!(
+        w.sim.task(&gid).expect("task").html_notes,
+        rich.replace("small", "tiny")
+    );
+    let created = w
+        .sim
+        .project_tasks(&w.project)
+        .into_iter()
+        .find(|t| t.name == "Rich from a file")
+        .expect("created");
+    assert_eq!(
+        created.html_notes,
+        "<body>A <strong>bold</strong> <a href=\"https://x.y/\">link</a> and<ol><li>a list</li></ol></body>"
+    );
 }
 
 /// Writes to the real stderr, past the test harness's capture, so that the report shows in

@@ -64,6 +64,7 @@ fn restore() -> (GhWorld, String) {
                 section: t.section,
                 due_at: t.due_at,
                 start_on: t.start_on,
+                ..TaskSeed::default()
             },
         );
         assert_eq!(gid, t.gid, "seeded in gid order");

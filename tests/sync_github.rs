@@ -210,7 +210,8 @@ fn edits_on_github_reach_asana() {
     w.sync();
     let t = w.asana.task(&gid).expect("task");
     assert_eq!(t.name, "Edited title");
-    assert_eq!(t.notes, "Edited on GitHub\r\nwith CRLF");
+    // Rich text has `\n` line breaks (XML reads CRLF as LF).
+    assert_eq!(t.notes, "Edited on GitHub\nwith CRLF");
     assert_eq!(t.tags, vec!["needs-triage".to_owned()]);
     assert_eq!(t.assignee.as_deref(), Some("alice@example.com"));
     w.clear_requests();

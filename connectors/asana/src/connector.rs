@@ -18,7 +18,13 @@
 //!   create for each missing section or tag).
 //! - `update`: `addTag`/`removeTag` per tag changed, `addTask` when the section changes,
 //!   then one `PUT /tasks/{gid}` with only the patched plain fields (or a `GET` when there
-//!   are none) whose answer is the item as it now is.
+//!   are none) whose answer is the item as it now is; before a new description, one
+//!   `GET` of the current one when the task was not read in this run.
+//!
+//! Descriptions are read as `html_notes` (converted to Markdown) and written as
+//! `html_notes`, never as plain `notes`. A task whose rich description the Markdown
+//! cannot express exactly is remembered: its notes are an unknown field (the engine reads
+//! them as last synced) and a write of notes to it is refused before anything is sent.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -34,7 +40,7 @@ use futures::{StreamExt, TryStreamExt};
 use tracing::{debug, warn};
 
 use crate::client::{AsanaClient, PAGE_SIZE, request_body};
-use crate::convert::{is_in_project, to_item};
+use crate::convert::{Description, is_in_project, read_description, to_item_described};
 use crate::echo::{WriteLog, Written};
 use crate::events;
 use crate::wire::{
@@ -56,6 +62,9 @@ pub struct AsanaConnector {
     /// Tasks last read assigned to someone whose e-mail Asana does not show this token
     /// (their assignee reads as `None`, which is not "unassigned").
     hidden_assignee: Arc<std::sync::Mutex<HashSet<String>>>,
+    /// The descriptions read in this process, by task: `Some(why)` for a rich description
+    /// the Markdown cannot express exactly (never written over), `None` for one it can.
+    descriptions: Arc<std::sync::Mutex<HashMap<String, Option<String>>>>,
 }
 
 /// How much earlier than the feed's oldest event a `modified_since` listing starts. Both
@@ -79,6 +88,7 @@ impl AsanaConnector {
             written: Arc::default(),
             feed_oldest: Arc::default(),
             hidden_assignee: Arc::default(),
+            descriptions: Arc::default(),
         }
     }
 
@@ -151,9 +161,13 @@ impl AsanaConnector {
                 }
             }
         }
-        for task in tasks {
+        let descriptions: Vec<Description> = tasks.iter().map(read_description).collect();
+        for (task, description) in tasks.iter().zip(&descriptions) {
+            self.note_description(&task.gid, description);
+        }
+        for (task, description) in tasks.into_iter().zip(&descriptions) {
             let gid = task.gid.clone();
-            match to_item(task, &self.project, &emails) {
+            match to_item_described(task, description, &self.project, &emails) {
                 Ok(item) => items.push(item),
                 Err(error) => errors.push(ItemError {
                     id: Some(gid),
@@ -183,6 +197,52 @@ impl AsanaConnector {
     async fn assignee(&self, email: &str) -> Result<String, ConnectorError> {
         let workspace = self.client.workspace_of(&self.project).await?;
         self.client.assignee_value(&workspace, email).await
+    }
+
+    /// Remembers whether `task`'s description, as just read, can be written over.
+    fn note_description(&self, task: &str, description: &Description) {
+        let why = match description {
+            Description::Inexpressible { reason, .. } => Some(reason.clone()),
+            Description::Markdown(_) => None,
+        };
+        self.descriptions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(task.to_owned(), why);
+    }
+
+    /// Refuses a write of notes over a description the Markdown cannot express exactly
+    /// (it would flatten the rich text for everyone). A task not read in this process (the
+    /// engine planned from its record) costs one `GET` of its description first.
+    async fn check_notes_writable(&self, task: &str) -> Result<(), ConnectorError> {
+        let known = self
+            .descriptions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(task)
+            .cloned();
+        let why = match known {
+            Some(why) => why,
+            None => {
+                let request = Request::get(format!("/tasks/{task}"))
+                    .query("opt_fields", wire::opt_fields(wire::DESCRIPTION_FIELDS));
+                let current: Task = self.client.data(request).await?;
+                let description = read_description(&current);
+                self.note_description(task, &description);
+                match description {
+                    Description::Inexpressible { reason, .. } => Some(reason),
+                    Description::Markdown(_) => None,
+                }
+            }
+        };
+        match why {
+            Some(reason) => Err(ConnectorError::InvalidData(format!(
+                "the description of Asana task {task} holds rich text that Markdown cannot \
+                 carry back exactly ({reason}), so it is not overwritten; edit the \
+                 description in Asana"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Applies the tag part of a patch: `addTag`/`removeTag` for the difference.
@@ -298,11 +358,20 @@ impl Connector for AsanaConnector {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .contains(&item.id);
+        let mut unknown = Vec::new();
         if hidden {
-            vec![Field::Assignee]
-        } else {
-            Vec::new()
+            unknown.push(Field::Assignee);
         }
+        if self
+            .descriptions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&item.id)
+            .is_some_and(Option::is_some)
+        {
+            unknown.push(Field::Notes);
+        }
+        unknown
     }
 
     fn clock_offset(&self) -> Option<jiff::SignedDuration> {
@@ -448,7 +517,7 @@ impl Connector for AsanaConnector {
         };
         let mut write = TaskWrite {
             name: Some(fields.title.clone()),
-            notes: Some(fields.notes.clone()),
+            html_notes: Some(wire::html_notes(&fields.notes).map_err(ConnectorError::InvalidData)?),
             completed: Some(fields.completed),
             assignee,
             projects: Some(vec![self.project.clone()]),
@@ -478,6 +547,13 @@ impl Connector for AsanaConnector {
     async fn update(&self, item: &Item, patch: &TaskPatch) -> Result<Item, ConnectorError> {
         let task = check_gid(&item.id)?;
         // Everything that can refuse the patch is checked before anything is written.
+        let html_notes = match &patch.notes {
+            Some(notes) => {
+                self.check_notes_writable(task).await?;
+                Some(wire::html_notes(notes).map_err(ConnectorError::InvalidData)?)
+            }
+            None => None,
+        };
         let assignee = match &patch.assignee {
             Some(Some(email)) if !email.trim().is_empty() => {
                 Some(Some(self.assignee(email).await?))
@@ -487,7 +563,7 @@ impl Connector for AsanaConnector {
         };
         let mut write = TaskWrite {
             name: patch.title.clone(),
-            notes: patch.notes.clone(),
+            html_notes,
             completed: patch.completed,
             assignee,
             ..TaskWrite::default()

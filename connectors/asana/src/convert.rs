@@ -1,5 +1,11 @@
 //! Reading an Asana task into the common model: [`to_item`] turns a [`Task`] (with the
 //! assignee e-mails already resolved) into a canonical [`Item`] of one project.
+//!
+//! The description is read from `html_notes` and converted to Markdown
+//! ([`read_description`]); a rich description the Markdown cannot give back exactly (the
+//! round trip Markdown -> `html_notes` does not return the same rich text) reads as its
+//! plain text and is marked [`Description::Inexpressible`], so the connector never writes
+//! over it.
 
 use std::collections::HashMap;
 
@@ -18,6 +24,87 @@ pub fn is_in_project(task: &Task, project: &str) -> bool {
     })
 }
 
+/// A task's description as read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Description {
+    /// Markdown that converts back to the same rich text.
+    Markdown(String),
+    /// Rich text the Markdown cannot express exactly: its plain text, and why.
+    Inexpressible {
+        /// Asana's plain `notes`.
+        plain: String,
+        /// What the conversion ran into, for the error line of a refused write.
+        reason: String,
+    },
+}
+
+impl Description {
+    /// The text the common model holds.
+    #[must_use]
+    pub fn text(&self) -> &str {
+        match self {
+            Description::Markdown(text) | Description::Inexpressible { plain: text, .. } => text,
+        }
+    }
+}
+
+/// Reads `task`'s description: `html_notes` as Markdown (without the final line break:
+/// the common model's notes have none), checked by converting it back. An answer with
+/// plain `notes` but no `html_notes` is inexpressible too: plain text is not Markdown.
+#[must_use]
+pub fn read_description(task: &Task) -> Description {
+    let inexpressible = |reason: String| Description::Inexpressible {
+        plain: task.notes.clone().unwrap_or_default(),
+        reason,
+    };
+    let Some(html) = task.html_notes.as_deref() else {
+        return match task.notes.as_deref() {
+            None | Some("") => Description::Markdown(String::new()),
+            Some(_) => inexpressible("Asana did not return its rich text".into()),
+        };
+    };
+    let (lead, core, trail) = edge_breaks(html);
+    let mut markdown = match asana_bridge_richtext::to_markdown(&core) {
+        Ok(markdown) => markdown,
+        Err(e) => return inexpressible(e.to_string()),
+    };
+    if markdown.ends_with('\n') {
+        markdown.pop();
+    }
+    let back = asana_bridge_richtext::to_html_notes(&markdown);
+    let same = asana_bridge_richtext::normalize_html_notes(&core);
+    match (back, same) {
+        (Ok(back), Ok(same)) if back == same => {
+            Description::Markdown(format!("{lead}{markdown}{trail}"))
+        }
+        (Ok(_), Ok(_)) => {
+            inexpressible("its Markdown does not convert back to the same rich text".into())
+        }
+        (Err(e), _) | (_, Err(e)) => inexpressible(e.to_string()),
+    }
+}
+
+/// Splits the line breaks at the very start and end of a description (plain text typed
+/// with a final Enter) off its rich text: `<body>\nx\n\n</body>` gives `("\n",
+/// "<body>x</body>", "\n\n")`. Markdown has no line of its own for them, so they read as
+/// blank lines around the Markdown, and a write of the description drops them.
+fn edge_breaks(html: &str) -> (&str, std::borrow::Cow<'_, str>, &str) {
+    let Some(inner) = html
+        .strip_prefix("<body>")
+        .and_then(|rest| rest.strip_suffix("</body>"))
+    else {
+        return ("", html.into(), "");
+    };
+    let rest = inner.trim_start_matches('\n');
+    let lead = &inner[..inner.len() - rest.len()];
+    let text = rest.trim_end_matches('\n');
+    let trail = &rest[text.len()..];
+    if lead.is_empty() && trail.is_empty() {
+        return ("", html.into(), "");
+    }
+    (lead, format!("<body>{text}</body>").into(), trail)
+}
+
 /// The canonical item of `task` as seen from `project`. `emails` maps assignee gids to
 /// their e-mail; an assignee missing from it reads as unassigned.
 ///
@@ -25,6 +112,21 @@ pub fn is_in_project(task: &Task, project: &str) -> bool {
 /// [`ConnectorError::Decode`] when `modified_at` is not a timestamp.
 pub fn to_item(
     task: Task,
+    project: &str,
+    emails: &HashMap<String, String>,
+) -> Result<Item, ConnectorError> {
+    let description = read_description(&task);
+    to_item_described(task, &description, project, emails)
+}
+
+/// [`to_item`] with the description already read by [`read_description`] (the connector
+/// keeps it, to refuse writes over an inexpressible one).
+///
+/// # Errors
+/// [`ConnectorError::Decode`] when `modified_at` is not a timestamp.
+pub fn to_item_described(
+    task: Task,
+    description: &Description,
     project: &str,
     emails: &HashMap<String, String>,
 ) -> Result<Item, ConnectorError> {
@@ -37,7 +139,7 @@ pub fn to_item(
     });
     let fields = TaskFields {
         title: task.name.unwrap_or_default(),
-        notes: task.notes.unwrap_or_default(),
+        notes: description.text().to_owned(),
         completed: task.completed.unwrap_or(false),
         due: match (task.due_at, task.due_on) {
             (Some(at), _) => Some(Due::moment(&at).unwrap_or(Due::At(at))),
@@ -108,6 +210,7 @@ mod tests {
             gid: "10".to_owned(),
             name: Some("Fix login".to_owned()),
             notes: Some("body".to_owned()),
+            html_notes: None,
             completed: Some(true),
             due_on: Some("2026-12-01".to_owned()),
             due_at: None,
@@ -196,6 +299,46 @@ mod tests {
         assert_eq!(item.fields.start_on.as_deref(), Some("2026-11-28"));
         let item = to_item(task(), "p", &HashMap::new()).expect("valid");
         assert_eq!(item.fields.due, Some(Due::On("2026-12-01".into())));
+    }
+
+    fn described(html: Option<&str>, notes: &str) -> Description {
+        let mut t = task();
+        t.html_notes = html.map(str::to_owned);
+        t.notes = Some(notes.to_owned());
+        read_description(&t)
+    }
+
+    /// Rich text reads as Markdown; line breaks at the edges stay around it; a tag the
+    /// Markdown cannot carry makes the description inexpressible, read as its plain text.
+    #[test]
+    fn descriptions_read_as_markdown_or_as_inexpressible_plain_text() {
+        assert_eq!(
+            described(
+                Some("<body>A <strong>b</strong>\n<ul><li>c</li></ul></body>"),
+                "-"
+            ),
+            Description::Markdown("A **b**\n\n\n- c".into())
+        );
+        assert_eq!(
+            described(Some("<body>\nnew notes\n</body>"), "-"),
+            Description::Markdown("\nnew notes\n".into())
+        );
+        assert_eq!(
+            described(Some("<body>\n\n</body>"), "-"),
+            Description::Markdown("\n\n".into())
+        );
+        let Description::Inexpressible { plain, reason } =
+            described(Some("<body>see <img data-asana-gid=\"1\"/></body>"), "see ")
+        else {
+            panic!("an image is not Markdown");
+        };
+        assert_eq!(plain, "see ");
+        assert!(reason.contains("img"), "{reason}");
+        assert!(matches!(
+            described(None, "plain"),
+            Description::Inexpressible { .. }
+        ));
+        assert_eq!(described(None, ""), Description::Markdown(String::new()));
     }
 
     #[test]

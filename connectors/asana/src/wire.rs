@@ -12,8 +12,11 @@ use serde::{Deserialize, Serialize};
 /// `GET /projects/{project_gid}/tasks`, `GET /tasks/{task_gid}`, `POST /tasks` and
 /// `PUT /tasks/{task_gid}` in Asana's OpenAPI description. There is no `assignee.email`:
 /// assignees come back as a gid and are resolved through the workspace's users.
+/// The description is read as rich text (`html_notes`, converted to Markdown); the plain
+/// `notes` only stand in for a rich description the Markdown cannot express exactly.
 pub const TASK_FIELDS: &[&str] = &[
     "name",
+    "html_notes",
     "notes",
     "completed",
     "due_on",
@@ -26,6 +29,9 @@ pub const TASK_FIELDS: &[&str] = &[
     "modified_at",
     "workspace",
 ];
+
+/// The fields read to check a description before writing over it (`GET /tasks/{task_gid}`).
+pub const DESCRIPTION_FIELDS: &[&str] = &["html_notes", "notes"];
 
 /// Fields read for users (`GET /workspaces/{workspace_gid}/users`, `GET /users/{user_gid}`).
 pub const USER_FIELDS: &[&str] = &["email", "name"];
@@ -82,8 +88,12 @@ pub struct Task {
     pub gid: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// Plain text Asana derives from `html_notes`.
     #[serde(default)]
     pub notes: Option<String>,
+    /// The description as rich text (`<body>...</body>`).
+    #[serde(default)]
+    pub html_notes: Option<String>,
     #[serde(default)]
     pub completed: Option<bool>,
     #[serde(default)]
@@ -190,8 +200,10 @@ pub struct Body<T> {
 pub struct TaskWrite {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The description, always as rich text checked by [`html_notes`] (plain `notes`
+    /// would flatten a rich description for everyone, so they are never sent).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notes: Option<String>,
+    pub html_notes: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completed: Option<bool>,
     /// A day; never sent with `due_at` (Asana refuses both).
@@ -222,7 +234,7 @@ impl TaskWrite {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.name.is_none()
-            && self.notes.is_none()
+            && self.html_notes.is_none()
             && self.completed.is_none()
             && self.due_on.is_none()
             && self.due_at.is_none()
@@ -257,6 +269,20 @@ pub struct TagWrite {
 #[derive(Debug, Serialize)]
 pub struct SectionTaskWrite {
     pub task: String,
+}
+
+/// The `html_notes` to send for a Markdown description: converted, then checked as Asana
+/// checks it, so that the bridge never sends a document Asana answers with a `400`.
+///
+/// # Errors
+/// A message for the task's error line when the Markdown cannot be converted (nested
+/// deeper than Asana's rich text allows) or the result would not be valid.
+pub fn html_notes(markdown: &str) -> Result<String, String> {
+    let html = asana_bridge_richtext::to_html_notes(markdown)
+        .map_err(|e| format!("the description cannot be sent as Asana rich text: {e}"))?;
+    asana_bridge_richtext::validate_html_notes(&html)
+        .map_err(|e| format!("the description would be invalid Asana rich text: {e}"))?;
+    Ok(html)
 }
 
 /// Serialises a request body; plain structs of strings cannot fail to serialise, but the

@@ -303,7 +303,7 @@ async fn create_is_one_request_with_memberships_and_tags() {
         create.body,
         Some(json!({"data": {
             "name": "Fix login",
-            "notes": "It breaks.",
+            "html_notes": "<body>It breaks.</body>",
             "completed": false,
             "due_on": "2026-12-01",
             "assignee": alice,

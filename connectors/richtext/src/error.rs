@@ -32,7 +32,7 @@ pub enum RichTextError {
         position: u64,
     },
     /// A tag outside Asana's rich-text subset for tasks.
-    #[error("tag <{tag}> (byte {position}) is not in Asana's rich text for tasks")]
+    #[error("tag <{tag}> (byte {position}) is not in the rich-text subset the bridge converts")]
     UnsupportedTag {
         /// The tag name.
         tag: String,

@@ -44,6 +44,9 @@ impl Shared {
         let mut st = lock(&self.state);
         let alice = st.alice.clone();
         st.project(project)?;
+        if let Some(html) = &seed.html_notes {
+            crate::repr::rich_text(html).map_err(ApiError::bad_request)?;
+        }
         let assignee = match &seed.assignee {
             Some(email) => Some(st.resolve_user("assignee", email)?),
             None => None,
@@ -65,7 +68,10 @@ impl Shared {
         )?;
         let new = NewTask {
             name: seed.name.clone(),
-            notes: seed.notes.clone(),
+            html_notes: seed
+                .html_notes
+                .clone()
+                .unwrap_or_else(|| crate::repr::html_notes(&seed.notes)),
             completed: seed.completed,
             due_on,
             due_at,
@@ -90,6 +96,9 @@ impl Shared {
         let mut st = lock(&self.state);
         let alice = actor.to_owned();
         st.live_task(gid)?;
+        if let Some(html) = &edit.html_notes {
+            crate::repr::rich_text(html).map_err(ApiError::bad_request)?;
+        }
         let assignee = match &edit.assignee {
             Some(Some(email)) => Some(Some(st.resolve_user("assignee", email)?)),
             Some(None) => Some(None),
@@ -100,7 +109,10 @@ impl Shared {
             gid,
             TaskChanges {
                 name: edit.name.clone(),
-                notes: edit.notes.clone(),
+                html_notes: edit
+                    .html_notes
+                    .clone()
+                    .or_else(|| edit.notes.as_deref().map(crate::repr::html_notes)),
                 completed: edit.completed,
                 due_on: edit.due_on.clone(),
                 due_at: edit.due_at.clone(),
@@ -206,7 +218,8 @@ fn sim_task(st: &State, gid: &str) -> Option<SimTask> {
     Some(SimTask {
         gid: t.gid.clone(),
         name: t.name.clone(),
-        notes: t.notes.clone(),
+        notes: t.notes(),
+        html_notes: t.html_notes.clone(),
         completed: t.completed,
         due_on: t.due_on.clone(),
         due_at: t.due_at.clone(),

@@ -34,8 +34,12 @@ pub struct SimOptions {
 pub struct TaskSeed {
     /// Task name.
     pub name: String,
-    /// Plain-text description.
+    /// Plain-text description (escaped into `html_notes`, as Asana does).
     pub notes: String,
+    /// A rich description (`<body>...</body>`, checked as the API checks it); wins over
+    /// `notes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html_notes: Option<String>,
     /// Whether the task starts completed.
     pub completed: bool,
     /// `YYYY-MM-DD`.
@@ -69,9 +73,12 @@ pub struct TaskEdit {
     /// New name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// New notes.
+    /// New notes, as plain text (any formatting is replaced, as in Asana).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// A new rich description (checked as the API checks it); wins over `notes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html_notes: Option<String>,
     /// New completion state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completed: Option<bool>,
@@ -123,8 +130,11 @@ pub struct SimTask {
     pub gid: String,
     /// Name.
     pub name: String,
-    /// Plain-text notes.
+    /// Plain-text notes (derived from `html_notes`, as Asana does).
     pub notes: String,
+    /// The rich description, as the API returns it.
+    #[serde(default)]
+    pub html_notes: String,
     /// Completion state.
     pub completed: bool,
     /// `YYYY-MM-DD`.

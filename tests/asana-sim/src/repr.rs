@@ -35,29 +35,202 @@ fn xml_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// `<body>...</body>` for plain notes.
+/// `<body>...</body>` for plain notes: what Asana stores when `notes` is written.
 pub fn html_notes(notes: &str) -> String {
     format!("<body>{}</body>", xml_escape(notes))
 }
 
-/// Plain text of an `html_notes` document: tags dropped, the five XML entities decoded.
-pub fn strip_html(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            c if !in_tag => out.push(c),
+/// The tags Asana accepts in a task's `html_notes` (API notes §3; `<pre>` and
+/// `<blockquote>` as third-party validators accept them; `<img>`, an inline image of an
+/// attachment, as Asana's rich-text announcement says tasks have them).
+const RICH_TAGS: &[&str] = &[
+    "strong",
+    "em",
+    "u",
+    "s",
+    "code",
+    "a",
+    "ul",
+    "ol",
+    "li",
+    "h1",
+    "h2",
+    "blockquote",
+    "pre",
+    "hr",
+    "img",
+];
+
+/// The attributes Asana accepts on `<a>` (only it and `<img>` may carry attributes).
+const LINK_ATTRIBUTES: &[&str] = &[
+    "href",
+    "data-asana-accessible",
+    "data-asana-dynamic",
+    "data-asana-type",
+    "data-asana-gid",
+    "data-asana-project",
+    "data-asana-tag",
+];
+
+/// The attributes of an inline image (`data-asana-gid`: the attachment).
+const IMAGE_ATTRIBUTES: &[&str] = &["data-asana-gid", "src", "alt"];
+
+/// Checks `html_notes` as Asana does on a write (valid XML, one root `<body>`, only
+/// Asana's tags, attributes only on `<a>` and `<img>`) and returns its plain text, which Asana keeps
+/// as `notes` (see [`PlainText`]).
+///
+/// # Errors
+/// Asana's `400` (`html_notes: XML is invalid: ...`) naming what is wrong.
+pub fn rich_text(html: &str) -> Result<String, String> {
+    use quick_xml::events::Event;
+    let invalid = |detail: String| format!("html_notes: XML is invalid: {detail}");
+    let mut reader = quick_xml::Reader::from_str(html);
+    reader.config_mut().check_end_names = true;
+    let mut open: Vec<String> = Vec::new();
+    let mut seen_body = false;
+    let mut text = PlainText::default();
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| invalid(format!("{e} at byte {}", reader.error_position())))?;
+        let inside = !open.is_empty();
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let name = e.name().into_inner().to_owned();
+                let empty = matches!(event, Event::Empty(_));
+                if !inside {
+                    if seen_body || name != "body" {
+                        return Err(invalid("the root element must be <body>".to_owned()));
+                    }
+                    seen_body = true;
+                } else if !RICH_TAGS.contains(&name.as_str()) {
+                    return Err(format!("html_notes: tag <{name}> is not supported"));
+                }
+                for attr in e.attributes() {
+                    let attr = attr.map_err(|e| invalid(e.to_string()))?;
+                    let key = attr.key.into_inner().to_owned();
+                    let allowed = match name.as_str() {
+                        "a" => LINK_ATTRIBUTES,
+                        "img" => IMAGE_ATTRIBUTES,
+                        _ => &[],
+                    };
+                    if !allowed.contains(&key.as_str()) {
+                        return Err(format!(
+                            "html_notes: attribute {key} is not supported on <{name}>"
+                        ));
+                    }
+                }
+                if inside {
+                    text.open(&name);
+                }
+                if empty {
+                    text.close(&name);
+                } else {
+                    open.push(name);
+                }
+            }
+            Event::End(_) => {
+                if let Some(name) = open.pop() {
+                    text.close(&name);
+                }
+            }
+            Event::Text(t) if inside => text.push_str(&t.xml10_content()),
+            Event::CData(t) if inside => text.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) if inside => {
+                if r.is_char_ref() {
+                    match r.resolve_char_ref() {
+                        Ok(Some(c)) => text.push(c),
+                        _ => return Err(invalid("a bad character reference".to_owned())),
+                    }
+                } else {
+                    let name = r.xml10_content();
+                    let resolved = quick_xml::escape::resolve_xml_entity(&name)
+                        .ok_or_else(|| invalid(format!("unknown entity &{name};")))?;
+                    text.push_str(resolved);
+                }
+            }
+            Event::Text(t) if t.xml10_content().trim().is_empty() => {}
+            Event::Eof => {
+                if !seen_body || inside {
+                    return Err(invalid(
+                        "the document must be one <body> element".to_owned(),
+                    ));
+                }
+                return Ok(text.out);
+            }
+            Event::Decl(_) if !seen_body => {}
+            _ => {
+                return Err(invalid(
+                    "the document must be one <body> element".to_owned(),
+                ));
+            }
+        }
+    }
+}
+
+/// The plain text of rich text, roughly as Asana derives `notes`: the text with the tags
+/// dropped, headings, code blocks, quotes, rules and list items on lines of their own,
+/// list items marked (`1. ` in numbered lists, `• ` otherwise, indented when nested).
+#[derive(Default)]
+struct PlainText {
+    out: String,
+    /// Per open list: the next item's number (`None` for a bulleted list).
+    lists: Vec<Option<usize>>,
+    /// A block ended: the next text starts a line.
+    break_pending: bool,
+}
+
+impl PlainText {
+    const BLOCKS: &[&str] = &["h1", "h2", "pre", "blockquote", "ul", "ol", "li", "hr"];
+
+    fn start_line(&mut self) {
+        if !self.out.is_empty() && !self.out.ends_with('\n') {
+            self.out.push('\n');
+        }
+        self.break_pending = false;
+    }
+
+    fn open(&mut self, tag: &str) {
+        if Self::BLOCKS.contains(&tag) {
+            self.break_pending = true;
+        }
+        match tag {
+            "ul" => self.lists.push(None),
+            "ol" => self.lists.push(Some(1)),
+            "li" => {
+                let indent = "  ".repeat(self.lists.len().saturating_sub(1));
+                let marker = match self.lists.last_mut() {
+                    Some(Some(n)) => {
+                        *n += 1;
+                        format!("{}. ", *n - 1)
+                    }
+                    _ => "• ".to_owned(),
+                };
+                self.push_str(&format!("{indent}{marker}"));
+            }
             _ => {}
         }
     }
-    out.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+
+    fn close(&mut self, tag: &str) {
+        if matches!(tag, "ul" | "ol") {
+            self.lists.pop();
+        }
+        if Self::BLOCKS.contains(&tag) {
+            self.break_pending = true;
+        }
+    }
+
+    fn push_str(&mut self, text: &str) {
+        if self.break_pending && !text.is_empty() {
+            self.start_line();
+        }
+        self.out.push_str(text);
+    }
+
+    fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
 }
 
 /// Asana-like permalink for any object.
@@ -108,13 +281,13 @@ pub fn task(st: &State, t: &Task) -> Value {
         "followers": followers,
         "hearted": false,
         "hearts": [],
-        "html_notes": html_notes(&t.notes),
+        "html_notes": t.html_notes,
         "is_rendered_as_separator": false,
         "liked": false,
         "likes": [],
         "memberships": memberships,
         "modified_at": iso(t.modified_at),
-        "notes": t.notes,
+        "notes": t.notes(),
         "num_hearts": 0,
         "num_likes": 0,
         "num_subtasks": 0,
@@ -203,4 +376,54 @@ pub fn tag(st: &State, gid: &str) -> Value {
         v["permalink_url"] = json!(permalink(gid));
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What Asana accepts: Asana's tags, attributes on `<a>` only, entities; the plain
+    /// text is the text with the tags dropped.
+    #[test]
+    fn rich_text_accepts_asanas_subset_and_derives_the_plain_text() {
+        let html = "<body><h1>Plan</h1>A <strong>bold</strong> &amp; <a href=\"https://x.y\" \
+                    data-asana-gid=\"1\">link</a>\n<ul><li>one<ol><li>two</li></ol></li></ul>\
+                    <pre>x &lt; y</pre><hr/></body>";
+        assert_eq!(
+            rich_text(html).unwrap(),
+            "Plan\nA bold & link\n• one\n  1. two\nx < y"
+        );
+        assert_eq!(rich_text("<body/>").unwrap(), "");
+        assert_eq!(
+            rich_text("<body>see <img data-asana-gid=\"5\" alt=\"shot\"/></body>").unwrap(),
+            "see "
+        );
+        assert_eq!(
+            rich_text(&html_notes("a < b & \"c\"")).unwrap(),
+            "a < b & \"c\""
+        );
+    }
+
+    /// What Asana answers with a 400: invalid XML, another root, a tag outside the
+    /// subset, an attribute elsewhere than on `<a>`, an HTML entity, a comment.
+    #[test]
+    fn rich_text_refuses_what_asana_refuses() {
+        for bad in [
+            "plain",
+            "<p>x</p>",
+            "<body>a<strong>b</body>",
+            "<body>x</body><body>y</body>",
+            "<body>x</body>tail",
+            "<body><img class=\"a\"/></body>",
+            "<body><table><tr><td>x</td></tr></table></body>",
+            "<body><p>x</p></body>",
+            "<body><strong class=\"x\">b</strong></body>",
+            "<body><a onclick=\"x\">b</a></body>",
+            "<body>&nbsp;</body>",
+            "<body><!-- c --></body>",
+            "<body>a & b</body>",
+        ] {
+            assert!(rich_text(bad).is_err(), "accepted {bad:?}");
+        }
+    }
 }

@@ -61,7 +61,9 @@ pub struct Membership {
 pub struct Task {
     pub gid: String,
     pub name: String,
-    pub notes: String,
+    /// The description as Asana keeps it: rich text, always valid (checked on every
+    /// write); `notes` is derived from it.
+    pub html_notes: String,
     pub completed: bool,
     pub completed_at: Option<Timestamp>,
     pub completed_by: Option<String>,
@@ -82,11 +84,20 @@ pub struct Task {
     pub deleted: bool,
 }
 
+impl Task {
+    /// The plain-text description Asana derives from the rich one.
+    pub fn notes(&self) -> String {
+        // Stored rich text was checked when it was written.
+        crate::repr::rich_text(&self.html_notes).unwrap_or_default()
+    }
+}
+
 /// What a create needs, references already resolved to gids.
 #[derive(Debug, Clone, Default)]
 pub struct NewTask {
     pub name: String,
-    pub notes: String,
+    /// Checked rich text (`notes` written are escaped into a `<body>`).
+    pub html_notes: String,
     pub completed: bool,
     pub due_on: Option<String>,
     pub due_at: Option<String>,
@@ -100,7 +111,8 @@ pub struct NewTask {
 #[derive(Debug, Clone, Default)]
 pub struct TaskChanges {
     pub name: Option<String>,
-    pub notes: Option<String>,
+    /// Checked rich text (`notes` written are escaped into a `<body>`).
+    pub html_notes: Option<String>,
     pub completed: Option<bool>,
     pub due_on: Option<Option<String>>,
     pub due_at: Option<Option<String>>,
@@ -464,7 +476,7 @@ impl State {
         let task = Task {
             gid: gid.clone(),
             name: new.name,
-            notes: new.notes,
+            html_notes: new.html_notes,
             completed: new.completed,
             completed_at: new.completed.then_some(now),
             completed_by: new.completed.then(|| actor.to_owned()),
@@ -514,7 +526,7 @@ impl State {
         }
         let task = self.live_task(&gid)?.clone();
         let mut changed = vec!["name"];
-        if !task.notes.is_empty() {
+        if !task.notes().is_empty() {
             changed.push("notes");
         }
         if task.due_on.is_some() {
@@ -574,9 +586,9 @@ impl State {
             fields.push("name");
             self.task_mut(gid).name = name;
         }
-        if let Some(notes) = changes.notes.filter(|n| *n != before.notes) {
+        if let Some(html) = changes.html_notes.filter(|h| *h != before.html_notes) {
             fields.push("notes");
-            self.task_mut(gid).notes = notes;
+            self.task_mut(gid).html_notes = html;
         }
         if let Some((on, at, start)) = dates {
             for (field, old, new) in [

@@ -217,17 +217,15 @@ fn opt_bool(d: &Map<String, Value>, key: &str) -> ApiResult<Option<bool>> {
     }
 }
 
-/// `notes`, or the text of `html_notes` (the simulator keeps plain text only).
-fn notes_of(d: &Map<String, Value>) -> ApiResult<Option<String>> {
+/// The description a write sets, as rich text: `html_notes` checked as Asana checks it
+/// (invalid -> 400), or `notes` escaped into a `<body>` (plain text replaces any
+/// formatting, as in Asana).
+fn html_notes_of(d: &Map<String, Value>) -> ApiResult<Option<String>> {
     if let Some(html) = opt_string(d, "html_notes")? {
-        if !html.trim_start().starts_with("<body>") {
-            return Err(ApiError::bad_request(
-                "html_notes: XML is invalid: the root element must be <body>",
-            ));
-        }
-        return Ok(Some(repr::strip_html(&html)));
+        repr::rich_text(&html).map_err(ApiError::bad_request)?;
+        return Ok(Some(html));
     }
-    opt_string(d, "notes")
+    Ok(opt_string(d, "notes")?.map(|notes| repr::html_notes(&notes)))
 }
 
 /// Fields a task create/update accepts that the simulator does not model: refused loudly
@@ -379,7 +377,7 @@ fn parse_new_task(st: &State, d: &Map<String, Value>) -> ApiResult<NewTask> {
     };
     Ok(NewTask {
         name: opt_string(d, "name")?.unwrap_or_default(),
-        notes: notes_of(d)?.unwrap_or_default(),
+        html_notes: html_notes_of(d)?.unwrap_or_else(|| repr::html_notes("")),
         completed: opt_bool(d, "completed")?.unwrap_or(false),
         due_on,
         due_at,
@@ -460,7 +458,7 @@ pub async fn update_task(
     };
     let changes = TaskChanges {
         name,
-        notes: notes_of(&d)?,
+        html_notes: html_notes_of(&d)?,
         completed: opt_bool(&d, "completed")?,
         due_on,
         due_at: nullable_string(&d, "due_at")?,
