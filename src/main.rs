@@ -85,8 +85,12 @@ fn init_logging(verbose: u8, quiet: bool, color: bool, format: LogFormat) {
     let filter = if verbose >= 3 {
         level.to_owned()
     } else {
+        // Every target crate of the registry too (the GitHub one was once forgotten).
+        let targets: String = asana_bridge::targets::log_targets()
+            .map(|t| format!(",{t}={level}"))
+            .collect();
         format!(
-            "warn,asana_bridge={level},asana_bridge_connector={level},asana_bridge_asana={level},asana_bridge_markdown={level},asana_bridge_state={level},sled=off"
+            "warn,asana_bridge={level},asana_bridge_connector={level},asana_bridge_asana={level},asana_bridge_state={level}{targets},sled=off"
         )
     };
     let builder = tracing_subscriber::fmt()

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use asana_bridge_github::GithubConnector;
+use asana_bridge_connector::connector::TargetHooks;
 use asana_bridge_state::{StateError, Store, Table};
 use axum::http::{HeaderMap, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -73,8 +73,8 @@ impl fmt::Debug for GithubHookRecord {
 pub struct GithubLink {
     /// `owner/name`, for records and messages.
     pub repo: String,
-    /// A connector of the repository (for the hook calls only).
-    pub connector: Arc<GithubConnector>,
+    /// The repository's hooks, as the GitHub crate offers them.
+    pub connector: Arc<dyn TargetHooks>,
 }
 
 /// One link's hook as it stands.
@@ -211,7 +211,7 @@ impl GithubHooks {
                 ..HookState::default()
             },
         );
-        match github.connector.create_hook(target, &secret).await {
+        match github.connector.create(target, &secret).await {
             Ok(hook) => {
                 self.store_record(link, github, target, Some(hook.id), Some(&secret));
                 if let Some(state) = lock(&self.hooks).get_mut(link) {
@@ -234,7 +234,7 @@ impl GithubHooks {
             return;
         };
         if let Some(id) = self.hook_id(link) {
-            match github.connector.hook(id).await {
+            match github.connector.get(id).await {
                 Ok(Some(hook)) if hook.active => return,
                 Ok(_) => {
                     warn!(
@@ -274,7 +274,7 @@ impl GithubHooks {
         }
         let deletes = live.iter().filter_map(|(link, id)| {
             let github = self.links.get(link)?;
-            Some(async move { (link, id, github.connector.delete_hook(*id).await) })
+            Some(async move { (link, id, github.connector.delete(*id).await) })
         });
         for (link, id, result) in futures::future::join_all(deletes).await {
             match result {
@@ -301,7 +301,7 @@ impl GithubHooks {
             }
         };
         if let Some(id) = recorded.and_then(|r| r.id) {
-            match github.connector.delete_hook(id).await {
+            match github.connector.delete(id).await {
                 Ok(existed) => debug!(
                     link,
                     hook = id,
@@ -316,13 +316,10 @@ impl GithubHooks {
             }
         }
         self.forget_record(link);
-        match github.connector.hooks().await {
+        match github.connector.list().await {
             Ok(hooks) => {
-                for hook in hooks
-                    .iter()
-                    .filter(|h| h.config.url.as_deref() == Some(target))
-                {
-                    match github.connector.delete_hook(hook.id).await {
+                for hook in hooks.iter().filter(|h| h.url.as_deref() == Some(target)) {
+                    match github.connector.delete(hook.id).await {
                         Ok(_) => debug!(link, hook = hook.id, "removed a stale GitHub webhook"),
                         Err(e) => debug!(
                             link,
