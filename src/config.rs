@@ -688,6 +688,47 @@ github = { repo = "acme/app", token_env = "GITHUB_TOKEN", api_url = "https://api
         assert!(err.contains("unknown field"), "{err}");
     }
 
+    /// A link's keys besides its own are target tables, each read by its registered
+    /// kind: an unknown key, two targets or a bad table is named as before.
+    #[test]
+    fn target_tables_are_read_by_their_kind() {
+        let link =
+            |target: &str| format!("[[link]]\nname = \"a\"\nasana_project = \"1\"\n{target}\n");
+        let cases = [
+            (
+                link("folder = { dir = \"d\" }"),
+                "link \"a\": unknown field `folder`, expected one of `name`",
+            ),
+            (
+                link("markdown = { dir = \"d\" }\ngithub = { repo = \"o/r\" }"),
+                "link \"a\" has both a markdown and a github target; use one per link",
+            ),
+            (
+                link("github = { repo = \"app\" }"),
+                "link \"a\": github.repo must look like \"owner/name\"",
+            ),
+            (
+                link("markdown = { dir = \"d\", colour = 1 }"),
+                "link \"a\": markdown: unknown field `colour`",
+            ),
+            (
+                link(""),
+                "needs a target: markdown = { dir = \"...\" } or github = { repo = \"owner/name\" }",
+            ),
+        ];
+        for (text, needle) in cases {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle:?} not in {err:?}");
+        }
+        let cfg = parse(&link("github = { repo = \"o/r\", import = \"all\", api_url = \"http://gh/\" }\n[users]\n\"A@x.org\" = \"a\""))
+            .unwrap();
+        assert!(cfg.links[0].import_completed);
+        assert_eq!(
+            cfg.links[0].target.service_url(),
+            Some(("the GitHub API URL", "http://gh"))
+        );
+    }
+
     #[test]
     fn select_unknown_link_lists_the_known_ones() {
         let cfg = parse(STARTER).unwrap();
