@@ -7,6 +7,8 @@
 //! - [`webhook`]: the optional Asana webhook receiver, a prompt to poll now.
 //! - [`receiver`]: its HTTP server, bounded in time, size and connections.
 //! - [`github_hook`]: a GitHub link's repository webhook, on the same receiver.
+//! - [`hooks`]: what both kinds of webhook share: their records in the state store and
+//!   the removal of what an earlier run left.
 //! - [`metrics`]: `--metrics-listen`, Prometheus metrics and `/healthz`.
 //! - [`shard`]: `--shard K/N`, which links this process runs.
 //!
@@ -17,6 +19,7 @@
 pub mod delivery;
 pub mod folder;
 pub mod github_hook;
+pub mod hooks;
 pub mod link;
 pub mod metrics;
 pub mod published;
