@@ -723,6 +723,26 @@ github = { repo = "acme/app", token_env = "GITHUB_TOKEN", api_url = "https://api
         let cfg = parse(&link("github = { repo = \"o/r\", import = \"all\", api_url = \"http://gh/\" }\n[users]\n\"A@x.org\" = \"a\""))
             .unwrap();
         assert!(cfg.links[0].import_completed);
+        assert_eq!(cfg.users["A@x.org"], "a");
+        let timed = parse(&link(
+            "poll_interval = 5\ndelete_grace = 7\non_delete = \"complete\"\nmarkdown = { dir = \"d\" }",
+        ))
+        .unwrap();
+        assert_eq!(timed.links[0].poll_interval, Some(5));
+        assert_eq!(
+            timed.links[0].delete_grace,
+            std::time::Duration::from_secs(7)
+        );
+        assert_eq!(timed.links[0].on_delete, OnDelete::Complete);
+        let err = parse(&link(
+            "poll_interval = \"often\"\nmarkdown = { dir = \"d\" }",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("often") || err.contains("invalid type"),
+            "{err}"
+        );
         assert_eq!(
             cfg.links[0].target.service_url(),
             Some(("the GitHub API URL", "http://gh"))

@@ -1,7 +1,13 @@
 //! The [`Connector`] trait: what the engine needs from any system it mirrors.
 //!
 //! Asana is one side of every link; a target (Markdown folder, GitHub repository, ...) is
-//! the other. Both implement this trait, so adding a target is adding one implementation.
+//! the other. Both implement this trait.
+//!
+//! A target crate also offers itself to the bridge as a plug-in: a [`TargetKind`] (the key
+//! of its table in a `[[link]]`, read and checked into a [`TargetSpec`]), which builds the
+//! link's connector and says what else the bridge may ask of it (a folder, a service URL,
+//! webhooks through [`TargetHooks`], its credential's [`Access`]). The bridge registers a
+//! kind with one line and knows no target by name.
 
 use async_trait::async_trait;
 

@@ -155,6 +155,90 @@ mod tests {
         }
     }
 
+    /// The link's `github` table: defaults (token variable, API root), `import`, the
+    /// `[users]` table handed over, and the repository checked as before.
+    #[test]
+    fn table_is_read_with_defaults_and_checked() {
+        let users = BTreeMap::from([("a@x.org".to_owned(), "a-gh".to_owned())]);
+        let link = LinkSetup {
+            name: "bugs",
+            asana_project: "12",
+            config_dir: std::path::Path::new("/cfg"),
+            users: &users,
+        };
+        let spec = GithubTarget
+            .parse(serde_json::json!({"repo": "acme/app"}), &link)
+            .expect("valid");
+        assert_eq!(spec.kind(), "github");
+        assert!(!spec.import_completed(), "open issues only by default");
+        assert_eq!(
+            spec.service_url(),
+            Some(("the GitHub API URL", DEFAULT_API_URL))
+        );
+        assert_eq!(spec.folder(), None);
+        let all = GithubTarget
+            .parse(
+                serde_json::json!({"repo": "acme/app", "import": "all", "api_url": "http://ghe/api/v3/", "token_env": "GH"}),
+                &link,
+            )
+            .expect("valid");
+        assert!(all.import_completed());
+        assert_eq!(
+            all.service_url(),
+            Some(("the GitHub API URL", "http://ghe/api/v3"))
+        );
+        for (bad, needle) in [
+            (
+                serde_json::json!({"repo": "app"}),
+                "github.repo must look like \"owner/name\"",
+            ),
+            (
+                serde_json::json!({"repo": "a/b", "import": "some"}),
+                "unknown variant `some`",
+            ),
+            (
+                serde_json::json!({"repo": "a/b", "owner": "x"}),
+                "unknown field `owner`",
+            ),
+        ] {
+            let err = GithubTarget.parse(bad, &link).expect_err("refused");
+            assert!(err.contains(needle), "{needle:?} not in {err:?}");
+        }
+    }
+
+    /// A missing token is a usage error naming the setting, never a token.
+    #[test]
+    fn a_missing_token_names_the_setting() {
+        let users = BTreeMap::new();
+        let link = LinkSetup {
+            name: "bugs",
+            asana_project: "12",
+            config_dir: std::path::Path::new("/cfg"),
+            users: &users,
+        };
+        let spec = GithubTarget
+            .parse(
+                serde_json::json!({"repo": "acme/app", "token_env": "ASANA_BRIDGE_TEST_UNSET_GH_TOKEN"}),
+                &link,
+            )
+            .expect("valid");
+        let setup = ConnectSetup {
+            link: "bugs",
+            file_stem: "bugs",
+            state_dir: std::path::Path::new("/state"),
+            persist: false,
+        };
+        let Err(TargetError::Usage(message)) = spec.connect(&setup) else {
+            panic!("a usage error");
+        };
+        assert!(
+            message.contains(
+                "ASANA_BRIDGE_TEST_UNSET_GH_TOKEN (named by link \"bugs\" github.token_env"
+            ),
+            "{message}"
+        );
+    }
+
     /// Only a single issue's URL keeps its redirect (a transfer); listings and renamed
     /// repositories are followed.
     #[test]
