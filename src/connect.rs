@@ -143,6 +143,8 @@ impl Connectors {
         self.with_setup(link, false, |spec, setup| spec.hooks(setup))
     }
 
+    /// Runs `build` on `link`'s target spec with where it may keep files, its error
+    /// turned into the CLI's (a usage error exits 2).
     fn with_setup<T>(
         &self,
         link: &LinkConfig,
