@@ -1,13 +1,20 @@
 //! The configuration file (TOML), as the contract describes it: parsing, defaults,
 //! validation, and paths resolved relative to the file. Tokens are never read from here:
 //! the file names the environment variables that hold them.
+//!
+//! A link's target table (`markdown = { … }`, `github = { … }`) is read by its target
+//! crate, found by its key in the [target registry](crate::targets); this module only
+//! checks that a link names exactly one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use asana_bridge_connector::connector::{LinkSetup, TargetSpec};
 use serde::Deserialize;
 
 use crate::merge::Policy;
+use crate::targets::Registry;
 
 /// Default Asana API root.
 pub const DEFAULT_ASANA_URL: &str = asana_bridge_asana::DEFAULT_BASE_URL;
@@ -75,8 +82,9 @@ struct RawOAuth {
     scopes: Option<Vec<String>>,
 }
 
+/// A `[[link]]`. Its other keys are target tables, read by the registry's kinds (unknown
+/// keys are refused there, as serde would).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawLink {
     name: String,
     asana_project: String,
@@ -84,27 +92,21 @@ struct RawLink {
     conflict: Policy,
     #[serde(default)]
     on_delete: OnDelete,
-    markdown: Option<RawMarkdown>,
-    github: Option<RawGithub>,
     poll_interval: Option<u64>,
     delete_grace: Option<u64>,
+    #[serde(flatten)]
+    targets: BTreeMap<String, toml::Value>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMarkdown {
-    dir: PathBuf,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawGithub {
-    repo: String,
-    token_env: Option<String>,
-    api_url: Option<String>,
-    #[serde(default)]
-    import: Import,
-}
+/// The keys of a `[[link]]` besides its target tables, for the unknown-key message.
+const LINK_KEYS: [&str; 6] = [
+    "name",
+    "asana_project",
+    "conflict",
+    "on_delete",
+    "poll_interval",
+    "delete_grace",
+];
 
 /// What a deleted target item (a file, an issue) does to its Asana task.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -119,17 +121,6 @@ pub enum OnDelete {
     Ignore,
 }
 
-/// Which unmapped items create counterparts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Import {
-    /// Only open issues and incomplete tasks.
-    #[default]
-    Open,
-    /// Closed issues and completed tasks too.
-    All,
-}
-
 /// The whole configuration, validated.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -139,7 +130,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub asana: AsanaSettings,
     pub links: Vec<LinkConfig>,
-    /// Asana e-mail -> GitHub login.
+    /// The `[users]` table: Asana e-mail -> a target's login (GitHub), handed to every
+    /// target's table as it is read.
     pub users: BTreeMap<String, String>,
 }
 
@@ -190,7 +182,7 @@ pub struct LinkConfig {
     /// What a deleted target item does in Asana.
     pub on_delete: OnDelete,
     /// Whether completed tasks and closed items create counterparts when unmapped
-    /// (`import = "all"`; Markdown links always do).
+    /// (the target says: GitHub's `import = "all"`; Markdown links always do).
     pub import_completed: bool,
     /// Under `watch`, how long a target item must stay missing before its absence counts
     /// as a deletion (editors' atomic saves, `git checkout` of another branch).
@@ -216,17 +208,36 @@ impl LinkConfig {
     }
 }
 
-/// The system an Asana project is mirrored into.
+/// The system an Asana project is mirrored into: a link's target table as its target
+/// crate read it (see [`crate::targets`]). Derefs to the [`TargetSpec`].
 #[derive(Clone, Debug)]
-pub enum TargetConfig {
-    Markdown {
-        dir: PathBuf,
-    },
-    Github {
-        repo: String,
-        token_env: String,
-        api_url: String,
-    },
+pub struct TargetConfig(Arc<dyn TargetSpec>);
+
+impl TargetConfig {
+    /// A target from its crate's spec (e.g. `MarkdownSpec { dir }`).
+    pub fn new(spec: impl TargetSpec + 'static) -> Self {
+        Self(Arc::new(spec))
+    }
+
+    /// The spec behind it.
+    #[must_use]
+    pub fn spec(&self) -> &Arc<dyn TargetSpec> {
+        &self.0
+    }
+}
+
+impl From<Arc<dyn TargetSpec>> for TargetConfig {
+    fn from(spec: Arc<dyn TargetSpec>) -> Self {
+        Self(spec)
+    }
+}
+
+impl std::ops::Deref for TargetConfig {
+    type Target = dyn TargetSpec;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref()
+    }
 }
 
 impl Config {
@@ -240,11 +251,23 @@ impl Config {
         Self::parse(path, &text, base_url_override)
     }
 
-    /// Parses and validates config text that was read from `path`.
+    /// Parses and validates config text that was read from `path`, with the built-in
+    /// targets.
     pub fn parse(
         path: &Path,
         text: &str,
         base_url_override: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        Self::parse_with(path, text, base_url_override, &Registry::builtin())
+    }
+
+    /// Parses and validates config text that was read from `path`, with the targets of
+    /// `registry`.
+    pub fn parse_with(
+        path: &Path,
+        text: &str,
+        base_url_override: Option<String>,
+        registry: &Registry,
     ) -> Result<Self, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
@@ -318,53 +341,7 @@ impl Config {
                     link.name, link.asana_project
                 )));
             }
-            let mut import_completed = true;
-            let target = match (link.markdown, link.github) {
-                (Some(md), None) => {
-                    let dir = resolve(&md.dir);
-                    if let Ok(m) = std::fs::metadata(&dir)
-                        && !m.is_dir()
-                    {
-                        return Err(invalid(format!(
-                            "link \"{}\": markdown.dir {} is a file, not a folder; point it at \
-                             a folder (it is created on the first sync if missing)",
-                            link.name,
-                            dir.display()
-                        )));
-                    }
-                    TargetConfig::Markdown { dir }
-                }
-                (None, Some(gh)) => {
-                    if gh.repo.split('/').count() != 2 || gh.repo.split('/').any(str::is_empty) {
-                        return Err(invalid(format!(
-                            "link \"{}\": github.repo must look like \"owner/name\"",
-                            link.name
-                        )));
-                    }
-                    import_completed = gh.import == Import::All;
-                    TargetConfig::Github {
-                        repo: gh.repo,
-                        token_env: gh.token_env.unwrap_or_else(|| "GITHUB_TOKEN".into()),
-                        api_url: gh
-                            .api_url
-                            .unwrap_or_else(|| "https://api.github.com".into())
-                            .trim_end_matches('/')
-                            .to_owned(),
-                    }
-                }
-                (None, None) => {
-                    return Err(invalid(format!(
-                        "link \"{}\" needs a target: markdown = {{ dir = \"...\" }} or github = {{ repo = \"owner/name\" }}",
-                        link.name
-                    )));
-                }
-                (Some(_), Some(_)) => {
-                    return Err(invalid(format!(
-                        "link \"{}\" has both a markdown and a github target; use one per link",
-                        link.name
-                    )));
-                }
-            };
+            let target = read_target(registry, base, &raw.users, &link).map_err(invalid)?;
             if link.poll_interval == Some(0) {
                 return Err(invalid(format!(
                     "link \"{}\": poll_interval must be at least 1 second",
@@ -375,10 +352,10 @@ impl Config {
                 name: link.name,
                 asana_project: link.asana_project,
                 conflict: link.conflict,
-                target,
                 poll_interval: link.poll_interval,
                 on_delete: link.on_delete,
-                import_completed,
+                import_completed: target.import_completed(),
+                target,
                 delete_grace: std::time::Duration::from_secs(
                     link.delete_grace.unwrap_or(DEFAULT_DELETE_GRACE_SECS),
                 ),
@@ -420,17 +397,71 @@ impl Config {
     }
 }
 
-/// Fails when two Markdown links share a folder, or one's folder is inside the other's:
+/// Reads `link`'s one target table with its registered kind.
+fn read_target(
+    registry: &Registry,
+    config_dir: &Path,
+    users: &BTreeMap<String, String>,
+    link: &RawLink,
+) -> Result<TargetConfig, String> {
+    if let Some(unknown) = link.targets.keys().find(|k| registry.find(k).is_none()) {
+        let expected: Vec<String> = LINK_KEYS
+            .into_iter()
+            .chain(registry.keys())
+            .map(|k| format!("`{k}`"))
+            .collect();
+        return Err(format!(
+            "link \"{}\": unknown field `{unknown}`, expected one of {}",
+            link.name,
+            expected.join(", ")
+        ));
+    }
+    let mut tables = link.targets.iter();
+    let (Some((key, table)), None) = (tables.next(), tables.next()) else {
+        return Err(if link.targets.is_empty() {
+            let examples: Vec<&str> = registry.kinds().map(|k| k.example()).collect();
+            format!(
+                "link \"{}\" needs a target: {}",
+                link.name,
+                examples.join(" or ")
+            )
+        } else {
+            let keys: Vec<&str> = registry
+                .keys()
+                .filter(|k| link.targets.contains_key(*k))
+                .collect();
+            format!(
+                "link \"{}\" has both a {} target; use one per link",
+                link.name,
+                keys.join(" and a ")
+            )
+        });
+    };
+    let kind = registry
+        .find(key)
+        .unwrap_or_else(|| unreachable!("unknown keys were refused above"));
+    let table =
+        serde_json::to_value(table).map_err(|e| format!("link \"{}\": {key}: {e}", link.name))?;
+    let setup = LinkSetup {
+        name: &link.name,
+        asana_project: &link.asana_project,
+        config_dir,
+        users,
+    };
+    kind.parse(table, &setup)
+        .map(TargetConfig::from)
+        .map_err(|message| format!("link \"{}\": {message}", link.name))
+}
+
+/// Fails when two links with folders (Markdown) share a folder, or one's folder is inside the other's:
 /// every `*.md` under a link's folder is that link's task, so a file there would belong to
 /// both links (each run would report it, or worse, mirror it into both projects).
 fn check_folders_apart(links: &[LinkConfig]) -> Result<(), String> {
     let folders: Vec<(&str, &Path, PathBuf)> = links
         .iter()
-        .filter_map(|l| match &l.target {
-            TargetConfig::Markdown { dir } => {
-                Some((l.name.as_str(), dir.as_path(), real_path(dir)))
-            }
-            TargetConfig::Github { .. } => None,
+        .filter_map(|l| {
+            let dir = l.target.folder()?;
+            Some((l.name.as_str(), dir, real_path(dir)))
         })
         .collect();
     for (i, (a, a_dir, a_real)) in folders.iter().enumerate() {
@@ -555,8 +586,9 @@ mod tests {
         assert_eq!(cfg.state_dir, PathBuf::from("/cfg/.asana-bridge"));
         assert_eq!(cfg.asana.token_env, "ASANA_TOKEN");
         assert_eq!(cfg.asana.requests_per_minute, 1500);
-        assert!(
-            matches!(&cfg.links[0].target, TargetConfig::Markdown { dir } if dir == Path::new("/cfg/roadmap"))
+        assert_eq!(
+            cfg.links[0].target.folder(),
+            Some(Path::new("/cfg/roadmap"))
         );
     }
 
@@ -584,7 +616,11 @@ github = { repo = "acme/app", token_env = "GITHUB_TOKEN", api_url = "https://api
         .unwrap();
         assert_eq!(cfg.asana.base_url, "https://app.asana.com/api/1.0");
         assert_eq!(cfg.links[0].conflict, Policy::Manual);
-        assert!(matches!(cfg.links[1].target, TargetConfig::Github { .. }));
+        assert_eq!(cfg.links[1].target.kind(), "github");
+        assert!(
+            !cfg.links[1].import_completed,
+            "import = \"open\" by default"
+        );
         assert_eq!(cfg.users["alice@example.com"], "alice-gh");
     }
 
@@ -650,6 +686,67 @@ github = { repo = "acme/app", token_env = "GITHUB_TOKEN", api_url = "https://api
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown field"), "{err}");
+    }
+
+    /// A link's keys besides its own are target tables, each read by its registered
+    /// kind: an unknown key, two targets or a bad table is named as before.
+    #[test]
+    fn target_tables_are_read_by_their_kind() {
+        let link =
+            |target: &str| format!("[[link]]\nname = \"a\"\nasana_project = \"1\"\n{target}\n");
+        let cases = [
+            (
+                link("folder = { dir = \"d\" }"),
+                "link \"a\": unknown field `folder`, expected one of `name`",
+            ),
+            (
+                link("markdown = { dir = \"d\" }\ngithub = { repo = \"o/r\" }"),
+                "link \"a\" has both a markdown and a github target; use one per link",
+            ),
+            (
+                link("github = { repo = \"app\" }"),
+                "link \"a\": github.repo must look like \"owner/name\"",
+            ),
+            (
+                link("markdown = { dir = \"d\", colour = 1 }"),
+                "link \"a\": markdown: unknown field `colour`",
+            ),
+            (
+                link(""),
+                "needs a target: markdown = { dir = \"...\" } or github = { repo = \"owner/name\" }",
+            ),
+        ];
+        for (text, needle) in cases {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle:?} not in {err:?}");
+        }
+        let cfg = parse(&link("github = { repo = \"o/r\", import = \"all\", api_url = \"http://gh/\" }\n[users]\n\"A@x.org\" = \"a\""))
+            .unwrap();
+        assert!(cfg.links[0].import_completed);
+        assert_eq!(cfg.users["A@x.org"], "a");
+        let timed = parse(&link(
+            "poll_interval = 5\ndelete_grace = 7\non_delete = \"complete\"\nmarkdown = { dir = \"d\" }",
+        ))
+        .unwrap();
+        assert_eq!(timed.links[0].poll_interval, Some(5));
+        assert_eq!(
+            timed.links[0].delete_grace,
+            std::time::Duration::from_secs(7)
+        );
+        assert_eq!(timed.links[0].on_delete, OnDelete::Complete);
+        let err = parse(&link(
+            "poll_interval = \"often\"\nmarkdown = { dir = \"d\" }",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("often") || err.contains("invalid type"),
+            "{err}"
+        );
+        assert_eq!(
+            cfg.links[0].target.service_url(),
+            Some(("the GitHub API URL", "http://gh"))
+        );
     }
 
     #[test]

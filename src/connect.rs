@@ -1,10 +1,10 @@
-//! Builds the connectors a link names, from the config and the environment. The one
-//! place that reads tokens: from the environment variables the config names, or (Asana)
-//! from what `auth login` stored (see [`crate::auth`]), never from the config file, and into
+//! Builds the connectors a link names, from the config and the environment: the shared
+//! Asana client here, a target's connector by its own crate (see [`crate::targets`]).
+//! Tokens come from the environment variables the config names, or (Asana) from what
+//! `auth login` stored (see [`crate::auth`]), never from the config file, and into
 //! `SecretString`s that never print. An OAuth sign-in gives the Asana client a refreshing
 //! token source instead of a fixed token.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,12 +12,11 @@ use std::time::Duration;
 use anyhow::anyhow;
 use asana_bridge_asana::{AsanaClient, AsanaConfig, AsanaConnector};
 use asana_bridge_connector::Connector;
+use asana_bridge_connector::connector::{ConnectSetup, TargetError, TargetHooks};
 use asana_bridge_connector::http::HttpClient;
-use asana_bridge_github::{GithubConnector, GithubSettings};
-use asana_bridge_markdown::MarkdownConnector;
 use secrecy::SecretString;
 
-use crate::config::{Config, LinkConfig, TargetConfig};
+use crate::config::{Config, LinkConfig};
 use crate::exit::CliError;
 
 /// The two connectors of one link.
@@ -29,9 +28,7 @@ pub struct LinkConnectors {
 /// The connectors of a run; links share one Asana client (one token, one rate budget).
 pub struct Connectors {
     asana: Arc<AsanaClient>,
-    /// The `[users]` table (Asana e-mail -> GitHub login), for GitHub targets.
-    users: BTreeMap<String, String>,
-    /// The state directory, where GitHub targets keep their `ETag` cache.
+    /// The state directory, where targets keep their caches.
     state_dir: PathBuf,
     /// Where the Asana token came from (for `auth status`).
     asana_origin: String,
@@ -48,13 +45,6 @@ impl Drop for Connectors {
         }
     }
 }
-
-/// Environment variable overriding the spacing of GitHub writes, in milliseconds (GitHub
-/// asks for about a second; tests against a simulator use less).
-pub const GITHUB_MUTATION_SPACING_ENV: &str = "GITHUB_MUTATION_SPACING_MS";
-/// Environment variable overriding GitHub's hourly budget of content creations (about
-/// 500; tests against a simulator use less).
-pub const GITHUB_CREATES_PER_HOUR_ENV: &str = "GITHUB_CREATES_PER_HOUR";
 
 /// Environment variable scaling the window of `asana.requests_per_minute`, in
 /// milliseconds (a minute). Only for tests and benchmarks against a simulator whose
@@ -118,7 +108,6 @@ impl Connectors {
         }
         Ok(Self {
             asana: Arc::new(client),
-            users: config.users.clone(),
             state_dir: config.state_dir.clone(),
             asana_origin,
             rate_file,
@@ -137,108 +126,49 @@ impl Connectors {
         Arc::clone(&self.asana)
     }
 
-    /// The Asana and target connectors of `link`. `create_dirs`: a missing Markdown folder
-    /// is created (a real sync); otherwise it reads as empty (a dry run writes nothing).
-    pub fn for_link(
-        &self,
-        link: &LinkConfig,
-        create_dirs: bool,
-    ) -> Result<LinkConnectors, CliError> {
+    /// The Asana and target connectors of `link`. `persist`: a real sync (a missing
+    /// Markdown folder is created, caches are kept); otherwise nothing is written (a dry
+    /// run: a missing folder reads as empty).
+    pub fn for_link(&self, link: &LinkConfig, persist: bool) -> Result<LinkConnectors, CliError> {
         let asana = Box::new(AsanaConnector::new(
             Arc::clone(&self.asana),
             link.asana_project.clone(),
         ));
-        let target: Box<dyn Connector> = match &link.target {
-            TargetConfig::Markdown { dir } => {
-                let md = MarkdownConnector::new(dir.clone());
-                if create_dirs {
-                    md.ensure_dir().map_err(|e| {
-                        CliError::runtime(anyhow!(
-                            "link \"{}\": cannot create the folder {}: {e}",
-                            link.name,
-                            dir.display()
-                        ))
-                    })?;
-                    Box::new(md)
-                } else {
-                    Box::new(md.with_missing_dir_as_empty(true))
-                }
-            }
-            TargetConfig::Github { .. } => {
-                Box::new(self.github(link, create_dirs)?.ok_or_else(|| {
-                    CliError::runtime(anyhow!("link \"{}\" has no GitHub target", link.name))
-                })?)
-            }
-        };
+        let target = self.with_setup(link, persist, |spec, setup| spec.connect(setup))?;
         Ok(LinkConnectors { asana, target })
     }
 
-    /// A connector of `link`'s GitHub repository (`None` for other targets). `etags`: it
-    /// keeps its `ETag`s in the state folder between runs (a real sync; a dry run writes
-    /// no file).
-    pub fn github(
+    /// The webhooks of `link`'s target, for `watch` (`None`: it has none).
+    pub fn hooks(&self, link: &LinkConfig) -> Result<Option<Arc<dyn TargetHooks>>, CliError> {
+        self.with_setup(link, false, |spec, setup| spec.hooks(setup))
+    }
+
+    /// Runs `build` on `link`'s target spec with where it may keep files, its error
+    /// turned into the CLI's (a usage error exits 2).
+    fn with_setup<T>(
         &self,
         link: &LinkConfig,
-        etags: bool,
-    ) -> Result<Option<GithubConnector>, CliError> {
-        let TargetConfig::Github {
-            repo,
-            token_env,
-            api_url,
-        } = &link.target
-        else {
-            return Ok(None);
+        persist: bool,
+        build: impl FnOnce(
+            &dyn asana_bridge_connector::connector::TargetSpec,
+            &ConnectSetup<'_>,
+        ) -> Result<T, TargetError>,
+    ) -> Result<T, CliError> {
+        let file_stem = link.path_component();
+        let setup = ConnectSetup {
+            link: &link.name,
+            file_stem: &file_stem,
+            state_dir: &self.state_dir,
+            persist,
         };
-        let setting = format!("link \"{}\" github.token_env", link.name);
-        let token = read_token(token_env, &setting)?;
-        let http =
-            HttpClient::new(asana_bridge_github::http_config(api_url, token)).map_err(|e| {
-                CliError::usage(anyhow!(
-                    "link \"{}\": cannot set up the GitHub client: {e}",
-                    link.name
-                ))
-            })?;
-        let mut settings = GithubSettings::new(repo, &link.asana_project)
-            .map_err(|e| CliError::usage(anyhow!("link \"{}\": {e}", link.name)))?
-            .with_users(&self.users);
-        if let Some(ms) = std::env::var(GITHUB_MUTATION_SPACING_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-        {
-            settings.mutation_spacing = Duration::from_millis(ms);
-        }
-        if let Some(n) = std::env::var(GITHUB_CREATES_PER_HOUR_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse::<u32>().ok())
-        {
-            settings.creates_per_hour = n;
-        }
-        // A real sync keeps ETags between runs (a 304 costs no rate limit); a dry
-        // run writes no file.
-        if etags {
-            let file = link.path_component();
-            settings.etag_cache = Some(
-                self.state_dir
-                    .join("github")
-                    .join(format!("{file}.etags.json")),
-            );
-            // GitHub's content-creation budget spans runs: the last hour's creations.
-            settings.budget_file = Some(
-                self.state_dir
-                    .join("github")
-                    .join(format!("{file}.creates.json")),
-            );
-        }
-        Ok(Some(GithubConnector::new(http, settings)))
+        build(link.target.spec().as_ref(), &setup).map_err(target_error)
     }
 }
 
-/// Reads a token from the environment variable `var`.
-pub(crate) fn read_token(var: &str, setting: &str) -> Result<SecretString, CliError> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v.trim().to_owned())),
-        _ => Err(CliError::usage(anyhow!(
-            "the environment variable {var} (named by {setting} in the config) holds no token; export it with a personal access token or service-account token"
-        ))),
+/// A target's error as the CLI's: its exit code follows the kind.
+pub(crate) fn target_error(e: TargetError) -> CliError {
+    match e {
+        TargetError::Usage(m) => CliError::usage(anyhow!(m)),
+        TargetError::Runtime(m) => CliError::runtime(anyhow!(m)),
     }
 }

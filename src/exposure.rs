@@ -10,7 +10,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::config::{Config, TargetConfig};
+use crate::config::Config;
 
 /// The warning for `url` (the `what` of the message) when it is cleartext `http://` to a
 /// host other than a loopback one.
@@ -43,7 +43,7 @@ pub fn every_interface(listen: &SocketAddr) -> Option<String> {
 }
 
 /// The warnings a config earns: its Asana URLs (API, OAuth token and revoke endpoints)
-/// and each GitHub link's API URL.
+/// and each link target's service URL (GitHub's API URL).
 #[must_use]
 pub fn config_warnings(config: &Config) -> Vec<String> {
     let mut out = Vec::new();
@@ -52,10 +52,10 @@ pub fn config_warnings(config: &Config) -> Vec<String> {
     out.extend(cleartext_url("asana.oauth.token_url", &oauth.token_url));
     out.extend(cleartext_url("asana.oauth.revoke_url", &oauth.revoke_url));
     for link in &config.links {
-        if let TargetConfig::Github { api_url, .. } = &link.target {
+        if let Some((what, url)) = link.target.service_url() {
             out.extend(cleartext_url(
-                &format!("link \"{}\": the GitHub API URL", link.name),
-                api_url,
+                &format!("link \"{}\": {what}", link.name),
+                url,
             ));
         }
     }

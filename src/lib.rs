@@ -14,6 +14,8 @@
 //! - [`failure`]: one item that could not be synced this run (from observe or apply).
 //! - [`report`]: summaries, dry-run diffs, error lines, JSON.
 //! - [`trash`]: where a task is saved before the bridge deletes it in Asana.
+//! - [`targets`]: the target registry, every kind of target a link can name (one line
+//!   per target crate).
 //! - [`connect`]: builds the connectors a link names.
 //! - [`auth`]: where the Asana identity comes from (env var, keyring, owner-only file, OAuth).
 //! - [`watch`]: `asana-bridge watch`, the long-running mirror.
@@ -37,5 +39,6 @@ pub mod output;
 pub mod plan;
 pub mod records;
 pub mod report;
+pub mod targets;
 pub mod trash;
 pub mod watch;

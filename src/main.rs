@@ -79,16 +79,7 @@ fn init_logging(verbose: u8, quiet: bool, color: bool, format: LogFormat) {
         (false, 2) => "debug",
         (false, _) => "trace",
     };
-    // Our crates at the chosen level; dependencies one notch quieter unless -vvv. sled's
-    // own logs stay out: what it finds wrong is reported as one clear error (a damaged
-    // state folder), not as its internal warnings.
-    let filter = if verbose >= 3 {
-        level.to_owned()
-    } else {
-        format!(
-            "warn,asana_bridge={level},asana_bridge_connector={level},asana_bridge_asana={level},asana_bridge_markdown={level},asana_bridge_state={level},sled=off"
-        )
-    };
+    let filter = log_filter(level, verbose);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
@@ -96,5 +87,38 @@ fn init_logging(verbose: u8, quiet: bool, color: bool, format: LogFormat) {
     match format {
         LogFormat::Text => builder.with_ansi(color).init(),
         LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
+}
+
+/// The log filter: our crates, every registered target crate included, at `level`;
+/// dependencies one notch quieter unless -vvv. sled's own logs stay out: what it finds
+/// wrong is reported as one clear error (a damaged state folder), not as its internal
+/// warnings.
+fn log_filter(level: &str, verbose: u8) -> String {
+    if verbose >= 3 {
+        return level.to_owned();
+    }
+    let targets: String = asana_bridge::targets::log_targets()
+        .map(|t| format!(",{t}={level}"))
+        .collect();
+    format!(
+        "warn,asana_bridge={level},asana_bridge_connector={level},asana_bridge_asana={level},asana_bridge_state={level}{targets},sled=off"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `-v` reaches every target crate (the GitHub connector's logs were once left at
+    /// `warn`), and the filter parses.
+    #[test]
+    fn verbose_reaches_every_target_crate() {
+        let filter = log_filter("debug", 2);
+        for crate_name in ["asana_bridge_markdown", "asana_bridge_github"] {
+            assert!(filter.contains(&format!(",{crate_name}=debug")), "{filter}");
+        }
+        tracing_subscriber::EnvFilter::try_new(&filter).expect("a valid filter");
+        assert_eq!(log_filter("trace", 3), "trace");
     }
 }

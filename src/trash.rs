@@ -1,21 +1,21 @@
 //! The trash a task is saved to before the bridge deletes it in Asana: a task file
 //! without `asana_gid` (so moving it back into a link's folder creates the task again),
-//! in `<dir>/.asana-bridge-trash/` for a Markdown link and in `trash/<link>/` of the state
-//! folder for other targets.
+//! in `<dir>/.asana-bridge-trash/` for a link whose target is a folder (Markdown) and in
+//! `trash/<link>/` of the state folder for other targets.
 
 use std::path::{Path, PathBuf};
 
 use asana_bridge_connector::{ConnectorError, TaskFields};
 use asana_bridge_markdown::fs as taskfs;
 
-use crate::config::{LinkConfig, TargetConfig};
+use crate::config::LinkConfig;
 
 /// The trash folder of `link`, whose state lives in `state_dir`.
 #[must_use]
 pub fn dir_of(link: &LinkConfig, state_dir: &Path) -> PathBuf {
-    match &link.target {
-        TargetConfig::Markdown { dir } => dir.join(taskfs::TRASH_DIR),
-        TargetConfig::Github { .. } => state_dir.join("trash").join(link.path_component()),
+    match link.target.folder() {
+        Some(dir) => dir.join(taskfs::TRASH_DIR),
+        None => state_dir.join("trash").join(link.path_component()),
     }
 }
 

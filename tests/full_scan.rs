@@ -34,7 +34,7 @@ fn sync(
         name: "l".to_owned(),
         asana_project: project.to_owned(),
         conflict: Policy::Newest,
-        target: TargetConfig::Markdown { dir: md },
+        target: TargetConfig::new(asana_bridge_markdown::MarkdownSpec { dir: md }),
         poll_interval: None,
         on_delete: OnDelete::Delete,
         import_completed: true,

@@ -778,9 +778,9 @@ impl<'a> Case<'a> {
             name: "prop".to_owned(),
             asana_project: self.project.clone(),
             conflict: self.policy,
-            target: TargetConfig::Markdown {
+            target: TargetConfig::new(asana_bridge_markdown::MarkdownSpec {
                 dir: self.md.clone(),
-            },
+            }),
             poll_interval: None,
             on_delete: OnDelete::Delete,
             import_completed: true,

@@ -633,11 +633,14 @@ impl<'a> Case<'a> {
             name: "bugs".to_owned(),
             asana_project: self.w.project.clone(),
             conflict: self.policy,
-            target: TargetConfig::Github {
+            target: TargetConfig::new(asana_bridge_github::GithubSpec {
                 repo: "acme/app".to_owned(),
                 token_env: "GITHUB_TOKEN".to_owned(),
                 api_url: self.w.github.base_url(),
-            },
+                import_all: self.import_all,
+                asana_project: self.w.project.clone(),
+                users: BTreeMap::new(),
+            }),
             poll_interval: None,
             on_delete: self.on_delete,
             import_completed: self.import_all,

@@ -21,8 +21,10 @@ use crate::auth::oauth;
 use crate::auth::store::{Stored, StoredGrant};
 use crate::auth::{self as creds, AuthError};
 use crate::cli::AuthAction;
-use crate::config::{Config, TargetConfig};
-use crate::connect::{Connectors, read_token};
+use asana_bridge_connector::connector::AccessError;
+
+use crate::config::Config;
+use crate::connect::Connectors;
 use crate::exit::{CliError, Exit};
 
 /// Runs one `auth` action.
@@ -310,7 +312,7 @@ async fn status(config: &Config, out: Output) -> Result<Exit, CliError> {
     ));
 
     let mut links = Vec::new();
-    let mut github_users: Vec<(String, String)> = Vec::new();
+    let mut target_users: Vec<TargetUser> = Vec::new();
     for link in &config.links {
         let project = get_json(
             client.http(),
@@ -341,64 +343,80 @@ async fn status(config: &Config, out: Output) -> Result<Exit, CliError> {
                 entry["asana_visible"] = json!(false);
             }
         }
-        if let TargetConfig::Github {
-            repo,
-            token_env,
-            api_url,
-        } = &link.target
-        {
-            let github = github_status(&link.name, repo, token_env, api_url).await;
-            match &github {
-                Ok((login, visible)) => {
-                    if !github_users.iter().any(|(l, _)| l == login) {
-                        github_users.push((login.clone(), token_env.clone()));
+        if let Some(access) = link.target.access(&link.name, TARGET_RETRY).await {
+            let kind = link.target.kind();
+            let service = access.service;
+            match &access.outcome {
+                Ok(reach) => {
+                    let login = reach
+                        .login
+                        .clone()
+                        .unwrap_or_else(|| "the token (no user: an app installation?)".to_owned());
+                    if !target_users
+                        .iter()
+                        .any(|u| u.kind == kind && u.login == login)
+                    {
+                        target_users.push(TargetUser {
+                            kind,
+                            service,
+                            login: login.clone(),
+                            token_env: access.token_env.clone(),
+                        });
                     }
-                    if *visible {
+                    let what = format!("{service} {} {}", access.noun, access.scope);
+                    if reach.visible {
                         lines.push(format!(
-                            "  link \"{}\": GitHub repository {repo} is visible to {login}",
+                            "  link \"{}\": {what} is visible to {login}",
                             link.name
                         ));
                     } else {
-                        let w = format!(
-                            "link \"{}\": GitHub repository {repo} is not visible to {login}",
-                            link.name
-                        );
+                        let w = format!("link \"{}\": {what} is not visible to {login}", link.name);
                         lines.push(format!("  warning: {w}"));
                         warnings.push(w);
                     }
-                    entry["github_login"] = json!(login);
-                    entry["github_visible"] = json!(visible);
+                    entry[format!("{kind}_login")] = json!(login);
+                    entry[format!("{kind}_visible")] = json!(reach.visible);
                 }
                 Err(e) => {
-                    let w = format!("link \"{}\": GitHub: {e}", link.name);
+                    let e = match e {
+                        AccessError::Refused { source, .. } => source.to_string(),
+                        other => other.to_string(),
+                    };
+                    let w = format!("link \"{}\": {service}: {e}", link.name);
                     lines.push(format!("  warning: {w}"));
                     warnings.push(w);
-                    entry["github_visible"] = json!(false);
+                    entry[format!("{kind}_visible")] = json!(false);
                 }
             }
         }
         links.push(entry);
     }
-    for (login, env) in &github_users {
+    for u in &target_users {
         lines.push(format!(
-            "GitHub: acting as {login} (token from environment variable {env})"
+            "{}: acting as {} (token from environment variable {})",
+            u.service, u.login, u.token_env
         ));
     }
 
     if out.json {
-        println!(
-            "{}",
-            json!({
-                "asana": {
-                    "user": me_json(&me),
-                    "credential": connectors.asana_origin(),
-                    "workspaces": workspaces,
-                },
-                "github": github_users.iter().map(|(l, e)| json!({"login": l, "token_env": e})).collect::<Vec<_>>(),
-                "links": links,
-                "warnings": warnings,
-            })
-        );
+        let mut doc = json!({
+            "asana": {
+                "user": me_json(&me),
+                "credential": connectors.asana_origin(),
+                "workspaces": workspaces,
+            },
+            "links": links,
+            "warnings": warnings,
+        });
+        // One list of identities per target kind (`"github": [{"login", "token_env"}]`).
+        for kind in crate::targets::BUILTIN.iter().map(|k| k.key()) {
+            doc[kind] = target_users
+                .iter()
+                .filter(|u| u.kind == kind)
+                .map(|u| json!({"login": u.login, "token_env": u.token_env}))
+                .collect();
+        }
+        println!("{doc}");
     } else {
         for line in &lines {
             out.line(line);
@@ -414,30 +432,15 @@ async fn status(config: &Config, out: Output) -> Result<Exit, CliError> {
     })
 }
 
-/// The GitHub login of a link's token and whether it sees the repository.
-async fn github_status(
-    link: &str,
-    repo: &str,
-    token_env: &str,
-    api_url: &str,
-) -> Result<(String, bool), anyhow::Error> {
-    let setting = format!("link \"{link}\" github.token_env");
-    let token = read_token(token_env, &setting).map_err(|e| e.error)?;
-    let http = HttpClient::new(
-        asana_bridge_github::http_config(api_url, token)
-            .with_retry(RetryPolicy::fast(Duration::from_secs(10))),
-    )?;
-    let user = get_json(&http, Request::get("/user")).await?;
-    let login = user["login"].as_str().unwrap_or("?").to_owned();
-    // The labels listing: the cheapest call every visible repository answers (and
-    // GitHub answers 404 for one the token cannot see).
-    let visible = match http
-        .send(Request::get(format!("/repos/{repo}/labels")).query("per_page", "1"))
-        .await
-    {
-        Ok(_) => true,
-        Err(ConnectorError::NotFound(_) | ConnectorError::Forbidden(_)) => false,
-        Err(e) => return Err(e.into()),
-    };
-    Ok((login, visible))
+/// How long `auth status` retries a target's service.
+const TARGET_RETRY: Duration = Duration::from_secs(10);
+
+/// Whom a target's credential acts as, once per kind and login.
+struct TargetUser {
+    /// The target kind (`github`): its key in the JSON output.
+    kind: &'static str,
+    /// The service, for the text output (`GitHub`).
+    service: &'static str,
+    login: String,
+    token_env: String,
 }

@@ -19,14 +19,14 @@ use std::time::Duration;
 use anyhow::anyhow;
 use asana_bridge_asana::{Me, listing};
 use asana_bridge_connector::ConnectorError;
-use asana_bridge_connector::http::{HttpClient, Request, RetryPolicy};
+use asana_bridge_connector::connector::{Access, AccessError};
 use asana_bridge_state::Store;
 use serde_json::json;
 
 use super::{Output, load_config};
 use crate::cli::DoctorArgs;
-use crate::config::{Config, TargetConfig};
-use crate::connect::{Connectors, read_token};
+use crate::config::Config;
+use crate::connect::Connectors;
 use crate::exit::{CliError, Exit};
 use crate::linkstate::LinkState;
 
@@ -134,13 +134,12 @@ async fn check_all(report: &mut Report, config: &Config, args: &DoctorArgs) {
                 format!("{} not checked without a working token", link.asana_project),
             ),
         }
-        match &link.target {
-            TargetConfig::Markdown { dir } => check_folder(report, &name, dir),
-            TargetConfig::Github {
-                repo,
-                token_env,
-                api_url,
-            } => check_repo(report, &name, repo, token_env, api_url).await,
+        if let Some(dir) = link.target.folder() {
+            check_folder(report, &name, dir);
+        }
+        let retry = Duration::from_secs(RETRY_SECONDS);
+        if let Some(access) = link.target.access(&link.name, retry).await {
+            check_access(report, &name, link.target.kind(), access);
         }
     }
     check_state(report, config);
@@ -275,67 +274,43 @@ async fn check_project(
     }
 }
 
-async fn check_repo(report: &mut Report, name: &str, repo: &str, token_env: &str, api_url: &str) {
-    let check = format!("{name} github repository");
-    let setting = format!("{name} github.token_env");
-    let token = match read_token(token_env, &setting) {
-        Ok(t) => t,
-        Err(e) => {
-            report.add(check, Status::Fail, format!("{:#}", e.error));
-            return;
+/// A target's credential and reach (a GitHub link's token and repository).
+fn check_access(report: &mut Report, name: &str, kind: &str, access: Access) {
+    let check = format!("{name} {kind} {}", access.noun);
+    let Access {
+        scope,
+        token_env,
+        outcome,
+        ..
+    } = access;
+    match outcome {
+        Ok(reach) => {
+            // A GitHub App installation token acts as no user (GitHub answers 403 for
+            // it), and whether it reaches the scope still tells whether it works.
+            let login = reach
+                .login
+                .unwrap_or_else(|| "the token (no user: an app installation?)".to_owned());
+            if reach.visible {
+                report.add(
+                    check,
+                    Status::Ok,
+                    format!("{scope} is visible to {login} (token from {token_env})"),
+                );
+            } else {
+                report.add(
+                    check,
+                    Status::Fail,
+                    format!(
+                        "{scope} is not visible to {login} (token from {token_env}): give the token access to it, or fix the name"
+                    ),
+                );
+            }
         }
-    };
-    let http = match HttpClient::new(
-        asana_bridge_github::http_config(api_url, token)
-            .with_retry(RetryPolicy::fast(Duration::from_secs(RETRY_SECONDS))),
-    ) {
-        Ok(h) => h,
-        Err(e) => {
-            report.add(
-                check,
-                Status::Fail,
-                format!("cannot set up the GitHub client: {e}"),
-            );
-            return;
+        Err(AccessError::Setup(message)) => report.add(check, Status::Fail, message),
+        Err(e @ AccessError::Refused { .. }) => report.add(check, Status::Fail, e.to_string()),
+        Err(AccessError::Failed(e)) => {
+            report.add(check, Status::Fail, format!("cannot read {scope}: {e}"));
         }
-    };
-    let login = match http.send(Request::get("/user")).await {
-        Ok(r) => r
-            .json::<serde_json::Value>()
-            .ok()
-            .and_then(|u| u["login"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| "?".to_owned()),
-        // A GitHub App installation token acts as no user: GitHub answers 403 here, and
-        // the repository check below still tells whether it works.
-        Err(ConnectorError::Forbidden(_)) => "the token (no user: an app installation?)".to_owned(),
-        Err(e) => {
-            report.add(
-                check,
-                Status::Fail,
-                format!("GitHub refuses the token in {token_env}: {e}"),
-            );
-            return;
-        }
-    };
-    // The labels listing: the cheapest request every visible repository answers, and
-    // GitHub answers 404 for one the token cannot see.
-    match http
-        .send(Request::get(format!("/repos/{repo}/labels")).query("per_page", "1"))
-        .await
-    {
-        Ok(_) => report.add(
-            check,
-            Status::Ok,
-            format!("{repo} is visible to {login} (token from {token_env})"),
-        ),
-        Err(ConnectorError::NotFound(_) | ConnectorError::Forbidden(_)) => report.add(
-            check,
-            Status::Fail,
-            format!(
-                "{repo} is not visible to {login} (token from {token_env}): give the token access to it, or fix the name"
-            ),
-        ),
-        Err(e) => report.add(check, Status::Fail, format!("cannot read {repo}: {e}")),
     }
 }
 

@@ -202,10 +202,10 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(config.links[0].asana_project, "4242");
         assert_eq!(config.links[0].name, "website-launch-q1");
-        assert!(matches!(
-            &config.links[0].target,
-            crate::config::TargetConfig::Markdown { dir } if dir == Path::new("/cfg/website-launch-q1")
-        ));
+        assert_eq!(
+            config.links[0].target.folder(),
+            Some(Path::new("/cfg/website-launch-q1"))
+        );
         let unnamed = starter_for(&Chosen {
             gid: "77".into(),
             names: None,

@@ -25,14 +25,15 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use asana_bridge_github::GithubConnector;
-use asana_bridge_state::{StateError, Store, Table};
+use asana_bridge_connector::connector::TargetHooks;
+use asana_bridge_state::{StateError, Store};
 use axum::http::{HeaderMap, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
 use super::delivery::{Prompter, Recent, Signed, seen_lately};
+use super::hooks::{self, Records, TargetHookService};
 use super::receiver::{Admit, Answer, BodySink};
 
 /// The state-store table of GitHub webhook records, keyed by link name.
@@ -73,8 +74,8 @@ impl fmt::Debug for GithubHookRecord {
 pub struct GithubLink {
     /// `owner/name`, for records and messages.
     pub repo: String,
-    /// A connector of the repository (for the hook calls only).
-    pub connector: Arc<GithubConnector>,
+    /// The repository's hooks, as the GitHub crate offers them.
+    pub connector: Arc<dyn TargetHooks>,
 }
 
 /// One link's hook as it stands.
@@ -94,7 +95,8 @@ pub struct GithubHooks {
     recent_guids: Recent<String>,
     /// Digests of verified bodies seen lately, with their link.
     recent_bodies: Recent<[u8; 32]>,
-    store: Arc<Store>,
+    /// The links' records (table [`GITHUB_TABLE`]).
+    records: Records<GithubHookRecord>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -104,13 +106,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl GithubHooks {
     pub fn new(links: HashMap<String, GithubLink>, store: Arc<Store>) -> Result<Self, StateError> {
-        store.table::<GithubHookRecord>(GITHUB_TABLE)?;
+        let records = Records::open(store, GITHUB_TABLE, "GitHub webhook")?;
         Ok(Self {
             links,
             hooks: Mutex::default(),
             recent_guids: Arc::default(),
             recent_bodies: Arc::default(),
-            store,
+            records,
         })
     }
 
@@ -145,10 +147,6 @@ impl GithubHooks {
             .get(link)
             .filter(|h| h.active)
             .and_then(|h| h.id)
-    }
-
-    fn table(&self) -> Result<Table<GithubHookRecord>, StateError> {
-        self.store.table(GITHUB_TABLE)
     }
 
     /// Decides on a GitHub delivery's head for `link`: without the link's secret or a
@@ -211,7 +209,7 @@ impl GithubHooks {
                 ..HookState::default()
             },
         );
-        match github.connector.create_hook(target, &secret).await {
+        match github.connector.create(target, &secret).await {
             Ok(hook) => {
                 self.store_record(link, github, target, Some(hook.id), Some(&secret));
                 if let Some(state) = lock(&self.hooks).get_mut(link) {
@@ -234,7 +232,7 @@ impl GithubHooks {
             return;
         };
         if let Some(id) = self.hook_id(link) {
-            match github.connector.hook(id).await {
+            match github.connector.get(id).await {
                 Ok(Some(hook)) if hook.active => return,
                 Ok(_) => {
                     warn!(
@@ -274,7 +272,7 @@ impl GithubHooks {
         }
         let deletes = live.iter().filter_map(|(link, id)| {
             let github = self.links.get(link)?;
-            Some(async move { (link, id, github.connector.delete_hook(*id).await) })
+            Some(async move { (link, id, github.connector.delete(*id).await) })
         });
         for (link, id, result) in futures::future::join_all(deletes).await {
             match result {
@@ -293,47 +291,18 @@ impl GithubHooks {
     /// Deletes the hook whose id the store holds for `link`, and any hook of the
     /// repository with `link`'s target.
     async fn remove_stale(&self, link: &str, github: &GithubLink, target: &str) {
-        let recorded = match self.table().and_then(|t| t.get(link)) {
-            Ok(record) => record,
-            Err(e) => {
-                warn!(link, "cannot read the GitHub webhook record: {e}");
-                None
-            }
-        };
-        if let Some(id) = recorded.and_then(|r| r.id) {
-            match github.connector.delete_hook(id).await {
-                Ok(existed) => debug!(
-                    link,
-                    hook = id,
-                    existed,
-                    "removed an earlier GitHub webhook"
-                ),
-                Err(e) => debug!(
-                    link,
-                    hook = id,
-                    "cannot remove an earlier GitHub webhook: {e}"
-                ),
-            }
-        }
+        let recorded = self
+            .records
+            .get(link)
+            .and_then(|r| r.id)
+            .map(|id| id.to_string());
         self.forget_record(link);
-        match github.connector.hooks().await {
-            Ok(hooks) => {
-                for hook in hooks
-                    .iter()
-                    .filter(|h| h.config.url.as_deref() == Some(target))
-                {
-                    match github.connector.delete_hook(hook.id).await {
-                        Ok(_) => debug!(link, hook = hook.id, "removed a stale GitHub webhook"),
-                        Err(e) => debug!(
-                            link,
-                            hook = hook.id,
-                            "cannot remove a stale GitHub webhook: {e}"
-                        ),
-                    }
-                }
-            }
-            Err(e) => debug!(link, "cannot list the repository's webhooks: {e}"),
-        }
+        let service = TargetHookService {
+            hooks: github.connector.as_ref(),
+            what: "GitHub webhook",
+            scope_noun: "repository",
+        };
+        hooks::remove_stale(link, &service, recorded, target).await;
     }
 
     fn store_record(
@@ -350,15 +319,11 @@ impl GithubHooks {
             id,
             secret: secret.map(|s| s.expose_secret().to_owned()),
         };
-        if let Err(e) = self.table().and_then(|t| t.put(link, &record)) {
-            warn!(link, "cannot store the GitHub webhook record: {e}");
-        }
+        self.records.put(link, &record);
     }
 
     fn forget_record(&self, link: &str) {
-        if let Err(e) = self.table().and_then(|t| t.remove(link).map(drop)) {
-            warn!(link, "cannot remove the GitHub webhook record: {e}");
-        }
+        self.records.forget(link);
     }
 }
 

@@ -7,6 +7,8 @@
 //! - [`webhook`]: the optional Asana webhook receiver, a prompt to poll now.
 //! - [`receiver`]: its HTTP server, bounded in time, size and connections.
 //! - [`github_hook`]: a GitHub link's repository webhook, on the same receiver.
+//! - [`hooks`]: what both kinds of webhook share: their records in the state store and
+//!   the removal of what an earlier run left.
 //! - [`metrics`]: `--metrics-listen`, Prometheus metrics and `/healthz`.
 //! - [`shard`]: `--shard K/N`, which links this process runs.
 //!
@@ -17,6 +19,7 @@
 pub mod delivery;
 pub mod folder;
 pub mod github_hook;
+pub mod hooks;
 pub mod link;
 pub mod metrics;
 pub mod published;
@@ -32,7 +35,7 @@ use anyhow::anyhow;
 use asana_bridge_state::Store;
 use tokio::sync::Notify;
 
-use crate::config::{Config, TargetConfig};
+use crate::config::Config;
 use crate::connect::{Connectors, LinkConnectors};
 use crate::exit::{CliError, Exit};
 use crate::output::Output;
@@ -98,15 +101,15 @@ pub async fn run(config: Config, args: &WatchOptions, out: Output) -> Result<Exi
     let mut loops = Vec::new();
     for link in links {
         let LinkConnectors { asana, target } = connectors.for_link(link, true)?;
-        let folder = match &link.target {
-            TargetConfig::Markdown { dir } => Some(FolderWatch::start(dir).map_err(|e| {
+        let folder = match link.target.folder() {
+            Some(dir) => Some(FolderWatch::start(dir).map_err(|e| {
                 CliError::runtime(anyhow!(
                     "link \"{}\": cannot watch the folder {}: {e}",
                     link.name,
                     dir.display()
                 ))
             })?),
-            TargetConfig::Github { .. } => None,
+            None => None,
         };
         let poll = Duration::from_secs(
             args.poll_interval
@@ -142,10 +145,10 @@ pub async fn run(config: Config, args: &WatchOptions, out: Output) -> Result<Exi
             }
             let mut hooks: Vec<LinkHook> = Vec::with_capacity(loops.len());
             for l in &loops {
-                // The hook calls get a connector of their own (no ETag file).
-                let github = connectors.github(&l.link, false)?.map(|c| GithubLink {
-                    repo: c.repo(),
-                    connector: Arc::new(c),
+                // The hook calls get a connector of their own (no cache file).
+                let github = connectors.hooks(&l.link)?.map(|hooks| GithubLink {
+                    repo: hooks.scope(),
+                    connector: hooks,
                 });
                 hooks.push(LinkHook {
                     link: l.link.name.clone(),

@@ -38,10 +38,11 @@ use std::time::Duration;
 
 use super::delivery::{Prompter, Recent, Signed, seen_lately};
 use super::github_hook::{self, GithubHooks, GithubLink};
+use super::hooks::{self, AsanaProjectHooks, Records};
 use super::receiver::{Admit, Answer, BodySink, Endpoint, Server};
 use asana_bridge_asana::AsanaClient;
 use asana_bridge_asana::webhooks as api;
-use asana_bridge_state::{StateError, Store, Table};
+use asana_bridge_state::{StateError, Store};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -149,7 +150,8 @@ struct HookState {
 struct Shared {
     links: HashMap<String, LinkInfo>,
     hooks: Mutex<HashMap<String, HookState>>,
-    store: Arc<Store>,
+    /// The links' records (table [`SECRETS_TABLE`]).
+    records: Records<WebhookRecord>,
     github: GithubHooks,
     /// Digests of verified Asana deliveries lately, with their link.
     recent: Recent<[u8; 32]>,
@@ -161,10 +163,6 @@ impl Shared {
         self.hooks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn table(&self) -> Result<Table<WebhookRecord>, StateError> {
-        self.store.table(SECRETS_TABLE)
     }
 
     fn record(&self, link: &str, gid: Option<String>, secret: Option<String>) -> WebhookRecord {
@@ -192,8 +190,7 @@ impl Shared {
             return Answer::refuse(StatusCode::UNAUTHORIZED, "handshakes nobody asked for");
         }
         let record = self.record(link, None, Some(secret.to_owned()));
-        if let Err(e) = self.table().and_then(|t| t.put(link, &record)) {
-            warn!(link, "cannot store the webhook secret: {e}");
+        if !self.records.put(link, &record) {
             return Answer {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 headers: Vec::new(),
@@ -428,12 +425,12 @@ impl Webhooks {
                 return Err(WebhookError::DuplicateLink(hook.link));
             }
         }
-        store.table::<WebhookRecord>(SECRETS_TABLE)?;
-        let github = GithubHooks::new(github, Arc::clone(&store))?;
+        let records = Records::open(Arc::clone(&store), SECRETS_TABLE, "webhook")?;
+        let github = GithubHooks::new(github, store)?;
         let shared = Arc::new(Shared {
             links: infos,
             hooks: Mutex::default(),
-            store,
+            records,
             github,
             recent: Recent::default(),
         });
@@ -672,53 +669,26 @@ impl Webhooks {
     /// Deletes what an earlier run of this link left: the webhook whose gid the store
     /// holds, and any webhook on the project with this link's target.
     async fn remove_stale(&self, link: &str, info: &LinkInfo) {
-        let recorded = match self.shared.table().and_then(|t| t.get(link)) {
-            Ok(record) => record,
-            Err(e) => {
-                warn!(link, "cannot read the webhook record: {e}");
-                None
-            }
+        let recorded = self.shared.records.get(link).and_then(|r| r.gid);
+        self.shared.records.forget(link);
+        let project = AsanaProjectHooks {
+            client: &self.client,
+            project: &info.project,
         };
-        if let Some(gid) = recorded.and_then(|r| r.gid) {
-            match api::delete_webhook(&self.client, &gid).await {
-                Ok(existed) => debug!(link, webhook = %gid, existed, "removed an earlier webhook"),
-                Err(e) => debug!(link, webhook = %gid, "cannot remove an earlier webhook: {e}"),
-            }
-        }
-        self.forget_record(link);
-        match api::list_project_webhooks(&self.client, &info.project).await {
-            Ok(listed) => {
-                for hook in listed
-                    .iter()
-                    .filter(|h| h.target.as_deref() == Some(info.target.as_str()))
-                {
-                    match api::delete_webhook(&self.client, &hook.gid).await {
-                        Ok(_) => debug!(link, webhook = %hook.gid, "removed a stale webhook"),
-                        Err(e) => {
-                            debug!(link, webhook = %hook.gid, "cannot remove a stale webhook: {e}");
-                        }
-                    }
-                }
-            }
-            Err(e) => debug!(link, "cannot list the project's webhooks: {e}"),
-        }
+        hooks::remove_stale(link, &project, recorded, &info.target).await;
     }
 
     fn store_record(&self, link: &str, gid: Option<String>, secret: Option<String>) {
         let record = self.shared.record(link, gid, secret);
-        if let Err(e) = self.shared.table().and_then(|t| t.put(link, &record)) {
-            warn!(link, "cannot store the webhook record: {e}");
-        }
+        self.shared.records.put(link, &record);
     }
 
     fn forget_record(&self, link: &str) {
-        if let Err(e) = self.shared.table().and_then(|t| t.remove(link).map(drop)) {
-            warn!(link, "cannot remove the webhook record: {e}");
-        }
+        self.shared.records.forget(link);
     }
 
     fn flush(&self) {
-        if let Err(e) = self.shared.store.flush() {
+        if let Err(e) = self.shared.records.store().flush() {
             warn!("cannot flush the webhook records: {e}");
         }
     }
@@ -754,8 +724,8 @@ impl Receiver {
         links: Vec<PresetLink>,
     ) -> Result<Self, WebhookError> {
         let base = public_base(public_url)?;
-        store.table::<WebhookRecord>(SECRETS_TABLE)?;
-        let github = GithubHooks::new(HashMap::new(), Arc::clone(&store))?;
+        let records = Records::open(Arc::clone(&store), SECRETS_TABLE, "webhook")?;
+        let github = GithubHooks::new(HashMap::new(), store)?;
         let mut infos = HashMap::new();
         let mut hooks = HashMap::new();
         for link in links {
@@ -784,7 +754,7 @@ impl Receiver {
         let shared = Arc::new(Shared {
             links: infos,
             hooks: Mutex::new(hooks),
-            store,
+            records,
             github,
             recent: Recent::default(),
         });

@@ -1,7 +1,13 @@
 //! The [`Connector`] trait: what the engine needs from any system it mirrors.
 //!
 //! Asana is one side of every link; a target (Markdown folder, GitHub repository, ...) is
-//! the other. Both implement this trait, so adding a target is adding one implementation.
+//! the other. Both implement this trait.
+//!
+//! A target crate also offers itself to the bridge as a plug-in: a [`TargetKind`] (the key
+//! of its table in a `[[link]]`, read and checked into a [`TargetSpec`]), which builds the
+//! link's connector and says what else the bridge may ask of it (a folder, a service URL,
+//! webhooks through [`TargetHooks`], its credential's [`Access`]). The bridge registers a
+//! kind with one line and knows no target by name.
 
 use async_trait::async_trait;
 
@@ -154,5 +160,238 @@ pub trait Connector: Send + Sync {
     /// and `bug` keeps both, and an issue labelled `bug` agrees with it.
     fn tags_ignore_case(&self) -> bool {
         false
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Targets as plug-ins: what a target crate offers the bridge besides its `Connector`.
+// ---------------------------------------------------------------------------------------
+
+/// A kind of target an Asana project can be mirrored into, as its crate offers it to the
+/// bridge: the key of its table in a `[[link]]` (`markdown = { dir = "roadmap" }`) and
+/// how that table is read. The bridge keeps one list of these (its target registry);
+/// adding a target is adding its crate and one entry there.
+pub trait TargetKind: Send + Sync {
+    /// The key of the link's table: `markdown`, `github`.
+    fn key(&self) -> &'static str;
+
+    /// The tracing target of the crate's logs (`asana_bridge_github`), which `--verbose`
+    /// turns up with the bridge's own.
+    fn log_target(&self) -> &'static str;
+
+    /// The table as a one-line example, for the message of a link without a target:
+    /// `markdown = { dir = "..." }`.
+    fn example(&self) -> &'static str;
+
+    /// Reads and validates the link's table (given as JSON: the config's TOML value
+    /// converted). An error is the message the user reads after `link "<name>": `,
+    /// naming the setting (`github.repo must look like "owner/name"`).
+    ///
+    /// # Errors
+    /// A message saying what is wrong with the table.
+    fn parse(
+        &self,
+        table: TargetTable,
+        link: &LinkSetup<'_>,
+    ) -> Result<std::sync::Arc<dyn TargetSpec>, String>;
+}
+
+/// A link's target table as its [`TargetKind`] reads it (deserialize from it with
+/// `T::deserialize(table)`: the value is a serde deserializer).
+pub type TargetTable = serde_json::Value;
+
+/// What a target's table is read with: the link around it and the config's shared
+/// tables.
+#[derive(Clone, Copy, Debug)]
+pub struct LinkSetup<'a> {
+    /// The link's name.
+    pub name: &'a str,
+    /// The Asana project's gid.
+    pub asana_project: &'a str,
+    /// The config file's folder: relative paths are relative to it.
+    pub config_dir: &'a std::path::Path,
+    /// The config's `[users]` table: Asana e-mail -> the target's own login, for targets
+    /// that map people.
+    pub users: &'a std::collections::BTreeMap<String, String>,
+}
+
+impl LinkSetup<'_> {
+    /// `path` resolved against the config file's folder.
+    #[must_use]
+    pub fn resolve(&self, path: &std::path::Path) -> std::path::PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.config_dir.join(path)
+        }
+    }
+}
+
+/// Where a link's connector is built: its name and what the run may keep on disk.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectSetup<'a> {
+    /// The link's name (for messages).
+    pub link: &'a str,
+    /// The link's name as one safe path component, for files of its own.
+    pub file_stem: &'a str,
+    /// The state folder, where a target may keep caches (under a folder named after its
+    /// kind).
+    pub state_dir: &'a std::path::Path,
+    /// A real sync: the connector may create what it needs (a missing folder) and keep
+    /// caches on disk. `false` (a dry run, or a connector only for webhook calls) writes
+    /// nothing.
+    pub persist: bool,
+}
+
+/// Why a target could not be set up or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The configuration or the environment is wrong (exit code 2): a token variable
+    /// that is empty, a URL the client refuses.
+    #[error("{0}")]
+    Usage(String),
+    /// Something failed at run time (exit code 1): a folder that cannot be created.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// What a target's credential can do, as `auth status` and `doctor` report it.
+#[derive(Debug)]
+pub struct Access {
+    /// The service, for messages: `GitHub`.
+    pub service: &'static str,
+    /// What the link reaches on it: `repository`.
+    pub noun: &'static str,
+    /// Which one: `acme/app`.
+    pub scope: String,
+    /// The environment variable the credential came from, e.g. `GITHUB_TOKEN`.
+    pub token_env: String,
+    /// Whose the credential is and whether it reaches the scope, or why that is unknown.
+    pub outcome: Result<Reach, AccessError>,
+}
+
+/// Whose a credential is and whether it reaches a link's scope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reach {
+    /// Who the credential acts as (`None`: no user, e.g. an app installation token).
+    pub login: Option<String>,
+    /// Whether it sees the scope.
+    pub visible: bool,
+}
+
+/// Why a target's access could not be told.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The credential is missing or the client cannot be set up.
+    #[error("{0}")]
+    Setup(String),
+    /// The service refused the credential.
+    #[error("{service} refuses the token in {token_env}: {source}")]
+    Refused {
+        service: &'static str,
+        token_env: String,
+        #[source]
+        source: ConnectorError,
+    },
+    /// Asking failed otherwise.
+    #[error(transparent)]
+    Failed(ConnectorError),
+}
+
+/// One link's target, read from its table: everything the bridge asks of a target
+/// besides the items themselves.
+#[async_trait]
+pub trait TargetSpec: std::fmt::Debug + Send + Sync {
+    /// The kind's key (`markdown`, `github`).
+    fn kind(&self) -> &'static str;
+
+    /// Whether completed tasks and closed items create counterparts when unmapped.
+    fn import_completed(&self) -> bool {
+        true
+    }
+
+    /// The local folder the items live in, if any: watched for changes under `watch`,
+    /// kept apart from other links' folders, and where deleted tasks are saved.
+    fn folder(&self) -> Option<&std::path::Path> {
+        None
+    }
+
+    /// The URL of the service the target talks to, if any, with what to call it in a
+    /// message (`the GitHub API URL`): warned of when it is cleartext.
+    fn service_url(&self) -> Option<(&'static str, &str)> {
+        None
+    }
+
+    /// Builds the link's connector.
+    ///
+    /// # Errors
+    /// A missing token, a client that cannot be set up, a folder that cannot be created.
+    fn connect(&self, setup: &ConnectSetup<'_>) -> Result<Box<dyn Connector>, TargetError>;
+
+    /// The target's webhooks, for `watch --webhook-url`: `None` when it has none (its
+    /// changes are seen otherwise: a folder watcher, polling).
+    ///
+    /// # Errors
+    /// As for [`TargetSpec::connect`].
+    fn hooks(
+        &self,
+        _setup: &ConnectSetup<'_>,
+    ) -> Result<Option<std::sync::Arc<dyn TargetHooks>>, TargetError> {
+        Ok(None)
+    }
+
+    /// What the target's credential can do (`auth status`, `doctor`), retrying for at most
+    /// `retry`; `None` for a target without a credential (a folder).
+    async fn access(&self, _link: &str, _retry: std::time::Duration) -> Option<Access> {
+        None
+    }
+}
+
+/// A webhook on a target's service, as far as the bridge reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteHook {
+    /// The service's id of the hook.
+    pub id: u64,
+    /// Where it delivers, when the service says.
+    pub url: Option<String>,
+    /// Whether the service has it switched on.
+    pub active: bool,
+}
+
+/// A target's webhooks: created when a watch starts, deleted when it stops, and asked
+/// after to remove those a crashed run left.
+#[async_trait]
+pub trait TargetHooks: Send + Sync {
+    /// What the hooks are on, for records and messages (`acme/app`).
+    fn scope(&self) -> String;
+
+    /// Creates a hook delivering to `url`, signed with `secret`.
+    async fn create(
+        &self,
+        url: &str,
+        secret: &secrecy::SecretString,
+    ) -> Result<RemoteHook, ConnectorError>;
+
+    /// The hook `id`, or `None` when it is gone.
+    async fn get(&self, id: u64) -> Result<Option<RemoteHook>, ConnectorError>;
+
+    /// Every hook of the scope.
+    async fn list(&self) -> Result<Vec<RemoteHook>, ConnectorError>;
+
+    /// Deletes the hook `id`; `false` when it was already gone.
+    async fn delete(&self, id: u64) -> Result<bool, ConnectorError>;
+}
+
+/// Reads a token from the environment variable `var`, which the config's `setting`
+/// names (`link "bugs" github.token_env`). The message never holds the token.
+///
+/// # Errors
+/// [`TargetError::Usage`] when the variable is unset or blank.
+pub fn read_token(var: &str, setting: &str) -> Result<secrecy::SecretString, TargetError> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(secrecy::SecretString::from(v.trim().to_owned())),
+        _ => Err(TargetError::Usage(format!(
+            "the environment variable {var} (named by {setting} in the config) holds no token; export it with a personal access token or service-account token"
+        ))),
     }
 }

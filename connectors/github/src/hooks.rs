@@ -7,6 +7,7 @@
 //! connector's [`Pacer`](crate::pacer::Pacer) like every other mutation.
 
 use asana_bridge_connector::ConnectorError;
+use asana_bridge_connector::connector::{RemoteHook, TargetHooks};
 use asana_bridge_connector::http::{Idempotency, Request};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -96,5 +97,44 @@ impl GithubConnector {
             .pass_through(404);
         let response = self.pacer().run(self.http().send(request)).await?;
         Ok(response.status != 404)
+    }
+}
+
+impl From<Hook> for RemoteHook {
+    fn from(hook: Hook) -> Self {
+        Self {
+            id: hook.id,
+            url: hook.config.url,
+            active: hook.active,
+        }
+    }
+}
+
+/// The repository's webhooks as the bridge's `watch` keeps them, whatever the target.
+#[async_trait::async_trait]
+impl TargetHooks for GithubConnector {
+    fn scope(&self) -> String {
+        self.repo()
+    }
+
+    async fn create(&self, url: &str, secret: &SecretString) -> Result<RemoteHook, ConnectorError> {
+        self.create_hook(url, secret).await.map(RemoteHook::from)
+    }
+
+    async fn get(&self, id: u64) -> Result<Option<RemoteHook>, ConnectorError> {
+        Ok(self.hook(id).await?.map(RemoteHook::from))
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteHook>, ConnectorError> {
+        Ok(self
+            .hooks()
+            .await?
+            .into_iter()
+            .map(RemoteHook::from)
+            .collect())
+    }
+
+    async fn delete(&self, id: u64) -> Result<bool, ConnectorError> {
+        self.delete_hook(id).await
     }
 }

@@ -8,7 +8,8 @@
 //! people are left alone). Pull requests, which `/issues` also lists, are never touched.
 //! Due dates and sections have no GitHub equivalent: read as none, never written.
 //!
-//! - [`settings`]: [`GithubSettings`] and [`http_config`] (GitHub's headers, caps, retries).
+//! - [`settings`]: [`GithubSettings`] and [`http_config`] (GitHub's headers, caps, retries);
+//!   [`GithubTarget`], the link's `github` table for the bridge's target registry.
 //! - [`connector`]: [`GithubConnector`], the [`Connector`](asana_bridge_connector::Connector).
 //! - [`convert`]: an issue read into the common model; [`wire`]: the API's JSON shapes.
 //! - [`footer`]: the footer line, written and parsed back byte for byte.
@@ -36,4 +37,7 @@ pub mod wire;
 
 pub use connector::GithubConnector;
 pub use convert::DELETED_LABEL;
-pub use settings::{API_VERSION, DEFAULT_API_URL, GithubSettings, SettingsError, http_config};
+pub use settings::{
+    API_VERSION, DEFAULT_API_URL, GithubSettings, GithubSpec, GithubTarget, SettingsError,
+    http_config,
+};

@@ -8,6 +8,8 @@
 //! - [`names`]: which names are task files, and safe names for new files.
 //! - [`fs`]: atomic writes, no-clobber creates, no-follow reads, the trash folder.
 //! - [`trash`]: [`save_to_trash`], a task saved as a task file before it is deleted.
+//! - [`target`]: [`MarkdownTarget`], the `markdown = { dir = "…" }` table of a link, for
+//!   the bridge's target registry.
 //!
 //! Conventions of the format, beyond the contract:
 //! - notes = the body with one trailing line ending removed; non-empty notes are written
@@ -26,9 +28,11 @@ pub mod frontmatter;
 pub mod fs;
 pub mod names;
 pub mod render;
+pub mod target;
 pub mod trash;
 
 pub use connector::{DEFAULT_PAGE_SIZE, MarkdownConnector};
 pub use frontmatter::{FormatError, MAX_FILE_BYTES};
 pub use fs::TRASH_DIR;
+pub use target::{MarkdownSpec, MarkdownTarget};
 pub use trash::save_to_trash;

@@ -1,0 +1,282 @@
+//! What every webhook `watch` keeps has in common, whichever service it is on (Asana's
+//! project webhooks, a target's such as a GitHub repository's): the record kept per link
+//! in the state store ([`Records`]: the secret, and the hook's id so that a restart after
+//! a crash deletes what the crashed run left), and that removal of what an earlier run
+//! left ([`remove_stale`]). The services differ only in how a hook is created and how a
+//! delivery is signed, which stays with each ([`super::webhook`], [`super::github_hook`]).
+
+use std::sync::Arc;
+
+use asana_bridge_asana::AsanaClient;
+use asana_bridge_asana::webhooks as api;
+use asana_bridge_connector::connector::TargetHooks;
+use asana_bridge_state::{StateError, Store, Table};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::{debug, warn};
+
+/// A service's webhooks as far as stale removal needs them.
+#[async_trait::async_trait]
+pub trait HookService: Send + Sync {
+    /// What a hook is called in logs: `webhook` (Asana's), `GitHub webhook`.
+    fn what(&self) -> &'static str;
+
+    /// What the hooks are on, in logs: `project`, `repository`.
+    fn scope_noun(&self) -> &'static str;
+
+    /// The ids of the scope's hooks and where each delivers.
+    async fn listed(&self) -> Result<Vec<(String, Option<String>)>, String>;
+
+    /// Deletes the hook `id`; `false` when it was already gone.
+    async fn delete(&self, id: &str) -> Result<bool, String>;
+}
+
+/// Deletes what an earlier run of `link` left on `service`: the hook whose id its record
+/// held (`recorded`), and any hook of the scope that delivers to `target`. Failures are
+/// only logged: the new hook is created anyway.
+pub async fn remove_stale(
+    link: &str,
+    service: &dyn HookService,
+    recorded: Option<String>,
+    target: &str,
+) {
+    let what = service.what();
+    if let Some(id) = recorded {
+        match service.delete(&id).await {
+            Ok(existed) => debug!(link, hook = %id, existed, "removed an earlier {what}"),
+            Err(e) => debug!(link, hook = %id, "cannot remove an earlier {what}: {e}"),
+        }
+    }
+    match service.listed().await {
+        Ok(listed) => {
+            for (id, _) in listed
+                .iter()
+                .filter(|(_, url)| url.as_deref() == Some(target))
+            {
+                match service.delete(id).await {
+                    Ok(_) => debug!(link, hook = %id, "removed a stale {what}"),
+                    Err(e) => debug!(link, hook = %id, "cannot remove a stale {what}: {e}"),
+                }
+            }
+        }
+        Err(e) => debug!(
+            link,
+            "cannot list the {}'s {what}s: {e}",
+            service.scope_noun()
+        ),
+    }
+}
+
+/// One table of webhook records in the state store, keyed by link name. A record holds a
+/// secret: the store is owner-only, and records never print it (their `Debug` hides it).
+pub struct Records<R> {
+    store: Arc<Store>,
+    /// The table's name (`webhooks/secrets`, `webhooks/github`).
+    table: &'static str,
+    /// What a record is of, in warnings: `webhook`, `GitHub webhook`.
+    what: &'static str,
+    _record: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: Serialize + DeserializeOwned> Records<R> {
+    /// The table `table` of `store`, opened (created when missing).
+    ///
+    /// # Errors
+    /// The store's error.
+    pub fn open(
+        store: Arc<Store>,
+        table: &'static str,
+        what: &'static str,
+    ) -> Result<Self, StateError> {
+        store.table::<R>(table)?;
+        Ok(Self {
+            store,
+            table,
+            what,
+            _record: std::marker::PhantomData,
+        })
+    }
+
+    /// The table itself.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub fn table(&self) -> Result<Table<R>, StateError> {
+        self.store.table(self.table)
+    }
+
+    /// `link`'s record (`None` also when it cannot be read: warned).
+    pub fn get(&self, link: &str) -> Option<R> {
+        self.table().and_then(|t| t.get(link)).unwrap_or_else(|e| {
+            warn!(link, "cannot read the {} record: {e}", self.what);
+            None
+        })
+    }
+
+    /// Stores `link`'s record; `false` when it could not be (warned).
+    pub fn put(&self, link: &str, record: &R) -> bool {
+        match self.table().and_then(|t| t.put(link, record)) {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(link, "cannot store the {} record: {e}", self.what);
+                false
+            }
+        }
+    }
+
+    /// Forgets `link`'s record (a failure is warned).
+    pub fn forget(&self, link: &str) {
+        if let Err(e) = self.table().and_then(|t| t.remove(link).map(drop)) {
+            warn!(link, "cannot remove the {} record: {e}", self.what);
+        }
+    }
+
+    /// The store the records are in.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+}
+
+/// Asana's webhooks on one project.
+pub struct AsanaProjectHooks<'a> {
+    pub client: &'a AsanaClient,
+    pub project: &'a str,
+}
+
+#[async_trait::async_trait]
+impl HookService for AsanaProjectHooks<'_> {
+    fn what(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn scope_noun(&self) -> &'static str {
+        "project"
+    }
+
+    async fn listed(&self) -> Result<Vec<(String, Option<String>)>, String> {
+        api::list_project_webhooks(self.client, self.project)
+            .await
+            .map(|hooks| hooks.into_iter().map(|h| (h.gid, h.target)).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool, String> {
+        api::delete_webhook(self.client, id)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A target's webhooks (a GitHub repository's), as its crate offers them.
+pub struct TargetHookService<'a> {
+    pub hooks: &'a dyn TargetHooks,
+    /// `GitHub webhook`.
+    pub what: &'static str,
+    /// `repository`.
+    pub scope_noun: &'static str,
+}
+
+#[async_trait::async_trait]
+impl HookService for TargetHookService<'_> {
+    fn what(&self) -> &'static str {
+        self.what
+    }
+
+    fn scope_noun(&self) -> &'static str {
+        self.scope_noun
+    }
+
+    async fn listed(&self) -> Result<Vec<(String, Option<String>)>, String> {
+        self.hooks
+            .list()
+            .await
+            .map(|hooks| {
+                hooks
+                    .into_iter()
+                    .map(|h| (h.id.to_string(), h.url))
+                    .collect()
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool, String> {
+        let id: u64 = id.parse().map_err(|_| format!("not a hook id: {id:?}"))?;
+        self.hooks.delete(id).await.map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A service with hooks `(id, url)` that records what was deleted.
+    struct Fake {
+        hooks: Mutex<Vec<(String, Option<String>)>>,
+        deleted: Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl HookService for Fake {
+        fn what(&self) -> &'static str {
+            "webhook"
+        }
+
+        fn scope_noun(&self) -> &'static str {
+            "project"
+        }
+
+        async fn listed(&self) -> Result<Vec<(String, Option<String>)>, String> {
+            Ok(self.hooks.lock().expect("lock").clone())
+        }
+
+        async fn delete(&self, id: &str) -> Result<bool, String> {
+            self.deleted.lock().expect("lock").push(id.to_owned());
+            let mut hooks = self.hooks.lock().expect("lock");
+            let before = hooks.len();
+            hooks.retain(|(h, _)| h != id);
+            Ok(hooks.len() < before)
+        }
+    }
+
+    /// The recorded hook and every hook delivering to the link's target go; hooks of
+    /// other targets (another bridge, another link) stay.
+    #[tokio::test]
+    async fn stale_hooks_of_the_target_are_removed_and_no_others() {
+        let target = "https://bridge.example/hooks/roadmap";
+        let fake = Fake {
+            hooks: Mutex::new(vec![
+                ("1".into(), Some("https://elsewhere/x".into())),
+                ("2".into(), Some(target.into())),
+                ("3".into(), None),
+                ("4".into(), Some(target.into())),
+            ]),
+            deleted: Mutex::default(),
+        };
+        remove_stale("roadmap", &fake, Some("9".into()), target).await;
+        assert_eq!(*fake.deleted.lock().expect("lock"), ["9", "2", "4"]);
+        let left: Vec<String> = fake
+            .hooks
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|h| h.0.clone())
+            .collect();
+        assert_eq!(left, ["1", "3"]);
+    }
+
+    /// Records are kept per link in their own table, and forgotten.
+    #[test]
+    fn records_are_kept_per_link() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let records: Records<Vec<String>> =
+            Records::open(Arc::clone(&store), "webhooks/test", "test hook").expect("table");
+        assert!(records.put("a", &vec!["x".to_owned()]));
+        assert_eq!(records.get("a"), Some(vec!["x".to_owned()]));
+        assert_eq!(records.get("b"), None);
+        records.forget("a");
+        assert_eq!(records.get("a"), None);
+    }
+}
