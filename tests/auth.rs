@@ -85,6 +85,8 @@ struct Login {
     child: Child,
     url: String,
     stderr: Arc<Mutex<String>>,
+    /// The thread copying the rest of stderr; it ends at the pipe's end of file.
+    reader: std::thread::JoinHandle<()>,
 }
 
 impl Login {
@@ -114,7 +116,7 @@ impl Login {
             }
         }
         let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut rest = String::new();
             let _ = lines.read_to_string(&mut rest);
             sink.lock().expect("stderr").push_str(&rest);
@@ -123,6 +125,7 @@ impl Login {
             child,
             url: url.expect("url"),
             stderr,
+            reader,
         }
     }
 
@@ -138,19 +141,24 @@ impl Login {
     }
 
     fn finish(mut self) -> Run {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().expect("wait") {
-                break s;
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "login hangs");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let mut status = None;
+        assert!(
+            World::eventually(Duration::from_secs(30), || {
+                status = self.child.try_wait().expect("wait");
+                status.is_some()
+            }),
+            "login hangs"
+        );
+        let status = status.expect("exited");
         let mut stdout = String::new();
         if let Some(mut out) = self.child.stdout.take() {
             let _ = out.read_to_string(&mut stdout);
         }
-        std::thread::sleep(Duration::from_millis(100));
+        // Its last lines are in once the stderr pipe reached its end of file.
+        assert!(
+            World::eventually(Duration::from_secs(5), || self.reader.is_finished()),
+            "login's stderr stayed open after it exited"
+        );
         Run {
             code: status.code().unwrap_or(-1),
             stdout,

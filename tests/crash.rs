@@ -235,6 +235,7 @@ fn kill_at(w: &World, point: KillPoint) -> bool {
             if matches!(child.try_wait(), Ok(Some(_))) || Instant::now() > deadline {
                 return false;
             }
+            // A poll, fine-grained: the kill is to land right after the n-th request.
             std::thread::sleep(Duration::from_micros(100));
         }
         true
@@ -243,10 +244,12 @@ fn kill_at(w: &World, point: KillPoint) -> bool {
         KillPoint::Requests(n) => wait_requests(&mut child, n),
         KillPoint::RequestsThenMicros(n, micros) => {
             let ok = wait_requests(&mut child, n);
+            // Kept (the point): the kill lands this far into the run.
             std::thread::sleep(Duration::from_micros(micros));
             ok
         }
         KillPoint::Micros(micros) => {
+            // Kept (the point): the kill lands this far into the run.
             std::thread::sleep(Duration::from_micros(micros));
             true
         }
@@ -482,6 +485,7 @@ fn kill_9_mid_github_sync_then_rerun_converges_without_duplicates() {
                 "the sync ended before {after} creates"
             );
             assert!(Instant::now() < deadline, "no {after} creates in 30 s");
+            // A poll, fine-grained: the kill is to land right after the n-th create.
             std::thread::sleep(Duration::from_micros(200));
         }
         assert!(

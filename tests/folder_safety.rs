@@ -293,8 +293,11 @@ fn watch_follows_files_in_subfolders() {
             .spawn()
             .expect("spawn watch"),
     );
-    // Let it start and settle (its first full reconcile).
-    std::thread::sleep(Duration::from_secs(3));
+    // Its first (full) sync is over, and the folder is watched, once it published a status.
+    assert!(
+        World::eventually(Duration::from_secs(20), || w.watch_has_synced()),
+        "the watch never finished its first sync"
+    );
 
     fs::write(&nested, text.replace("first", "edited locally")).expect("edit");
     let arrived = World::eventually(Duration::from_secs(20), || {
@@ -312,10 +315,11 @@ fn watch_follows_files_in_subfolders() {
     let landed = World::eventually(Duration::from_secs(30), || {
         fs::read_to_string(&nested).is_ok_and(|t| t.contains("renamed in Asana"))
     });
-    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
+    // Kept (a quiet period): the bridge's own write to the file comes back as a folder
+    // event (400 ms debounce) that it must recognise and drop; nothing marks that done.
     std::thread::sleep(Duration::from_secs(3));
     w.sim.clear_requests();
-    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
+    // Kept (the point): 4 s of idling must pass to show that it writes nothing.
     std::thread::sleep(Duration::from_secs(4));
     let idle_writes = w.writes();
 

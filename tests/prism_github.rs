@@ -585,14 +585,14 @@ fn scenario(t: &Refereed) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn watch");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !w.github.hooks().iter().any(|h| h.active) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "watch registered no GitHub webhook"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        gh::eventually(Duration::from_secs(30), || w
+            .github
+            .hooks()
+            .iter()
+            .any(|h| h.active)),
+        "watch registered no GitHub webhook"
+    );
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &watch.id().to_string()])
         .status()

@@ -1104,7 +1104,8 @@ impl<'a> Case<'a> {
             }
             Op::Sync => self.sync()?,
         }
-        // Distinguishable times for `newest` (the simulator counts in milliseconds).
+        // Kept (real time must pass): distinguishable times for `newest` (the simulator
+        // counts in milliseconds).
         std::thread::sleep(Duration::from_millis(3));
         Ok(())
     }

@@ -191,14 +191,17 @@ fn under_watch_a_file_missing_briefly_deletes_nothing() {
         (g, n, t)
     };
     let watch = Watch::start(&w, &["--poll-interval", "1"]);
-    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
-    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        World::eventually(Duration::from_secs(20), || w.watch_has_synced()),
+        "the watch never finished its first sync: {}",
+        watch.stderr()
+    );
     let outside = w.dir.path().join("parked.md");
     std::fs::rename(w.md().join(&name), &outside).expect("move out");
-    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
+    // Kept (the point): the file stays missing for about a second, across a poll.
     std::thread::sleep(Duration::from_millis(1200));
     std::fs::rename(&outside, w.md().join(&name)).expect("move back");
-    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
+    // Kept (the point): the 3 s grace period must pass, with polls, for "deleted nothing".
     std::thread::sleep(Duration::from_secs(5));
     assert!(w.sim.task(&gid).is_some(), "deleted: {}", watch.stderr());
     assert_eq!(w.read(&name), text);
@@ -228,7 +231,8 @@ fn a_lost_state_readopts_without_duplicates_or_overwrites() {
         let (gid, name, text) = synced_task(&w);
         let edited = text.replace("Steps to reproduce.", "Steps to reproduce, edited locally.");
         w.write(&name, &edited);
-        // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
+        // Kept (real time must pass): the two edits are more than a second apart, as
+        // people's are; the clocks the bridge compares are exact to a second (HTTP `Date`).
         std::thread::sleep(Duration::from_millis(1100));
         w.sim.edit_task(
             &gid,
@@ -273,7 +277,8 @@ fn newest_is_right_with_a_clock_two_hours_off() {
             &name,
             text.replace("Fix the login page", "Title from the file"),
         );
-        // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
+        // Kept (real time must pass): the later edit must stay later after the 2 h offset
+        // is taken off, which is known to a second only (HTTP `Date`).
         std::thread::sleep(Duration::from_millis(2100));
         w.sim.edit_task(
             &gid,
@@ -297,7 +302,8 @@ fn newest_is_right_with_a_clock_two_hours_off() {
                 ..TaskEdit::default()
             },
         );
-        // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
+        // Kept (real time must pass): the later edit must stay later after the 2 h offset
+        // is taken off, which is known to a second only (HTTP `Date`).
         std::thread::sleep(Duration::from_millis(2100));
         let now = w.read(&name);
         w.write(&name, now.replace("Title from Asana", "The file again"));

@@ -99,7 +99,7 @@ fn n_shards_over_one_config_run_every_link_exactly_once() {
             synced(&w),
             watch.stderr()
         );
-        // Some time more: no other link is touched by this shard.
+        // Kept (the point): some time more, in which no other link is touched by this shard.
         std::thread::sleep(Duration::from_millis(1500));
         assert_eq!(synced(&w), expected, "shard {k} ran a link not its own");
         let (code, _, _, stderr) = watch.terminate();
@@ -131,20 +131,28 @@ fn an_empty_shard_idles_healthy_until_stopped() {
         watch.stderr()
     );
     assert_eq!(announced(&watch.stdout()), Some(BTreeSet::new()));
-    std::thread::sleep(Duration::from_millis(500));
-    let health = tokio::runtime::Builder::new_current_thread()
+    // The metrics endpoint answers once it listens.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime")
-        .block_on(async {
-            let r = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-                .await
-                .expect("GET");
-            (r.status().as_u16(), r.text().await.expect("body"))
-        });
+        .expect("runtime");
+    let mut health = None;
+    assert!(
+        World::eventually(WAIT, || {
+            health = runtime.block_on(async {
+                let r = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+                    .await
+                    .ok()?;
+                Some((r.status().as_u16(), r.text().await.expect("body")))
+            });
+            health.is_some()
+        }),
+        "/healthz never answered: {}",
+        watch.stderr()
+    );
     assert_eq!(
         health,
-        (200, "ok: no link to run in this process\n".to_owned())
+        Some((200, "ok: no link to run in this process\n".to_owned()))
     );
     assert!(synced(&w).is_empty());
     let (code, _, stdout, stderr) = watch.terminate();

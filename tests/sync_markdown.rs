@@ -221,7 +221,7 @@ fn conflicting_titles(policy: &str) -> (World, String, String) {
             ..TaskEdit::default()
         },
     );
-    // The file is edited after Asana: `newest` picks the file.
+    // Kept (real time must pass): the file is edited after Asana, so `newest` picks the file.
     std::thread::sleep(std::time::Duration::from_millis(20));
     w.write(
         &name,

@@ -54,11 +54,12 @@ fn watch_mirrors_both_ways_idles_cheaply_and_stops_on_sigterm() {
         .any(|t| t.name == "Born locally")));
 
     // Idle: no write, and about one request per poll (all of them the events feed).
-    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
+    // Kept (a quiet period): the echo of its own writes (400 ms debounce) must be dropped
+    // before requests are counted; nothing marks that done.
     std::thread::sleep(Duration::from_millis(1500));
     let files_before = World::tree_snapshot(&w.md());
     w.sim.clear_requests();
-    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
+    // Kept (the point): four 1 s polls of idling are counted.
     std::thread::sleep(Duration::from_secs(4));
     let requests = w.sim.requests();
     assert!(w.writes().is_empty(), "idle watch wrote: {:?}", w.writes());
@@ -235,7 +236,8 @@ fn webhooks_speed_up_a_slow_poll_refuse_forgeries_and_are_removed_on_shutdown() 
     );
 
     // A forged delivery is refused and prompts nothing.
-    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
+    // Kept (a quiet period): the echo of the file it just wrote must be dropped before
+    // requests are counted; nothing marks that done.
     std::thread::sleep(Duration::from_millis(500));
     w.sim.clear_requests();
     let body = format!(
@@ -247,7 +249,7 @@ fn webhooks_speed_up_a_slow_poll_refuse_forgeries_and_are_removed_on_shutdown() 
             .send_forged_delivery_blocking(&hook.target, &body, signature.as_deref());
         assert_eq!(status, 401);
     }
-    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
+    // Kept (the point): time for a poll to happen, were the forgeries to cause one.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         w.sim.requests().is_empty(),
@@ -275,7 +277,8 @@ fn the_bridges_own_file_writes_do_not_wake_it() {
         "{}",
         watch.stderr()
     );
-    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
+    // Kept (a quiet period): the echo of its import write (400 ms debounce) must be dropped
+    // before polls are counted; nothing marks that done.
     std::thread::sleep(Duration::from_millis(1500));
     w.sim.clear_requests();
 
@@ -287,7 +290,7 @@ fn the_bridges_own_file_writes_do_not_wake_it() {
         "asana_gid"
     )
     .is_some()));
-    // Real time: the `asana-bridge watch` child runs on the wall clock (no clock to pause).
+    // Kept (the point): time for another sync to happen, were its own write to wake one.
     std::thread::sleep(Duration::from_secs(2));
     let polls = w
         .sim

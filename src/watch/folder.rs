@@ -261,7 +261,8 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), watch.changed())
             .await
             .expect("a change is reported");
-        // Let the rest of the burst arrive.
+        // Kept (a quiet period): let the rest of the burst arrive. The debouncer runs on
+        // notify's own thread with `std::time`, so tokio's paused clock cannot stand in.
         tokio::time::sleep(DEBOUNCE * 2).await;
         watch.take()
     }
@@ -307,6 +308,7 @@ mod tests {
         for e in std::fs::read_dir(dir.path().join("archive")).expect("ls") {
             let _ = std::fs::read(e.expect("entry").path()).expect("read");
         }
+        // Kept (the point): real time for events to come, were reads and dot-folders seen.
         tokio::time::sleep(DEBOUNCE * 3).await;
         assert_eq!(watch.take(), FolderChanges::default());
     }

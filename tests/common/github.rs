@@ -19,6 +19,9 @@ pub use github_sim::{Fault, GithubSim, IssueEdit, IssueSeed, SimIssue, SimOption
 #[path = "run.rs"]
 mod run;
 pub use run::{Run, free_port};
+#[path = "wait.rs"]
+mod wait;
+pub use wait::eventually;
 
 /// One test's world.
 pub struct GhWorld {

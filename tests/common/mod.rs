@@ -15,6 +15,8 @@ pub use asana_sim::{Fault, SimTask, Simulator, TaskEdit, TaskSeed};
 
 mod run;
 pub use run::{Run, free_port};
+mod wait;
+pub use wait::eventually;
 mod watcher;
 pub use watcher::Watch;
 
@@ -124,18 +126,20 @@ impl World {
         out
     }
 
-    /// Polls `cond` every 50 ms until it holds or `timeout` passes; whether it held.
-    pub fn eventually(timeout: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
-        let end = std::time::Instant::now() + timeout;
-        loop {
-            if cond() {
-                return true;
-            }
-            if std::time::Instant::now() >= end {
-                return false;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+    /// Polls `cond` until it holds or `timeout` passes; whether it held ([`eventually`]).
+    pub fn eventually(timeout: std::time::Duration, cond: impl FnMut() -> bool) -> bool {
+        eventually(timeout, cond)
+    }
+
+    /// Whether a running `watch` has finished a sync of every link it runs: it publishes
+    /// `watch-status.json` in the state folder after each sync (and never before the
+    /// first), and it watches the folder from before that first sync.
+    pub fn watch_has_synced(&self) -> bool {
+        std::fs::read(self.state_dir().join("watch-status.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .and_then(|status| status["links"].as_object().map(|links| !links.is_empty()))
+            .unwrap_or(false)
     }
 
     /// Every file under `dir` with its bytes and modification time, for "nothing changed".

@@ -6,13 +6,15 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::World;
+use super::{World, eventually};
 
 /// A running `watch` child with its output collected in the background.
 pub struct Watch {
     child: Child,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    /// The threads copying the child's output; each ends at its pipe's end of file.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Watch {
@@ -27,6 +29,7 @@ impl Watch {
             .expect("spawn watch");
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
+        let mut readers = Vec::new();
         for (pipe, sink) in [
             (
                 Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
@@ -37,7 +40,7 @@ impl Watch {
                 Arc::clone(&stderr),
             ),
         ] {
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 let mut pipe = pipe;
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = pipe.read(&mut buf) {
@@ -48,12 +51,13 @@ impl Watch {
                         .expect("sink")
                         .push_str(&String::from_utf8_lossy(&buf[..n]));
                 }
-            });
+            }));
         }
         Self {
             child,
             stdout,
             stderr,
+            readers,
         }
     }
 
@@ -73,18 +77,24 @@ impl Watch {
             .status()
             .expect("kill");
         assert!(status.success());
-        let code = loop {
-            if let Some(s) = self.child.try_wait().expect("wait") {
-                break s.code();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(15),
-                "watch did not stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        std::thread::sleep(Duration::from_millis(100));
-        (code, start.elapsed(), self.stdout(), self.stderr())
+        let mut code = None;
+        assert!(
+            eventually(Duration::from_secs(15), || {
+                code = self.child.try_wait().expect("wait").map(|s| s.code());
+                code.is_some()
+            }),
+            "watch did not stop after SIGTERM"
+        );
+        let took = start.elapsed();
+        // Its last lines are in once both pipes reached their end of file.
+        assert!(
+            eventually(Duration::from_secs(5), || self
+                .readers
+                .iter()
+                .all(std::thread::JoinHandle::is_finished)),
+            "the watch's output pipes stayed open after it exited"
+        );
+        (code.flatten(), took, self.stdout(), self.stderr())
     }
 }
 

@@ -375,7 +375,8 @@ async fn get_tasks_filters() {
         .filter_map(|t| t["gid"].as_str())
         .collect();
     assert_eq!(gids, [a.as_str()]);
-    // Real time: the edit's `modified_at` comes from the simulator's wall clock.
+    // Kept (real time must pass): the edit's `modified_at` comes from the simulator's wall
+    // clock and must differ from the one read here.
     std::thread::sleep(Duration::from_millis(5));
     let since = api.sim.task(&b).expect("b").modified_at;
     api.sim.edit_task(

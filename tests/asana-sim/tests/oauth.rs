@@ -216,7 +216,8 @@ async fn access_tokens_expire_and_refresh() {
     let access = body["access_token"].as_str().expect("access").to_owned();
     let refresh = body["refresh_token"].as_str().expect("refresh").to_owned();
     assert_eq!(me(&sim, &access).await, StatusCode::OK);
-    // Real time: the simulator runs on its own thread and clock (no clock to pause).
+    // Kept (real time must pass): the token's 300 ms life runs on the simulator's
+    // `std::time::Instant`, which no test clock reaches.
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(me(&sim, &access).await, StatusCode::UNAUTHORIZED);
     assert_eq!(sim.oauth_stats().expired_access_rejections, 1);

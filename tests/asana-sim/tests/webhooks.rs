@@ -315,10 +315,11 @@ async fn lost_deliveries_heartbeats_and_forgeries() {
     let secret = body["X-Hook-Secret"].as_str().expect("secret").to_owned();
     api.sim.set_webhook_delivery(false);
     api.sim.add_task(&project, TaskSeed::named("lost"));
-    // Real time: the simulator runs on its own thread and clock (no clock to pause).
+    // Kept (real time must pass): the delivery loop, on the simulator's own thread, must
+    // tick (every 100 ms) while deliveries are off; nothing public marks a tick.
     tokio::time::sleep(Duration::from_millis(400)).await;
     api.sim.set_webhook_delivery(true);
-    // Real time: the simulator runs on its own thread and clock (no clock to pause).
+    // Kept (the point): time for the lost event to arrive late, were it kept.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         receiver.got().iter().all(|r| r.secret.is_some()),
@@ -420,7 +421,8 @@ async fn list_read_delete() {
     );
     assert_eq!(api.sim.webhooks().len(), 1);
     api.sim.add_task(&a, TaskSeed::named("after delete"));
-    // Real time: the simulator runs on its own thread and clock (no clock to pause).
+    // Kept (the point): a few delivery ticks (100 ms) for a delivery to go out, were the
+    // deleted webhook still served.
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(
         api.sim

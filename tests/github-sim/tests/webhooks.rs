@@ -544,7 +544,7 @@ async fn dropped_deliveries_are_not_sent() {
     );
     assert_eq!(deliveries[0].event, "ping");
     assert_eq!(deliveries[1].event, "issues");
-    // Real time: the simulator runs on its own thread and clock (no clock to pause).
+    // Kept (the point): time for a dropped delivery to arrive after all, were it kept.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(got(&inbox).is_empty());
 

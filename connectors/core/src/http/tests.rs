@@ -99,6 +99,8 @@ fn asana_error(status: u16, message: &str) -> impl IntoResponse + use<> {
 
 /// Requests queued for the budget when a 429 comes in wait its pause out too: none
 /// reaches the service during the pause (only one already on its way may).
+// Real clock: the rate budget (governor) keeps its own `std` time, which no paused
+// tokio clock reaches.
 #[tokio::test]
 async fn requests_queued_for_the_budget_respect_a_pause_that_began_meanwhile() {
     let arrivals = Arc::new(StdMutex::new(Vec::<Instant>::new()));
@@ -156,7 +158,9 @@ async fn requests_queued_for_the_budget_respect_a_pause_that_began_meanwhile() {
 
 /// A 429's Retry-After is obeyed by the refused request and by every other request of
 /// the client queued meanwhile.
-#[tokio::test]
+///
+/// On tokio's paused clock: the waits are exact and take no real time.
+#[tokio::test(start_paused = true)]
 async fn retry_after_pauses_every_request_of_the_client() {
     #[derive(Default)]
     struct Seen {
@@ -198,6 +202,8 @@ async fn retry_after_pauses_every_request_of_the_client() {
         let http = http.clone();
         tokio::spawn(async move { http.send(Request::get("/limited")).await })
     };
+    // On the paused clock this returns once the runtime is idle, so the first request has
+    // had its 429 by then (loopback answers are ready before the runtime idles).
     tokio::time::sleep(Duration::from_millis(200)).await;
     let others: Vec<_> = (0..3)
         .map(|_| {
@@ -215,7 +221,7 @@ async fn retry_after_pauses_every_request_of_the_client() {
     assert_eq!(seen.arrivals.len(), 4);
     for (path, at) in &seen.arrivals {
         assert!(
-            at.duration_since(refused_at) >= Duration::from_millis(950),
+            at.duration_since(refused_at) >= Duration::from_secs(1),
             "{path} arrived {:?} after the 429",
             at.duration_since(refused_at)
         );
@@ -362,6 +368,8 @@ async fn connect_errors_are_retried_even_for_creates() {
     let hits = Arc::new(AtomicUsize::new(0));
     let h = Arc::clone(&hits);
     tokio::spawn(async move {
+        // Kept (the point): the port stays closed for a while, so connections are refused
+        // (real sockets: tokio's paused clock would skip this while connects are in flight).
         tokio::time::sleep(Duration::from_millis(300)).await;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -693,6 +701,7 @@ async fn writes_respect_the_in_flight_cap() {
             async move {
                 let current = n.fetch_add(1, Ordering::SeqCst) + 1;
                 p.fetch_max(current, Ordering::SeqCst);
+                // Kept (the point): each write stays in flight a while, so that they overlap.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 n.fetch_sub(1, Ordering::SeqCst);
                 axum::Json(serde_json::json!({"data": {}}))
@@ -744,7 +753,9 @@ fn foreign_urls_are_refused() {
 /// GitHub's rate-limit answers are `403`s: with `Retry-After` (secondary limit) and with
 /// `x-ratelimit-remaining: 0` (primary limit, wait until `x-ratelimit-reset`) the request
 /// waits and is retried; a plain `403` stays a refusal (tested above).
-#[tokio::test]
+///
+/// On tokio's paused clock: the waits are exact and take no real time.
+#[tokio::test(start_paused = true)]
 async fn github_style_403_rate_limits_are_waited_out() {
     let hits = Arc::new(AtomicUsize::new(0));
     let h = Arc::clone(&hits);
@@ -795,7 +806,7 @@ async fn github_style_403_rate_limits_are_waited_out() {
         .await
         .expect("retried after Retry-After");
     assert_eq!(response.status, 201);
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(
         http.requests_sent().post,
         2,
@@ -807,7 +818,7 @@ async fn github_style_403_rate_limits_are_waited_out() {
         .await
         .expect("retried after the reset");
     assert!(
-        started.elapsed() >= Duration::from_millis(900),
+        started.elapsed() >= Duration::from_secs(1),
         "{:?}",
         started.elapsed()
     );
@@ -842,7 +853,9 @@ async fn secondary_limit_without_retry_after_waits_a_minute() {
 
 /// A success that spends the last request of the primary budget pauses the next
 /// request until the reset.
-#[tokio::test]
+///
+/// On tokio's paused clock: the waits are exact and take no real time.
+#[tokio::test(start_paused = true)]
 async fn spent_primary_budget_pauses_until_reset() {
     let router = Router::new().route(
         "/x",
@@ -863,7 +876,7 @@ async fn spent_primary_budget_pauses_until_reset() {
     let started = Instant::now();
     http.send(Request::get("/x")).await.expect("second");
     assert!(
-        started.elapsed() >= Duration::from_millis(900),
+        started.elapsed() >= Duration::from_secs(1),
         "{:?}",
         started.elapsed()
     );
@@ -933,7 +946,9 @@ fn retry_after_parses_seconds_and_dates() {
 
 /// A 429 is an instruction: its wait is obeyed even when it is longer than the retry
 /// budget (which is for server errors), as long as it fits `rate_limit_max_wait`.
-#[tokio::test]
+///
+/// On tokio's paused clock: the waits are exact and take no real time.
+#[tokio::test(start_paused = true)]
 async fn a_retry_after_beyond_the_retry_budget_is_waited_for() {
     let hits = Arc::new(AtomicUsize::new(0));
     let h = Arc::clone(&hits);
@@ -963,7 +978,9 @@ async fn a_retry_after_beyond_the_retry_budget_is_waited_for() {
 
 /// The retry budget is for server errors: time spent waiting out a `429` does not use it
 /// up, so a `500` right after a long `Retry-After` is still retried.
-#[tokio::test]
+///
+/// On tokio's paused clock: the waits are exact and take no real time.
+#[tokio::test(start_paused = true)]
 async fn a_server_error_after_a_long_rate_limit_wait_is_still_retried() {
     let hits = Arc::new(AtomicUsize::new(0));
     let h = Arc::clone(&hits);
@@ -996,6 +1013,8 @@ async fn a_server_error_after_a_long_rate_limit_wait_is_still_retried() {
 /// its first 429: the budget comes down to what it accepted, no further request is
 /// refused, and a client built from the kept memory starts there (and respects the
 /// requests the first one sent in the same window).
+// Real clock: the rate budget (governor) keeps its own `std` time, which no paused
+// tokio clock reaches.
 #[tokio::test]
 async fn a_429_teaches_the_real_rate_and_the_next_client_starts_at_it() {
     const LIMIT: usize = 20;
