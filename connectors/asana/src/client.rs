@@ -74,6 +74,12 @@ impl AsanaConfig {
         // that rate from the refusal instead of failing the run.
         config.rate_limit_max_wait = Some(RATE_LIMIT_MAX_WAIT);
         config.learn_rate = true;
+        // The smallest per-minute limit is a free workspace's 150; a refusal after fewer
+        // accepted requests (with a margin for the two clocks) is another of Asana's
+        // limits (concurrent requests, cost) or another program on the token, and must
+        // not hold the bridge to a dozen requests a minute for good.
+        config.rate_evidence_min =
+            FREE_PLAN_REQUESTS_PER_MINUTE - FREE_PLAN_REQUESTS_PER_MINUTE / 5;
         config.probe_limits = vec![FREE_PLAN_REQUESTS_PER_MINUTE];
         config.change_headers = vec!["asana-change"];
         config

@@ -75,6 +75,7 @@ pub(super) struct Inner {
     probe_out: AtomicBool,
     confirmed: AtomicU32,
     learn_rate: bool,
+    rate_evidence_min: u32,
     on_rate_learned: Option<RateLearned>,
     rate_limit_max_wait: Option<Duration>,
     connect_retry_max: Duration,
@@ -182,6 +183,7 @@ impl HttpClient {
                 probe_out: AtomicBool::new(false),
                 confirmed: AtomicU32::new(memory.confirmed_per_window.unwrap_or(0)),
                 learn_rate: config.learn_rate,
+                rate_evidence_min: config.rate_evidence_min,
                 on_rate_learned: config.on_rate_learned,
                 rate_limit_max_wait: config.rate_limit_max_wait,
                 connect_retry_max: config.connect_retry_max,
@@ -613,8 +615,7 @@ impl Inner {
         let current = self.budget.load(Ordering::Relaxed);
         // Too few requests in the window to say anything about the rate (a concurrency
         // refusal, or another program sharing the token).
-        const MIN_EVIDENCE: usize = 10;
-        if !self.learn_rate || accepted < MIN_EVIDENCE {
+        if !self.learn_rate || accepted < self.rate_evidence_min as usize {
             return;
         }
         // A little under what it accepted (1 in 64): the service counts each request when

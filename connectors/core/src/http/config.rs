@@ -231,6 +231,11 @@ pub struct HttpConfig {
     /// Whether a `429` lowers the budget to what the service accepted in the last window
     /// (Asana: a free workspace allows 150 a minute whatever the configured budget).
     pub learn_rate: bool,
+    /// The fewest accepted requests in a window before a `429` that a refusal teaches a
+    /// rate from: fewer mean another limit refused (concurrency, cost, another program on
+    /// the same token), not the per-window one, which is never that low. Set it a little
+    /// under the service's smallest documented limit.
+    pub rate_evidence_min: u32,
     /// What an earlier run learned (see [`RateMemory`]); `None`: nothing.
     pub rate_memory: Option<RateMemory>,
     /// Told when the client learns a lower rate, to keep it.
@@ -269,6 +274,7 @@ impl HttpConfig {
             rate_window: Duration::from_secs(60),
             rate_limit_max_wait: None,
             learn_rate: false,
+            rate_evidence_min: 10,
             rate_memory: None,
             on_rate_learned: None,
             probe_limits: Vec::new(),
@@ -308,6 +314,7 @@ impl fmt::Debug for HttpConfig {
             .field("rate_window", &self.rate_window)
             .field("rate_limit_max_wait", &self.rate_limit_max_wait)
             .field("learn_rate", &self.learn_rate)
+            .field("rate_evidence_min", &self.rate_evidence_min)
             .field("connect_retry_max", &self.connect_retry_max)
             .finish_non_exhaustive()
     }

@@ -1119,3 +1119,52 @@ async fn an_unreachable_service_is_reported_quickly() {
     assert!(text.to_lowercase().contains("refused"), "{text}");
     assert!(http.requests_sent().get >= 2, "a blip is still retried");
 }
+
+/// A `429` after a dozen requests is not the per-window limit (Asana's smallest is 150 a
+/// minute): with `rate_evidence_min` above that many, the client obeys the wait and keeps
+/// its budget; below it, the same refusal would hold it to a dozen a window for good.
+// Real clock: the rate budget (governor) keeps its own `std` time.
+#[tokio::test]
+async fn a_429_after_a_few_requests_teaches_no_rate() {
+    async fn run(evidence_min: u32) -> u32 {
+        let served = Arc::new(AtomicUsize::new(0));
+        let s = Arc::clone(&served);
+        let router = Router::new().route(
+            "/x",
+            get(move || {
+                let s = Arc::clone(&s);
+                async move {
+                    // The 13th request is refused once (another limit, or another program).
+                    if s.fetch_add(1, Ordering::SeqCst) == 12 {
+                        let mut headers = AxumHeaders::new();
+                        headers.insert("retry-after", "1".parse().expect("valid header"));
+                        return (AxumStatus::TOO_MANY_REQUESTS, headers, "slow down")
+                            .into_response();
+                    }
+                    axum::Json(serde_json::json!({"data": 1})).into_response()
+                }
+            }),
+        );
+        let base = serve(router).await;
+        let mut config = HttpConfig::new("asana", &base, SecretString::from(TOKEN.to_owned()));
+        config.retry = RetryPolicy::fast(Duration::from_secs(1));
+        config.requests_per_minute = 1000;
+        config.rate_window = Duration::from_secs(2);
+        config.rate_limit_max_wait = Some(Duration::from_secs(30));
+        config.learn_rate = true;
+        config.rate_evidence_min = evidence_min;
+        config.max_reads_in_flight = 1;
+        let http = HttpClient::new(config).expect("valid config");
+        for _ in 0..20 {
+            http.send(Request::get("/x")).await.expect("answered");
+        }
+        assert_eq!(
+            served.load(Ordering::SeqCst),
+            21,
+            "20 answers and one refusal"
+        );
+        http.budget()
+    }
+    assert_eq!(run(120).await, 1000, "a dozen is no evidence of the rate");
+    assert!(run(10).await < 20, "the control: with a low bar it learns");
+}
