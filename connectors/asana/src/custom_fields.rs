@@ -54,7 +54,7 @@ pub const SETTING_FIELDS: &[&str] = &[
 /// How old a kept copy of the settings may be.
 const MAX_AGE: SignedDuration = SignedDuration::from_hours(24);
 
-/// A copy listed this recently is not listed again for a name it lacks.
+/// A copy this process listed this recently is not listed again for a name it lacks.
 const RELIST_AFTER: SignedDuration = SignedDuration::from_secs(60);
 
 /// The name of the file the settings are kept in, beside the user directories.
@@ -292,7 +292,8 @@ struct WireOption {
 /// The project's settings for one connector: in memory for the run, on disk between runs.
 #[derive(Debug, Default)]
 pub struct SettingsCache {
-    current: tokio::sync::Mutex<Option<Arc<Settings>>>,
+    /// The copy in use, and whether this process listed it (rather than loaded it).
+    current: tokio::sync::Mutex<Option<(Arc<Settings>, bool)>>,
 }
 
 impl SettingsCache {
@@ -306,16 +307,16 @@ impl SettingsCache {
     ) -> Result<Arc<Settings>, ConnectorError> {
         let mut current = self.current.lock().await;
         if current.is_none() {
-            *current = load(client.cache_file(CACHE_FILE), project).map(Arc::new);
+            *current = load(client.cache_file(CACHE_FILE), project).map(|s| (Arc::new(s), false));
         }
-        if let Some(s) = current.as_ref()
-            && (s.knows(patch) || s.age().is_some_and(|a| a < RELIST_AFTER))
+        if let Some((s, listed_here)) = current.as_ref()
+            && (s.knows(patch) || (*listed_here && s.age().is_some_and(|a| a < RELIST_AFTER)))
         {
             return Ok(Arc::clone(s));
         }
         let fresh = Arc::new(list(client, project).await?);
         save(client.cache_file(CACHE_FILE), project, &fresh);
-        *current = Some(Arc::clone(&fresh));
+        *current = Some((Arc::clone(&fresh), true));
         Ok(fresh)
     }
 
