@@ -617,3 +617,155 @@ fn field_conflict(
         resolution: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use asana_bridge_connector::{CustomFields, CustomValue};
+
+    use super::*;
+    use crate::records::Fingerprint;
+
+    fn one(s: &str) -> CustomValue {
+        CustomValue::One(s.into())
+    }
+
+    fn item(id: &str, custom: &[(&str, CustomValue)]) -> Item {
+        Item {
+            id: id.into(),
+            fields: TaskFields {
+                title: "T".into(),
+                custom: custom
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect::<CustomFields>(),
+                ..TaskFields::default()
+            },
+            modified_at: None,
+            partner: Some("1".into()),
+            revision: None,
+            bare: false,
+        }
+    }
+
+    /// The record of a pair last synced with `base` on both sides.
+    fn record(base: &Item) -> PairRecord {
+        let mut target = base.clone();
+        target.id = "t.md".into();
+        PairRecord {
+            asana_gid: "1".into(),
+            target_id: "t.md".into(),
+            base: base.fields.clone(),
+            asana: Fingerprint::of(base),
+            target: Fingerprint::of(&target),
+            asana_fields: None,
+            target_fields: None,
+            missing: None,
+        }
+    }
+
+    fn rules(policy: Policy) -> Rules {
+        Rules {
+            policy,
+            clocks: Clocks::default(),
+            tags_ignore_case: false,
+        }
+    }
+
+    /// Priority changed in Asana, Estimate in the file: each flows to the other side.
+    #[test]
+    fn custom_fields_changed_on_different_sides_both_flow() {
+        let base = item("1", &[("Priority", one("High")), ("Estimate", one("3"))]);
+        let r = record(&base);
+        let a = item("1", &[("Priority", one("Low")), ("Estimate", one("3"))]);
+        let t = item("t.md", &[("Priority", one("High")), ("Estimate", one("8"))]);
+        let p = merge_pair(rules(Policy::Manual), &a, &t, Some(&r), &[]);
+        assert_eq!(
+            p.to_target.custom,
+            [("Priority".to_owned(), Some(one("Low")))].into()
+        );
+        assert_eq!(
+            p.to_asana.custom,
+            [("Estimate".to_owned(), Some(one("8")))].into()
+        );
+        assert_eq!(p.base.custom.get("Priority"), Some(&one("Low")));
+        assert_eq!(p.base.custom.get("Estimate"), Some(&one("8")));
+        assert!(p.held_custom.is_empty() && p.conflicts.is_empty());
+    }
+
+    /// A key removed on one side clears it on the other.
+    #[test]
+    fn a_removed_custom_field_is_cleared_on_the_other_side() {
+        let base = item("1", &[("Ticket", one("WEB-1"))]);
+        let r = record(&base);
+        let t = item("t.md", &[]);
+        let p = merge_pair(rules(Policy::Newest), &base, &t, Some(&r), &[]);
+        assert_eq!(p.to_asana.custom, [("Ticket".to_owned(), None)].into());
+        assert!(p.base.custom.is_empty());
+    }
+
+    /// The same custom field changed on both sides: held under `manual`, the conflict
+    /// naming it; settled by the policy otherwise.
+    #[test]
+    fn the_same_custom_field_on_both_sides_is_a_conflict_naming_it() {
+        let base = item("1", &[("Priority", one("High"))]);
+        let r = record(&base);
+        let a = item("1", &[("Priority", one("Low"))]);
+        let t = item("t.md", &[("Priority", one("Medium"))]);
+        let p = merge_pair(rules(Policy::Manual), &a, &t, Some(&r), &[]);
+        assert_eq!(p.held_custom, ["Priority"]);
+        assert!(p.to_asana.is_empty() && p.to_target.is_empty());
+        let c = &p.conflicts[0];
+        assert_eq!(c.what().as_deref(), Some("fields.Priority"));
+        assert!(!c.is_deletion());
+        assert_eq!(
+            (
+                c.asana_value.as_deref(),
+                c.target_value.as_deref(),
+                c.base_value.as_deref()
+            ),
+            (Some("Low"), Some("Medium"), Some("High"))
+        );
+        assert_eq!(p.base.custom.get("Priority"), Some(&one("High")));
+
+        let p = merge_pair(rules(Policy::Target), &a, &t, Some(&r), &[]);
+        assert_eq!(
+            p.to_asana.custom,
+            [("Priority".to_owned(), Some(one("Medium")))].into()
+        );
+        assert!(p.held_custom.is_empty());
+    }
+
+    /// Sets (people, multi-enum) changed on both sides merge like tags.
+    #[test]
+    fn sets_changed_on_both_sides_merge() {
+        let many = |v: &[&str]| CustomValue::Many(v.iter().map(|s| (*s).to_owned()).collect());
+        let base = item("1", &[("Platforms", many(&["Web", "iOS"]))]);
+        let r = record(&base);
+        let a = item("1", &[("Platforms", many(&["Android", "Web", "iOS"]))]);
+        let t = item("t.md", &[("Platforms", many(&["Web"]))]);
+        let p = merge_pair(rules(Policy::Manual), &a, &t, Some(&r), &[]);
+        let merged = many(&["Android", "Web"]);
+        assert_eq!(
+            p.to_asana.custom,
+            [("Platforms".to_owned(), Some(merged.clone()))].into()
+        );
+        assert_eq!(
+            p.to_target.custom,
+            [("Platforms".to_owned(), Some(merged))].into()
+        );
+        assert!(p.held_custom.is_empty());
+    }
+
+    /// A pair adopted without a record: a side without the field never clears the other's.
+    #[test]
+    fn adoption_never_clears_a_custom_field() {
+        let a = item("1", &[("Priority", one("High"))]);
+        let t = item("t.md", &[]);
+        let p = merge_pair(rules(Policy::Newest), &a, &t, None, &[]);
+        assert_eq!(
+            p.to_target.custom,
+            [("Priority".to_owned(), Some(one("High")))].into()
+        );
+        assert!(p.to_asana.custom.is_empty());
+    }
+}

@@ -491,3 +491,55 @@ fn a_github_link_leaves_custom_fields_alone() {
         "no settings needed"
     );
 }
+
+/// The state keeps a custom field under its own fingerprint key (`fields.<name>`) and its
+/// agreed value in the record's base; a record without custom fields keeps the shape of
+/// earlier releases (no new key at all), so their states read as before
+/// (`tests/state_schema.rs`).
+#[test]
+fn the_state_keys_each_custom_field_by_name() {
+    use asana_bridge::linkstate::LinkState;
+    use asana_bridge_state::Store;
+
+    let w = World::new("newest");
+    add_fields(&w);
+    let with = w.add_task("With", |_| {});
+    w.sim
+        .set_custom_value(&with, "Priority", Some(options(&["High"])));
+    w.sim
+        .set_custom_value(&with, "Platforms", Some(options(&["Web", "iOS"])));
+    let without = w.add_task("Without", |_| {});
+    w.sync();
+
+    let store = Store::open(&w.dir.path().join(".asana-bridge")).expect("open the state");
+    let state = LinkState::open(&store, "roadmap").expect("tables");
+    let record = |gid: &str| {
+        serde_json::to_value(state.pairs.get(gid).expect("read").expect("a record")).expect("json")
+    };
+    let r = record(&with);
+    for side in ["asana", "target"] {
+        let keys: Vec<&str> = r[side]["fields"]
+            .as_object()
+            .expect("fingerprints")
+            .keys()
+            .map(String::as_str)
+            .filter(|k| k.starts_with("fields."))
+            .collect();
+        assert_eq!(keys, ["fields.Platforms", "fields.Priority"], "{r}");
+    }
+    assert_eq!(
+        r["base"]["custom"],
+        serde_json::json!({"Platforms": ["Web", "iOS"], "Priority": "High"}),
+        "{r}"
+    );
+    let r = record(&without);
+    assert!(r["base"].get("custom").is_none(), "{r}");
+    assert!(
+        !r["asana"]["fields"]
+            .as_object()
+            .expect("fingerprints")
+            .keys()
+            .any(|k| k.starts_with("fields.")),
+        "{r}"
+    );
+}

@@ -470,6 +470,24 @@ pub fn parse(text: &str, stem: &str) -> Result<ParsedFile, FormatError> {
             None => yaml_error(&e, file_line),
         }
     })?;
+    let custom = if keys.iter().any(|k| k == "fields") {
+        let options = serde_saphyr::options! { strict_booleans: true };
+        serde_saphyr::from_str_with_options::<CustomPart>(yaml, options)
+            .map_err(|_| {
+                let b = blocks.iter().find(|b| b.key == "fields");
+                FormatError::WrongType {
+                    key: "fields",
+                    line: b.map_or(1, |b| file_line(b.line_index + 1)),
+                    expected: expected_for("fields"),
+                    found: preview(b.map_or("", |b| b.value_preview.as_str())),
+                }
+            })?
+            .fields
+            .map(|f| f.0)
+            .unwrap_or_default()
+    } else {
+        CustomFields::new()
+    };
     let line_of_key = |key: &str| {
         blocks
             .iter()
@@ -533,7 +551,7 @@ pub fn parse(text: &str, stem: &str) -> Result<ParsedFile, FormatError> {
         assignee: known.assignee,
         tags: known.tags.map(|t| t.0).unwrap_or_default(),
         section: known.section,
-        custom: known.fields.map(|f| f.0).unwrap_or_default(),
+        custom,
     };
     Ok(ParsedFile {
         fields: fields.canonical(),
@@ -690,6 +708,12 @@ struct Known {
     tags: Option<Tags>,
     #[serde(default)]
     section: Option<String>,
+}
+
+/// `fields` alone (pass 3), read with YAML 1.2's booleans so that a text value `yes` or
+/// `off` stays that text.
+#[derive(Deserialize)]
+struct CustomPart {
     #[serde(default)]
     fields: Option<Fields>,
 }
@@ -874,6 +898,43 @@ mod tests {
             }
         );
         assert!(p.unknown_keys.is_empty());
+    }
+
+    /// `fields:` of the contract's second edition: each type by name, numbers and dates as
+    /// written, lists as sets, a key without a value as no value.
+    #[test]
+    fn parses_custom_fields() {
+        let p = parse_ok(
+            "---\ntitle: T\nfields:                 # the project's custom fields\n  Priority: High\n  Estimate: 3\n  Rate: 2.50\n  Platforms: [Web, iOS]\n  Launch: 2026-12-10\n  Reviewer: [Bob@example.com]\n  Ticket: WEB-123\n  Empty:\n  \"Due: soon\": yes\n---\n",
+        );
+        let one = |s: &str| CustomValue::One(s.into());
+        let many = |v: &[&str]| CustomValue::Many(v.iter().map(|s| (*s).to_owned()).collect());
+        assert_eq!(
+            p.fields.custom,
+            CustomFields::from([
+                ("Priority".into(), one("High")),
+                ("Estimate".into(), one("3")),
+                ("Rate".into(), one("2.5")),
+                ("Platforms".into(), many(&["Web", "iOS"])),
+                ("Launch".into(), one("2026-12-10")),
+                ("Reviewer".into(), many(&["Bob@example.com"])),
+                ("Ticket".into(), one("WEB-123")),
+                ("Due: soon".into(), one("yes")),
+            ])
+        );
+        assert!(p.unknown_keys.is_empty());
+    }
+
+    /// `fields` that is not a mapping is an error naming the key and the expected shape.
+    #[test]
+    fn custom_fields_must_be_a_mapping() {
+        let e = parse_err("---\ntitle: T\nfields: [a, b]\n---\n");
+        assert!(
+            e.contains("`fields` (line 3)") && e.contains("Priority: High"),
+            "{e}"
+        );
+        let e = parse_err("---\ntitle: T\nfields:\n  Nested: {a: 1}\n---\n");
+        assert!(e.contains("fields"), "{e}");
     }
 
     /// CRLF files and a BOM read the same as plain LF files.
