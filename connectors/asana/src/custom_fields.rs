@@ -375,9 +375,13 @@ impl SettingsCache {
                     "fields: custom field {name:?} is of a type the bridge leaves alone (formula, custom id, ...); remove it from the file"
                 )));
             };
-            let sent = match value {
-                None => Value::Null,
-                Some(value) => to_wire(setting, kind, value, &person).await?,
+            let sent = match (value, kind) {
+                // Asana's description types every value as a string: an empty text clears
+                // a text field within it; the other types clear with `null`, as Asana's
+                // custom fields guide says (outside the description's `type: string`).
+                (None, Kind::Text) => Value::String(String::new()),
+                (None, _) => Value::Null,
+                (Some(value), _) => to_wire(setting, kind, value, &person).await?,
             };
             out.insert(setting.gid.clone(), sent);
         }
@@ -389,8 +393,10 @@ fn invalid(message: String) -> ConnectorError {
     ConnectorError::InvalidData(message)
 }
 
-/// One value as Asana takes it: text, numbers, enum option gids and dates as strings;
-/// multi-enum options and people as lists of gids.
+/// One value as Asana takes it: text, numbers, enum option gids and dates as strings (as
+/// Asana's OpenAPI description types them); multi-enum options and people as lists of
+/// gids, as Asana's custom fields guide and the description's own wording ask ("an enum
+/// GID, string, number, object, or array"), though its schema says `string`.
 async fn to_wire<F, Fut>(
     setting: &Setting,
     kind: Kind,

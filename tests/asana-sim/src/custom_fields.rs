@@ -205,7 +205,11 @@ fn field_json(st: &State, def: &FieldDef, value: Option<Option<&CfValue>>) -> Va
                 _ => Value::Null,
             };
             display = e.get("name").and_then(Value::as_str).map(str::to_owned);
-            v["enum_value"] = e;
+            // Asana answers `null` without a value, but its description types
+            // `enum_value` as a non-nullable object: left out, which both readings allow.
+            if !e.is_null() {
+                v["enum_value"] = e;
+            }
         }
         "multi_enum" => {
             let all: Vec<Value> = match value {
