@@ -212,11 +212,7 @@ impl Applier<'_> {
             }
             Action::CreateAsana { target, replaces } => {
                 let name = self.target.describe(&target.id);
-                let a = self
-                    .asana
-                    .create(&target.fields, None)
-                    .await
-                    .map_err(|e| self.fail(&name, "creating its Asana task", e))?;
+                let (a, pending_custom) = self.create_asana(&target, &name, shared).await?;
                 if let Some(old) = replaces {
                     self.state
                         .forget_pair(&old.asana_gid)
@@ -224,7 +220,14 @@ impl Applier<'_> {
                 }
                 // Record the pair now: even if stamping the gid fails below, the next run
                 // finds the file by its id and stamps it then.
-                self.record(&target.fields, &a, &target, None, &[], &[])?;
+                self.record_with(
+                    &target.fields,
+                    &a,
+                    &target,
+                    None,
+                    (&[], &[]),
+                    (&[], &pending_custom),
+                )?;
                 self.state
                     .intents
                     .remove(&intent_key(Side::Asana, &target.id))
@@ -254,7 +257,7 @@ impl Applier<'_> {
                         .map_err(|e| self.fail(&name, "writing what Asana set", e))?;
                     base = a.fields.clone();
                 }
-                self.record(&base, &a, &t, None, &[], &[])?;
+                self.record_with(&base, &a, &t, None, (&[], &[]), (&[], &pending_custom))?;
             }
             Action::Sync(pair) => self.sync_pair(*pair, shared).await?,
             Action::DeleteTarget { record, mut target } => {
@@ -412,6 +415,44 @@ impl Applier<'_> {
                 .map_err(Failure::State)?;
         }
         Ok(())
+    }
+
+    /// Creates the Asana task of `target`. When Asana refuses its custom fields (an
+    /// unknown field or option), the task is created without them and the refusal is
+    /// reported: the rest of the file still flows, and the custom fields are returned as
+    /// pending (from the target), to be tried again on the next run.
+    async fn create_asana(
+        &self,
+        target: &Item,
+        name: &str,
+        shared: &Shared,
+    ) -> Result<(Item, Vec<(Side, String)>), Failure> {
+        match self.asana.create(&target.fields, None).await {
+            Ok(a) => Ok((a, Vec::new())),
+            Err(e) if refuses_value(&e) && !target.fields.custom.is_empty() => {
+                lock(&shared.failures).push(ItemFailure {
+                    item: name.to_owned(),
+                    message: format!(
+                        "creating its Asana task: its custom fields were refused: {e}; the task was created without them"
+                    ),
+                });
+                let mut plain = target.fields.clone();
+                plain.custom.clear();
+                let a = self
+                    .asana
+                    .create(&plain, None)
+                    .await
+                    .map_err(|e| self.fail(name, "creating its Asana task", e))?;
+                let pending = target
+                    .fields
+                    .custom
+                    .keys()
+                    .map(|n| (Side::Target, n.clone()))
+                    .collect();
+                Ok((a, pending))
+            }
+            Err(e) => Err(self.fail(name, "creating its Asana task", e)),
+        }
     }
 
     /// Sends `patch` to `item` through `side`. When the side refuses it as invalid (one

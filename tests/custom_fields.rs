@@ -444,6 +444,34 @@ fn an_unknown_field_or_option_is_an_item_error_and_the_rest_still_flows() {
         "{}",
         out.stderr
     );
+    // A new file with an unknown option: the task is created without its custom fields,
+    // the refusal said; the good ones follow on the next run, the bad one stays an error.
+    w.write(
+        "new-task.md",
+        "---\ntitle: Created anyway\nfields:\n  Priority: Urgent\n  Estimate: 7\n---\n",
+    );
+    let out = w.run(&["sync"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("new-task.md") && out.stderr.contains("allowed: High, Medium, Low"),
+        "{}",
+        out.stderr
+    );
+    let created = w
+        .sim
+        .project_tasks(&w.project)
+        .into_iter()
+        .find(|t| t.name == "Created anyway")
+        .expect("created without its custom fields");
+    let out = w.run(&["sync"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stderr.contains("Urgent"), "{}", out.stderr);
+    assert_eq!(
+        w.sim.custom_values(&created.gid),
+        BTreeMap::from([("Estimate".to_owned(), SimValue::Number(7.0))])
+    );
+    std::fs::remove_file(w.md().join("new-task.md")).expect("remove");
+
     // A formula field is not written either.
     set_fields(&w, &gid, &["Priority: Medium", "Estimate: 4", "Score: 1"]);
     let out = w.run(&["sync"]);
