@@ -190,7 +190,7 @@ pub fn read(fields: Option<&[TaskField]>, emails: &HashMap<String, String>) -> C
 
 /// One enum option of a setting.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Option_ {
+pub struct EnumOption {
     pub gid: String,
     pub name: String,
     pub enabled: bool,
@@ -203,7 +203,7 @@ pub struct Setting {
     pub name: String,
     /// `None`: a type the bridge leaves alone.
     pub kind: Option<Kind>,
-    pub options: Vec<Option_>,
+    pub options: Vec<EnumOption>,
 }
 
 /// The project's custom fields, as listed or kept.
@@ -214,12 +214,10 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The field named exactly `name`: the name is the file's key, and a key spelled
+    /// otherwise would come back from Asana as a second key.
     fn find(&self, name: &str) -> Option<&Setting> {
-        self.fields.iter().find(|s| s.name == name).or_else(|| {
-            self.fields
-                .iter()
-                .find(|s| s.name.eq_ignore_ascii_case(name))
-        })
+        self.fields.iter().find(|s| s.name == name)
     }
 
     fn age(&self) -> Option<SignedDuration> {
@@ -241,7 +239,7 @@ impl Settings {
 }
 
 impl Setting {
-    fn option(&self, name: &str) -> Option<&Option_> {
+    fn option(&self, name: &str) -> Option<&EnumOption> {
         let enabled = || self.options.iter().filter(|o| o.enabled);
         enabled()
             .find(|o| o.name == name)
@@ -485,7 +483,7 @@ async fn list(client: &AsanaClient, project: &str) -> Result<Settings, Connector
                     .unwrap_or_default()
                     .into_iter()
                     .filter_map(|o| {
-                        Some(Option_ {
+                        Some(EnumOption {
                             name: o.name?,
                             gid: o.gid,
                             enabled: o.enabled.unwrap_or(true),
@@ -599,7 +597,7 @@ mod tests {
     }
 
     fn settings() -> Settings {
-        let opt = |gid: &str, name: &str, enabled: bool| Option_ {
+        let opt = |gid: &str, name: &str, enabled: bool| EnumOption {
             gid: gid.into(),
             name: name.into(),
             enabled,
@@ -632,7 +630,8 @@ mod tests {
     #[test]
     fn options_are_checked_by_name() {
         let s = settings();
-        let p = s.find("priority").unwrap();
+        assert!(s.find("priority").is_none(), "field names are exact");
+        let p = s.find("Priority").unwrap();
         assert_eq!(p.option("High").unwrap().gid, "31");
         assert!(p.option("Old").is_none());
         assert_eq!(p.allowed(), "High, Low");
