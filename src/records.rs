@@ -24,6 +24,10 @@
 use std::collections::BTreeMap;
 
 use asana_bridge_connector::{Field, Item, TaskFields};
+
+mod custom;
+use custom::custom_digests;
+pub use custom::{CUSTOM_PREFIX, custom_hash, custom_hashes};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
@@ -65,9 +69,6 @@ pub struct Fingerprint {
     /// without one had no value.
     pub custom: BTreeMap<String, u64>,
 }
-
-/// The prefix of a custom field's fingerprint key.
-pub const CUSTOM_PREFIX: &str = "fields.";
 
 impl Serialize for Fingerprint {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -201,36 +202,6 @@ pub fn field_hash(fields: &TaskFields, field: Field) -> u64 {
     u64::from_le_bytes(first)
 }
 
-/// Stable hashes of every custom field with a value, by name.
-#[must_use]
-pub fn custom_hashes(fields: &TaskFields) -> BTreeMap<String, u64> {
-    fields
-        .custom
-        .iter()
-        .map(|(n, v)| (n.clone(), custom_hash(Some(v))))
-        .collect()
-}
-
-/// A stable 64-bit hash of one custom field's value (`None`: no value).
-#[must_use]
-pub fn custom_hash(value: Option<&asana_bridge_connector::CustomValue>) -> u64 {
-    let mut h = Sha256::new();
-    match value {
-        None => h.update([0]),
-        Some(v) => {
-            h.update([1 + u8::from(matches!(v, asana_bridge_connector::CustomValue::Many(_)))]);
-            for item in v.items() {
-                h.update(item.as_bytes());
-                h.update([0]);
-            }
-        }
-    }
-    let digest = h.finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_le_bytes(first)
-}
-
 fn hash_opt(h: &mut Sha256, v: Option<&str>) {
     match v {
         None => h.update([0]),
@@ -336,22 +307,6 @@ impl StoredFingerprint {
             custom: custom_digests(&self.fields, remembered),
         }
     }
-}
-
-/// The custom fields' digests of a stored fingerprint; a custom field the record remembers
-/// a value of but has no digest for reads as never seen (its remembered value's digest).
-fn custom_digests(
-    stored: &BTreeMap<String, u64>,
-    remembered: &TaskFields,
-) -> BTreeMap<String, u64> {
-    let mut custom: BTreeMap<String, u64> = stored
-        .iter()
-        .filter_map(|(k, d)| Some((k.strip_prefix(CUSTOM_PREFIX)?.to_owned(), *d)))
-        .collect();
-    for (name, digest) in custom_hashes(remembered) {
-        custom.entry(name).or_insert(digest);
-    }
-    custom
 }
 
 impl From<StoredPair> for PairRecord {
