@@ -294,6 +294,16 @@ fn custom_fields_merge_field_by_field() {
         &gid,
         &["Priority: High", "Estimate: 8", "Platforms: [Web, Android]"],
     );
+    // The dry run names each custom field and its change, and writes nothing.
+    w.sim.clear_requests();
+    let dry = w.run(&["sync", "--dry-run"]).expect(0);
+    for change in [
+        "fields.Estimate: \"3\" -> \"8\"",
+        "fields.Priority: \"High\" -> \"Low\"",
+    ] {
+        assert!(dry.stdout.contains(change), "{change}\n{}", dry.stdout);
+    }
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
     let out = w.sync();
     assert!(!out.stdout.contains("conflict"), "{}", out.stdout);
     let values = w.sim.custom_values(&gid);
