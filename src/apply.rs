@@ -212,11 +212,7 @@ impl Applier<'_> {
             }
             Action::CreateAsana { target, replaces } => {
                 let name = self.target.describe(&target.id);
-                let a = self
-                    .asana
-                    .create(&target.fields, None)
-                    .await
-                    .map_err(|e| self.fail(&name, "creating its Asana task", e))?;
+                let (a, pending_custom) = self.create_asana(&target, &name, shared).await?;
                 if let Some(old) = replaces {
                     self.state
                         .forget_pair(&old.asana_gid)
@@ -224,7 +220,14 @@ impl Applier<'_> {
                 }
                 // Record the pair now: even if stamping the gid fails below, the next run
                 // finds the file by its id and stamps it then.
-                self.record(&target.fields, &a, &target, None, &[], &[])?;
+                self.record_with(
+                    &target.fields,
+                    &a,
+                    &target,
+                    None,
+                    (&[], &[]),
+                    (&[], &pending_custom),
+                )?;
                 self.state
                     .intents
                     .remove(&intent_key(Side::Asana, &target.id))
@@ -254,7 +257,7 @@ impl Applier<'_> {
                         .map_err(|e| self.fail(&name, "writing what Asana set", e))?;
                     base = a.fields.clone();
                 }
-                self.record(&base, &a, &t, None, &[], &[])?;
+                self.record_with(&base, &a, &t, None, (&[], &[]), (&[], &pending_custom))?;
             }
             Action::Sync(pair) => self.sync_pair(*pair, shared).await?,
             Action::DeleteTarget { record, mut target } => {
@@ -321,10 +324,11 @@ impl Applier<'_> {
         // One field a side refuses is an error for that field; the others still flow.
         let held = pair.held.clone();
         let mut pending: Vec<(Side, Field)> = Vec::new();
+        let mut pending_custom: Vec<(Side, String)> = Vec::new();
         let mut base = pair.base.clone();
         let mut a = pair.asana.clone();
         if !pair.to_asana.is_empty() {
-            let (item, refused) = self
+            let (item, refused, refused_custom) = self
                 .update_each(
                     self.asana,
                     &pair.asana,
@@ -335,14 +339,23 @@ impl Applier<'_> {
                 )
                 .await?;
             a = item;
-            if refused.len() < pair.to_asana.fields().len() {
+            if refused.len() + refused_custom.len()
+                < pair.to_asana.fields().len() + pair.to_asana.custom.len()
+            {
                 bump(shared, |c| c.updated_asana += 1);
             }
             keep_unsynced(&pair, Side::Target, &refused, &mut pending, &mut base);
+            keep_custom_unsynced(
+                &pair,
+                Side::Target,
+                &refused_custom,
+                &mut pending_custom,
+                &mut base,
+            );
         }
         let mut t = pair.target.clone();
         if !pair.to_target.is_empty() {
-            let (item, refused) = self
+            let (item, refused, refused_custom) = self
                 .update_each(
                     self.target,
                     &pair.target,
@@ -355,10 +368,19 @@ impl Applier<'_> {
             t = item;
             let mut refused = refused;
             refused.extend(self.field_errors(&t.id, &name, shared));
-            if refused.len() < pair.to_target.fields().len() {
+            if refused.len() + refused_custom.len()
+                < pair.to_target.fields().len() + pair.to_target.custom.len()
+            {
                 bump(shared, |c| c.updated_target += 1);
             }
             keep_unsynced(&pair, Side::Asana, &refused, &mut pending, &mut base);
+            keep_custom_unsynced(
+                &pair,
+                Side::Asana,
+                &refused_custom,
+                &mut pending_custom,
+                &mut base,
+            );
         }
         if pair.stamp_partner {
             t = self
@@ -367,7 +389,14 @@ impl Applier<'_> {
                 .await
                 .map_err(|e| self.fail(&name, "recording its asana_gid", e))?;
         }
-        self.record(&base, &a, &t, pair.previous.as_ref(), &held, &pending)?;
+        self.record_with(
+            &base,
+            &a,
+            &t,
+            pair.previous.as_ref(),
+            (&held, &pending),
+            (&pair.held_custom, &pending_custom),
+        )?;
         if pair.previous.is_none() {
             self.drop_tombstone(&a.id)?;
         }
@@ -388,9 +417,48 @@ impl Applier<'_> {
         Ok(())
     }
 
+    /// Creates the Asana task of `target`. When Asana refuses its custom fields (an
+    /// unknown field or option), the task is created without them and the refusal is
+    /// reported: the rest of the file still flows, and the custom fields are returned as
+    /// pending (from the target), to be tried again on the next run.
+    async fn create_asana(
+        &self,
+        target: &Item,
+        name: &str,
+        shared: &Shared,
+    ) -> Result<(Item, Vec<(Side, String)>), Failure> {
+        match self.asana.create(&target.fields, None).await {
+            Ok(a) => Ok((a, Vec::new())),
+            Err(e) if refuses_value(&e) && !target.fields.custom.is_empty() => {
+                lock(&shared.failures).push(ItemFailure {
+                    item: name.to_owned(),
+                    message: format!(
+                        "creating its Asana task: its custom fields were refused: {e}; the task was created without them"
+                    ),
+                });
+                let mut plain = target.fields.clone();
+                plain.custom.clear();
+                let a = self
+                    .asana
+                    .create(&plain, None)
+                    .await
+                    .map_err(|e| self.fail(name, "creating its Asana task", e))?;
+                let pending = target
+                    .fields
+                    .custom
+                    .keys()
+                    .map(|n| (Side::Target, n.clone()))
+                    .collect();
+                Ok((a, pending))
+            }
+            Err(e) => Err(self.fail(name, "creating its Asana task", e)),
+        }
+    }
+
     /// Sends `patch` to `item` through `side`. When the side refuses it as invalid (one
     /// bad value: too long, not allowed), sends each field on its own, so that the others
-    /// still flow; returns the item as it is now and the fields refused, each reported.
+    /// still flow; returns the item as it is now and the fields (and custom fields)
+    /// refused, each reported.
     async fn update_each(
         &self,
         side: &dyn Connector,
@@ -399,11 +467,11 @@ impl Applier<'_> {
         name: &str,
         doing: &str,
         shared: &Shared,
-    ) -> Result<(Item, Vec<Field>), Failure> {
+    ) -> Result<(Item, Vec<Field>, Vec<String>), Failure> {
         let fields = patch.fields();
         match side.update(item, patch).await {
-            Ok(now) => return Ok((now, Vec::new())),
-            Err(e) if fields.len() > 1 && refuses_value(&e) => {
+            Ok(now) => return Ok((now, Vec::new(), Vec::new())),
+            Err(e) if fields.len() + patch.custom.len() > 1 && refuses_value(&e) => {
                 tracing::debug!(item = name, "{doing}: {e}; sending each field on its own");
             }
             Err(e) => return Err(self.fail(name, doing, e)),
@@ -426,7 +494,27 @@ impl Applier<'_> {
                 Err(e) => return Err(self.fail(name, doing, e)),
             }
         }
-        Ok((now, refused))
+        let mut refused_custom = Vec::new();
+        for (field, value) in &patch.custom {
+            let one = TaskPatch {
+                custom: std::collections::BTreeMap::from([(field.clone(), value.clone())]),
+                ..TaskPatch::default()
+            };
+            match side.update(&now, &one).await {
+                Ok(next) => now = next,
+                Err(e) if refuses_value(&e) => {
+                    lock(&shared.failures).push(ItemFailure {
+                        item: name.to_owned(),
+                        message: format!(
+                            "{doing}: its custom field {field:?} was refused: {e}; the other fields were synced"
+                        ),
+                    });
+                    refused_custom.push(field.clone());
+                }
+                Err(e) => return Err(self.fail(name, doing, e)),
+            }
+        }
+        Ok((now, refused, refused_custom))
     }
 
     /// The fields the target did not write in its last create or update of item `id` (the
@@ -561,8 +649,34 @@ impl Applier<'_> {
         held: &[Field],
         pending: &[(Side, Field)],
     ) -> Result<(), Failure> {
+        self.record_with(base, asana, target, previous, (held, pending), (&[], &[]))
+    }
+
+    /// [`Self::record`] with custom fields held (by name) or refused too.
+    fn record_with(
+        &self,
+        base: &TaskFields,
+        asana: &Item,
+        target: &Item,
+        previous: Option<&PairRecord>,
+        (held, pending): (&[Field], &[(Side, Field)]),
+        (held_custom, pending_custom): (&[String], &[(Side, String)]),
+    ) -> Result<(), Failure> {
         let mut a = Fingerprint::of(asana);
         let mut t = Fingerprint::of(target);
+        for name in held_custom {
+            let was = |f: &Fingerprint| f.custom.get(name).copied().unwrap_or(0);
+            a.custom
+                .insert(name.clone(), previous.map_or(0, |r| was(&r.asana)));
+            t.custom
+                .insert(name.clone(), previous.map_or(0, |r| was(&r.target)));
+        }
+        for (source, name) in pending_custom {
+            match source {
+                Side::Asana => a.custom.insert(name.clone(), Fingerprint::UNSYNCED),
+                Side::Target => t.custom.insert(name.clone(), Fingerprint::UNSYNCED),
+            };
+        }
         for field in held {
             let i = field.index();
             a.fields[i] = previous.map_or(0, |r| r.asana.fields[i]);
@@ -628,6 +742,30 @@ fn keep_unsynced(
             Some(r) => base.copy_field(&r.base, *field),
             None => base.copy_field(&pair.asana.fields, *field),
         }
+    }
+}
+
+/// [`keep_unsynced`] for custom fields, by name.
+fn keep_custom_unsynced(
+    pair: &SyncPair,
+    source: Side,
+    refused: &[String],
+    pending: &mut Vec<(Side, String)>,
+    base: &mut TaskFields,
+) {
+    for name in refused {
+        pending.push((source, name.clone()));
+        let was = pair
+            .previous
+            .as_ref()
+            .map_or(&pair.asana.fields, |r| &r.base)
+            .custom
+            .get(name)
+            .cloned();
+        match was {
+            Some(v) => base.custom.insert(name.clone(), v),
+            None => base.custom.remove(name),
+        };
     }
 }
 

@@ -475,7 +475,7 @@ fn deletion_winner(
     }
     if let Some(side) = conflicts
         .iter()
-        .find(|c| c.field.is_none())
+        .find(|c| c.is_deletion())
         .and_then(|c| c.resolution)
     {
         return Some(side);
@@ -496,7 +496,7 @@ fn deletion_winner(
 fn field_conflict_ids(conflicts: &[&ConflictRecord]) -> Vec<String> {
     conflicts
         .iter()
-        .filter(|c| c.field.is_some())
+        .filter(|c| !c.is_deletion())
         .map(|c| c.id.clone())
         .collect()
 }
@@ -527,6 +527,7 @@ fn deletion_conflict(
         target_id: record.target_id.clone(),
         title: title.to_owned(),
         field: None,
+        custom_field: None,
         asana_value,
         target_value,
         base_value: Some("present".to_owned()),

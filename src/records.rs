@@ -24,6 +24,10 @@
 use std::collections::BTreeMap;
 
 use asana_bridge_connector::{Field, Item, TaskFields};
+
+mod custom;
+use custom::custom_digests;
+pub use custom::{CUSTOM_PREFIX, custom_hash, custom_hashes};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
@@ -51,16 +55,43 @@ impl Side {
 
 /// Per-field fingerprints of one side of a pair.
 ///
-/// Stored as `{"fields": {"title": digest, ...}, "revision": ...}`; read back only as part of
-/// a [`PairRecord`], which fills in the digest of a field it does not have yet.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// Stored as `{"fields": {"title": digest, ..., "fields.Priority": digest}, "revision": ...}`
+/// (a custom field under its name after `fields.`); read back only as part of a
+/// [`PairRecord`], which fills in the digest of a field it does not have yet.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Fingerprint {
     /// One hash per [`Field`], indexed by [`Field::index`]; [`Fingerprint::UNSYNCED`] for
     /// a field held unsynced.
-    #[serde(serialize_with = "digests_by_name")]
     pub fields: [u64; FIELDS],
     /// The item's revision when it was last seen or written (for quick echo checks).
     pub revision: Option<String>,
+    /// One hash per custom field with a value (or held unsynced), by field name; a name
+    /// without one had no value.
+    pub custom: BTreeMap<String, u64>,
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct ByName<'a>(&'a Fingerprint);
+        impl Serialize for ByName<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let core = Field::ALL
+                    .iter()
+                    .map(|f| (f.name().to_owned(), self.0.fields[f.index()]));
+                let custom = self
+                    .0
+                    .custom
+                    .iter()
+                    .map(|(n, d)| (format!("{CUSTOM_PREFIX}{n}"), *d));
+                s.collect_map(core.chain(custom))
+            }
+        }
+        let mut st = s.serialize_struct("Fingerprint", 2)?;
+        st.serialize_field("fields", &ByName(self))?;
+        st.serialize_field("revision", &self.revision)?;
+        st.end()
+    }
 }
 
 impl Fingerprint {
@@ -74,7 +105,17 @@ impl Fingerprint {
         Self {
             fields: field_hashes(&item.fields),
             revision: item.revision.clone(),
+            custom: custom_hashes(&item.fields),
         }
+    }
+
+    /// Whether custom field `name` of `fields` differs from what this fingerprint remembers.
+    #[must_use]
+    pub fn custom_changed(&self, fields: &TaskFields, name: &str) -> bool {
+        let now = custom_hash(fields.custom.get(name));
+        self.custom
+            .get(name)
+            .map_or(now != custom_hash(None), |d| *d != now)
     }
 
     /// Whether `field` of `fields` differs from what this fingerprint remembers.
@@ -87,28 +128,43 @@ impl Fingerprint {
     #[must_use]
     pub fn any_changed(&self, fields: &TaskFields) -> bool {
         Field::ALL.iter().any(|f| self.changed(fields, *f))
+            || self
+                .custom
+                .keys()
+                .chain(fields.custom.keys())
+                .any(|n| self.custom_changed(fields, n))
     }
 
     /// One 128-bit digest of the whole fingerprint: equal digests mean equal field
     /// hashes and an equal revision.
     #[must_use]
     pub fn digest(&self) -> u128 {
-        digest(&self.fields, self.revision.as_deref())
+        digest(&self.fields, self.revision.as_deref(), &self.custom)
     }
 }
 
 /// The [`Fingerprint::digest`] `item` would have.
 #[must_use]
 pub fn item_digest(item: &Item) -> u128 {
-    digest(&field_hashes(&item.fields), item.revision.as_deref())
+    digest(
+        &field_hashes(&item.fields),
+        item.revision.as_deref(),
+        &custom_hashes(&item.fields),
+    )
 }
 
-fn digest(fields: &[u64; FIELDS], revision: Option<&str>) -> u128 {
+fn digest(fields: &[u64; FIELDS], revision: Option<&str>, custom: &BTreeMap<String, u64>) -> u128 {
     let mut h = Sha256::new();
     for f in fields {
         h.update(f.to_le_bytes());
     }
     hash_opt(&mut h, revision);
+    // Nothing for no custom fields: digests of records without any stay as they were.
+    for (name, d) in custom {
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(d.to_le_bytes());
+    }
     let digest = h.finalize();
     let mut first = [0u8; 16];
     first.copy_from_slice(&digest[..16]);
@@ -154,10 +210,6 @@ fn hash_opt(h: &mut Sha256, v: Option<&str>) {
             h.update(s.as_bytes());
         }
     }
-}
-
-fn digests_by_name<S: Serializer>(digests: &[u64; FIELDS], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_map(Field::ALL.iter().map(|f| (f.name(), digests[f.index()])))
 }
 
 /// [`TaskFields`] as stored, read tolerantly: a field the stored value lacks (added since it
@@ -252,6 +304,7 @@ impl StoredFingerprint {
                     .unwrap_or_else(|| field_hash(remembered, f))
             }),
             revision: self.revision,
+            custom: custom_digests(&self.fields, remembered),
         }
     }
 }
@@ -336,8 +389,10 @@ impl PairRecord {
     #[must_use]
     pub fn summary(&self) -> PairSummary {
         let faithful = |side: Side, fields: Option<&TaskFields>| {
+            let fields = fields.unwrap_or(&self.base);
             self.missing != Some(side)
-                && field_hashes(fields.unwrap_or(&self.base)) == self.seen(side).fields
+                && field_hashes(fields) == self.seen(side).fields
+                && custom_hashes(fields) == self.seen(side).custom
         };
         PairSummary {
             asana_gid: self.asana_gid.as_str().into(),
@@ -429,8 +484,12 @@ pub struct ConflictRecord {
     pub target_id: String,
     /// Human name of the task (its title when detected).
     pub title: String,
-    /// The field in conflict; `None` when one side deleted the task and the other edited it.
+    /// The field in conflict; `None` when one side deleted the task and the other edited it
+    /// (or a custom field is in conflict).
     pub field: Option<Field>,
+    /// The custom field in conflict, by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_field: Option<String>,
     /// Asana's value (`None`: deleted in Asana).
     pub asana_value: Option<String>,
     /// The target's value (`None`: deleted in the target).
@@ -453,6 +512,35 @@ impl ConflictRecord {
         h.update(field.map_or("deletion", Field::name).as_bytes());
         let digest = h.finalize();
         digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The stable id of a conflict on custom field `name` of the task `asana_gid`.
+    #[must_use]
+    pub fn make_custom_id(asana_gid: &str, name: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(asana_gid.as_bytes());
+        h.update([0]);
+        h.update(CUSTOM_PREFIX.as_bytes());
+        h.update(name.as_bytes());
+        let digest = h.finalize();
+        digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether one side deleted the task and the other edited it.
+    #[must_use]
+    pub fn is_deletion(&self) -> bool {
+        self.field.is_none() && self.custom_field.is_none()
+    }
+
+    /// What is in conflict, for messages: the field's name, `fields.<name>` for a custom
+    /// field, `None` for a deletion.
+    #[must_use]
+    pub fn what(&self) -> Option<String> {
+        match (&self.field, &self.custom_field) {
+            (Some(f), _) => Some(f.to_string()),
+            (None, Some(n)) => Some(format!("{CUSTOM_PREFIX}{n}")),
+            (None, None) => None,
+        }
     }
 }
 

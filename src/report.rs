@@ -199,7 +199,7 @@ fn render_pair(out: &mut String, pair: &SyncPair, target_name: &str) {
         && !pair
             .decisions
             .iter()
-            .any(|d| matches!(d, Decision::Held { .. }))
+            .any(|d| matches!(d, Decision::Held { .. } | Decision::CustomHeld { .. }))
     {
         return;
     }
@@ -223,7 +223,23 @@ fn render_pair(out: &mut String, pair: &SyncPair, target_name: &str) {
                     "      conflict on {field}: left as it is on both sides (manual)"
                 );
             }
-            Decision::Flow { .. } | Decision::Merged { .. } => {}
+            Decision::CustomSettled { name, winner, by } => {
+                let _ = writeln!(
+                    out,
+                    "      conflict on fields.{name}: {} wins ({by})",
+                    side_name(*winner)
+                );
+            }
+            Decision::CustomHeld { name } => {
+                let _ = writeln!(
+                    out,
+                    "      conflict on fields.{name}: left as it is on both sides (manual)"
+                );
+            }
+            Decision::Flow { .. }
+            | Decision::Merged { .. }
+            | Decision::CustomFlow { .. }
+            | Decision::CustomMerged { .. } => {}
         }
     }
     render_patch(out, "Asana", &pair.asana.fields, &pair.to_asana);
@@ -259,6 +275,11 @@ fn render_patch(out: &mut String, side: &str, before: &TaskFields, patch: &TaskP
         } else {
             let _ = writeln!(out, "      {side}: {field}: {old:?} -> {new:?}");
         }
+    }
+    for name in patch.custom.keys() {
+        let show = |f: &TaskFields| asana_bridge_connector::custom::display_opt(f.custom.get(name));
+        let (old, new) = (show(before), show(&after));
+        let _ = writeln!(out, "      {side}: fields.{name}: {old:?} -> {new:?}");
     }
 }
 
@@ -300,14 +321,19 @@ fn action_json(a: &Action) -> Option<Value> {
         Action::CreateTarget { asana, .. } => {
             json!({"action": "create", "side": "target", "from": item_ref(asana)})
         }
-        Action::Sync(p) if p.writes() || !p.held.is_empty() => json!({
-            "action": "update",
-            "asana": item_ref(&p.asana),
-            "target": item_ref(&p.target),
-            "asana_fields": p.to_asana.fields(),
-            "target_fields": p.to_target.fields(),
-            "conflicts": p.held,
-        }),
+        Action::Sync(p) if p.writes() || !p.held.is_empty() || !p.held_custom.is_empty() => {
+            json!({
+                "action": "update",
+                "asana": item_ref(&p.asana),
+                "target": item_ref(&p.target),
+                "asana_fields": p.to_asana.fields(),
+                "target_fields": p.to_target.fields(),
+                "asana_custom_fields": p.to_asana.custom.keys().collect::<Vec<_>>(),
+                "target_custom_fields": p.to_target.custom.keys().collect::<Vec<_>>(),
+                "conflicts": p.held,
+                "custom_conflicts": p.held_custom,
+            })
+        }
         Action::DeleteAsana { asana, how, .. } => match how {
             OnDelete::Delete => {
                 json!({"action": "delete", "side": "asana", "item": item_ref(asana)})

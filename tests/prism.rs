@@ -18,6 +18,7 @@ mod prism_support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
+use asana_sim::SimValue;
 use common::{Fault, Run, SimTask, TaskEdit, World, set_front};
 use prism_support::{Exchange, Finding, Prism, Relay, Setup};
 
@@ -662,4 +663,118 @@ fn the_referee_reports_a_broken_request_and_a_broken_answer() {
     );
     assert_eq!(report.violations, 2, "{}", report.text);
     assert_eq!(report.log_errors, 2, "{}", report.text);
+}
+
+/// Custom fields under the referee: tasks read with every custom-field type in their
+/// `custom_fields` (the simulator's answers checked against `CustomFieldResponse`), the
+/// project's settings listed (`GET /projects/{project_gid}/custom_field_settings`), and
+/// writes of text, number, enum and date values, in an update and in a create, whose
+/// `custom_fields` Asana's description types as strings.
+#[test]
+fn custom_fields_conform_to_asanas_openapi_description() {
+    let (prism_bin, spec) = match prism_support::setup("asana/asana_oas.prism.yaml") {
+        Setup::Ready { prism, spec } => (prism, spec),
+        Setup::Skip(why) => {
+            say(&format!("prism.rs: {why}"));
+            return;
+        }
+    };
+    let w = World::new("newest");
+    let prism = Prism::start(&prism_bin, &spec, &w.sim.base_url());
+    let relay = Relay::start(prism.port());
+    let t = Refereed { w, relay, prism };
+
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let w = &t.w;
+        let sim = &w.sim;
+        sim.add_custom_field(&w.project, "Priority", "enum", &["High", "Low"]);
+        sim.add_custom_field(&w.project, "Estimate", "number", &[]);
+        sim.add_custom_field(&w.project, "Platforms", "multi_enum", &["Web", "iOS"]);
+        sim.add_custom_field(&w.project, "Launch", "date", &[]);
+        sim.add_custom_field(&w.project, "Reviewer", "people", &[]);
+        sim.add_custom_field(&w.project, "Ticket", "text", &[]);
+        sim.add_custom_field(&w.project, "Score", "formula", &[]);
+        let gid = w.add_task("Every field", |_| {});
+        let opts = |v: &[&str]| SimValue::Options(v.iter().map(|s| (*s).to_owned()).collect());
+        sim.set_custom_value(&gid, "Priority", Some(opts(&["High"])));
+        sim.set_custom_value(&gid, "Estimate", Some(SimValue::Number(3.0)));
+        sim.set_custom_value(&gid, "Platforms", Some(opts(&["Web", "iOS"])));
+        sim.set_custom_value(&gid, "Launch", Some(SimValue::Date("2027-01-05".into())));
+        sim.set_custom_value(
+            &gid,
+            "Reviewer",
+            Some(SimValue::People(vec!["bob@example.com".into()])),
+        );
+        sim.set_custom_value(&gid, "Ticket", Some(SimValue::Text("WEB-1".into())));
+        sim.set_custom_value(&gid, "Score", Some(SimValue::Number(9.0)));
+        let empty = w.add_task("No values", |_| {});
+        t.sync();
+        let file = w.file_of(&gid).1;
+        assert!(file.contains("  Priority: High\n"), "{file}");
+
+        // Text, number, enum and date written from the file.
+        t.edit_file(&gid, |s| {
+            s.replace("Priority: High", "Priority: Low")
+                .replace("Estimate: 3", "Estimate: 4.5")
+                .replace("Launch: 2027-01-05", "Launch: 2027-02-01")
+                .replace("Ticket: WEB-1", "Ticket: WEB-2")
+        });
+        t.edit_file(&empty, |s| {
+            s.replacen("\n---\n", "\nfields:\n  Ticket: OPS-7\n---\n", 1)
+        });
+        t.sync();
+        let values = sim.custom_values(&gid);
+        assert_eq!(values.get("Priority"), Some(&opts(&["Low"])));
+        assert_eq!(values.get("Estimate"), Some(&SimValue::Number(4.5)));
+        assert_eq!(
+            sim.custom_values(&empty).get("Ticket"),
+            Some(&SimValue::Text("OPS-7".into()))
+        );
+
+        // A new file with fields: created with them in the one POST.
+        t.w.write(
+            "new.md",
+            "---\ntitle: Created with fields\nfields:\n  Priority: High\n  Launch: 2027-03-01\n---\n",
+        );
+        t.sync();
+        let out = t.sync();
+        assert!(out.stdout.contains("no changes"), "{}", out.stdout);
+    }));
+
+    let exchanges = t.relay.exchanges();
+    let report = prism_support::report(
+        &format!(
+            "asana custom fields, {} with prism {}",
+            spec.file_name().unwrap_or_default().to_string_lossy(),
+            t.prism.version
+        ),
+        &exchanges,
+        &t.prism.settled_log_summary(exchanges.len()),
+        expected_warning,
+    );
+    say(&report.text);
+    report.assert_clean("Asana", "the undocumented 429");
+    if let Err(panic) = outcome {
+        resume_unwind(panic);
+    }
+    for want in [
+        "GET /projects/{gid}/custom_field_settings",
+        "PUT /tasks/{gid}",
+        "POST /tasks",
+    ] {
+        assert!(
+            exchanges
+                .iter()
+                .any(|e| op(e, want) && e.status.is_some_and(|s| s < 300)),
+            "the scenario did not put {want} in front of Prism\n{}",
+            report.text
+        );
+    }
+    assert!(
+        exchanges
+            .iter()
+            .any(|e| put_with(e, "custom_fields", serde_json::Value::is_object)),
+        "no write carried custom_fields\n{}",
+        report.text
+    );
 }

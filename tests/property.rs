@@ -200,6 +200,7 @@ fn fields() -> impl Strategy<Value = TaskFields> {
                     tags,
                     section,
                     start_on: None,
+                    ..TaskFields::default()
                 }
                 .canonical()
             },
@@ -652,6 +653,7 @@ fn sim_fields(t: &SimTask) -> TaskFields {
         tags: t.tags.clone(),
         section: t.section.clone(),
         start_on: None,
+        ..TaskFields::default()
     }
     .canonical()
 }

@@ -33,7 +33,7 @@ pub fn run(config_path: &Path, args: &ConflictsArgs, out: Output) -> Result<Exit
                         "asana_gid": c.asana_gid,
                         "target_id": c.target_id,
                         "title": c.title,
-                        "field": c.field,
+                        "field": c.what(),
                         "asana": c.asana_value,
                         "target": c.target_value,
                         "base": c.base_value,
@@ -64,9 +64,7 @@ pub fn run(config_path: &Path, args: &ConflictsArgs, out: Output) -> Result<Exit
                     });
                     state.conflicts.put(id, &c)?;
                     store.flush()?;
-                    let what = c
-                        .field
-                        .map_or_else(|| "the deletion".to_owned(), |f| f.to_string());
+                    let what = c.what().unwrap_or_else(|| "the deletion".to_owned());
                     if out.json {
                         println!(
                             "{}",
@@ -94,7 +92,7 @@ pub fn run(config_path: &Path, args: &ConflictsArgs, out: Output) -> Result<Exit
 
 fn render(link: &str, c: &ConflictRecord) -> String {
     let mut s = String::new();
-    let what = c.field.map_or_else(
+    let what = c.what().map_or_else(
         || "deleted on one side, edited on the other".to_owned(),
         |f| format!("{f} changed on both sides"),
     );

@@ -264,6 +264,7 @@ fn title_conflict(resolution: Option<Side>) -> ConflictRecord {
         target_id: "one.md".into(),
         title: "A".into(),
         field: Some(Field::Title),
+        custom_field: None,
         asana_value: Some("A".into()),
         target_value: Some("T".into()),
         base_value: Some("One".into()),

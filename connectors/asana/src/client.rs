@@ -190,6 +190,14 @@ impl AsanaClient {
         self
     }
 
+    /// The file named `name` beside the kept user directories (`None` without them).
+    #[must_use]
+    pub fn cache_file(&self, name: &str) -> Option<std::path::PathBuf> {
+        self.directory_cache
+            .as_ref()
+            .map(|c| c.path().with_file_name(name))
+    }
+
     /// The HTTP layer, for requests the client has no method for.
     #[must_use]
     pub fn http(&self) -> &HttpClient {

@@ -20,6 +20,9 @@
 //!   then one `PUT /tasks/{gid}` with only the patched plain fields (or a `GET` when there
 //!   are none) whose answer is the item as it now is; before a new description, one
 //!   `GET` of the current one when the task was not read in this run.
+//! - custom fields: read with the tasks (`custom_fields` in `opt_fields`); a create or update
+//!   that sets some reads the project's custom field settings first, once per run at most
+//!   (kept between runs, see [`crate::custom_fields`]), and sends them in the same request.
 //!
 //! Descriptions are read as `html_notes` (converted to Markdown) and written as
 //! `html_notes`, never as plain `notes`. A task whose rich description the Markdown
@@ -65,6 +68,8 @@ pub struct AsanaConnector {
     /// The descriptions read in this process, by task: `Some(why)` for a rich description
     /// the Markdown cannot express exactly (never written over), `None` for one it can.
     descriptions: Arc<std::sync::Mutex<HashMap<String, Option<String>>>>,
+    /// The project's custom field settings, read when a write needs them.
+    custom_settings: Arc<crate::custom_fields::SettingsCache>,
 }
 
 /// How much earlier than the feed's oldest event a `modified_since` listing starts. Both
@@ -89,6 +94,7 @@ impl AsanaConnector {
             feed_oldest: Arc::default(),
             hidden_assignee: Arc::default(),
             descriptions: Arc::default(),
+            custom_settings: Arc::default(),
         }
     }
 
@@ -105,7 +111,39 @@ impl AsanaConnector {
     }
 
     fn task_fields() -> String {
-        wire::opt_fields(wire::TASK_FIELDS)
+        let mut fields = wire::TASK_FIELDS.to_vec();
+        fields.extend_from_slice(crate::custom_fields::TASK_FIELDS);
+        wire::opt_fields(&fields)
+    }
+
+    /// The `custom_fields` of a write setting `patch` (`None` when it sets none).
+    async fn custom_write(
+        &self,
+        patch: &std::collections::BTreeMap<String, Option<asana_bridge_connector::CustomValue>>,
+    ) -> Result<Option<std::collections::BTreeMap<String, serde_json::Value>>, ConnectorError> {
+        if patch.is_empty() {
+            return Ok(None);
+        }
+        let values = self
+            .custom_settings
+            .write_values(&self.client, &self.project, patch, |email| async move {
+                self.assignee(&email).await
+            })
+            .await?;
+        Ok(Some(values))
+    }
+
+    /// After a write with custom fields Asana refused, the kept settings may be stale.
+    async fn forget_settings_on_refusal<T>(
+        &self,
+        answer: &Result<T, ConnectorError>,
+        sent_custom: bool,
+    ) {
+        if sent_custom && matches!(answer, Err(ConnectorError::Api { status: 400, .. })) {
+            self.custom_settings
+                .forget(&self.client, &self.project)
+                .await;
+        }
     }
 
     /// Logs a write of ours, so that its echo in the feed is dropped.
@@ -134,6 +172,12 @@ impl AsanaConnector {
         let mut assignees: Vec<&str> = tasks
             .iter()
             .filter_map(|t| t.assignee.as_ref().map(|a| a.gid.as_str()))
+            .chain(
+                tasks
+                    .iter()
+                    .flat_map(|t| t.custom_fields.iter().flatten())
+                    .flat_map(crate::custom_fields::TaskField::people),
+            )
             .collect();
         assignees.sort_unstable();
         assignees.dedup();
@@ -523,6 +567,15 @@ impl Connector for AsanaConnector {
             projects: Some(vec![self.project.clone()]),
             memberships,
             tags,
+            custom_fields: self
+                .custom_write(
+                    &fields
+                        .custom
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Some(v.clone())))
+                        .collect(),
+                )
+                .await?,
             ..TaskWrite::default()
         };
         write
@@ -533,10 +586,14 @@ impl Connector for AsanaConnector {
             )
             .map_err(ConnectorError::InvalidData)?;
         let sent_email = sent_email(&write);
+        let request_custom = write.custom_fields.is_some();
         let request = Request::post("/tasks", request_body(write)?)
             .query("opt_fields", Self::task_fields())
             .idempotency(Idempotency::CreateOnce);
-        let task = blame_assignee(self.client.data::<Task>(request).await, sent_email)?;
+        let sent_custom = request_custom;
+        let answer = self.client.data::<Task>(request).await;
+        self.forget_settings_on_refusal(&answer, sent_custom).await;
+        let task = blame_assignee(answer, sent_email)?;
         debug!(project = %self.project, task = %task.gid, "created task");
         let item = self.item(task).await?;
         self.remember(&item);
@@ -566,6 +623,7 @@ impl Connector for AsanaConnector {
             html_notes,
             completed: patch.completed,
             assignee,
+            custom_fields: self.custom_write(&patch.custom).await?,
             ..TaskWrite::default()
         };
         let due_after = patch
@@ -607,6 +665,7 @@ impl Connector for AsanaConnector {
         }
 
         let sent_email = sent_email(&write);
+        let sent_custom = write.custom_fields.is_some();
         let request = if write.is_empty() {
             if !wrote {
                 return Ok(item.clone());
@@ -617,6 +676,7 @@ impl Connector for AsanaConnector {
         }
         .query("opt_fields", Self::task_fields());
         let answer = self.client.data::<Task>(request).await;
+        self.forget_settings_on_refusal(&answer, sent_custom).await;
         let item = self.item(blame_assignee(answer, sent_email)?).await?;
         self.remember(&item);
         Ok(item)

@@ -158,6 +158,7 @@ pub fn to_item_described(
             .filter_map(|t| t.name)
             .collect(),
         section,
+        custom: crate::custom_fields::read(task.custom_fields.as_deref(), emails),
     }
     .canonical();
     let modified_at = task
@@ -250,6 +251,7 @@ mod tests {
             ]),
             modified_at: Some("2026-11-02T10:00:00.000Z".to_owned()),
             workspace: None,
+            custom_fields: None,
         }
     }
 

@@ -36,6 +36,12 @@ impl DirectoryCache {
         Self { path }
     }
 
+    /// The file the directories are kept in.
+    #[must_use]
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// The stored directory of `workspace`, if there is one younger than a day.
     #[must_use]
     pub fn load(&self, workspace: &str) -> Option<StoredDirectory> {

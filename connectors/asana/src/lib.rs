@@ -8,6 +8,8 @@
 //! - [`events`]: the project's change feed (`GET /events`) as
 //!   [`Changes`](asana_bridge_connector::Changes).
 //! - [`convert`]: an Asana task read into the common model.
+//! - [`custom_fields`]: tasks' custom fields read and written by name, checked against the
+//!   project's custom field settings (kept between runs).
 //! - [`directory_cache`]: workspaces' user directories kept on disk between runs.
 //! - [`rate_file`]: the workspace's real rate limit, learned from a `429`, kept between runs.
 //! - [`echo`]: the bridge's own writes, so their echoes in the feed are dropped.
@@ -19,6 +21,7 @@
 pub mod client;
 pub mod connector;
 pub mod convert;
+pub mod custom_fields;
 pub mod directory_cache;
 pub mod echo;
 pub mod events;

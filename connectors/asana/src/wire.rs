@@ -114,6 +114,9 @@ pub struct Task {
     /// The task's workspace (saves looking it up through the project).
     #[serde(default)]
     pub workspace: Option<Ref>,
+    /// The task's custom fields (see [`crate::custom_fields::TASK_FIELDS`]).
+    #[serde(default)]
+    pub custom_fields: Option<Vec<crate::custom_fields::TaskField>>,
 }
 
 /// One of a task's project memberships.
@@ -227,6 +230,9 @@ pub struct TaskWrite {
     /// Create-only: tag gids.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+    /// Custom field gid -> value (see [`crate::custom_fields`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_fields: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 impl TaskWrite {
@@ -243,6 +249,7 @@ impl TaskWrite {
             && self.projects.is_none()
             && self.memberships.is_none()
             && self.tags.is_none()
+            && self.custom_fields.is_none()
     }
 }
 

@@ -280,6 +280,7 @@ async fn create_is_one_request_with_memberships_and_tags() {
         tags: vec!["bug".to_owned(), "new-tag".to_owned()],
         section: Some("Done".to_owned()),
         start_on: None,
+        ..TaskFields::default()
     };
     let item = connector
         .create(&fields, Some("ignored"))

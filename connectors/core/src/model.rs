@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::custom::{CustomFields, CustomValue, canonical_fields};
 use crate::due::Due;
 
 /// The fields the bridge keeps mirrored, in their canonical form.
@@ -31,6 +32,10 @@ pub struct TaskFields {
     pub tags: Vec<String>,
     /// Section name within the Asana project.
     pub section: Option<String>,
+    /// The project's custom fields by name (Markdown `fields:`), canonical; empty for a
+    /// system that has none (GitHub). Merged and fingerprinted key by key.
+    #[serde(default, skip_serializing_if = "CustomFields::is_empty")]
+    pub custom: CustomFields,
 }
 
 impl TaskFields {
@@ -55,7 +60,18 @@ impl TaskFields {
             .section
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty());
+        self.custom = canonical_fields(std::mem::take(&mut self.custom));
         self
+    }
+
+    /// The names of the custom fields either of `self` and `other` has a value for.
+    #[must_use]
+    pub fn custom_names<'a>(&'a self, other: &'a Self) -> std::collections::BTreeSet<&'a str> {
+        self.custom
+            .keys()
+            .chain(other.custom.keys())
+            .map(String::as_str)
+            .collect()
     }
 
     /// The value of one field, rendered for messages and diffs.
@@ -188,6 +204,9 @@ pub struct TaskPatch {
     pub tags: Option<Vec<String>>,
     pub section: Option<Option<String>>,
     pub start_on: Option<Option<String>>,
+    /// Custom fields to set (`Some`) or clear (`None`), by name; others are left alone.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub custom: std::collections::BTreeMap<String, Option<CustomValue>>,
 }
 
 impl TaskPatch {
@@ -215,10 +234,16 @@ impl TaskPatch {
         }
     }
 
+    /// Sets one custom field of the patch to its value in `from` (cleared when absent).
+    pub fn set_custom(&mut self, from: &TaskFields, name: &str) {
+        self.custom
+            .insert(name.to_owned(), from.custom.get(name).cloned());
+    }
+
     /// Whether the patch changes nothing.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.fields().is_empty()
+        self.fields().is_empty() && self.custom.is_empty()
     }
 
     /// The fields this patch sets, in display order.
@@ -279,6 +304,12 @@ impl TaskPatch {
         }
         if let Some(v) = &self.section {
             out.section.clone_from(v);
+        }
+        for (name, value) in &self.custom {
+            match value {
+                Some(v) => out.custom.insert(name.clone(), v.clone()),
+                None => out.custom.remove(name),
+            };
         }
         out.canonical()
     }

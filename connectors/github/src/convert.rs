@@ -7,7 +7,8 @@
 //! - assignee = the e-mail of the first assignee whose login the `[users]` table maps; an
 //!   issue assigned only to unmapped logins reads as unassigned (the bridge never guesses
 //!   an Asana person).
-//! - due date or time, start date and section: GitHub has none of them; always `None`.
+//! - due date or time, start date, section and custom fields: GitHub has none of them;
+//!   always `None` (or empty).
 //! - `modified_at` = `updated_at`; revision = `updated_at` plus a hash of the synced
 //!   values, so two edits within one second still change it.
 
@@ -56,6 +57,8 @@ pub fn to_item(issue: &Issue, emails: &HashMap<String, String>) -> Result<Item, 
                 .collect(),
         ),
         section: None,
+        // Custom fields have no GitHub equivalent: read as none, never written.
+        custom: asana_bridge_connector::CustomFields::new(),
     }
     .canonical();
     let modified_at: jiff::Timestamp =

@@ -4,13 +4,18 @@
 //! and validates the values. Every problem is a [`FormatError`] that names the key and,
 //! where it can, the line of the file.
 //!
+//! `fields:` holds the project's custom fields by name ([`CustomFields`]): each value a
+//! scalar (text, number, enum option, date) or a list (multi-enum options, people's
+//! e-mails). Which names and options are allowed is the Asana side's to say.
+//!
 //! The front matter is also scanned line by line ([`key_blocks`]) so that `render` can edit
 //! one top-level key without touching the others, and so that errors can name the key.
 
 use std::fmt;
 use std::ops::Range;
 
-use asana_bridge_connector::{Due, DueError, TaskFields};
+use asana_bridge_connector::custom::number_text;
+use asana_bridge_connector::{CustomFields, CustomValue, Due, DueError, TaskFields};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::MessageFormatter as _;
@@ -116,7 +121,7 @@ pub struct ParsedFile {
 }
 
 /// The keys the bridge reads from the front matter.
-pub const KNOWN_KEYS: [&str; 9] = [
+pub const KNOWN_KEYS: [&str; 10] = [
     "asana_gid",
     "title",
     "completed",
@@ -126,6 +131,7 @@ pub const KNOWN_KEYS: [&str; 9] = [
     "assignee",
     "tags",
     "section",
+    "fields",
 ];
 
 /// Checks that `bytes` are Markdown text: valid UTF-8 without NUL bytes.
@@ -464,6 +470,24 @@ pub fn parse(text: &str, stem: &str) -> Result<ParsedFile, FormatError> {
             None => yaml_error(&e, file_line),
         }
     })?;
+    let custom = if keys.iter().any(|k| k == "fields") {
+        let options = serde_saphyr::options! { strict_booleans: true };
+        serde_saphyr::from_str_with_options::<CustomPart>(yaml, options)
+            .map_err(|_| {
+                let b = blocks.iter().find(|b| b.key == "fields");
+                FormatError::WrongType {
+                    key: "fields",
+                    line: b.map_or(1, |b| file_line(b.line_index + 1)),
+                    expected: expected_for("fields"),
+                    found: preview(b.map_or("", |b| b.value_preview.as_str())),
+                }
+            })?
+            .fields
+            .map(|f| f.0)
+            .unwrap_or_default()
+    } else {
+        CustomFields::new()
+    };
     let line_of_key = |key: &str| {
         blocks
             .iter()
@@ -527,6 +551,7 @@ pub fn parse(text: &str, stem: &str) -> Result<ParsedFile, FormatError> {
         assignee: known.assignee,
         tags: known.tags.map(|t| t.0).unwrap_or_default(),
         section: known.section,
+        custom,
     };
     Ok(ParsedFile {
         fields: fields.canonical(),
@@ -600,6 +625,9 @@ fn expected_for(key: &str) -> &'static str {
         "due_on" | "start_on" => "a date written YYYY-MM-DD",
         "due_at" => "a time written RFC 3339, e.g. 2026-12-01T15:00:00Z",
         "tags" => "a list of tags such as [bug, p1]",
+        "fields" => {
+            "custom fields by name, each a value or a list, such as `Priority: High` or `Platforms: [Web, iOS]` on its own indented line"
+        }
         _ => "a single line of text",
     }
 }
@@ -682,6 +710,121 @@ struct Known {
     section: Option<String>,
 }
 
+/// `fields` alone (pass 3), read with YAML 1.2's booleans so that a text value `yes` or
+/// `off` stays that text.
+#[derive(Deserialize)]
+struct CustomPart {
+    #[serde(default)]
+    fields: Option<Fields>,
+}
+
+/// `fields`: custom field name -> a scalar or a list of scalars; a key without a value
+/// (`Priority:`) is no value.
+struct Fields(CustomFields);
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Fields;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("custom fields by name")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Fields, E> {
+                Ok(Fields(CustomFields::new()))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Fields, E> {
+                Ok(Fields(CustomFields::new()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+                let mut out = CustomFields::new();
+                while let Some(name) = map.next_key::<Scalar>()? {
+                    if let Some(value) = map.next_value::<FieldValue>()?.0 {
+                        out.insert(name.0, value);
+                    }
+                }
+                Ok(Fields(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One custom field's value: a scalar, a list of scalars, or nothing.
+struct FieldValue(Option<CustomValue>);
+
+impl<'de> Deserialize<'de> for FieldValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FieldValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value or a list of values")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<FieldValue, E> {
+                Ok(FieldValue(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<FieldValue, E> {
+                Ok(FieldValue(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FieldValue, A::Error> {
+                let mut items = Vec::new();
+                while let Some(s) = seq.next_element::<Scalar>()? {
+                    items.push(s.0);
+                }
+                Ok(FieldValue(Some(CustomValue::Many(items))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldValue, E> {
+                Ok(FieldValue(Some(CustomValue::One(v.to_owned()))))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<FieldValue, E> {
+                Ok(FieldValue(Some(CustomValue::One(v.to_string()))))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<FieldValue, E> {
+                Ok(FieldValue(Some(CustomValue::One(v.to_string()))))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<FieldValue, E> {
+                Ok(FieldValue(Some(CustomValue::One(v.to_string()))))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<FieldValue, E> {
+                Ok(FieldValue(Some(CustomValue::One(number_text(v)))))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A scalar as text: strings as written, numbers in their shortest spelling.
+struct Scalar(String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a single value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_owned()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(number_text(v)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// `tags`: a list of strings, or one string taken as one tag.
 struct Tags(Vec<String>);
 
@@ -751,9 +894,47 @@ mod tests {
                 tags: vec!["bug".into(), "p1".into()],
                 section: Some("In progress".into()),
                 start_on: None,
+                custom: CustomFields::new(),
             }
         );
         assert!(p.unknown_keys.is_empty());
+    }
+
+    /// `fields:` of the contract's second edition: each type by name, numbers and dates as
+    /// written, lists as sets, a key without a value as no value.
+    #[test]
+    fn parses_custom_fields() {
+        let p = parse_ok(
+            "---\ntitle: T\nfields:                 # the project's custom fields\n  Priority: High\n  Estimate: 3\n  Rate: 2.50\n  Platforms: [Web, iOS]\n  Launch: 2026-12-10\n  Reviewer: [Bob@example.com]\n  Ticket: WEB-123\n  Empty:\n  \"Due: soon\": yes\n---\n",
+        );
+        let one = |s: &str| CustomValue::One(s.into());
+        let many = |v: &[&str]| CustomValue::Many(v.iter().map(|s| (*s).to_owned()).collect());
+        assert_eq!(
+            p.fields.custom,
+            CustomFields::from([
+                ("Priority".into(), one("High")),
+                ("Estimate".into(), one("3")),
+                ("Rate".into(), one("2.5")),
+                ("Platforms".into(), many(&["Web", "iOS"])),
+                ("Launch".into(), one("2026-12-10")),
+                ("Reviewer".into(), many(&["Bob@example.com"])),
+                ("Ticket".into(), one("WEB-123")),
+                ("Due: soon".into(), one("yes")),
+            ])
+        );
+        assert!(p.unknown_keys.is_empty());
+    }
+
+    /// `fields` that is not a mapping is an error naming the key and the expected shape.
+    #[test]
+    fn custom_fields_must_be_a_mapping() {
+        let e = parse_err("---\ntitle: T\nfields: [a, b]\n---\n");
+        assert!(
+            e.contains("`fields` (line 3)") && e.contains("Priority: High"),
+            "{e}"
+        );
+        let e = parse_err("---\ntitle: T\nfields:\n  Nested: {a: 1}\n---\n");
+        assert!(e.contains("fields"), "{e}");
     }
 
     /// CRLF files and a BOM read the same as plain LF files.

@@ -7,8 +7,12 @@
 //! rewritten only when the notes change. Every other byte (unknown keys, comments, key
 //! order, quoting, line endings, BOM) stays as it was. Because the line scan is not a YAML
 //! parser, every edit is checked by parsing the result before it is accepted.
+//!
+//! Custom fields are one `fields:` block, one indented `Name: value` line per field in
+//! name order; when any of them changes the block is rendered afresh.
 
-use asana_bridge_connector::{Due, Field, TaskFields, TaskPatch};
+use asana_bridge_connector::custom::number_text;
+use asana_bridge_connector::{CustomValue, Due, Field, TaskFields, TaskPatch};
 
 use crate::frontmatter::{self, Eol, FormatError, ParsedFile, key_blocks};
 
@@ -112,6 +116,41 @@ pub fn field_line(field: Field, fields: &TaskFields) -> Option<String> {
     Some(format!("{key}: {value}"))
 }
 
+/// One custom field's value as YAML: numbers and dates plain (so they read back as
+/// written), other text as a [`scalar`], a set as a flow list.
+fn custom_scalar(s: &str) -> String {
+    let number = s
+        .parse::<f64>()
+        .is_ok_and(|n| n.is_finite() && number_text(n) == s);
+    if number || frontmatter::is_date(s) {
+        s.to_owned()
+    } else {
+        scalar(s)
+    }
+}
+
+/// The `fields:` block (lines joined with `eol`, each ended by it) for the custom fields
+/// of `fields`, or `None` when there are none and the key is omitted.
+#[must_use]
+pub fn fields_block(fields: &TaskFields, eol: Eol) -> Option<String> {
+    if fields.custom.is_empty() {
+        return None;
+    }
+    let eol = eol.as_str();
+    let mut out = format!("fields:{eol}");
+    for (name, value) in &fields.custom {
+        let value = match value {
+            CustomValue::One(s) => custom_scalar(s),
+            CustomValue::Many(items) => {
+                let items: Vec<String> = items.iter().map(|s| custom_scalar(s)).collect();
+                format!("[{}]", items.join(", "))
+            }
+        };
+        out.push_str(&format!("  {}: {value}{eol}", scalar(name)));
+    }
+    Some(out)
+}
+
 fn partner_line(gid: &str) -> String {
     format!("asana_gid: {}", double_quoted(gid))
 }
@@ -154,6 +193,9 @@ fn front_block(fields: &TaskFields, partner: Option<&str>, eol: Eol) -> String {
             out.push_str(&line);
             out.push_str(eol);
         }
+    }
+    if let Some(block) = fields_block(fields, Eol::Lf) {
+        out.push_str(&block.replace('\n', eol));
     }
     out.push_str("---");
     out.push_str(eol);
@@ -236,6 +278,13 @@ pub fn edit(
                     (None, None) => {}
                 }
             }
+            if target.custom != parsed.fields.custom {
+                let block = fields_block(&target, eol).unwrap_or_default();
+                match find("fields") {
+                    Some(b) => replacements.push((b.range.clone(), block)),
+                    None => appended.push_str(&block),
+                }
+            }
             if let Some(gid) = change.partner
                 && parsed.partner.as_deref() != Some(gid)
             {
@@ -285,11 +334,14 @@ fn check_edit(
     let after = frontmatter::parse(text, stem)
         .map_err(|e| unsafe_edit(format!("the result would not read back: {e}")))?;
     if &after.fields != fields {
-        let wrong: Vec<&str> = Field::ALL
+        let mut wrong: Vec<&str> = Field::ALL
             .iter()
             .filter(|&&f| !after.fields.same(fields, f))
             .map(|f| f.name())
             .collect();
+        if after.fields.custom != fields.custom {
+            wrong.push("fields");
+        }
         return Err(unsafe_edit(format!(
             "{} would read back differently",
             wrong.join(", ")
@@ -405,6 +457,7 @@ mod tests {
             tags: vec!["p1".into(), "bug".into()],
             section: Some("In progress".into()),
             start_on: None,
+            ..TaskFields::default()
         };
         assert_eq!(
             render_new(&f, Some("1200000000000123")),

@@ -110,6 +110,7 @@ mod tests {
             tags: vec!["p1".into(), "bug".into()],
             section: Some("In progress".into()),
             start_on: None,
+            ..TaskFields::default()
         }
     }
 

@@ -84,6 +84,7 @@ async fn create_names_and_lists() {
         tags: vec!["p1".into(), "bug".into()],
         section: Some("In progress".into()),
         start_on: None,
+        ..TaskFields::default()
     };
     let created = c
         .create(&fields, Some("1200000000000123"))

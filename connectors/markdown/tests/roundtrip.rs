@@ -3,7 +3,7 @@
 //! keys the bridge does not know reads back as the patched fields while every unknown key
 //! stays byte for byte.
 
-use asana_bridge_connector::{Due, TaskFields, TaskPatch};
+use asana_bridge_connector::{CustomFields, CustomValue, Due, TaskFields, TaskPatch};
 use asana_bridge_markdown::frontmatter::{self, parse};
 use asana_bridge_markdown::render::{self, Change};
 use proptest::prelude::*;
@@ -90,6 +90,26 @@ fn due() -> impl Strategy<Value = Due> {
     ]
 }
 
+/// A custom field's value: text of any kind, a number, a date, or a list of them.
+fn custom_value() -> impl Strategy<Value = CustomValue> {
+    let one = prop_oneof![
+        text(),
+        date(),
+        (-1000i32..1000, 0u8..4).prop_map(|(n, d)| {
+            asana_bridge_connector::custom::number_text(f64::from(n) / f64::from(1u8 << d))
+        }),
+    ];
+    prop_oneof![
+        one.clone().prop_map(CustomValue::One),
+        prop::collection::vec(one, 0..3).prop_map(CustomValue::Many),
+    ]
+}
+
+/// Custom fields by name.
+fn custom() -> impl Strategy<Value = CustomFields> {
+    prop::collection::btree_map(text(), custom_value(), 0..3)
+}
+
 fn fields() -> impl Strategy<Value = TaskFields> {
     (
         (text(), prop::option::of(date())),
@@ -98,10 +118,10 @@ fn fields() -> impl Strategy<Value = TaskFields> {
         prop::option::of(due()),
         prop::option::of(text()),
         prop::collection::vec(text(), 0..4),
-        prop::option::of(text()),
+        (prop::option::of(text()), custom()),
     )
         .prop_map(
-            |((title, start), notes, completed, due, assignee, tags, section)| {
+            |((title, start), notes, completed, due, assignee, tags, (section, custom))| {
                 // Asana's rule: a start date only with a due date, and not after it.
                 let start_on =
                     start.filter(|s| due.as_ref().is_some_and(|d| s.as_str() <= d.day_of()));
@@ -114,6 +134,7 @@ fn fields() -> impl Strategy<Value = TaskFields> {
                     tags,
                     section,
                     start_on,
+                    custom,
                 }
                 .canonical()
             },
@@ -128,10 +149,13 @@ fn patch() -> impl Strategy<Value = TaskPatch> {
         prop::option::of(prop::option::of(due())),
         prop::option::of(prop::option::of(text())),
         prop::option::of(prop::collection::vec(text(), 0..4)),
-        prop::option::of(prop::option::of(text())),
+        (
+            prop::option::of(prop::option::of(text())),
+            prop::collection::btree_map(text(), prop::option::of(custom_value()), 0..3),
+        ),
     )
         .prop_map(
-            |(title, notes, completed, due, assignee, tags, section)| TaskPatch {
+            |(title, notes, completed, due, assignee, tags, (section, custom))| TaskPatch {
                 title,
                 notes,
                 completed,
@@ -140,6 +164,7 @@ fn patch() -> impl Strategy<Value = TaskPatch> {
                 tags,
                 section,
                 start_on: None,
+                custom,
             },
         )
 }

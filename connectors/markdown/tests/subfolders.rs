@@ -330,6 +330,7 @@ async fn saved_task_comes_back_as_a_new_task() {
         tags: vec!["p1".into(), "bug".into()],
         section: Some("In progress".into()),
         start_on: None,
+        ..TaskFields::default()
     };
     let saved = save_to_trash(
         &c.trash_dir(),

@@ -223,6 +223,7 @@ fn world(cases: &[PairCase], new_asana: bool, new_file: bool) -> World {
                 target_id: name.clone(),
                 title: base.title.clone(),
                 field: Some(Field::Title),
+                custom_field: None,
                 asana_value: Some("a".into()),
                 target_value: Some("t".into()),
                 base_value: Some("b".into()),

@@ -19,6 +19,7 @@
 //! - `repr`: JSON shapes of each resource.
 //! - `routes`: the Asana API routes and the request gate (auth, limits, faults, log).
 //! - `control`: the `/_sim/...` HTTP control API.
+//! - `custom_fields`: custom fields, their project settings and task values.
 //! - `faults`, `limits`, `error`: injected failures, limiters, Asana error bodies.
 //! - `seed`: demo and generated data for the binary and benchmarks.
 //! - `oauth`: Asana's OAuth endpoints (`/-/oauth_authorize`, `/-/oauth_token` with PKCE,
@@ -31,6 +32,7 @@
 //! response body against the spec's response schema (a stand-in for the Prism proxy).
 
 mod control;
+mod custom_fields;
 mod error;
 mod events;
 mod faults;
@@ -48,6 +50,7 @@ pub mod spec_fields;
 mod state;
 mod webhooks;
 
+pub use custom_fields::SimValue;
 pub use model::{Fault, RecordedRequest, SimOptions, SimTask, TaskEdit, TaskSeed};
 pub use oauth::OAuthStats;
 pub use server::Simulator;

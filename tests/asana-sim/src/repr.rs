@@ -273,7 +273,7 @@ pub fn task(st: &State, t: &Task) -> Value {
         "completed_at": t.completed_at.map(iso),
         "completed_by": t.completed_by.as_deref().map(|u| st.user_ref(u)),
         "created_at": iso(t.created_at),
-        "custom_fields": [],
+        "custom_fields": crate::custom_fields::task_json(st, &t.gid),
         "dependencies": [],
         "dependents": [],
         "due_at": t.due_at,

@@ -209,6 +209,8 @@ pub struct State {
     /// Tasks served as this raw JSON instead of their representation: a test of how a
     /// client copes with a malformed answer (a fault, not Asana behaviour).
     pub malformed: HashMap<String, Value>,
+    /// Custom fields, where they are enabled, and the tasks' values.
+    pub custom: crate::custom_fields::Registry,
 }
 
 /// Formats a timestamp the way Asana does: UTC, milliseconds, `Z`.
@@ -235,6 +237,7 @@ impl State {
             last_time: Timestamp::UNIX_EPOCH,
             clock_offset: SignedDuration::ZERO,
             malformed: HashMap::new(),
+            custom: crate::custom_fields::Registry::default(),
         };
         state.workspace_gid = state.gid();
         state.me = state.add_user("Asana Bridge Bot", "bridge-bot@example.com");
@@ -641,6 +644,16 @@ impl State {
             self.emit_story(&streams, actor, gid, &format!("{field}_changed"), now);
         }
         Ok(true)
+    }
+
+    /// A change of `field` of task `gid` made elsewhere (custom fields): `modified_at`
+    /// moves, a `changed` event and a story are emitted.
+    pub fn touch_task(&mut self, actor: &str, gid: &str, field: &str) {
+        let now = self.now();
+        self.task_mut(gid).modified_at = now;
+        let streams = self.task_streams(gid);
+        self.emit_changed(&streams, actor, gid, field, None, now);
+        self.emit_story(&streams, actor, gid, &format!("{field}_changed"), now);
     }
 
     pub fn delete_task(&mut self, actor: &str, gid: &str) -> ApiResult<()> {

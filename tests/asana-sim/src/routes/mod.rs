@@ -73,6 +73,10 @@ fn api_router(sim: Sim) -> Router {
             "/projects/{project_gid}/sections",
             get(projects::get_sections).post(projects::create_section),
         )
+        .route(
+            "/projects/{project_gid}/custom_field_settings",
+            get(crate::custom_fields::get_settings),
+        )
         .route("/sections/{section_gid}", get(projects::get_section))
         .route(
             "/sections/{section_gid}/addTask",

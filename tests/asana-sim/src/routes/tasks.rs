@@ -233,7 +233,6 @@ fn html_notes_of(d: &Map<String, Value>) -> ApiResult<Option<String>> {
 const UNMODELED: &[&str] = &[
     "parent",
     "start_at",
-    "custom_fields",
     "external",
     "approval_status",
     "resource_subtype",
@@ -398,8 +397,13 @@ pub async fn create_task(
     let fields = write_fields(&params, &body, spec_fields::CREATE_TASK)?;
     let mut st = lock(&sim.state);
     let new = parse_new_task(&st, &d)?;
+    let projects: Vec<String> = new.memberships.iter().map(|m| m.project.clone()).collect();
+    let custom = crate::custom_fields::parse_write(&st, &projects, d.get("custom_fields"))?;
     let me = st.me.clone();
     let gid = st.create_task(&me, new)?;
+    if let Some(custom) = custom {
+        crate::custom_fields::apply(&mut st, &me, &gid, custom);
+    }
     let value = render_one(&st, &gid, &fields)?;
     Ok(created(value, &format!("/tasks/{gid}")))
 }
@@ -438,7 +442,13 @@ pub async fn update_task(
         }
     }
     let mut st = lock(&sim.state);
-    st.live_task(&gid)?;
+    let projects: Vec<String> = st
+        .live_task(&gid)?
+        .memberships
+        .iter()
+        .map(|m| m.project.clone())
+        .collect();
+    let custom = crate::custom_fields::parse_write(&st, &projects, d.get("custom_fields"))?;
     let due_on = nullable_string(&d, "due_on")?;
     if let Some(v) = &due_on {
         check_date("due_on", v)?;
@@ -467,6 +477,9 @@ pub async fn update_task(
     };
     let me = st.me.clone();
     st.update_task(&me, &gid, changes)?;
+    if let Some(custom) = custom {
+        crate::custom_fields::apply(&mut st, &me, &gid, custom);
+    }
     Ok(data(render_one(&st, &gid, &fields)?))
 }
 
