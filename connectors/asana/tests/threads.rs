@@ -8,15 +8,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use asana_bridge_asana::{AsanaClient, AsanaConfig, comments, subtasks};
+use asana_bridge_asana::{AsanaClient, AsanaConfig, AsanaConnector, comments, subtasks};
 use asana_bridge_connector::http::{HttpClient, RetryPolicy};
-use asana_bridge_connector::{ErrorKind, NewSubtask};
+use asana_bridge_connector::{Changes, Connector, ErrorKind, NewSubtask};
 use asana_sim::{CommentSeed, RecordedRequest, Simulator, TaskSeed, spec_fields as spec};
 use secrecy::SecretString;
 
 /// A simulator with one project and one task in it, and a client on it.
 struct World {
     sim: Simulator,
+    project: String,
     task: String,
     client: Arc<AsanaClient>,
 }
@@ -34,7 +35,12 @@ impl World {
             HttpClient::new(config).expect("valid config"),
         ));
         sim.clear_requests();
-        World { sim, task, client }
+        World {
+            sim,
+            project,
+            task,
+            client,
+        }
     }
 
     fn workspace(&self) -> String {
@@ -362,4 +368,31 @@ async fn invalid_comment_text_is_not_sent() {
     assert_eq!(err.kind(), ErrorKind::InvalidData);
     assert!(w.sim.requests().is_empty(), "nothing was sent");
     assert!(w.sim.comments(&w.task).is_empty());
+}
+
+/// In the project's change feed, a new comment names its task (events bubble up) and a
+/// new subtask names itself; reading the named tasks back leaves the subtask out, so it
+/// never passes for a task of the project.
+#[tokio::test]
+async fn feed_names_the_task_of_a_comment_and_never_yields_a_subtask() {
+    let w = World::new();
+    let connector = AsanaConnector::new(Arc::clone(&w.client), w.project.clone());
+    let Changes::Reset { cursor } = connector.changes(None).await.expect("reset") else {
+        panic!("no cursor must reset")
+    };
+    let child = w.sim.add_subtask(&w.task, "a step");
+    w.comment_by("alice@example.com", text("a word"));
+    let Changes::Since { changed, .. } = connector.changes(Some(&cursor)).await.expect("feed")
+    else {
+        panic!("the cursor reads the feed")
+    };
+    assert!(changed.contains(&w.task), "the comment's task: {changed:?}");
+    assert!(changed.contains(&child), "events bubble up: {changed:?}");
+    let items = connector.get_many(&changed).await.expect("read");
+    let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec![w.task.as_str()],
+        "the subtask is not an item of the project"
+    );
 }

@@ -72,6 +72,8 @@ def response_schema(template, method, status):
 proc = subprocess.Popen([binary, "--demo"], stdout=subprocess.PIPE, text=True)
 info = json.loads(proc.stdout.readline())
 base, token, P, W = info["base_url"], info["token"], info["project"], info["workspace"]
+# VIA=<url>: send every request through a proxy in front of the simulator (e.g. Prism).
+base = os.environ.get("VIA", base)
 failures = 0
 
 
