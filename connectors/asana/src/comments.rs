@@ -269,6 +269,29 @@ pub async fn delete(client: &AsanaClient, comment: &Comment) -> Result<(), Conne
     }
 }
 
+/// A story with only its target (`opt_fields=target`).
+#[derive(Debug, Deserialize)]
+struct StoryTarget {
+    #[serde(default)]
+    target: Option<wire::Ref>,
+}
+
+/// The task comment `story` is on (`GET /stories/{gid}?opt_fields=target`), `None` when
+/// the story is gone: Asana's feed names the task of a new or deleted comment (its
+/// `parent`) but only the story of an edited one.
+///
+/// # Errors
+/// Any transport error but `NotFound`.
+pub async fn task_of(client: &AsanaClient, story: &str) -> Result<Option<String>, ConnectorError> {
+    gid("story", story)?;
+    let request = Request::get(format!("/stories/{story}")).query("opt_fields", "target");
+    match client.data::<StoryTarget>(request).await {
+        Ok(found) => Ok(found.target.map(|t| t.gid)),
+        Err(ConnectorError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

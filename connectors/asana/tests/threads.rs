@@ -396,3 +396,30 @@ async fn feed_names_the_task_of_a_comment_and_never_yields_a_subtask() {
         "the subtask is not an item of the project"
     );
 }
+
+/// An edited comment is named in the feed by its story alone (Asana gives a `changed`
+/// event no parent): its task is found from the story, and a deleted story has none.
+#[tokio::test]
+async fn the_task_of_an_edited_comment_is_found_from_its_story() {
+    let w = World::new();
+    let story = w.comment_by("alice@example.com", text("first"));
+    w.sim.edit_comment(&story, "second");
+    assert_eq!(
+        comments::task_of(&w.client, &story).await.expect("read"),
+        Some(w.task.clone())
+    );
+    let gets = w.requests("GET", "/stories/");
+    assert_eq!(gets.len(), 1);
+    assert_eq!(param(&gets[0], "opt_fields").as_deref(), Some("target"));
+    assert!(spec::GET_STORY.contains(&"target"));
+    let mine = comments::post(&w.client, &w.workspace(), &w.task, "mine")
+        .await
+        .expect("post");
+    comments::delete(&w.client, &mine).await.expect("delete");
+    assert_eq!(
+        comments::task_of(&w.client, &mine.remote_id)
+            .await
+            .expect("read"),
+        None
+    );
+}

@@ -81,6 +81,7 @@ try:
         ("GET", f"/tasks/{t}/stories?limit=1&opt_fields={story_fields}", None, 200, None),
         ("GET", f"/tasks/{t}/stories?limit=100&opt_fields={story_fields}", None, 200, None),
         ("PUT", "/stories/{story}?opt_fields=" + story_fields, {"data": {"html_text": "<body><em>edited</em></body>"}}, 200, None),
+        ("GET", "/stories/{story}?opt_fields=target", None, 200, None),
         ("DELETE", "/stories/{story}", None, 200, None),
     ]
     for method, path, body, expect, keep in steps:
