@@ -12,11 +12,10 @@ use std::collections::HashMap;
 
 use axum::http::StatusCode;
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::{NewTask, State, iso};
+use crate::state::{NewTask, State};
 
 /// One story on a task.
 #[derive(Debug, Clone)]
@@ -147,16 +146,6 @@ pub fn comment_html(text: Option<String>, html_text: Option<String>) -> ApiResul
             Ok(html)
         }
     }
-}
-
-/// A human's comment, as a test seeds it (control API `add_comment_text`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct CommentSeed {
-    /// Plain text (escaped, as Asana does with `text`).
-    pub text: Option<String>,
-    /// Rich text; wins over `text`.
-    pub html_text: Option<String>,
 }
 
 impl State {
@@ -348,143 +337,4 @@ impl State {
 /// The compact story an event names.
 fn story_ref(gid: &str, subtype: &str) -> Value {
     json!({ "gid": gid, "resource_type": "story", "resource_subtype": subtype })
-}
-
-/// Story fields only returned when asked for.
-pub const STORY_OPT_IN: &[&str] = &["html_text"];
-
-/// Top-level keys of a story in a listing without `opt_fields` (`StoryCompact`).
-pub const STORY_COMPACT: &[&str] = &[
-    "gid",
-    "resource_type",
-    "created_at",
-    "created_by",
-    "resource_subtype",
-    "text",
-];
-
-/// The rich story as `viewer` sees it.
-pub fn story_json(st: &State, s: &Story, viewer: &str) -> Value {
-    json!({
-        "gid": s.gid,
-        "resource_type": "story",
-        "created_at": iso(s.created_at),
-        "created_by": st.user_ref(&s.created_by),
-        "resource_subtype": s.subtype,
-        "type": if s.comment { "comment" } else { "system" },
-        "text": s.text(),
-        "html_text": s.html_text,
-        "is_editable": s.comment && s.created_by == viewer,
-        "is_edited": s.edited,
-        "is_pinned": false,
-        "liked": false,
-        "likes": [],
-        "num_likes": 0,
-        "hearted": false,
-        "hearts": [],
-        "num_hearts": 0,
-        "source": if s.comment { "api" } else { "web" },
-        "target": st.task_ref(&s.task),
-    })
-}
-
-/// The `parent` of a task's representation: its parent, compact, or `null`.
-pub fn parent_json(st: &State, task: &str) -> Value {
-    st.threads.parent(task).map_or(Value::Null, |p| {
-        let mut v = st.task_ref(p);
-        v["resource_subtype"] = json!("default_task");
-        v
-    })
-}
-
-/// `num_subtasks` of a task's representation: its live direct subtasks.
-pub fn num_subtasks(st: &State, task: &str) -> usize {
-    st.subtask_gids(task).len()
-}
-
-/// A comment as the simulator holds it, flattened for assertions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SimComment {
-    /// Story gid.
-    pub gid: String,
-    /// The task it is on.
-    pub task: String,
-    /// Author's e-mail.
-    pub author: String,
-    /// Plain text.
-    pub text: String,
-    /// Rich text, as the API returns it.
-    pub html_text: String,
-    /// Edited after it was posted.
-    pub edited: bool,
-}
-
-impl crate::Simulator {
-    /// Creates a subtask of `parent` as alice (in no project). Panics on an unknown parent.
-    pub fn add_subtask(&self, parent: &str, name: &str) -> String {
-        let mut st = crate::lock(&self.shared.state);
-        let alice = st.alice.clone();
-        let new = NewTask {
-            name: name.to_owned(),
-            html_notes: crate::repr::html_notes(""),
-            ..NewTask::default()
-        };
-        st.create_subtask(&alice, parent, new)
-            .unwrap_or_else(|e| panic!("asana-sim: add_subtask({parent}): {}", e.message))
-    }
-
-    /// Gids of `parent`'s live direct subtasks, in order.
-    pub fn subtasks(&self, parent: &str) -> Vec<String> {
-        crate::lock(&self.shared.state).subtask_gids(parent)
-    }
-
-    /// Posts a comment on `task` as the workspace member `email` (the token's user too).
-    /// Panics on an unknown task or user, or rich text Asana would refuse.
-    pub fn add_comment_as(&self, email: &str, task: &str, seed: CommentSeed) -> String {
-        let mut st = crate::lock(&self.shared.state);
-        let author = st
-            .user_by_email(email)
-            .map(|u| u.gid.clone())
-            .unwrap_or_else(|| panic!("asana-sim: add_comment_as: no user {email}"));
-        let html = match seed.html_text {
-            Some(html) => comment_html(None, Some(html)),
-            None => comment_html(Some(seed.text.unwrap_or_default()), None),
-        }
-        .unwrap_or_else(|e| panic!("asana-sim: add_comment_as({task}): {}", e.message));
-        st.add_comment_story(&author, task, html)
-            .unwrap_or_else(|e| panic!("asana-sim: add_comment_as({task}): {}", e.message))
-    }
-
-    /// Edits comment `story` as its author, as a person would in the UI.
-    pub fn edit_comment(&self, story: &str, text: &str) {
-        let mut st = crate::lock(&self.shared.state);
-        let author = st
-            .threads
-            .story(story)
-            .map(|s| s.created_by.clone())
-            .unwrap_or_else(|| panic!("asana-sim: edit_comment: no story {story}"));
-        st.edit_comment_story(&author, story, crate::repr::html_notes(text))
-            .unwrap_or_else(|e| panic!("asana-sim: edit_comment({story}): {}", e.message));
-    }
-
-    /// The live comments of `task`, oldest first (system stories left out).
-    pub fn comments(&self, task: &str) -> Vec<SimComment> {
-        let st = crate::lock(&self.shared.state);
-        st.threads
-            .stories_of(task)
-            .into_iter()
-            .filter(|s| s.comment)
-            .map(|s| SimComment {
-                gid: s.gid.clone(),
-                task: s.task.clone(),
-                author: st
-                    .user(&s.created_by)
-                    .map(|u| u.email.clone())
-                    .unwrap_or_default(),
-                text: s.text(),
-                html_text: s.html_text.clone(),
-                edited: s.edited,
-            })
-            .collect()
-    }
 }

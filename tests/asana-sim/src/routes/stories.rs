@@ -18,7 +18,8 @@ use crate::query::Params;
 use crate::server::Sim;
 use crate::spec_fields;
 use crate::state::State;
-use crate::threads::{STORY_COMPACT, STORY_OPT_IN, Story, comment_html, story_json};
+use crate::threads::{Story, comment_html};
+use crate::threads_repr::{STORY_COMPACT, STORY_OPT_IN, story_json};
 
 /// A story as the token's user sees it, in `form` unless fields were asked for. Without
 /// `opt_fields`, `created_by` is the compact user.
