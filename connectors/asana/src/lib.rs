@@ -17,8 +17,12 @@
 //! - [`listing`]: the workspaces and projects a token can see (`asana-bridge projects`).
 //! - [`webhooks`]: create, list, read and delete Asana webhooks (the receiver lives in the
 //!   bridge's `watch`).
+//! - [`subtasks`]: a task's direct subtasks: list, create, rename, complete, delete.
+//! - [`comments`]: a task's comments: list (as Markdown), post, edit (the bridge's own
+//!   only), delete.
 
 pub mod client;
+pub mod comments;
 pub mod connector;
 pub mod convert;
 pub mod custom_fields;
@@ -27,6 +31,7 @@ pub mod echo;
 pub mod events;
 pub mod listing;
 pub mod rate_file;
+pub mod subtasks;
 pub mod webhooks;
 pub mod wire;
 

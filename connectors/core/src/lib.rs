@@ -8,6 +8,7 @@
 //! - [`error`]: [`ConnectorError`], one typed error with a [`ErrorKind`] the engine branches on.
 //! - [`http`]: the one place that owns the HTTP client, retries, `Retry-After` and the
 //!   client-side rate budget, shared by every HTTP connector.
+//! - [`thread`]: what sits beside a task: its direct [`Subtask`]s and its [`Comment`]s.
 //!
 //! Connectors know their service and nothing of the engine: no state store, no plan.
 
@@ -17,9 +18,11 @@ pub mod due;
 pub mod error;
 pub mod http;
 pub mod model;
+pub mod thread;
 
 pub use connector::{Changes, Connector, Identity, Page, PageToken, Whereabouts};
 pub use custom::{CustomFields, CustomValue};
 pub use due::{Due, DueError};
 pub use error::{ConnectorError, ErrorKind, FieldError, ItemError};
 pub use model::{Field, Item, TaskFields, TaskPatch};
+pub use thread::{Author, Comment, NewSubtask, Subtask};

@@ -26,6 +26,9 @@
 //!   `/-/oauth_revoke`) and short-lived access tokens.
 //! - `webhooks`: webhooks (`X-Hook-Secret` handshake, signed deliveries of compact events,
 //!   heartbeats, forged deliveries for tests) and their registry.
+//! - `threads`: subtasks (the parent/child tree) and stories (comments and system
+//!   stories), with their events; `threads_repr` their JSON, `threads_control` their
+//!   test-control side; `routes/subtasks` and `routes/stories` serve them.
 //!
 //! `tools/gen_spec_fields.py` regenerates `spec_fields.rs` from the spec;
 //! `tools/validate_against_spec.py` drives the binary through every route and checks each
@@ -48,12 +51,16 @@ pub mod seed;
 pub mod server;
 pub mod spec_fields;
 mod state;
+mod threads;
+mod threads_control;
+mod threads_repr;
 mod webhooks;
 
 pub use custom_fields::SimValue;
 pub use model::{Fault, RecordedRequest, SimOptions, SimTask, TaskEdit, TaskSeed};
 pub use oauth::OAuthStats;
 pub use server::Simulator;
+pub use threads_control::{CommentSeed, SimComment};
 pub use webhooks::{DeliveryKind, SimDelivery, SimWebhook};
 
 /// Locks a std mutex; poisoning means a handler panicked mid-update, which is a

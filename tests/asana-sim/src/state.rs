@@ -211,6 +211,8 @@ pub struct State {
     pub malformed: HashMap<String, Value>,
     /// Custom fields, where they are enabled, and the tasks' values.
     pub custom: crate::custom_fields::Registry,
+    /// Subtasks and stories (comments and system stories).
+    pub threads: crate::threads::Threads,
 }
 
 /// Formats a timestamp the way Asana does: UTC, milliseconds, `Z`.
@@ -238,6 +240,7 @@ impl State {
             clock_offset: SignedDuration::ZERO,
             malformed: HashMap::new(),
             custom: crate::custom_fields::Registry::default(),
+            threads: crate::threads::Threads::default(),
         };
         state.workspace_gid = state.gid();
         state.me = state.add_user("Asana Bridge Bot", "bridge-bot@example.com");
@@ -684,12 +687,8 @@ impl State {
     /// A comment on a task: no synced field changes, but its story bumps `modified_at`
     /// (Asana's rule) and an event names the task.
     pub fn add_comment(&mut self, actor: &str, gid: &str) -> ApiResult<()> {
-        self.live_task(gid)?;
-        let now = self.now();
-        self.task_mut(gid).modified_at = now;
-        let streams = self.task_streams(gid);
-        self.emit_story(&streams, actor, gid, "comment_added", now);
-        Ok(())
+        let text = crate::repr::html_notes("A comment.");
+        self.add_comment_story(actor, gid, text).map(|_| ())
     }
 
     pub fn add_tag(&mut self, actor: &str, task: &str, tag: &str) -> ApiResult<()> {
@@ -1007,16 +1006,17 @@ impl State {
     // ----- events -----
 
     /// Streams a task's events go to: the task itself and every project it is in.
-    fn task_streams(&self, gid: &str) -> Vec<String> {
+    pub(crate) fn task_streams(&self, gid: &str) -> Vec<String> {
         let mut streams = vec![gid.to_owned()];
         if let Some(t) = self.tasks.get(gid) {
             streams.extend(t.memberships.iter().map(|m| m.project.clone()));
         }
+        streams.extend(self.ancestor_streams(gid));
         streams
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn emit(
+    pub(crate) fn emit(
         &mut self,
         streams: &[String],
         actor: &str,
@@ -1089,6 +1089,7 @@ impl State {
         at: Timestamp,
     ) {
         let gid = self.gid();
+        self.threads.record_system(&gid, task, subtype, actor, at);
         let resource = json!({
             "gid": gid, "resource_type": "story", "resource_subtype": subtype,
         });

@@ -686,7 +686,7 @@ async fn rate_limit_per_minute() {
 #[tokio::test]
 async fn unknown_routes_are_recorded() {
     let api = Api::new();
-    let (status, body) = api.get("/tasks/1/subtasks").await;
+    let (status, body) = api.get("/tasks/1/dependencies").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(
         body["errors"][0]["message"],
@@ -695,7 +695,7 @@ async fn unknown_routes_are_recorded() {
     api.send("PATCH", "/tasks/1", json!({})).await;
     let unexpected = api.sim.take_unexpected_requests();
     assert_eq!(unexpected.len(), 2);
-    assert_eq!(unexpected[0].path, "/tasks/1/subtasks");
+    assert_eq!(unexpected[0].path, "/tasks/1/dependencies");
     assert_eq!(unexpected[1].method, "PATCH");
 }
 
@@ -705,7 +705,7 @@ async fn unknown_routes_are_recorded() {
 #[should_panic(expected = "asana-sim saw 1 request(s) it does not serve")]
 async fn dropping_after_an_unknown_request_fails_the_test() {
     let api = Api::new();
-    let (status, _) = api.get("/tasks/1/subtasks").await;
+    let (status, _) = api.get("/tasks/1/dependencies").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     drop(api);
 }

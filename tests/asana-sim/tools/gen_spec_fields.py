@@ -30,6 +30,12 @@ OPERATIONS = [
     ("CREATE_WEBHOOK", "/webhooks", "post"),
     ("GET_WEBHOOK", "/webhooks/{webhook_gid}", "get"),
     ("GET_PROJECTS", "/projects", "get"),
+    ("GET_SUBTASKS_FOR_TASK", "/tasks/{task_gid}/subtasks", "get"),
+    ("CREATE_SUBTASK_FOR_TASK", "/tasks/{task_gid}/subtasks", "post"),
+    ("GET_STORIES_FOR_TASK", "/tasks/{task_gid}/stories", "get"),
+    ("CREATE_STORY_FOR_TASK", "/tasks/{task_gid}/stories", "post"),
+    ("GET_STORY", "/stories/{story_gid}", "get"),
+    ("UPDATE_STORY", "/stories/{story_gid}", "put"),
 ]
 
 

@@ -72,6 +72,8 @@ def response_schema(template, method, status):
 proc = subprocess.Popen([binary, "--demo"], stdout=subprocess.PIPE, text=True)
 info = json.loads(proc.stdout.readline())
 base, token, P, W = info["base_url"], info["token"], info["project"], info["workspace"]
+# VIA=<url>: send every request through a proxy in front of the simulator (e.g. Prism).
+base = os.environ.get("VIA", base)
 failures = 0
 
 
@@ -151,6 +153,25 @@ try:
     check("/tasks/{task_gid}", "delete", f"/tasks/{created}")
     check("/events", "get", f"/events?resource={P}&sync={sync}")
     check("/events", "get", f"/events?resource={P}&sync={sync}&opt_fields=action,resource,user.name,change.field,parent.name")
+    # Subtasks and comment stories.
+    sub = check("/tasks/{task_gid}/subtasks", "post", f"/tasks/{t}/subtasks", {"data": {"name": "step"}}, expect=201)["data"]["gid"]
+    check("/tasks/{task_gid}/subtasks", "post", f"/tasks/{t}/subtasks?opt_fields=name,completed,parent.name", {"data": {"name": "step 2", "completed": True}}, expect=201)
+    check("/tasks/{task_gid}/subtasks", "get", f"/tasks/{t}/subtasks?limit=1")
+    check("/tasks/{task_gid}/subtasks", "get", f"/tasks/{t}/subtasks?opt_fields=name,completed,num_subtasks,parent")
+    check("/tasks/{task_gid}", "get", f"/tasks/{sub}?opt_fields=parent,num_subtasks,name")
+    check("/tasks/{task_gid}", "put", f"/tasks/{sub}", {"data": {"name": "renamed", "completed": True}})
+    check("/tasks/{task_gid}", "delete", f"/tasks/{sub}")
+    story_fields = "type,resource_subtype,text,html_text,created_by.name,created_at,is_edited,is_editable,target.name"
+    c = check("/tasks/{task_gid}/stories", "post", f"/tasks/{t}/stories", {"data": {"text": "hello"}}, expect=201)["data"]["gid"]
+    check("/tasks/{task_gid}/stories", "post", f"/tasks/{t}/stories?opt_fields={story_fields}", {"data": {"html_text": "<body><strong>hi</strong></body>"}}, expect=201)
+    check("/tasks/{task_gid}/stories", "post", f"/tasks/{t}/stories", {"data": {"html_text": "<body><b>x</b></body>"}}, expect=400)
+    check("/tasks/{task_gid}/stories", "get", f"/tasks/{t}/stories?limit=1")
+    check("/tasks/{task_gid}/stories", "get", f"/tasks/{t}/stories?limit=100&opt_fields={story_fields}")
+    check("/stories/{story_gid}", "get", f"/stories/{c}")
+    check("/stories/{story_gid}", "put", f"/stories/{c}?opt_fields={story_fields}", {"data": {"text": "hello again"}})
+    check("/stories/{story_gid}", "delete", f"/stories/{c}")
+    check("/stories/{story_gid}", "get", f"/stories/{c}", expect=404)
+    check("/events", "get", f"/events?resource={P}&sync={sync}")
     check("/batch", "post", "/batch", {"data": {"actions": [
         {"relative_path": f"/tasks/{t}", "method": "get"},
         {"relative_path": "/tasks", "method": "post", "data": {"name": "b", "projects": [P]}}]}})

@@ -5,6 +5,8 @@
 mod batch;
 mod events;
 mod projects;
+mod stories;
+mod subtasks;
 mod tags;
 mod tasks;
 mod users;
@@ -96,6 +98,20 @@ fn api_router(sim: Sim) -> Router {
         .route(
             "/tasks/{task_gid}/removeProject",
             post(tasks::remove_project),
+        )
+        .route(
+            "/tasks/{task_gid}/subtasks",
+            get(subtasks::get_subtasks).post(subtasks::create_subtask),
+        )
+        .route(
+            "/tasks/{task_gid}/stories",
+            get(stories::get_task_stories).post(stories::create_task_story),
+        )
+        .route(
+            "/stories/{story_gid}",
+            get(stories::get_story)
+                .put(stories::update_story)
+                .delete(stories::delete_story),
         )
         .route("/events", get(events::get_events))
         .route("/batch", post(batch::batch))

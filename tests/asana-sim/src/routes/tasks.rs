@@ -54,7 +54,7 @@ fn keep_completed(task: &Task, filter: Option<Option<Timestamp>>) -> bool {
 }
 
 /// One listed task in compact form (`gids` hold only live tasks).
-fn render_listed(st: &State, gid: &str, fields: &OptFields) -> Value {
+pub(super) fn render_listed(st: &State, gid: &str, fields: &OptFields) -> Value {
     st.tasks.get(gid).map_or(Value::Null, |t| {
         fields::render(&repr::task(st, t), fields, Form::Compact(COMPACT))
     })
@@ -169,14 +169,18 @@ pub async fn get_tasks(AxState(sim): AxState<Sim>, RawQuery(q): RawQuery) -> Api
 }
 
 /// `opt_fields` from the query string, else from the body's `options.fields`.
-fn write_fields(params: &Params, body: &Value, allowed: &[&str]) -> ApiResult<OptFields> {
+pub(super) fn write_fields(
+    params: &Params,
+    body: &Value,
+    allowed: &[&str],
+) -> ApiResult<OptFields> {
     match fields::parse(params.get("opt_fields"), allowed)? {
         Some(f) => Ok(Some(f)),
         None => fields::from_body_options(body, allowed),
     }
 }
 
-fn render_one(st: &State, gid: &str, fields: &OptFields) -> ApiResult<Value> {
+pub(super) fn render_one(st: &State, gid: &str, fields: &OptFields) -> ApiResult<Value> {
     let task = st.live_task(gid)?;
     Ok(fields::render(
         &repr::task(st, task),
@@ -272,7 +276,7 @@ fn string_list(d: &Map<String, Value>, key: &str) -> ApiResult<Vec<String>> {
     }
 }
 
-fn parse_new_task(st: &State, d: &Map<String, Value>) -> ApiResult<NewTask> {
+pub(super) fn parse_new_task(st: &State, d: &Map<String, Value>) -> ApiResult<NewTask> {
     reject_unmodeled(d)?;
     let mut memberships: Vec<Membership> = Vec::new();
     if let Some(raw) = d.get("memberships") {
