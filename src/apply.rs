@@ -212,9 +212,12 @@ impl Applier<'_> {
             }
             Action::CreateAsana { target, replaces } => {
                 let name = self.target.describe(&target.id);
+                // An item paired by the records (an issue) is named in the task, as a
+                // recovery hint for lost records.
+                let hint = (self.target.identity() == Identity::Record).then_some(name.as_str());
                 let a = self
                     .asana
-                    .create(&target.fields, None)
+                    .create(&target.fields, hint)
                     .await
                     .map_err(|e| self.fail(&name, "creating its Asana task", e))?;
                 if let Some(old) = replaces {
