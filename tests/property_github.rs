@@ -499,8 +499,8 @@ struct Pair {
     /// The task's values when a person deleted it (what Asana's trash gives back).
     deleted_task: Option<AF>,
     /// The issue the line at the end of the task's description names: the bridge ends
-    /// a task it creates from an issue with it; a person's plain-text description edit
-    /// replaces it.
+    /// a task it creates from an issue with it (a person's edit of the description keeps
+    /// it; its deletion is covered by tests/github_lost_state.rs).
     mark: Option<u64>,
 }
 
@@ -578,6 +578,13 @@ struct Case<'a> {
 /// default, so that the random search finds new disagreements, not the same known ones.
 fn known_bugs() -> bool {
     std::env::var_os("GH_PROPERTY_KNOWN_BUGS").is_some()
+}
+
+/// The line naming issue `n` at the end of a task's description, as rich text.
+fn mark_html(n: u64) -> String {
+    format!(
+        "Mirrored from GitHub: <a href=\"https://github.com/acme/app/issues/{n}\">acme/app#{n}</a>"
+    )
 }
 
 /// A task's plain notes without the line naming the issue it was made from, and that
@@ -755,13 +762,22 @@ impl<'a> Case<'a> {
 
     fn edit_task(&mut self, i: usize, edit: &AEdit) {
         let gid = self.pairs[i].gid.clone().expect("gid");
+        let mark = self.pairs[i].mark;
         let a = self.pairs[i].asana.as_mut().expect("task");
         let before = a.clone();
         a.apply(edit);
         let mut e = TaskEdit::default();
         match edit {
             AEdit::Title(v) => e.name = Some(v.clone()),
-            AEdit::Notes(v) => e.notes = Some(v.clone()),
+            // A person edits the text above the bridge's line, which stays (the notes
+            // drawn are plain words: nothing to escape).
+            AEdit::Notes(v) => match mark {
+                Some(n) if v.is_empty() => {
+                    e.html_notes = Some(format!("<body>{}</body>", mark_html(n)))
+                }
+                Some(n) => e.html_notes = Some(format!("<body>{v}\n{}</body>", mark_html(n))),
+                None => e.notes = Some(v.clone()),
+            },
             AEdit::Completed(v) => e.completed = Some(*v),
             AEdit::Tags(v) => e.tags = Some(v.clone()),
             AEdit::Assignee(v) => e.assignee = Some(v.clone()),
@@ -770,10 +786,6 @@ impl<'a> Case<'a> {
         // Asana moves modified_at for these fields (not for tags).
         if !matches!(edit, AEdit::Tags(_)) && before != *a {
             self.pairs[i].touched = true;
-        }
-        if matches!(edit, AEdit::Notes(_)) {
-            // Plain text replaces the whole description, the bridge's line included.
-            self.pairs[i].mark = None;
         }
         self.log.push(format!("edit task {gid}: {edit:?}"));
     }
@@ -1029,8 +1041,7 @@ impl<'a> Case<'a> {
     /// `fixed_lost_state_duplicates_a_pair_born_on_github`).
     ///
     /// Other pairs cannot be found again by anyone (an issue with a copied or pasted
-    /// footer, a task whose description a person replaced with its line), so histories
-    /// only lose the state where the bridge can recover it.
+    /// footer), so histories only lose the state where the bridge can recover it.
     fn lost_state_is_recoverable(&self) -> bool {
         self.pairs.iter().all(|p| match (&p.asana, &p.issue) {
             // An issue opened on GitHub: its task names it at the end of its description.
@@ -1759,6 +1770,25 @@ fn regression_github_histories_converge() {
             Op::LoseState,
             Op::Sync,
             edit_issue(0, GEdit::Title("Bravo".into())),
+        ],
+        // Pairs born on GitHub (seeded there, or an issue opened later) found again after
+        // a lost state folder by the line their task ends with; a notes edit of a task
+        // while the state is lost is a difference held until both sides agree; an edit
+        // from GitHub afterwards keeps the line.
+        vec![
+            Op::CreateIssue {
+                notes: "second note".into(),
+                closed: false,
+                labels: strings(&["ui"]),
+                logins: Vec::new(),
+            },
+            Op::Sync,
+            Op::LoseState,
+            edit_task(0, AEdit::Notes("third note".into())),
+            Op::Sync,
+            edit_issue(1, GEdit::Notes("first note".into())),
+            Op::Sync,
+            Op::LoseState,
         ],
     ];
     for ops in &histories {
