@@ -212,7 +212,10 @@ impl Applier<'_> {
             }
             Action::CreateAsana { target, replaces } => {
                 let name = self.target.describe(&target.id);
-                let (a, pending_custom) = self.create_asana(&target, &name, shared).await?;
+                // An item paired by the records (an issue) is named in the task, as a
+                // recovery hint for lost records.
+                let hint = (self.target.identity() == Identity::Record).then_some(name.as_str());
+                let (a, pending_custom) = self.create_asana(&target, &name, hint, shared).await?;
                 if let Some(old) = replaces {
                     self.state
                         .forget_pair(&old.asana_gid)
@@ -425,9 +428,10 @@ impl Applier<'_> {
         &self,
         target: &Item,
         name: &str,
+        hint: Option<&str>,
         shared: &Shared,
     ) -> Result<(Item, Vec<(Side, String)>), Failure> {
-        match self.asana.create(&target.fields, None).await {
+        match self.asana.create(&target.fields, hint).await {
             Ok(a) => Ok((a, Vec::new())),
             Err(e) if refuses_value(&e) && !target.fields.custom.is_empty() => {
                 lock(&shared.failures).push(ItemFailure {
@@ -440,7 +444,7 @@ impl Applier<'_> {
                 plain.custom.clear();
                 let a = self
                     .asana
-                    .create(&plain, None)
+                    .create(&plain, hint)
                     .await
                     .map_err(|e| self.fail(name, "creating its Asana task", e))?;
                 let pending = target

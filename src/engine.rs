@@ -267,6 +267,8 @@ pub async fn sync_link(
         )
         .collect();
     let mut asana_items = asana_view.items;
+    // What tasks say they were made from, as this link's target ids (see `pairing`).
+    plan::pairing::resolve_hints(&mut asana_items, identity, |id| target.describe(id));
     let mut target_items = target_view.items;
     for (i, summary) in summaries.iter().enumerate() {
         if settled[i] {

@@ -521,9 +521,11 @@ fn kill_9_mid_github_sync_then_rerun_converges_without_duplicates() {
                 // Adopted: paired by the records, the body left as the person wrote it.
                 let found: Vec<_> = issues.iter().filter(|i| i.title == t.name).collect();
                 assert_eq!(found.len(), 1, "{context}: {issues:#?}");
+                // The task ends with the line naming the issue it was made from.
+                let body = found[0].body.as_deref().unwrap_or_default();
                 assert_eq!(
-                    found[0].body.as_deref(),
-                    Some(t.notes.as_str()),
+                    t.notes,
+                    format!("{body}\nMirrored from GitHub: acme/app#{}", found[0].number),
                     "{context}"
                 );
             }

@@ -96,7 +96,12 @@ fn issues_become_tasks_without_being_edited() {
         .iter()
         .find(|t| t.name == "Crash on save")
         .expect("task");
-    assert_eq!(crash.notes, "Steps:\n1. save");
+    // The task names the issue it was made from in a line at the end of its description
+    // (a recovery hint for lost records: tests/github_lost_state.rs).
+    assert_eq!(
+        crash.notes,
+        format!("Steps:\n1. save\n\nMirrored from GitHub: acme/app#{n}")
+    );
     assert_eq!(crash.tags, vec!["bug".to_owned()]);
     assert_eq!(crash.assignee.as_deref(), Some("alice@example.com"));
     assert!(!crash.completed);

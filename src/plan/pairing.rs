@@ -16,14 +16,20 @@
 //!   a partner (the footer line of an issue body) only re-adopts an issue for an Asana
 //!   task that has no pair and was never let go (a create the bridge made and a crash
 //!   kept it from recording, or records that were lost). Anywhere else it is text: a
-//!   copied or pasted footer changes nothing in Asana.
+//!   copied or pasted footer changes nothing in Asana. Symmetrically, a task the bridge
+//!   made from an issue names that issue at the end of its description (read as the
+//!   Asana item's `partner`, resolved to the issue's id by [`resolve_hints`]): after lost
+//!   records, it re-adopts an issue that nothing else pairs and that carries no footer
+//!   (an issue opened on GitHub), when exactly one unpaired task names it. Two or more
+//!   (a copied task) pair none of them, and say so.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use asana_bridge_connector::{Identity, Item};
 
-use super::{Problem, Unreadable};
 use crate::records::{LetGo, PairRecord, Side, Tombstone};
+
+use super::{Problem, Unreadable};
 
 /// The lookups pairing needs.
 pub struct Known<'m, 'a> {
@@ -276,9 +282,225 @@ fn by_record<'a>(known: &Known<'_, 'a>, target: &'a [Item], out: &mut Pairing<'a
         }
         out.unclaimed.extend(items);
     }
+    by_task_hint(known, out);
+}
+
+/// Turns what Asana items say they were made from (their `partner`: `owner/name#12`, as
+/// the target's `describe` names an item) into the id of this link's target item it
+/// names, or `None` when it names another repository's item or the target is not paired
+/// by its records (a Markdown link never uses the line). Names compare ignoring ASCII
+/// case, as GitHub's owner and repository names do.
+pub fn resolve_hints(asana: &mut [Item], identity: Identity, describe: impl Fn(&str) -> String) {
+    for item in asana {
+        item.partner = item.partner.take().and_then(|hint| {
+            let (_, id) = hint.rsplit_once('#')?;
+            (identity == Identity::Record && describe(id).eq_ignore_ascii_case(&hint))
+                .then(|| id.to_owned())
+        });
+    }
+}
+
+/// After the records and footers: an unpaired item without a footer that exactly one
+/// unpaired task names (the line the bridge ends a task made from an issue with) is that
+/// task's. Several tasks naming it (a task copied with its line) pair none: all are left
+/// alone and reported, so that nothing is duplicated while it is unclear.
+fn by_task_hint<'a>(known: &Known<'_, 'a>, out: &mut Pairing<'a>) {
+    let noun = known.noun;
+    let mut naming: BTreeMap<&str, Vec<&'a str>> = BTreeMap::new();
+    for (gid, task) in known.asana_by_gid {
+        let Some(id) = task.partner.as_deref() else {
+            continue;
+        };
+        let unpaired = !known.records_by_gid.contains_key(gid)
+            && !known.tombstones.contains_key(gid)
+            && !out.target_for.contains_key(gid);
+        if unpaired {
+            naming.entry(id).or_default().push(gid);
+        }
+    }
+    if naming.is_empty() {
+        return;
+    }
+    let mut kept = Vec::new();
+    for item in std::mem::take(&mut out.unclaimed) {
+        let gids = naming
+            .get_mut(item.id.as_str())
+            .filter(|_| item.partner.is_none());
+        match gids.map(|g| g.as_mut_slice()) {
+            Some([gid]) => {
+                out.target_for.insert(gid, item);
+            }
+            Some(gids) if !gids.is_empty() => {
+                gids.sort_by(|a, b| natural(a).cmp(&natural(b)));
+                out.problem(
+                    item,
+                    format!(
+                        "Asana tasks {} all say they were made from this {noun} (the line \"Mirrored from GitHub\" at the end of their description: a copied task?); none of them is paired with it and nothing is created for them until only one keeps that line",
+                        gids.join(", ")
+                    ),
+                );
+                out.blocked.extend(gids.iter().map(|g| (*g).to_owned()));
+            }
+            _ => kept.push(item),
+        }
+    }
+    out.unclaimed = kept;
 }
 
 /// A sort key that orders numeric ids as numbers (`9` before `10`).
 fn natural(id: &str) -> (usize, &str) {
     (id.len(), id)
+}
+
+#[cfg(test)]
+mod tests {
+    use asana_bridge_connector::TaskFields;
+
+    use super::*;
+
+    fn item(id: &str, partner: Option<&str>) -> Item {
+        Item {
+            id: id.to_owned(),
+            fields: TaskFields {
+                title: format!("Item {id}"),
+                ..TaskFields::default()
+            },
+            modified_at: None,
+            partner: partner.map(str::to_owned),
+            revision: None,
+            bare: false,
+        }
+    }
+
+    /// Pairs `issues` with `tasks`, no records and no tombstones (a lost state), and
+    /// returns "issue with task" pairs, the unclaimed issues, the blocked tasks and the
+    /// problems' messages.
+    fn lost_state(
+        tasks: &[Item],
+        issues: &[Item],
+    ) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
+        let asana_by_gid: HashMap<&str, &Item> = tasks.iter().map(|t| (t.id.as_str(), t)).collect();
+        let none_records = HashMap::new();
+        let none_tombstones = HashMap::new();
+        let known = Known {
+            identity: Identity::Record,
+            noun: "issue",
+            asana_by_gid: &asana_by_gid,
+            records_by_gid: &none_records,
+            records_by_target: &none_records,
+            tombstones: &none_tombstones,
+        };
+        let out = pair(&known, issues, &[]);
+        let mut pairs: Vec<String> = out
+            .target_for
+            .iter()
+            .map(|(gid, i)| format!("{} with {gid}", i.id))
+            .collect();
+        pairs.sort();
+        let mut unclaimed: Vec<String> = out.unclaimed.iter().map(|i| i.id.clone()).collect();
+        unclaimed.sort();
+        (
+            pairs,
+            unclaimed,
+            out.blocked.into_iter().collect(),
+            out.problems.into_iter().map(|p| p.message).collect(),
+        )
+    }
+
+    /// A task naming an issue without a footer is its pair; a task naming an issue that a
+    /// footer already pairs, or that carries a footer, or that is not listed, pairs nothing.
+    #[test]
+    fn a_task_naming_an_issue_re_adopts_it_after_lost_records() {
+        let tasks = [
+            item("1", Some("12")),
+            item("2", Some("13")),
+            item("3", Some("14")),
+            item("4", Some("99")),
+            item("5", None),
+        ];
+        // 13 carries task 5's footer; 14 carries a footer naming a task not in the
+        // project (a pasted one).
+        let issues = [
+            item("12", None),
+            item("13", Some("5")),
+            item("14", Some("777")),
+            item("15", None),
+        ];
+        let (pairs, unclaimed, blocked, problems) = lost_state(&tasks, &issues);
+        assert_eq!(pairs, ["12 with 1", "13 with 5"]);
+        assert_eq!(unclaimed, ["14", "15"]);
+        assert!(blocked.is_empty() && problems.is_empty(), "{problems:?}");
+    }
+
+    /// Two tasks naming one issue (a task copied with its line): neither is paired,
+    /// nothing is created for them or the issue, and the message names both.
+    #[test]
+    fn two_tasks_naming_one_issue_pair_neither() {
+        let tasks = [item("10", Some("12")), item("9", Some("12"))];
+        let issues = [item("12", None)];
+        let (pairs, unclaimed, blocked, problems) = lost_state(&tasks, &issues);
+        assert!(
+            pairs.is_empty() && unclaimed.is_empty(),
+            "{pairs:?} {unclaimed:?}"
+        );
+        assert_eq!(blocked, ["10", "9"]);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].contains("Asana tasks 9, 10 all say"),
+            "{}",
+            problems[0]
+        );
+    }
+
+    /// A task whose issue is recorded with another task (a copy while the records
+    /// stand) takes nothing.
+    #[test]
+    fn a_recorded_issue_is_not_taken_by_a_copied_line() {
+        let tasks = [item("1", None), item("2", Some("12"))];
+        let issues = [item("12", None)];
+        let asana_by_gid: HashMap<&str, &Item> = tasks.iter().map(|t| (t.id.as_str(), t)).collect();
+        let rec = PairRecord {
+            asana_gid: "1".into(),
+            target_id: "12".into(),
+            base: TaskFields::default(),
+            asana: crate::records::Fingerprint::of(&tasks[0]),
+            target: crate::records::Fingerprint::of(&issues[0]),
+            asana_fields: None,
+            target_fields: None,
+            missing: None,
+        };
+        let by_gid = HashMap::from([("1", &rec)]);
+        let by_target = HashMap::from([("12", &rec)]);
+        let none_tombstones = HashMap::new();
+        let known = Known {
+            identity: Identity::Record,
+            noun: "issue",
+            asana_by_gid: &asana_by_gid,
+            records_by_gid: &by_gid,
+            records_by_target: &by_target,
+            tombstones: &none_tombstones,
+        };
+        let out = pair(&known, &issues, &[]);
+        assert_eq!(out.target_for.get("1").map(|i| i.id.as_str()), Some("12"));
+        assert!(!out.target_for.contains_key("2"));
+        assert!(out.problems.is_empty() && out.blocked.is_empty());
+    }
+
+    /// Hints become this link's ids only for a target paired by its records, and only
+    /// when they name this repository (ignoring case).
+    #[test]
+    fn hints_resolve_to_this_repositorys_issues() {
+        let describe = |id: &str| format!("Acme/App#{id}");
+        let mut tasks = vec![
+            item("1", Some("acme/app#12")),
+            item("2", Some("other/app#12")),
+            item("3", None),
+        ];
+        resolve_hints(&mut tasks, Identity::Record, describe);
+        let hints: Vec<Option<&str>> = tasks.iter().map(|t| t.partner.as_deref()).collect();
+        assert_eq!(hints, [Some("12"), None, None]);
+        let mut tasks = vec![item("1", Some("acme/app#12"))];
+        resolve_hints(&mut tasks, Identity::Partner, describe);
+        assert_eq!(tasks[0].partner, None);
+    }
 }

@@ -28,6 +28,10 @@
 //! `html_notes`, never as plain `notes`. A task whose rich description the Markdown
 //! cannot express exactly is remembered: its notes are an unknown field (the engine reads
 //! them as last synced) and a write of notes to it is refused before anything is sent.
+//!
+//! A task created from a GitHub issue (`create` given the issue's `owner/name#n` as
+//! partner) ends its description with a line linking that issue ([`crate::mark`]), sent in
+//! the same `POST /tasks`; a write of notes keeps the line a task was read with.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -43,9 +47,10 @@ use futures::{StreamExt, TryStreamExt};
 use tracing::{debug, warn};
 
 use crate::client::{AsanaClient, PAGE_SIZE, request_body};
-use crate::convert::{Description, is_in_project, read_description, to_item_described};
+use crate::convert::{Description, is_in_project, mark_of, read_description, to_item_described};
 use crate::echo::{WriteLog, Written};
 use crate::events;
+use crate::mark::{self, IssueRef};
 use crate::wire::{
     self, ListEnvelope, MembershipWrite, SectionTaskWrite, TagWrite, Task, TaskWrite,
 };
@@ -70,6 +75,9 @@ pub struct AsanaConnector {
     descriptions: Arc<std::sync::Mutex<HashMap<String, Option<String>>>>,
     /// The project's custom field settings, read when a write needs them.
     custom_settings: Arc<crate::custom_fields::SettingsCache>,
+    /// The issue line ([`crate::mark`]) of the descriptions read in this process, by task
+    /// (absent: the description has none), kept at the end of the notes written.
+    marks: Arc<std::sync::Mutex<HashMap<String, IssueRef>>>,
 }
 
 /// How much earlier than the feed's oldest event a `modified_since` listing starts. Both
@@ -95,6 +103,7 @@ impl AsanaConnector {
             hidden_assignee: Arc::default(),
             descriptions: Arc::default(),
             custom_settings: Arc::default(),
+            marks: Arc::default(),
         }
     }
 
@@ -207,7 +216,7 @@ impl AsanaConnector {
         }
         let descriptions: Vec<Description> = tasks.iter().map(read_description).collect();
         for (task, description) in tasks.iter().zip(&descriptions) {
-            self.note_description(&task.gid, description);
+            self.note_description(task, description);
         }
         for (task, description) in tasks.into_iter().zip(&descriptions) {
             let gid = task.gid.clone();
@@ -243,8 +252,9 @@ impl AsanaConnector {
         self.client.assignee_value(&workspace, email).await
     }
 
-    /// Remembers whether `task`'s description, as just read, can be written over.
-    fn note_description(&self, task: &str, description: &Description) {
+    /// Remembers whether `task`'s description, as just read, can be written over, and the
+    /// issue line it ends with.
+    fn note_description(&self, task: &Task, description: &Description) {
         let why = match description {
             Description::Inexpressible { reason, .. } => Some(reason.clone()),
             Description::Markdown(_) => None,
@@ -252,7 +262,31 @@ impl AsanaConnector {
         self.descriptions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(task.to_owned(), why);
+            .insert(task.gid.clone(), why);
+        let mut marks = self
+            .marks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match mark_of(task) {
+            Some(issue) => marks.insert(task.gid.clone(), issue),
+            None => marks.remove(&task.gid),
+        };
+    }
+
+    /// `html_notes` for `notes` written to `task`: its issue line, if it was read with one,
+    /// stays at the end.
+    fn html_notes_for(&self, task: &str, notes: &str) -> Result<String, ConnectorError> {
+        let html = wire::html_notes(notes).map_err(ConnectorError::InvalidData)?;
+        let mark = self
+            .marks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(task)
+            .cloned();
+        Ok(match mark {
+            Some(issue) => mark::append_html(&html, &issue),
+            None => html,
+        })
     }
 
     /// Refuses a write of notes over a description the Markdown cannot express exactly
@@ -270,9 +304,10 @@ impl AsanaConnector {
             None => {
                 let request = Request::get(format!("/tasks/{task}"))
                     .query("opt_fields", wire::opt_fields(wire::DESCRIPTION_FIELDS));
-                let current: Task = self.client.data(request).await?;
+                let mut current: Task = self.client.data(request).await?;
+                current.gid = task.to_owned();
                 let description = read_description(&current);
-                self.note_description(task, &description);
+                self.note_description(&current, &description);
                 match description {
                     Description::Inexpressible { reason, .. } => Some(reason),
                     Description::Markdown(_) => None,
@@ -532,7 +567,7 @@ impl Connector for AsanaConnector {
     async fn create(
         &self,
         fields: &TaskFields,
-        _partner: Option<&str>,
+        partner: Option<&str>,
     ) -> Result<Item, ConnectorError> {
         let fields = fields.clone().canonical();
         let assignee = match &fields.assignee {
@@ -559,9 +594,16 @@ impl Connector for AsanaConnector {
                     .collect(),
             )
         };
+        // A task made from a GitHub issue names it at the end of its description (only a
+        // recovery hint: see `crate::mark`); any other partner is not written.
+        let mut html_notes =
+            wire::html_notes(&fields.notes).map_err(ConnectorError::InvalidData)?;
+        if let Some(issue) = partner.and_then(IssueRef::parse) {
+            html_notes = mark::append_html(&html_notes, &issue);
+        }
         let mut write = TaskWrite {
             name: Some(fields.title.clone()),
-            html_notes: Some(wire::html_notes(&fields.notes).map_err(ConnectorError::InvalidData)?),
+            html_notes: Some(html_notes),
             completed: Some(fields.completed),
             assignee,
             projects: Some(vec![self.project.clone()]),
@@ -607,7 +649,7 @@ impl Connector for AsanaConnector {
         let html_notes = match &patch.notes {
             Some(notes) => {
                 self.check_notes_writable(task).await?;
-                Some(wire::html_notes(notes).map_err(ConnectorError::InvalidData)?)
+                Some(self.html_notes_for(task, notes)?)
             }
             None => None,
         };

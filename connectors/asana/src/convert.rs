@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use asana_bridge_connector::{ConnectorError, Due, Item, TaskFields};
 
+use crate::mark::{self, IssueRef};
 use crate::wire::Task;
 
 /// Whether `task` has a membership in `project` (a task removed from the project, or a
@@ -51,19 +52,30 @@ impl Description {
 /// Reads `task`'s description: `html_notes` as Markdown (without the final line break:
 /// the common model's notes have none), checked by converting it back. An answer with
 /// plain `notes` but no `html_notes` is inexpressible too: plain text is not Markdown.
+/// The bridge's line naming a GitHub issue ([`mark_of`]) is left out.
 #[must_use]
 pub fn read_description(task: &Task) -> Description {
-    let inexpressible = |reason: String| Description::Inexpressible {
-        plain: task.notes.clone().unwrap_or_default(),
-        reason,
-    };
     let Some(html) = task.html_notes.as_deref() else {
         return match task.notes.as_deref() {
             None | Some("") => Description::Markdown(String::new()),
-            Some(_) => inexpressible("Asana did not return its rich text".into()),
+            Some(_) => Description::Inexpressible {
+                plain: task.notes.clone().unwrap_or_default(),
+                reason: "Asana did not return its rich text".into(),
+            },
         };
     };
-    let (lead, core, trail) = edge_breaks(html);
+    let (html, issue) = mark::split_html(html);
+    let inexpressible = |reason: String| {
+        let plain = task.notes.clone().unwrap_or_default();
+        Description::Inexpressible {
+            plain: match &issue {
+                Some(issue) => mark::strip_plain(&plain, issue),
+                None => plain,
+            },
+            reason,
+        }
+    };
+    let (lead, core, trail) = edge_breaks(&html);
     let mut markdown = match asana_bridge_richtext::to_markdown(&core) {
         Ok(markdown) => markdown,
         Err(e) => return inexpressible(e.to_string()),
@@ -82,6 +94,13 @@ pub fn read_description(task: &Task) -> Description {
         }
         (Err(e), _) | (_, Err(e)) => inexpressible(e.to_string()),
     }
+}
+
+/// The GitHub issue the bridge's line at the end of `task`'s description names, if it
+/// ends with one (see [`crate::mark`]).
+#[must_use]
+pub fn mark_of(task: &Task) -> Option<IssueRef> {
+    mark::split_html(task.html_notes.as_deref()?).1
 }
 
 /// Splits the line breaks at the very start and end of a description (plain text typed
@@ -130,6 +149,7 @@ pub fn to_item_described(
     project: &str,
     emails: &HashMap<String, String>,
 ) -> Result<Item, ConnectorError> {
+    let partner = mark_of(&task).map(|issue| issue.reference());
     let section = task.memberships.as_ref().and_then(|memberships| {
         memberships
             .iter()
@@ -177,7 +197,7 @@ pub fn to_item_described(
         id: task.gid,
         fields,
         modified_at,
-        partner: None,
+        partner,
         revision,
         bare: false,
     })

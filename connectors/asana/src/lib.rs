@@ -12,6 +12,8 @@
 //!   project's custom field settings (kept between runs).
 //! - [`directory_cache`]: workspaces' user directories kept on disk between runs.
 //! - [`rate_file`]: the workspace's real rate limit, learned from a `429`, kept between runs.
+//! - [`mark`]: the line naming the GitHub issue a task was created from, at the end of its
+//!   description (a recovery hint, never part of the notes).
 //! - [`echo`]: the bridge's own writes, so their echoes in the feed are dropped.
 //! - [`wire`]: the API's JSON shapes and the `opt_fields` the connector asks for.
 //! - [`listing`]: the workspaces and projects a token can see (`asana-bridge projects`).
@@ -30,6 +32,7 @@ pub mod directory_cache;
 pub mod echo;
 pub mod events;
 pub mod listing;
+pub mod mark;
 pub mod rate_file;
 pub mod subtasks;
 pub mod webhooks;

@@ -91,7 +91,10 @@ pub trait Connector: Send + Sync {
     async fn get_many(&self, ids: &[String]) -> Result<Vec<Item>, ConnectorError>;
 
     /// Creates an item. `partner` is the Asana gid it mirrors, for targets that record it
-    /// (Markdown front matter, GitHub body line); Asana ignores it.
+    /// (Markdown front matter, GitHub body line). For Asana, it names the target item the
+    /// task is made from (as the target's `describe` does), for a target paired by
+    /// [`Identity::Record`] only: a GitHub issue `owner/name#12` is written as a line at
+    /// the end of the description, a recovery hint read back as the item's `partner`.
     async fn create(
         &self,
         fields: &TaskFields,

@@ -325,7 +325,8 @@ pub struct Item {
     /// When the item last changed on its system, if the system says.
     pub modified_at: Option<jiff::Timestamp>,
     /// The Asana gid a target item says it mirrors (Markdown `asana_gid`, the GitHub body's
-    /// link line). Always `None` for Asana items.
+    /// link line). For an Asana item, the target item its description's recovery line
+    /// names (`owner/name#12` for a task made from a GitHub issue), if it has one.
     pub partner: Option<String>,
     /// An opaque revision of the whole item (Asana `modified_at`, a hash of the file's
     /// bytes, GitHub `updated_at`): equal revisions mean nothing changed.
