@@ -50,6 +50,51 @@ fn record(a: &Item, t: &Item) -> PairRecord {
     }
 }
 
+/// What a run reading every item would observe: each record's own items read (observed
+/// changed, which the planner must treat as it treats an unchanged side when they are
+/// equal), the rest apart.
+pub(super) fn observe_all(
+    records: &[PairRecord],
+    asana: &[Item],
+    target: &[Item],
+    unreadable: &[Unreadable],
+) -> (Vec<Observation>, Vec<Item>, Vec<Item>) {
+    let mut pairs: Vec<Observation> = records
+        .iter()
+        .map(|r| Observation {
+            record: r.clone(),
+            asana: Observed::Gone,
+            target: Observed::Gone,
+        })
+        .collect();
+    let mut new_asana = Vec::new();
+    for a in asana {
+        match pairs.iter_mut().find(|o| o.record.asana_gid == a.id) {
+            Some(o) => o.asana = Observed::Changed(Box::new(a.clone())),
+            None => new_asana.push(a.clone()),
+        }
+    }
+    let mut other_target = Vec::new();
+    for t in target {
+        match pairs.iter_mut().find(|o| o.record.target_id == t.id) {
+            Some(o) => o.target = Observed::Changed(Box::new(t.clone())),
+            None => other_target.push(t.clone()),
+        }
+    }
+    for bad in unreadable {
+        let named = pairs.iter_mut().find(|o| match &bad.partner {
+            Some(gid) => o.record.asana_gid == *gid,
+            None => bad.id.as_ref() == Some(&o.record.target_id),
+        });
+        if let Some(o) = named
+            && o.target == Observed::Gone
+        {
+            o.target = Observed::Unreadable;
+        }
+    }
+    (pairs, new_asana, other_target)
+}
+
 struct Case {
     policy: Policy,
     asana: Vec<Item>,
@@ -117,15 +162,17 @@ impl Case {
                 .map(|r| (r.asana_gid.clone(), Gone::Confirmed))
                 .collect()
         });
+        let (pairs, new_asana, other_target) =
+            observe_all(&self.records, &self.asana, &self.target, &self.unreadable);
         plan(&PlanInput {
             policy: self.policy,
             identity: self.identity,
             noun: "file",
-            asana: &self.asana,
-            target: &self.target,
+            pairs: &pairs,
+            new_asana: &new_asana,
+            other_target: &other_target,
             filled_in: &NONE_FILLED_IN,
             target_unreadable: &self.unreadable,
-            records: &self.records,
             intents: &self.intents,
             conflicts: &self.conflicts,
             tombstones: &self.tombstones,
