@@ -13,7 +13,7 @@ mod guards;
 mod missing;
 mod preview;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use asana_bridge_connector::Connector;
@@ -26,8 +26,8 @@ use crate::linkstate::LinkState;
 use crate::merge::Clocks;
 use crate::observe::{self, AsanaView, SideView};
 use crate::plan::quiet::SummaryIndex;
-use crate::plan::{self, Plan, PlanInput};
-use crate::records::{LinkMeta, Side, Tombstone};
+use crate::plan::{self, Gone, Plan, PlanInput};
+use crate::records::{ConflictRecord, Intent, LinkMeta, Side, Tombstone};
 
 /// How a sync run behaves.
 #[derive(Clone, Copy, Debug)]
@@ -182,13 +182,14 @@ pub async fn sync_link(
     progress: &indicatif::ProgressBar,
     cancel: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<LinkReport, StateError> {
+    let connectors = Connectors { asana, target };
     let state = LinkState::open(store, &link.name)?;
     let mut run = Run::start(link, &state, options)?;
     // Only a summary of each record is held while both sides are read (see `plan::quiet`).
     let summaries = state.summaries()?;
     let index = SummaryIndex::new(&summaries);
 
-    let mut seen = match observe_link(link, asana, target, &index, &run.meta, options).await {
+    let mut seen = match observe_link(link, &connectors, &index, &run.meta, options).await {
         Ok(seen) => seen,
         Err(stop) => return run.stop(stop),
     };
@@ -197,13 +198,18 @@ pub async fn sync_link(
         return run.stop(stop);
     }
     let gone = missing::what_became_of_the_missing(target, &index, &mut seen, &mut run).await;
-    let tombstones = state.tombstone_list()?;
+    let stored = Stored::load(&state)?;
     if !seen.full {
-        read_tasks_targets_name(asana, &index, &tombstones, &mut seen, &mut run.report).await;
+        read_tasks_targets_name(
+            asana,
+            &index,
+            &stored.tombstones,
+            &mut seen,
+            &mut run.report,
+        )
+        .await;
     }
 
-    let conflicts = state.conflict_list()?;
-    let intents = state.intent_list()?;
     let mapped = index.len();
     let Observations {
         asana: asana_view,
@@ -216,60 +222,42 @@ pub async fn sync_link(
         &index,
         asana_view,
         target_view,
-        &conflicts,
-        asana,
-        target,
+        &stored.conflicts,
+        &connectors,
     )?;
     drop(index);
     drop(summaries);
     let asana_failures = gathered.asana_failures.len();
     run.report.failures.extend(gathered.asana_failures);
     run.report.failures.extend(gathered.target_failures);
-    let plan = plan::plan(&PlanInput {
-        policy: link.conflict,
-        identity: target.identity(),
-        noun: noun(target.kind()),
-        pairs: &gathered.pairs,
-        new_asana: &gathered.new_asana,
-        other_target: &gathered.other_target,
-        target_unreadable: &gathered.target_unreadable,
-        intents: &intents,
-        conflicts: &conflicts,
-        tombstones: &tombstones,
-        gone: &gone,
-        on_delete: link.on_delete,
-        import_completed: link.import_completed,
-        tags_ignore_case: target.tags_ignore_case(),
-        filled_in: &gathered.filled_in,
-        clocks: Clocks {
-            asana_ahead: meaningful(asana.clock_offset()),
-            target_ahead: meaningful(target.clock_offset()),
-        },
-    });
-    // The plan holds what it needs: an import's items are not kept twice while it runs.
-    let asana_named = gathered.asana_named;
-    drop(gathered.pairs);
-    drop(gathered.new_asana);
-    drop(gathered.other_target);
-    report_plan_problems(link, &plan, asana, target, &mut run.report);
+    let plan = plan_link(link, &connectors, gathered.planned, &stored, &gone);
+    report_plan_problems(link, &plan, &connectors, &mut run.report);
 
     if let Err(stop) = guards::no_mass_deletion(&plan, mapped, options) {
         run.report.plan = Some(plan);
         return run.stop(stop);
     }
     if options.dry_run {
-        return Ok(preview::dry_run(run.report, plan, mapped, &conflicts));
+        return Ok(preview::dry_run(
+            run.report,
+            plan,
+            mapped,
+            &stored.conflicts,
+        ));
     }
 
     // A pair blocked by a problem whose task Asana changed must have that change read
-    // again once the problem is fixed: the cursor stays.
-    let blocked_changed = plan.blocked.iter().any(|gid| asana_named.contains(gid));
+    // again once the problem is fixed.
+    let blocked_changed = plan
+        .blocked
+        .iter()
+        .any(|gid| gathered.asana_named.contains(gid));
     let applied = apply(
         link,
-        &Connectors { asana, target },
+        &connectors,
         store,
         &run,
-        !tombstones.is_empty(),
+        !stored.tombstones.is_empty(),
         plan,
         progress,
         cancel,
@@ -279,16 +267,8 @@ pub async fn sync_link(
     if !run.report.has_errors() {
         run.meta.last_success = Some(run.now.clone());
     }
-    // Cursors advance only after a run that applied everything it read from Asana: a
-    // failed item's change is seen again next time. A problem with a target item alone (a
-    // broken file) does not hold them back: the target is listed again. A postponed create
-    // must be tried again: the change feed must name its task again.
-    let clean = run.report.fatal.is_none()
-        && apply_failures == 0
-        && asana_failures == 0
-        && !blocked_changed
-        && run.report.counts.postponed == 0;
-    if clean {
+    let held_back = apply_failures > 0 || asana_failures > 0 || blocked_changed;
+    if cursors::may_advance(&run.report, held_back) {
         cursors::advance(asana, cursor, full, &mut run).await;
     }
     run.report.mapped = state.pairs.len();
@@ -306,8 +286,7 @@ struct Connectors<'c> {
 /// the target in full unless it is known unchanged.
 async fn observe_link(
     link: &LinkConfig,
-    asana: &dyn Connector,
-    target: &dyn Connector,
+    &Connectors { asana, target }: &Connectors<'_>,
     index: &SummaryIndex<'_>,
     meta: &LinkMeta,
     options: SyncOptions,
@@ -401,12 +380,60 @@ async fn read_tasks_targets_name(
     }
 }
 
+/// What the link's state holds besides its pairs, as the planner needs it.
+struct Stored {
+    intents: Vec<Intent>,
+    conflicts: Vec<ConflictRecord>,
+    tombstones: Vec<Tombstone>,
+}
+
+impl Stored {
+    fn load(state: &LinkState) -> Result<Self, StateError> {
+        Ok(Self {
+            intents: state.intent_list()?,
+            conflicts: state.conflict_list()?,
+            tombstones: state.tombstone_list()?,
+        })
+    }
+}
+
+/// Plans the gathered pairs (pure). They are dropped once planned: the plan holds what it
+/// needs, and an import's items are not kept twice while it runs.
+fn plan_link(
+    link: &LinkConfig,
+    &Connectors { asana, target }: &Connectors<'_>,
+    planned: gather::Planned,
+    stored: &Stored,
+    gone: &BTreeMap<String, Gone>,
+) -> Plan {
+    plan::plan(&PlanInput {
+        policy: link.conflict,
+        identity: target.identity(),
+        noun: noun(target.kind()),
+        pairs: &planned.pairs,
+        new_asana: &planned.new_asana,
+        other_target: &planned.other_target,
+        target_unreadable: &planned.target_unreadable,
+        intents: &stored.intents,
+        conflicts: &stored.conflicts,
+        tombstones: &stored.tombstones,
+        gone,
+        on_delete: link.on_delete,
+        import_completed: link.import_completed,
+        tags_ignore_case: target.tags_ignore_case(),
+        filled_in: &planned.filled_in,
+        clocks: Clocks {
+            asana_ahead: meaningful(asana.clock_offset()),
+            target_ahead: meaningful(target.clock_offset()),
+        },
+    })
+}
+
 /// Reports the planner's problems, one error line per item.
 fn report_plan_problems(
     link: &LinkConfig,
     plan: &Plan,
-    asana: &dyn Connector,
-    target: &dyn Connector,
+    &Connectors { asana, target }: &Connectors<'_>,
     report: &mut LinkReport,
 ) {
     for problem in &plan.problems {

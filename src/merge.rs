@@ -96,8 +96,8 @@ pub struct SyncPair {
     pub decisions: Vec<Decision>,
     /// Conflicts to record (new or still open).
     pub conflicts: Vec<ConflictRecord>,
-    /// Ids of recorded conflicts that are settled now.
-    pub settled: Vec<String>,
+    /// Ids of recorded conflicts resolved now (closed by this sync).
+    pub resolved: Vec<String>,
 }
 
 impl SyncPair {
@@ -112,7 +112,7 @@ impl SyncPair {
     pub fn is_noop(&self) -> bool {
         !self.writes()
             && self.decisions.is_empty()
-            && self.settled.is_empty()
+            && self.resolved.is_empty()
             && self.previous.as_ref().is_some_and(|r| {
                 r.target_id == self.target.id
                     && r.asana.revision == self.asana.revision
@@ -152,7 +152,7 @@ pub fn merge_pair(
     let mut held = Vec::new();
     let mut decisions = Vec::new();
     let mut open_conflicts = Vec::new();
-    let mut settled = Vec::new();
+    let mut resolved = Vec::new();
 
     for field in Field::ALL {
         let (a_changed, t_changed) = match previous {
@@ -262,11 +262,11 @@ pub fn merge_pair(
         if let Some(c) = recorded
             && !held.contains(&field)
         {
-            settled.push(c.id.clone());
+            resolved.push(c.id.clone());
         }
     }
-    // A deletion conflict on a pair whose both sides exist again is settled too.
-    settled.extend(
+    // A deletion conflict on a pair whose both sides exist again is resolved too.
+    resolved.extend(
         conflicts
             .iter()
             .filter(|c| c.field.is_none())
@@ -284,7 +284,7 @@ pub fn merge_pair(
         held,
         decisions,
         conflicts: open_conflicts,
-        settled,
+        resolved,
     }
 }
 

@@ -166,7 +166,7 @@ pub enum Action {
     /// A deletion on one side against an edit on the other, left to the user. `record` is
     /// the pair's record as it must now stand (see [`PairRecord::held_deletion`]).
     /// `superseded`: ids of the pair's field conflicts, which the deletion conflict
-    /// replaces (a field cannot be settled on a side that is gone).
+    /// replaces (a field conflict cannot be resolved on a side that is gone).
     HoldDeletion {
         conflict: ConflictRecord,
         record: PairRecord,

@@ -65,7 +65,7 @@ pub struct Fingerprint {
 
 impl Fingerprint {
     /// The digest of a field held unsynced (a held conflict, a refused value): no value
-    /// hashes to it, so the field reads as changed on every run until it is settled.
+    /// hashes to it, so the field reads as changed on every run until its conflict is resolved.
     pub const UNSYNCED: u64 = 0;
 
     /// The fingerprint of `item` as it is now.

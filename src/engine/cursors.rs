@@ -3,7 +3,17 @@
 
 use asana_bridge_connector::{Changes, Connector};
 
-use super::Run;
+use super::{LinkReport, Run};
+
+/// Whether a run may move the cursors on: only after it applied everything it read from
+/// Asana (`held_back`: an item failed to apply, an Asana task could not be read, or a
+/// pair blocked by a problem has a change from Asana), so that what it could not take in
+/// is read again next time. A problem with a target item alone (a broken file) does not
+/// hold them back: the target is listed again. A postponed create must be tried again:
+/// the change feed must name its task again.
+pub(super) fn may_advance(report: &LinkReport, held_back: bool) -> bool {
+    report.fatal.is_none() && !held_back && report.counts.postponed == 0
+}
 
 /// After a clean run (everything read from Asana applied): records a full listing, and
 /// keeps `cursor`, moved past the echoes of the run's own writes.

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use asana_bridge_connector::{Connector, Field, Item};
 use asana_bridge_state::StateError;
 
+use super::Connectors;
 use crate::failure::ItemFailure;
 use crate::linkstate::LinkState;
 use crate::observe::SideView;
@@ -14,8 +15,21 @@ use crate::plan::quiet::{self, SummaryIndex};
 use crate::plan::{Observation, Observed, Unreadable};
 use crate::records::{ConflictRecord, PairRecord, Side};
 
-/// The planner's share of a run's observations.
+/// A run's observations, sorted for the steps after observing.
 pub(super) struct Gathered {
+    /// What the planner is given.
+    pub planned: Planned,
+    /// The tasks this run read from Asana as changed, gone or unreadable: a pair blocked by
+    /// a problem must see them again once the problem is fixed.
+    pub asana_named: HashSet<String>,
+    /// Items that could not be read. Asana's keep the cursor where it is (those tasks
+    /// must be read again); the target's are seen again by listing it.
+    pub asana_failures: Vec<ItemFailure>,
+    pub target_failures: Vec<ItemFailure>,
+}
+
+/// The planner's share of a run's observations.
+pub(super) struct Planned {
     /// The recorded pairs that are not quiet, with how each side was observed.
     pub pairs: Vec<Observation>,
     /// Asana tasks no record pairs.
@@ -25,13 +39,6 @@ pub(super) struct Gathered {
     pub target_unreadable: Vec<Unreadable>,
     /// Fields read as last seen, by side and item id (see [`read_unknown_as_last_seen`]).
     pub filled_in: HashMap<(Side, String), Vec<Field>>,
-    /// The tasks this run read from Asana as changed, gone or unreadable: a pair blocked by
-    /// a problem must see them again once the problem is fixed.
-    pub asana_named: HashSet<String>,
-    /// Items that could not be read. Asana's keep the cursor where it is (those tasks
-    /// must be read again); the target's are seen again by listing it.
-    pub asana_failures: Vec<ItemFailure>,
-    pub target_failures: Vec<ItemFailure>,
 }
 
 /// Gathers the pairs to plan: every recorded pair but the quiet ones (see
@@ -42,8 +49,7 @@ pub(super) fn pairs_to_plan(
     asana: SideView,
     target: SideView,
     conflicts: &[ConflictRecord],
-    asana_connector: &dyn Connector,
-    target_connector: &dyn Connector,
+    connectors: &Connectors<'_>,
 ) -> Result<Gathered, StateError> {
     let quiet = quiet::untouched(
         index,
@@ -84,23 +90,25 @@ pub(super) fn pairs_to_plan(
         read_unknown_as_last_seen(
             &mut observation,
             Side::Asana,
-            asana_connector,
+            connectors.asana,
             &mut filled_in,
         );
         read_unknown_as_last_seen(
             &mut observation,
             Side::Target,
-            target_connector,
+            connectors.target,
             &mut filled_in,
         );
         pairs.push(observation);
     }
     Ok(Gathered {
-        pairs,
-        new_asana: asana.others,
-        other_target: target.others,
-        target_unreadable: target.unreadable,
-        filled_in,
+        planned: Planned {
+            pairs,
+            new_asana: asana.others,
+            other_target: target.others,
+            target_unreadable: target.unreadable,
+            filled_in,
+        },
         asana_named,
         asana_failures: asana.failures,
         target_failures: target.failures,

@@ -31,7 +31,7 @@ fn conflicts_after(recorded: &[ConflictRecord], actions: &[Action]) -> usize {
     for action in actions {
         match action {
             Action::Sync(pair) => {
-                for id in &pair.settled {
+                for id in &pair.resolved {
                     open.remove(id.as_str());
                 }
                 for c in &pair.conflicts {

@@ -329,7 +329,7 @@ fn a_resolution_settles_a_manual_conflict() {
     let s = only_sync(&c.plan()).clone();
     assert_eq!(s.to_asana.title.as_deref(), Some("T"));
     assert!(s.held.is_empty());
-    assert_eq!(s.settled, vec![id]);
+    assert_eq!(s.resolved, vec![id]);
 }
 
 #[test]
@@ -992,3 +992,107 @@ fn a_moved_file_stripped_of_its_front_matter_is_neither_new_nor_a_deletion() {
 static NONE_FILLED_IN: std::sync::LazyLock<
     std::collections::HashMap<(crate::records::Side, String), Vec<asana_bridge_connector::Field>>,
 > = std::sync::LazyLock::new(std::collections::HashMap::new);
+
+/// The plan for `pairs` as observed, nothing else read, every missing item confirmed gone.
+fn plan_observed(pairs: &[Observation], policy: Policy) -> Plan {
+    let gone: BTreeMap<String, Gone> = pairs
+        .iter()
+        .map(|o| (o.record.asana_gid.clone(), Gone::Confirmed))
+        .collect();
+    plan(&PlanInput {
+        policy,
+        identity: Identity::Partner,
+        noun: "file",
+        pairs,
+        new_asana: &[],
+        other_target: &[],
+        target_unreadable: &[],
+        filled_in: &NONE_FILLED_IN,
+        intents: &[],
+        conflicts: &[],
+        tombstones: &[],
+        gone: &gone,
+        on_delete: OnDelete::Delete,
+        import_completed: true,
+        tags_ignore_case: false,
+        clocks: Clocks::default(),
+    })
+}
+
+/// The synced pair "1"/"one.md" of [`Case::synced`], observed as `asana` and `target`.
+fn observed(asana: Observed, target: Observed) -> Observation {
+    let c = Case::synced(|_| {}, |_| {});
+    Observation {
+        record: c.records[0].clone(),
+        asana,
+        target,
+    }
+}
+
+#[test]
+fn an_unchanged_side_is_planned_as_its_record_remembers_it() {
+    let mut edited = file("one.md", Some("1"), fields("One"), 300);
+    edited.fields.title = "One, edited".into();
+    let p = plan_observed(
+        &[observed(
+            Observed::Unchanged,
+            Observed::Changed(Box::new(edited)),
+        )],
+        Policy::Newest,
+    );
+    let s = only_sync(&p);
+    assert_eq!(s.to_asana.title.as_deref(), Some("One, edited"));
+    assert_eq!(s.asana.fields.title, "One", "Asana's side as recorded");
+    assert_eq!(s.asana.revision.as_deref(), Some("rev-100"));
+
+    let both = plan_observed(
+        &[observed(Observed::Unchanged, Observed::Unchanged)],
+        Policy::Newest,
+    );
+    assert!(both.actions.is_empty(), "{:#?}", both.actions);
+}
+
+#[test]
+fn a_task_that_cannot_be_read_leaves_its_pair_alone() {
+    for target in [
+        Observed::Unchanged,
+        Observed::Gone,
+        Observed::Changed(Box::new(file("one.md", Some("1"), fields("Two"), 300))),
+    ] {
+        let p = plan_observed(&[observed(Observed::Unreadable, target)], Policy::Newest);
+        assert!(p.actions.is_empty(), "{:#?}", p.actions);
+        assert!(p.blocked.contains("1"));
+    }
+    // Gone, the same task deletes its unchanged file.
+    let p = plan_observed(
+        &[observed(Observed::Gone, Observed::Unchanged)],
+        Policy::Newest,
+    );
+    assert!(matches!(p.actions[..], [Action::DeleteTarget { .. }]));
+}
+
+#[test]
+fn a_side_its_record_knows_gone_stays_gone_when_observed_unchanged() {
+    // A deletion in Asana held against an edit of the file, under `manual`: on the next
+    // run the change feed does not name the task again (it is unchanged since), and the
+    // held deletion must stand, not turn into a Sync with the task recalled.
+    let c = Case::synced(|_| {}, |_| {});
+    let mut edited = fields("One");
+    edited.title = "One, edited".into();
+    let held = c.records[0].held_deletion(Side::Asana, &edited);
+    let mut file_now = file("one.md", Some("1"), edited, 300);
+    file_now.revision = Some("hash-300".into());
+    let p = plan_observed(
+        &[Observation {
+            record: held,
+            asana: Observed::Unchanged,
+            target: Observed::Changed(Box::new(file_now)),
+        }],
+        Policy::Manual,
+    );
+    assert!(
+        matches!(p.actions[..], [Action::HoldDeletion { .. }]),
+        "{:#?}",
+        p.actions
+    );
+}
