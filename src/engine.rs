@@ -44,7 +44,7 @@ pub struct SyncOptions {
     /// change feed is at-most-once, so a periodic full listing catches what it missed.
     pub full_scan_every: jiff::SignedDuration,
     /// The target is known not to have changed since the last run (its watcher saw
-    /// nothing): stand its items in from the records instead of listing it.
+    /// nothing): every recorded item is observed unchanged instead of listing it.
     pub target_unchanged: bool,
     /// How long a mapped target item must stay missing before its absence counts as a
     /// deletion (`watch`: editors' atomic saves, checkouts); `None`: at once (`sync`).
