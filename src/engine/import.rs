@@ -8,7 +8,7 @@
 //! one left out when the link does not import those), and nothing can be deleted. Any
 //! other link, and every dry run, takes the ordinary way.
 
-use asana_bridge_connector::{Changes, PageToken};
+use asana_bridge_connector::Changes;
 use asana_bridge_state::{StateError, Store};
 
 use super::{
@@ -69,17 +69,14 @@ pub(super) async fn stream(
     let stored = Stored::default();
     let gone = std::collections::BTreeMap::new();
     let mut held_back = false;
-    let mut token: Option<PageToken> = None;
+    // The next page is read while the current one is applied.
+    let mut page = asana.list_page(None).await;
     loop {
-        if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst)) {
-            held_back = true;
-            break;
-        }
-        let page = match asana.list_page(token.take()).await {
-            Ok(page) => page,
+        let current = match page {
+            Ok(current) => current,
             Err(e) => return Ok(Err(Stop::listing(&project, &e))),
         };
-        for bad in page.errors {
+        for bad in current.errors {
             held_back = true;
             run.report.failures.push(ItemFailure {
                 item: bad
@@ -90,21 +87,31 @@ pub(super) async fn stream(
             });
         }
         let planned = Planned {
-            new_asana: page.items,
+            new_asana: current.items,
             ..Planned::default()
         };
         let plan = plan_link(link, connectors, planned, &stored, &gone);
         report_plan_problems(link, &plan, connectors, &mut run.report);
-        let applied = apply(link, connectors, store, run, false, plan, progress, cancel).await?;
-        if take_applied(&mut run.report, applied) > 0 {
+        let next = current.next.map(|token| asana.list_page(Some(token)));
+        let (applied, next) = tokio::join!(
+            apply(link, connectors, store, run, false, plan, progress, cancel),
+            async {
+                match next {
+                    Some(next) => Some(next.await),
+                    None => None,
+                }
+            }
+        );
+        if take_applied(&mut run.report, applied?) > 0 {
             held_back = true;
         }
-        if run.report.fatal.is_some() {
-            break;
+        let cancelled = cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst));
+        if cancelled {
+            held_back = true;
         }
-        match page.next {
-            Some(next) => token = Some(next),
-            None => break,
+        match next {
+            Some(next) if run.report.fatal.is_none() && !cancelled => page = next,
+            _ => break,
         }
     }
     Ok(Ok(Streamed { cursor, held_back }))
