@@ -408,7 +408,7 @@ impl Applier<'_> {
                 .upsert_conflict(conflict, &self.now)
                 .map_err(Failure::State)?;
         }
-        for id in &pair.settled {
+        for id in &pair.resolved {
             self.state.conflicts.remove(id).map_err(Failure::State)?;
         }
         if pair.previous.is_none() {
@@ -643,7 +643,7 @@ impl Applier<'_> {
     }
 
     /// Stores the record of a pair as both sides are now. Held fields keep the fingerprints
-    /// they had (or none, on a new pair), so they stay in conflict until settled.
+    /// they had (or none, on a new pair), so they stay in conflict until resolved.
     fn record(
         &self,
         base: &TaskFields,

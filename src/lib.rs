@@ -7,9 +7,10 @@
 //! - [`records`]: what the engine remembers per link (pairs, fingerprints, intents, conflicts).
 //! - [`linkstate`]: a link's tables in the state store.
 //! - [`merge`]: the field-level three-way merge of one pair (pure).
-//! - [`plan`]: the sync decision for a whole link (pure): items + state -> actions.
+//! - [`plan`]: the sync decision for a whole link (pure): observations + state -> actions.
 //! - [`apply`]: performs a plan, recording state after each action.
-//! - [`observe`]: reads both sides for a run, keeping only what may need planning.
+//! - [`observe`]: reads both sides for a run: each recorded pair's side unchanged,
+//!   changed, gone or unreadable, and the items no record pairs.
 //! - [`engine`]: one link's sync: observe, plan, guard, apply or print.
 //! - [`failure`]: one item that could not be synced this run (from observe or apply).
 //! - [`report`]: summaries, dry-run diffs, error lines, JSON.

@@ -150,6 +150,6 @@ mod tests {
         state.pairs.put("1", &held).unwrap();
         state.forget_pair("2").unwrap();
         assert_eq!(state.summaries().unwrap(), vec![held.summary()]);
-        assert!(!held.summary().asana_faithful, "Asana's side is known gone");
+        assert!(!held.summary().asana_exact, "Asana's side is known gone");
     }
 }

@@ -114,8 +114,8 @@ pub struct SyncPair {
     pub decisions: Vec<Decision>,
     /// Conflicts to record (new or still open).
     pub conflicts: Vec<ConflictRecord>,
-    /// Ids of recorded conflicts that are settled now.
-    pub settled: Vec<String>,
+    /// Ids of recorded conflicts resolved now (closed by this sync).
+    pub resolved: Vec<String>,
 }
 
 impl SyncPair {
@@ -130,7 +130,7 @@ impl SyncPair {
     pub fn is_noop(&self) -> bool {
         !self.writes()
             && self.decisions.is_empty()
-            && self.settled.is_empty()
+            && self.resolved.is_empty()
             && self.previous.as_ref().is_some_and(|r| {
                 r.target_id == self.target.id
                     && r.asana.revision == self.asana.revision
@@ -170,7 +170,7 @@ pub fn merge_pair(
     let mut held = Vec::new();
     let mut decisions = Vec::new();
     let mut open_conflicts = Vec::new();
-    let mut settled = Vec::new();
+    let mut resolved = Vec::new();
 
     for field in Field::ALL {
         let (a_changed, t_changed) = match previous {
@@ -280,7 +280,7 @@ pub fn merge_pair(
         if let Some(c) = recorded
             && !held.contains(&field)
         {
-            settled.push(c.id.clone());
+            resolved.push(c.id.clone());
         }
     }
     let custom = merge_custom(rules, asana, target, previous, conflicts, &mut base);
@@ -288,9 +288,9 @@ pub fn merge_pair(
     to_target.custom = custom.to_target;
     decisions.extend(custom.decisions);
     open_conflicts.extend(custom.conflicts);
-    settled.extend(custom.settled);
-    // A deletion conflict on a pair whose both sides exist again is settled too.
-    settled.extend(
+    resolved.extend(custom.resolved);
+    // A deletion conflict on a pair whose both sides exist again is resolved too.
+    resolved.extend(
         conflicts
             .iter()
             .filter(|c| c.is_deletion())
@@ -309,7 +309,7 @@ pub fn merge_pair(
         held_custom: custom.held,
         decisions,
         conflicts: open_conflicts,
-        settled,
+        resolved,
     }
 }
 
@@ -399,7 +399,7 @@ struct CustomMerge {
     held: Vec<String>,
     decisions: Vec<Decision>,
     conflicts: Vec<ConflictRecord>,
-    settled: Vec<String>,
+    resolved: Vec<String>,
 }
 
 /// Sets custom field `name` of `to` to its value in `from` (or clears it).
@@ -555,7 +555,7 @@ fn merge_custom(
         if let Some(c) = recorded
             && !out.held.contains(&name)
         {
-            out.settled.push(c.id.clone());
+            out.resolved.push(c.id.clone());
         }
     }
     out

@@ -1,28 +1,30 @@
-//! Reading both sides of a link for one run, page by page, keeping only what may need
-//! planning.
+//! Reading both sides of a link for one run, page by page: how each recorded pair's item
+//! stands on each side ([`Observed`]), and the items no record pairs.
 //!
-//! Every item is classified against the link's [`PairSummary`]s as it arrives
-//! ([`SummaryIndex::classify`]): one exactly as its record remembers it is dropped and
-//! its side marked [`Seen::AsRecorded`]; anything else is kept. Asana is read through
-//! its change feed when it can (one events request, then only the changed tasks: every
-//! other task is as recorded), in full otherwise.
+//! Every item is checked against the link's [`PairSummary`](crate::records::PairSummary)s
+//! as it arrives: a pair's own item exactly as its record remembers it
+//! ([`quiet::as_recorded`]) is dropped and observed [`Observed::Unchanged`]; one that is
+//! not is kept as [`Observed::Changed`]; an item that is no pair's own (new, renamed,
+//! copied) is kept apart. Asana is read through its change feed when it can (one events
+//! request, then only the changed tasks: every other task is unchanged), in full otherwise.
 
 use std::collections::BTreeSet;
 
 use asana_bridge_connector::{Changes, Connector, ConnectorError, Item, PageToken};
 
 use crate::failure::ItemFailure;
-use crate::plan::Unreadable;
-use crate::plan::quiet::{Seen, SummaryIndex};
+use crate::plan::quiet::{self, SummaryIndex};
+use crate::plan::{Observed, Unreadable};
 use crate::records::Side;
 
 /// One side as a run saw it.
 #[derive(Debug, Default)]
 pub struct SideView {
-    /// Items kept for planning.
-    pub items: Vec<Item>,
-    /// How each recorded pair's item on this side was seen, by summary position.
-    pub seen: Vec<Seen>,
+    /// How each recorded pair's own item on this side was observed, by summary position.
+    pub pairs: Vec<Observed>,
+    /// Items read that are not taken as a pair's own item: on Asana, tasks no record
+    /// pairs; on the target, new, renamed or copied items (pairing decides about them).
+    pub others: Vec<Item>,
     /// Items that could not be read, reported per item.
     pub failures: Vec<ItemFailure>,
     /// The same, for the planner (their pairs are left alone).
@@ -30,33 +32,59 @@ pub struct SideView {
 }
 
 impl SideView {
-    fn new(pairs: usize) -> Self {
+    /// A view in which every recorded pair's item is observed `as`.
+    pub(crate) fn new(pairs: usize, observed: &Observed) -> Self {
         Self {
-            seen: vec![Seen::Absent; pairs],
+            pairs: vec![observed.clone(); pairs],
             ..Self::default()
         }
     }
 
-    /// Items on this side, kept or as recorded.
+    /// Items on this side: read, or unchanged and not read.
     #[must_use]
     pub fn present(&self) -> usize {
-        self.items.len() + self.seen.iter().filter(|s| **s == Seen::AsRecorded).count()
+        self.others.len()
+            + self
+                .pairs
+                .iter()
+                .filter(|o| matches!(o, Observed::Unchanged | Observed::Changed(_)))
+                .count()
     }
 
-    /// Takes `item` in: dropped when it is as recorded, kept otherwise. An item that only
-    /// names a pair (a copied file or issue body, a pasted footer) never decides how the
-    /// pair's own item was seen: it is kept, and the pair is planned with both.
+    /// Takes `item`, read from `side`, in: a pair's own item is observed unchanged (and
+    /// dropped) or changed; any other item is kept apart.
     pub(crate) fn take(&mut self, index: &SummaryIndex<'_>, side: Side, item: Item) {
-        match index.classify(side, &item) {
-            Some((at, Seen::AsRecorded)) => self.seen[at] = Seen::AsRecorded,
-            Some((at, seen)) => {
-                let own = side == Side::Asana || *index.summaries()[at].target_id == *item.id;
-                if own || self.seen[at] == Seen::Absent {
-                    self.seen[at] = seen;
-                }
-                self.items.push(item);
+        match index.of_own(side, &item.id) {
+            Some(at) if self.pairs[at] != Observed::Unreadable => {
+                self.pairs[at] = if quiet::as_recorded(&index.summaries()[at], side, &item) {
+                    Observed::Unchanged
+                } else {
+                    Observed::Changed(Box::new(item))
+                };
             }
-            None => self.items.push(item),
+            _ => self.others.push(item),
+        }
+    }
+
+    /// Marks the pairs whose item could not be read, once the whole side is read: the pair
+    /// an unreadable item names (by its partner, else by its recorded id), unless the
+    /// pair's own item was read after all (the unreadable one is then another item naming
+    /// it, and pairing leaves the pair alone).
+    pub(crate) fn mark_unreadable(&mut self, index: &SummaryIndex<'_>, side: Side) {
+        for bad in &self.unreadable {
+            let at = match side {
+                Side::Asana => bad.id.as_deref().and_then(|id| index.of_gid(id)),
+                Side::Target => bad
+                    .partner
+                    .as_deref()
+                    .and_then(|gid| index.of_gid(gid))
+                    .or_else(|| bad.id.as_deref().and_then(|id| index.of_target(id))),
+            };
+            if let Some(at) = at
+                && self.pairs[at] == Observed::Gone
+            {
+                self.pairs[at] = Observed::Unreadable;
+            }
         }
     }
 }
@@ -67,7 +95,7 @@ pub async fn list_all(
     side: Side,
     index: &SummaryIndex<'_>,
 ) -> Result<SideView, ConnectorError> {
-    let mut view = SideView::new(index.summaries().len());
+    let mut view = SideView::new(index.len(), &Observed::Gone);
     let mut token: Option<PageToken> = None;
     loop {
         let page = connector.list_page(token.take()).await?;
@@ -92,17 +120,15 @@ pub async fn list_all(
             None => break,
         }
     }
+    view.mark_unreadable(index, side);
     Ok(view)
 }
 
 /// The target side when it is known not to have changed since the last run (its
-/// watcher saw nothing): every recorded item as recorded, nothing read.
+/// watcher saw nothing): every recorded item unchanged, nothing read.
 #[must_use]
 pub fn target_unchanged(index: &SummaryIndex<'_>) -> SideView {
-    SideView {
-        seen: vec![Seen::AsRecorded; index.summaries().len()],
-        ..SideView::default()
-    }
+    SideView::new(index.len(), &Observed::Unchanged)
 }
 
 /// Asana as one run saw it.
@@ -147,23 +173,15 @@ pub async fn asana(
             });
         }
     };
-    // Every task the feed does not name is as recorded; a named one is as it is now, or
+    // Every task the feed does not name is unchanged; a named one is as it is now, or
     // gone when it cannot be fetched.
     let changed: BTreeSet<String> = changed.into_iter().collect();
-    let mut view = SideView {
-        seen: index
-            .summaries()
-            .iter()
-            .map(|s| {
-                if changed.contains(&*s.asana_gid) {
-                    Seen::Absent
-                } else {
-                    Seen::AsRecorded
-                }
-            })
-            .collect(),
-        ..SideView::default()
-    };
+    let mut view = SideView::new(index.len(), &Observed::Unchanged);
+    for gid in &changed {
+        if let Some(at) = index.of_gid(gid) {
+            view.pairs[at] = Observed::Gone;
+        }
+    }
     if !changed.is_empty() {
         let ids: Vec<String> = changed.into_iter().collect();
         for item in asana.get_many(&ids).await? {

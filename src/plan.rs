@@ -1,5 +1,6 @@
-//! The sync decision, as a pure function: both sides' current items and the stored state
-//! in, a sorted list of [`Action`]s out. No I/O, no clock, no randomness: `--dry-run` prints
+//! The sync decision, as a pure function: what a run observed of both sides (per recorded
+//! pair and side: [`Observed`]; the items no record pairs) and the stored state in, a
+//! sorted list of [`Action`]s out. No I/O, no clock, no randomness: `--dry-run` prints
 //! this plan, `apply` performs it, and every arm of the decision is tested case by case.
 //!
 //! Which target item belongs to which task is [`pairing`]'s business (the identity rules);
@@ -9,6 +10,7 @@
 //! the task did not change in Asana since the last sync (its revision, which moves on
 //! comments and custom fields too), and the link's `on_delete` allows it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use asana_bridge_connector::{Field, Identity, Item};
@@ -19,6 +21,53 @@ pub mod quiet;
 use crate::config::OnDelete;
 use crate::merge::{self, Clocks, Policy, SyncPair};
 use crate::records::{ConflictRecord, Intent, PairRecord, Side, Tombstone};
+
+/// How one side of a recorded pair stood when a run observed it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Observed {
+    /// Exactly as the pair's record remembers it: read and found so, or not read at all
+    /// because the change feed (or a watcher) says it did not change.
+    Unchanged,
+    /// Read, and not as the record remembers it. (Boxed: a run holds one of these per
+    /// pair while it reads a link.)
+    Changed(Box<Item>),
+    /// Not where the record says: absent from a full listing, or named by the change feed
+    /// and not found. A renamed item may still claim the pair, and whether a missing target
+    /// item counts as deleted is the planner's [`Gone`] evidence.
+    Gone,
+    /// There, but it could not be read: the pair is left alone.
+    Unreadable,
+}
+
+/// A recorded pair as a run observed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    pub record: PairRecord,
+    pub asana: Observed,
+    pub target: Observed,
+}
+
+impl Observation {
+    /// How `side` was observed.
+    #[must_use]
+    pub fn side(&self, side: Side) -> &Observed {
+        match side {
+            Side::Asana => &self.asana,
+            Side::Target => &self.target,
+        }
+    }
+
+    /// The item `side` holds this run: the one read when it changed, the record's memory
+    /// of it when it did not (unless the record knows that side gone: a held deletion), and
+    /// none when it is gone or unreadable.
+    fn present(&self, side: Side) -> Option<Cow<'_, Item>> {
+        match self.side(side) {
+            Observed::Changed(item) => Some(Cow::Borrowed(&**item)),
+            Observed::Unchanged => self.record.recalled(side).map(Cow::Owned),
+            Observed::Gone | Observed::Unreadable => None,
+        }
+    }
+}
 
 /// An item a connector could not read: its pair is left alone this run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -47,10 +96,14 @@ pub struct PlanInput<'a> {
     pub identity: Identity,
     /// What the target calls its items in messages (`file`, `issue`).
     pub noun: &'a str,
-    pub asana: &'a [Item],
-    pub target: &'a [Item],
+    /// The recorded pairs to plan, each side as observed. A pair left out is one the
+    /// planner would leave untouched (see [`quiet`]).
+    pub pairs: &'a [Observation],
+    /// Asana tasks no record pairs: new ones, and ones a target item names.
+    pub new_asana: &'a [Item],
+    /// Target items that are no recorded pair's own item: new, renamed, copied.
+    pub other_target: &'a [Item],
     pub target_unreadable: &'a [Unreadable],
-    pub records: &'a [PairRecord],
     pub intents: &'a [Intent],
     pub conflicts: &'a [ConflictRecord],
     /// Pairs let go earlier, by what became of their target item.
@@ -113,7 +166,7 @@ pub enum Action {
     /// A deletion on one side against an edit on the other, left to the user. `record` is
     /// the pair's record as it must now stand (see [`PairRecord::held_deletion`]).
     /// `superseded`: ids of the pair's field conflicts, which the deletion conflict
-    /// replaces (a field cannot be settled on a side that is gone).
+    /// replaces (a field conflict cannot be resolved on a side that is gone).
     HoldDeletion {
         conflict: ConflictRecord,
         record: PairRecord,
@@ -199,17 +252,33 @@ pub fn intent_key(side: Side, source_id: &str) -> String {
 pub fn plan(input: &PlanInput<'_>) -> Plan {
     let mut out = Plan::default();
 
-    let asana_by_gid: HashMap<&str, &Item> =
-        input.asana.iter().map(|i| (i.id.as_str(), i)).collect();
-    let records_by_gid: HashMap<&str, &PairRecord> = input
-        .records
+    // What each side holds this run, read or (unchanged) as recorded.
+    let asana_items: Vec<Cow<'_, Item>> = input
+        .new_asana
         .iter()
-        .map(|r| (r.asana_gid.as_str(), r))
+        .map(Cow::Borrowed)
+        .chain(input.pairs.iter().filter_map(|o| o.present(Side::Asana)))
+        .collect();
+    let target_items: Vec<Cow<'_, Item>> = input
+        .other_target
+        .iter()
+        .map(Cow::Borrowed)
+        .chain(input.pairs.iter().filter_map(|o| o.present(Side::Target)))
+        .collect();
+    let target_items: Vec<&Item> = target_items.iter().map(AsRef::as_ref).collect();
+    let asana_by_gid: HashMap<&str, &Item> = asana_items
+        .iter()
+        .map(|i| (i.id.as_str(), i.as_ref()))
+        .collect();
+    let records_by_gid: HashMap<&str, &PairRecord> = input
+        .pairs
+        .iter()
+        .map(|o| (o.record.asana_gid.as_str(), &o.record))
         .collect();
     let records_by_target: HashMap<&str, &PairRecord> = input
-        .records
+        .pairs
         .iter()
-        .map(|r| (r.target_id.as_str(), r))
+        .map(|o| (o.record.target_id.as_str(), &o.record))
         .collect();
     let tombstones: HashMap<&str, &Tombstone> = input
         .tombstones
@@ -232,8 +301,17 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             records_by_target: &records_by_target,
             tombstones: &tombstones,
         },
-        input.target,
+        &target_items,
         input.target_unreadable,
+    );
+    let mut blocked = blocked;
+    // A task that could not be read is left alone with its pair: never taken for deleted.
+    blocked.extend(
+        input
+            .pairs
+            .iter()
+            .filter(|o| o.asana == Observed::Unreadable)
+            .map(|o| o.record.asana_gid.clone()),
     );
     out.problems = problems;
     out.deletions_held = deletions_held;

@@ -96,7 +96,7 @@ impl Serialize for Fingerprint {
 
 impl Fingerprint {
     /// The digest of a field held unsynced (a held conflict, a refused value): no value
-    /// hashes to it, so the field reads as changed on every run until it is settled.
+    /// hashes to it, so the field reads as changed on every run until its conflict is resolved.
     pub const UNSYNCED: u64 = 0;
 
     /// The fingerprint of `item` as it is now.
@@ -256,16 +256,16 @@ pub struct PairRecord {
     /// The target side as last written or seen.
     pub target: Fingerprint,
     /// Asana's values as last written or seen, where they differ from `base` (a value Asana
-    /// cannot hold, a held conflict). Lets a run that reads only Asana's changes stand in
-    /// the unchanged tasks without fetching them.
+    /// cannot hold, a held conflict). Lets a run that reads only Asana's changes plan an
+    /// unchanged task without fetching it.
     /// Boxed: usually `None`, and a record per task must stay small.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asana_fields: Option<Box<TaskFields>>,
     /// The same for the target side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_fields: Option<Box<TaskFields>>,
-    /// A side known to be gone while the pair is held in a deletion conflict: it is never
-    /// stood in from this record.
+    /// A side known to be gone while the pair is held in a deletion conflict: observed
+    /// unchanged, it is still gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<Side>,
 }
@@ -331,39 +331,48 @@ impl From<StoredPair> for PairRecord {
 }
 
 impl PairRecord {
-    /// Asana's task as it was when last written or seen (for tasks its change feed says
-    /// did not change since); `None` when it is known to be gone.
+    /// The values `side` held when this record last wrote or saw it; `None` when the
+    /// record knows that side gone (a deletion held against an edit).
     #[must_use]
-    pub fn asana_item(&self) -> Option<Item> {
-        (self.missing != Some(Side::Asana)).then(|| Item {
-            id: self.asana_gid.clone(),
-            fields: self.asana_fields.as_deref().unwrap_or(&self.base).clone(),
-            modified_at: None,
-            partner: None,
-            revision: self.asana.revision.clone(),
-            bare: false,
-        })
+    pub fn remembered(&self, side: Side) -> Option<&TaskFields> {
+        let apart = match side {
+            Side::Asana => self.asana_fields.as_deref(),
+            Side::Target => self.target_fields.as_deref(),
+        };
+        (self.missing != Some(side)).then(|| apart.unwrap_or(&self.base))
     }
 
-    /// The target item as it was when last written or seen (for a target known not to have
-    /// changed since, e.g. a folder whose watcher reported nothing); `None` when it is
-    /// known to be gone.
+    /// `side`'s item as this record remembers it: what the planner works with for a side
+    /// a run observed [`crate::plan::Observed::Unchanged`] (a task the change feed did not
+    /// name, a file its watcher saw no change of, an item read and found as recorded).
+    /// `None` when the record knows that side gone.
     #[must_use]
-    pub fn target_item(&self) -> Option<Item> {
-        (self.missing != Some(Side::Target)).then(|| Item {
-            id: self.target_id.clone(),
-            fields: self.target_fields.as_deref().unwrap_or(&self.base).clone(),
-            modified_at: None,
-            partner: Some(self.asana_gid.clone()),
-            revision: self.target.revision.clone(),
-            bare: false,
+    pub fn recalled(&self, side: Side) -> Option<Item> {
+        let fields = self.remembered(side)?.clone();
+        Some(match side {
+            Side::Asana => Item {
+                id: self.asana_gid.clone(),
+                fields,
+                modified_at: None,
+                partner: None,
+                revision: self.asana.revision.clone(),
+                bare: false,
+            },
+            Side::Target => Item {
+                id: self.target_id.clone(),
+                fields,
+                modified_at: None,
+                partner: Some(self.asana_gid.clone()),
+                revision: self.target.revision.clone(),
+                bare: false,
+            },
         })
     }
 
     /// This record as it must stand while a deletion on `deleted_on` is held against an
     /// edit of `survivor`: the survivor's values are remembered as last seen (so a run that
-    /// stands them in sees the edit), its fingerprint is not (so the edit stays unsynced),
-    /// and the deleted side is never stood in.
+    /// finds that side unchanged sees the edit), its fingerprint is not (so the edit stays
+    /// unsynced), and the deleted side is remembered gone.
     #[must_use]
     pub fn held_deletion(&self, deleted_on: Side, survivor: &TaskFields) -> Self {
         let mut held = self.clone();
@@ -388,26 +397,26 @@ impl PairRecord {
     /// What a run keeps of this record while it reads both sides.
     #[must_use]
     pub fn summary(&self) -> PairSummary {
-        let faithful = |side: Side, fields: Option<&TaskFields>| {
-            let fields = fields.unwrap_or(&self.base);
-            self.missing != Some(side)
-                && field_hashes(fields) == self.seen(side).fields
-                && custom_hashes(fields) == self.seen(side).custom
+        let exact = |side: Side| {
+            self.remembered(side).is_some_and(|fields| {
+                field_hashes(fields) == self.seen(side).fields
+                    && custom_hashes(fields) == self.seen(side).custom
+            })
         };
         PairSummary {
             asana_gid: self.asana_gid.as_str().into(),
             target_id: self.target_id.as_str().into(),
             asana: self.asana.digest(),
             target: self.target.digest(),
-            asana_faithful: faithful(Side::Asana, self.asana_fields.as_deref()),
-            target_faithful: faithful(Side::Target, self.target_fields.as_deref()),
+            asana_exact: exact(Side::Asana),
+            target_exact: exact(Side::Target),
         }
     }
 }
 
 /// The little of a [`PairRecord`] a run holds for every pair while it reads both sides:
-/// enough to tell an item that is exactly as the record remembers it (and can be dropped
-/// at once, the record standing in for it) from one that must be planned. A mapped link
+/// enough to tell an item that is exactly as the record remembers it (observed
+/// [`crate::plan::Observed::Unchanged`] and dropped at once) from one that must be kept. A mapped link
 /// of 100,000 tasks is read in a few tens of megabytes this way, not hundreds.
 ///
 /// The store keeps one beside every record (the pairs' index), so that reading them pages
@@ -424,14 +433,15 @@ pub struct PairSummary {
     /// [`Fingerprint::digest`] of the target side.
     #[serde(rename = "b")]
     pub target: u128,
-    /// Whether the record's stand-in for Asana's task ([`PairRecord::asana_item`]) has
-    /// exactly the fields its fingerprint remembers (false while a conflict is held or
-    /// the task is known gone).
+    /// Whether the record remembers Asana's values exactly as its fingerprint hashes them
+    /// ([`PairRecord::remembered`]; false while a conflict is held or the task is known
+    /// gone): only then does an item matching the fingerprint equal what the record
+    /// recalls of it.
     #[serde(rename = "af")]
-    pub asana_faithful: bool,
-    /// The same for the target side ([`PairRecord::target_item`]).
+    pub asana_exact: bool,
+    /// The same for the target side.
     #[serde(rename = "bf")]
-    pub target_faithful: bool,
+    pub target_exact: bool,
 }
 
 impl PairSummary {
@@ -451,12 +461,12 @@ impl PairSummary {
         }
     }
 
-    /// Whether the record stands in faithfully for `side`.
+    /// Whether the record remembers `side`'s values exactly (see [`Self::asana_exact`]).
     #[must_use]
-    pub fn faithful(&self, side: Side) -> bool {
+    pub fn exact(&self, side: Side) -> bool {
         match side {
-            Side::Asana => self.asana_faithful,
-            Side::Target => self.target_faithful,
+            Side::Asana => self.asana_exact,
+            Side::Target => self.target_exact,
         }
     }
 }

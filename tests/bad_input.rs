@@ -344,3 +344,44 @@ fn a_copied_file_is_reported_and_its_original_keeps_syncing() {
     assert!(out.stderr.is_empty(), "{}", out.stderr);
     assert_eq!(w.sim.project_tasks(&w.project).len(), 2);
 }
+
+/// A task Asana serves in a form the bridge cannot read is an error naming it, and its
+/// pair is left alone: its file stays as it was (an unreadable task is never taken for
+/// deleted), and the rest of the link syncs.
+#[test]
+fn an_unreadable_task_is_reported_and_its_file_kept() {
+    let w = World::new("newest");
+    let broken = w.add_task("Broken in Asana", |t| t.notes = "kept notes".into());
+    let fine = w.add_task("Fine", |_| {});
+    w.sync();
+    let (broken_file, _) = w.file_of(&broken);
+    let before = fingerprint(&w.md().join(&broken_file));
+
+    w.sim.serve_malformed_task(
+        &broken,
+        serde_json::json!({"gid": broken, "name": 12, "modified_at": "2026-11-01T00:00:00Z"}),
+    );
+    let out = w.run(&["sync", "--full"]).expect(1);
+    assert!(
+        out.stderr.lines().any(|l| l.contains(&broken)),
+        "the unreadable task is named:\n{}",
+        out.stderr
+    );
+    assert_eq!(
+        fingerprint(&w.md().join(&broken_file)),
+        before,
+        "its file is left untouched"
+    );
+    let (fine_file, _) = w.file_of(&fine);
+    w.write(
+        &fine_file,
+        common::set_front(&w.read(&fine_file), "title", Some("Fine, edited")),
+    );
+    w.run(&["sync", "--full"]).expect(1);
+    assert_eq!(
+        w.sim.task(&fine).expect("task").name,
+        "Fine, edited",
+        "the rest of the link syncs"
+    );
+    assert_eq!(fingerprint(&w.md().join(&broken_file)), before);
+}

@@ -1818,7 +1818,7 @@ fn check_known_bug(policy: Policy, github_seed: bool, ops: &[Op]) {
 /// has been copied into a new issue and synced, the original pair is cut off: an edit of
 /// the task in Asana never reaches its issue (nor an edit of the issue its task), on
 /// every later run. The copy names the task in its footer, and the engine's quiet-pair
-/// shortcut (`src/plan/quiet.rs`, `SummaryIndex::classify`) files a target item under the
+/// shortcut (`src/plan/quiet.rs`, then `SummaryIndex::classify`, now `of_own`) filed a target item under the
 /// pair its footer names before the pair its issue number is recorded for; the original
 /// issue is then never planned again. Expected: the rename reaches the original issue.
 #[test]

@@ -71,7 +71,7 @@ impl<'a> Pairing<'a> {
 #[must_use]
 pub fn pair<'a>(
     known: &Known<'_, 'a>,
-    target: &'a [Item],
+    target: &[&'a Item],
     unreadable: &[Unreadable],
 ) -> Pairing<'a> {
     let mut out = Pairing::default();
@@ -101,12 +101,12 @@ pub fn pair<'a>(
 }
 
 /// [`Identity::Partner`]: records first, then what each file says.
-fn by_partner<'a>(known: &Known<'_, 'a>, target: &'a [Item], out: &mut Pairing<'a>) {
+fn by_partner<'a>(known: &Known<'_, 'a>, target: &[&'a Item], out: &mut Pairing<'a>) {
     let noun = known.noun;
     // Files naming a gid, and recorded files naming none, by gid.
     let mut naming: BTreeMap<&'a str, Vec<&'a Item>> = BTreeMap::new();
     let mut unnamed: BTreeMap<&'a str, &'a Item> = BTreeMap::new();
-    for item in target {
+    for &item in target {
         let recorded = known.records_by_target.get(item.id.as_str()).copied();
         match (item.partner.as_deref(), recorded) {
             (Some(gid), Some(r)) if gid != r.asana_gid => {
@@ -234,9 +234,8 @@ fn lost_front_matter<'a>(known: &Known<'_, 'a>, out: &mut Pairing<'a>) {
     for item in std::mem::take(&mut out.unclaimed) {
         let last = item.bare.then(|| {
             missing.iter().find(|(_, r)| {
-                r.target_item().is_some_and(|t| {
-                    !t.fields.notes.is_empty() && t.fields.notes == item.fields.notes
-                })
+                r.remembered(Side::Target)
+                    .is_some_and(|last| !last.notes.is_empty() && last.notes == item.fields.notes)
             })
         });
         match last.flatten() {
@@ -257,9 +256,9 @@ fn lost_front_matter<'a>(known: &Known<'_, 'a>, out: &mut Pairing<'a>) {
 }
 
 /// [`Identity::Record`]: records only; a partner re-adopts an item for an unpaired task.
-fn by_record<'a>(known: &Known<'_, 'a>, target: &'a [Item], out: &mut Pairing<'a>) {
+fn by_record<'a>(known: &Known<'_, 'a>, target: &[&'a Item], out: &mut Pairing<'a>) {
     let mut hinted: BTreeMap<&'a str, Vec<&'a Item>> = BTreeMap::new();
-    for item in target {
+    for &item in target {
         if let Some(r) = known.records_by_target.get(item.id.as_str()) {
             out.target_for.insert(r.asana_gid.as_str(), item);
         } else if let Some(gid) = item.partner.as_deref() {
@@ -390,7 +389,8 @@ mod tests {
             records_by_target: &none_records,
             tombstones: &none_tombstones,
         };
-        let out = pair(&known, issues, &[]);
+        let issues: Vec<&Item> = issues.iter().collect();
+        let out = pair(&known, &issues, &[]);
         let mut pairs: Vec<String> = out
             .target_for
             .iter()
@@ -480,6 +480,7 @@ mod tests {
             records_by_target: &by_target,
             tombstones: &none_tombstones,
         };
+        let issues: Vec<&Item> = issues.iter().collect();
         let out = pair(&known, &issues, &[]);
         assert_eq!(out.target_for.get("1").map(|i| i.id.as_str()), Some("12"));
         assert!(!out.target_for.contains_key("2"));

@@ -50,6 +50,51 @@ fn record(a: &Item, t: &Item) -> PairRecord {
     }
 }
 
+/// What a run reading every item would observe: each record's own items read (observed
+/// changed, which the planner must treat as it treats an unchanged side when they are
+/// equal), the rest apart.
+pub(super) fn observe_all(
+    records: &[PairRecord],
+    asana: &[Item],
+    target: &[Item],
+    unreadable: &[Unreadable],
+) -> (Vec<Observation>, Vec<Item>, Vec<Item>) {
+    let mut pairs: Vec<Observation> = records
+        .iter()
+        .map(|r| Observation {
+            record: r.clone(),
+            asana: Observed::Gone,
+            target: Observed::Gone,
+        })
+        .collect();
+    let mut new_asana = Vec::new();
+    for a in asana {
+        match pairs.iter_mut().find(|o| o.record.asana_gid == a.id) {
+            Some(o) => o.asana = Observed::Changed(Box::new(a.clone())),
+            None => new_asana.push(a.clone()),
+        }
+    }
+    let mut other_target = Vec::new();
+    for t in target {
+        match pairs.iter_mut().find(|o| o.record.target_id == t.id) {
+            Some(o) => o.target = Observed::Changed(Box::new(t.clone())),
+            None => other_target.push(t.clone()),
+        }
+    }
+    for bad in unreadable {
+        let named = pairs.iter_mut().find(|o| match &bad.partner {
+            Some(gid) => o.record.asana_gid == *gid,
+            None => bad.id.as_ref() == Some(&o.record.target_id),
+        });
+        if let Some(o) = named
+            && o.target == Observed::Gone
+        {
+            o.target = Observed::Unreadable;
+        }
+    }
+    (pairs, new_asana, other_target)
+}
+
 struct Case {
     policy: Policy,
     asana: Vec<Item>,
@@ -117,15 +162,17 @@ impl Case {
                 .map(|r| (r.asana_gid.clone(), Gone::Confirmed))
                 .collect()
         });
+        let (pairs, new_asana, other_target) =
+            observe_all(&self.records, &self.asana, &self.target, &self.unreadable);
         plan(&PlanInput {
             policy: self.policy,
             identity: self.identity,
             noun: "file",
-            asana: &self.asana,
-            target: &self.target,
+            pairs: &pairs,
+            new_asana: &new_asana,
+            other_target: &other_target,
             filled_in: &NONE_FILLED_IN,
             target_unreadable: &self.unreadable,
-            records: &self.records,
             intents: &self.intents,
             conflicts: &self.conflicts,
             tombstones: &self.tombstones,
@@ -283,7 +330,7 @@ fn a_resolution_settles_a_manual_conflict() {
     let s = only_sync(&c.plan()).clone();
     assert_eq!(s.to_asana.title.as_deref(), Some("T"));
     assert!(s.held.is_empty());
-    assert_eq!(s.settled, vec![id]);
+    assert_eq!(s.resolved, vec![id]);
 }
 
 #[test]
@@ -946,3 +993,107 @@ fn a_moved_file_stripped_of_its_front_matter_is_neither_new_nor_a_deletion() {
 static NONE_FILLED_IN: std::sync::LazyLock<
     std::collections::HashMap<(crate::records::Side, String), Vec<asana_bridge_connector::Field>>,
 > = std::sync::LazyLock::new(std::collections::HashMap::new);
+
+/// The plan for `pairs` as observed, nothing else read, every missing item confirmed gone.
+fn plan_observed(pairs: &[Observation], policy: Policy) -> Plan {
+    let gone: BTreeMap<String, Gone> = pairs
+        .iter()
+        .map(|o| (o.record.asana_gid.clone(), Gone::Confirmed))
+        .collect();
+    plan(&PlanInput {
+        policy,
+        identity: Identity::Partner,
+        noun: "file",
+        pairs,
+        new_asana: &[],
+        other_target: &[],
+        target_unreadable: &[],
+        filled_in: &NONE_FILLED_IN,
+        intents: &[],
+        conflicts: &[],
+        tombstones: &[],
+        gone: &gone,
+        on_delete: OnDelete::Delete,
+        import_completed: true,
+        tags_ignore_case: false,
+        clocks: Clocks::default(),
+    })
+}
+
+/// The synced pair "1"/"one.md" of [`Case::synced`], observed as `asana` and `target`.
+fn observed(asana: Observed, target: Observed) -> Observation {
+    let c = Case::synced(|_| {}, |_| {});
+    Observation {
+        record: c.records[0].clone(),
+        asana,
+        target,
+    }
+}
+
+#[test]
+fn an_unchanged_side_is_planned_as_its_record_remembers_it() {
+    let mut edited = file("one.md", Some("1"), fields("One"), 300);
+    edited.fields.title = "One, edited".into();
+    let p = plan_observed(
+        &[observed(
+            Observed::Unchanged,
+            Observed::Changed(Box::new(edited)),
+        )],
+        Policy::Newest,
+    );
+    let s = only_sync(&p);
+    assert_eq!(s.to_asana.title.as_deref(), Some("One, edited"));
+    assert_eq!(s.asana.fields.title, "One", "Asana's side as recorded");
+    assert_eq!(s.asana.revision.as_deref(), Some("rev-100"));
+
+    let both = plan_observed(
+        &[observed(Observed::Unchanged, Observed::Unchanged)],
+        Policy::Newest,
+    );
+    assert!(both.actions.is_empty(), "{:#?}", both.actions);
+}
+
+#[test]
+fn a_task_that_cannot_be_read_leaves_its_pair_alone() {
+    for target in [
+        Observed::Unchanged,
+        Observed::Gone,
+        Observed::Changed(Box::new(file("one.md", Some("1"), fields("Two"), 300))),
+    ] {
+        let p = plan_observed(&[observed(Observed::Unreadable, target)], Policy::Newest);
+        assert!(p.actions.is_empty(), "{:#?}", p.actions);
+        assert!(p.blocked.contains("1"));
+    }
+    // Gone, the same task deletes its unchanged file.
+    let p = plan_observed(
+        &[observed(Observed::Gone, Observed::Unchanged)],
+        Policy::Newest,
+    );
+    assert!(matches!(p.actions[..], [Action::DeleteTarget { .. }]));
+}
+
+#[test]
+fn a_side_its_record_knows_gone_stays_gone_when_observed_unchanged() {
+    // A deletion in Asana held against an edit of the file, under `manual`: on the next
+    // run the change feed does not name the task again (it is unchanged since), and the
+    // held deletion must stand, not turn into a Sync with the task recalled.
+    let c = Case::synced(|_| {}, |_| {});
+    let mut edited = fields("One");
+    edited.title = "One, edited".into();
+    let held = c.records[0].held_deletion(Side::Asana, &edited);
+    let mut file_now = file("one.md", Some("1"), edited, 300);
+    file_now.revision = Some("hash-300".into());
+    let p = plan_observed(
+        &[Observation {
+            record: held,
+            asana: Observed::Unchanged,
+            target: Observed::Changed(Box::new(file_now)),
+        }],
+        Policy::Manual,
+    );
+    assert!(
+        matches!(p.actions[..], [Action::HoldDeletion { .. }]),
+        "{:#?}",
+        p.actions
+    );
+}

@@ -4,8 +4,8 @@
 //!   target listed): every event source can miss something.
 //! - Every `poll` (slower, `backup_poll`, while a webhook speeds the link up), a sync that
 //!   reads only Asana's change feed: one request when nothing changed. The target is
-//!   listed only when its watcher saw a real change; otherwise its items are stood in from
-//!   the state.
+//!   listed only when its watcher saw a real change; otherwise every recorded item is
+//!   observed unchanged.
 //! - A webhook delivery wakes the loop at once; a change in the folder wakes it once the
 //!   folder has been quiet for [`AUTOSAVE_QUIET`] (an editor's autosave storm is one
 //!   sync). A folder change that is only the echo of the bridge's own write, or a save

@@ -1,15 +1,16 @@
-//! Leaving settled pairs out must not change the plan: for random links (pairs edited,
+//! Leaving quiet pairs out must not change the plan: for random links (pairs edited,
 //! deleted, renamed, copied, unreadable, in conflict, held; new items on both sides; an
-//! incremental or a full read of Asana) the planner given everything and the planner
-//! given only the unsettled pairs, with records standing in for dropped items, decide
-//! the same actions.
+//! incremental or a full read of Asana) the planner given every item read and the planner
+//! given only the pairs that are not quiet, items as recorded observed unchanged (and
+//! dropped), decide the same actions.
 
 use asana_bridge_connector::{Field, Item, TaskFields};
 use proptest::prelude::*;
 
 use super::*;
 use crate::merge::Policy;
-use crate::plan::{Action, Plan, PlanInput, plan};
+use crate::observe::SideView;
+use crate::plan::{Action, Observation, Plan, PlanInput, plan};
 use crate::records::{Fingerprint, PairRecord};
 
 fn fields(title: &str) -> TaskFields {
@@ -246,31 +247,30 @@ fn world(cases: &[PairCase], new_asana: bool, new_file: bool) -> World {
     w
 }
 
-/// The plan as the engine made it before: everything in memory.
+/// The plan with nothing left out: every item read is given to the planner (on an
+/// incremental run, the tasks the feed does not name are unchanged).
 fn plan_everything(w: &World, policy: Policy, incremental: bool) -> Plan {
-    let asana: Vec<Item> = if incremental {
-        let mut items: Vec<Item> = w
-            .records
-            .iter()
-            .filter(|r| !w.changed.contains(&r.asana_gid))
-            .filter_map(PairRecord::asana_item)
-            .collect();
-        items.extend(
-            w.asana
-                .iter()
-                .filter(|a| w.changed.contains(&a.id))
-                .cloned(),
-        );
-        items
-    } else {
-        w.asana.clone()
-    };
+    let asana: Vec<Item> = w
+        .asana
+        .iter()
+        .filter(|a| !incremental || w.changed.contains(&a.id))
+        .cloned()
+        .collect();
+    let (mut pairs, new_asana, other_target) =
+        crate::plan::tests::observe_all(&w.records, &asana, &w.target, &w.unreadable);
+    if incremental {
+        for o in &mut pairs {
+            if !w.changed.contains(&o.record.asana_gid) {
+                o.asana = Observed::Unchanged;
+            }
+        }
+    }
     plan(&input(
         policy,
-        &asana,
-        &w.target,
+        &pairs,
+        &new_asana,
+        &other_target,
         w,
-        &w.records,
         &confirmed(w),
     ))
 }
@@ -283,24 +283,24 @@ fn confirmed(w: &World) -> std::collections::BTreeMap<String, crate::plan::Gone>
         .collect()
 }
 
-/// The planner's input for these items and records.
+/// The planner's input for these observations.
 fn input<'a>(
     policy: Policy,
-    asana: &'a [Item],
-    target: &'a [Item],
+    pairs: &'a [Observation],
+    new_asana: &'a [Item],
+    other_target: &'a [Item],
     w: &'a World,
-    records: &'a [PairRecord],
     gone: &'a std::collections::BTreeMap<String, crate::plan::Gone>,
 ) -> PlanInput<'a> {
     PlanInput {
         policy,
         identity: asana_bridge_connector::Identity::Partner,
         noun: "file",
-        asana,
-        target,
+        pairs,
+        new_asana,
+        other_target,
         target_unreadable: &w.unreadable,
         filled_in: &NONE_FILLED_IN,
-        records,
         intents: &[],
         conflicts: &w.conflicts,
         tombstones: &[],
@@ -312,74 +312,66 @@ fn input<'a>(
     }
 }
 
-/// The plan as the engine makes it now: settled pairs left out.
-fn plan_unsettled(w: &World, policy: Policy, incremental: bool) -> (Plan, usize) {
+/// The plan as the engine makes it: both sides observed as `observe` does (items as
+/// recorded dropped), quiet pairs left out.
+fn plan_without_quiet(w: &World, policy: Policy, incremental: bool) -> (Plan, usize) {
     let summaries: Vec<PairSummary> = w.records.iter().map(PairRecord::summary).collect();
     let index = SummaryIndex::new(&summaries);
-    let take = |side: Side, items: &mut Vec<Item>, seen: &mut Vec<Seen>, item: &Item| match index
-        .classify(side, item)
-    {
-        Some((at, Seen::AsRecorded)) => seen[at] = Seen::AsRecorded,
-        Some((at, s)) => {
-            seen[at] = s;
-            items.push(item.clone());
-        }
-        None => items.push(item.clone()),
-    };
-    let mut asana_seen = vec![Seen::Absent; summaries.len()];
-    let mut asana_items = Vec::new();
-    if incremental {
-        for (i, s) in summaries.iter().enumerate() {
-            if !w.changed.iter().any(|g| **g == *s.asana_gid) {
-                asana_seen[i] = Seen::AsRecorded;
+    let mut asana = if incremental {
+        let mut view = SideView::new(summaries.len(), &Observed::Unchanged);
+        for gid in &w.changed {
+            if let Some(at) = index.of_gid(gid) {
+                view.pairs[at] = Observed::Gone;
             }
         }
-    }
+        view
+    } else {
+        SideView::new(summaries.len(), &Observed::Gone)
+    };
     for a in &w.asana {
         if !incremental || w.changed.contains(&a.id) {
-            take(Side::Asana, &mut asana_items, &mut asana_seen, a);
+            asana.take(&index, Side::Asana, a.clone());
         }
     }
-    let mut target_seen = vec![Seen::Absent; summaries.len()];
-    let mut target_items = Vec::new();
+    let mut target = SideView::new(summaries.len(), &Observed::Gone);
     for t in &w.target {
-        take(Side::Target, &mut target_items, &mut target_seen, t);
+        target.take(&index, Side::Target, t.clone());
     }
-    let settled = settled(
+    target.unreadable.clone_from(&w.unreadable);
+    target.mark_unreadable(&index, Side::Target);
+    let quiet = untouched(
         &index,
-        &asana_seen,
-        &target_seen,
-        &target_items,
-        &w.unreadable,
+        &asana.pairs,
+        &target.pairs,
+        &target.others,
+        &target.unreadable,
         &w.conflicts,
     );
-    let mut records = Vec::new();
-    for (i, r) in w.records.iter().enumerate() {
-        if settled[i] {
-            continue;
+    let mut pairs = Vec::new();
+    let sides = asana.pairs.into_iter().zip(target.pairs);
+    for ((record, quiet), (a, t)) in w.records.iter().zip(&quiet).zip(sides) {
+        if !quiet {
+            pairs.push(Observation {
+                record: record.clone(),
+                asana: a,
+                target: t,
+            });
         }
-        if asana_seen[i] == Seen::AsRecorded {
-            asana_items.extend(r.asana_item());
-        }
-        if target_seen[i] == Seen::AsRecorded {
-            target_items.extend(r.target_item());
-        }
-        records.push(r.clone());
     }
     let gone = confirmed(w);
     let plan = plan(&input(
         policy,
-        &asana_items,
-        &target_items,
+        &pairs,
+        &asana.others,
+        &target.others,
         w,
-        &records,
         &gone,
     ));
-    (plan, settled.iter().filter(|s| **s).count())
+    (plan, quiet.iter().filter(|q| **q).count())
 }
 
-/// The plan with every item's `modified_at` cleared: a record standing in for an item
-/// does not know its modification time, which decides nothing for a side that did not
+/// The plan with every item's `modified_at` cleared: what a record recalls of an
+/// unchanged item has no modification time, which decides nothing for a side that did not
 /// change.
 fn normalized(mut plan: Plan) -> Plan {
     for action in &mut plan.actions {
@@ -414,7 +406,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn leaving_settled_pairs_out_plans_the_same(
+    fn leaving_quiet_pairs_out_plans_the_same(
         cases in prop::collection::vec(pair_case(), 1..10),
         new_asana in any::<bool>(),
         new_file in any::<bool>(),
@@ -423,15 +415,15 @@ proptest! {
     ) {
         let w = world(&cases, new_asana, new_file);
         let everything = normalized(plan_everything(&w, policy, incremental));
-        let (unsettled, _) = plan_unsettled(&w, policy, incremental);
-        prop_assert_eq!(everything, normalized(unsettled));
+        let (without_quiet, _) = plan_without_quiet(&w, policy, incremental);
+        prop_assert_eq!(everything, normalized(without_quiet));
     }
 }
 
 /// The filter is not vacuous: an untouched pair is left out, and each kind of trouble
 /// around a pair keeps it in.
 #[test]
-fn untouched_pairs_are_left_out_and_troubled_ones_kept() {
+fn quiet_pairs_are_left_out_and_troubled_ones_kept() {
     let quiet = PairCase {
         kind: RecordKind::Plain,
         asana: Change::None,
@@ -441,8 +433,8 @@ fn untouched_pairs_are_left_out_and_troubled_ones_kept() {
     };
     for incremental in [true, false] {
         let w = world(&[quiet.clone(), quiet.clone()], false, false);
-        let (plan, settled) = plan_unsettled(&w, Policy::Newest, incremental);
-        assert_eq!(settled, 2);
+        let (plan, quiet) = plan_without_quiet(&w, Policy::Newest, incremental);
+        assert_eq!(quiet, 2);
         assert!(plan.actions.is_empty());
     }
     let troubled = [
@@ -477,8 +469,8 @@ fn untouched_pairs_are_left_out_and_troubled_ones_kept() {
     ];
     for case in troubled {
         let w = world(std::slice::from_ref(&case), false, false);
-        let (_, settled) = plan_unsettled(&w, Policy::Newest, false);
-        assert_eq!(settled, 0, "{case:?} must be planned");
+        let (_, quiet) = plan_without_quiet(&w, Policy::Newest, false);
+        assert_eq!(quiet, 0, "{case:?} must be planned");
     }
 }
 
