@@ -76,24 +76,18 @@ pub fn read_description(task: &Task) -> Description {
         }
     };
     let (lead, core, trail) = edge_breaks(&html);
-    let mut markdown = match asana_bridge_richtext::to_markdown(&core) {
-        Ok(markdown) => markdown,
+    // One conversion that also tells whether the Markdown gives the same rich text back.
+    let (mut markdown, exact) = match asana_bridge_richtext::read_exact(&core) {
+        Ok(read) => read,
         Err(e) => return inexpressible(e.to_string()),
     };
+    if !exact {
+        return inexpressible("its Markdown does not convert back to the same rich text".into());
+    }
     if markdown.ends_with('\n') {
         markdown.pop();
     }
-    let back = asana_bridge_richtext::to_html_notes(&markdown);
-    let same = asana_bridge_richtext::normalize_html_notes(&core);
-    match (back, same) {
-        (Ok(back), Ok(same)) if back == same => {
-            Description::Markdown(format!("{lead}{markdown}{trail}"))
-        }
-        (Ok(_), Ok(_)) => {
-            inexpressible("its Markdown does not convert back to the same rich text".into())
-        }
-        (Err(e), _) | (_, Err(e)) => inexpressible(e.to_string()),
-    }
+    Description::Markdown(format!("{lead}{markdown}{trail}"))
 }
 
 /// The GitHub issue the bridge's line at the end of `task`'s description names, if it

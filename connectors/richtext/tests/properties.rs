@@ -10,7 +10,7 @@
 //! `PROPTEST_CASES` sets the number of cases; CI fixes `PROPTEST_RNG_SEED`.
 
 use asana_bridge_richtext::{
-    is_valid_html_notes, normalize_html_notes, to_html_notes, to_markdown,
+    is_valid_html_notes, normalize_html_notes, read_exact, to_html_notes, to_markdown,
 };
 use proptest::prelude::*;
 use quick_xml::Reader;
@@ -399,7 +399,9 @@ proptest! {
         let back = to_html_notes(&md).map_err(|e| TestCaseError::fail(format!("{e}: {md:?}")))?;
         prop_assert_eq!(&back, &normal, "markdown was {:?}", md);
         // Markdown of the normal form is the same file.
-        prop_assert_eq!(to_markdown(&normal).unwrap(), md);
+        prop_assert_eq!(to_markdown(&normal).unwrap(), md.clone());
+        // The one-pass reader agrees with the three conversions.
+        prop_assert_eq!(read_exact(&html).unwrap(), (md, true));
     }
 
     /// Damaged `html_notes` (characters cut out, pasted in, or swapped) never panics: it
@@ -423,9 +425,12 @@ proptest! {
         }
         if let Ok(md) = to_markdown(&html) {
             let back = to_html_notes(&md).map_err(|e| TestCaseError::fail(format!("{e}: {md:?}")))?;
-            prop_assert_eq!(back, normalize_html_notes(&html).unwrap());
+            prop_assert_eq!(&back, &normalize_html_notes(&html).unwrap());
+            // The one-pass reader says the same.
+            prop_assert_eq!(read_exact(&html).unwrap(), (md, true));
         } else {
             prop_assert!(!is_valid_html_notes(&html));
+            prop_assert!(read_exact(&html).is_err());
         }
     }
 
