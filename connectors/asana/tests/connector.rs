@@ -4,16 +4,16 @@
 //! `Retry-After`, 5xx, malformed tasks). The simulator fails a test when it is dropped after a
 //! request it does not serve, so none of these sends anything Asana's API lacks.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use asana_bridge_asana::{AsanaClient, AsanaConfig, AsanaConnector};
-use asana_bridge_connector::http::{HttpClient, RetryPolicy};
+use asana_bridge_asana::{AsanaClient, AsanaConnector};
 use asana_bridge_connector::{
     Changes, Connector, ErrorKind, Item, PageToken, TaskFields, TaskPatch,
 };
 use asana_sim::{Fault, RecordedRequest, Simulator, TaskEdit, TaskSeed};
-use secrecy::SecretString;
 use serde_json::json;
 
 // The `opt_fields` values Asana's OpenAPI description allows, per operation, as the
@@ -52,14 +52,7 @@ impl World {
     }
 
     fn client(&self) -> Arc<AsanaClient> {
-        let mut config =
-            AsanaConfig::new(self.sim.base_url(), SecretString::from(self.sim.token()))
-                .http_config();
-        config.requests_per_minute = 100_000;
-        config.retry = RetryPolicy::fast(Duration::from_secs(5));
-        Arc::new(AsanaClient::with_http(
-            HttpClient::new(config).expect("valid config"),
-        ))
+        common::client(&self.sim)
     }
 
     fn connector(&self) -> AsanaConnector {

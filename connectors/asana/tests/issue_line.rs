@@ -4,14 +4,11 @@
 //! by a notes update (also for a task not read in this process), never written for
 //! anything but an issue, and gone for good once a person deletes it.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use asana_bridge_asana::{AsanaClient, AsanaConfig, AsanaConnector};
-use asana_bridge_connector::http::{HttpClient, RetryPolicy};
+use asana_bridge_asana::AsanaConnector;
 use asana_bridge_connector::{Connector, Item, TaskFields, TaskPatch};
 use asana_sim::{RecordedRequest, Simulator, TaskEdit, TaskSeed};
-use secrecy::SecretString;
 
 const LINE: &str =
     "Mirrored from GitHub: <a href=\"https://github.com/acme/app/issues/12\">acme/app#12</a>";
@@ -29,13 +26,7 @@ impl World {
     }
 
     fn connector(&self) -> AsanaConnector {
-        let mut config =
-            AsanaConfig::new(self.sim.base_url(), SecretString::from(self.sim.token()))
-                .http_config();
-        config.requests_per_minute = 100_000;
-        config.retry = RetryPolicy::fast(Duration::from_secs(5));
-        let client = AsanaClient::with_http(HttpClient::new(config).expect("valid config"));
-        AsanaConnector::new(Arc::new(client), self.project.clone())
+        AsanaConnector::new(common::client(&self.sim), self.project.clone())
     }
 
     fn writes(&self) -> Vec<RecordedRequest> {

@@ -3,14 +3,11 @@
 //! description the Markdown cannot express exactly never written over, and nothing sent
 //! that Asana would refuse as invalid rich text.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use asana_bridge_asana::{AsanaClient, AsanaConfig, AsanaConnector};
-use asana_bridge_connector::http::{HttpClient, RetryPolicy};
+use asana_bridge_asana::AsanaConnector;
 use asana_bridge_connector::{Connector, ConnectorError, Field, Item, TaskFields, TaskPatch};
 use asana_sim::{RecordedRequest, Simulator, TaskEdit, TaskSeed};
-use secrecy::SecretString;
 
 /// A rich description in Asana's normal form: heading, bold, italic, link, nested list,
 /// mention, code block.
@@ -32,13 +29,7 @@ impl World {
     }
 
     fn connector(&self) -> AsanaConnector {
-        let mut config =
-            AsanaConfig::new(self.sim.base_url(), SecretString::from(self.sim.token()))
-                .http_config();
-        config.requests_per_minute = 100_000;
-        config.retry = RetryPolicy::fast(Duration::from_secs(5));
-        let client = AsanaClient::with_http(HttpClient::new(config).expect("valid config"));
-        AsanaConnector::new(Arc::new(client), self.project.clone())
+        AsanaConnector::new(common::client(&self.sim), self.project.clone())
     }
 
     fn add_rich(&self, name: &str, html: &str) -> String {

@@ -5,14 +5,13 @@
 //! subtask, Asana's 403 on someone else's comment). The simulator fails a test when it is
 //! dropped after a request it does not serve.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use asana_bridge_asana::{AsanaClient, AsanaConfig, AsanaConnector, comments, subtasks};
-use asana_bridge_connector::http::{HttpClient, RetryPolicy};
+use std::sync::Arc;
+
+use asana_bridge_asana::{AsanaClient, AsanaConnector, comments, subtasks};
 use asana_bridge_connector::{Changes, Connector, ErrorKind, NewSubtask};
 use asana_sim::{CommentSeed, RecordedRequest, Simulator, TaskSeed, spec_fields as spec};
-use secrecy::SecretString;
 
 /// A simulator with one project and one task in it, and a client on it.
 struct World {
@@ -27,13 +26,7 @@ impl World {
         let sim = Simulator::start();
         let project = sim.create_project("Roadmap");
         let task = sim.add_task(&project, TaskSeed::named("Ship it"));
-        let mut config =
-            AsanaConfig::new(sim.base_url(), SecretString::from(sim.token())).http_config();
-        config.requests_per_minute = 100_000;
-        config.retry = RetryPolicy::fast(Duration::from_secs(5));
-        let client = Arc::new(AsanaClient::with_http(
-            HttpClient::new(config).expect("valid config"),
-        ));
+        let client = common::client(&sim);
         sim.clear_requests();
         World {
             sim,
