@@ -466,23 +466,34 @@ impl Connector for AsanaConnector {
             request = request.query("offset", offset);
         }
         // Tasks are decoded one by one so that one malformed task is reported as an item
-        // error (never taken for deleted) instead of failing the page.
-        let page: ListEnvelope<serde_json::Value> =
+        // error (never taken for deleted) instead of failing the page; each is kept as
+        // its raw JSON text until then (no intermediate tree of every value).
+        let page: ListEnvelope<Box<serde_json::value::RawValue>> =
             self.client.http().send(request).await?.json()?;
         let mut tasks = Vec::with_capacity(page.data.len());
         let mut unreadable = Vec::new();
         for raw in page.data {
-            let gid = raw.get("gid").and_then(|g| g.as_str()).map(str::to_owned);
-            match serde_json::from_value::<Task>(raw) {
+            match serde_json::from_str::<Task>(raw.get()) {
                 Ok(task) => tasks.push(task),
-                Err(e) => unreadable.push(ItemError {
-                    error: ConnectorError::Decode {
-                        service: "asana",
-                        message: format!("task {}: {e}", gid.as_deref().unwrap_or("?")),
-                    },
-                    id: gid,
-                    partner: None,
-                }),
+                Err(e) => {
+                    /// What is left to name a task that does not decode.
+                    #[derive(serde::Deserialize)]
+                    struct Gid {
+                        gid: Option<serde_json::Value>,
+                    }
+                    let gid = serde_json::from_str::<Gid>(raw.get())
+                        .ok()
+                        .and_then(|g| g.gid)
+                        .and_then(|g| g.as_str().map(str::to_owned));
+                    unreadable.push(ItemError {
+                        error: ConnectorError::Decode {
+                            service: "asana",
+                            message: format!("task {}: {e}", gid.as_deref().unwrap_or("?")),
+                        },
+                        id: gid,
+                        partner: None,
+                    });
+                }
             }
         }
         let (items, mut errors) = self.items(tasks, false).await?;
