@@ -70,6 +70,10 @@ pub struct AsanaConnector {
     /// Tasks last read assigned to someone whose e-mail Asana does not show this token
     /// (their assignee reads as `None`, which is not "unassigned").
     hidden_assignee: Arc<std::sync::Mutex<HashSet<String>>>,
+    /// People custom fields, by task, last read naming someone whose e-mail Asana does not
+    /// show this token: their value in the common model lacks that person, so writing it
+    /// would remove them. Such a field is never written.
+    hidden_people: Arc<std::sync::Mutex<HashMap<String, HashSet<String>>>>,
     /// The descriptions read in this process, by task: `Some(why)` for a rich description
     /// the Markdown cannot express exactly (never written over), `None` for one it can.
     descriptions: Arc<std::sync::Mutex<HashMap<String, Option<String>>>>,
@@ -101,6 +105,7 @@ impl AsanaConnector {
             written: Arc::default(),
             feed_oldest: Arc::default(),
             hidden_assignee: Arc::default(),
+            hidden_people: Arc::default(),
             descriptions: Arc::default(),
             custom_settings: Arc::default(),
             marks: Arc::default(),
@@ -203,7 +208,23 @@ impl AsanaConnector {
                 .hidden_assignee
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut people = self
+                .hidden_people
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for task in &tasks {
+                let hidden_in: HashSet<String> = task
+                    .custom_fields
+                    .iter()
+                    .flatten()
+                    .filter(|f| f.people().iter().any(|gid| !emails.contains_key(*gid)))
+                    .filter_map(|f| f.name.clone())
+                    .collect();
+                if hidden_in.is_empty() {
+                    people.remove(&task.gid);
+                } else {
+                    people.insert(task.gid.clone(), hidden_in);
+                }
                 match &task.assignee {
                     Some(a) if !emails.contains_key(&a.gid) => {
                         hidden.insert(task.gid.clone());
@@ -319,6 +340,26 @@ impl AsanaConnector {
                 "the description of Asana task {task} holds rich text that Markdown cannot \
                  carry back exactly ({reason}), so it is not overwritten; edit the \
                  description in Asana"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses a patch that would write a people field last read naming someone whose
+    /// e-mail Asana hides from this token (the value the bridge has lacks them).
+    fn check_custom_writable(&self, task: &str, patch: &TaskPatch) -> Result<(), ConnectorError> {
+        let people = self
+            .hidden_people
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(hidden) = people.get(task) else {
+            return Ok(());
+        };
+        match patch.custom.keys().find(|name| hidden.contains(*name)) {
+            Some(name) => Err(ConnectorError::InvalidData(format!(
+                "custom field {name} of Asana task {task} names someone whose e-mail Asana \
+                 does not show this account, so it is not overwritten (that person would be \
+                 removed); edit the field in Asana"
             ))),
             None => Ok(()),
         }
@@ -664,6 +705,7 @@ impl Connector for AsanaConnector {
             }
             None => None,
         };
+        self.check_custom_writable(task, patch)?;
         let assignee = match &patch.assignee {
             Some(Some(email)) if !email.trim().is_empty() => {
                 Some(Some(self.assignee(email).await?))
