@@ -471,6 +471,10 @@ impl Connector for AsanaConnector {
         format!("task {id}")
     }
 
+    fn threads(&self) -> Option<&dyn asana_bridge_connector::Threads> {
+        Some(self)
+    }
+
     fn unknown_fields(&self, item: &Item) -> Vec<Field> {
         let hidden = item.fields.assignee.is_none()
             && self

@@ -35,6 +35,7 @@ pub mod listing;
 pub mod mark;
 pub mod rate_file;
 pub mod subtasks;
+mod threads;
 pub mod webhooks;
 pub mod wire;
 

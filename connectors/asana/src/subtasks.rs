@@ -109,6 +109,20 @@ async fn update(
     Ok(updated.into())
 }
 
+/// Renames and/or completes (or reopens) a subtask in one request; `None` leaves that
+/// part as it is. Returns it as Asana now has it.
+///
+/// # Errors
+/// `NotFound` when the subtask is gone, or any transport error.
+pub async fn update_parts(
+    client: &AsanaClient,
+    subtask: &str,
+    name: Option<&str>,
+    completed: Option<bool>,
+) -> Result<Subtask, ConnectorError> {
+    update(client, subtask, SubtaskWrite { name, completed }).await
+}
+
 /// Renames a subtask; returns it as Asana now has it.
 ///
 /// # Errors

@@ -164,6 +164,36 @@ pub trait Connector: Send + Sync {
     fn tags_ignore_case(&self) -> bool {
         false
     }
+
+    /// The service's subtasks and comments as entities of their own (Asana), or `None`
+    /// for a system that has none.
+    fn threads(&self) -> Option<&dyn crate::Threads> {
+        None
+    }
+
+    /// The subtasks and comments `item` keeps in its own text (a Markdown file's
+    /// `## Subtasks` and `## Comments` sections), read now; `None` for a system that keeps
+    /// none there. Its notes never include them.
+    async fn read_thread(
+        &self,
+        _item: &Item,
+    ) -> Result<Option<crate::TargetThread>, ConnectorError> {
+        Ok(None)
+    }
+
+    /// Rewrites the subtasks and comments `item` keeps in its own text as `thread`,
+    /// leaving its fields and description as they are. Returns the item as it is now.
+    async fn write_thread(
+        &self,
+        item: &Item,
+        _thread: &crate::TargetThread,
+    ) -> Result<Item, ConnectorError> {
+        Err(ConnectorError::InvalidData(format!(
+            "{} keeps no subtasks or comments in its items ({})",
+            self.kind(),
+            self.describe(&item.id)
+        )))
+    }
 }
 
 // ---------------------------------------------------------------------------------------

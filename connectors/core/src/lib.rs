@@ -25,4 +25,6 @@ pub use custom::{CustomFields, CustomValue};
 pub use due::{Due, DueError};
 pub use error::{ConnectorError, ErrorKind, FieldError, ItemError};
 pub use model::{Field, Item, TaskFields, TaskPatch};
-pub use thread::{Author, Comment, NewSubtask, Subtask};
+pub use thread::{
+    Author, Comment, CommentBlock, NewSubtask, Subtask, SubtaskLine, TargetThread, Threads,
+};

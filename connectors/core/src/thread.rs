@@ -55,3 +55,81 @@ pub struct Comment {
     /// Changed after it was posted.
     pub edited: bool,
 }
+
+/// A subtask as a target keeps it in its own text: one checklist line of a `## Subtasks`
+/// section (`- [x] name <!-- asana:1200... -->`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SubtaskLine {
+    /// The Asana subtask the line mirrors, as its marker says (not checked: a typed or
+    /// copied marker may name anything); `None` for a line typed without one (a new
+    /// subtask).
+    pub asana_gid: Option<String>,
+    /// The line's text.
+    pub name: String,
+    /// The box checked or not.
+    pub completed: bool,
+}
+
+/// A comment as a target keeps it in its own text: one `###` block of a `## Comments`
+/// section.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CommentBlock {
+    /// The Asana comment story the block mirrors, as its marker says (not checked);
+    /// `None` for a block typed without one (a new comment).
+    pub asana_gid: Option<String>,
+    /// The heading's text without `### ` and the marker (`Alice Example · 2026-11-30
+    /// 14:02`): informative only, never sent.
+    pub heading: String,
+    /// The comment's text, Markdown, without a final line break.
+    pub body: String,
+}
+
+/// What a target keeps beside a task in the task's own text (a Markdown file's
+/// `## Subtasks` and `## Comments` sections), in the target's order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetThread {
+    /// The checklist lines, in the file's order.
+    pub subtasks: Vec<SubtaskLine>,
+    /// The comment blocks, in the file's order.
+    pub comments: Vec<CommentBlock>,
+}
+
+/// The subtasks and comments of a service that keeps them as entities of their own
+/// (Asana): what the engine reads and writes beside a task. Offered by
+/// [`Connector::threads`](crate::Connector::threads).
+#[async_trait::async_trait]
+pub trait Threads: Send + Sync {
+    /// The direct subtasks of `task`, in the service's order.
+    async fn subtasks(&self, task: &str) -> Result<Vec<Subtask>, crate::ConnectorError>;
+
+    /// Creates a subtask of `task`; sent once (a lost answer is `Ambiguous`).
+    async fn create_subtask(
+        &self,
+        task: &str,
+        new: &NewSubtask,
+    ) -> Result<Subtask, crate::ConnectorError>;
+
+    /// Renames and/or completes (or reopens) the subtask `id`; `None` leaves that part.
+    async fn update_subtask(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        completed: Option<bool>,
+    ) -> Result<Subtask, crate::ConnectorError>;
+
+    /// Deletes the subtask `id` (to the service's trash).
+    async fn delete_subtask(&self, id: &str) -> Result<(), crate::ConnectorError>;
+
+    /// The comments on `task`, oldest first.
+    async fn comments(&self, task: &str) -> Result<Vec<Comment>, crate::ConnectorError>;
+
+    /// Posts a comment (Markdown) on `task` as the bridge's user; sent once.
+    async fn post_comment(&self, task: &str, body: &str) -> Result<Comment, crate::ConnectorError>;
+
+    /// Replaces the text of `comment`, one of the bridge's own user's.
+    async fn edit_comment(
+        &self,
+        comment: &Comment,
+        body: &str,
+    ) -> Result<Comment, crate::ConnectorError>;
+}
