@@ -37,6 +37,8 @@ pub struct Counts {
     pub deleted_target: usize,
     /// Creates left for later (a creation budget spent): not errors.
     pub postponed: usize,
+    /// The writes of subtasks and comments (the run's second phase).
+    pub threads: crate::threads::ThreadCounts,
 }
 
 /// The result of applying a plan.

@@ -94,18 +94,20 @@ struct RawLink {
     on_delete: OnDelete,
     poll_interval: Option<u64>,
     delete_grace: Option<u64>,
+    comments: Option<bool>,
     #[serde(flatten)]
     targets: BTreeMap<String, toml::Value>,
 }
 
 /// The keys of a `[[link]]` besides its target tables, for the unknown-key message.
-const LINK_KEYS: [&str; 6] = [
+const LINK_KEYS: [&str; 7] = [
     "name",
     "asana_project",
     "conflict",
     "on_delete",
     "poll_interval",
     "delete_grace",
+    "comments",
 ];
 
 /// What a deleted target item (a file, an issue) does to its Asana task.
@@ -187,6 +189,9 @@ pub struct LinkConfig {
     /// Under `watch`, how long a target item must stay missing before its absence counts
     /// as a deletion (editors' atomic saves, `git checkout` of another branch).
     pub delete_grace: std::time::Duration,
+    /// Whether comments are mirrored (`comments = false` leaves them out of files and
+    /// issues, and reads none).
+    pub comments: bool,
 }
 
 impl LinkConfig {
@@ -359,6 +364,7 @@ impl Config {
                 delete_grace: std::time::Duration::from_secs(
                     link.delete_grace.unwrap_or(DEFAULT_DELETE_GRACE_SECS),
                 ),
+                comments: link.comments.unwrap_or(true),
             });
         }
 
@@ -561,6 +567,7 @@ markdown = { dir = "roadmap" }       # one .md file per task
 # on_delete = "delete"               # a removed file: delete the task (saved to the trash
 #                                    # first) | complete | ignore
 # delete_grace = 60                  # watch: seconds a file may be missing before that counts
+# comments = true                    # mirror comments (false: leave them out, read none)
 
 # [[link]]
 # name = "bugs"

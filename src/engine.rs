@@ -198,6 +198,9 @@ pub async fn sync_link(
         return run.stop(stop);
     }
     let gone = missing::what_became_of_the_missing(target, &index, &mut seen, &mut run).await;
+    // Pairs read changed on either side: their subtasks and comments are looked at after
+    // the tasks (a comment or subtask changes a task's revision, not its fields).
+    let mut changed_pairs = changed_pairs(&index, &seen);
     let stored = Stored::load(&state)?;
     if !seen.full {
         read_tasks_targets_name(
@@ -259,6 +262,7 @@ pub async fn sync_link(
         .blocked
         .iter()
         .any(|gid| gathered.asana_named.contains(gid));
+    changed_pairs.extend(gathered.asana_named.iter().cloned());
     let applied = apply(
         link,
         &connectors,
@@ -270,7 +274,19 @@ pub async fn sync_link(
         cancel,
     )
     .await?;
-    let apply_failures = take_applied(&mut run.report, applied);
+    let mut apply_failures = take_applied(&mut run.report, applied);
+    if run.report.fatal.is_none() {
+        apply_failures += sync_threads(
+            link,
+            &connectors,
+            store,
+            &mut run,
+            &changed_pairs,
+            progress,
+            cancel,
+        )
+        .await?;
+    }
     if !run.report.has_errors() {
         run.meta.last_success = Some(run.now.clone());
     }
@@ -281,6 +297,48 @@ pub async fn sync_link(
     run.report.mapped = state.pairs.len();
     run.report.conflicts_open = state.conflicts.len();
     run.finish()
+}
+
+/// The Asana gids of the pairs read changed on either side this run.
+fn changed_pairs(index: &SummaryIndex<'_>, seen: &Observations) -> BTreeSet<String> {
+    let changed = |o: &plan::Observed| matches!(o, plan::Observed::Changed(_));
+    index
+        .summaries()
+        .iter()
+        .zip(seen.asana.pairs.iter().zip(&seen.target.pairs))
+        .filter(|(_, (a, t))| changed(a) || changed(t))
+        .map(|(s, _)| s.asana_gid.to_string())
+        .collect()
+}
+
+/// The run's second phase: subtasks and comments of the pairs that changed and of those
+/// never looked at (see [`crate::threads`]). Returns how many items failed.
+async fn sync_threads(
+    link: &LinkConfig,
+    &Connectors { asana, target }: &Connectors<'_>,
+    store: &Store,
+    run: &mut Run<'_>,
+    changed: &BTreeSet<String>,
+    progress: &indicatif::ProgressBar,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<usize, StateError> {
+    if asana.threads().is_none() || !target.keeps_threads() {
+        return Ok(0);
+    }
+    let pairs = crate::threads::wanted(store, run.state, &link.name, changed)?;
+    let outcome = crate::threads::sync(
+        link, asana, target, store, run.state, &pairs, progress, cancel,
+    )
+    .await?;
+    run.report.counts.threads = outcome.counts;
+    run.report.notes.extend(outcome.notes);
+    let failed = outcome.failures.len();
+    run.report.failures.extend(outcome.failures);
+    run.report.failures.extend(outcome.problems);
+    if let Some(message) = outcome.aborted {
+        run.report.fatal = Some(message);
+    }
+    Ok(failed)
 }
 
 /// The two connectors of a link.

@@ -41,5 +41,6 @@ pub mod plan;
 pub mod records;
 pub mod report;
 pub mod targets;
+pub mod threads;
 pub mod trash;
 pub mod watch;

@@ -47,6 +47,12 @@ pub fn summary_line(r: &LinkReport, target_kind: &str) -> String {
     push(c.updated_target, &format!("updated in {target_kind}"));
     push(c.deleted_asana, "deleted in Asana");
     push(c.deleted_target, &format!("deleted in {target_kind}"));
+    push(c.threads.subtasks_asana, "subtask changes in Asana");
+    push(c.threads.comments_asana, "comments written in Asana");
+    push(
+        c.threads.target_items,
+        &format!("subtasks or comments updated in {target_kind}"),
+    );
     push(
         c.postponed,
         &format!("postponed in {target_kind} (creation budget; done on a later run)"),

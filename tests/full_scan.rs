@@ -39,6 +39,7 @@ fn sync(
         on_delete: OnDelete::Delete,
         import_completed: true,
         delete_grace: std::time::Duration::ZERO,
+        comments: true,
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(engine::sync_link(

@@ -787,6 +787,7 @@ impl<'a> Case<'a> {
             on_delete: OnDelete::Delete,
             import_completed: true,
             delete_grace: std::time::Duration::ZERO,
+            comments: true,
         }
     }
 

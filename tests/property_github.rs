@@ -671,6 +671,7 @@ impl<'a> Case<'a> {
             on_delete: self.on_delete,
             import_completed: self.import_all,
             delete_grace: Duration::ZERO,
+            comments: true,
         }
     }
 

@@ -27,7 +27,8 @@ pub(super) async fn advance(
         run.meta.last_full_scan = Some(run.now.clone());
     }
     let counts = &run.report.counts;
-    let wrote_asana = counts.created_asana + counts.updated_asana + counts.deleted_asana > 0;
+    let wrote_asana = counts.created_asana + counts.updated_asana + counts.deleted_asana > 0
+        || counts.threads.wrote_asana();
     let cursor = match cursor {
         Some(c) if wrote_asana => Some(drain_own_echoes(asana, c).await),
         other => other,

@@ -197,6 +197,9 @@ impl LinkLoop {
             + c.updated_target
             + c.deleted_asana
             + c.deleted_target
+            + c.threads.subtasks_asana
+            + c.threads.comments_asana
+            + c.threads.target_items
             > 0;
         if changed {
             if self.out.json {

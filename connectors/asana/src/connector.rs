@@ -82,6 +82,9 @@ pub struct AsanaConnector {
     /// The issue line ([`crate::mark`]) of the descriptions read in this process, by task
     /// (absent: the description has none), kept at the end of the notes written.
     marks: Arc<std::sync::Mutex<HashMap<String, IssueRef>>>,
+    /// How many direct subtasks each task read in this process has (`num_subtasks`): a
+    /// task with none is not asked for its subtasks.
+    subtask_counts: Arc<std::sync::Mutex<HashMap<String, u32>>>,
 }
 
 /// How much earlier than the feed's oldest event a `modified_since` listing starts. Both
@@ -107,6 +110,7 @@ impl AsanaConnector {
             hidden_assignee: Arc::default(),
             hidden_people: Arc::default(),
             descriptions: Arc::default(),
+            subtask_counts: Arc::default(),
             custom_settings: Arc::default(),
             marks: Arc::default(),
         }
@@ -238,8 +242,15 @@ impl AsanaConnector {
         let descriptions: Vec<Description> = tasks.iter().map(read_description).collect();
         for (task, description) in tasks.iter().zip(&descriptions) {
             self.note_description(task, description);
+            if let Some(count) = task.num_subtasks {
+                self.set_subtask_count(&task.gid, count);
+            }
         }
         for (task, description) in tasks.into_iter().zip(&descriptions) {
+            if task.parent.is_some() {
+                // A subtask also added to the project: its parent's checklist line.
+                continue;
+            }
             let gid = task.gid.clone();
             match to_item_described(task, description, &self.project, &emails) {
                 Ok(item) => items.push(item),
@@ -271,6 +282,23 @@ impl AsanaConnector {
     async fn assignee(&self, email: &str) -> Result<String, ConnectorError> {
         let workspace = self.client.workspace_of(&self.project).await?;
         self.client.assignee_value(&workspace, email).await
+    }
+
+    /// Remembers how many direct subtasks `task` has.
+    pub(crate) fn set_subtask_count(&self, task: &str, count: u32) {
+        self.subtask_counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(task.to_owned(), count);
+    }
+
+    /// How many direct subtasks `task` had when last read in this process, if it was.
+    pub(crate) fn subtask_count(&self, task: &str) -> Option<u32> {
+        self.subtask_counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(task)
+            .copied()
     }
 
     /// Remembers whether `task`'s description, as just read, can be written over, and the

@@ -10,7 +10,13 @@ use crate::{comments, subtasks};
 #[async_trait]
 impl Threads for AsanaConnector {
     async fn subtasks(&self, task: &str) -> Result<Vec<Subtask>, ConnectorError> {
-        subtasks::list(self.client(), task).await
+        if self.subtask_count(task) == Some(0) {
+            // Read with `num_subtasks: 0` in this process: nothing to ask for.
+            return Ok(Vec::new());
+        }
+        let found = subtasks::list(self.client(), task).await?;
+        self.set_subtask_count(task, u32::try_from(found.len()).unwrap_or(u32::MAX));
+        Ok(found)
     }
 
     async fn create_subtask(
@@ -18,7 +24,10 @@ impl Threads for AsanaConnector {
         task: &str,
         new: &NewSubtask,
     ) -> Result<Subtask, ConnectorError> {
-        subtasks::create(self.client(), task, new).await
+        let created = subtasks::create(self.client(), task, new).await?;
+        let count = self.subtask_count(task).unwrap_or(0);
+        self.set_subtask_count(task, count.saturating_add(1));
+        Ok(created)
     }
 
     async fn update_subtask(

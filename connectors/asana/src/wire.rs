@@ -28,6 +28,8 @@ pub const TASK_FIELDS: &[&str] = &[
     "memberships.section.name",
     "modified_at",
     "workspace",
+    "num_subtasks",
+    "parent",
 ];
 
 /// The fields read to check a description before writing over it (`GET /tasks/{task_gid}`).
@@ -117,6 +119,13 @@ pub struct Task {
     /// The task's custom fields (see [`crate::custom_fields::TASK_FIELDS`]).
     #[serde(default)]
     pub custom_fields: Option<Vec<crate::custom_fields::TaskField>>,
+    /// How many direct subtasks it has (its subtasks are read only when not zero).
+    #[serde(default)]
+    pub num_subtasks: Option<u32>,
+    /// The task it is a subtask of: such a task is mirrored as its parent's checklist
+    /// line, never as an item of its own.
+    #[serde(default)]
+    pub parent: Option<Ref>,
 }
 
 /// One of a task's project memberships.

@@ -171,6 +171,12 @@ pub trait Connector: Send + Sync {
         None
     }
 
+    /// Whether this system's items keep subtasks and comments in their own text (see
+    /// [`Connector::read_thread`]).
+    fn keeps_threads(&self) -> bool {
+        false
+    }
+
     /// The subtasks and comments `item` keeps in its own text (a Markdown file's
     /// `## Subtasks` and `## Comments` sections), read now; `None` for a system that keeps
     /// none there. Its notes never include them.

@@ -1,0 +1,596 @@
+//! Subtasks and comments beside each paired task: the run's second phase, after the
+//! tasks themselves are synced.
+//!
+//! A task's thread is looked at only when something may have changed: a pair whose
+//! Asana task or target item was read changed this run (Asana's feed names a task whose
+//! comments or subtasks changed; a comment bumps its `modified_at`), and a pair never
+//! looked at yet (the first import, an upgrade, an interrupted fill, which the next run
+//! resumes). A quiet run reads nothing more. For each such pair: the target item and
+//! its thread are read ([`Connector::read_thread`]; a target that keeps none is left
+//! alone), Asana's subtasks (only for a task with any) and comments, then [`plan`]
+//! decides (pure), the Asana writes are made (a create is recorded as pending,
+//! durably, before it is sent, so that a run killed after it adopts what it made), the
+//! target's sections are written when they differ, and the new base is stored
+//! ([`record`]).
+
+pub mod plan;
+pub mod record;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+
+use asana_bridge_connector::{
+    Comment, CommentBlock, Connector, ConnectorError, ErrorKind, Item, Subtask, SubtaskLine,
+    TargetThread, Threads,
+};
+use asana_bridge_state::{StateError, Store, Table};
+
+use crate::config::LinkConfig;
+use crate::failure::ItemFailure;
+use crate::linkstate::LinkState;
+use crate::records::Fingerprint;
+use plan::{Inputs, OutBlock, OutLine, Step, ThreadPlan};
+use record::{CommentBase, Pending, SubtaskBase, ThreadRecord, text_digest};
+
+/// What the thread phase did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ThreadCounts {
+    /// Subtasks created, changed or deleted in Asana.
+    pub subtasks_asana: usize,
+    /// Comments posted or edited in Asana.
+    pub comments_asana: usize,
+    /// Target items whose subtasks or comments were rewritten.
+    pub target_items: usize,
+}
+
+impl ThreadCounts {
+    /// Whether Asana was written to.
+    #[must_use]
+    pub fn wrote_asana(&self) -> bool {
+        self.subtasks_asana + self.comments_asana > 0
+    }
+}
+
+/// The outcome of the phase.
+#[derive(Debug, Default)]
+pub struct ThreadOutcome {
+    pub counts: ThreadCounts,
+    /// Items whose thread could not be read or written: the run holds its change-feed
+    /// cursor back, so the next run looks at them again.
+    pub failures: Vec<ItemFailure>,
+    /// Lines and blocks left as they are (an edit not sent, a conflict held): reported,
+    /// seen again when the item changes.
+    pub problems: Vec<ItemFailure>,
+    pub notes: Vec<String>,
+    /// A link-wide error stopped the phase (the rest waits for the next run).
+    pub aborted: Option<String>,
+}
+
+/// The link's thread records, by Asana gid.
+fn table(store: &Store, link: &str) -> Result<Table<ThreadRecord>, StateError> {
+    store.table(&format!("link/{link}/threads"))
+}
+
+/// The paired tasks whose threads this run looks at: `changed` (tasks read changed on
+/// either side this run) and every pair without a thread record yet.
+pub fn wanted(
+    store: &Store,
+    state: &LinkState,
+    link: &str,
+    changed: &BTreeSet<String>,
+) -> Result<Vec<(String, String)>, StateError> {
+    let records = table(store, link)?;
+    // Every pair has its record (the usual case): only the changed ones. Otherwise one
+    // pass finds those without (and drops records of pairs that are gone).
+    let fill = records.len() != state.pairs.len();
+    let mut out = Vec::new();
+    let mut paired = BTreeSet::new();
+    for summary in state.pairs.summaries() {
+        let (gid, summary) = summary?;
+        if changed.contains(&gid) || (fill && records.get(&gid)?.is_none()) {
+            out.push((gid.clone(), summary.target_id.to_string()));
+        }
+        if fill {
+            paired.insert(gid);
+        }
+    }
+    if fill {
+        for entry in records.iter() {
+            let (gid, _) = entry?;
+            if !paired.contains(&gid) {
+                records.remove(&gid)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Syncs the threads of `pairs` (Asana gid, target id).
+#[allow(clippy::too_many_arguments)] // the phase's inputs, each used
+pub async fn sync(
+    link: &LinkConfig,
+    asana: &dyn Connector,
+    target: &dyn Connector,
+    store: &Store,
+    state: &LinkState,
+    pairs: &[(String, String)],
+    progress: &indicatif::ProgressBar,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<ThreadOutcome, StateError> {
+    let mut outcome = ThreadOutcome::default();
+    let Some(threads) = asana.threads() else {
+        return Ok(outcome);
+    };
+    if pairs.is_empty() || !target.keeps_threads() {
+        return Ok(outcome);
+    }
+    let records = table(store, &link.name)?;
+    progress.inc_length(pairs.len() as u64);
+    for (gid, target_id) in pairs {
+        if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst)) {
+            break;
+        }
+        let one = One {
+            link,
+            threads,
+            target,
+            store,
+            state,
+            records: &records,
+            gid,
+        };
+        match one.run(target_id, &mut outcome).await {
+            Ok(()) => {}
+            Err(Stop::State(e)) => return Err(e),
+            Err(Stop::Item(message)) => outcome.failures.push(ItemFailure {
+                item: format!("{} (subtasks and comments)", target.describe(target_id)),
+                message,
+            }),
+            Err(Stop::Link(message)) => {
+                outcome.aborted = Some(message);
+                break;
+            }
+        }
+        progress.inc(1);
+    }
+    Ok(outcome)
+}
+
+/// Why one task's thread stopped.
+enum Stop {
+    State(StateError),
+    /// This task only.
+    Item(String),
+    /// The whole phase (token refused, service unreachable).
+    Link(String),
+}
+
+impl From<StateError> for Stop {
+    fn from(e: StateError) -> Self {
+        Stop::State(e)
+    }
+}
+
+fn stop(what: &str, e: &ConnectorError) -> Stop {
+    let message = format!("{what}: {e}");
+    if e.is_fatal_for_link() || matches!(e.kind(), ErrorKind::RateLimited | ErrorKind::Transient) {
+        Stop::Link(message)
+    } else {
+        Stop::Item(message)
+    }
+}
+
+/// One task's thread.
+struct One<'a> {
+    link: &'a LinkConfig,
+    threads: &'a dyn Threads,
+    target: &'a dyn Connector,
+    store: &'a Store,
+    state: &'a LinkState,
+    records: &'a Table<ThreadRecord>,
+    gid: &'a str,
+}
+
+impl One<'_> {
+    async fn run(&self, target_id: &str, outcome: &mut ThreadOutcome) -> Result<(), Stop> {
+        let gid = self.gid;
+        let Some(item) = self
+            .target
+            .get_many(&[target_id.to_owned()])
+            .await
+            .map_err(|e| stop("reading the item", &e))?
+            .into_iter()
+            .next()
+        else {
+            return Ok(()); // gone: the task phase deals with it next run
+        };
+        if item.bare || item.partner.as_deref().is_some_and(|p| p != gid) {
+            return Ok(()); // an accident the task phase reports
+        }
+        let Some(shown) = self
+            .target
+            .read_thread(&item)
+            .await
+            .map_err(|e| stop("reading its subtasks and comments", &e))?
+        else {
+            return Ok(());
+        };
+        let subtasks = match self.threads.subtasks(gid).await {
+            Ok(s) => s,
+            Err(ConnectorError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(stop("reading the task's subtasks in Asana", &e)),
+        };
+        let comments = if self.link.comments {
+            match self.threads.comments(gid).await {
+                Ok(c) => Some(c),
+                Err(ConnectorError::NotFound(_)) => return Ok(()),
+                Err(e) => return Err(stop("reading the task's comments in Asana", &e)),
+            }
+        } else {
+            None
+        };
+        let mut record = self.records.get(gid)?.unwrap_or_default();
+        let planned = plan::plan(&Inputs {
+            subtasks: &subtasks,
+            comments: comments.as_deref(),
+            target: &shown,
+            base: &record,
+            policy: self.link.conflict,
+            on_delete: self.link.on_delete,
+        });
+        let name = self.target.describe(&item.id);
+        for problem in &planned.problems {
+            outcome.problems.push(ItemFailure {
+                item: name.clone(),
+                message: problem.clone(),
+            });
+        }
+        outcome
+            .notes
+            .extend(planned.notes.iter().map(|n| format!("{name}: {n}")));
+
+        let mut now = Now {
+            subtasks,
+            comments,
+            made: vec![None; planned.steps.len()],
+        };
+        let mut failed = None;
+        for (at, step) in planned.steps.iter().enumerate() {
+            match self.step(step, &mut record, &mut now, at).await {
+                Ok(()) => match step {
+                    Step::DeleteSubtask { name: sub, .. } => {
+                        outcome.counts.subtasks_asana += 1;
+                        outcome.notes.push(format!(
+                            "{name}: subtask \"{sub}\" deleted in Asana (its line was removed; restore it from Asana's trash if that was a mistake)"
+                        ));
+                    }
+                    Step::CreateSubtask(_) | Step::UpdateSubtask { .. } => {
+                        outcome.counts.subtasks_asana += 1;
+                    }
+                    Step::PostComment { .. } | Step::EditComment { .. } => {
+                        outcome.counts.comments_asana += 1;
+                    }
+                },
+                Err(Stop::Item(message)) => outcome.failures.push(ItemFailure {
+                    item: name.clone(),
+                    message,
+                }),
+                Err(other) => {
+                    failed = Some(other);
+                    break;
+                }
+            }
+        }
+        let wanted = now.shown(&planned, &shown);
+        if wanted != shown {
+            match self.target.write_thread(&item, &wanted).await {
+                Ok(written) => {
+                    outcome.counts.target_items += 1;
+                    self.note_written(&written)?;
+                }
+                Err(e) => {
+                    // The base stays as it was for what the target did not get.
+                    self.settle(&mut record, &now, &planned, &shown)?;
+                    return Err(stop(
+                        &format!("writing the subtasks and comments of {name}"),
+                        &e,
+                    ));
+                }
+            }
+        }
+        self.settle(&mut record, &now, &planned, &wanted)?;
+        match failed {
+            Some(stop) => Err(stop),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes one Asana write; a create is recorded as pending (durably) before it is
+    /// sent and stays so when its answer is lost.
+    async fn step(
+        &self,
+        step: &Step,
+        record: &mut ThreadRecord,
+        now: &mut Now,
+        at: usize,
+    ) -> Result<(), Stop> {
+        let gid = self.gid;
+        let pending = match step {
+            Step::CreateSubtask(new) => Some(Pending::Subtask {
+                name: new.name.clone(),
+            }),
+            Step::PostComment { body } => Some(Pending::Comment {
+                text: text_digest(body),
+            }),
+            _ => None,
+        };
+        if let Some(p) = &pending {
+            record.pending.push(p.clone());
+            self.records.put(gid, record)?;
+            self.store.flush()?;
+        }
+        let result = match step {
+            Step::CreateSubtask(new) => self
+                .threads
+                .create_subtask(gid, new)
+                .await
+                .map(|s| now.made_subtask(at, s)),
+            Step::UpdateSubtask {
+                gid: sub,
+                name,
+                completed,
+            } => self
+                .threads
+                .update_subtask(sub, name.as_deref(), *completed)
+                .await
+                .map(|s| now.replace_subtask(s)),
+            Step::DeleteSubtask { gid: sub, .. } => self
+                .threads
+                .delete_subtask(sub)
+                .await
+                .map(|()| now.remove_subtask(sub, at)),
+            Step::PostComment { body } => self
+                .threads
+                .post_comment(gid, body)
+                .await
+                .map(|c| now.made_comment(at, c)),
+            Step::EditComment { gid: story, body } => {
+                let Some(comment) = now.comment(story) else {
+                    return Ok(());
+                };
+                self.threads
+                    .edit_comment(&comment, body)
+                    .await
+                    .map(|c| now.replace_comment(c))
+            }
+        };
+        match result {
+            Ok(()) => {
+                if let Some(p) = &pending
+                    && let Some(i) = record.pending.iter().position(|q| q == p)
+                {
+                    record.pending.remove(i);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                if let Some(p) = &pending
+                    && e.kind() != ErrorKind::Ambiguous
+                    && let Some(i) = record.pending.iter().position(|q| q == p)
+                {
+                    // Not sent (or refused): nothing to adopt later.
+                    record.pending.remove(i);
+                }
+                Err(stop(&describe(step), &e))
+            }
+        }
+    }
+
+    /// After the target's sections were written: its pair record remembers the item as
+    /// it is now, so the next run does not take the bridge's own write for a change.
+    fn note_written(&self, written: &Item) -> Result<(), StateError> {
+        if let Some(mut pair) = self.state.pairs.get(self.gid)? {
+            pair.target = Fingerprint::of(written);
+            written.id.clone_into(&mut pair.target_id);
+            self.state.pairs.put(self.gid, &pair)?;
+        }
+        Ok(())
+    }
+
+    /// Stores the new base: what both sides now show alike.
+    fn settle(
+        &self,
+        record: &mut ThreadRecord,
+        now: &Now,
+        planned: &ThreadPlan,
+        shown: &TargetThread,
+    ) -> Result<(), StateError> {
+        *record = settle(record, now, planned, shown);
+        self.records.put(self.gid, record)?;
+        Ok(())
+    }
+}
+
+fn describe(step: &Step) -> String {
+    match step {
+        Step::CreateSubtask(new) => format!("creating subtask \"{}\" in Asana", new.name),
+        Step::UpdateSubtask { gid, .. } => format!("updating subtask {gid} in Asana"),
+        Step::DeleteSubtask { name, .. } => format!("deleting subtask \"{name}\" in Asana"),
+        Step::PostComment { .. } => "posting a comment in Asana".to_owned(),
+        Step::EditComment { gid, .. } => format!("editing comment {gid} in Asana"),
+    }
+}
+
+/// Asana's side as the phase's writes left it, and what each step made.
+struct Now {
+    subtasks: Vec<Subtask>,
+    comments: Option<Vec<Comment>>,
+    /// Per step: the gid it made or deleted (a create's new subtask or comment).
+    made: Vec<Option<Made>>,
+}
+
+#[derive(Clone)]
+enum Made {
+    Subtask(Subtask),
+    Comment(Comment),
+    Deleted,
+}
+
+impl Now {
+    fn made_subtask(&mut self, at: usize, s: Subtask) {
+        self.subtasks.push(s.clone());
+        self.made[at] = Some(Made::Subtask(s));
+    }
+
+    fn replace_subtask(&mut self, s: Subtask) {
+        if let Some(old) = self
+            .subtasks
+            .iter_mut()
+            .find(|o| o.remote_id == s.remote_id)
+        {
+            *old = s;
+        }
+    }
+
+    fn remove_subtask(&mut self, gid: &str, at: usize) {
+        self.subtasks.retain(|s| s.remote_id != gid);
+        self.made[at] = Some(Made::Deleted);
+    }
+
+    fn made_comment(&mut self, at: usize, c: Comment) {
+        if let Some(all) = &mut self.comments {
+            all.push(c.clone());
+        }
+        self.made[at] = Some(Made::Comment(c));
+    }
+
+    fn comment(&self, gid: &str) -> Option<Comment> {
+        self.comments
+            .as_ref()?
+            .iter()
+            .find(|c| c.remote_id == gid)
+            .cloned()
+    }
+
+    fn replace_comment(&mut self, c: Comment) {
+        if let Some(all) = &mut self.comments
+            && let Some(old) = all.iter_mut().find(|o| o.remote_id == c.remote_id)
+        {
+            *old = c;
+        }
+    }
+
+    /// What the target should show: the plan's lines and blocks, with the markers,
+    /// names and texts the writes gave them (a failed create stays without a marker and
+    /// is tried again next run).
+    fn shown(&self, planned: &ThreadPlan, current: &TargetThread) -> TargetThread {
+        let subtasks = planned
+            .lines
+            .iter()
+            .map(
+                |OutLine { line, step }| match step.and_then(|s| self.made[s].clone()) {
+                    Some(Made::Subtask(s)) => SubtaskLine {
+                        asana_gid: Some(s.remote_id),
+                        name: s.name,
+                        completed: s.completed,
+                    },
+                    _ => line.clone(),
+                },
+            )
+            .collect();
+        let comments = match &planned.blocks {
+            None => current.comments.clone(),
+            Some(blocks) => blocks
+                .iter()
+                .map(
+                    |OutBlock { block, step }| match step.and_then(|s| self.made[s].clone()) {
+                        Some(Made::Comment(c)) => CommentBlock {
+                            asana_gid: Some(c.remote_id.clone()),
+                            heading: plan::heading(&c),
+                            body: c.body,
+                        },
+                        _ => self.current_block(block, step.is_some()),
+                    },
+                )
+                .collect(),
+        };
+        TargetThread { subtasks, comments }
+    }
+
+    /// A planned block with the text Asana now has for an edit that went through.
+    fn current_block(&self, block: &CommentBlock, posted: bool) -> CommentBlock {
+        if posted {
+            return block.clone();
+        }
+        match block.asana_gid.as_deref().and_then(|g| self.comment(g)) {
+            Some(c) if text_digest(&c.body) == text_digest(&block.body) => CommentBlock {
+                body: c.body,
+                ..block.clone()
+            },
+            _ => block.clone(),
+        }
+    }
+}
+
+/// The new base: each subtask and comment both sides now show alike; what they do not
+/// agree on keeps its old base (a conflict held, an edit not sent).
+fn settle(
+    old: &ThreadRecord,
+    now: &Now,
+    planned: &ThreadPlan,
+    shown: &TargetThread,
+) -> ThreadRecord {
+    let mut record = ThreadRecord {
+        pending: old.pending.clone(),
+        ..ThreadRecord::default()
+    };
+    for s in &now.subtasks {
+        let agreed = shown.subtasks.iter().any(|l| {
+            l.asana_gid.as_deref() == Some(&s.remote_id)
+                && l.name == s.name
+                && l.completed == s.completed
+        });
+        if agreed {
+            record.subtasks.insert(
+                s.remote_id.clone(),
+                SubtaskBase {
+                    name: s.name.clone(),
+                    completed: s.completed,
+                },
+            );
+        } else if let Some(b) = old.subtasks.get(&s.remote_id) {
+            record.subtasks.insert(s.remote_id.clone(), b.clone());
+        }
+    }
+    let alive: BTreeSet<&str> = now.subtasks.iter().map(|s| s.remote_id.as_str()).collect();
+    record.let_go = old
+        .let_go
+        .iter()
+        .chain(&planned.let_go)
+        .filter(|g| alive.contains(g.as_str()))
+        .cloned()
+        .collect();
+    for g in &record.let_go {
+        record.subtasks.remove(g);
+    }
+    match &now.comments {
+        None => record.comments = old.comments.clone(),
+        Some(comments) => {
+            for c in comments {
+                let digest = text_digest(&c.body);
+                let agreed = shown.comments.iter().any(|b| {
+                    b.asana_gid.as_deref() == Some(&c.remote_id) && text_digest(&b.body) == digest
+                });
+                if agreed {
+                    record
+                        .comments
+                        .insert(c.remote_id.clone(), CommentBase { text: digest });
+                } else if let Some(b) = old.comments.get(&c.remote_id) {
+                    record.comments.insert(c.remote_id.clone(), b.clone());
+                }
+            }
+        }
+    }
+    record
+}

@@ -1,0 +1,410 @@
+//! The thread planner's decisions, case by case.
+
+use asana_bridge_connector::{
+    Author, Comment, CommentBlock, NewSubtask, Subtask, SubtaskLine, TargetThread,
+};
+
+use super::plan::{Inputs, Step, ThreadPlan, plan};
+use super::record::{CommentBase, Pending, SubtaskBase, ThreadRecord, text_digest};
+use crate::config::OnDelete;
+use crate::merge::Policy;
+
+fn sub(gid: &str, name: &str, done: bool) -> Subtask {
+    Subtask {
+        remote_id: gid.into(),
+        name: name.into(),
+        completed: done,
+    }
+}
+
+fn line(gid: Option<&str>, name: &str, done: bool) -> SubtaskLine {
+    SubtaskLine {
+        asana_gid: gid.map(Into::into),
+        name: name.into(),
+        completed: done,
+    }
+}
+
+fn based(entries: &[(&str, &str, bool)]) -> ThreadRecord {
+    let mut r = ThreadRecord::default();
+    for (g, n, d) in entries {
+        r.subtasks.insert(
+            (*g).into(),
+            SubtaskBase {
+                name: (*n).into(),
+                completed: *d,
+            },
+        );
+    }
+    r
+}
+
+fn comment(gid: &str, body: &str, own: bool) -> Comment {
+    Comment {
+        remote_id: gid.into(),
+        author: Author {
+            remote_id: "9".into(),
+            name: if own { "Bridge Bot" } else { "Alice Example" }.into(),
+            email: None,
+        },
+        created_at: "2026-11-30T14:02:00Z".parse().unwrap(),
+        body: body.into(),
+        own,
+        edited: false,
+    }
+}
+
+fn block(gid: Option<&str>, body: &str) -> CommentBlock {
+    CommentBlock {
+        asana_gid: gid.map(Into::into),
+        heading: "Someone".into(),
+        body: body.into(),
+    }
+}
+
+fn run(
+    subtasks: &[Subtask],
+    comments: Option<&[Comment]>,
+    target: &TargetThread,
+    base: &ThreadRecord,
+    on_delete: OnDelete,
+) -> ThreadPlan {
+    plan(&Inputs {
+        subtasks,
+        comments,
+        target,
+        base,
+        policy: Policy::Newest,
+        on_delete,
+    })
+}
+
+fn names(p: &ThreadPlan) -> Vec<(Option<String>, String, bool)> {
+    p.lines
+        .iter()
+        .map(|l| {
+            (
+                l.line.asana_gid.clone(),
+                l.line.name.clone(),
+                l.line.completed,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn new_lines_on_each_side_flow_to_the_other() {
+    let target = TargetThread {
+        subtasks: vec![line(None, "Typed in the file", false)],
+        comments: vec![],
+    };
+    let p = run(
+        &[sub("1", "Made in Asana", true)],
+        None,
+        &target,
+        &ThreadRecord::default(),
+        OnDelete::Delete,
+    );
+    assert_eq!(
+        p.steps,
+        vec![Step::CreateSubtask(NewSubtask {
+            name: "Typed in the file".into(),
+            completed: false
+        })]
+    );
+    assert_eq!(p.lines[0].step, Some(0));
+    assert_eq!(
+        names(&p)[1],
+        (Some("1".into()), "Made in Asana".into(), true)
+    );
+    assert!(p.problems.is_empty());
+}
+
+#[test]
+fn an_edit_on_one_side_flows_and_both_sides_merge_part_by_part() {
+    let base = based(&[("1", "Old", false)]);
+    // Renamed in the file, checked in Asana: both flow.
+    let target = TargetThread {
+        subtasks: vec![line(Some("1"), "New", false)],
+        comments: vec![],
+    };
+    let p = run(
+        &[sub("1", "Old", true)],
+        None,
+        &target,
+        &base,
+        OnDelete::Delete,
+    );
+    assert_eq!(
+        p.steps,
+        vec![Step::UpdateSubtask {
+            gid: "1".into(),
+            name: Some("New".into()),
+            completed: None
+        }]
+    );
+    assert_eq!(names(&p), vec![(Some("1".into()), "New".into(), true)]);
+}
+
+#[test]
+fn a_removed_line_deletes_only_an_unchanged_subtask_as_on_delete_says() {
+    let base = based(&[("1", "Gone from file", false), ("2", "Kept", false)]);
+    let target = TargetThread {
+        subtasks: vec![line(Some("2"), "Kept", false)],
+        comments: vec![],
+    };
+    let asana = [sub("1", "Gone from file", false), sub("2", "Kept", false)];
+    let p = run(&asana, None, &target, &base, OnDelete::Delete);
+    assert_eq!(
+        p.steps,
+        vec![Step::DeleteSubtask {
+            gid: "1".into(),
+            name: "Gone from file".into()
+        }]
+    );
+    let p = run(&asana, None, &target, &base, OnDelete::Complete);
+    assert_eq!(
+        p.steps,
+        vec![Step::UpdateSubtask {
+            gid: "1".into(),
+            name: None,
+            completed: Some(true)
+        }]
+    );
+    assert!(p.let_go.contains("1"));
+    let p = run(&asana, None, &target, &base, OnDelete::Ignore);
+    assert!(p.steps.is_empty() && p.let_go.contains("1"));
+
+    // Changed in Asana since: not deleted, the line comes back, reported.
+    let asana = [sub("1", "Renamed in Asana", false), sub("2", "Kept", false)];
+    let p = run(&asana, None, &target, &base, OnDelete::Delete);
+    assert!(p.steps.is_empty());
+    assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
+    assert!(names(&p).contains(&(Some("1".into()), "Renamed in Asana".into(), false)));
+}
+
+#[test]
+fn a_section_emptied_of_every_line_deletes_nothing() {
+    let base = based(&[("1", "A", false), ("2", "B", true)]);
+    let asana = [sub("1", "A", false), sub("2", "B", true)];
+    let p = run(
+        &asana,
+        None,
+        &TargetThread::default(),
+        &base,
+        OnDelete::Delete,
+    );
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    assert_eq!(p.lines.len(), 2, "the lines are written back");
+    assert_eq!(p.notes.len(), 1);
+}
+
+#[test]
+fn a_line_whose_create_was_sent_but_not_recorded_is_adopted_not_created_twice() {
+    let mut base = ThreadRecord::default();
+    base.pending.push(Pending::Subtask {
+        name: "Call back".into(),
+    });
+    let target = TargetThread {
+        subtasks: vec![line(None, "Call back", false)],
+        comments: vec![],
+    };
+    let p = run(
+        &[sub("7", "Call back", false)],
+        None,
+        &target,
+        &base,
+        OnDelete::Delete,
+    );
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    assert_eq!(
+        names(&p),
+        vec![(Some("7".into()), "Call back".into(), false)]
+    );
+
+    // Recorded, but the marker never reached the file: adopted too, never deleted.
+    let base = based(&[("7", "Call back", false)]);
+    let p = run(
+        &[sub("7", "Call back", false)],
+        None,
+        &target,
+        &base,
+        OnDelete::Delete,
+    );
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    assert_eq!(
+        names(&p),
+        vec![(Some("7".into()), "Call back".into(), false)]
+    );
+}
+
+#[test]
+fn bad_and_foreign_markers_are_reported_and_left_alone() {
+    let target = TargetThread {
+        subtasks: vec![
+            line(Some("abc"), "Typo", false),
+            line(Some("99"), "Someone else's", false),
+            line(Some("1"), "Mine", false),
+            line(Some("1"), "Copy", false),
+        ],
+        comments: vec![],
+    };
+    let base = based(&[("1", "Mine", false)]);
+    let p = run(
+        &[sub("1", "Mine", false)],
+        None,
+        &target,
+        &base,
+        OnDelete::Delete,
+    );
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    assert_eq!(p.problems.len(), 3, "{:?}", p.problems);
+    assert_eq!(p.lines.len(), 4, "every line is kept");
+}
+
+#[test]
+fn a_subtask_deleted_in_asana_removes_its_unchanged_line_only() {
+    let base = based(&[("1", "A", false), ("2", "B", false)]);
+    let target = TargetThread {
+        subtasks: vec![
+            line(Some("1"), "A", false),
+            line(Some("2"), "B edited", false),
+        ],
+        comments: vec![],
+    };
+    let p = run(&[], None, &target, &base, OnDelete::Delete);
+    assert!(p.steps.is_empty());
+    assert_eq!(
+        names(&p),
+        vec![(Some("2".into()), "B edited".into(), false)]
+    );
+    assert_eq!(p.problems.len(), 1);
+}
+
+#[test]
+fn comments_post_new_blocks_edit_own_refuse_others_and_never_delete() {
+    let mut base = ThreadRecord::default();
+    for (g, t) in [
+        ("10", "Mine"),
+        ("11", "Theirs"),
+        ("12", "Removed from file"),
+    ] {
+        base.comments.insert(
+            g.into(),
+            CommentBase {
+                text: text_digest(t),
+            },
+        );
+    }
+    let asana = [
+        comment("10", "Mine", true),
+        comment("11", "Theirs", false),
+        comment("12", "Removed from file", false),
+        comment("13", "New in Asana", false),
+    ];
+    let target = TargetThread {
+        subtasks: vec![],
+        comments: vec![
+            block(Some("10"), "Mine, edited"),
+            block(Some("11"), "Theirs, edited"),
+            block(None, "A reply"),
+        ],
+    };
+    let p = run(&[], Some(&asana), &target, &base, OnDelete::Delete);
+    assert_eq!(
+        p.steps,
+        vec![
+            Step::EditComment {
+                gid: "10".into(),
+                body: "Mine, edited".into()
+            },
+            Step::PostComment {
+                body: "A reply".into()
+            }
+        ]
+    );
+    assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
+    assert!(p.problems[0].contains("Alice Example"));
+    let blocks = p.blocks.unwrap();
+    let gids: Vec<Option<&str>> = blocks
+        .iter()
+        .map(|b| b.block.asana_gid.as_deref())
+        .collect();
+    // Kept in order, the new Asana comment after them, the posted one last (newest); the
+    // removed block stays removed.
+    assert_eq!(gids, vec![Some("10"), Some("11"), Some("13"), None]);
+    assert_eq!(
+        blocks[1].block.body, "Theirs, edited",
+        "the edit is kept in the file"
+    );
+    assert_eq!(blocks[3].step, Some(1));
+}
+
+#[test]
+fn a_comment_posted_but_not_recorded_is_adopted() {
+    let mut base = ThreadRecord::default();
+    base.pending.push(Pending::Comment {
+        text: text_digest("Done, see PR"),
+    });
+    let target = TargetThread {
+        subtasks: vec![],
+        comments: vec![block(None, "Done, see PR")],
+    };
+    let asana = [comment("20", "Done, see PR", true)];
+    let p = run(&[], Some(&asana), &target, &base, OnDelete::Delete);
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    let blocks = p.blocks.unwrap();
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].block.asana_gid.as_deref(), Some("20"));
+
+    // Without the pending record, the same text is a second comment (a user may say the
+    // same thing twice).
+    let p = run(
+        &[],
+        Some(&asana),
+        &target,
+        &ThreadRecord::default(),
+        OnDelete::Delete,
+    );
+    assert_eq!(p.steps.len(), 1);
+}
+
+#[test]
+fn comments_left_out_keep_the_blocks_as_they_are() {
+    let target = TargetThread {
+        subtasks: vec![],
+        comments: vec![block(None, "not posted")],
+    };
+    let p = run(
+        &[],
+        None,
+        &target,
+        &ThreadRecord::default(),
+        OnDelete::Delete,
+    );
+    assert!(p.steps.is_empty());
+    assert!(p.blocks.is_none());
+}
+
+#[test]
+fn manual_policy_holds_a_subtask_changed_on_both_sides() {
+    let base = based(&[("1", "Old", false)]);
+    let target = TargetThread {
+        subtasks: vec![line(Some("1"), "File name", false)],
+        comments: vec![],
+    };
+    let p = plan(&Inputs {
+        subtasks: &[sub("1", "Asana name", false)],
+        comments: None,
+        target: &target,
+        base: &base,
+        policy: Policy::Manual,
+        on_delete: OnDelete::Delete,
+    });
+    assert!(p.steps.is_empty());
+    assert_eq!(p.problems.len(), 1);
+    assert_eq!(
+        names(&p),
+        vec![(Some("1".into()), "File name".into(), false)]
+    );
+}
