@@ -234,6 +234,7 @@ pub async fn sync_link(
     run.report.failures.extend(gathered.asana_failures);
     run.report.failures.extend(gathered.target_failures);
     let mut planned = gathered.planned;
+    changed_pairs.extend(gathered.asana_named.iter().cloned());
     // What unpaired tasks say they were made from, as this link's target ids (the
     // recovery hint of `pairing`; a paired task's own pair comes from its record).
     let target = connectors.target;
@@ -248,6 +249,16 @@ pub async fn sync_link(
         return run.stop(stop);
     }
     if options.dry_run {
+        sync_threads(
+            link,
+            &connectors,
+            store,
+            &mut run,
+            &changed_pairs,
+            progress,
+            cancel,
+        )
+        .await?;
         return Ok(preview::dry_run(
             run.report,
             plan,
@@ -262,7 +273,6 @@ pub async fn sync_link(
         .blocked
         .iter()
         .any(|gid| gathered.asana_named.contains(gid));
-    changed_pairs.extend(gathered.asana_named.iter().cloned());
     let applied = apply(
         link,
         &connectors,
@@ -325,9 +335,10 @@ async fn sync_threads(
     if asana.threads().is_none() || !target.keeps_threads() {
         return Ok(0);
     }
-    let pairs = crate::threads::wanted(store, run.state, &link.name, changed)?;
+    let dry_run = run.options.dry_run;
+    let pairs = crate::threads::wanted(store, run.state, &link.name, changed, dry_run)?;
     let outcome = crate::threads::sync(
-        link, asana, target, store, run.state, &pairs, progress, cancel,
+        link, asana, target, store, run.state, &pairs, dry_run, progress, cancel,
     )
     .await?;
     run.report.counts.threads = outcome.counts;

@@ -79,6 +79,7 @@ pub fn wanted(
     state: &LinkState,
     link: &str,
     changed: &BTreeSet<String>,
+    dry_run: bool,
 ) -> Result<Vec<(String, String)>, StateError> {
     let records = table(store, link)?;
     // Every pair has its record (the usual case): only the changed ones. Otherwise one
@@ -95,7 +96,7 @@ pub fn wanted(
             paired.insert(gid);
         }
     }
-    if fill {
+    if fill && !dry_run {
         for entry in records.iter() {
             let (gid, _) = entry?;
             if !paired.contains(&gid) {
@@ -115,6 +116,7 @@ pub async fn sync(
     store: &Store,
     state: &LinkState,
     pairs: &[(String, String)],
+    dry_run: bool,
     progress: &indicatif::ProgressBar,
     cancel: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<ThreadOutcome, StateError> {
@@ -139,6 +141,7 @@ pub async fn sync(
             state,
             records: &records,
             gid,
+            dry_run,
         };
         match one.run(target_id, &mut outcome).await {
             Ok(()) => {}
@@ -190,6 +193,8 @@ struct One<'a> {
     state: &'a LinkState,
     records: &'a Table<ThreadRecord>,
     gid: &'a str,
+    /// Plan and tell, write nothing.
+    dry_run: bool,
 }
 
 impl One<'_> {
@@ -250,6 +255,10 @@ impl One<'_> {
             .notes
             .extend(planned.notes.iter().map(|n| format!("{name}: {n}")));
 
+        if self.dry_run {
+            outcome.notes.extend(preview(&name, &planned, &shown));
+            return Ok(());
+        }
         let mut now = Now {
             subtasks,
             comments,
@@ -410,6 +419,25 @@ impl One<'_> {
         self.records.put(self.gid, record)?;
         Ok(())
     }
+}
+
+/// What a dry run says of one task's thread: each write it would make.
+fn preview(name: &str, planned: &ThreadPlan, shown: &TargetThread) -> Vec<String> {
+    let mut out: Vec<String> = planned
+        .steps
+        .iter()
+        .map(|step| format!("{name}: would be {}", describe(step)))
+        .collect();
+    let lines: Vec<&SubtaskLine> = planned.lines.iter().map(|l| &l.line).collect();
+    let blocks_changed = planned.blocks.as_ref().is_some_and(|b| {
+        b.len() != shown.comments.len() || b.iter().zip(&shown.comments).any(|(o, s)| o.block != *s)
+    });
+    if lines != shown.subtasks.iter().collect::<Vec<_>>() || blocks_changed {
+        out.push(format!(
+            "{name}: its subtasks or comments would be rewritten"
+        ));
+    }
+    out
 }
 
 fn describe(step: &Step) -> String {

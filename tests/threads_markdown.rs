@@ -1,0 +1,409 @@
+//! Subtasks and comments end to end through the binary, on a Markdown link (issue 16): a
+//! subtask added on each side, checked, renamed and removed; a comment added on each
+//! side, edited by its author, and one edited where it may not be; a comment whose answer
+//! was lost, and a run killed right after posting one (no duplicate comment); a burst of
+//! 50 comments on one task; `comments = false`; a quiet resync reads nothing more.
+
+#[allow(unused_imports)] // the shared harness re-exports more than this file uses
+mod common;
+
+use asana_sim::{CommentSeed, Fault};
+use common::{TaskEdit, World};
+
+/// The file's line that carries `marker` (`asana:<gid>`), if any.
+fn line_with(text: &str, gid: &str) -> Option<String> {
+    let marker = format!("<!-- asana:{gid} -->");
+    text.lines()
+        .find(|l| l.contains(&marker))
+        .map(str::to_owned)
+}
+
+/// Rewrites the file of task `gid` through `f`.
+fn edit_file(w: &World, gid: &str, f: impl FnOnce(&str) -> String) {
+    let (name, text) = w.file_of(gid);
+    w.write(&name, f(&text));
+}
+
+/// The subtasks of `parent` in the simulator: (name, completed).
+fn subtasks(w: &World, parent: &str) -> Vec<(String, bool)> {
+    w.sim
+        .subtasks(parent)
+        .into_iter()
+        .map(|g| {
+            let t = w.sim.task(&g).expect("subtask");
+            (t.name, t.completed)
+        })
+        .collect()
+}
+
+fn comment(text: &str) -> CommentSeed {
+    CommentSeed {
+        text: Some(text.to_owned()),
+        html_text: None,
+    }
+}
+
+#[test]
+fn subtasks_flow_both_ways_added_checked_renamed_and_removed() {
+    let w = World::new("newest");
+    let parent = w.add_task("Fix the login page", |_| {});
+    let from_asana = w.sim.add_subtask(&parent, "Reproduce on Safari");
+    w.sync().expect(0);
+
+    // Asana's subtask is a checklist line with its marker, after the description.
+    let (_, text) = w.file_of(&parent);
+    let line = line_with(&text, &from_asana).expect("a line for the subtask");
+    assert_eq!(
+        line,
+        format!("- [ ] Reproduce on Safari <!-- asana:{from_asana} -->")
+    );
+    assert!(text.contains("\n## Subtasks\n"), "{text}");
+
+    // A line typed in the file becomes a subtask, then carries its marker.
+    edit_file(&w, &parent, |t| {
+        t.replacen(&line, &format!("{line}\n- [ ] Check the CSP headers"), 1)
+    });
+    w.sync().expect(0);
+    assert_eq!(
+        subtasks(&w, &parent),
+        vec![
+            ("Reproduce on Safari".to_owned(), false),
+            ("Check the CSP headers".to_owned(), false)
+        ]
+    );
+    let (_, text) = w.file_of(&parent);
+    let made = w.sim.subtasks(&parent)[1].clone();
+    assert_eq!(
+        line_with(&text, &made).as_deref(),
+        Some(format!("- [ ] Check the CSP headers <!-- asana:{made} -->").as_str()),
+        "{text}"
+    );
+    assert!(
+        !text.contains("- [ ] Check the CSP headers\n"),
+        "no second, unmarked line: {text}"
+    );
+
+    // Checked and renamed in the file: both reach Asana.
+    edit_file(&w, &parent, |t| {
+        t.replace(
+            "- [ ] Reproduce on Safari <!--",
+            "- [x] Reproduce on Safari 17 <!--",
+        )
+    });
+    w.sync().expect(0);
+    assert_eq!(
+        subtasks(&w, &parent)[0],
+        ("Reproduce on Safari 17".to_owned(), true)
+    );
+
+    // Renamed and checked in Asana: the line follows.
+    w.sim.edit_task(
+        &made,
+        TaskEdit {
+            name: Some("Check CSP and HSTS".to_owned()),
+            completed: Some(true),
+            ..TaskEdit::default()
+        },
+    );
+    w.sync().expect(0);
+    let (_, text) = w.file_of(&parent);
+    assert_eq!(
+        line_with(&text, &made).as_deref(),
+        Some(format!("- [x] Check CSP and HSTS <!-- asana:{made} -->").as_str())
+    );
+
+    // A subtask added in Asana later appends a line.
+    let later = w.sim.add_subtask(&parent, "Write the postmortem");
+    w.sync().expect(0);
+    let (_, text) = w.file_of(&parent);
+    assert!(line_with(&text, &later).is_some(), "{text}");
+
+    // A line removed from the file deletes its (unchanged) subtask; the others stay.
+    edit_file(&w, &parent, |t| {
+        let gone = line_with(t, &later).unwrap();
+        t.replace(&format!("{gone}\n"), "")
+    });
+    let run = w.sync().expect(0);
+    assert_eq!(
+        w.sim.subtasks(&parent),
+        vec![from_asana.clone(), made.clone()]
+    );
+    assert!(
+        run.stdout.contains("Write the postmortem") && run.stdout.contains("trash"),
+        "the deletion is told, with the way back: {}",
+        run.stdout
+    );
+
+    // Settled: a further sync writes nothing anywhere, and no subtask became a file.
+    w.sim.clear_requests();
+    let before = w.files();
+    w.sync().expect(0);
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
+    assert_eq!(w.files(), before);
+    assert_eq!(
+        before.len(),
+        1,
+        "a subtask is never a task file: {:?}",
+        before.keys()
+    );
+}
+
+#[test]
+fn a_subtask_removed_from_the_file_but_changed_in_asana_is_kept_and_written_back() {
+    let w = World::new("newest");
+    let parent = w.add_task("Parent", |_| {});
+    let a = w.sim.add_subtask(&parent, "One");
+    let b = w.sim.add_subtask(&parent, "Two");
+    w.sync().expect(0);
+    edit_file(&w, &parent, |t| {
+        let gone = line_with(t, &a).unwrap();
+        t.replace(&format!("{gone}\n"), "")
+    });
+    w.sim.edit_task(
+        &a,
+        TaskEdit {
+            name: Some("One, renamed in Asana".to_owned()),
+            ..TaskEdit::default()
+        },
+    );
+    let run = w.sync().expect(1);
+    assert!(
+        run.stderr.contains("changed in Asana since"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(w.sim.subtasks(&parent), vec![a.clone(), b.clone()]);
+    let (_, text) = w.file_of(&parent);
+    assert!(
+        line_with(&text, &a).is_some_and(|l| l.contains("One, renamed in Asana")),
+        "{text}"
+    );
+
+    // The whole section gone (an old copy of the file): nothing is deleted.
+    edit_file(&w, &parent, |t| {
+        t.split("\n## Subtasks").next().unwrap().to_owned() + "\n"
+    });
+    w.sync().expect(0);
+    assert_eq!(w.sim.subtasks(&parent), vec![a.clone(), b.clone()]);
+    let (_, text) = w.file_of(&parent);
+    assert!(
+        line_with(&text, &a).is_some() && line_with(&text, &b).is_some(),
+        "{text}"
+    );
+}
+
+#[test]
+fn comments_flow_both_ways_and_only_the_bridges_own_are_edited() {
+    let w = World::new("newest");
+    let task = w.add_task("Fix the login page", |_| {});
+    let alices = w.sim.add_comment_as(
+        "alice@example.com",
+        &task,
+        comment("Seen on Safari 16 too."),
+    );
+    w.sync().expect(0);
+
+    // Alice's comment is a block with its author, time and marker.
+    let (_, text) = w.file_of(&task);
+    let heading = line_with(&text, &alices).expect("a block for the comment");
+    assert!(heading.starts_with("### Alice Example · 20"), "{heading}");
+    assert!(
+        text.contains(&format!("{heading}\nSeen on Safari 16 too."))
+            || text.contains(&format!("{heading}\n\nSeen on Safari 16 too.")),
+        "{text}"
+    );
+    assert!(text.contains("\n## Comments\n"), "{text}");
+
+    // A block typed without a marker is posted as the bridge's user, then marked.
+    edit_file(&w, &task, |t| {
+        format!("{}\n### Reply\nThanks, **fixing** it now.\n", t.trim_end())
+    });
+    w.sync().expect(0);
+    let comments = w.sim.comments(&task);
+    assert_eq!(comments.len(), 2, "{comments:?}");
+    let mine = comments[1].clone();
+    assert_eq!(mine.author, "bridge-bot@example.com");
+    assert!(
+        mine.html_text.contains("<strong>fixing</strong>"),
+        "{}",
+        mine.html_text
+    );
+    let (_, text) = w.file_of(&task);
+    assert!(
+        line_with(&text, &mine.gid).is_some_and(|h| h.starts_with("### Asana Bridge Bot · ")),
+        "{text}"
+    );
+    assert!(!text.contains("### Reply"), "{text}");
+
+    // The bridge's own comment edited in the file: edited in Asana.
+    edit_file(&w, &task, |t| {
+        t.replace("Thanks, **fixing** it now.", "Thanks, fixed in 2.4.1.")
+    });
+    w.sync().expect(0);
+    let now = w.sim.comments(&task);
+    assert_eq!(now.len(), 2);
+    assert_eq!(now[1].text, "Thanks, fixed in 2.4.1.");
+    assert!(now[1].edited);
+
+    // Alice's comment edited in the file: reported, not sent, the edit kept in the file.
+    edit_file(&w, &task, |t| {
+        t.replace("Seen on Safari 16 too.", "Seen on Safari 15 too.")
+    });
+    let run = w.sync().expect(1);
+    assert!(
+        run.stderr.contains("Alice Example") && run.stderr.contains("not sent"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(w.sim.comments(&task)[0].text, "Seen on Safari 16 too.");
+    assert!(w.file_of(&task).1.contains("Seen on Safari 15 too."));
+
+    // Alice edits it in Asana: her new text wins... only where the file had not changed
+    // it; here both changed, so both are kept and reported.
+    w.sim.edit_comment(&alices, "Seen on Safari 16 and 17.");
+    let run = w.sync().expect(1);
+    assert!(run.stderr.contains("changed both"), "{}", run.stderr);
+
+    // Put back as Asana has it, then her later edits flow to the file.
+    edit_file(&w, &task, |t| {
+        t.replace("Seen on Safari 15 too.", "Seen on Safari 16 and 17.")
+    });
+    w.sync().expect(0);
+    w.sim.edit_comment(&alices, "Seen on every Safari.");
+    w.sync().expect(0);
+    assert!(w.file_of(&task).1.contains("Seen on every Safari."));
+
+    // Removing a block deletes nothing.
+    edit_file(&w, &task, |t| {
+        let h = line_with(t, &alices).unwrap();
+        t.replace(&h, "").replace("Seen on every Safari.", "")
+    });
+    w.sync().expect(0);
+    assert_eq!(w.sim.comments(&task).len(), 2);
+
+    // Settled.
+    w.sim.clear_requests();
+    w.sync().expect(0);
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
+}
+
+#[test]
+fn a_comment_whose_answer_was_lost_is_not_posted_twice() {
+    let w = World::new("newest");
+    let task = w.add_task("Task", |_| {});
+    w.sync().expect(0);
+    edit_file(&w, &task, |t| {
+        format!("{}\n\n## Comments\n### New\nShipped.\n", t.trim_end())
+    });
+    w.sim.inject(Fault::DropAfterApply {
+        count: 1,
+        method: Some("POST".to_owned()),
+        path_contains: Some("/stories".to_owned()),
+    });
+    w.sync(); // the answer is lost: an error for that comment
+    w.sync().expect(0);
+    let comments = w.sim.comments(&task);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let (_, text) = w.file_of(&task);
+    assert!(line_with(&text, &comments[0].gid).is_some(), "{text}");
+    assert_eq!(text.matches("Shipped.").count(), 1, "{text}");
+}
+
+#[test]
+fn a_run_killed_right_after_posting_a_comment_leaves_no_duplicate() {
+    let w = World::new("newest");
+    let task = w.add_task("Task", |_| {});
+    w.sync().expect(0);
+    edit_file(&w, &task, |t| {
+        format!("{}\n\n## Comments\n### New\nOn it.\n", t.trim_end())
+    });
+    w.sim.clear_requests();
+    let mut child = w
+        .command()
+        .arg("sync")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let posted = common::eventually(std::time::Duration::from_secs(20), || {
+        w.sim
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path.ends_with("/stories"))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(posted, "the comment was posted before the kill");
+    w.sync().expect(0);
+    w.sync().expect(0);
+    assert_eq!(
+        w.sim.comments(&task).len(),
+        1,
+        "{:?}",
+        w.sim.comments(&task)
+    );
+    assert_eq!(w.file_of(&task).1.matches("On it.").count(), 1);
+}
+
+#[test]
+fn a_burst_of_fifty_comments_arrives_in_order_and_settles() {
+    let w = World::new("newest");
+    let task = w.add_task("Busy task", |_| {});
+    w.sync().expect(0);
+    for i in 0..50 {
+        w.sim.add_comment_as(
+            "alice@example.com",
+            &task,
+            comment(&format!("Comment number {i}.")),
+        );
+    }
+    w.sim.clear_requests();
+    w.sync().expect(0);
+    let reads = w
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/stories"))
+        .count();
+    assert_eq!(reads, 1, "one page of stories");
+    let (_, text) = w.file_of(&task);
+    let order: Vec<usize> = (0..50)
+        .map(|i| {
+            text.find(&format!("Comment number {i}."))
+                .expect("each comment")
+        })
+        .collect();
+    assert!(order.windows(2).all(|p| p[0] < p[1]), "oldest first");
+    assert_eq!(text.matches("### Alice Example").count(), 50);
+    w.sim.clear_requests();
+    w.sync().expect(0);
+    assert!(w.writes().is_empty());
+}
+
+#[test]
+fn comments_off_reads_and_writes_none_and_a_quiet_resync_reads_nothing_more() {
+    let w = World::new("newest");
+    w.write_config_full("newest", "", "comments = false");
+    let task = w.add_task("Task", |_| {});
+    w.sim
+        .add_comment_as("alice@example.com", &task, comment("Not mirrored."));
+    w.sync().expect(0);
+    assert!(!w.file_of(&task).1.contains("Not mirrored."));
+    assert!(
+        !w.sim
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/stories")),
+        "no comment is read"
+    );
+    // A task without subtasks is never asked for them; a quiet resync is one request.
+    assert!(
+        !w.sim
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/subtasks"))
+    );
+    w.sim.clear_requests();
+    w.sync().expect(0);
+    assert_eq!(w.sim.requests().len(), 1, "{:?}", w.sim.requests());
+}
