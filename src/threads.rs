@@ -13,6 +13,7 @@
 //! target's sections are written when they differ, and the new base is stored
 //! ([`record`]).
 
+pub mod attribution;
 pub mod plan;
 pub mod record;
 #[cfg(test)]
@@ -291,7 +292,7 @@ impl One<'_> {
                 }
             }
         }
-        let wanted = now.shown(&planned, &shown);
+        let (wanted, pairs) = now.shown(&planned, &shown);
         if wanted != shown {
             match self.target.write_thread(&item, &wanted).await {
                 Ok(written) => {
@@ -300,7 +301,8 @@ impl One<'_> {
                 }
                 Err(e) => {
                     // The base stays as it was for what the target did not get.
-                    self.settle(&mut record, &now, &planned, &shown)?;
+                    record = now.settle_unwritten(&record);
+                    self.records.put(gid, &record)?;
                     return Err(stop(
                         &format!("writing the subtasks and comments of {name}"),
                         &e,
@@ -308,7 +310,8 @@ impl One<'_> {
                 }
             }
         }
-        self.settle(&mut record, &now, &planned, &wanted)?;
+        record = settle(&record, &now, &planned, &wanted, &pairs);
+        self.records.put(gid, &record)?;
         match failed {
             Some(stop) => Err(stop),
             None => Ok(()),
@@ -406,19 +409,6 @@ impl One<'_> {
         }
         Ok(())
     }
-
-    /// Stores the new base: what both sides now show alike.
-    fn settle(
-        &self,
-        record: &mut ThreadRecord,
-        now: &Now,
-        planned: &ThreadPlan,
-        shown: &TargetThread,
-    ) -> Result<(), StateError> {
-        *record = settle(record, now, planned, shown);
-        self.records.put(self.gid, record)?;
-        Ok(())
-    }
 }
 
 /// What a dry run says of one task's thread: each write it would make.
@@ -511,8 +501,12 @@ impl Now {
 
     /// What the target should show: the plan's lines and blocks, with the markers,
     /// names and texts the writes gave them (a failed create stays without a marker and
-    /// is tried again next run).
-    fn shown(&self, planned: &ThreadPlan, current: &TargetThread) -> TargetThread {
+    /// is tried again next run); and for each block, the Asana comment it is paired with.
+    fn shown(
+        &self,
+        planned: &ThreadPlan,
+        current: &TargetThread,
+    ) -> (TargetThread, Vec<Option<String>>) {
         let subtasks = planned
             .lines
             .iter()
@@ -527,37 +521,85 @@ impl Now {
                 },
             )
             .collect();
-        let comments = match &planned.blocks {
-            None => current.comments.clone(),
+        let (comments, pairs) = match &planned.blocks {
+            None => (current.comments.clone(), vec![None; current.comments.len()]),
             Some(blocks) => blocks
                 .iter()
-                .map(
-                    |OutBlock { block, step }| match step.and_then(|s| self.made[s].clone()) {
-                        Some(Made::Comment(c)) => CommentBlock {
-                            asana_gid: Some(c.remote_id.clone()),
-                            heading: plan::heading(&c),
-                            body: c.body,
-                        },
-                        _ => self.current_block(block, step.is_some()),
-                    },
-                )
-                .collect(),
+                .map(|OutBlock { block, step, pair }| {
+                    match step.and_then(|s| self.made[s].clone()) {
+                        // A target's own comment, now mirrored: it stays as its author
+                        // wrote it.
+                        Some(Made::Comment(c)) if block.id.is_some() => {
+                            (block.clone(), Some(c.remote_id))
+                        }
+                        Some(Made::Comment(c)) => (
+                            CommentBlock {
+                                asana_gid: Some(c.remote_id.clone()),
+                                id: None,
+                                heading: plan::heading(&c),
+                                body: attribution::strip(&c.body).1.to_owned(),
+                            },
+                            Some(c.remote_id),
+                        ),
+                        _ => (self.current_block(block, step.is_some()), pair.clone()),
+                    }
+                })
+                .unzip(),
         };
-        TargetThread { subtasks, comments }
+        (TargetThread { subtasks, comments }, pairs)
     }
 
     /// A planned block with the text Asana now has for an edit that went through.
     fn current_block(&self, block: &CommentBlock, posted: bool) -> CommentBlock {
-        if posted {
+        if posted || (block.id.is_some() && block.asana_gid.is_none()) {
             return block.clone();
         }
         match block.asana_gid.as_deref().and_then(|g| self.comment(g)) {
-            Some(c) if text_digest(&c.body) == text_digest(&block.body) => CommentBlock {
-                body: c.body,
-                ..block.clone()
-            },
-            _ => block.clone(),
+            Some(c) => {
+                let text = attribution::strip(&c.body).1;
+                if text_digest(text) == text_digest(&block.body) {
+                    CommentBlock {
+                        body: text.to_owned(),
+                        ..block.clone()
+                    }
+                } else {
+                    block.clone()
+                }
+            }
+            None => block.clone(),
         }
+    }
+
+    /// The base after a run whose target write failed: as it was, plus what the run
+    /// created in Asana (so that the next run pairs it with its line or block instead of
+    /// creating it again).
+    fn settle_unwritten(&self, old: &ThreadRecord) -> ThreadRecord {
+        let mut record = old.clone();
+        for made in self.made.iter().flatten() {
+            match made {
+                Made::Subtask(s) => {
+                    record.subtasks.insert(
+                        s.remote_id.clone(),
+                        SubtaskBase {
+                            name: s.name.clone(),
+                            completed: s.completed,
+                        },
+                    );
+                }
+                Made::Comment(c) => {
+                    let (origin, text) = attribution::strip(&c.body);
+                    record.comments.insert(
+                        c.remote_id.clone(),
+                        CommentBase {
+                            text: text_digest(text),
+                            target: origin.map(str::to_owned),
+                        },
+                    );
+                }
+                Made::Deleted => {}
+            }
+        }
+        record
     }
 }
 
@@ -568,6 +610,7 @@ fn settle(
     now: &Now,
     planned: &ThreadPlan,
     shown: &TargetThread,
+    pairs: &[Option<String>],
 ) -> ThreadRecord {
     let mut record = ThreadRecord {
         pending: old.pending.clone(),
@@ -606,14 +649,19 @@ fn settle(
         None => record.comments = old.comments.clone(),
         Some(comments) => {
             for c in comments {
-                let digest = text_digest(&c.body);
-                let agreed = shown.comments.iter().any(|b| {
-                    b.asana_gid.as_deref() == Some(&c.remote_id) && text_digest(&b.body) == digest
+                let digest = text_digest(attribution::strip(&c.body).1);
+                let agreed = shown.comments.iter().zip(pairs).find(|(b, pair)| {
+                    pair.as_deref() == Some(&c.remote_id) && text_digest(&b.body) == digest
                 });
-                if agreed {
-                    record
-                        .comments
-                        .insert(c.remote_id.clone(), CommentBase { text: digest });
+                if let Some((b, _)) = agreed {
+                    let target = b.id.clone().filter(|_| b.asana_gid.is_none());
+                    record.comments.insert(
+                        c.remote_id.clone(),
+                        CommentBase {
+                            text: digest,
+                            target,
+                        },
+                    );
                 } else if let Some(b) = old.comments.get(&c.remote_id) {
                     record.comments.insert(c.remote_id.clone(), b.clone());
                 }

@@ -17,6 +17,7 @@ use asana_bridge_connector::{
     Comment, CommentBlock, NewSubtask, Subtask, SubtaskLine, TargetThread,
 };
 
+use super::attribution;
 use super::record::{Pending, ThreadRecord, text_digest};
 use crate::config::OnDelete;
 use crate::merge::Policy;
@@ -69,6 +70,9 @@ pub struct OutLine {
 pub struct OutBlock {
     pub block: CommentBlock,
     pub step: Option<usize>,
+    /// The Asana comment it is paired with (its marker, or the mirror of a target's own
+    /// comment).
+    pub pair: Option<String>,
 }
 
 /// What to do with one task's thread.
@@ -416,6 +420,22 @@ fn plan_comments(inputs: &Inputs<'_>, comments: &[Comment], out: &mut ThreadPlan
     let base = &inputs.base.comments;
     let asana: BTreeMap<&str, &Comment> =
         comments.iter().map(|c| (c.remote_id.as_str(), c)).collect();
+    // Each Asana comment's text without the attribution line of a mirrored target
+    // comment, and the target comments so mirrored (by base, or by that line).
+    let mut texts: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut mirrors: BTreeMap<&str, &str> = BTreeMap::new();
+    for c in comments {
+        let (origin, text) = attribution::strip(&c.body);
+        texts.insert(&c.remote_id, text);
+        if let Some(origin) = origin {
+            mirrors.insert(origin, &c.remote_id);
+        }
+    }
+    for (gid, b) in base {
+        if let Some(t) = &b.target {
+            mirrors.entry(t.as_str()).or_insert(gid.as_str());
+        }
+    }
     let label = |i: usize| format!("\"{}\"", blocks[i].heading);
     let mut m = markers(
         blocks.iter().map(|b| b.asana_gid.as_deref()),
@@ -424,7 +444,8 @@ fn plan_comments(inputs: &Inputs<'_>, comments: &[Comment], out: &mut ThreadPlan
         &mut out.problems,
     );
 
-    // Blocks without a marker that are comments the bridge posted: adopted.
+    // A target's own comment already mirrored, and blocks without a marker that are
+    // comments the bridge posted: paired, never posted again.
     let mut pending: Vec<&str> = inputs
         .base
         .pending
@@ -436,11 +457,20 @@ fn plan_comments(inputs: &Inputs<'_>, comments: &[Comment], out: &mut ThreadPlan
         .collect();
     let mut adopted: BTreeMap<usize, &str> = BTreeMap::new();
     for &i in &m.unmarked {
-        let digest = text_digest(&blocks[i].body);
+        let block = &blocks[i];
+        if let Some(id) = &block.id {
+            if let Some(&gid) = mirrors.get(id.as_str())
+                && !m.at.contains_key(gid)
+            {
+                adopted.insert(i, gid);
+            }
+            continue;
+        }
+        let digest = text_digest(&block.body);
         let found = comments.iter().find(|c| {
             let gid = c.remote_id.as_str();
             c.own
-                && text_digest(&c.body) == digest
+                && text_digest(texts[gid]) == digest
                 && !m.at.contains_key(gid)
                 && !adopted.values().any(|g| *g == gid)
                 && (base.contains_key(gid) || pending.contains(&digest.as_str()))
@@ -461,14 +491,15 @@ fn plan_comments(inputs: &Inputs<'_>, comments: &[Comment], out: &mut ThreadPlan
     let mut kept = Vec::new();
     let mut to_post = Vec::new();
     for (i, block) in blocks.iter().enumerate() {
-        let keep = |kept: &mut Vec<OutBlock>| {
+        let keep = |kept: &mut Vec<OutBlock>, pair: Option<&str>| {
             kept.push(OutBlock {
                 block: block.clone(),
                 step: None,
+                pair: pair.map(str::to_owned),
             });
         };
         if m.kept.contains(&i) {
-            keep(&mut kept);
+            keep(&mut kept, None);
             continue;
         }
         let gid = adopted.get(&i).copied().or(block
@@ -481,24 +512,39 @@ fn plan_comments(inputs: &Inputs<'_>, comments: &[Comment], out: &mut ThreadPlan
             }
             continue;
         };
-        let shown = |c: &Comment, body: &str| OutBlock {
-            block: CommentBlock {
-                asana_gid: Some(gid.to_owned()),
-                heading: heading(c),
-                body: body.to_owned(),
+        // A comment someone wrote on the target's service: only its text flows, and only
+        // from there (the bridge never writes over it).
+        let foreign = block.id.is_some() && block.asana_gid.is_none();
+        let shown = |c: &Comment, text: &str| OutBlock {
+            block: if foreign {
+                block.clone()
+            } else {
+                CommentBlock {
+                    asana_gid: Some(gid.to_owned()),
+                    id: block.id.clone(),
+                    heading: heading(c),
+                    body: text.to_owned(),
+                }
             },
             step: None,
+            pair: Some(gid.to_owned()),
         };
         match (asana.get(gid), base.get(gid)) {
             (Some(a), Some(b)) => {
+                let text = texts[gid];
                 let t_changed = text_digest(&block.body) != b.text;
-                let a_changed = text_digest(&a.body) != b.text;
+                let a_changed = text_digest(text) != b.text;
                 match (t_changed, a_changed) {
-                    (false, _) => kept.push(shown(a, &a.body)),
+                    (false, _) => kept.push(shown(a, text)),
                     (true, false) if a.own => {
                         out.steps.push(Step::EditComment {
                             gid: gid.to_owned(),
-                            body: block.body.clone(),
+                            body: match &block.id {
+                                Some(id) if foreign => {
+                                    attribution::attributed(&block.body, &block.heading, id)
+                                }
+                                _ => block.body.clone(),
+                            },
                         });
                         kept.push(OutBlock {
                             step: Some(out.steps.len() - 1),
@@ -507,42 +553,45 @@ fn plan_comments(inputs: &Inputs<'_>, comments: &[Comment], out: &mut ThreadPlan
                     }
                     (true, false) => {
                         out.problems.push(format!(
-                            "comment \"{}\" (asana:{gid}) was written by {}: only its author may edit it, so the edit in the file is not sent (undo it, or post a new comment)",
+                            "comment \"{}\" (asana:{gid}) was written by {}: only its author may edit it, so the edit is not sent (undo it, or post a new comment)",
                             block.heading,
                             if a.author.name.is_empty() { "someone else" } else { &a.author.name }
                         ));
-                        keep(&mut kept);
+                        keep(&mut kept, Some(gid));
                     }
-                    (true, true) if text_digest(&block.body) == text_digest(&a.body) => {
-                        kept.push(shown(a, &a.body));
+                    (true, true) if text_digest(&block.body) == text_digest(text) => {
+                        kept.push(shown(a, text));
                     }
                     (true, true) => {
                         out.problems.push(format!(
-                            "comment \"{}\" (asana:{gid}) changed both in the file and in Asana: left as it is on both",
+                            "comment \"{}\" (asana:{gid}) changed both here and in Asana: left as it is on both",
                             block.heading
                         ));
-                        keep(&mut kept);
+                        keep(&mut kept, Some(gid));
                     }
                 }
             }
             (Some(a), None) => {
-                if text_digest(&a.body) == text_digest(&block.body) {
-                    kept.push(shown(a, &a.body));
+                let text = texts[gid];
+                if text_digest(text) == text_digest(&block.body) {
+                    kept.push(shown(a, text));
                 } else {
                     out.problems.push(format!(
                         "comment \"{}\" and Asana's comment {gid} differ and were never synced: left as they are",
                         block.heading
                     ));
-                    keep(&mut kept);
+                    keep(&mut kept, Some(gid));
                 }
             }
             (None, Some(b)) => {
-                if text_digest(&block.body) != b.text {
+                if foreign {
+                    keep(&mut kept, None);
+                } else if text_digest(&block.body) != b.text {
                     out.problems.push(format!(
-                        "comment \"{}\" was deleted in Asana, but its block changed since: kept (remove its marker to post it again)",
+                        "comment \"{}\" was deleted in Asana, but it changed here since: kept (remove its marker to post it again)",
                         block.heading
                     ));
-                    keep(&mut kept);
+                    keep(&mut kept, None);
                 }
             }
             (None, None) => {
@@ -550,35 +599,43 @@ fn plan_comments(inputs: &Inputs<'_>, comments: &[Comment], out: &mut ThreadPlan
                     "comment \"{}\" names asana:{gid}, which is not a comment on this task: left as it is (remove the marker to post it as a new comment)",
                     block.heading
                 ));
-                keep(&mut kept);
+                keep(&mut kept, None);
             }
         }
     }
 
     // Asana's comments without a block: new ones are added (oldest first); one whose
-    // block was removed stays out (removing a block deletes nothing).
+    // block was removed stays out (removing a block deletes nothing), and so does the
+    // mirror of a target comment.
+    let mirrored: BTreeSet<&str> = mirrors.values().copied().collect();
     for c in comments {
         let gid = c.remote_id.as_str();
-        if m.at.contains_key(gid) || base.contains_key(gid) {
+        if m.at.contains_key(gid) || base.contains_key(gid) || mirrored.contains(gid) {
             continue;
         }
         kept.push(OutBlock {
             block: CommentBlock {
                 asana_gid: Some(gid.to_owned()),
+                id: None,
                 heading: heading(c),
-                body: c.body.clone(),
+                body: texts[gid].to_owned(),
             },
             step: None,
+            pair: Some(gid.to_owned()),
         });
     }
     // New blocks are posted now: they are the newest.
     for block in to_post {
         out.steps.push(Step::PostComment {
-            body: block.body.clone(),
+            body: match &block.id {
+                Some(id) => attribution::attributed(&block.body, &block.heading, id),
+                None => block.body.clone(),
+            },
         });
         kept.push(OutBlock {
             block: block.clone(),
             step: Some(out.steps.len() - 1),
+            pair: None,
         });
     }
     kept

@@ -21,6 +21,10 @@ pub struct SubtaskBase {
 pub struct CommentBase {
     /// [`text_digest`] of the text both sides showed.
     pub text: String,
+    /// The target's own id of the comment it is paired with, where the target has them
+    /// (a GitHub comment id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 /// A create the bridge is about to send or has sent, not yet recorded as agreed.

@@ -57,6 +57,7 @@ fn comment(gid: &str, body: &str, own: bool) -> Comment {
 fn block(gid: Option<&str>, body: &str) -> CommentBlock {
     CommentBlock {
         asana_gid: gid.map(Into::into),
+        id: None,
         heading: "Someone".into(),
         body: body.into(),
     }
@@ -293,6 +294,7 @@ fn comments_post_new_blocks_edit_own_refuse_others_and_never_delete() {
             g.into(),
             CommentBase {
                 text: text_digest(t),
+                target: None,
             },
         );
     }
@@ -407,4 +409,111 @@ fn manual_policy_holds_a_subtask_changed_on_both_sides() {
         names(&p),
         vec![(Some("1".into()), "File name".into(), false)]
     );
+}
+
+/// A comment someone wrote on the target's own service (a GitHub issue comment).
+fn foreign(id: &str, body: &str) -> CommentBlock {
+    CommentBlock {
+        asana_gid: None,
+        id: Some(id.into()),
+        heading: "@octocat on GitHub".into(),
+        body: body.into(),
+    }
+}
+
+#[test]
+fn a_target_services_own_comments_are_mirrored_into_asana_with_their_author() {
+    let target = TargetThread {
+        subtasks: vec![],
+        comments: vec![foreign("555", "Repro attached.")],
+    };
+    let p = run(
+        &[],
+        Some(&[]),
+        &target,
+        &ThreadRecord::default(),
+        OnDelete::Delete,
+    );
+    assert_eq!(
+        p.steps,
+        vec![Step::PostComment {
+            body: "Repro attached.\n\n— @octocat on GitHub (comment 555)".into()
+        }]
+    );
+
+    // Mirrored (even with the state lost): paired by the attribution line, nothing posted.
+    let mirror = comment(
+        "30",
+        "Repro attached.\n\n— @octocat on GitHub (comment 555)",
+        true,
+    );
+    let p = run(
+        &[],
+        Some(std::slice::from_ref(&mirror)),
+        &target,
+        &ThreadRecord::default(),
+        OnDelete::Delete,
+    );
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    let blocks = p.blocks.unwrap();
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].pair.as_deref(), Some("30"));
+    assert_eq!(blocks[0].block, foreign("555", "Repro attached."));
+
+    // Edited by its author on GitHub: the mirror follows.
+    let mut base = ThreadRecord::default();
+    base.comments.insert(
+        "30".into(),
+        CommentBase {
+            text: text_digest("Repro attached."),
+            target: Some("555".into()),
+        },
+    );
+    let edited = TargetThread {
+        subtasks: vec![],
+        comments: vec![foreign("555", "Repro attached (Safari only).")],
+    };
+    let p = run(
+        &[],
+        Some(std::slice::from_ref(&mirror)),
+        &edited,
+        &base,
+        OnDelete::Delete,
+    );
+    assert_eq!(
+        p.steps,
+        vec![Step::EditComment {
+            gid: "30".into(),
+            body: "Repro attached (Safari only).\n\n— @octocat on GitHub (comment 555)".into()
+        }]
+    );
+
+    // Deleted on GitHub: its mirror is not posted back, and nothing is deleted.
+    let p = run(
+        &[],
+        Some(std::slice::from_ref(&mirror)),
+        &TargetThread::default(),
+        &base,
+        OnDelete::Delete,
+    );
+    assert!(p.steps.is_empty());
+    assert!(p.blocks.unwrap().is_empty());
+}
+
+#[test]
+fn asana_comments_reach_a_target_service_as_new_comments_to_post() {
+    let asana = [comment("40", "Please add a test.", false)];
+    let p = run(
+        &[],
+        Some(&asana),
+        &TargetThread::default(),
+        &ThreadRecord::default(),
+        OnDelete::Delete,
+    );
+    assert!(p.steps.is_empty());
+    let blocks = p.blocks.unwrap();
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].block.asana_gid.as_deref(), Some("40"));
+    assert_eq!(blocks[0].block.id, None, "the target posts it");
+    assert!(blocks[0].block.heading.starts_with("Alice Example · "));
 }

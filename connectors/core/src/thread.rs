@@ -70,17 +70,24 @@ pub struct SubtaskLine {
     pub completed: bool,
 }
 
-/// A comment as a target keeps it in its own text: one `###` block of a `## Comments`
-/// section.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A comment as a target shows it: one `###` block of a Markdown file's `## Comments`
+/// section, or one comment of a service's own conversation (a GitHub issue comment).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CommentBlock {
     /// The Asana comment story the block mirrors, as its marker says (not checked);
-    /// `None` for a block typed without one (a new comment).
+    /// `None` for a block typed without one, or a comment someone wrote on the target's
+    /// service (a new comment, or one the bridge already mirrored to Asana).
     pub asana_gid: Option<String>,
-    /// The heading's text without `### ` and the marker (`Alice Example · 2026-11-30
-    /// 14:02`): informative only, never sent.
+    /// The target's own id of the comment where it has one (a GitHub comment id); `None`
+    /// for a block of a file, and for a comment to post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// For a block of a file, the heading's text without `### ` and the marker (`Alice
+    /// Example · 2026-11-30 14:02`); for a service's comment, who wrote it there
+    /// (`@octocat on GitHub`). Written with the text where the comment is mirrored.
     pub heading: String,
-    /// The comment's text, Markdown, without a final line break.
+    /// The comment's text, Markdown, without a final line break (and without the
+    /// bridge's attribution and marker).
     pub body: String,
 }
 
