@@ -8,6 +8,8 @@
 //! - [`error`]: [`ConnectorError`], one typed error with a [`ErrorKind`] the engine branches on.
 //! - [`http`]: the one place that owns the HTTP client, retries, `Retry-After` and the
 //!   client-side rate budget, shared by every HTTP connector.
+//! - [`sections`]: the `## Subtasks` and `## Comments` sections of a task's Markdown text,
+//!   read ([`sections::split`]) and written ([`sections::join`]).
 //! - [`thread`]: what sits beside a task: its direct [`Subtask`]s and its [`Comment`]s.
 //!
 //! Connectors know their service and nothing of the engine: no state store, no plan.
@@ -18,6 +20,7 @@ pub mod due;
 pub mod error;
 pub mod http;
 pub mod model;
+pub mod sections;
 pub mod thread;
 
 pub use connector::{Changes, Connector, Identity, Page, PageToken, Whereabouts};
@@ -25,6 +28,7 @@ pub use custom::{CustomFields, CustomValue};
 pub use due::{Due, DueError};
 pub use error::{ConnectorError, ErrorKind, FieldError, ItemError};
 pub use model::{Field, Item, TaskFields, TaskPatch};
+pub use sections::Sections;
 pub use thread::{
     Author, Comment, CommentBlock, NewSubtask, Subtask, SubtaskLine, TargetThread, Threads,
 };

@@ -18,11 +18,13 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use asana_bridge_connector::{
-    Connector, ConnectorError, Item, ItemError, Page, PageToken, TaskFields, TaskPatch,
+    Connector, ConnectorError, Item, ItemError, Page, PageToken, TargetThread, TaskFields,
+    TaskPatch,
 };
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+use crate::body;
 use crate::frontmatter::{self, FormatError, MAX_FILE_BYTES};
 use crate::fs::{self as taskfs, FileBytes, ReadError};
 use crate::names;
@@ -215,6 +217,20 @@ impl Connector for MarkdownConnector {
     async fn set_partner(&self, item: &Item, partner: &str) -> Result<Item, ConnectorError> {
         let (item, partner) = (item.clone(), partner.to_owned());
         self.blocking(move |f| f.set_partner(&item, &partner)).await
+    }
+
+    async fn read_thread(&self, item: &Item) -> Result<Option<TargetThread>, ConnectorError> {
+        let id = item.id.clone();
+        self.blocking(move |f| f.read_thread(&id).map(Some)).await
+    }
+
+    async fn write_thread(
+        &self,
+        item: &Item,
+        thread: &TargetThread,
+    ) -> Result<Item, ConnectorError> {
+        let (item, thread) = (item.clone(), thread.clone());
+        self.blocking(move |f| f.write_thread(&item, &thread)).await
     }
 }
 
@@ -683,7 +699,56 @@ impl Folder {
             )));
         }
         let new_text = render::edit(text, &parsed, stem, change).map_err(invalid)?;
-        if new_text == text {
+        self.write(name, file, &new_text)
+    }
+
+    /// The subtasks and comments the file `name` holds now (empty lists for a section it
+    /// does not have).
+    fn read_thread(&self, name: &str) -> Result<TargetThread, ConnectorError> {
+        self.check_id(name)?;
+        let file = self.read(name)?;
+        let text = frontmatter::decode(&file.bytes).map_err(invalid)?;
+        let layout = frontmatter::split(text).map_err(invalid)?;
+        let sections = body::read(&text[layout.body_start..], layout.eol);
+        Ok(TargetThread {
+            subtasks: sections.subtasks.unwrap_or_default(),
+            comments: sections.comments.unwrap_or_default(),
+        })
+    }
+
+    /// Rewrites the sections of the file `item` was read from as `thread`, front matter
+    /// and description kept byte for byte; refused when the file changed since.
+    fn write_thread(&self, item: &Item, thread: &TargetThread) -> Result<Item, ConnectorError> {
+        self.check_id(&item.id)?;
+        let file = self.read(&item.id)?;
+        Self::check_unchanged(item, &file.bytes, "its subtasks and comments not written")?;
+        let text = frontmatter::decode(&file.bytes).map_err(invalid)?;
+        let parsed = frontmatter::parse(text, names::stem(&item.id)).map_err(invalid)?;
+        let layout = &parsed.layout;
+        let old_body = &text[layout.body_start..];
+        let Some(new_body) = body::with_thread(old_body, layout.eol, thread).map_err(invalid)?
+        else {
+            return Self::item(&item.id, &file.bytes, file.modified).map_err(invalid);
+        };
+        let mut new_text = text[..layout.body_start].to_owned();
+        // A closing `---` that ends the file gets its line ending before the sections.
+        if layout.front.is_some() && !new_text.ends_with('\n') {
+            new_text.push_str(layout.eol.as_str());
+        }
+        new_text.push_str(&new_body);
+        let back = frontmatter::parse(&new_text, names::stem(&item.id)).map_err(invalid)?;
+        if back.fields != parsed.fields || back.partner != parsed.partner {
+            return Err(invalid(FormatError::UnsafeEdit {
+                reason: "writing its subtasks and comments would change its fields".into(),
+            }));
+        }
+        self.write(&item.id, &file, &new_text)
+    }
+
+    /// Replaces the file `name`, read as `file`, with `new_text` (nothing when equal),
+    /// unless it changed since it was read; returns the item it now holds.
+    fn write(&self, name: &str, file: &FileBytes, new_text: &str) -> Result<Item, ConnectorError> {
+        if new_text.as_bytes() == file.bytes.as_slice() {
             return Self::item(name, &file.bytes, file.modified).map_err(invalid);
         }
         // Last look right before the rename, to keep the window for a lost user edit small.

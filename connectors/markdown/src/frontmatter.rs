@@ -244,17 +244,12 @@ pub fn split(text: &str) -> Result<Layout, FormatError> {
     })
 }
 
-/// The task's notes from a file body: line endings as `\n`, one trailing `\n` removed.
+/// The task's notes from a file body: its description, before the bridge's `## Subtasks`
+/// and `## Comments` sections ([`crate::body`]); line endings as `\n` in a CRLF file, one
+/// trailing `\n` removed (and the blank line before the sections, if any).
 #[must_use]
 pub fn notes_from_body(body: &str, eol: Eol) -> String {
-    let mut notes = match eol {
-        Eol::Lf => body.to_owned(),
-        Eol::CrLf => body.replace("\r\n", "\n"),
-    };
-    if notes.ends_with('\n') {
-        notes.pop();
-    }
-    notes
+    crate::body::read(body, eol).description
 }
 
 /// One top-level key of the front matter and the lines that hold it.

@@ -3,6 +3,7 @@
 //!
 //! - [`connector`]: [`MarkdownConnector`], the [`Connector`](asana_bridge_connector::Connector)
 //!   implementation (ids, revisions, listing, the write operations).
+//! - [`body`]: a file's body, its description and the bridge's sections after it.
 //! - [`frontmatter`]: reading a file's text into fields (pure, no I/O), with clear errors.
 //! - [`render`]: rendering new files and editing existing ones byte-preservingly.
 //! - [`names`]: which names are task files, and safe names for new files.
@@ -12,9 +13,11 @@
 //!   the bridge's target registry.
 //!
 //! Conventions of the format, beyond the contract:
-//! - notes = the body with one trailing line ending removed; non-empty notes are written
-//!   with one line ending added, so notes survive a write and a read exactly (notes that
-//!   themselves end with `\n` included). A CRLF file keeps CRLF; notes read from it use `\n`.
+//! - notes = the body's description (before the bridge's `## Subtasks` and `## Comments`
+//!   sections, see [`body`]) with one trailing line ending removed; non-empty notes are
+//!   written with one line ending added, so notes survive a write and a read exactly (notes
+//!   that themselves end with `\n` included). A CRLF file keeps CRLF; notes read from it
+//!   use `\n`. Field and notes edits keep the sections byte for byte; `create` writes none.
 //! - a key whose value becomes empty (`due_on`, `assignee`, `section`, and `tags: []`) is
 //!   removed from the front matter; new files omit empty keys and always write `completed`.
 //! - a field patched to the value it already has is left exactly as written.
@@ -23,6 +26,7 @@
 //! - the folder must exist for listing; [`MarkdownConnector::ensure_dir`] creates it on a
 //!   link's first sync.
 
+pub mod body;
 pub mod connector;
 pub mod frontmatter;
 pub mod fs;

@@ -4,7 +4,8 @@
 //! An edit works on the front-matter *text*: the lines of a changed key are replaced by a
 //! freshly rendered `key: value` line, a missing key is appended before the closing `---`,
 //! a key whose value became empty is removed (empty `tags` included), and the body is
-//! rewritten only when the notes change. Every other byte (unknown keys, comments, key
+//! rewritten only when the notes change (and then only its description: the bridge's
+//! `## Subtasks` and `## Comments` sections after it stay as written). Every other byte (unknown keys, comments, key
 //! order, quoting, line endings, BOM) stays as it was. Because the line scan is not a YAML
 //! parser, every edit is checked by parsing the result before it is accepted.
 //!
@@ -167,18 +168,12 @@ const FRONT_FIELDS: [Field; 7] = [
 ];
 
 /// The file body holding `notes`: a non-empty note always gets one final line ending, so
-/// that reading strips exactly that one and the round trip is exact.
+/// that reading strips exactly that one and the round trip is exact. (Notes whose end
+/// would read as the bridge's sections get empty ones after them: see
+/// [`asana_bridge_connector::sections::join`].)
 #[must_use]
 pub fn body_for_notes(notes: &str, eol: Eol) -> String {
-    if notes.is_empty() {
-        return String::new();
-    }
-    let mut body = match eol {
-        Eol::Lf => notes.to_owned(),
-        Eol::CrLf => notes.replace('\n', "\r\n"),
-    };
-    body.push_str(eol.as_str());
-    body
+    crate::body::for_notes(notes, eol)
 }
 
 fn front_block(fields: &TaskFields, partner: Option<&str>, eol: Eol) -> String {
@@ -243,10 +238,12 @@ pub fn edit(
     let layout = &parsed.layout;
     let eol = layout.eol;
 
+    let old_body = &text[layout.body_start..];
+    // The sections after the description stay as they are.
     let body = if changed(Field::Notes) {
-        body_for_notes(&target.notes, eol)
+        crate::body::with_notes(old_body, &target.notes, eol)
     } else {
-        text[layout.body_start..].to_owned()
+        old_body.to_owned()
     };
 
     let out = match &layout.front {
@@ -319,6 +316,15 @@ pub fn edit(
     };
 
     check_edit(&out, stem, parsed, &target, new_partner)?;
+    let (before, after) = (
+        crate::body::read(old_body, eol),
+        crate::body::read(&out[out.len() - body.len()..], eol),
+    );
+    if (before.subtasks, before.comments) != (after.subtasks, after.comments) {
+        return Err(FormatError::UnsafeEdit {
+            reason: "its subtasks and comments would read back differently".into(),
+        });
+    }
     Ok(out)
 }
 
