@@ -123,6 +123,8 @@ struct Observations {
     cursor: Option<String>,
     /// Whether every Asana task was listed.
     full: bool,
+    /// The tasks Asana's change feed named.
+    named: BTreeSet<String>,
 }
 
 /// One run's bookkeeping: its report, the link's meta as it will be stored, its time.
@@ -219,6 +221,7 @@ pub async fn sync_link(
         target: target_view,
         cursor,
         full,
+        named,
     } = seen;
     let gathered = gather::pairs_to_plan(
         &state,
@@ -235,6 +238,13 @@ pub async fn sync_link(
     run.report.failures.extend(gathered.target_failures);
     let mut planned = gathered.planned;
     changed_pairs.extend(gathered.asana_named.iter().cloned());
+    // Every task the feed named (a subtask added names its parent, whose fields may not
+    // have changed); a named subtask is its parent's change.
+    let (paired, unpaired): (BTreeSet<String>, BTreeSet<String>) = named
+        .into_iter()
+        .partition(|gid| state.pairs.get(gid).ok().flatten().is_some());
+    changed_pairs.extend(paired);
+    changed_pairs.extend(crate::threads::parents_of(store, &link.name, &unpaired)?);
     // What unpaired tasks say they were made from, as this link's target ids (the
     // recovery hint of `pairing`; a paired task's own pair comes from its record).
     let target = connectors.target;
@@ -388,6 +398,7 @@ async fn observe_link(
         view: asana_view,
         cursor,
         full,
+        named,
     } = asana_side.map_err(|e| Stop {
         outage: e.is_retryable(),
         message: format!("listing the Asana project {}: {e}", link.asana_project),
@@ -401,6 +412,7 @@ async fn observe_link(
         target: target_view,
         cursor,
         full,
+        named,
     })
 }
 

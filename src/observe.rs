@@ -138,6 +138,9 @@ pub struct AsanaView {
     pub cursor: Option<String>,
     /// Whether every task was listed.
     pub full: bool,
+    /// The tasks the change feed named (empty after a full listing), whatever became of
+    /// them: a subtask's change is named by the subtask's gid.
+    pub named: BTreeSet<String>,
 }
 
 /// Reads Asana: only the tasks its change feed names when it can (one events request, then
@@ -163,6 +166,7 @@ pub async fn asana(
                 view: list_all(asana, Side::Asana, index).await?,
                 cursor: Some(cursor),
                 full: true,
+                named: BTreeSet::new(),
             });
         }
         Changes::Unsupported => {
@@ -170,6 +174,7 @@ pub async fn asana(
                 view: list_all(asana, Side::Asana, index).await?,
                 cursor: None,
                 full: true,
+                named: BTreeSet::new(),
             });
         }
     };
@@ -183,7 +188,7 @@ pub async fn asana(
         }
     }
     if !changed.is_empty() {
-        let ids: Vec<String> = changed.into_iter().collect();
+        let ids: Vec<String> = changed.iter().cloned().collect();
         for item in asana.get_many(&ids).await? {
             view.take(index, Side::Asana, item);
         }
@@ -192,5 +197,6 @@ pub async fn asana(
         view,
         cursor: Some(next),
         full: false,
+        named: changed,
     })
 }

@@ -108,6 +108,26 @@ pub fn wanted(
     Ok(out)
 }
 
+/// The parents, as the thread records know them, of the subtasks among `gids`: Asana's
+/// feed names a subtask that changed, not its parent.
+pub fn parents_of(
+    store: &Store,
+    link: &str,
+    gids: &BTreeSet<String>,
+) -> Result<BTreeSet<String>, StateError> {
+    let mut out = BTreeSet::new();
+    if gids.is_empty() {
+        return Ok(out);
+    }
+    for entry in table(store, link)?.iter() {
+        let (parent, record) = entry?;
+        if record.subtasks.keys().any(|g| gids.contains(g)) {
+            out.insert(parent);
+        }
+    }
+    Ok(out)
+}
+
 /// Syncs the threads of `pairs` (Asana gid, target id).
 #[allow(clippy::too_many_arguments)] // the phase's inputs, each used
 pub async fn sync(

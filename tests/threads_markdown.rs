@@ -48,7 +48,7 @@ fn subtasks_flow_both_ways_added_checked_renamed_and_removed() {
     let w = World::new("newest");
     let parent = w.add_task("Fix the login page", |_| {});
     let from_asana = w.sim.add_subtask(&parent, "Reproduce on Safari");
-    w.sync().expect(0);
+    w.sync();
 
     // Asana's subtask is a checklist line with its marker, after the description.
     let (_, text) = w.file_of(&parent);
@@ -63,7 +63,7 @@ fn subtasks_flow_both_ways_added_checked_renamed_and_removed() {
     edit_file(&w, &parent, |t| {
         t.replacen(&line, &format!("{line}\n- [ ] Check the CSP headers"), 1)
     });
-    w.sync().expect(0);
+    w.sync();
     assert_eq!(
         subtasks(&w, &parent),
         vec![
@@ -90,7 +90,7 @@ fn subtasks_flow_both_ways_added_checked_renamed_and_removed() {
             "- [x] Reproduce on Safari 17 <!--",
         )
     });
-    w.sync().expect(0);
+    w.sync();
     assert_eq!(
         subtasks(&w, &parent)[0],
         ("Reproduce on Safari 17".to_owned(), true)
@@ -105,7 +105,7 @@ fn subtasks_flow_both_ways_added_checked_renamed_and_removed() {
             ..TaskEdit::default()
         },
     );
-    w.sync().expect(0);
+    w.sync();
     let (_, text) = w.file_of(&parent);
     assert_eq!(
         line_with(&text, &made).as_deref(),
@@ -114,7 +114,7 @@ fn subtasks_flow_both_ways_added_checked_renamed_and_removed() {
 
     // A subtask added in Asana later appends a line.
     let later = w.sim.add_subtask(&parent, "Write the postmortem");
-    w.sync().expect(0);
+    w.sync();
     let (_, text) = w.file_of(&parent);
     assert!(line_with(&text, &later).is_some(), "{text}");
 
@@ -123,7 +123,7 @@ fn subtasks_flow_both_ways_added_checked_renamed_and_removed() {
         let gone = line_with(t, &later).unwrap();
         t.replace(&format!("{gone}\n"), "")
     });
-    let run = w.sync().expect(0);
+    let run = w.sync();
     assert_eq!(
         w.sim.subtasks(&parent),
         vec![from_asana.clone(), made.clone()]
@@ -137,7 +137,7 @@ fn subtasks_flow_both_ways_added_checked_renamed_and_removed() {
     // Settled: a further sync writes nothing anywhere, and no subtask became a file.
     w.sim.clear_requests();
     let before = w.files();
-    w.sync().expect(0);
+    w.sync();
     assert!(w.writes().is_empty(), "{:?}", w.writes());
     assert_eq!(w.files(), before);
     assert_eq!(
@@ -154,7 +154,7 @@ fn a_subtask_removed_from_the_file_but_changed_in_asana_is_kept_and_written_back
     let parent = w.add_task("Parent", |_| {});
     let a = w.sim.add_subtask(&parent, "One");
     let b = w.sim.add_subtask(&parent, "Two");
-    w.sync().expect(0);
+    w.sync();
     edit_file(&w, &parent, |t| {
         let gone = line_with(t, &a).unwrap();
         t.replace(&format!("{gone}\n"), "")
@@ -166,7 +166,7 @@ fn a_subtask_removed_from_the_file_but_changed_in_asana_is_kept_and_written_back
             ..TaskEdit::default()
         },
     );
-    let run = w.sync().expect(1);
+    let run = w.run(&["sync"]).expect(1);
     assert!(
         run.stderr.contains("changed in Asana since"),
         "{}",
@@ -183,7 +183,7 @@ fn a_subtask_removed_from_the_file_but_changed_in_asana_is_kept_and_written_back
     edit_file(&w, &parent, |t| {
         t.split("\n## Subtasks").next().unwrap().to_owned() + "\n"
     });
-    w.sync().expect(0);
+    w.sync();
     assert_eq!(w.sim.subtasks(&parent), vec![a.clone(), b.clone()]);
     let (_, text) = w.file_of(&parent);
     assert!(
@@ -201,7 +201,7 @@ fn comments_flow_both_ways_and_only_the_bridges_own_are_edited() {
         &task,
         comment("Seen on Safari 16 too."),
     );
-    w.sync().expect(0);
+    w.sync();
 
     // Alice's comment is a block with its author, time and marker.
     let (_, text) = w.file_of(&task);
@@ -218,7 +218,7 @@ fn comments_flow_both_ways_and_only_the_bridges_own_are_edited() {
     edit_file(&w, &task, |t| {
         format!("{}\n### Reply\nThanks, **fixing** it now.\n", t.trim_end())
     });
-    w.sync().expect(0);
+    w.sync();
     let comments = w.sim.comments(&task);
     assert_eq!(comments.len(), 2, "{comments:?}");
     let mine = comments[1].clone();
@@ -239,7 +239,7 @@ fn comments_flow_both_ways_and_only_the_bridges_own_are_edited() {
     edit_file(&w, &task, |t| {
         t.replace("Thanks, **fixing** it now.", "Thanks, fixed in 2.4.1.")
     });
-    w.sync().expect(0);
+    w.sync();
     let now = w.sim.comments(&task);
     assert_eq!(now.len(), 2);
     assert_eq!(now[1].text, "Thanks, fixed in 2.4.1.");
@@ -249,7 +249,7 @@ fn comments_flow_both_ways_and_only_the_bridges_own_are_edited() {
     edit_file(&w, &task, |t| {
         t.replace("Seen on Safari 16 too.", "Seen on Safari 15 too.")
     });
-    let run = w.sync().expect(1);
+    let run = w.run(&["sync"]).expect(1);
     assert!(
         run.stderr.contains("Alice Example") && run.stderr.contains("not sent"),
         "{}",
@@ -261,16 +261,16 @@ fn comments_flow_both_ways_and_only_the_bridges_own_are_edited() {
     // Alice edits it in Asana: her new text wins... only where the file had not changed
     // it; here both changed, so both are kept and reported.
     w.sim.edit_comment(&alices, "Seen on Safari 16 and 17.");
-    let run = w.sync().expect(1);
+    let run = w.run(&["sync"]).expect(1);
     assert!(run.stderr.contains("changed both"), "{}", run.stderr);
 
     // Put back as Asana has it, then her later edits flow to the file.
     edit_file(&w, &task, |t| {
         t.replace("Seen on Safari 15 too.", "Seen on Safari 16 and 17.")
     });
-    w.sync().expect(0);
+    w.sync();
     w.sim.edit_comment(&alices, "Seen on every Safari.");
-    w.sync().expect(0);
+    w.sync();
     assert!(w.file_of(&task).1.contains("Seen on every Safari."));
 
     // Removing a block deletes nothing.
@@ -278,12 +278,12 @@ fn comments_flow_both_ways_and_only_the_bridges_own_are_edited() {
         let h = line_with(t, &alices).unwrap();
         t.replace(&h, "").replace("Seen on every Safari.", "")
     });
-    w.sync().expect(0);
+    w.sync();
     assert_eq!(w.sim.comments(&task).len(), 2);
 
     // Settled.
     w.sim.clear_requests();
-    w.sync().expect(0);
+    w.sync();
     assert!(w.writes().is_empty(), "{:?}", w.writes());
 }
 
@@ -291,7 +291,7 @@ fn comments_flow_both_ways_and_only_the_bridges_own_are_edited() {
 fn a_comment_whose_answer_was_lost_is_not_posted_twice() {
     let w = World::new("newest");
     let task = w.add_task("Task", |_| {});
-    w.sync().expect(0);
+    w.sync();
     edit_file(&w, &task, |t| {
         format!("{}\n\n## Comments\n### New\nShipped.\n", t.trim_end())
     });
@@ -300,8 +300,9 @@ fn a_comment_whose_answer_was_lost_is_not_posted_twice() {
         method: Some("POST".to_owned()),
         path_contains: Some("/stories".to_owned()),
     });
-    w.sync(); // the answer is lost: an error for that comment
-    w.sync().expect(0);
+    let lost = w.run(&["sync"]).expect(1); // the answer is lost: an error for that comment
+    assert!(lost.stderr.contains("answer was lost"), "{}", lost.stderr);
+    w.sync();
     let comments = w.sim.comments(&task);
     assert_eq!(comments.len(), 1, "{comments:?}");
     let (_, text) = w.file_of(&task);
@@ -313,7 +314,7 @@ fn a_comment_whose_answer_was_lost_is_not_posted_twice() {
 fn a_run_killed_right_after_posting_a_comment_leaves_no_duplicate() {
     let w = World::new("newest");
     let task = w.add_task("Task", |_| {});
-    w.sync().expect(0);
+    w.sync();
     edit_file(&w, &task, |t| {
         format!("{}\n\n## Comments\n### New\nOn it.\n", t.trim_end())
     });
@@ -334,8 +335,8 @@ fn a_run_killed_right_after_posting_a_comment_leaves_no_duplicate() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(posted, "the comment was posted before the kill");
-    w.sync().expect(0);
-    w.sync().expect(0);
+    w.sync();
+    w.sync();
     assert_eq!(
         w.sim.comments(&task).len(),
         1,
@@ -349,7 +350,7 @@ fn a_run_killed_right_after_posting_a_comment_leaves_no_duplicate() {
 fn a_burst_of_fifty_comments_arrives_in_order_and_settles() {
     let w = World::new("newest");
     let task = w.add_task("Busy task", |_| {});
-    w.sync().expect(0);
+    w.sync();
     for i in 0..50 {
         w.sim.add_comment_as(
             "alice@example.com",
@@ -358,7 +359,7 @@ fn a_burst_of_fifty_comments_arrives_in_order_and_settles() {
         );
     }
     w.sim.clear_requests();
-    w.sync().expect(0);
+    w.sync();
     let reads = w
         .sim
         .requests()
@@ -376,7 +377,7 @@ fn a_burst_of_fifty_comments_arrives_in_order_and_settles() {
     assert!(order.windows(2).all(|p| p[0] < p[1]), "oldest first");
     assert_eq!(text.matches("### Alice Example").count(), 50);
     w.sim.clear_requests();
-    w.sync().expect(0);
+    w.sync();
     assert!(w.writes().is_empty());
 }
 
@@ -387,7 +388,7 @@ fn comments_off_reads_and_writes_none_and_a_quiet_resync_reads_nothing_more() {
     let task = w.add_task("Task", |_| {});
     w.sim
         .add_comment_as("alice@example.com", &task, comment("Not mirrored."));
-    w.sync().expect(0);
+    w.sync();
     assert!(!w.file_of(&task).1.contains("Not mirrored."));
     assert!(
         !w.sim
@@ -404,6 +405,6 @@ fn comments_off_reads_and_writes_none_and_a_quiet_resync_reads_nothing_more() {
             .any(|r| r.path.ends_with("/subtasks"))
     );
     w.sim.clear_requests();
-    w.sync().expect(0);
+    w.sync();
     assert_eq!(w.sim.requests().len(), 1, "{:?}", w.sim.requests());
 }

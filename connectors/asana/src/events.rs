@@ -40,6 +40,9 @@ pub struct Coalesced {
     pub authorship: HashMap<String, Authorship>,
     /// When the oldest event was made.
     pub oldest: Option<Timestamp>,
+    /// Stories changed with no task named (an edited comment): their task is looked
+    /// up. Per story, whether every event about it was the token user's own.
+    pub orphan_stories: Vec<(String, bool)>,
     /// The token's own user gid, when known.
     me: Option<String>,
     seen: HashSet<String>,
@@ -75,8 +78,22 @@ impl Coalesced {
                 .as_deref()
                 .or(event.kind.as_deref())
                 .unwrap_or_default();
+            // A subtask added to or removed from a task names that task too (its
+            // subtasks changed); other events on a subtask name only the subtask.
+            let parent_task = event
+                .parent
+                .as_ref()
+                .filter(|p| p.resource_type.as_deref() == Some("task"))
+                .map(|p| &p.gid);
             let task = match kind {
-                "task" => Some(&resource.gid),
+                "task" => {
+                    if let Some(parent) = parent_task
+                        && self.seen.insert(parent.clone())
+                    {
+                        self.tasks.push(parent.clone());
+                    }
+                    Some(&resource.gid)
+                }
                 "section" => {
                     self.section_touched = true;
                     if matches!(event.action.as_deref(), Some("changed" | "deleted")) {
@@ -84,11 +101,20 @@ impl Coalesced {
                     }
                     None
                 }
-                _ => event
-                    .parent
-                    .as_ref()
-                    .filter(|p| p.resource_type.as_deref() == Some("task"))
-                    .map(|p| &p.gid),
+                "story" if parent_task.is_none() => {
+                    let mine = self.me.is_some()
+                        && event.user.as_ref().map(|u| &u.gid) == self.me.as_ref();
+                    match self
+                        .orphan_stories
+                        .iter_mut()
+                        .find(|(g, _)| *g == resource.gid)
+                    {
+                        Some((_, all_mine)) => *all_mine &= mine,
+                        None => self.orphan_stories.push((resource.gid.clone(), mine)),
+                    }
+                    None
+                }
+                _ => parent_task,
             };
             let at = event
                 .created_at
@@ -179,6 +205,18 @@ pub async fn changes(
             changes: Changes::Reset { cursor },
             oldest: None,
         });
+    }
+    // An edited comment names only its story: its task is asked for (one request per
+    // story, the bridge's own edits left out).
+    for (story, all_mine) in std::mem::take(&mut coalesced.orphan_stories) {
+        if all_mine {
+            continue;
+        }
+        if let Some(task) = crate::comments::task_of(client, &story).await?
+            && coalesced.seen.insert(task.clone())
+        {
+            coalesced.tasks.push(task);
+        }
     }
     let authorship = &coalesced.authorship;
     let changed: Vec<String> = coalesced

@@ -310,6 +310,7 @@ fn blocks(lines: &[Line<'_>]) -> Vec<CommentBlock> {
             out.push((
                 CommentBlock {
                     asana_gid: gid.map(str::to_owned),
+                    id: None,
                     heading: heading.trim_matches([' ', '\t']).to_owned(),
                     body: String::new(),
                 },
@@ -521,6 +522,7 @@ mod tests {
     fn block(gid: Option<&str>, heading: &str, body: &str) -> CommentBlock {
         CommentBlock {
             asana_gid: gid.map(str::to_owned),
+            id: None,
             heading: heading.to_owned(),
             body: body.to_owned(),
         }

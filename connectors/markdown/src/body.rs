@@ -148,6 +148,7 @@ mod tests {
                 .iter()
                 .map(|(heading, body)| CommentBlock {
                     asana_gid: None,
+                    id: None,
                     heading: (*heading).to_owned(),
                     body: (*body).to_owned(),
                 })

@@ -219,6 +219,10 @@ impl Connector for MarkdownConnector {
         self.blocking(move |f| f.set_partner(&item, &partner)).await
     }
 
+    fn keeps_threads(&self) -> bool {
+        true
+    }
+
     async fn read_thread(&self, item: &Item) -> Result<Option<TargetThread>, ConnectorError> {
         let id = item.id.clone();
         self.blocking(move |f| f.read_thread(&id).map(Some)).await
