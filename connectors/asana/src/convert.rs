@@ -266,6 +266,8 @@ mod tests {
             modified_at: Some("2026-11-02T10:00:00.000Z".to_owned()),
             workspace: None,
             custom_fields: None,
+            num_subtasks: None,
+            parent: None,
         }
     }
 
