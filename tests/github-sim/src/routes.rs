@@ -4,8 +4,10 @@
 //! /repos/{o}/{r}/issues/{n}`, `GET|POST /repos/{o}/{r}/labels`, `GET
 //! /repos/{o}/{r}/assignees/{login}`, the repository webhooks (`GET|POST
 //! /repos/{o}/{r}/hooks`, also `/repositories/{id}/hooks`, and `GET|PATCH|DELETE
-//! /repos/{o}/{r}/hooks/{id}`), and a catch-all `404` that records the request as
-//! unexpected. Every route goes through [`crate::gate`].
+//! /repos/{o}/{r}/hooks/{id}`), the issue comments ([`comments`]), and a catch-all `404`
+//! that records the request as unexpected. Every route goes through [`crate::gate`].
+
+mod comments;
 
 use std::collections::HashMap;
 
@@ -36,6 +38,28 @@ pub fn app(sim: Sim) -> Router {
         .route(
             "/repos/{owner}/{repo}/issues/{number}",
             get(get_issue).patch(update_issue),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/comments",
+            get(comments::list_issue_comments).post(comments::create_comment),
+        )
+        .route(
+            "/repositories/{id}/issues/{number}/comments",
+            get(comments::list_issue_comments),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/comments",
+            get(comments::list_repo_comments),
+        )
+        .route(
+            "/repositories/{id}/issues/comments",
+            get(comments::list_repo_comments),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+            get(comments::get_comment)
+                .patch(comments::update_comment)
+                .delete(comments::delete_comment),
         )
         .route(
             "/repos/{owner}/{repo}/labels",
