@@ -6,8 +6,10 @@
 //! Each comment is read into the shared [`Comment`]: `remote_id` is the comment's id, the
 //! author is the GitHub login (`remote_id` its numeric user id, no e-mail), the body is
 //! GitHub's Markdown as it is, `own` says the token's user wrote it (its login read once
-//! per connector, `GET /user`), and `edited` that `updated_at` differs from `created_at`
-//! (GitHub's whole seconds: an edit within the second of the post does not show).
+//! per connector, `GET /user`; for a GitHub App's installation token, which is no user,
+//! the App's bot as the first comment the connector posts names it: [`Me`]), and `edited`
+//! that `updated_at` differs from `created_at` (GitHub's whole seconds: an edit within the
+//! second of the post does not show).
 //!
 //! Request budget:
 //! - listings are conditional GETs through the connector's `ETag` cache, one per page of
@@ -108,7 +110,7 @@ fn issue_of(comment: u64, issue_url: &str) -> Result<u64, ConnectorError> {
         .ok_or_else(|| decode(format!("comment {comment}: issue_url {issue_url:?}")))
 }
 
-fn read(wire: WireComment, me: &str) -> Result<IssueComment, ConnectorError> {
+fn read(wire: WireComment, me: Option<&str>) -> Result<IssueComment, ConnectorError> {
     let created_at = timestamp(wire.id, "created_at", &wire.created_at)?;
     let updated_at = timestamp(wire.id, "updated_at", &wire.updated_at)?;
     let issue = issue_of(wire.id, &wire.issue_url)?;
@@ -138,32 +140,67 @@ fn read(wire: WireComment, me: &str) -> Result<IssueComment, ConnectorError> {
     })
 }
 
-/// Whether `author` is the token's user `me`. Logins compare ignoring case, as GitHub's
-/// do; a deleted account is nobody's.
-fn is_me(me: &str, author: &Author) -> bool {
-    !author.remote_id.is_empty() && author.name.eq_ignore_ascii_case(me)
+/// Whether `author` is the token's user `me` (nobody's when unknown). Logins compare
+/// ignoring case, as GitHub's do; a deleted account is nobody's.
+fn is_me(me: Option<&str>, author: &Author) -> bool {
+    !author.remote_id.is_empty() && me.is_some_and(|me| author.name.eq_ignore_ascii_case(me))
 }
 
-/// The token's login, read once per connector (`GET /user`).
-async fn me(c: &GithubConnector) -> Result<&str, ConnectorError> {
+/// Who the token's user is, as far as comments need it: the login `GET /user` names, read
+/// once per connector; for a GitHub App's installation token, which `/user` refuses
+/// (`403`), the author of the first comment this connector posts (until then no comment is
+/// read as its own).
+#[derive(Debug, Default)]
+pub struct Me {
+    /// `GET /user`'s login; `None` when the token is no user (an App).
+    asked: tokio::sync::OnceCell<Option<String>>,
+    /// The author of a comment this connector posted, when `/user` named nobody.
+    posted_as: std::sync::Mutex<Option<String>>,
+}
+
+impl Me {
+    fn posted_as(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        // One `Option` assigned at once: consistent whatever panicked.
+        self.posted_as
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Remembers `login` as the App's own, when `/user` named nobody.
+    fn learn(&self, login: &str) {
+        if matches!(self.asked.get(), Some(None)) {
+            self.posted_as().get_or_insert_with(|| login.to_owned());
+        }
+    }
+}
+
+/// The token's login, if known (see [`Me`]).
+async fn me(c: &GithubConnector) -> Result<Option<String>, ConnectorError> {
     #[derive(Deserialize)]
     struct User {
         login: String,
     }
-    let login = c
-        .login
+    let asked = c
+        .me
+        .asked
         .get_or_try_init(|| async {
-            let user: User = c.http().send(Request::get("/user")).await?.json()?;
-            Ok::<_, ConnectorError>(user.login)
+            match c.http().send(Request::get("/user")).await {
+                Ok(response) => Ok(Some(response.json::<User>()?.login)),
+                Err(ConnectorError::Forbidden(message)) => {
+                    debug!("GET /user refused ({message}): an App's token; its comments are known once it posts one");
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
         })
         .await?;
-    Ok(login.as_str())
+    Ok(asked.clone().or_else(|| c.me.posted_as().clone()))
 }
 
 /// Every comment of every page from `url` (following `Link`), each through the `ETag`
 /// cache; saves the cache at the end.
 async fn walk(c: &GithubConnector, url: String) -> Result<Vec<IssueComment>, ConnectorError> {
-    let me = me(c).await?.to_owned();
+    let me = me(c).await?;
     let mut out = Vec::new();
     let mut next = Some(url);
     while let Some(current) = next.take() {
@@ -171,7 +208,7 @@ async fn walk(c: &GithubConnector, url: String) -> Result<Vec<IssueComment>, Con
         let page: Vec<WireComment> = serde_json::from_str(&fetched.body)
             .map_err(|e| decode(format!("GET {current}: not a comment list: {e}")))?;
         for wire in page {
-            out.push(read(wire, &me)?);
+            out.push(read(wire, me.as_deref())?);
         }
         next = fetched.link.as_deref().and_then(links::next);
     }
@@ -263,7 +300,7 @@ fn check_own(comment: &Comment) -> Result<(), ConnectorError> {
     }
 }
 
-fn decode_comment(body: &[u8], me: &str) -> Result<IssueComment, ConnectorError> {
+fn decode_comment(body: &[u8], me: Option<&str>) -> Result<IssueComment, ConnectorError> {
     let wire: WireComment =
         serde_json::from_slice(body).map_err(|e| decode(format!("not an issue comment: {e}")))?;
     read(wire, me)
@@ -282,14 +319,17 @@ pub async fn post(
     body: &str,
 ) -> Result<IssueComment, ConnectorError> {
     check_body(body)?;
-    let me = me(c).await?.to_owned();
+    me(c).await?;
     let request = Request::post(
         format!("{}/issues/{issue}/comments", c.repo_path()),
         json!({ "body": body }),
     )
     .idempotency(Idempotency::CreateOnce);
     let response = c.post(request).await?;
-    let posted = decode_comment(&response.body, &me)?;
+    // What this connector just posted is its own, whoever GitHub names (an App's bot).
+    let mut posted = decode_comment(&response.body, None)?;
+    c.me.learn(&posted.comment.author.name);
+    posted.comment.own = true;
     debug!(issue, comment = %posted.comment.remote_id, "posted comment");
     Ok(posted)
 }
@@ -309,7 +349,7 @@ pub async fn edit(
     check_own(comment)?;
     let id = comment_id(comment)?;
     check_body(body)?;
-    let me = me(c).await?.to_owned();
+    let me = me(c).await?;
     let request = Request::new(
         Method::PATCH,
         format!("{}/issues/comments/{id}", c.repo_path()),
@@ -318,7 +358,7 @@ pub async fn edit(
     // A PATCH sets the text: sending it twice is sending it once.
     .idempotency(Idempotency::Safe);
     let response = c.pacer().run(c.http().send(request)).await?;
-    decode_comment(&response.body, &me)
+    decode_comment(&response.body, me.as_deref())
 }
 
 /// Deletes `comment`, which the token's user must have written. One already gone is not
@@ -360,20 +400,31 @@ mod tests {
     #[test]
     fn reads_into_the_shared_comment() {
         let t = "2026-12-07T10:00:00Z";
-        let mine = read(wire(Some("Bridge-Bot"), t, t), "bridge-bot").expect("valid");
+        let mine = read(wire(Some("Bridge-Bot"), t, t), Some("bridge-bot")).expect("valid");
         assert_eq!(mine.issue, 12);
         assert_eq!(mine.comment.remote_id, "7");
         assert_eq!(mine.comment.author.remote_id, "42");
         assert!(mine.comment.own && !mine.comment.edited);
-        let theirs =
-            read(wire(Some("alice"), t, "2026-12-07T10:00:01Z"), "bridge-bot").expect("valid");
+        let theirs = read(
+            wire(Some("alice"), t, "2026-12-07T10:00:01Z"),
+            Some("bridge-bot"),
+        )
+        .expect("valid");
         assert!(!theirs.comment.own && theirs.comment.edited);
-        let ghost = read(wire(None, t, t), "ghost").expect("valid");
+        let ghost = read(wire(None, t, t), Some("ghost")).expect("valid");
         assert_eq!(ghost.comment.author.name, "ghost");
         assert!(!ghost.comment.own, "a deleted account is nobody's");
+        let unknown = read(wire(Some("bridge-bot"), t, t), None).expect("valid");
+        assert!(
+            !unknown.comment.own,
+            "nobody's while the token's user is unknown"
+        );
         let mut bad = wire(Some("alice"), t, t);
         bad.issue_url = "https://api.github.com/repos/acme/app".to_owned();
-        assert!(matches!(read(bad, "x"), Err(ConnectorError::Decode { .. })));
+        assert!(matches!(
+            read(bad, None),
+            Err(ConnectorError::Decode { .. })
+        ));
     }
 
     /// Bodies GitHub would refuse are refused before sending.

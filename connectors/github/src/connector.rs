@@ -73,8 +73,8 @@ pub struct GithubConnector {
     emails: HashMap<String, String>,
     pacer: Pacer,
     pub(crate) cache: EtagCache,
-    /// The token's login (`GET /user`), read once when comments need it.
-    pub(crate) login: tokio::sync::OnceCell<String>,
+    /// Who the token's user is, read once when comments need it.
+    pub(crate) me: crate::comments::Me,
     /// Lower-case label name -> name, filled once per run when a write needs labels. A
     /// tokio mutex: held across the listing so concurrent writers wait for one listing.
     labels: tokio::sync::Mutex<Option<HashMap<String, String>>>,
@@ -117,7 +117,7 @@ impl GithubConnector {
             unknown_assignee: Mutex::new(HashSet::new()),
             field_errors: Mutex::new(Vec::new()),
             deleted: tokio::sync::Mutex::new(None),
-            login: tokio::sync::OnceCell::new(),
+            me: crate::comments::Me::default(),
             http,
             settings,
             emails,

@@ -12,7 +12,7 @@ use asana_bridge_connector::http::{HttpClient, RetryPolicy};
 use asana_bridge_connector::{Comment, ConnectorError, ErrorKind};
 use asana_bridge_github::comments::{self, CommentFeed};
 use asana_bridge_github::{GithubConnector, GithubSettings, http_config};
-use github_sim::{Fault, GithubSim, IssueSeed, RecordedRequest, Role};
+use github_sim::{APP_BOT, Fault, GithubSim, IssueSeed, RecordedRequest, Role};
 use secrecy::SecretString;
 
 fn settings() -> GithubSettings {
@@ -433,4 +433,51 @@ async fn writes_are_paced_and_within_githubs_limits() {
         .expect_err("postponed");
     assert_eq!(err.kind(), ErrorKind::Postponed, "{err}");
     assert!(sim.writes().is_empty());
+}
+
+/// A GitHub App's installation token is no user (`GET /user` answers `403`): comments
+/// still list, and the App's bot, named by the first comment the connector posts, is its
+/// own from then on (that comment, and the same author's on a later read), while others'
+/// stay read-only.
+#[tokio::test]
+async fn an_apps_installation_token_learns_its_bot_from_its_first_post() {
+    let sim = GithubSim::start();
+    let n = issue(&sim, "A");
+    sim.add_comment(n, "alice", "Alice's words");
+    let mut config = http_config(
+        &sim.base_url(),
+        SecretString::from(sim.installation_token()),
+    );
+    config.retry = RetryPolicy::fast(Duration::from_secs(10));
+    let mut settings = settings();
+    settings.mutation_spacing = Duration::ZERO;
+    let c = GithubConnector::new(HttpClient::new(config).expect("valid config"), settings);
+
+    let before = comments::list(&c, n).await.expect("listed without /user");
+    assert_eq!(before.len(), 1);
+    assert!(!before[0].own);
+    let posted = comments::post(&c, n, "From the App.")
+        .await
+        .expect("posted");
+    assert_eq!(posted.comment.author.name, APP_BOT);
+    assert!(posted.comment.own);
+    let after = comments::list(&c, n).await.expect("listed");
+    assert_eq!(
+        after
+            .iter()
+            .map(|c| (c.author.name.as_str(), c.own))
+            .collect::<Vec<_>>(),
+        [("alice", false), (APP_BOT, true)]
+    );
+    comments::edit(&c, &after[1], "From the App, edited.")
+        .await
+        .expect("its own to edit");
+    assert!(comments::edit(&c, &after[0], "no").await.is_err());
+    let users: Vec<u16> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/user")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(users, [403], "asked once");
 }

@@ -45,7 +45,7 @@ pub use model::{
     DeliveryOutcome, Fault, IssueEdit, IssueSeed, RecordedRequest, Role, SimComment, SimHook,
     SimHookDelivery, SimIssue, SimOptions,
 };
-pub use server::{GithubSim, INSTALLATION_TOKEN, PAT_TOKEN};
+pub use server::{APP_BOT, GithubSim, INSTALLATION_TOKEN, PAT_TOKEN};
 
 /// Locks a std mutex; poisoning means a handler panicked mid-update, which is a simulator
 /// bug worth surfacing loudly.

@@ -115,9 +115,26 @@ fn parse_json(bytes: &Bytes) -> ApiResult<Value> {
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "Problems parsing JSON"))
 }
 
-async fn user(AxState(sim): AxState<Sim>) -> Json<Value> {
+/// `GET /user`: the token's user. An installation token (a GitHub App) is no user:
+/// GitHub answers `403 Resource not accessible by integration`.
+async fn user(AxState(sim): AxState<Sim>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    if is_installation(&headers) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by integration",
+        ));
+    }
     let st = lock(&sim.state);
-    Json(repr::private_user(&st))
+    Ok(Json(repr::private_user(&st)))
+}
+
+/// Whether the request carries the installation token (a GitHub App's).
+fn is_installation(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(_, token)| token.trim() == crate::INSTALLATION_TOKEN)
 }
 
 /// Query parameters of a list, validated as GitHub does (`422` on bad enum values or a bad

@@ -23,8 +23,11 @@ use crate::webhooks::{Deliveries, Job};
 
 /// A fine-grained personal access token the simulator accepts.
 pub const PAT_TOKEN: &str = "github_pat_11SIM0000000000000000_simulatedfinegrainedtokenvalue";
-/// A GitHub App installation token the simulator accepts.
+/// A GitHub App installation token the simulator accepts. It is no user (`GET /user`
+/// answers `403`); the comments it writes are the App's bot account's ([`APP_BOT`]).
 pub const INSTALLATION_TOKEN: &str = "ghs_simulatedInstallationToken0000000000";
+/// The login of the App behind [`INSTALLATION_TOKEN`], as GitHub shows an App's writes.
+pub const APP_BOT: &str = "asana-bridge[bot]";
 
 /// Everything the handlers share. Std mutexes: no await happens while one is held, and
 /// none is taken while another is held except `limits` then `state` in the gate, and

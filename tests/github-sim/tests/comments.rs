@@ -561,3 +561,38 @@ async fn comment_changes_are_delivered_as_issue_comment_events() {
     assert_eq!(got[3]["issue"]["comments"], 0, "as of the deletion");
     assert_eq!(got[5]["changes"]["body"]["from"], "hello");
 }
+
+/// A GitHub App's installation token is no user: `GET /user` answers `403 Resource not
+/// accessible by integration`, and the comments it posts are the App's bot's.
+#[tokio::test]
+async fn an_installation_token_comments_as_its_app() {
+    let sim = GithubSim::start();
+    let n = sim.add_issue(seed("A"));
+    let send = |method: Method, path: String, body: Option<Value>| {
+        let mut request = client()
+            .request(method, format!("{}{path}", sim.base_url()))
+            .bearer_auth(sim.installation_token())
+            .header("user-agent", "github-sim-tests");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+    let user = send(Method::GET, "/user".to_owned(), None)
+        .await
+        .expect("an answer");
+    assert_eq!(user.status().as_u16(), 403);
+    let error: Value = user.json().await.expect("JSON");
+    assert_eq!(error["message"], "Resource not accessible by integration");
+    let posted = send(
+        Method::POST,
+        format!("/repos/{}/issues/{n}/comments", sim.repo()),
+        Some(json!({"body": "from the App"})),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(posted.status().as_u16(), 201);
+    let posted: Value = posted.json().await.expect("JSON");
+    assert_eq!(posted["user"]["login"], github_sim::APP_BOT);
+    assert_eq!(sim.comments(n)[0].user, github_sim::APP_BOT);
+}

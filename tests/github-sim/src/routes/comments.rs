@@ -14,13 +14,14 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query, State as AxState};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::{
-    check_repo, check_repo_path, enum_param, gone_answer, issue_number, number_param, parse_json,
+    check_repo, check_repo_path, enum_param, gone_answer, is_installation, issue_number,
+    number_param, parse_json,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::lock;
@@ -35,6 +36,17 @@ fn since_param(q: &HashMap<String, String>) -> ApiResult<Option<jiff::Timestamp>
                 .map_err(|_| ApiError::invalid("IssueComment", "since", "invalid", Some(json!(v))))
         })
         .transpose()
+}
+
+/// The login a comment write acts as: the token's user, or for the installation token
+/// the App's bot account ([`crate::APP_BOT`]), which becomes a known user.
+fn actor(st: &mut State, headers: &HeaderMap) -> String {
+    if is_installation(headers) {
+        st.add_user(crate::APP_BOT);
+        crate::APP_BOT.to_owned()
+    } else {
+        st.me.clone()
+    }
 }
 
 /// The comment id of a path, `404` when it is not a number.
@@ -149,6 +161,7 @@ pub(super) async fn list_repo_comments(
 pub(super) async fn create_comment(
     AxState(sim): AxState<Sim>,
     Path((owner, repo, number)): Path<(String, String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
     let v = parse_json(&body)?;
@@ -159,7 +172,7 @@ pub(super) async fn create_comment(
         return Ok(answer);
     }
     let text = body_prop(&v)?;
-    let me = st.me.clone();
+    let me = actor(&mut st, &headers);
     let id = st.add_comment(&me, number, &text)?;
     if let Some(comment) = st.comments.get_mut(&id) {
         comment.api_writes += 1;
@@ -183,10 +196,11 @@ pub(super) async fn get_comment(
     Ok(Json(st.comment_json(comment_id(&id)?)?))
 }
 
-/// `PATCH /issues/comments/{id}`: as the token's user, with its role's rights.
+/// `PATCH /issues/comments/{id}`: as the token's user (or App), with its role's rights.
 pub(super) async fn update_comment(
     AxState(sim): AxState<Sim>,
     Path((owner, repo, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let v = parse_json(&body)?;
@@ -194,7 +208,7 @@ pub(super) async fn update_comment(
     let mut st = lock(&sim.state);
     check_repo(&st, &owner, &repo)?;
     let text = body_prop(&v)?;
-    let (me, role) = (st.me.clone(), st.token_role);
+    let (me, role) = (actor(&mut st, &headers), st.token_role);
     if st.edit_comment(&me, role, id, &text)?
         && let Some(comment) = st.comments.get_mut(&id)
     {
@@ -207,11 +221,12 @@ pub(super) async fn update_comment(
 pub(super) async fn delete_comment(
     AxState(sim): AxState<Sim>,
     Path((owner, repo, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let id = comment_id(&id)?;
     let mut st = lock(&sim.state);
     check_repo(&st, &owner, &repo)?;
-    let (me, role) = (st.me.clone(), st.token_role);
+    let (me, role) = (actor(&mut st, &headers), st.token_role);
     st.delete_comment(&me, role, id)?;
     Ok(StatusCode::NO_CONTENT)
 }
