@@ -72,7 +72,9 @@ pub struct GithubConnector {
     /// Lower-case login -> e-mail: the `[users]` table read backwards.
     emails: HashMap<String, String>,
     pacer: Pacer,
-    cache: EtagCache,
+    pub(crate) cache: EtagCache,
+    /// Who the token's user is, read once when comments need it.
+    pub(crate) me: crate::comments::Me,
     /// Lower-case label name -> name, filled once per run when a write needs labels. A
     /// tokio mutex: held across the listing so concurrent writers wait for one listing.
     labels: tokio::sync::Mutex<Option<HashMap<String, String>>>,
@@ -93,9 +95,9 @@ pub struct GithubConnector {
 }
 
 /// What a conditional GET returned.
-struct Fetched {
-    body: String,
-    link: Option<String>,
+pub(crate) struct Fetched {
+    pub(crate) body: String,
+    pub(crate) link: Option<String>,
 }
 
 impl GithubConnector {
@@ -115,6 +117,7 @@ impl GithubConnector {
             unknown_assignee: Mutex::new(HashSet::new()),
             field_errors: Mutex::new(Vec::new()),
             deleted: tokio::sync::Mutex::new(None),
+            me: crate::comments::Me::default(),
             http,
             settings,
             emails,
@@ -162,7 +165,7 @@ impl GithubConnector {
     }
 
     /// A GET with `If-None-Match` from the cache; a `304` answers from the cache.
-    async fn fetch(&self, url: &str) -> Result<Fetched, ConnectorError> {
+    pub(crate) async fn fetch(&self, url: &str) -> Result<Fetched, ConnectorError> {
         let cached = self.cache.get(url);
         let mut request = Request::get(url).pass_through(304);
         if let Some(value) = cached
@@ -343,7 +346,7 @@ impl GithubConnector {
     /// Sends a content-creating `POST` within the creation budget: postponed
     /// ([`ConnectorError::Postponed`]) when this hour's is spent, or when GitHub refuses
     /// it for longer than the HTTP layer waits.
-    async fn post(&self, request: Request) -> Result<Response, ConnectorError> {
+    pub(crate) async fn post(&self, request: Request) -> Result<Response, ConnectorError> {
         self.budget.take().await?;
         match self.pacer.run(self.http.send(request)).await {
             Err(ConnectorError::RateLimited { retry_after }) => {

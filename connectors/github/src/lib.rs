@@ -19,12 +19,15 @@
 //! - [`pacer`]: serial, spaced mutations (GitHub's secondary limits).
 //! - [`links`]: `Link` header pagination.
 //! - [`hooks`]: repository webhooks, which `watch` uses as a prompt to poll.
+//! - [`comments`]: issue comments (an issue's, the repository's since a time; post, edit,
+//!   delete), read into the shared [`Comment`](asana_bridge_connector::Comment).
 //!
 //! Rate limits (primary `x-ratelimit-*`, secondary `403`/`429` with `retry-after`) are obeyed
 //! by the shared HTTP layer (`asana_bridge_connector::http`), which this crate configures.
 
 pub mod budget;
 pub mod cache;
+pub mod comments;
 pub mod connector;
 pub mod convert;
 pub mod footer;
@@ -35,6 +38,7 @@ pub mod pacer;
 pub mod settings;
 pub mod wire;
 
+pub use comments::{CommentFeed, IssueComment};
 pub use connector::GithubConnector;
 pub use convert::DELETED_LABEL;
 pub use settings::{

@@ -13,16 +13,19 @@
 //! empty title, an unassignable login), transferred issues (`301` to the new repository)
 //! and deleted ones (`410`), repository webhooks
 //! (`/repos/{o}/{r}/hooks`: signed `ping`, `issues` and `issue_comment` deliveries, sent
-//! at most once by a background task), and a catch-all `404` that records unexpected
+//! at most once by a background task), issue comments (an issue's and the repository's
+//! listings with `since`, post, edit, delete; only the author, or a token user with write
+//! access, may change one: [`Role`]), and a catch-all `404` that records unexpected
 //! requests. Tests drive it in process through [`GithubSim`].
 //!
 //! Module map:
 //! - [`server`]: the [`GithubSim`] handle (thread, runtime, shutdown) and its control API.
-//! - `model`: public value types ([`IssueSeed`], [`IssueEdit`], [`SimIssue`], [`Fault`],
-//!   [`SimHook`], [`SimHookDelivery`], ...).
+//! - `model`: public value types ([`IssueSeed`], [`IssueEdit`], [`SimIssue`], [`SimComment`],
+//!   [`Role`], [`Fault`], [`SimHook`], [`SimHookDelivery`], ...).
 //! - `state`: the repository, its webhooks and every mutation, with GitHub's rules; each
-//!   change queues the webhook events it causes.
-//! - `routes`: the API routes and handlers; `gate`: auth, headers, limits, faults, `ETag`s,
+//!   change queues the webhook events it causes (`state::comments`: issue comments).
+//! - `routes`: the API routes and handlers (`routes::comments`: the comment routes);
+//!   `gate`: auth, headers, limits, faults, `ETag`s,
 //!   and the hand-over of a write's webhook events.
 //! - `webhooks`: the delivery task (signing, headers, at-most-once, lost deliveries).
 //! - `repr`: JSON shapes; `error`: GitHub's error bodies; `faults`, `limits`.
@@ -39,10 +42,10 @@ mod state;
 mod webhooks;
 
 pub use model::{
-    DeliveryOutcome, Fault, IssueEdit, IssueSeed, RecordedRequest, SimHook, SimHookDelivery,
-    SimIssue, SimOptions,
+    DeliveryOutcome, Fault, IssueEdit, IssueSeed, RecordedRequest, Role, SimComment, SimHook,
+    SimHookDelivery, SimIssue, SimOptions,
 };
-pub use server::{GithubSim, INSTALLATION_TOKEN, PAT_TOKEN};
+pub use server::{APP_BOT, GithubSim, INSTALLATION_TOKEN, PAT_TOKEN};
 
 /// Locks a std mutex; poisoning means a handler panicked mid-update, which is a simulator
 /// bug worth surfacing loudly.

@@ -32,7 +32,9 @@ pub struct IssueEdit {
     pub labels: Option<Vec<String>>,
     /// The whole set of assignee logins.
     pub assignees: Option<Vec<String>>,
-    /// Adds a comment (bumps `updated_at`, changes no synced field).
+    /// Adds a comment by `octocat` (bumps the issue's `updated_at` and comment count,
+    /// changes no synced field; see [`crate::GithubSim::add_comment`] for one with a chosen
+    /// author and text).
     pub comment: bool,
 }
 
@@ -218,4 +220,34 @@ impl SimHookDelivery {
             _ => None,
         }
     }
+}
+
+/// An issue comment as tests assert on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimComment {
+    pub id: u64,
+    /// The number of the issue it is on.
+    pub issue: u64,
+    /// The author's login.
+    pub user: String,
+    pub body: String,
+    /// RFC 3339, whole seconds.
+    pub created_at: String,
+    /// RFC 3339, whole seconds; equal to `created_at` until the text is edited.
+    pub updated_at: String,
+    /// How many times the API wrote it (its create included; not control-API changes).
+    pub api_writes: u32,
+}
+
+/// A repository role, as GitHub names them. The simulator gives one to the token's user
+/// ([`crate::GithubSim::set_token_role`]; `Write` by default): with `Write` and above it
+/// may edit and delete anyone's comments, below only its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    Read,
+    Triage,
+    #[default]
+    Write,
+    Maintain,
+    Admin,
 }

@@ -5,9 +5,7 @@
 
 use serde_json::{Value, json};
 
-use jiff::Timestamp;
-
-use crate::state::{Hook, Issue, Label, State, iso};
+use crate::state::{Hook, Issue, IssueComment, Label, State, iso};
 
 const API: &str = "https://api.github.com";
 const WEB: &str = "https://github.com";
@@ -195,16 +193,10 @@ pub fn repository(st: &State) -> Value {
 }
 
 /// `issue-comment`.
-pub fn comment(
-    st: &State,
-    issue: &Issue,
-    id: u64,
-    body: &str,
-    author: &str,
-    at: Timestamp,
-) -> Value {
+pub fn comment(st: &State, issue: &Issue, c: &IssueComment) -> Value {
     let repo_url = format!("{API}/repos/{}/{}", st.owner, st.name);
     let kind = if issue.pull_request { "pull" } else { "issues" };
+    let id = c.id;
     json!({
         "id": id,
         "node_id": format!("IC_kwDO{id}"),
@@ -213,11 +205,11 @@ pub fn comment(
             "{WEB}/{}/{}/{kind}/{}#issuecomment-{id}",
             st.owner, st.name, issue.number
         ),
-        "body": body,
-        "user": simple_user(st, author),
-        "created_at": iso(at),
-        "updated_at": iso(at),
+        "body": c.body,
+        "user": simple_user(st, &c.user),
+        "created_at": iso(c.created_at),
+        "updated_at": iso(c.updated_at),
         "issue_url": format!("{repo_url}/issues/{}", issue.number),
-        "author_association": "OWNER"
+        "author_association": if c.user == st.owner { "OWNER" } else if st.users.contains_key(&c.user) { "COLLABORATOR" } else { "NONE" }
     })
 }

@@ -4,8 +4,10 @@
 //! /repos/{o}/{r}/issues/{n}`, `GET|POST /repos/{o}/{r}/labels`, `GET
 //! /repos/{o}/{r}/assignees/{login}`, the repository webhooks (`GET|POST
 //! /repos/{o}/{r}/hooks`, also `/repositories/{id}/hooks`, and `GET|PATCH|DELETE
-//! /repos/{o}/{r}/hooks/{id}`), and a catch-all `404` that records the request as
-//! unexpected. Every route goes through [`crate::gate`].
+//! /repos/{o}/{r}/hooks/{id}`), the issue comments ([`comments`]), and a catch-all `404`
+//! that records the request as unexpected. Every route goes through [`crate::gate`].
+
+mod comments;
 
 use std::collections::HashMap;
 
@@ -36,6 +38,28 @@ pub fn app(sim: Sim) -> Router {
         .route(
             "/repos/{owner}/{repo}/issues/{number}",
             get(get_issue).patch(update_issue),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/comments",
+            get(comments::list_issue_comments).post(comments::create_comment),
+        )
+        .route(
+            "/repositories/{id}/issues/{number}/comments",
+            get(comments::list_issue_comments),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/comments",
+            get(comments::list_repo_comments),
+        )
+        .route(
+            "/repositories/{id}/issues/comments",
+            get(comments::list_repo_comments),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+            get(comments::get_comment)
+                .patch(comments::update_comment)
+                .delete(comments::delete_comment),
         )
         .route(
             "/repos/{owner}/{repo}/labels",
@@ -91,9 +115,26 @@ fn parse_json(bytes: &Bytes) -> ApiResult<Value> {
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "Problems parsing JSON"))
 }
 
-async fn user(AxState(sim): AxState<Sim>) -> Json<Value> {
+/// `GET /user`: the token's user. An installation token (a GitHub App) is no user:
+/// GitHub answers `403 Resource not accessible by integration`.
+async fn user(AxState(sim): AxState<Sim>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    if is_installation(&headers) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by integration",
+        ));
+    }
     let st = lock(&sim.state);
-    Json(repr::private_user(&st))
+    Ok(Json(repr::private_user(&st)))
+}
+
+/// Whether the request carries the installation token (a GitHub App's).
+fn is_installation(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(_, token)| token.trim() == crate::INSTALLATION_TOKEN)
 }
 
 /// Query parameters of a list, validated as GitHub does (`422` on bad enum values or a bad

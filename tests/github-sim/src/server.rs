@@ -15,15 +15,19 @@ use crate::faults::Faults;
 use crate::limits::Limits;
 use crate::lock;
 use crate::model::{
-    Fault, IssueEdit, IssueSeed, RecordedRequest, SimHook, SimHookDelivery, SimIssue, SimOptions,
+    Fault, IssueEdit, IssueSeed, RecordedRequest, Role, SimComment, SimHook, SimHookDelivery,
+    SimIssue, SimOptions,
 };
 use crate::state::{Changes, State};
 use crate::webhooks::{Deliveries, Job};
 
 /// A fine-grained personal access token the simulator accepts.
 pub const PAT_TOKEN: &str = "github_pat_11SIM0000000000000000_simulatedfinegrainedtokenvalue";
-/// A GitHub App installation token the simulator accepts.
+/// A GitHub App installation token the simulator accepts. It is no user (`GET /user`
+/// answers `403`); the comments it writes are the App's bot account's ([`APP_BOT`]).
 pub const INSTALLATION_TOKEN: &str = "ghs_simulatedInstallationToken0000000000";
+/// The login of the App behind [`INSTALLATION_TOKEN`], as GitHub shows an App's writes.
+pub const APP_BOT: &str = "asana-bridge[bot]";
 
 /// Everything the handlers share. Std mutexes: no await happens while one is held, and
 /// none is taken while another is held except `limits` then `state` in the gate, and
@@ -258,10 +262,76 @@ impl GithubSim {
         st.update_issue("octocat", number, changes)
             .unwrap_or_else(|e| panic!("github-sim: edit_issue({number}): {}", e.message));
         if edit.comment {
-            st.comment("octocat", number, "A comment made in the GitHub UI.")
+            st.add_comment("octocat", number, "A comment made in the GitHub UI.")
                 .unwrap_or_else(|e| panic!("github-sim: edit_issue({number}): {}", e.message));
         }
         crate::webhooks::flush(&self.shared, &mut st);
+    }
+
+    /// Posts a comment on issue `number` as `login` would in the UI (`login` becomes a
+    /// known user); returns the comment's id. Webhooks get `issue_comment` `created`.
+    /// Panics on bad input (no such issue, an empty body).
+    pub fn add_comment(&self, number: u64, login: &str, body: &str) -> u64 {
+        let mut st = lock(&self.shared.state);
+        st.add_user(login);
+        let id = st
+            .add_comment(login, number, body)
+            .unwrap_or_else(|e| panic!("github-sim: add_comment({number}): {}", e.message));
+        crate::webhooks::flush(&self.shared, &mut st);
+        id
+    }
+
+    /// Edits comment `id` as `login` would in the UI, with the rights of its `role` in the
+    /// repository (its author may always). Webhooks get `issue_comment` `edited`. Panics
+    /// when GitHub would refuse it.
+    pub fn edit_comment(&self, id: u64, login: &str, role: Role, body: &str) {
+        let mut st = lock(&self.shared.state);
+        st.add_user(login);
+        st.edit_comment(login, role, id, body)
+            .unwrap_or_else(|e| panic!("github-sim: edit_comment({id}): {}", e.message));
+        crate::webhooks::flush(&self.shared, &mut st);
+    }
+
+    /// Deletes comment `id` as `login` would in the UI, with the rights of its `role`.
+    /// Webhooks get `issue_comment` `deleted`. Panics when GitHub would refuse it.
+    pub fn delete_comment(&self, id: u64, login: &str, role: Role) {
+        let mut st = lock(&self.shared.state);
+        st.add_user(login);
+        st.delete_comment(login, role, id)
+            .unwrap_or_else(|e| panic!("github-sim: delete_comment({id}): {}", e.message));
+        crate::webhooks::flush(&self.shared, &mut st);
+    }
+
+    /// The comments on issue `number`, oldest first.
+    #[must_use]
+    pub fn comments(&self, number: u64) -> Vec<SimComment> {
+        lock(&self.shared.state)
+            .comments
+            .values()
+            .filter(|c| c.issue == number)
+            .map(crate::state::IssueComment::sim_comment)
+            .collect()
+    }
+
+    /// Comment `id`, if it exists.
+    #[must_use]
+    pub fn comment(&self, id: u64) -> Option<SimComment> {
+        lock(&self.shared.state)
+            .comments
+            .get(&id)
+            .map(crate::state::IssueComment::sim_comment)
+    }
+
+    /// The login the tokens belong to (the author of comments the API posts).
+    #[must_use]
+    pub fn token_login(&self) -> String {
+        lock(&self.shared.state).me.clone()
+    }
+
+    /// Sets the repository role of the tokens' user (`Write` by default): below `Write` it
+    /// may edit and delete only its own comments, and GitHub's `403` answers the others.
+    pub fn set_token_role(&self, role: Role) {
+        lock(&self.shared.state).token_role = role;
     }
 
     /// One issue or pull request.

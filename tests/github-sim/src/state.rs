@@ -9,6 +9,10 @@
 //! webhook events GitHub would send (`issues`, `issue_comment`; a new hook's `ping`) in
 //! [`State::outbox`], with their payloads as of the change; [`crate::webhooks::flush`]
 //! hands them to the delivery task.
+//!
+//! Issue comments and their rules live in [`comments`].
+
+mod comments;
 
 use std::collections::BTreeMap;
 
@@ -16,8 +20,10 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::{SimHook, SimIssue};
+use crate::model::{Role, SimHook, SimIssue};
 use crate::repr;
+
+pub use comments::IssueComment;
 
 /// GitHub refuses bodies longer than this (in characters).
 pub const MAX_BODY_CHARS: usize = 65_536;
@@ -183,6 +189,11 @@ pub struct State {
     pub hooks: Vec<Hook>,
     /// Webhook events not yet handed to the delivery task.
     pub outbox: Vec<Outgoing>,
+    /// Issue comments by id (ids increase: this is creation order).
+    pub comments: BTreeMap<u64, IssueComment>,
+    /// The repository role of the token's user ([`State::me`]): whether it may edit and
+    /// delete other people's comments.
+    pub token_role: Role,
     next_id: u64,
     next_hook_id: u64,
 }
@@ -212,6 +223,8 @@ impl State {
             users: BTreeMap::new(),
             hooks: Vec::new(),
             outbox: Vec::new(),
+            comments: BTreeMap::new(),
+            token_role: Role::Write,
             next_id: 1000,
             next_hook_id: 12_345_677,
         };
@@ -517,6 +530,7 @@ impl State {
             .issues
             .remove(&number)
             .ok_or_else(ApiError::not_found)?;
+        self.comments.retain(|_, c| c.issue != number);
         self.gone.insert(
             number,
             Gone::Transferred {
@@ -533,6 +547,7 @@ impl State {
         self.issues
             .remove(&number)
             .ok_or_else(ApiError::not_found)?;
+        self.comments.retain(|_, c| c.issue != number);
         self.gone.insert(number, Gone::Deleted);
         Ok(())
     }
@@ -551,34 +566,6 @@ impl State {
             }
             _ => None,
         })
-    }
-
-    /// A comment by `actor`: bumps `updated_at` only (and sends `issue_comment`).
-    pub fn comment(&mut self, actor: &str, number: u64, body: &str) -> ApiResult<()> {
-        let at = now();
-        let issue = self
-            .issues
-            .get_mut(&number)
-            .ok_or_else(ApiError::not_found)?;
-        issue.comments += 1;
-        issue.updated_at = at;
-        if self.hooks.iter().any(|h| h.wants("issue_comment")) {
-            let id = self.id();
-            let issue = &self.issues[&number];
-            let mut extra = Map::new();
-            extra.insert(
-                "comment".to_owned(),
-                repr::comment(self, issue, id, body, actor, at),
-            );
-            let payload = self.issue_payload(actor, issue, "created", extra);
-            self.outbox.push(Outgoing {
-                event: "issue_comment",
-                action: Some("created".to_owned()),
-                only_hook: None,
-                payload,
-            });
-        }
-        Ok(())
     }
 
     /// `{action, issue, ...extra, repository, sender}`.
