@@ -426,29 +426,24 @@ pub fn join(
     subtasks: Option<&[SubtaskLine]>,
     comments: Option<&[CommentBlock]>,
 ) -> String {
-    let none = (subtasks.is_none() && comments.is_none()).then_some(description);
     let looks_sectioned = |d: &str| sections_offset(d).is_some();
-    let (subtasks, comments, description) = match none {
-        Some(d) if !looks_sectioned(d) => {
-            let mut out = d.to_owned();
-            if !out.is_empty() {
-                out.push('\n');
-            }
-            return out;
+    let closed = closed_code(description);
+    // The description's own end reads as a section: write both of the bridge's after it,
+    // so that they are the last ones.
+    let force = looks_sectioned(description) || looks_sectioned(&closed);
+    if subtasks.is_none() && comments.is_none() && !force {
+        let mut out = description.to_owned();
+        if !out.is_empty() {
+            out.push('\n');
         }
-        _ => {
-            let d = closed_code(description);
-            if looks_sectioned(&d) {
-                (
-                    Some(subtasks.unwrap_or(&[])),
-                    Some(comments.unwrap_or(&[])),
-                    d,
-                )
-            } else {
-                (subtasks, comments, d)
-            }
-        }
+        return out;
+    }
+    let (subtasks, comments) = if force {
+        (Some(subtasks.unwrap_or(&[])), Some(comments.unwrap_or(&[])))
+    } else {
+        (subtasks, comments)
     };
+    let description = closed;
     let mut out = description.into_owned();
     if !out.is_empty() {
         out.push_str("\n\n");
