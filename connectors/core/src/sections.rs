@@ -4,7 +4,8 @@
 //!
 //! How the sections are recognised (the headings are the bridge's only where they are
 //! followed by its lines):
-//! - The text is read line by line (`\n` or `\r\n`); lines inside fenced code blocks
+//! - The text is read line by line (`\n` or `\r\n`; a stray `\r` at the end of a line is
+//!   part of its ending); lines inside fenced code blocks
 //!   (```` ``` ```` or `~~~`, three or more, indented at most three spaces) are never
 //!   headings, checklist lines or block headings. A fence left open runs to the end.
 //! - The comments section starts at the **last** line that is exactly `## Comments`
@@ -15,8 +16,9 @@
 //! - The subtasks section is the **last** `## Subtasks` line before the comments section
 //!   (or the end) whose next non-blank lines, up to there, are all checklist lines at the
 //!   start of the line: `- [ ] text`, `- [x] text` (also `*` or `+` for `-`, more spaces
-//!   after it, `[X]`), each optionally ending with ` <!-- asana:GID -->`. An indented (nested) checklist line makes it a plain
-//!   heading of the description: the bridge leaves deeper levels alone.
+//!   after it, `[X]`), each optionally ending with ` <!-- asana:GID -->`. An indented
+//!   (nested) checklist line makes it a plain heading of the description: the bridge
+//!   leaves deeper levels alone.
 //! - A marker is only a marker at the end of its line, and not after a backslash
 //!   (`\<!-- asana:1 -->` is text). Its content is kept raw (`<!-- asana:abc -->` gives
 //!   `abc`), for the caller to check.
