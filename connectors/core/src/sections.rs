@@ -4,7 +4,8 @@
 //!
 //! How the sections are recognised (the headings are the bridge's only where they are
 //! followed by its lines):
-//! - The text is read line by line (`\n` or `\r\n`); lines inside fenced code blocks
+//! - The text is read line by line (`\n` or `\r\n`; a stray `\r` at the end of a line is
+//!   part of its ending); lines inside fenced code blocks
 //!   (```` ``` ```` or `~~~`, three or more, indented at most three spaces) are never
 //!   headings, checklist lines or block headings. A fence left open runs to the end.
 //! - The comments section starts at the **last** line that is exactly `## Comments`
@@ -15,8 +16,9 @@
 //! - The subtasks section is the **last** `## Subtasks` line before the comments section
 //!   (or the end) whose next non-blank lines, up to there, are all checklist lines at the
 //!   start of the line: `- [ ] text`, `- [x] text` (also `*` or `+` for `-`, more spaces
-//!   after it, `[X]`), each optionally ending with ` <!-- asana:GID -->`. An indented (nested) checklist line makes it a plain
-//!   heading of the description: the bridge leaves deeper levels alone.
+//!   after it, `[X]`), each optionally ending with ` <!-- asana:GID -->`. An indented
+//!   (nested) checklist line makes it a plain heading of the description: the bridge
+//!   leaves deeper levels alone.
 //! - A marker is only a marker at the end of its line, and not after a backslash
 //!   (`\<!-- asana:1 -->` is text). Its content is kept raw (`<!-- asana:abc -->` gives
 //!   `abc`), for the caller to check.
@@ -427,29 +429,24 @@ pub fn join(
     subtasks: Option<&[SubtaskLine]>,
     comments: Option<&[CommentBlock]>,
 ) -> String {
-    let none = (subtasks.is_none() && comments.is_none()).then_some(description);
     let looks_sectioned = |d: &str| sections_offset(d).is_some();
-    let (subtasks, comments, description) = match none {
-        Some(d) if !looks_sectioned(d) => {
-            let mut out = d.to_owned();
-            if !out.is_empty() {
-                out.push('\n');
-            }
-            return out;
+    let closed = closed_code(description);
+    // The description's own end reads as a section: write both of the bridge's after it,
+    // so that they are the last ones.
+    let force = looks_sectioned(description) || looks_sectioned(&closed);
+    if subtasks.is_none() && comments.is_none() && !force {
+        let mut out = description.to_owned();
+        if !out.is_empty() {
+            out.push('\n');
         }
-        _ => {
-            let d = closed_code(description);
-            if looks_sectioned(&d) {
-                (
-                    Some(subtasks.unwrap_or(&[])),
-                    Some(comments.unwrap_or(&[])),
-                    d,
-                )
-            } else {
-                (subtasks, comments, d)
-            }
-        }
+        return out;
+    }
+    let (subtasks, comments) = if force {
+        (Some(subtasks.unwrap_or(&[])), Some(comments.unwrap_or(&[])))
+    } else {
+        (subtasks, comments)
     };
+    let description = closed;
     let mut out = description.into_owned();
     if !out.is_empty() {
         out.push_str("\n\n");

@@ -15,6 +15,21 @@ use crate::frontmatter::{Eol, FormatError};
 /// `\n` (as they always have); an LF file's body is read as it is.
 #[must_use]
 pub fn read(body: &str, eol: Eol) -> Sections {
+    // Most files have no sections: skip the line scan (same result).
+    if !body.contains("## Subtasks") && !body.contains("## Comments") {
+        let mut description = match eol {
+            Eol::Lf => body.to_owned(),
+            Eol::CrLf => body.replace("\r\n", "\n"),
+        };
+        if description.ends_with('\n') {
+            description.pop();
+        }
+        return Sections {
+            description,
+            subtasks: None,
+            comments: None,
+        };
+    }
     match eol {
         Eol::Lf => sections::split(body),
         Eol::CrLf => sections::split(&body.replace("\r\n", "\n")),

@@ -320,7 +320,10 @@ pub fn edit(
         crate::body::read(old_body, eol),
         crate::body::read(&out[out.len() - body.len()..], eol),
     );
-    if (before.subtasks, before.comments) != (after.subtasks, after.comments) {
+    // (Notes whose end reads as a section get empty ones after them: the same thread.)
+    if before.subtasks.unwrap_or_default() != after.subtasks.unwrap_or_default()
+        || before.comments.unwrap_or_default() != after.comments.unwrap_or_default()
+    {
         return Err(FormatError::UnsafeEdit {
             reason: "its subtasks and comments would read back differently".into(),
         });
