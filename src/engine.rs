@@ -203,6 +203,7 @@ pub async fn sync_link(
     // Pairs read changed on either side: their subtasks and comments are looked at after
     // the tasks (a comment or subtask changes a task's revision, not its fields).
     let mut changed_pairs = changed_pairs(&index, &seen);
+    let full_scan = seen.full;
     let stored = Stored::load(&state)?;
     if !seen.full {
         read_tasks_targets_name(
@@ -237,14 +238,28 @@ pub async fn sync_link(
     run.report.failures.extend(gathered.asana_failures);
     run.report.failures.extend(gathered.target_failures);
     let mut planned = gathered.planned;
-    changed_pairs.extend(gathered.asana_named.iter().cloned());
-    // Every task the feed named (a subtask added names its parent, whose fields may not
-    // have changed); a named subtask is its parent's change.
-    let (paired, unpaired): (BTreeSet<String>, BTreeSet<String>) = named
-        .into_iter()
-        .partition(|gid| state.pairs.get(gid).ok().flatten().is_some());
-    changed_pairs.extend(paired);
-    changed_pairs.extend(crate::threads::parents_of(store, &link.name, &unpaired)?);
+    // Asana's side of the threads to look at: what its feed says touched them (a comment,
+    // a subtask added; a named subtask is its parent's change), or every changed task
+    // after a full listing (which cannot say why a task changed).
+    match asana
+        .threads()
+        .and_then(|t| t.touched())
+        .filter(|_| !full_scan)
+    {
+        Some(touched) => {
+            changed_pairs.asana = touched.into_iter().collect();
+            let unpaired: BTreeSet<String> = named
+                .into_iter()
+                .filter(|gid| state.pairs.get(gid).ok().flatten().is_none())
+                .collect();
+            changed_pairs
+                .asana
+                .extend(crate::threads::parents_of(store, &link.name, &unpaired)?);
+        }
+        None => changed_pairs
+            .asana
+            .extend(gathered.asana_named.iter().cloned()),
+    }
     // What unpaired tasks say they were made from, as this link's target ids (the
     // recovery hint of `pairing`; a paired task's own pair comes from its record).
     let target = connectors.target;
@@ -319,16 +334,21 @@ pub async fn sync_link(
     run.finish()
 }
 
-/// The Asana gids of the pairs read changed on either side this run.
-fn changed_pairs(index: &SummaryIndex<'_>, seen: &Observations) -> BTreeSet<String> {
-    let changed = |o: &plan::Observed| matches!(o, plan::Observed::Changed(_));
-    index
-        .summaries()
-        .iter()
-        .zip(seen.asana.pairs.iter().zip(&seen.target.pairs))
-        .filter(|(_, (a, t))| changed(a) || changed(t))
-        .map(|(s, _)| s.asana_gid.to_string())
-        .collect()
+/// The Asana gids of the pairs read changed on each side this run.
+fn changed_pairs(index: &SummaryIndex<'_>, seen: &Observations) -> crate::threads::Changed {
+    let changed = |side: &[plan::Observed]| -> BTreeSet<String> {
+        index
+            .summaries()
+            .iter()
+            .zip(side)
+            .filter(|(_, o)| matches!(o, plan::Observed::Changed(_)))
+            .map(|(s, _)| s.asana_gid.to_string())
+            .collect()
+    };
+    crate::threads::Changed {
+        asana: changed(&seen.asana.pairs),
+        target: changed(&seen.target.pairs),
+    }
 }
 
 /// The run's second phase: subtasks and comments of the pairs that changed and of those
@@ -338,7 +358,7 @@ async fn sync_threads(
     &Connectors { asana, target }: &Connectors<'_>,
     store: &Store,
     run: &mut Run<'_>,
-    changed: &BTreeSet<String>,
+    changed: &crate::threads::Changed,
     progress: &indicatif::ProgressBar,
     cancel: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<usize, StateError> {

@@ -68,6 +68,26 @@ pub struct ThreadOutcome {
     pub aborted: Option<String>,
 }
 
+/// The pairs read changed this run, by side (Asana gids).
+#[derive(Debug, Default)]
+pub struct Changed {
+    /// Tasks whose subtasks or comments may have changed in Asana.
+    pub asana: BTreeSet<String>,
+    /// Pairs whose target item changed (its lines or blocks may have).
+    pub target: BTreeSet<String>,
+}
+
+/// One pair whose thread a run looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub gid: String,
+    pub target_id: String,
+    /// Asana's side must be read (it may have changed, or the pair was never looked
+    /// at); otherwise only the target changed, and Asana is read only when the target's
+    /// lines or blocks differ from those last settled.
+    pub asana: bool,
+}
+
 /// The link's thread records, by Asana gid.
 fn table(store: &Store, link: &str) -> Result<Table<ThreadRecord>, StateError> {
     store.table(&format!("link/{link}/threads"))
@@ -79,9 +99,9 @@ pub fn wanted(
     store: &Store,
     state: &LinkState,
     link: &str,
-    changed: &BTreeSet<String>,
+    changed: &Changed,
     dry_run: bool,
-) -> Result<Vec<(String, String)>, StateError> {
+) -> Result<Vec<Wanted>, StateError> {
     let records = table(store, link)?;
     // Every pair has its record (the usual case): only the changed ones. Otherwise one
     // pass finds those without (and drops records of pairs that are gone).
@@ -90,8 +110,14 @@ pub fn wanted(
     let mut paired = BTreeSet::new();
     for summary in state.pairs.summaries() {
         let (gid, summary) = summary?;
-        if changed.contains(&gid) || (fill && records.get(&gid)?.is_none()) {
-            out.push((gid.clone(), summary.target_id.to_string()));
+        let unseen = fill && records.get(&gid)?.is_none();
+        let asana = unseen || changed.asana.contains(&gid);
+        if asana || changed.target.contains(&gid) {
+            out.push(Wanted {
+                gid: gid.clone(),
+                target_id: summary.target_id.to_string(),
+                asana,
+            });
         }
         if fill {
             paired.insert(gid);
@@ -136,7 +162,7 @@ pub async fn sync(
     target: &dyn Connector,
     store: &Store,
     state: &LinkState,
-    pairs: &[(String, String)],
+    pairs: &[Wanted],
     dry_run: bool,
     progress: &indicatif::ProgressBar,
     cancel: Option<&std::sync::atomic::AtomicBool>,
@@ -150,7 +176,12 @@ pub async fn sync(
     }
     let records = table(store, &link.name)?;
     progress.inc_length(pairs.len() as u64);
-    for (gid, target_id) in pairs {
+    for Wanted {
+        gid,
+        target_id,
+        asana: asana_side,
+    } in pairs
+    {
         if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst)) {
             break;
         }
@@ -164,7 +195,7 @@ pub async fn sync(
             gid,
             dry_run,
         };
-        match one.run(target_id, &mut outcome).await {
+        match one.run(target_id, *asana_side, &mut outcome).await {
             Ok(()) => {}
             Err(Stop::State(e)) => return Err(e),
             Err(Stop::Item(message)) => outcome.failures.push(ItemFailure {
@@ -219,16 +250,21 @@ struct One<'a> {
 }
 
 impl One<'_> {
-    async fn run(&self, target_id: &str, outcome: &mut ThreadOutcome) -> Result<(), Stop> {
+    async fn run(
+        &self,
+        target_id: &str,
+        asana_side: bool,
+        outcome: &mut ThreadOutcome,
+    ) -> Result<(), Stop> {
         let gid = self.gid;
-        let Some(item) = self
-            .target
-            .get_many(&[target_id.to_owned()])
-            .await
-            .map_err(|e| stop("reading the item", &e))?
-            .into_iter()
-            .next()
-        else {
+        let found = match self.target.get_many(&[target_id.to_owned()]).await {
+            Ok(found) => found,
+            // An item that cannot be read was reported by the task phase; its lines and
+            // blocks wait until it is fixed.
+            Err(e) if matches!(stop("", &e), Stop::Item(_)) => return Ok(()),
+            Err(e) => return Err(stop("reading the item", &e)),
+        };
+        let Some(item) = found.into_iter().next() else {
             return Ok(()); // gone: the task phase deals with it next run
         };
         if item.bare || item.partner.as_deref().is_some_and(|p| p != gid) {
@@ -242,6 +278,14 @@ impl One<'_> {
         else {
             return Ok(());
         };
+        let stored = self.records.get(gid)?;
+        if !asana_side
+            && stored
+                .as_ref()
+                .is_some_and(|r| r.target.as_deref() == Some(&thread_digest(&shown)))
+        {
+            return Ok(()); // the item changed, not its lines or blocks
+        }
         let subtasks = match self.threads.subtasks(gid).await {
             Ok(s) => s,
             Err(ConnectorError::NotFound(_)) => return Ok(()),
@@ -256,7 +300,7 @@ impl One<'_> {
         } else {
             None
         };
-        let mut record = self.records.get(gid)?.unwrap_or_default();
+        let mut record = stored.unwrap_or_default();
         let planned = plan::plan(&Inputs {
             subtasks: &subtasks,
             comments: comments.as_deref(),
@@ -331,6 +375,7 @@ impl One<'_> {
             }
         }
         record = settle(&record, &now, &planned, &wanted, &pairs);
+        record.target = Some(thread_digest(&wanted));
         self.records.put(gid, &record)?;
         match failed {
             Some(stop) => Err(stop),
@@ -448,6 +493,11 @@ fn preview(name: &str, planned: &ThreadPlan, shown: &TargetThread) -> Vec<String
         ));
     }
     out
+}
+
+/// A digest of what a target shows of a thread, to tell whether it changed.
+fn thread_digest(thread: &TargetThread) -> String {
+    text_digest(&serde_json::to_string(thread).unwrap_or_default())
 }
 
 fn describe(step: &Step) -> String {

@@ -75,20 +75,36 @@ fn measured_sync(w: &World) -> Counted {
     Counted::of(&w.sim.requests())
 }
 
-/// Initial import of N tasks: at most ceil(N/100) + 5 requests in all.
+/// Initial import of N tasks: at most ceil(N/100) + 5 requests for the tasks themselves;
+/// with comments mirrored (the default), one more per task for its comments (Asana has no
+/// listing of a project's stories), and none for subtasks of tasks that have none.
 #[test]
 fn initial_import_of_250_tasks_spends_at_most_ceil_n_over_100_plus_5() {
-    let w = World::new("newest");
-    asana_sim::seed::generated(&w.sim, &w.project, 250);
-    let c = measured_sync(&w);
-    assert_eq!(w.files().len(), 250);
     let bound = 250_usize.div_ceil(100) + 5;
-    assert!(
-        c.total <= bound,
-        "initial import of 250: {} requests (target ≤ {bound}): {:?}",
-        c.total,
-        c.by_kind
-    );
+    for comments in [false, true] {
+        let w = World::new("newest");
+        w.write_config_full("newest", "", &format!("comments = {comments}"));
+        asana_sim::seed::generated(&w.sim, &w.project, 250);
+        let c = measured_sync(&w);
+        assert_eq!(w.files().len(), 250);
+        let stories = c
+            .by_kind
+            .get("GET /tasks/{gid}/stories")
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(stories, if comments { 250 } else { 0 }, "{:?}", c.by_kind);
+        assert!(
+            !c.by_kind.contains_key("GET /tasks/{gid}/subtasks"),
+            "{:?}",
+            c.by_kind
+        );
+        assert!(
+            c.total - stories <= bound,
+            "initial import of 250 (comments = {comments}): {} requests besides {stories} comment listings (target ≤ {bound}): {:?}",
+            c.total - stories,
+            c.by_kind
+        );
+    }
 }
 
 /// A no-op sync of a mapped link: at most 2 requests, 0 writes.

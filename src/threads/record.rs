@@ -53,6 +53,10 @@ pub struct ThreadRecord {
     /// `"ignore"`): never written back as lines.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub let_go: std::collections::BTreeSet<String>,
+    /// A digest of the target's lines and blocks as last settled: a target item that
+    /// changed elsewhere (a field, its description) needs no look at Asana's side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 /// A short digest of a comment's text, as compared between runs (the text itself is not

@@ -85,6 +85,9 @@ pub struct AsanaConnector {
     /// How many direct subtasks each task read in this process has (`num_subtasks`): a
     /// task with none is not asked for its subtasks.
     subtask_counts: Arc<std::sync::Mutex<HashMap<String, u32>>>,
+    /// The tasks whose subtasks or comments the last change feed said changed (`None`:
+    /// no feed read, or it could not say).
+    thread_touched: Arc<std::sync::Mutex<Option<Vec<String>>>>,
 }
 
 /// How much earlier than the feed's oldest event a `modified_since` listing starts. Both
@@ -111,6 +114,7 @@ impl AsanaConnector {
             hidden_people: Arc::default(),
             descriptions: Arc::default(),
             subtask_counts: Arc::default(),
+            thread_touched: Arc::default(),
             custom_settings: Arc::default(),
             marks: Arc::default(),
         }
@@ -282,6 +286,14 @@ impl AsanaConnector {
     async fn assignee(&self, email: &str) -> Result<String, ConnectorError> {
         let workspace = self.client.workspace_of(&self.project).await?;
         self.client.assignee_value(&workspace, email).await
+    }
+
+    /// The tasks whose subtasks or comments the last change feed said changed.
+    pub(crate) fn thread_touched(&self) -> Option<Vec<String>> {
+        self.thread_touched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Remembers how many direct subtasks `task` has.
@@ -845,6 +857,10 @@ impl Connector for AsanaConnector {
             .feed_oldest
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = feed.oldest;
+        *self
+            .thread_touched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = feed.threads;
         Ok(feed.changes)
     }
 }

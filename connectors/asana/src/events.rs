@@ -40,6 +40,9 @@ pub struct Coalesced {
     pub authorship: HashMap<String, Authorship>,
     /// When the oldest event was made.
     pub oldest: Option<Timestamp>,
+    /// Tasks whose subtasks or comments the events touch (a story on it, a subtask
+    /// added or removed), in order of first appearance, without duplicates.
+    pub threads: Vec<String>,
     /// Stories changed with no task named (an edited comment): their task is looked
     /// up. Per story, whether every event about it was the token user's own.
     pub orphan_stories: Vec<(String, bool)>,
@@ -67,6 +70,13 @@ impl Coalesced {
 }
 
 impl Coalesced {
+    /// Notes that `task`'s subtasks or comments changed.
+    fn touch(&mut self, task: &str) {
+        if !self.threads.iter().any(|t| t == task) {
+            self.threads.push(task.to_owned());
+        }
+    }
+
     /// Takes in one batch of events.
     pub fn add(&mut self, events: &[Event]) {
         for event in events {
@@ -87,10 +97,11 @@ impl Coalesced {
                 .map(|p| &p.gid);
             let task = match kind {
                 "task" => {
-                    if let Some(parent) = parent_task
-                        && self.seen.insert(parent.clone())
-                    {
-                        self.tasks.push(parent.clone());
+                    if let Some(parent) = parent_task {
+                        if self.seen.insert(parent.clone()) {
+                            self.tasks.push(parent.clone());
+                        }
+                        self.touch(parent);
                     }
                     Some(&resource.gid)
                 }
@@ -101,7 +112,13 @@ impl Coalesced {
                     }
                     None
                 }
-                "story" if parent_task.is_none() => {
+                "story"
+                    if parent_task.is_none()
+                        && resource
+                            .resource_subtype
+                            .as_deref()
+                            .is_none_or(|s| s == "comment_added") =>
+                {
                     let mine = self.me.is_some()
                         && event.user.as_ref().map(|u| &u.gid) == self.me.as_ref();
                     match self
@@ -114,7 +131,20 @@ impl Coalesced {
                     }
                     None
                 }
-                _ => parent_task,
+                _ => {
+                    // A system story (Asana writes one for every edit) is no comment.
+                    let system_story = kind == "story"
+                        && resource
+                            .resource_subtype
+                            .as_deref()
+                            .is_some_and(|s| s != "comment_added");
+                    if let Some(parent) = parent_task
+                        && !system_story
+                    {
+                        self.touch(parent);
+                    }
+                    parent_task
+                }
             };
             let at = event
                 .created_at
@@ -149,6 +179,9 @@ pub struct Feed {
     pub changes: Changes,
     /// When the oldest change reported was made (a lower bound for `modified_since`).
     pub oldest: Option<Timestamp>,
+    /// The changed tasks whose subtasks or comments changed; `None` when the feed could
+    /// not say (a full listing is due).
+    pub threads: Option<Vec<String>>,
 }
 
 /// What changed in `project` since `cursor`, the bridge's own echoes (per `log`, with the
@@ -182,6 +215,7 @@ pub async fn changes(
             return Ok(Feed {
                 changes: Changes::Reset { cursor: reset.sync },
                 oldest: None,
+                threads: None,
             });
         }
         let page: EventsPage = response.json()?;
@@ -204,6 +238,7 @@ pub async fn changes(
         return Ok(Feed {
             changes: Changes::Reset { cursor },
             oldest: None,
+            threads: None,
         });
     }
     // An edited comment names only its story: its task is asked for (one request per
@@ -212,10 +247,11 @@ pub async fn changes(
         if all_mine {
             continue;
         }
-        if let Some(task) = crate::comments::task_of(client, &story).await?
-            && coalesced.seen.insert(task.clone())
-        {
-            coalesced.tasks.push(task);
+        if let Some(task) = crate::comments::task_of(client, &story).await? {
+            coalesced.touch(&task);
+            if coalesced.seen.insert(task.clone()) {
+                coalesced.tasks.push(task);
+            }
         }
     }
     let authorship = &coalesced.authorship;
@@ -232,9 +268,16 @@ pub async fn changes(
         })
         .cloned()
         .collect();
+    let threads = coalesced
+        .threads
+        .iter()
+        .filter(|gid| changed.contains(gid))
+        .cloned()
+        .collect();
     Ok(Feed {
         changes: Changes::Since { changed, cursor },
         oldest: coalesced.oldest,
+        threads: Some(threads),
     })
 }
 

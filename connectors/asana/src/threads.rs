@@ -9,6 +9,10 @@ use crate::{comments, subtasks};
 
 #[async_trait]
 impl Threads for AsanaConnector {
+    fn touched(&self) -> Option<Vec<String>> {
+        self.thread_touched()
+    }
+
     async fn subtasks(&self, task: &str) -> Result<Vec<Subtask>, ConnectorError> {
         if self.subtask_count(task) == Some(0) {
             // Read with `num_subtasks: 0` in this process: nothing to ask for.

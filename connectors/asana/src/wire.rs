@@ -198,6 +198,10 @@ pub struct Resource {
     pub gid: String,
     #[serde(default)]
     pub resource_type: Option<String>,
+    /// A story's kind: `comment_added` for a comment, `name_changed`, ... for the system
+    /// stories Asana writes for every edit.
+    #[serde(default)]
+    pub resource_subtype: Option<String>,
 }
 
 /// `{"data": T}`: every request body.

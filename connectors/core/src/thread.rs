@@ -106,6 +106,13 @@ pub struct TargetThread {
 /// [`Connector::threads`](crate::Connector::threads).
 #[async_trait::async_trait]
 pub trait Threads: Send + Sync {
+    /// The tasks whose subtasks or comments the service's change feed, last read, says
+    /// changed (a comment posted or edited, a subtask added or removed); `None` when it
+    /// could not say (no feed read: every changed task may have).
+    fn touched(&self) -> Option<Vec<String>> {
+        None
+    }
+
     /// The direct subtasks of `task`, in the service's order.
     async fn subtasks(&self, task: &str) -> Result<Vec<Subtask>, crate::ConnectorError>;
 

@@ -40,7 +40,7 @@ use std::sync::Mutex;
 use asana_bridge_connector::http::{HttpClient, Idempotency, Request, Response};
 use asana_bridge_connector::{
     Connector, ConnectorError, Field, FieldError, Identity, Item, ItemError, Page, PageToken,
-    TaskFields, TaskPatch, Whereabouts,
+    SubtaskLine, TargetThread, TaskFields, TaskPatch, Whereabouts,
 };
 use async_trait::async_trait;
 use reqwest::Method;
@@ -82,6 +82,9 @@ pub struct GithubConnector {
     listed: Mutex<HashSet<u64>>,
     /// Each issue's assignee logins as last read, so a write can keep unmapped ones.
     assignees: Mutex<HashMap<u64, Vec<String>>>,
+    /// Each issue's `## Subtasks` lines as last read (`None`: no section), kept on every
+    /// write of its notes.
+    subtask_lines: Mutex<HashMap<u64, Option<Vec<SubtaskLine>>>>,
     /// Issues last read as assigned only to logins the `[users]` table does not map: their
     /// `assignee: None` is "someone Asana cannot name", not "unassigned".
     unknown_assignee: Mutex<HashSet<u64>>,
@@ -115,6 +118,7 @@ impl GithubConnector {
             cache: EtagCache::new(settings.etag_cache.clone()),
             budget: CreationBudget::new(settings.creates_per_hour, settings.budget_file.clone()),
             unknown_assignee: Mutex::new(HashSet::new()),
+            subtask_lines: Mutex::new(HashMap::new()),
             field_errors: Mutex::new(Vec::new()),
             deleted: tokio::sync::Mutex::new(None),
             me: crate::comments::Me::default(),
@@ -232,10 +236,24 @@ impl GithubConnector {
         Ok((issues, errors))
     }
 
-    /// Reads an issue into an item and remembers its assignee logins.
-    fn item(&self, issue: &Issue) -> Result<Item, ConnectorError> {
+    /// Reads an issue into an item and remembers its assignee logins and its body's
+    /// subtask lines.
+    pub(crate) fn item(&self, issue: &Issue) -> Result<Item, ConnectorError> {
         self.remember_assignees(issue);
+        self.remember_body(issue);
         to_item(issue, &self.emails)
+    }
+
+    /// Remembers the subtask lines of `issue`'s body, kept on every write of its notes.
+    pub(crate) fn remember_body(&self, issue: &Issue) {
+        let (_, lines, _) = crate::threads::parts(issue.body.as_deref().unwrap_or(""));
+        lock(&self.subtask_lines).insert(issue.number, lines);
+    }
+
+    /// The subtask lines of issue `n`'s body as last read in this process (`None`: not
+    /// read; `Some(None)`: no section).
+    pub(crate) fn subtask_lines(&self, n: u64) -> Option<Option<Vec<SubtaskLine>>> {
+        lock(&self.subtask_lines).get(&n).cloned()
     }
 
     fn remember_assignees(&self, issue: &Issue) {
@@ -253,7 +271,7 @@ impl GithubConnector {
     }
 
     /// The issue `number`, read fresh (used when a write needs its current assignees).
-    async fn issue(&self, number: u64) -> Result<Issue, ConnectorError> {
+    pub(crate) async fn issue(&self, number: u64) -> Result<Issue, ConnectorError> {
         let fetched = self
             .fetch(&format!("{}/issues/{number}", self.repo_path()))
             .await?;
@@ -415,7 +433,8 @@ impl GithubConnector {
         );
         let mut write = Map::new();
         write.insert("title".into(), json!(fields.title));
-        match self.body(&fields.notes, Some(gid)) {
+        let lines = self.subtask_lines(n).flatten();
+        match self.body(&fields.notes, Some(gid), lines.as_deref()) {
             Ok(body) => {
                 write.insert("body".into(), json!(body));
             }
@@ -445,10 +464,16 @@ impl GithubConnector {
         self.item(&issue.unwrap_or(current))
     }
 
-    /// The body for `notes` with the footer of `partner`; the reason when GitHub would
-    /// refuse it (too long).
-    fn body(&self, notes: &str, partner: Option<&str>) -> Result<String, String> {
-        let body = footer::render(notes, partner, &self.settings.asana_task_url);
+    /// The body for `notes` and `subtasks` (the `## Subtasks` lines; `None`: no section)
+    /// with the footer of `partner`; the reason when GitHub would refuse it (too long).
+    pub(crate) fn body(
+        &self,
+        notes: &str,
+        partner: Option<&str>,
+        subtasks: Option<&[SubtaskLine]>,
+    ) -> Result<String, String> {
+        let text = crate::threads::text(notes, subtasks);
+        let body = footer::render(&text, partner, &self.settings.asana_task_url);
         match body_problem(&body) {
             Some(problem) => Err(problem),
             None => Ok(body),
@@ -480,7 +505,11 @@ impl GithubConnector {
     }
 
     /// One paced `PATCH /issues/{n}`.
-    async fn patch(&self, number: u64, body: Map<String, Value>) -> Result<Issue, ConnectorError> {
+    pub(crate) async fn patch(
+        &self,
+        number: u64,
+        body: Map<String, Value>,
+    ) -> Result<Issue, ConnectorError> {
         let request = Request::new(
             Method::PATCH,
             format!("{}/issues/{number}", self.repo_path()),
@@ -572,7 +601,7 @@ fn decode_issue(body: &str) -> Result<Issue, ConnectorError> {
 }
 
 /// An item id as an issue number.
-fn number(id: &str) -> Result<u64, ConnectorError> {
+pub(crate) fn number(id: &str) -> Result<u64, ConnectorError> {
     id.parse()
         .map_err(|_| ConnectorError::InvalidData(format!("{id:?} is not an issue number")))
 }
@@ -688,7 +717,7 @@ impl Connector for GithubConnector {
                 .chain(refused)
                 .map(|p| (Field::Tags, p)),
         );
-        let body = match self.body(&fields.notes, partner) {
+        let body = match self.body(&fields.notes, partner, None) {
             Ok(body) => body,
             Err(problem) => {
                 problems.push((Field::Notes, problem));
@@ -800,7 +829,8 @@ impl Connector for GithubConnector {
         if let Some(notes) = &patch.notes
             && *notes != item.fields.notes
         {
-            match self.body(notes, item.partner.as_deref()) {
+            let lines = self.subtask_lines(n).flatten();
+            match self.body(notes, item.partner.as_deref(), lines.as_deref()) {
                 Ok(body) => {
                     write.insert("body".into(), json!(body));
                 }
@@ -868,7 +898,7 @@ impl Connector for GithubConnector {
             let current = self.issue(n).await?;
             let (notes, named) = footer::split(current.body.as_deref().unwrap_or(""));
             if named.as_deref() != Some(gid)
-                && let Ok(body) = self.body(&notes, Some(gid))
+                && let Ok(body) = self.body(&notes, Some(gid), None)
             {
                 write.insert("body".into(), json!(body));
             }
@@ -956,6 +986,22 @@ impl Connector for GithubConnector {
         } else {
             Vec::new()
         }
+    }
+
+    fn keeps_threads(&self) -> bool {
+        true
+    }
+
+    async fn read_thread(&self, item: &Item) -> Result<Option<TargetThread>, ConnectorError> {
+        self.thread_of(item).await.map(Some)
+    }
+
+    async fn write_thread(
+        &self,
+        item: &Item,
+        thread: &TargetThread,
+    ) -> Result<Item, ConnectorError> {
+        self.write_thread_of(item, thread).await
     }
 
     fn tags_ignore_case(&self) -> bool {

@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use asana_bridge_connector::model::canonical_tags;
 use asana_bridge_connector::{ConnectorError, Item, TaskFields};
 
-use crate::footer;
 use crate::wire::Issue;
 
 /// The label the bridge puts on an issue it "deleted" (closed as not planned): such issues
@@ -37,7 +36,8 @@ pub fn is_deleted(issue: &Issue) -> bool {
 /// # Errors
 /// [`ConnectorError::Decode`] when `updated_at` is not a timestamp.
 pub fn to_item(issue: &Issue, emails: &HashMap<String, String>) -> Result<Item, ConnectorError> {
-    let (notes, partner) = footer::split(issue.body.as_deref().unwrap_or(""));
+    // The body's `## Subtasks` lines are the issue's thread, not its notes.
+    let (notes, _, partner) = crate::threads::parts(issue.body.as_deref().unwrap_or(""));
     let assignee = issue
         .assignee_logins()
         .iter()

@@ -36,6 +36,7 @@ pub mod limits;
 pub mod links;
 pub mod pacer;
 pub mod settings;
+pub mod threads;
 pub mod wire;
 
 pub use comments::{CommentFeed, IssueComment};
