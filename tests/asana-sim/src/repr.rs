@@ -260,6 +260,25 @@ pub fn task(st: &State, t: &Task) -> Value {
         .map(|m| st.project_ref(&m.project))
         .collect();
     let tags: Vec<Value> = t.tags.iter().map(|g| st.tag_ref(g)).collect();
+    let mut out = task_fields(st, t, memberships, projects, tags);
+    // Asana's description types `parent` as an object, never null: a top-level task
+    // leaves it out.
+    if out.get("parent").is_some_and(Value::is_null)
+        && let Some(map) = out.as_object_mut()
+    {
+        map.remove("parent");
+    }
+    out
+}
+
+/// Every field of a rich task.
+fn task_fields(
+    st: &State,
+    t: &Task,
+    memberships: Vec<Value>,
+    projects: Vec<Value>,
+    tags: Vec<Value>,
+) -> Value {
     let followers: Vec<Value> = t.followers.iter().map(|g| st.user_ref(g)).collect();
     json!({
         "gid": t.gid,
