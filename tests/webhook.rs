@@ -100,7 +100,7 @@ impl World {
                 link: (*link).to_owned(),
                 project: project.clone(),
                 prompt: Arc::clone(prompt),
-                github: None,
+                target: None,
             })
             .collect();
         (hooks, prompts)

@@ -3,7 +3,7 @@
 //! in the state store ([`Records`]: the secret, and the hook's id so that a restart after
 //! a crash deletes what the crashed run left), and that removal of what an earlier run
 //! left ([`remove_stale`]). The services differ only in how a hook is created and how a
-//! delivery is signed, which stays with each ([`super::webhook`], [`super::github_hook`]).
+//! delivery is signed, which stays with each ([`super::webhook`], [`super::target_hook`]).
 
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ use tracing::{debug, warn};
 #[async_trait::async_trait]
 pub trait HookService: Send + Sync {
     /// What a hook is called in logs: `webhook` (Asana's), `GitHub webhook`.
-    fn what(&self) -> &'static str;
+    fn what(&self) -> String;
 
     /// What the hooks are on, in logs: `project`, `repository`.
     fn scope_noun(&self) -> &'static str;
@@ -145,8 +145,8 @@ pub struct AsanaProjectHooks<'a> {
 
 #[async_trait::async_trait]
 impl HookService for AsanaProjectHooks<'_> {
-    fn what(&self) -> &'static str {
-        "webhook"
+    fn what(&self) -> String {
+        "webhook".to_owned()
     }
 
     fn scope_noun(&self) -> &'static str {
@@ -170,20 +170,16 @@ impl HookService for AsanaProjectHooks<'_> {
 /// A target's webhooks (a GitHub repository's), as its crate offers them.
 pub struct TargetHookService<'a> {
     pub hooks: &'a dyn TargetHooks,
-    /// `GitHub webhook`.
-    pub what: &'static str,
-    /// `repository`.
-    pub scope_noun: &'static str,
 }
 
 #[async_trait::async_trait]
 impl HookService for TargetHookService<'_> {
-    fn what(&self) -> &'static str {
-        self.what
+    fn what(&self) -> String {
+        format!("{} webhook", self.hooks.service())
     }
 
     fn scope_noun(&self) -> &'static str {
-        self.scope_noun
+        self.hooks.scope_noun()
     }
 
     async fn listed(&self) -> Result<Vec<(String, Option<String>)>, String> {
@@ -219,8 +215,8 @@ mod tests {
 
     #[async_trait::async_trait]
     impl HookService for Fake {
-        fn what(&self) -> &'static str {
-            "webhook"
+        fn what(&self) -> String {
+            "webhook".to_owned()
         }
 
         fn scope_noun(&self) -> &'static str {

@@ -27,6 +27,7 @@ pub mod budget;
 pub mod cache;
 pub mod connector;
 pub mod convert;
+pub mod delivery;
 pub mod footer;
 pub mod hooks;
 pub mod limits;
