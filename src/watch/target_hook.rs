@@ -24,7 +24,6 @@
 //! Secrets and signatures are never logged, put into errors or printed by `Debug`.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use asana_bridge_connector::connector::{
@@ -33,42 +32,15 @@ use asana_bridge_connector::connector::{
 use asana_bridge_state::{StateError, Store};
 use axum::http::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
 use super::delivery::{Prompter, Recent, seen_lately};
-use super::hooks::{self, Records, TargetHookService};
+use super::hooks::{self, HookRecord, Records, TargetHookService};
 use super::receiver::{Admit, Answer, BodySink};
 
-/// The state-store table of the targets' webhook records, keyed by link name (named when
-/// GitHub was the only target with webhooks).
-pub const TARGET_TABLE: &str = "webhooks/github";
-
-/// What the state store keeps per link with a target hook: enough to verify deliveries
-/// and to delete the hook after a crash.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct TargetHookRecord {
-    /// What the hook is on (`owner/name`).
-    #[serde(rename = "repo")]
-    pub scope: String,
-    /// The URL the service was given.
-    pub target: String,
-    /// The hook's id, once the service answered the create.
-    pub id: Option<u64>,
-    /// The secret; dropped once the hook is deleted (or being deleted).
-    pub secret: Option<String>,
-}
-
-impl fmt::Debug for TargetHookRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TargetHookRecord")
-            .field("scope", &self.scope)
-            .field("target", &self.target)
-            .field("id", &self.id)
-            .field("secret", &self.secret.as_ref().map(|_| "[REDACTED]"))
-            .finish()
-    }
-}
+/// The state-store table of the targets' webhook records ([`HookRecord`]s), keyed by
+/// link name.
+pub const TARGET_TABLE: &str = "webhooks/target";
 
 /// A link's target, to hook.
 pub struct TargetLink {
@@ -119,7 +91,7 @@ pub struct TargetWebhooks {
     /// Digests of verified bodies seen lately, with their link.
     recent_bodies: Recent<[u8; 32]>,
     /// The links' records (table [`TARGET_TABLE`]).
-    records: Records<TargetHookRecord>,
+    records: Records,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -307,11 +279,7 @@ impl TargetWebhooks {
     /// Deletes the hook whose id the store holds for `link`, and any hook of the scope
     /// with `link`'s target.
     async fn remove_stale(&self, link: &str, hooked: &TargetLink, target: &str) {
-        let recorded = self
-            .records
-            .get(link)
-            .and_then(|r| r.id)
-            .map(|id| id.to_string());
+        let recorded = self.records.get(link).and_then(|r| r.id);
         self.forget_record(link);
         let service = TargetHookService {
             hooks: hooked.hooks.as_ref(),
@@ -327,10 +295,10 @@ impl TargetWebhooks {
         id: Option<u64>,
         secret: Option<&SecretString>,
     ) {
-        let record = TargetHookRecord {
+        let record = HookRecord {
             scope: hooked.scope.clone(),
             target: target.to_owned(),
-            id,
+            id: id.map(|id| id.to_string()),
             secret: secret.map(|s| s.expose_secret().to_owned()),
         };
         self.records.put(link, &record);
@@ -397,16 +365,9 @@ fn new_secret() -> SecretString {
 mod tests {
     use super::*;
 
-    /// A record's `Debug` hides the secret; secrets are long, random and distinct.
+    /// Secrets are long, random and distinct.
     #[test]
-    fn records_hide_the_secret_and_secrets_are_fresh() {
-        let record = TargetHookRecord {
-            scope: "o/r".into(),
-            target: "https://h/x".into(),
-            id: Some(2),
-            secret: Some("s3cr3t".into()),
-        };
-        assert!(!format!("{record:?}").contains("s3cr3t"));
+    fn secrets_are_fresh() {
         let (a, b) = (new_secret(), new_secret());
         assert_eq!(a.expose_secret().len(), 64);
         assert_ne!(a.expose_secret(), b.expose_secret());

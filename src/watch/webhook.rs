@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::delivery::{Prompter, Recent, Signed, seen_lately};
-use super::hooks::{self, AsanaProjectHooks, Records};
+use super::hooks::{self, AsanaProjectHooks, HookRecord, Records};
 use super::receiver::{Admit, Answer, BodySink, Endpoint, Server};
 use super::target_hook::{TargetLink, TargetWebhooks};
 use asana_bridge_asana::AsanaClient;
@@ -48,7 +48,7 @@ use asana_bridge_state::{StateError, Store};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::Sha256;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -105,31 +105,6 @@ pub enum WebhookError {
     State(#[from] StateError),
 }
 
-/// What the state store keeps per link: enough to verify deliveries and to delete the
-/// webhook after a crash.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct WebhookRecord {
-    /// The watched project.
-    pub project: String,
-    /// The target Asana was given.
-    pub target: String,
-    /// The webhook's gid, once Asana answered the create.
-    pub gid: Option<String>,
-    /// The handshake secret; dropped once the webhook is deleted (or being deleted).
-    pub secret: Option<String>,
-}
-
-impl fmt::Debug for WebhookRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookRecord")
-            .field("project", &self.project)
-            .field("target", &self.target)
-            .field("gid", &self.gid)
-            .field("secret", &self.secret.as_ref().map(|_| "[REDACTED]"))
-            .finish()
-    }
-}
-
 /// A link as the receiver knows it (fixed for the run).
 struct LinkInfo {
     project: String,
@@ -153,7 +128,7 @@ struct Shared {
     links: HashMap<String, LinkInfo>,
     hooks: Mutex<HashMap<String, HookState>>,
     /// The links' records (table [`SECRETS_TABLE`]).
-    records: Records<WebhookRecord>,
+    records: Records,
     /// The links' target hooks.
     targets: TargetWebhooks,
     /// Digests of verified Asana deliveries lately, with their link.
@@ -168,12 +143,12 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn record(&self, link: &str, gid: Option<String>, secret: Option<String>) -> WebhookRecord {
+    fn record(&self, link: &str, gid: Option<String>, secret: Option<String>) -> HookRecord {
         let info = &self.links[link];
-        WebhookRecord {
-            project: info.project.clone(),
+        HookRecord {
+            scope: info.project.clone(),
             target: info.target.clone(),
-            gid,
+            id: gid,
             secret,
         }
     }
@@ -672,7 +647,7 @@ impl Webhooks {
     /// Deletes what an earlier run of this link left: the webhook whose gid the store
     /// holds, and any webhook on the project with this link's target.
     async fn remove_stale(&self, link: &str, info: &LinkInfo) {
-        let recorded = self.shared.records.get(link).and_then(|r| r.gid);
+        let recorded = self.shared.records.get(link).and_then(|r| r.id);
         self.shared.records.forget(link);
         let project = AsanaProjectHooks {
             client: &self.client,
@@ -891,17 +866,5 @@ mod tests {
         ] {
             assert!(public_base(bad).is_err(), "{bad}");
         }
-    }
-
-    /// A record's `Debug` hides the secret.
-    #[test]
-    fn records_hide_the_secret() {
-        let record = WebhookRecord {
-            project: "1".into(),
-            target: "https://h/x".into(),
-            gid: Some("2".into()),
-            secret: Some("s3cr3t".into()),
-        };
-        assert!(!format!("{record:?}").contains("s3cr3t"));
     }
 }
