@@ -273,6 +273,15 @@ mod tests {
             !text.contains(SECRET) && !text.contains("sha256="),
             "{text}"
         );
-        assert_eq!(refusal.to_string(), refusal.reason());
+        // What the receiver counts is what the refusal says.
+        for refusal in [
+            DeliveryRefusal::MissingSignature,
+            DeliveryRefusal::MalformedSignature,
+            DeliveryRefusal::MissingEvent,
+            DeliveryRefusal::UnusableSecret,
+            DeliveryRefusal::BadSignature,
+        ] {
+            assert_eq!(refusal.to_string(), refusal.reason());
+        }
     }
 }
