@@ -331,7 +331,7 @@ impl Config {
         };
 
         let mut links = Vec::new();
-        for link in raw.links {
+        for (index, link) in raw.links.into_iter().enumerate() {
             if link.name.trim().is_empty() {
                 return Err(invalid("a [[link]] has an empty name".into()));
             }
@@ -346,7 +346,8 @@ impl Config {
                     link.name, link.asana_project
                 )));
             }
-            let target = read_target(registry, base, &raw.users, &link).map_err(invalid)?;
+            let target = read_target(registry, base, &raw.users, &link)
+                .map_err(|mistake| invalid(mistake.located(text, index)))?;
             if link.poll_interval == Some(0) {
                 return Err(invalid(format!(
                     "link \"{}\": poll_interval must be at least 1 second",
@@ -409,45 +410,57 @@ fn read_target(
     config_dir: &Path,
     users: &BTreeMap<String, String>,
     link: &RawLink,
-) -> Result<TargetConfig, String> {
+) -> Result<TargetConfig, TargetMistake> {
     if let Some(unknown) = link.targets.keys().find(|k| registry.find(k).is_none()) {
         let expected: Vec<String> = LINK_KEYS
             .into_iter()
             .chain(registry.keys())
             .map(|k| format!("`{k}`"))
             .collect();
-        return Err(format!(
-            "link \"{}\": unknown field `{unknown}`, expected one of {}",
-            link.name,
-            expected.join(", ")
-        ));
+        return Err(TargetMistake {
+            message: format!(
+                "link \"{}\": unknown field `{unknown}`, expected one of {}",
+                link.name,
+                expected.join(", ")
+            ),
+            key: Some(unknown.clone()),
+        });
     }
     let mut tables = link.targets.iter();
     let (Some((key, table)), None) = (tables.next(), tables.next()) else {
         return Err(if link.targets.is_empty() {
             let examples: Vec<&str> = registry.kinds().map(|k| k.example()).collect();
-            format!(
-                "link \"{}\" needs a target: {}",
-                link.name,
-                examples.join(" or ")
-            )
+            TargetMistake {
+                message: format!(
+                    "link \"{}\" needs a target: {}",
+                    link.name,
+                    examples.join(" or ")
+                ),
+                key: None,
+            }
         } else {
             let keys: Vec<&str> = registry
                 .keys()
                 .filter(|k| link.targets.contains_key(*k))
                 .collect();
-            format!(
-                "link \"{}\" has both a {} target; use one per link",
-                link.name,
-                keys.join(" and a ")
-            )
+            TargetMistake {
+                message: format!(
+                    "link \"{}\" has both a {} target; use one per link",
+                    link.name,
+                    keys.join(" and a ")
+                ),
+                key: keys.last().map(|k| (*k).to_owned()),
+            }
         });
+    };
+    let in_table = |message: String| TargetMistake {
+        message: format!("link \"{}\": {message}", link.name),
+        key: Some(key.clone()),
     };
     let kind = registry
         .find(key)
         .unwrap_or_else(|| unreachable!("unknown keys were refused above"));
-    let table =
-        serde_json::to_value(table).map_err(|e| format!("link \"{}\": {key}: {e}", link.name))?;
+    let table = serde_json::to_value(table).map_err(|e| in_table(format!("{key}: {e}")))?;
     let setup = LinkSetup {
         name: &link.name,
         asana_project: &link.asana_project,
@@ -456,7 +469,76 @@ fn read_target(
     };
     kind.parse(table, &setup)
         .map(TargetConfig::from)
-        .map_err(|message| format!("link \"{}\": {message}", link.name))
+        .map_err(in_table)
+}
+
+/// A mistake in a link's target keys, and the key it is about (`None`: the link as a
+/// whole), so that it can be shown where it is in the file.
+struct TargetMistake {
+    /// The whole message, naming the link (and the table).
+    message: String,
+    /// The key of the link it is about: a target table, or an unknown key.
+    key: Option<String>,
+}
+
+impl TargetMistake {
+    /// The message with the place in `text` (the config file) it is about, as the TOML
+    /// parser shows its own mistakes: line, column, the line itself and a marker. For a
+    /// target table, the place is the table's key the message names (`` `colour` ``,
+    /// `github.repo`), else the table.
+    fn located(self, text: &str, link: usize) -> String {
+        match self.span(text, link) {
+            Some(span) => toml_style(text, span, &self.message),
+            None => self.message,
+        }
+    }
+
+    /// Where the mistake is in `text`, the `link`-th `[[link]]`.
+    fn span(&self, text: &str, link: usize) -> Option<std::ops::Range<usize>> {
+        let doc = toml::de::DeTable::parse(text).ok()?;
+        let link = doc.get_ref().get("link")?.get_ref().as_array()?.get(link)?;
+        let Some(key) = &self.key else {
+            return Some(link.span());
+        };
+        let link = link.get_ref().as_table()?;
+        let (name, value) = link.get_key_value(key.as_str())?;
+        let Some(table) = value.get_ref().as_table() else {
+            return Some(name.span());
+        };
+        // The key the message names first (`unknown field `colour`, expected one of `dir``).
+        let named = table
+            .iter()
+            .filter_map(|(inner, _)| {
+                let word: &str = inner.get_ref();
+                [format!("`{word}`"), format!("{key}.{word}")]
+                    .iter()
+                    .filter_map(|mention| self.message.find(mention.as_str()))
+                    .min()
+                    .map(|at| (at, inner.span()))
+            })
+            .min_by_key(|(at, _)| *at);
+        Some(named.map_or_else(|| name.span(), |(_, span)| span))
+    }
+}
+
+/// `message` about `span` of `text`, in the TOML parser's words (on one line, as
+/// [`ConfigError::Parse`] shows them): `TOML parse error at line 4, column 12 | 4 |
+/// github = { repo = "app" } | ^^^^ message`.
+fn toml_style(text: &str, span: std::ops::Range<usize>, message: &str) -> String {
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[..line_start].matches('\n').count() + 1;
+    let column = text[line_start..start].chars().count() + 1;
+    let content = text[line_start..].lines().next().unwrap_or_default();
+    let width = text
+        .get(start..span.end.min(line_start + content.len()).max(start))
+        .map_or(1, |s| s.chars().count().max(1));
+    let gutter = " ".repeat(line.to_string().len() + 1);
+    format!(
+        "TOML parse error at line {line}, column {column} {gutter}| {line} | {content} {gutter}|{}{} {message}",
+        " ".repeat(column),
+        "^".repeat(width)
+    )
 }
 
 /// Fails when two links with folders (Markdown) share a folder, or one's folder is inside the other's:
@@ -754,6 +836,57 @@ github = { repo = "acme/app", token_env = "GITHUB_TOKEN", api_url = "https://api
             cfg.links[0].target.service_url(),
             Some(("the GitHub API URL", "http://gh"))
         );
+    }
+
+    /// A mistake in a link's target keys is shown where it is in the file: the key the
+    /// message names inside the table, else the table's key (line, column, the line and a
+    /// marker under it, as the TOML parser shows its own mistakes).
+    #[test]
+    fn target_mistakes_name_their_line_and_column() {
+        let text = |target: &str| {
+            format!(
+                "[[link]]\nname = \"ok\"\nasana_project = \"1\"\nmarkdown = {{ dir = \"d\" }}\n\n\
+                 [[link]]\nname = \"a\"\nasana_project = \"2\"\n{target}\n"
+            )
+        };
+        let cases = [
+            (
+                text("github = { repo = \"nope\" }"),
+                "TOML parse error at line 9, column 12 ",
+                "| 9 | github = { repo = \"nope\" }",
+                "|            ^^^^ link \"a\": github.repo must look like \"owner/name\"",
+            ),
+            (
+                text("markdown = { dir = \"d\", colour = 1 }"),
+                "TOML parse error at line 9, column 25 ",
+                "| 9 | markdown = { dir = \"d\", colour = 1 }",
+                "^^^^^^ link \"a\": markdown: unknown field `colour`",
+            ),
+            (
+                text("github = { repo = 5 }"),
+                "TOML parse error at line 9, column 1 ",
+                "| 9 | github = { repo = 5 }",
+                "^^^^^^ link \"a\": github: invalid type",
+            ),
+            (
+                text("folder = { dir = \"d\" }"),
+                "TOML parse error at line 9, column 1 ",
+                "| 9 | folder = { dir = \"d\" }",
+                "^^^^^^ link \"a\": unknown field `folder`",
+            ),
+            (
+                text("[link.github]\nrepo = \"acme\"\ntoken_env = \"T\""),
+                "TOML parse error at line 10, column 1 ",
+                "| 10 | repo = \"acme\"",
+                "^^^^ link \"a\": github.repo must look like",
+            ),
+        ];
+        for (text, at, line, marked) in cases {
+            let err = parse(&text).unwrap_err().to_string();
+            for needle in [at, line, marked] {
+                assert!(err.contains(needle), "{needle:?} not in {err:?}");
+            }
+        }
     }
 
     #[test]

@@ -53,6 +53,42 @@ fn config_and_usage_errors_exit_2_with_one_clear_line() {
     w.run(&["frobnicate"]).expect(2);
 }
 
+/// A mistake inside a link's target table is named with the link, the table and where it
+/// is in the file (line, column, the line itself), like the TOML parser's own mistakes,
+/// in one line on stderr; nothing runs.
+#[test]
+fn a_mistake_in_a_target_table_names_its_line_and_column() {
+    let w = World::new("newest");
+    let config = "state_dir = \".asana-bridge\"\n\n[[link]]\nname = \"bugs\"\n\
+                  asana_project = \"1\"\ngithub = { repo = \"nope\", token_env = \"T\" }\n";
+    std::fs::write(w.dir.path().join("repo.toml"), config).expect("write");
+    let run = w.run(&["--config", "repo.toml", "sync"]).expect(2);
+    let message = run.stderr.trim();
+    for needle in [
+        "TOML parse error at line 6, column 12",
+        "| 6 | github = { repo = \"nope\", token_env = \"T\" }",
+        "^^^^ link \"bugs\": github.repo must look like \"owner/name\"",
+    ] {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+    assert_eq!(message.lines().count(), 1, "one line: {message}");
+
+    let folder = "[[link]]\nname = \"notes\"\nasana_project = \"1\"\n\n\
+                  [link.markdown]\ndir = \"notes\"\ncolour = \"blue\"\n";
+    std::fs::write(w.dir.path().join("colour.toml"), folder).expect("write");
+    let run = w.run(&["--config", "colour.toml", "status"]).expect(2);
+    let message = run.stderr.trim();
+    for needle in [
+        "TOML parse error at line 7, column 1",
+        "| 7 | colour = \"blue\"",
+        "link \"notes\": markdown: unknown field `colour`",
+    ] {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+    assert!(!w.dir.path().join(".asana-bridge").exists(), "nothing ran");
+    assert!(!w.dir.path().join("notes").exists(), "nothing ran");
+}
+
 #[test]
 fn status_reports_mapped_items_and_last_sync() {
     let w = World::new("newest");

@@ -310,6 +310,159 @@ fn a_state_folder_of_a_newer_release_is_refused_and_left_alone() {
     assert_eq!(w.all_writes(), Vec::<String>::new());
 }
 
+/// Stops a `watch` on the way out, even when an assertion fails.
+struct Watch(std::process::Child);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `watch` of the harness's GitHub link with webhooks on `port` (`/hooks/<link>`).
+fn watch_with_webhooks(w: &GhWorld, port: u16) -> Watch {
+    Watch(
+        w.command()
+            .args([
+                "watch",
+                "--webhook-listen",
+                &format!("127.0.0.1:{port}"),
+                "--webhook-url",
+                &format!("http://127.0.0.1:{port}/hooks"),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn watch"),
+    )
+}
+
+/// Whether the link's Asana webhook and GitHub hook are both live and deliver to `port`,
+/// and nothing else is left.
+fn hooked_only_to(w: &GhWorld, port: u16) -> bool {
+    let at = format!("http://127.0.0.1:{port}/hooks/bugs");
+    let asana = w.asana.webhooks();
+    let github = w.github.hooks();
+    asana.len() == 1
+        && asana[0].active
+        && asana[0].target == at
+        && github.len() == 1
+        && github[0].active
+        && github[0].url == at
+}
+
+/// A state folder of schema 2 holding both kinds of webhook records (Asana's and
+/// GitHub's, left by a `watch` that crashed) is upgraded to the one record shape, and the
+/// next `watch` reads the upgraded records: it deletes both hooks the crashed run left,
+/// which only the records name (they deliver to another address).
+#[test]
+fn webhook_records_of_schema_2_are_upgraded_and_still_find_what_a_crash_left() {
+    let w = GhWorld::new("newest");
+    let state = w.dir.path().join(".asana-bridge");
+    let wait = std::time::Duration::from_secs(20);
+    let first_port = gh::free_port();
+    let mut first = watch_with_webhooks(&w, first_port);
+    assert!(
+        gh::eventually(wait, || hooked_only_to(&w, first_port)),
+        "the first watch did not hook both sides: {:?} {:?}",
+        w.asana.webhooks(),
+        w.github.hooks()
+    );
+    // The crash: no shutdown, the hooks and their records stay.
+    first.0.kill().expect("kill");
+    first.0.wait().expect("wait");
+    let (asana_gid, github_id) = (w.asana.webhooks()[0].gid.clone(), w.github.hooks()[0].id);
+
+    // The records as schema 2 wrote them: Asana's `{project, target, gid, secret}` in
+    // `webhooks/secrets`, GitHub's `{repo, target, id (a number), secret}` in
+    // `webhooks/github`.
+    {
+        let db = sled::open(state.join("db")).expect("open the store raw");
+        let read = |tree: &str| -> Value {
+            let bytes = db
+                .open_tree(tree)
+                .expect("tree")
+                .get("bugs")
+                .expect("read")
+                .unwrap_or_else(|| panic!("no record of the crashed run in {tree}"));
+            serde_json::from_slice(&bytes).expect("a JSON record")
+        };
+        let asana = read("webhooks/secrets");
+        let github = read("webhooks/target");
+        assert_eq!(asana["id"], asana_gid.as_str());
+        assert_eq!(github["id"], github_id.to_string());
+        let v2_asana = serde_json::json!({
+            "project": asana["scope"], "target": asana["target"],
+            "gid": asana["id"], "secret": asana["secret"],
+        });
+        let v2_github = serde_json::json!({
+            "repo": github["scope"], "target": github["target"],
+            "id": github_id, "secret": github["secret"],
+        });
+        let write = |tree: &str, value: &Value| {
+            db.open_tree(tree)
+                .expect("tree")
+                .insert("bugs", serde_json::to_vec(value).expect("json"))
+                .expect("write");
+        };
+        write("webhooks/secrets", &v2_asana);
+        write("webhooks/github", &v2_github);
+        db.open_tree("webhooks/target")
+            .expect("tree")
+            .remove("bugs")
+            .expect("remove");
+        db.open_tree("__meta")
+            .expect("meta tree")
+            .insert("schema_version", &2_u32.to_be_bytes())
+            .expect("write the version");
+        db.flush().expect("flush");
+    }
+    assert_eq!(state_version(&w), Some(2));
+
+    // A real run upgrades the state: both records in the one shape, GitHub's among the
+    // targets' records.
+    w.run(&["sync"]).expect(0);
+    assert_eq!(state_version(&w), Some(SCHEMA_VERSION));
+    {
+        let store = Store::open(&state).expect("store");
+        let record = |table: &str| {
+            store
+                .table::<Value>(table)
+                .expect("table")
+                .get("bugs")
+                .expect("read")
+        };
+        let asana = record("webhooks/secrets").expect("Asana's record");
+        assert_eq!(asana["scope"], w.project.as_str());
+        assert_eq!(asana["id"], asana_gid.as_str());
+        assert!(asana["secret"].is_string());
+        let github = record("webhooks/target").expect("GitHub's record");
+        assert_eq!(github["scope"], "acme/app");
+        assert_eq!(github["id"], github_id.to_string());
+        assert!(github["secret"].is_string());
+        assert_eq!(record("webhooks/github"), None);
+    }
+
+    // The next watch, elsewhere: the crashed run's hooks are found by the records alone.
+    let second_port = gh::free_port();
+    let mut second = watch_with_webhooks(&w, second_port);
+    assert!(
+        gh::eventually(wait, || hooked_only_to(&w, second_port)),
+        "the crashed run's hooks were not removed: {:?} {:?}",
+        w.asana.webhooks(),
+        w.github.hooks()
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &second.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    assert_eq!(second.0.wait().expect("wait").code(), Some(0));
+    assert!(w.asana.webhooks().is_empty(), "{:?}", w.asana.webhooks());
+    assert!(w.github.hooks().is_empty(), "{:?}", w.github.hooks());
+}
+
 /// The Asana project of the Markdown link (the GitHub link's is the harness's "Bugs").
 const ROADMAP: &str = "Roadmap";
 

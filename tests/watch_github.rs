@@ -2,7 +2,8 @@
 //! simulators: edits arrive both ways by polling, an idle poll of GitHub costs only
 //! `304 Not Modified` answers (free of rate limit) and writes nothing, SIGTERM exits 0;
 //! with webhooks, the repository's hook prompts a poll, forgeries are refused, repeats
-//! (also a captured delivery replayed under fresh GUIDs) prompt nothing,
+//! (also a captured delivery replayed under fresh GUIDs), a `ping` and an event the hook does
+//! not ask for prompt nothing,
 //! the secret is never printed, and the hook is deleted on a clean stop; without one (a
 //! token that may not create hooks) the link polls GitHub at its normal interval.
 
@@ -291,6 +292,31 @@ fn a_github_webhook_prompts_a_poll_refuses_forgeries_and_is_deleted_on_stop() {
     assert!(
         w.github.requests().is_empty(),
         "a replay under fresh GUIDs made the bridge poll again: {:#?}",
+        w.github.requests()
+    );
+
+    // Signed deliveries that tell nothing prompt nothing: the hook's `ping`, and an event
+    // the hook does not ask for.
+    for (event, other) in [
+        ("ping", r#"{"zen":"Keep it logically awesome."}"#),
+        ("push", r#"{"ref":"refs/heads/main"}"#),
+    ] {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+        mac.update(other.as_bytes());
+        let signature = hex::encode(mac.finalize().into_bytes());
+        let headers = vec![
+            ("X-GitHub-Event", event.to_owned()),
+            ("X-GitHub-Delivery", format!("guid-{event}")),
+            ("X-Hub-Signature-256", format!("sha256={signature}")),
+        ];
+        assert_eq!(post(&hook.url, &headers, other), 200, "{event}");
+    }
+    // Kept (the point): time for a poll to happen, were either to cause one.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        w.github.requests().is_empty(),
+        "a ping or a push made the bridge poll: {:#?}",
         w.github.requests()
     );
 

@@ -100,7 +100,7 @@ impl World {
                 link: (*link).to_owned(),
                 project: project.clone(),
                 prompt: Arc::clone(prompt),
-                github: None,
+                target: None,
             })
             .collect();
         (hooks, prompts)
@@ -226,8 +226,8 @@ async fn start_registers_one_webhook_per_link_and_stores_the_secrets() {
         let record = w.record(link).expect("record");
         let secret = w.sim.webhook_secret(&gid).expect("secret");
         assert_eq!(record["secret"], secret.as_str(), "{link}");
-        assert_eq!(record["gid"], gid.as_str());
-        assert_eq!(record["project"], project.as_str());
+        assert_eq!(record["id"], gid.as_str());
+        assert_eq!(record["scope"], project.as_str());
         secrets.push(secret);
     }
     assert!(!hooks.is_active("unknown"));

@@ -19,7 +19,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use asana_bridge::watch::webhook::{LinkHook, PresetLink, Receiver};
+use asana_bridge::watch::webhook::{LinkHook, PresetHook, PresetLink, Receiver};
+use asana_bridge_github::delivery::GithubDeliveries;
 use asana_bridge_state::Store;
 use hmac::{Hmac, KeyInit, Mac};
 use libfuzzer_sys::fuzz_target;
@@ -50,26 +51,29 @@ fn world() -> &'static World {
             link: name.to_owned(),
             project: "1".to_owned(),
             prompt: Arc::new(Notify::new()),
-            github: None,
+            target: None,
         };
         let links = vec![
             PresetLink {
                 hook: link("roadmap"),
                 asana_secret: Some(SecretString::from(ASANA_SECRET)),
                 pending: false,
-                github_secret: None,
+                target_hook: None,
             },
             PresetLink {
                 hook: link("pending"),
                 asana_secret: None,
                 pending: true,
-                github_secret: None,
+                target_hook: None,
             },
             PresetLink {
                 hook: link("gh"),
                 asana_secret: None,
                 pending: false,
-                github_secret: Some(SecretString::from(GITHUB_SECRET)),
+                target_hook: Some(PresetHook {
+                    rules: Arc::new(GithubDeliveries),
+                    secret: SecretString::from(GITHUB_SECRET),
+                }),
             },
         ];
         let receiver = runtime.block_on(async {

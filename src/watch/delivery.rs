@@ -1,7 +1,8 @@
-//! What both webhook receivers (Asana's in [`super::webhook`], GitHub's in
-//! [`super::github_hook`]) do with a delivery once its link is known: check its HMAC-SHA256
-//! signature while the body streams in ([`Signed`]), remember what was seen lately to drop
-//! replays and retries ([`seen_lately`]), and wake the link's loop at most once a second
+//! What the webhook receivers (Asana's in [`super::webhook`], a target's in
+//! [`super::target_hook`]) do with a delivery once its link is known: check an Asana
+//! delivery's HMAC-SHA256 signature while the body streams in ([`Signed`]; a target's
+//! deliveries are checked by its crate), remember what was seen lately to drop replays
+//! and retries ([`seen_lately`]), and wake the link's loop at most once a second
 //! ([`Prompter`]).
 
 use std::collections::VecDeque;

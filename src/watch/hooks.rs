@@ -1,25 +1,25 @@
 //! What every webhook `watch` keeps has in common, whichever service it is on (Asana's
-//! project webhooks, a target's such as a GitHub repository's): the record kept per link
-//! in the state store ([`Records`]: the secret, and the hook's id so that a restart after
-//! a crash deletes what the crashed run left), and that removal of what an earlier run
-//! left ([`remove_stale`]). The services differ only in how a hook is created and how a
-//! delivery is signed, which stays with each ([`super::webhook`], [`super::github_hook`]).
+//! project webhooks, a target's such as a GitHub repository's): the one record kept per
+//! link and side in the state store ([`HookRecord`] in [`Records`]: the secret, and the
+//! hook's id so that a restart after a crash deletes what the crashed run left), and that
+//! removal of what an earlier run left ([`remove_stale`]). The services differ only in how a hook is created and how a
+//! delivery is signed, which stays with each ([`super::webhook`], [`super::target_hook`]).
 
+use std::fmt;
 use std::sync::Arc;
 
 use asana_bridge_asana::AsanaClient;
 use asana_bridge_asana::webhooks as api;
 use asana_bridge_connector::connector::TargetHooks;
 use asana_bridge_state::{StateError, Store, Table};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
 /// A service's webhooks as far as stale removal needs them.
 #[async_trait::async_trait]
 pub trait HookService: Send + Sync {
     /// What a hook is called in logs: `webhook` (Asana's), `GitHub webhook`.
-    fn what(&self) -> &'static str;
+    fn what(&self) -> String;
 
     /// What the hooks are on, in logs: `project`, `repository`.
     fn scope_noun(&self) -> &'static str;
@@ -67,18 +67,44 @@ pub async fn remove_stale(
     }
 }
 
-/// One table of webhook records in the state store, keyed by link name. A record holds a
-/// secret: the store is owner-only, and records never print it (their `Debug` hides it).
-pub struct Records<R> {
-    store: Arc<Store>,
-    /// The table's name (`webhooks/secrets`, `webhooks/github`).
-    table: &'static str,
-    /// What a record is of, in warnings: `webhook`, `GitHub webhook`.
-    what: &'static str,
-    _record: std::marker::PhantomData<fn() -> R>,
+/// What the state store keeps of one link's hook on one service: enough to verify its
+/// deliveries and to delete it after a crash. The same for every service (schema
+/// version 3 on; the state's migrations turned the earlier per-service shapes into it).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookRecord {
+    /// What the hook is on: the Asana project's gid, a repository's `owner/name`.
+    pub scope: String,
+    /// The URL the service was given.
+    pub target: String,
+    /// The service's id of the hook (an Asana gid, a GitHub hook's number), once it
+    /// answered the create.
+    pub id: Option<String>,
+    /// The secret; dropped once the hook is deleted (or being deleted).
+    pub secret: Option<String>,
 }
 
-impl<R: Serialize + DeserializeOwned> Records<R> {
+impl fmt::Debug for HookRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookRecord")
+            .field("scope", &self.scope)
+            .field("target", &self.target)
+            .field("id", &self.id)
+            .field("secret", &self.secret.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
+
+/// One table of webhook records in the state store, keyed by link name. A record holds a
+/// secret: the store is owner-only, and records never print it (their `Debug` hides it).
+pub struct Records {
+    store: Arc<Store>,
+    /// The table's name (`webhooks/secrets`, `webhooks/target`).
+    table: &'static str,
+    /// What a record is of, in warnings: `webhook`, `target webhook`.
+    what: &'static str,
+}
+
+impl Records {
     /// The table `table` of `store`, opened (created when missing).
     ///
     /// # Errors
@@ -88,25 +114,20 @@ impl<R: Serialize + DeserializeOwned> Records<R> {
         table: &'static str,
         what: &'static str,
     ) -> Result<Self, StateError> {
-        store.table::<R>(table)?;
-        Ok(Self {
-            store,
-            table,
-            what,
-            _record: std::marker::PhantomData,
-        })
+        store.table::<HookRecord>(table)?;
+        Ok(Self { store, table, what })
     }
 
     /// The table itself.
     ///
     /// # Errors
     /// The store's error.
-    pub fn table(&self) -> Result<Table<R>, StateError> {
+    pub fn table(&self) -> Result<Table<HookRecord>, StateError> {
         self.store.table(self.table)
     }
 
     /// `link`'s record (`None` also when it cannot be read: warned).
-    pub fn get(&self, link: &str) -> Option<R> {
+    pub fn get(&self, link: &str) -> Option<HookRecord> {
         self.table().and_then(|t| t.get(link)).unwrap_or_else(|e| {
             warn!(link, "cannot read the {} record: {e}", self.what);
             None
@@ -114,7 +135,7 @@ impl<R: Serialize + DeserializeOwned> Records<R> {
     }
 
     /// Stores `link`'s record; `false` when it could not be (warned).
-    pub fn put(&self, link: &str, record: &R) -> bool {
+    pub fn put(&self, link: &str, record: &HookRecord) -> bool {
         match self.table().and_then(|t| t.put(link, record)) {
             Ok(()) => true,
             Err(e) => {
@@ -145,8 +166,8 @@ pub struct AsanaProjectHooks<'a> {
 
 #[async_trait::async_trait]
 impl HookService for AsanaProjectHooks<'_> {
-    fn what(&self) -> &'static str {
-        "webhook"
+    fn what(&self) -> String {
+        "webhook".to_owned()
     }
 
     fn scope_noun(&self) -> &'static str {
@@ -170,20 +191,16 @@ impl HookService for AsanaProjectHooks<'_> {
 /// A target's webhooks (a GitHub repository's), as its crate offers them.
 pub struct TargetHookService<'a> {
     pub hooks: &'a dyn TargetHooks,
-    /// `GitHub webhook`.
-    pub what: &'static str,
-    /// `repository`.
-    pub scope_noun: &'static str,
 }
 
 #[async_trait::async_trait]
 impl HookService for TargetHookService<'_> {
-    fn what(&self) -> &'static str {
-        self.what
+    fn what(&self) -> String {
+        format!("{} webhook", self.hooks.service())
     }
 
     fn scope_noun(&self) -> &'static str {
-        self.scope_noun
+        self.hooks.scope_noun()
     }
 
     async fn listed(&self) -> Result<Vec<(String, Option<String>)>, String> {
@@ -219,8 +236,8 @@ mod tests {
 
     #[async_trait::async_trait]
     impl HookService for Fake {
-        fn what(&self) -> &'static str {
-            "webhook"
+        fn what(&self) -> String {
+            "webhook".to_owned()
         }
 
         fn scope_noun(&self) -> &'static str {
@@ -271,12 +288,36 @@ mod tests {
     fn records_are_kept_per_link() {
         let dir = tempfile::tempdir().expect("dir");
         let store = Arc::new(Store::open(dir.path()).expect("store"));
-        let records: Records<Vec<String>> =
+        let records =
             Records::open(Arc::clone(&store), "webhooks/test", "test hook").expect("table");
-        assert!(records.put("a", &vec!["x".to_owned()]));
-        assert_eq!(records.get("a"), Some(vec!["x".to_owned()]));
+        let record = HookRecord {
+            scope: "acme/app".into(),
+            target: "https://h/x".into(),
+            id: Some("12".into()),
+            secret: Some("s3cr3t".into()),
+        };
+        assert!(records.put("a", &record));
+        assert_eq!(records.get("a"), Some(record.clone()));
         assert_eq!(records.get("b"), None);
         records.forget("a");
         assert_eq!(records.get("a"), None);
+    }
+
+    /// The one shape every service's record is stored in (what the state's migration to
+    /// schema 3 writes), and a `Debug` that hides the secret.
+    #[test]
+    fn a_record_is_stored_in_the_one_shape_and_hides_its_secret() {
+        let record = HookRecord {
+            scope: "1200000000000001".into(),
+            target: "https://h/x".into(),
+            id: Some("1200000000000099".into()),
+            secret: Some("s3cr3t".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&record).expect("json"),
+            serde_json::json!({"scope": "1200000000000001", "target": "https://h/x",
+                               "id": "1200000000000099", "secret": "s3cr3t"})
+        );
+        assert!(!format!("{record:?}").contains("s3cr3t"));
     }
 }

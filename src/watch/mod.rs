@@ -6,7 +6,8 @@
 //! - [`published`]: the status file `asana-bridge status` reads while watch holds the store.
 //! - [`webhook`]: the optional Asana webhook receiver, a prompt to poll now.
 //! - [`receiver`]: its HTTP server, bounded in time, size and connections.
-//! - [`github_hook`]: a GitHub link's repository webhook, on the same receiver.
+//! - [`target_hook`]: the webhook of a link's target (a GitHub repository), on the same
+//!   receiver.
 //! - [`hooks`]: what both kinds of webhook share: their records in the state store and
 //!   the removal of what an earlier run left.
 //! - [`metrics`]: `--metrics-listen`, Prometheus metrics and `/healthz`.
@@ -18,13 +19,13 @@
 
 pub mod delivery;
 pub mod folder;
-pub mod github_hook;
 pub mod hooks;
 pub mod link;
 pub mod metrics;
 pub mod published;
 pub mod receiver;
 pub mod shard;
+pub mod target_hook;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -40,9 +41,9 @@ use crate::connect::{Connectors, LinkConnectors};
 use crate::exit::{CliError, Exit};
 use crate::output::Output;
 use folder::FolderWatch;
-use github_hook::GithubLink;
 use link::LinkLoop;
 use published::Publisher;
+use target_hook::TargetLink;
 use webhook::{LinkHook, WebhookOptions, Webhooks};
 
 /// How often a running watch checks that its webhooks are still alive (Asana deletes one
@@ -146,15 +147,12 @@ pub async fn run(config: Config, args: &WatchOptions, out: Output) -> Result<Exi
             let mut hooks: Vec<LinkHook> = Vec::with_capacity(loops.len());
             for l in &loops {
                 // The hook calls get a connector of their own (no cache file).
-                let github = connectors.hooks(&l.link)?.map(|hooks| GithubLink {
-                    repo: hooks.scope(),
-                    connector: hooks,
-                });
+                let target = connectors.hooks(&l.link)?.map(TargetLink::new);
                 hooks.push(LinkHook {
                     link: l.link.name.clone(),
                     project: l.link.asana_project.clone(),
                     prompt: Arc::clone(&l.prompt),
-                    github,
+                    target,
                 });
             }
             let started = Webhooks::start(

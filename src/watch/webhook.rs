@@ -24,8 +24,9 @@
 //!   empty batch (Asana's heartbeat) and a body seen lately (a replay, a retry) are
 //!   answered 200 and wake nothing;
 //! - deleting the webhooks on [`Webhooks::shutdown`], bounded in time;
-//! - for a GitHub link, its repository webhook too, on the same URL
-//!   ([`super::github_hook`]): a delivery carrying `X-GitHub-Event` is handed to it.
+//! - for a link whose target has webhooks (a GitHub repository), its hook too, on the
+//!   same URL ([`super::target_hook`]): a delivery the target's rules claim (GitHub's
+//!   carry `X-GitHub-Event`) is handed to it.
 //!
 //! Secrets and signatures are never logged, put into errors or printed by `Debug`.
 //! A link whose registration fails gets one warning and goes on by polling only.
@@ -37,16 +38,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::delivery::{Prompter, Recent, Signed, seen_lately};
-use super::github_hook::{self, GithubHooks, GithubLink};
-use super::hooks::{self, AsanaProjectHooks, Records};
+use super::hooks::{self, AsanaProjectHooks, HookRecord, Records};
 use super::receiver::{Admit, Answer, BodySink, Endpoint, Server};
+use super::target_hook::{TargetLink, TargetWebhooks};
 use asana_bridge_asana::AsanaClient;
 use asana_bridge_asana::webhooks as api;
+use asana_bridge_connector::connector::DeliveryRules;
 use asana_bridge_state::{StateError, Store};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::Sha256;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -82,8 +84,8 @@ pub struct LinkHook {
     pub link: String,
     pub project: String,
     pub prompt: Arc<Notify>,
-    /// The link's GitHub repository, to hook as well (`None` for other targets).
-    pub github: Option<GithubLink>,
+    /// The link's target, to hook as well when it has webhooks (a GitHub repository).
+    pub target: Option<TargetLink>,
 }
 
 /// Why the webhooks could not start (a registration failing is not one: that link polls).
@@ -101,31 +103,6 @@ pub enum WebhookError {
     DuplicateLink(String),
     #[error(transparent)]
     State(#[from] StateError),
-}
-
-/// What the state store keeps per link: enough to verify deliveries and to delete the
-/// webhook after a crash.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct WebhookRecord {
-    /// The watched project.
-    pub project: String,
-    /// The target Asana was given.
-    pub target: String,
-    /// The webhook's gid, once Asana answered the create.
-    pub gid: Option<String>,
-    /// The handshake secret; dropped once the webhook is deleted (or being deleted).
-    pub secret: Option<String>,
-}
-
-impl fmt::Debug for WebhookRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookRecord")
-            .field("project", &self.project)
-            .field("target", &self.target)
-            .field("gid", &self.gid)
-            .field("secret", &self.secret.as_ref().map(|_| "[REDACTED]"))
-            .finish()
-    }
 }
 
 /// A link as the receiver knows it (fixed for the run).
@@ -151,8 +128,9 @@ struct Shared {
     links: HashMap<String, LinkInfo>,
     hooks: Mutex<HashMap<String, HookState>>,
     /// The links' records (table [`SECRETS_TABLE`]).
-    records: Records<WebhookRecord>,
-    github: GithubHooks,
+    records: Records,
+    /// The links' target hooks.
+    targets: TargetWebhooks,
     /// Digests of verified Asana deliveries lately, with their link.
     recent: Recent<[u8; 32]>,
 }
@@ -165,12 +143,12 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn record(&self, link: &str, gid: Option<String>, secret: Option<String>) -> WebhookRecord {
+    fn record(&self, link: &str, gid: Option<String>, secret: Option<String>) -> HookRecord {
         let info = &self.links[link];
-        WebhookRecord {
-            project: info.project.clone(),
+        HookRecord {
+            scope: info.project.clone(),
             target: info.target.clone(),
-            gid,
+            id: gid,
             secret,
         }
     }
@@ -244,9 +222,9 @@ impl Endpoint for Receive {
         let Some(info) = shared.links.get(&link) else {
             return Admit::Now(Answer::refuse(StatusCode::NOT_FOUND, "unknown links"));
         };
-        if head.headers.contains_key(github_hook::EVENT_HEADER) {
+        if shared.targets.claims(&link, &head.headers) {
             return shared
-                .github
+                .targets
                 .admit(&link, &head.headers, Arc::clone(&info.prompter));
         }
         if let Some(secret) = head.headers.get(SECRET_HEADER) {
@@ -410,10 +388,10 @@ impl Webhooks {
         links: Vec<LinkHook>,
     ) -> Result<Webhooks, WebhookError> {
         let mut infos = HashMap::new();
-        let mut github = HashMap::new();
+        let mut targets = HashMap::new();
         for hook in links {
-            if let Some(g) = hook.github {
-                github.insert(hook.link.clone(), g);
+            if let Some(t) = hook.target {
+                targets.insert(hook.link.clone(), t);
             }
             let target = format!("{base}/{}", encode_segment(&hook.link));
             let info = LinkInfo {
@@ -426,12 +404,12 @@ impl Webhooks {
             }
         }
         let records = Records::open(Arc::clone(&store), SECRETS_TABLE, "webhook")?;
-        let github = GithubHooks::new(github, store)?;
+        let targets = TargetWebhooks::new(targets, store)?;
         let shared = Arc::new(Shared {
             links: infos,
             hooks: Mutex::default(),
             records,
-            github,
+            targets,
             recent: Recent::default(),
         });
         let local_addr = listener.local_addr().ok();
@@ -459,12 +437,12 @@ impl Webhooks {
     }
 
     /// Whether link `link` has a live webhook on each of its sides that can have one
-    /// (Asana, and GitHub for a GitHub link), so its loop may poll at the slower backup
-    /// interval.
+    /// (Asana, and its target when that has webhooks), so its loop may poll at the slower
+    /// backup interval.
     #[must_use]
     pub fn is_active(&self, link: &str) -> bool {
         self.shared.hooks().get(link).is_some_and(|h| h.active)
-            && (!self.shared.github.has(link) || self.shared.github.is_active(link))
+            && (!self.shared.targets.has(link) || self.shared.targets.is_active(link))
     }
 
     /// The address the receiver listens on.
@@ -516,7 +494,7 @@ impl Webhooks {
                 self.register_asana(link).await;
             }
             if let Some(info) = self.shared.links.get(link) {
-                self.shared.github.refresh(link, &info.target).await;
+                self.shared.targets.refresh(link, &info.target).await;
             }
         }
         self.flush();
@@ -555,7 +533,7 @@ impl Webhooks {
             .iter()
             .map(|(link, info)| (link.clone(), info.target.clone()))
             .collect();
-        let both = futures::future::join(deletes, self.shared.github.shutdown(&targets));
+        let both = futures::future::join(deletes, self.shared.targets.shutdown(&targets));
         match tokio::time::timeout(DELETE_BUDGET, both).await {
             Ok((results, ())) => {
                 for (link, gid, result) in results {
@@ -586,12 +564,12 @@ impl Webhooks {
         }
     }
 
-    /// Registers `link`'s webhooks: Asana's, and its repository's for a GitHub link.
+    /// Registers `link`'s webhooks: Asana's, and its target's when that has webhooks.
     async fn register(&self, link: &str) {
         if let Some(info) = self.shared.links.get(link) {
             futures::future::join(
                 self.register_asana(link),
-                self.shared.github.register(link, &info.target),
+                self.shared.targets.register(link, &info.target),
             )
             .await;
         }
@@ -669,7 +647,7 @@ impl Webhooks {
     /// Deletes what an earlier run of this link left: the webhook whose gid the store
     /// holds, and any webhook on the project with this link's target.
     async fn remove_stale(&self, link: &str, info: &LinkInfo) {
-        let recorded = self.shared.records.get(link).and_then(|r| r.gid);
+        let recorded = self.shared.records.get(link).and_then(|r| r.id);
         self.shared.records.forget(link);
         let project = AsanaProjectHooks {
             client: &self.client,
@@ -695,7 +673,7 @@ impl Webhooks {
 }
 
 /// The receiver's request handling on its own, for links whose secrets are already known
-/// (no registration with Asana or GitHub): what [`Webhooks`] serves, for the fuzz target
+/// (no registration with Asana or a target's service): what [`Webhooks`] serves, for the fuzz target
 /// and for tests that drive it without the network.
 pub struct Receiver {
     server: Arc<Server<Receive>>,
@@ -708,8 +686,14 @@ pub struct PresetLink {
     pub asana_secret: Option<SecretString>,
     /// An Asana registration in progress: the first handshake is accepted.
     pub pending: bool,
-    /// The GitHub hook's secret (`None`: no GitHub hook).
-    pub github_secret: Option<SecretString>,
+    /// The target hook's delivery rules and secret (`None`: no target hook).
+    pub target_hook: Option<PresetHook>,
+}
+
+/// A target hook of a [`PresetLink`]: how its deliveries look, and its secret.
+pub struct PresetHook {
+    pub rules: Arc<dyn DeliveryRules>,
+    pub secret: SecretString,
 }
 
 impl Receiver {
@@ -725,13 +709,13 @@ impl Receiver {
     ) -> Result<Self, WebhookError> {
         let base = public_base(public_url)?;
         let records = Records::open(Arc::clone(&store), SECRETS_TABLE, "webhook")?;
-        let github = GithubHooks::new(HashMap::new(), store)?;
+        let targets = TargetWebhooks::new(HashMap::new(), store)?;
         let mut infos = HashMap::new();
         let mut hooks = HashMap::new();
         for link in links {
             let name = link.hook.link.clone();
-            if let Some(secret) = link.github_secret {
-                github.preset(&name, secret);
+            if let Some(hook) = link.target_hook {
+                targets.preset(&name, hook.rules, hook.secret);
             }
             hooks.insert(
                 name.clone(),
@@ -755,7 +739,7 @@ impl Receiver {
             links: infos,
             hooks: Mutex::new(hooks),
             records,
-            github,
+            targets,
             recent: Recent::default(),
         });
         Ok(Self {
@@ -882,17 +866,5 @@ mod tests {
         ] {
             assert!(public_base(bad).is_err(), "{bad}");
         }
-    }
-
-    /// A record's `Debug` hides the secret.
-    #[test]
-    fn records_hide_the_secret() {
-        let record = WebhookRecord {
-            project: "1".into(),
-            target: "https://h/x".into(),
-            gid: Some("2".into()),
-            secret: Some("s3cr3t".into()),
-        };
-        assert!(!format!("{record:?}").contains("s3cr3t"));
     }
 }

@@ -14,11 +14,18 @@ use crate::StateError;
 use crate::schema::{Rewrite, Step};
 
 /// Every upgrade, in order: `STEPS[i]` goes from version `i + 1` to `i + 2`.
-pub(crate) const STEPS: &[Step] = &[Step {
-    from: 1,
-    what: "pair fingerprints keyed by field name",
-    plan: fingerprints_by_name,
-}];
+pub(crate) const STEPS: &[Step] = &[
+    Step {
+        from: 1,
+        what: "pair fingerprints keyed by field name",
+        plan: fingerprints_by_name,
+    },
+    Step {
+        from: 2,
+        what: "webhook records in one shape",
+        plan: webhook_records_in_one_shape,
+    },
+];
 
 /// The order of the seven field digests in a version 1 fingerprint.
 const V1_FIELDS: [&str; 7] = [
@@ -92,6 +99,92 @@ fn v1_pair_to_v2(record: &mut Value) -> Result<bool, serde_json::Error> {
     Ok(changed)
 }
 
+/// Version 2's table of Asana webhook records (kept, in the new shape).
+const V2_ASANA_HOOKS: &str = "webhooks/secrets";
+/// Version 2's table of GitHub webhook records (emptied: they move to [`V3_TARGET_HOOKS`]).
+const V2_GITHUB_HOOKS: &str = "webhooks/github";
+/// Version 3's table of the webhook records of links' targets.
+const V3_TARGET_HOOKS: &str = "webhooks/target";
+
+/// 2 -> 3: the webhook records of `watch` (one per link and side, holding the hook's
+/// secret and id) get one shape, whichever service the hook is on:
+/// `{"scope", "target", "id", "secret"}`, the id as text. Asana's
+/// `{"project", "target", "gid", "secret"}` stay in their table; GitHub's
+/// `{"repo", "target", "id" (a number), "secret"}` move to the targets' table.
+fn webhook_records_in_one_shape(db: &sled::Db) -> Result<Vec<Rewrite>, StateError> {
+    let mut out = Vec::new();
+    let names = db.tree_names();
+    let has = |name: &str| names.iter().any(|n| n.as_ref() == name.as_bytes());
+    for (from, to, scope) in [
+        (V2_ASANA_HOOKS, V2_ASANA_HOOKS, "project"),
+        (V2_GITHUB_HOOKS, V3_TARGET_HOOKS, "repo"),
+    ] {
+        if !has(from) {
+            continue;
+        }
+        for entry in db.open_tree(from)?.iter() {
+            let (key, bytes) = entry?;
+            let corrupt = |source| StateError::Corrupt {
+                table: from.to_owned(),
+                key: String::from_utf8_lossy(&key).into_owned(),
+                source,
+            };
+            let old: Value = serde_json::from_slice(&bytes).map_err(corrupt)?;
+            let record = match v2_hook_to_v3(old.clone(), scope).map_err(corrupt)? {
+                Some(record) => record,
+                None if from == to => continue,
+                None => old,
+            };
+            if from != to {
+                out.push(Rewrite {
+                    tree: from.to_owned(),
+                    key: key.to_vec(),
+                    value: None,
+                });
+            }
+            out.push(Rewrite {
+                tree: to.to_owned(),
+                key: key.to_vec(),
+                value: Some(serde_json::to_vec(&record).map_err(corrupt)?),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// One version 2 webhook record, whose scope is under `scope` (`project`, `repo`), in the
+/// version 3 shape; `None` when it already has it (a half-known store).
+fn v2_hook_to_v3(record: Value, scope: &str) -> Result<Option<Value>, serde_json::Error> {
+    use serde::de::Error as _;
+    let Value::Object(mut old) = record else {
+        return Err(serde_json::Error::custom(
+            "a webhook record is not an object",
+        ));
+    };
+    if old.contains_key("scope") {
+        return Ok(None);
+    }
+    let Some(Value::String(scope)) = old.remove(scope) else {
+        return Err(serde_json::Error::custom(format!("no `{scope}`")));
+    };
+    let mut text = |key: &str| match old.remove(key) {
+        None | Some(Value::Null) => Ok(Value::Null),
+        Some(Value::String(s)) => Ok(Value::String(s)),
+        Some(Value::Number(n)) => Ok(Value::String(n.to_string())),
+        Some(_) => Err(serde_json::Error::custom(format!("`{key}` is not text"))),
+    };
+    let id = match text("gid")? {
+        Value::Null => text("id")?,
+        gid => gid,
+    };
+    let mut new = Map::new();
+    new.insert("scope".into(), Value::String(scope));
+    new.insert("target".into(), text("target")?);
+    new.insert("id".into(), id);
+    new.insert("secret".into(), text("secret")?);
+    Ok(Some(Value::Object(new)))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -119,7 +212,7 @@ mod tests {
             assert_eq!(step.from as usize, i + 1, "{}", step.what);
         }
         assert_eq!(crate::schema::CURRENT as usize, STEPS.len() + 1);
-        assert_eq!(crate::SCHEMA_VERSION, 2);
+        assert_eq!(crate::SCHEMA_VERSION, 3);
     }
 
     #[test]
@@ -190,6 +283,146 @@ mod tests {
         let err = fingerprints_by_name(&db).unwrap_err();
         assert!(
             matches!(&err, StateError::Corrupt { table, key, .. } if table == "link/l/pairs" && key == "42"),
+            "{err:?}"
+        );
+    }
+
+    /// Webhook records as version 2 wrote them: Asana's (a handshake secret and the
+    /// webhook's gid) and GitHub's (the secret the bridge chose and the hook's number).
+    fn v2_asana_hook() -> Value {
+        json!({"project": "1200000000000001", "target": "https://bridge.example/hooks/bugs",
+               "gid": "1200000000000099", "secret": "asana-handshake-secret"})
+    }
+
+    fn v2_github_hook() -> Value {
+        json!({"repo": "acme/app", "target": "https://bridge.example/hooks/bugs",
+               "id": 7, "secret": "github-hook-secret"})
+    }
+
+    #[test]
+    fn both_kinds_of_v2_hook_records_get_the_one_shape() {
+        assert_eq!(
+            v2_hook_to_v3(v2_asana_hook(), "project").unwrap(),
+            Some(json!({"scope": "1200000000000001",
+                        "target": "https://bridge.example/hooks/bugs",
+                        "id": "1200000000000099", "secret": "asana-handshake-secret"}))
+        );
+        assert_eq!(
+            v2_hook_to_v3(v2_github_hook(), "repo").unwrap(),
+            Some(
+                json!({"scope": "acme/app", "target": "https://bridge.example/hooks/bugs",
+                        "id": "7", "secret": "github-hook-secret"})
+            )
+        );
+        // A record of a hook not yet created, or deleted: no id, no secret.
+        assert_eq!(
+            v2_hook_to_v3(
+                json!({"repo": "o/r", "target": "https://h/x", "id": null, "secret": null}),
+                "repo"
+            )
+            .unwrap(),
+            Some(json!({"scope": "o/r", "target": "https://h/x", "id": null, "secret": null}))
+        );
+        // Already in the new shape: left alone.
+        let new = v2_hook_to_v3(v2_asana_hook(), "project").unwrap().unwrap();
+        assert_eq!(v2_hook_to_v3(new, "project").unwrap(), None);
+        for broken in [
+            json!([]),
+            json!({"target": "x"}),
+            json!({"repo": "o/r", "id": [1]}),
+        ] {
+            assert!(v2_hook_to_v3(broken.clone(), "repo").is_err(), "{broken}");
+        }
+    }
+
+    /// A version 2 state folder holding both kinds of webhook records (and a pair) is
+    /// upgraded on open: Asana's records keep their table, GitHub's move to the targets'
+    /// table, both in the one shape, and the store reads version 3.
+    #[test]
+    fn a_v2_store_with_both_kinds_of_hook_records_is_upgraded_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::Config::new()
+                .path(dir.path().join(crate::DB_DIR))
+                .open()
+                .unwrap();
+            let put = |tree: &str, key: &str, value: &Value| {
+                db.open_tree(tree)
+                    .unwrap()
+                    .insert(key, serde_json::to_vec(value).unwrap())
+                    .unwrap();
+            };
+            put(V2_ASANA_HOOKS, "bugs", &v2_asana_hook());
+            put(V2_ASANA_HOOKS, "roadmap", &{
+                let mut r = v2_asana_hook();
+                r["gid"] = Value::Null;
+                r
+            });
+            put(V2_GITHUB_HOOKS, "bugs", &v2_github_hook());
+            put("link/bugs/pairs", "1200000000000008", &pair_v2());
+            db.open_tree(crate::schema::META)
+                .unwrap()
+                .insert(crate::schema::VERSION_KEY, &2_u32.to_be_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        {
+            let store = crate::Store::open(dir.path()).unwrap();
+            let asana = store.table::<Value>(V2_ASANA_HOOKS).unwrap();
+            assert_eq!(
+                asana.get("bugs").unwrap().unwrap()["id"],
+                "1200000000000099"
+            );
+            assert_eq!(asana.get("roadmap").unwrap().unwrap()["id"], Value::Null);
+            assert_eq!(
+                asana.get("bugs").unwrap().unwrap()["scope"],
+                "1200000000000001"
+            );
+            let target = store.table::<Value>(V3_TARGET_HOOKS).unwrap();
+            assert_eq!(
+                target.get("bugs").unwrap(),
+                Some(
+                    json!({"scope": "acme/app", "target": "https://bridge.example/hooks/bugs",
+                            "id": "7", "secret": "github-hook-secret"})
+                )
+            );
+            assert!(
+                store
+                    .table::<Value>(V2_GITHUB_HOOKS)
+                    .unwrap()
+                    .all()
+                    .unwrap()
+                    .is_empty()
+            );
+            assert_eq!(
+                store
+                    .table::<Value>("link/bugs/pairs")
+                    .unwrap()
+                    .get("1200000000000008")
+                    .unwrap(),
+                Some(pair_v2())
+            );
+        }
+        assert_eq!(crate::Store::peek_version(dir.path()).unwrap(), Some(3));
+    }
+
+    fn pair_v2() -> Value {
+        let mut pair = v1_record();
+        v1_pair_to_v2(&mut pair).unwrap();
+        pair
+    }
+
+    #[test]
+    fn an_unreadable_hook_record_names_its_table_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        db.open_tree(V2_GITHUB_HOOKS)
+            .unwrap()
+            .insert("bugs", "{\"id\": 1}")
+            .unwrap();
+        let err = webhook_records_in_one_shape(&db).unwrap_err();
+        assert!(
+            matches!(&err, StateError::Corrupt { table, key, .. } if table == V2_GITHUB_HOOKS && key == "bugs"),
             "{err:?}"
         );
     }

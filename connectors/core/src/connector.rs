@@ -401,8 +401,17 @@ pub struct RemoteHook {
 /// after to remove those a crashed run left.
 #[async_trait]
 pub trait TargetHooks: Send + Sync {
+    /// The service, in messages: `GitHub` (`GitHub webhook registered`).
+    fn service(&self) -> &'static str;
+
+    /// What the hooks are on, in messages: `repository`.
+    fn scope_noun(&self) -> &'static str;
+
     /// What the hooks are on, for records and messages (`acme/app`).
     fn scope(&self) -> String;
+
+    /// How the service marks, signs and names its deliveries.
+    fn deliveries(&self) -> std::sync::Arc<dyn DeliveryRules>;
 
     /// Creates a hook delivering to `url`, signed with `secret`.
     async fn create(
@@ -419,6 +428,100 @@ pub trait TargetHooks: Send + Sync {
 
     /// Deletes the hook `id`; `false` when it was already gone.
     async fn delete(&self, id: u64) -> Result<bool, ConnectorError>;
+}
+
+/// The head of a webhook request (its headers), as [`DeliveryRules`] read it.
+pub type DeliveryHeaders = reqwest::header::HeaderMap;
+
+/// How a service marks, signs and names the deliveries of its webhooks: the checks of
+/// one delivery, from its headers and body to what changed, nothing to act on, or a
+/// refusal. The bridge keeps the secret, routes the request to its link, drops repeats
+/// and prompts the link's poll; what a delivery of this service looks like is the
+/// target crate's.
+pub trait DeliveryRules: Send + Sync {
+    /// Whether a request with these headers is one of the service's deliveries (and not
+    /// Asana's, which share the receiver).
+    fn claims(&self, headers: &DeliveryHeaders) -> bool;
+
+    /// Reads a delivery's head, with the hook's secret: the check its body must stream
+    /// through, or why it is refused before a byte of the body is read.
+    ///
+    /// # Errors
+    /// A [`DeliveryRefusal`]: a missing or malformed signature, an unnamed event.
+    fn open(
+        &self,
+        headers: &DeliveryHeaders,
+        secret: &secrecy::SecretString,
+    ) -> Result<Box<dyn DeliveryCheck>, DeliveryRefusal>;
+}
+
+/// One delivery's body on its way through its signature check.
+pub trait DeliveryCheck: Send {
+    /// The next bytes of the body.
+    fn update(&mut self, chunk: &[u8]);
+
+    /// The verdict once the whole body went through, in constant time.
+    ///
+    /// # Errors
+    /// [`DeliveryRefusal::BadSignature`] when the signature is not the body's.
+    fn finish(self: Box<Self>) -> Result<CheckedDelivery, DeliveryRefusal>;
+}
+
+/// A delivery whose signature matched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedDelivery {
+    /// The SHA-256 of the body (which the signature covers): a replay under another
+    /// delivery id is known by it.
+    pub digest: [u8; 32],
+    /// The service's id of the delivery, when it gives one (a redelivery keeps it; the
+    /// signature may not cover it).
+    pub id: Option<String>,
+    /// What it tells.
+    pub news: DeliveryNews,
+}
+
+/// What a verified delivery tells the bridge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeliveryNews {
+    /// Something the link mirrors may have changed: poll now. `event` names it (logs).
+    Changed { event: String },
+    /// Nothing to act on: the hook's `ping`, an event the link does not mirror. `what`
+    /// says which (logs).
+    Nothing { what: String },
+}
+
+/// Why a delivery is refused (answered 401, changing nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryRefusal {
+    /// The signature header is missing.
+    #[error("deliveries without a signature")]
+    MissingSignature,
+    /// The signature header is not in the service's format.
+    #[error("signatures that are not in the service's format")]
+    MalformedSignature,
+    /// The delivery does not name its event.
+    #[error("deliveries that do not name their event")]
+    MissingEvent,
+    /// The secret cannot key the signature.
+    #[error("unusable secret")]
+    UnusableSecret,
+    /// The signature is not the body's.
+    #[error("signatures that do not match")]
+    BadSignature,
+}
+
+impl DeliveryRefusal {
+    /// What is refused, as the receiver counts refusals (the `Display` text).
+    #[must_use]
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::MissingSignature => "deliveries without a signature",
+            Self::MalformedSignature => "signatures that are not in the service's format",
+            Self::MissingEvent => "deliveries that do not name their event",
+            Self::UnusableSecret => "unusable secret",
+            Self::BadSignature => "signatures that do not match",
+        }
+    }
 }
 
 /// Reads a token from the environment variable `var`, which the config's `setting`

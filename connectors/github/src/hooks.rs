@@ -4,10 +4,13 @@
 //! The bridge picks the secret (GitHub has no handshake) and sends it only in the create
 //! request's body; GitHub never shows it again (`"secret": "********"`). Every call here
 //! is a plain request through the shared HTTP layer; creates and deletes go through the
-//! connector's [`Pacer`](crate::pacer::Pacer) like every other mutation.
+//! connector's [`Pacer`](crate::pacer::Pacer) like every other mutation. What a delivery
+//! of these hooks looks like is [`crate::delivery`]'s.
 
 use asana_bridge_connector::ConnectorError;
-use asana_bridge_connector::connector::{RemoteHook, TargetHooks};
+use std::sync::Arc;
+
+use asana_bridge_connector::connector::{DeliveryRules, RemoteHook, TargetHooks};
 use asana_bridge_connector::http::{Idempotency, Request};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -15,6 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::GithubConnector;
+use crate::delivery::GithubDeliveries;
 
 /// The events a bridge hook asks for: an issue changed, a comment was made.
 pub const HOOK_EVENTS: [&str; 2] = ["issues", "issue_comment"];
@@ -113,8 +117,20 @@ impl From<Hook> for RemoteHook {
 /// The repository's webhooks as the bridge's `watch` keeps them, whatever the target.
 #[async_trait::async_trait]
 impl TargetHooks for GithubConnector {
+    fn service(&self) -> &'static str {
+        "GitHub"
+    }
+
+    fn scope_noun(&self) -> &'static str {
+        "repository"
+    }
+
     fn scope(&self) -> String {
         self.repo()
+    }
+
+    fn deliveries(&self) -> Arc<dyn DeliveryRules> {
+        Arc::new(GithubDeliveries)
     }
 
     async fn create(&self, url: &str, secret: &SecretString) -> Result<RemoteHook, ConnectorError> {

@@ -30,6 +30,7 @@ pub mod cache;
 pub mod comments;
 pub mod connector;
 pub mod convert;
+pub mod delivery;
 pub mod footer;
 pub mod hooks;
 pub mod limits;
