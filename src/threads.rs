@@ -724,7 +724,10 @@ fn settle(
                     pair.as_deref() == Some(&c.remote_id) && text_digest(&b.body) == digest
                 });
                 if let Some((b, _)) = agreed {
-                    let target = b.id.clone().filter(|_| b.asana_gid.is_none());
+                    // The target's own id of its comment (a mirror the bridge posted, or
+                    // someone's comment mirrored to Asana): found again by it even when
+                    // its text no longer says what it is.
+                    let target = b.id.clone();
                     record.comments.insert(
                         c.remote_id.clone(),
                         CommentBase {

@@ -82,6 +82,8 @@ pub struct GithubConnector {
     listed: Mutex<HashSet<u64>>,
     /// Each issue's assignee logins as last read, so a write can keep unmapped ones.
     assignees: Mutex<HashMap<u64, Vec<String>>>,
+    /// When each issue's comments last changed (see [`crate::comment_marks`]).
+    comment_marks: Mutex<crate::comment_marks::CommentMarks>,
     /// Each issue's `## Subtasks` lines as last read (`None`: no section), kept on every
     /// write of its notes.
     subtask_lines: Mutex<HashMap<u64, Option<Vec<SubtaskLine>>>>,
@@ -119,6 +121,9 @@ impl GithubConnector {
             budget: CreationBudget::new(settings.creates_per_hour, settings.budget_file.clone()),
             unknown_assignee: Mutex::new(HashSet::new()),
             subtask_lines: Mutex::new(HashMap::new()),
+            comment_marks: Mutex::new(crate::comment_marks::CommentMarks::load(
+                settings.comment_marks.clone(),
+            )),
             field_errors: Mutex::new(Vec::new()),
             deleted: tokio::sync::Mutex::new(None),
             me: crate::comments::Me::default(),
@@ -241,7 +246,33 @@ impl GithubConnector {
     pub(crate) fn item(&self, issue: &Issue) -> Result<Item, ConnectorError> {
         self.remember_assignees(issue);
         self.remember_body(issue);
-        to_item(issue, &self.emails)
+        let mut item = to_item(issue, &self.emails)?;
+        // A comment edited changes no field of the issue: its mark does.
+        if let Some(mark) = lock(&self.comment_marks).of(issue.number) {
+            item.revision = item.revision.map(|r| format!("{r}/c{mark:016x}"));
+        }
+        Ok(item)
+    }
+
+    /// Reads the repository's comments changed since the last run into the marks (one
+    /// conditional request when nothing changed).
+    async fn refresh_comment_marks(&self) -> Result<(), ConnectorError> {
+        let since = lock(&self.comment_marks).since;
+        let feed = crate::comments::changed_since(self, since).await?;
+        let mut marks = lock(&self.comment_marks);
+        marks.take(
+            feed.comments.iter().filter_map(|c| {
+                Some(crate::comment_marks::Listed {
+                    id: c.comment.remote_id.parse().ok()?,
+                    issue: c.issue,
+                    updated_at: c.updated_at,
+                    body: &c.comment.body,
+                })
+            }),
+            feed.cursor,
+        );
+        marks.save();
+        Ok(())
     }
 
     /// Remembers the subtask lines of `issue`'s body, kept on every write of its notes.
@@ -627,6 +658,7 @@ impl Connector for GithubConnector {
             Some(PageToken(url)) => url,
             None => {
                 lock(&self.listed).clear();
+                self.refresh_comment_marks().await?;
                 self.list_url()
             }
         };

@@ -37,7 +37,7 @@ pub fn is_deleted(issue: &Issue) -> bool {
 /// [`ConnectorError::Decode`] when `updated_at` is not a timestamp.
 pub fn to_item(issue: &Issue, emails: &HashMap<String, String>) -> Result<Item, ConnectorError> {
     // The body's `## Subtasks` lines are the issue's thread, not its notes.
-    let (notes, _, partner) = crate::threads::parts(issue.body.as_deref().unwrap_or(""));
+    let (notes, lines, partner) = crate::threads::parts(issue.body.as_deref().unwrap_or(""));
     let assignee = issue
         .assignee_logins()
         .iter()
@@ -72,11 +72,19 @@ pub fn to_item(issue: &Issue, emails: &HashMap<String, String>) -> Result<Item, 
                     issue.number, issue.updated_at
                 ),
             })?;
-    let revision = format!(
-        "{}/{:016x}",
-        issue.updated_at,
-        fingerprint(&fields, partner.as_deref())
-    );
+    let revision = match issue.comments {
+        // The comment count: a comment in the second of the last read changes it.
+        Some(count) if count > 0 => format!(
+            "{}/{:016x}/{count}",
+            issue.updated_at,
+            fingerprint(&fields, partner.as_deref(), lines.as_deref())
+        ),
+        _ => format!(
+            "{}/{:016x}",
+            issue.updated_at,
+            fingerprint(&fields, partner.as_deref(), lines.as_deref())
+        ),
+    };
     Ok(Item {
         id: issue.number.to_string(),
         fields,
@@ -88,7 +96,11 @@ pub fn to_item(issue: &Issue, emails: &HashMap<String, String>) -> Result<Item, 
 }
 
 /// FNV-1a over the synced values: stable across runs, machines and Rust versions.
-fn fingerprint(fields: &TaskFields, partner: Option<&str>) -> u64 {
+fn fingerprint(
+    fields: &TaskFields,
+    partner: Option<&str>,
+    lines: Option<&[asana_bridge_connector::SubtaskLine]>,
+) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for b in bytes.iter().chain(&[0xff]) {
@@ -104,6 +116,13 @@ fn fingerprint(fields: &TaskFields, partner: Option<&str>) -> u64 {
         eat(tag.as_bytes());
     }
     eat(partner.unwrap_or("").as_bytes());
+    // The task list too (an edit in the second of the last read changes no `updated_at`);
+    // nothing for a body without one, so that revisions from before stay as they were.
+    for line in lines.unwrap_or_default() {
+        eat(line.asana_gid.as_deref().unwrap_or("").as_bytes());
+        eat(line.name.as_bytes());
+        eat(&[u8::from(line.completed)]);
+    }
     h
 }
 
@@ -118,7 +137,7 @@ mod tests {
     /// Every field read; the footer is not notes; unmapped logins are skipped.
     #[test]
     fn reads_every_field() {
-        let body = footer::render("Some notes", Some("1200"), "https://app.asana.com/0/1/");
+        let body = crate::footer::render("Some notes", Some("1200"), "https://app.asana.com/0/1/");
         let i = issue(serde_json::json!({
             "number": 7, "title": "T", "body": body, "state": "closed",
             "labels": [{"name": "p1"}, "bug", {"name": "bug"}],

@@ -27,6 +27,7 @@
 
 pub mod budget;
 pub mod cache;
+pub mod comment_marks;
 pub mod comments;
 pub mod connector;
 pub mod convert;

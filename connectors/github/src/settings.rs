@@ -50,6 +50,9 @@ pub struct GithubSettings {
     pub mutation_spacing: Duration,
     /// Where `ETag`s and bodies are kept between runs; `None`: in memory only.
     pub etag_cache: Option<PathBuf>,
+    /// Where each issue's latest comment change is kept between runs; `None`: in memory
+    /// only.
+    pub comment_marks: Option<PathBuf>,
     /// Content-creating requests (new issues, new labels) allowed an hour: GitHub's
     /// secondary limit is about 500. Beyond, creates are postponed to a later run.
     pub creates_per_hour: u32,
@@ -82,6 +85,7 @@ impl GithubSettings {
             asana_task_url: format!("https://app.asana.com/0/{asana_project}/"),
             mutation_spacing: DEFAULT_MUTATION_SPACING,
             etag_cache: None,
+            comment_marks: None,
             creates_per_hour: crate::budget::DEFAULT_CREATES_PER_HOUR,
             budget_file: None,
         })
@@ -385,6 +389,7 @@ impl GithubSpec {
         if setup.persist {
             let dir = setup.state_dir.join("github");
             settings.etag_cache = Some(dir.join(format!("{}.etags.json", setup.file_stem)));
+            settings.comment_marks = Some(dir.join(format!("{}.comments.json", setup.file_stem)));
             // GitHub's content-creation budget spans runs: the last hour's creations.
             settings.budget_file = Some(dir.join(format!("{}.creates.json", setup.file_stem)));
         }

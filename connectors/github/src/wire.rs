@@ -21,6 +21,10 @@ pub struct Issue {
     pub assignee: Option<UserRef>,
     /// RFC 3339.
     pub updated_at: String,
+    /// How many comments it has: part of its revision, since `updated_at` has whole
+    /// seconds and a comment posted in the second of the last read would not show.
+    #[serde(default)]
+    pub comments: Option<u64>,
     /// Present on pull requests only.
     #[serde(default)]
     pub pull_request: Option<serde_json::Value>,
