@@ -13,6 +13,7 @@ use pulldown_cmark::{Event, HeadingLevel, LinkType, Options, Parser, Tag as MdTa
 
 use crate::error::RichTextError;
 use crate::inline_html::{self, HtmlToken};
+use crate::raw;
 use crate::tree::{Element, MAX_DEPTH, Node, Tag, is_xml_char};
 
 /// The Markdown extensions the conversion reads: only strikethrough (`~~`), which Asana has.
@@ -321,7 +322,7 @@ impl Reader<'_> {
                 if html.ends_with('\n') {
                     html.pop();
                 }
-                self.html_text(&html, end)?;
+                self.html_block(&html, end)?;
                 let c = self.container();
                 self.touch(end);
                 self.finish_run(c);
@@ -665,7 +666,92 @@ impl Reader<'_> {
                 }
             }
             HtmlToken::LineBreak => self.text("\n"),
+            HtmlToken::Raw(source) => {
+                if self.image_allowed() {
+                    self.attach(Node::Raw(source));
+                } else {
+                    self.text(raw);
+                }
+            }
             HtmlToken::Other => self.text(raw),
+        }
+        Ok(())
+    }
+
+    /// Whether an image may stand where content goes now (Asana's rule, [`raw`]).
+    fn image_allowed(&self) -> bool {
+        // The body frame's element is a placeholder: it is not an ancestor.
+        let ancestors: Vec<Tag> = self.stack[1..]
+            .iter()
+            .filter_map(|f| f.element.as_ref().map(|e| e.tag))
+            .collect();
+        raw::image_allowed_in(&ancestors)
+    }
+
+    /// An HTML block ending at `end`. CommonMark makes one of a paragraph whose first line
+    /// is an inline image alone (how the writer puts an image first in a paragraph): those
+    /// images are read as such, and the lines after them as the rest of the paragraph they
+    /// are. Any other HTML block is raw HTML ([`Self::html_text`]).
+    fn html_block(&mut self, html: &str, end: usize) -> Result<(), RichTextError> {
+        let mut rest = html;
+        let mut images = 0usize;
+        loop {
+            let (line, after) = match rest.split_once('\n') {
+                Some((line, after)) => (line, Some(after)),
+                None => (rest, None),
+            };
+            let tag = line.trim_end_matches('\r').trim_matches([' ', '\t']);
+            match inline_html::scan(tag) {
+                (HtmlToken::Raw(source), len) if len == tag.len() && self.image_allowed() => {
+                    if images > 0 {
+                        self.text("\n");
+                    }
+                    self.attach(Node::Raw(source));
+                    images += 1;
+                    match after {
+                        Some(after) => rest = after,
+                        None => return Ok(()),
+                    }
+                }
+                _ => break,
+            }
+        }
+        if images == 0 {
+            return self.html_text(html, end);
+        }
+        self.paragraph_rest(rest, end)
+    }
+
+    /// The lines after the images that start an HTML block: read as what they would be
+    /// after those images' line in a paragraph (more of it, or a list that interrupts it),
+    /// with every break between them and what comes before counted as none more than the
+    /// line end (they are adjacent lines: an HTML block holds no blank line). Lines
+    /// holding a link reference definition or an image's Markdown, whose reading depends on
+    /// the rest of the document, stay text.
+    fn paragraph_rest(&mut self, rest: &str, end: usize) -> Result<(), RichTextError> {
+        let parser = Parser::new_ext(rest, options());
+        let defines = parser.reference_definitions().iter().next().is_some();
+        let events: Vec<Event<'_>> = parser.collect();
+        let images = events
+            .iter()
+            .any(|e| matches!(e, Event::Start(MdTag::Image { .. })));
+        if defines || images {
+            self.text("\n");
+            return self.html_text(rest, end);
+        }
+        // The run of the HTML block reaches its end: what follows is separated from there.
+        self.touch(end);
+        let mut events = events.into_iter().peekable();
+        match events.peek() {
+            Some(Event::Start(MdTag::Paragraph)) => {
+                events.next();
+                self.text("\n");
+            }
+            Some(Event::Start(MdTag::HtmlBlock)) => self.text("\n"),
+            _ => {}
+        }
+        for event in events {
+            self.event(event, end, end)?;
         }
         Ok(())
     }

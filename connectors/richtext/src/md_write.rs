@@ -303,6 +303,7 @@ impl Writer {
             match node {
                 Node::Text(t) => self.text(t),
                 Node::Element(e) => self.inline_element(e, nodes.get(i + 1)),
+                Node::Raw(source) => self.raw_html(source),
             }
         }
     }
@@ -366,6 +367,20 @@ impl Writer {
         self.raw(">");
     }
 
+    /// An element kept raw ([`crate::raw`]): its source, as inline HTML. One alone on the
+    /// first line of a paragraph is an HTML block to CommonMark, which the reader takes
+    /// back as the same inline content.
+    fn raw_html(&mut self, source: &str) {
+        for (i, line) in source.split('\n').enumerate() {
+            if i > 0 {
+                self.end_line();
+            }
+            if !line.is_empty() {
+                self.raw(line);
+            }
+        }
+    }
+
     /// Whether `**`/`*`/`~~` around `e` reads back as exactly `e`: the content starts and
     /// ends with a letter or digit (so the delimiters flank it whatever surrounds them),
     /// holds no line break, and no other delimiter run touches these ones.
@@ -375,6 +390,8 @@ impl Writer {
         let next_ok = match next {
             None | Some(Node::Text(_)) => true,
             Some(Node::Element(n)) => matches!(n.tag, Tag::Code | Tag::A | Tag::U),
+            // Raw HTML starts with `<`, as `<u>` does.
+            Some(Node::Raw(_)) => true,
         };
         starts
             && ends
@@ -441,7 +458,7 @@ fn starts_bare(list: &Element) -> bool {
         Some(Node::Element(li)) => match li.children.first() {
             None => true,
             Some(Node::Element(e)) => matches!(e.tag, Tag::Ul | Tag::Ol),
-            Some(Node::Text(_)) => false,
+            Some(Node::Text(_) | Node::Raw(_)) => false,
         },
         _ => false,
     }
@@ -508,6 +525,7 @@ fn has_break(nodes: &[Node]) -> bool {
     nodes.iter().any(|n| match n {
         Node::Text(t) => t.contains('\n'),
         Node::Element(e) => has_break(&e.children),
+        Node::Raw(source) => source.contains('\n'),
     })
 }
 
