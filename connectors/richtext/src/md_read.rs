@@ -101,6 +101,8 @@ struct Reader<'s> {
     image_start: usize,
     /// Raw text of the HTML block in progress.
     html_block: Option<String>,
+    /// How many [`Reader::paragraph_rest`] readings are in progress, one inside another.
+    rests: usize,
 }
 
 /// Reads Markdown into a document (not yet normalised).
@@ -118,6 +120,7 @@ pub fn parse(src: &str) -> Result<Vec<Node>, RichTextError> {
         image: 0,
         image_start: 0,
         html_block: None,
+        rests: 0,
     };
     for (event, range) in Parser::new_ext(src, options()).into_offset_iter() {
         r.event(event, range.start, range.end)?;
@@ -739,6 +742,15 @@ impl Reader<'_> {
             self.text("\n");
             return self.html_text(rest, end);
         }
+        // Each reading holds the next (an item's image line, then its nested list...): the
+        // Markdown writer nests lists two elements a level, so Asana's rich text never
+        // needs more than half the depth limit; the reader's work grows with each one.
+        if self.rests >= MAX_DEPTH / 2 {
+            return Err(RichTextError::TooDeep {
+                limit: MAX_DEPTH,
+                position: end as u64,
+            });
+        }
         // The run of the HTML block reaches its end: what follows is separated from there.
         self.touch(end);
         let mut events = events.into_iter().peekable();
@@ -750,10 +762,12 @@ impl Reader<'_> {
             Some(Event::Start(MdTag::HtmlBlock)) => self.text("\n"),
             _ => {}
         }
-        for event in events {
-            self.event(event, end, end)?;
-        }
-        Ok(())
+        self.rests += 1;
+        let read = events
+            .into_iter()
+            .try_for_each(|event| self.event(event, end, end));
+        self.rests -= 1;
+        read
     }
 
     /// Raw HTML (a block): tags of the subset are elements, the rest text with its

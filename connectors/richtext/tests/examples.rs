@@ -468,6 +468,21 @@ fn very_deep_nesting_is_refused_without_overflowing_the_stack() {
     ));
     let emphasis = format!("{}x{}", "*".repeat(depth), "*".repeat(depth));
     let _ = to_html_notes(&emphasis);
+
+    // Items whose first line is an image, each holding the next list: every image line
+    // starts an HTML block holding the rest, read again as the lines after it. In a quote
+    // (where lists are text), nothing bounds that by the elements built: the reader
+    // bounds it itself.
+    let image = "<img data-asana-gid=\"1\"/>";
+    for prefix in ["", "> "] {
+        let lists: String = (0..300)
+            .map(|i| format!("{prefix}{}- {image}\n", "  ".repeat(i)))
+            .collect();
+        assert!(matches!(
+            to_html_notes(&lists),
+            Err(RichTextError::TooDeep { .. })
+        ));
+    }
 }
 
 #[test]
@@ -476,6 +491,17 @@ fn nesting_within_the_limit_round_trips() {
     let html = format!(
         "<body>{}x{}</body>",
         "<ul><li>".repeat(depth),
+        "</li></ul>".repeat(depth)
+    );
+    let md = to_markdown(&html).unwrap();
+    assert_eq!(to_html_notes(&md).unwrap(), html);
+    // The same with an image first in every item (each one starts an HTML block; the
+    // innermost image is one level deeper than the lists).
+    let depth = depth - 1;
+    let image = "<img data-asana-gid=\"1\"/>";
+    let html = format!(
+        "<body>{}x{}</body>",
+        format!("<ul><li>{image}").repeat(depth),
         "</li></ul>".repeat(depth)
     );
     let md = to_markdown(&html).unwrap();
