@@ -5,7 +5,10 @@
 //! of [`crate::md_write`]: two paragraphs `g` line ends apart are `g` breaks; a block and
 //! its neighbour `g` apart are `g - 2` breaks, a list nested right after an item's text
 //! `g - 1`). Inline HTML tags of the subset (`<u>`, `<a data-asana-gid=...>`) are the
-//! elements they name, and may span paragraphs; other HTML stays text. What Asana cannot
+//! elements they name, and may span paragraphs; an inline image Asana takes
+//! (`<img data-asana-gid=... />`, [`crate::raw`]) is kept as written, also when it stands
+//! alone on a paragraph's first line (an HTML block to CommonMark, whose following lines
+//! are read as the paragraph they are); other HTML stays text. What Asana cannot
 //! hold where it stands (a list in a quote, a heading in a list item) keeps its text; what
 //! it has no element for at all (images) keeps its Markdown source as text.
 

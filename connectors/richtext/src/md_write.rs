@@ -3,7 +3,8 @@
 //! The Markdown is the one a person would write where Markdown can say it (`**bold**`,
 //! `*italic*`, `~~struck~~`, `` `code` ``, `[text](url)`, `# heading`, `- item`, `> quote`,
 //! fenced code, `---`), and inline HTML where it cannot: underline, mentions and links
-//! with Asana's attributes, formatting whose edges Markdown's emphasis rules would misread.
+//! with Asana's attributes, formatting whose edges Markdown's emphasis rules would misread,
+//! and elements outside the subset (inline images...), written as their exact source.
 //! Asana's line breaks are Markdown lines, one for one (an empty line is a blank line);
 //! the breaks Markdown cannot show (at the start or end of a block) are `&#10;`.
 //! Characters Markdown would read as syntax are backslash-escaped, and the whitespace it
