@@ -4,7 +4,7 @@
 //! break, and the line ends between two blocks are counted from the source (the inverse
 //! of [`crate::md_write`]: two paragraphs `g` line ends apart are `g` breaks; a block and
 //! its neighbour `g` apart are `g - 2` breaks, a list nested right after an item's text
-//! `g - 1`). Inline HTML tags of the subset (`<u>`, `<a data-asana-gid=...>`) are the
+//! `g - 1`, unless that text holds an image). Inline HTML tags of the subset (`<u>`, `<a data-asana-gid=...>`) are the
 //! elements they name, and may span paragraphs; an inline image Asana takes
 //! (`<img data-asana-gid=... />`, [`crate::raw`]) is kept as written, also when it stands
 //! alone on a paragraph's first line (an HTML block to CommonMark, whose following lines
@@ -66,6 +66,9 @@ impl Kind {
 struct Last {
     /// A run of inline content (else a block).
     run: bool,
+    /// The run holds an element kept raw (an image), which the writer separates from a
+    /// nested list by a blank line (see [`Reader::separate`]).
+    raw: bool,
     /// Where it ends.
     end: usize,
 }
@@ -78,6 +81,8 @@ struct Frame {
     last: Option<Last>,
     /// The end of the run of inline content in progress, if one is.
     run: Option<usize>,
+    /// The run in progress holds an element kept raw.
+    run_raw: bool,
 }
 
 impl Frame {
@@ -87,6 +92,7 @@ impl Frame {
             element,
             last: None,
             run: None,
+            run_raw: false,
         }
     }
 }
@@ -458,6 +464,13 @@ impl Reader<'_> {
         }
     }
 
+    /// Attaches an element kept raw, noting it in the run in progress.
+    fn attach_raw(&mut self, source: String) {
+        self.attach(Node::Raw(source));
+        let c = self.container();
+        self.stack[c].run_raw = true;
+    }
+
     fn text(&mut self, t: &str) {
         if !t.is_empty() {
             self.attach(Node::Text(clean(t)));
@@ -492,7 +505,9 @@ impl Reader<'_> {
         let breaks = match (last.run, next) {
             (true, Unit::Run) => g,
             (true, Unit::Block { list: true })
-                if self.stack[c].kind == Kind::Item && !self.bare_marker_line(start) =>
+                if self.stack[c].kind == Kind::Item
+                    && !self.bare_marker_line(start)
+                    && !last.raw =>
             {
                 g.saturating_sub(1)
             }
@@ -523,7 +538,12 @@ impl Reader<'_> {
     /// Ends container `c`'s run in progress, if any.
     fn finish_run(&mut self, c: usize) {
         if let Some(end) = self.stack[c].run.take() {
-            self.stack[c].last = Some(Last { run: true, end });
+            let raw = std::mem::take(&mut self.stack[c].run_raw);
+            self.stack[c].last = Some(Last {
+                run: true,
+                raw,
+                end,
+            });
         }
     }
 
@@ -571,7 +591,11 @@ impl Reader<'_> {
             }
             Unit::Block { .. } => {
                 self.stack[c].run = None;
-                self.stack[c].last = Some(Last { run: false, end });
+                self.stack[c].last = Some(Last {
+                    run: false,
+                    raw: false,
+                    end,
+                });
             }
         }
     }
@@ -674,7 +698,7 @@ impl Reader<'_> {
             HtmlToken::LineBreak => self.text("\n"),
             HtmlToken::Raw(source) => {
                 if self.image_allowed() {
-                    self.attach(Node::Raw(source));
+                    self.attach_raw(source);
                 } else {
                     self.text(raw);
                 }
@@ -712,7 +736,7 @@ impl Reader<'_> {
                     if images > 0 {
                         self.text("\n");
                     }
-                    self.attach(Node::Raw(source));
+                    self.attach_raw(source);
                     images += 1;
                     match after {
                         Some(after) => rest = after,

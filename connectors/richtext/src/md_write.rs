@@ -13,7 +13,8 @@
 //! The separators between blocks mirror the reader ([`crate::md_read`]): between a run of
 //! text and a block, or two blocks, `n` line breaks in Asana are `n + 2` Markdown line
 //! ends (one blank line more than there are breaks), except that a list nested in an item
-//! follows the item's text with `n + 1`.
+//! follows the item's text with `n + 1` (unless that text's last paragraph holds an
+//! image).
 
 use crate::tree::{Element, Node, Tag};
 
@@ -184,9 +185,13 @@ impl Writer {
                     if let Some(Unit::Block(next)) = units.get(i + 1) {
                         // An empty first item cannot interrupt the item's text: a list
                         // starting with one keeps the blank line.
+                        // Nor can a list follow an image's paragraph directly: an image
+                        // alone on its first line makes it an HTML block, which would
+                        // hold the list's lines.
                         let nested_list = container == Container::Item
                             && matches!(next.tag, Tag::Ul | Tag::Ol)
-                            && !starts_bare(next);
+                            && !starts_bare(next)
+                            && !raw_in_last_paragraph(&run);
                         self.blank_lines(if nested_list { trail } else { trail + 1 });
                     }
                 }
@@ -463,6 +468,24 @@ fn starts_bare(list: &Element) -> bool {
         },
         _ => false,
     }
+}
+
+/// Whether an element kept raw stands in a run's last Markdown paragraph (after its last
+/// empty line; normal form keeps consecutive line breaks in one text).
+fn raw_in_last_paragraph(run: &[Node]) -> bool {
+    fn walk(nodes: &[Node], seen: &mut bool) {
+        for n in nodes {
+            match n {
+                Node::Text(t) if t.contains("\n\n") => *seen = false,
+                Node::Text(_) => {}
+                Node::Raw(_) => *seen = true,
+                Node::Element(e) => walk(&e.children, seen),
+            }
+        }
+    }
+    let mut seen = false;
+    walk(run, &mut seen);
+    seen
 }
 
 /// Splits a flow into runs of inline nodes and block elements.

@@ -338,10 +338,21 @@ fn images_survive_as_inline_html() {
          <img data-asana-gid=\"3\"/>\n\n<u><img data-asana-gid=\"4\"/></u> \
          <strong>x<img data-asana-gid=\"5\"/></strong>\n",
     );
-    // An item's image followed by its nested list (which the image's HTML block holds).
+    // An item's image followed by its nested list: a blank line between them, or the
+    // image's HTML block would hold the list's lines (and lose what nests deeper).
     both_ways(
         "<body><ul><li><img data-asana-gid=\"1\"/><ul><li>a</li></ul></li></ul></body>",
-        "- <img data-asana-gid=\"1\"/>\n  - a\n",
+        "- <img data-asana-gid=\"1\"/>\n\n  - a\n",
+    );
+    both_ways(
+        "<body><ul><li><img data-asana-gid=\"1\"/><ul><li><strong>a</strong>\n\
+         <ul><li></li></ul></li></ul></li></ul></body>",
+        "- <img data-asana-gid=\"1\"/>\n\n  - **a**\n\n\n    -\n",
+    );
+    // Typed without the blank line, the list is still the item's.
+    assert_eq!(
+        to_html_notes("- <img data-asana-gid=\"1\"/>\n  - a\n").unwrap(),
+        "<body><ul><li><img data-asana-gid=\"1\"/><ul><li>a</li></ul></li></ul></body>"
     );
     // An underline spanning the blank line before a paragraph that starts with an image.
     both_ways(
