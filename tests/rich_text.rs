@@ -1,7 +1,8 @@
 //! Rich text both ways, end to end through the binary (issue 15, "Rich text both ways"):
 //! an Asana description with formatting becomes Markdown in a file or an issue body and
 //! goes back as the same `html_notes`; a one-word edit changes only that word in Asana's
-//! rich text; plain `notes` are never written; a rich description the Markdown cannot
+//! rich text, inline images included (inline HTML, byte for byte); plain `notes` are never
+//! written; a rich description the Markdown cannot
 //! express exactly is never overwritten (an error for that task, its other fields still
 //! flow); and a resync after each step writes nothing.
 
@@ -27,8 +28,26 @@ const RICH_MD: &str = "# Release plan\n\nMake the build **fast** and *small*, se
     <a data-asana-gid=\"1200\" data-asana-type=\"user\"></a> before merging.\n\n\n\
     ```\ncargo test\n  --workspace\n```";
 
-/// A description with an inline image, which Markdown cannot carry back to Asana.
-const IMAGE: &str = "<body>Crash: <img data-asana-gid=\"77\" alt=\"trace\"/> on \
+/// A description with inline images as Asana sends them (attachments shown in the text),
+/// one inside a line and one first in a paragraph, with formatting around them.
+const IMAGE: &str = "<body>Crash on <strong>login</strong>: <img data-asana-gid=\"1201\" \
+    data-src-width=\"1280\" data-src-height=\"720\" \
+    data-thumbnail-url=\"https://asana-user-private.example/thumb?id=1201&amp;sig=a%2Bb\" \
+    src=\"https://app.asana.com/app/asana/-/get_asset?asset_id=1201\" alt=\"trace.png\"/>\n\n\
+    <img data-asana-gid=\"1202\" src=\"https://app.asana.com/x?id=1202\" alt=\"the &quot;second&quot; one\"/>\n\
+    See the <em>trace</em> above.</body>";
+
+/// [`IMAGE`] as Markdown: each image is the same inline HTML, byte for byte.
+const IMAGE_MD: &str = "Crash on **login**: <img data-asana-gid=\"1201\" \
+    data-src-width=\"1280\" data-src-height=\"720\" \
+    data-thumbnail-url=\"https://asana-user-private.example/thumb?id=1201&amp;sig=a%2Bb\" \
+    src=\"https://app.asana.com/app/asana/-/get_asset?asset_id=1201\" alt=\"trace.png\"/>\n\n\
+    <img data-asana-gid=\"1202\" src=\"https://app.asana.com/x?id=1202\" alt=\"the &quot;second&quot; one\"/>\n\
+    See the *trace* above.";
+
+/// A description with an image Asana would not take back from the bridge (not one empty
+/// `<img .../>` tag), which the Markdown therefore cannot carry back exactly.
+const UNSENDABLE: &str = "<body>Crash: <img data-asana-gid=\"77\" alt=\"trace\"></img> on \
     <strong>login</strong></body>";
 
 /// The Markdown folder of [`markdown_world`].
@@ -151,14 +170,67 @@ fn a_rich_description_survives_a_markdown_folder_both_ways() {
     quiet(&w);
 }
 
-/// A description with something Markdown cannot carry back (an inline image) shows as its
+/// Inline images as Asana sends them mirror into the file as the same inline HTML, byte
+/// for byte, and survive one-word edits of the text around them: Asana's `html_notes`
+/// comes back identical apart from those words, sent as `html_notes`. An image typed in a
+/// new file the way Asana writes one makes a task with it; a tag Asana would refuse,
+/// typed in the same file, reaches Asana as text, never as a tag.
+#[test]
+fn inline_images_survive_a_markdown_folder_byte_for_byte() {
+    let w = markdown_world();
+    let gid = w.add_task("Crash report", |s| s.html_notes = Some(IMAGE.to_owned()));
+    w.sync();
+    let (name, text) = file_of(&w, &gid);
+    assert_eq!(body(&text), format!("{IMAGE_MD}\n"), "{text}");
+    quiet(&w);
+
+    w.clear_requests();
+    let edited = text
+        .replace("on **login**", "on **signup**")
+        .replace("trace* above", "trace* below");
+    write_file(&w, &name, &edited);
+    w.sync();
+    let expected = IMAGE
+        .replace("<strong>login</strong>", "<strong>signup</strong>")
+        .replace("</em> above", "</em> below");
+    assert_eq!(html_notes(&w, &gid), expected);
+    let bodies = task_write_bodies(&w);
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(bodies[0]["data"].get("notes").is_none(), "{:?}", bodies[0]);
+    assert_eq!(bodies[0]["data"]["html_notes"], expected);
+    quiet(&w);
+
+    write_file(
+        &w,
+        "typed.md",
+        "---\ntitle: Typed\n---\n<img data-asana-gid=\"1201\" alt=\"again\"/>\n\
+         <table><tr><td>x</td></tr></table>\n",
+    );
+    w.sync();
+    let typed = w
+        .asana
+        .project_tasks(&w.project)
+        .into_iter()
+        .find(|t| t.name == "Typed")
+        .expect("created from the file");
+    assert_eq!(
+        typed.html_notes,
+        "<body><img data-asana-gid=\"1201\" alt=\"again\"/>\n\
+         &lt;table&gt;&lt;tr&gt;&lt;td&gt;x&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;</body>"
+    );
+}
+
+/// A description with something Markdown cannot carry back (an image Asana would not take
+/// back) shows as its
 /// plain text and is never written over: an edit of the body is an error naming the task
 /// and the file, Asana's rich text stays byte for byte, and the title edited at the same
 /// time still reaches Asana.
 #[test]
 fn an_inexpressible_description_is_never_overwritten_from_a_file() {
     let w = markdown_world();
-    let gid = w.add_task("Crash report", |s| s.html_notes = Some(IMAGE.to_owned()));
+    let gid = w.add_task("Crash report", |s| {
+        s.html_notes = Some(UNSENDABLE.to_owned())
+    });
     w.sync();
     let (name, text) = file_of(&w, &gid);
     assert_eq!(body(&text), "Crash:  on login\n", "{text}");
@@ -178,7 +250,7 @@ fn an_inexpressible_description_is_never_overwritten_from_a_file() {
         out.stderr
     );
     assert!(out.stderr.contains("not overwritten"), "{}", out.stderr);
-    assert_eq!(html_notes(&w, &gid), IMAGE, "rich text untouched");
+    assert_eq!(html_notes(&w, &gid), UNSENDABLE, "rich text untouched");
     assert_eq!(w.asana.task(&gid).expect("task").name, "Crash on login");
     for body in task_write_bodies(&w) {
         assert!(body["data"].get("notes").is_none(), "{body}");
@@ -189,7 +261,7 @@ fn an_inexpressible_description_is_never_overwritten_from_a_file() {
     w.clear_requests();
     let out = w.run(&["sync"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
-    assert_eq!(html_notes(&w, &gid), IMAGE);
+    assert_eq!(html_notes(&w, &gid), UNSENDABLE);
     let (_, text) = file_of(&w, &gid);
     assert!(
         text.contains("on the login page"),
@@ -204,7 +276,10 @@ fn an_inexpressible_description_is_never_overwritten_from_a_file() {
 fn a_rich_description_survives_an_issue_body_both_ways() {
     let w = GhWorld::new("newest");
     let gid = w.add_task("Release", |s| s.html_notes = Some(RICH.to_owned()));
-    let image = w.add_task("Crash report", |s| s.html_notes = Some(IMAGE.to_owned()));
+    let image = w.add_task("Crash report", |s| {
+        s.html_notes = Some(UNSENDABLE.to_owned())
+    });
+    let shot = w.add_task("Screenshot", |s| s.html_notes = Some(IMAGE.to_owned()));
     w.sync();
     let issue = w.issue_of(&gid);
     assert_eq!(
@@ -212,6 +287,11 @@ fn a_rich_description_survives_an_issue_body_both_ways() {
         Some(w.body_for(RICH_MD, &gid).as_str())
     );
     assert_eq!(html_notes(&w, &gid), RICH);
+    // Inline images are the issue body's inline HTML, as in a file.
+    assert_eq!(
+        w.issue_of(&shot).body.as_deref(),
+        Some(w.body_for(IMAGE_MD, &shot).as_str())
+    );
     quiet(&w);
 
     w.github.edit_issue(
@@ -246,7 +326,7 @@ fn a_rich_description_survives_an_issue_body_both_ways() {
     let out = w.run(&["sync"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stderr.contains(&image), "{}", out.stderr);
-    assert_eq!(html_notes(&w, &image), IMAGE, "rich text untouched");
+    assert_eq!(html_notes(&w, &image), UNSENDABLE, "rich text untouched");
 }
 
 /// The fixture of the previous release (`tests/fixtures/state-v1`, see its README), its

@@ -2,10 +2,11 @@
 //! assignee e-mails already resolved) into a canonical [`Item`] of one project.
 //!
 //! The description is read from `html_notes` and converted to Markdown
-//! ([`read_description`]); a rich description the Markdown cannot give back exactly (the
-//! round trip Markdown -> `html_notes` does not return the same rich text) reads as its
-//! plain text and is marked [`Description::Inexpressible`], so the connector never writes
-//! over it.
+//! ([`read_description`]); an inline image is inline HTML in it, kept byte for byte. A
+//! rich description the Markdown cannot give back exactly (the round trip Markdown ->
+//! `html_notes` does not return the same rich text, as with an element Asana would not
+//! take back from the bridge) reads as its plain text and is marked
+//! [`Description::Inexpressible`], so the connector never writes over it.
 
 use std::collections::HashMap;
 
@@ -82,7 +83,12 @@ pub fn read_description(task: &Task) -> Description {
         Err(e) => return inexpressible(e.to_string()),
     };
     if !exact {
-        return inexpressible("its Markdown does not convert back to the same rich text".into());
+        // Most often an element Asana would not take back (see the richtext crate's `raw`
+        // module): its guard names it.
+        return inexpressible(match asana_bridge_richtext::validate_html_notes(&core) {
+            Err(e) => e.to_string(),
+            Ok(()) => "its Markdown does not convert back to the same rich text".into(),
+        });
     }
     if markdown.ends_with('\n') {
         markdown.pop();
@@ -326,8 +332,9 @@ mod tests {
         read_description(&t)
     }
 
-    /// Rich text reads as Markdown; line breaks at the edges stay around it; a tag the
-    /// Markdown cannot carry makes the description inexpressible, read as its plain text.
+    /// Rich text reads as Markdown; line breaks at the edges stay around it; an inline
+    /// image is inline HTML, byte for byte; an element Asana would not take back makes the
+    /// description inexpressible, read as its plain text, with the reason naming it.
     #[test]
     fn descriptions_read_as_markdown_or_as_inexpressible_plain_text() {
         assert_eq!(
@@ -345,13 +352,24 @@ mod tests {
             described(Some("<body>\n\n</body>"), "-"),
             Description::Markdown("\n\n".into())
         );
-        let Description::Inexpressible { plain, reason } =
-            described(Some("<body>see <img data-asana-gid=\"1\"/></body>"), "see ")
-        else {
-            panic!("an image is not Markdown");
+        let image = "<img data-asana-gid=\"1\" data-src-width=\"8\" \
+            data-thumbnail-url=\"https://x.y/t?a&amp;b\" src=\"https://x.y/i\" alt=\"&quot;\"/>";
+        assert_eq!(
+            described(Some(&format!("<body>see {image}</body>")), "see "),
+            Description::Markdown(format!("see {image}"))
+        );
+        let Description::Inexpressible { plain, reason } = described(
+            Some("<body>see <img data-asana-gid=\"1\"></img></body>"),
+            "see ",
+        ) else {
+            panic!("an image Asana would not take back is not exact");
         };
         assert_eq!(plain, "see ");
-        assert!(reason.contains("img"), "{reason}");
+        assert!(reason.contains("<img>"), "{reason}");
+        assert!(matches!(
+            described(Some("<body><table><tr><td>x</td></tr></table></body>"), "x"),
+            Description::Inexpressible { reason, .. } if reason.contains("<table>")
+        ));
         assert!(matches!(
             described(None, "plain"),
             Description::Inexpressible { .. }

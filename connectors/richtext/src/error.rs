@@ -39,7 +39,17 @@ pub enum RichTextError {
         /// Where the element starts.
         position: u64,
     },
-    /// An attribute Asana does not accept on that tag (only `<a>` has attributes).
+    /// An inline image Asana would not take back (sent only as one empty tag on one line
+    /// naming its attachment).
+    #[error("<img> (byte {position}) {problem}")]
+    Image {
+        /// What is wrong with it.
+        problem: &'static str,
+        /// Where the element starts.
+        position: u64,
+    },
+    /// An attribute Asana does not accept on that tag (only `<a>` and `<img>` have
+    /// attributes).
     #[error("attribute {attribute:?} is not allowed on <{tag}> (byte {position})")]
     UnsupportedAttribute {
         /// The element.

@@ -1,13 +1,25 @@
 //! Reading `html_notes` with a strict XML reader (quick-xml): the document must be one
-//! `<body>` of Asana's rich-text subset, nested as Asana allows, or reading fails naming
-//! the problem and where it is. The same reading is the guard run on every document the
-//! bridge is about to send.
+//! well-formed `<body>`, nested as Asana allows, or reading fails naming the problem and
+//! where it is. Read for conversion ([`Mode::Read`]), an element outside the subset is
+//! kept as its exact source ([`Node::Raw`]); read as the guard run on every document the
+//! bridge is about to send ([`Mode::Send`]), only the subset and the images Asana takes
+//! ([`crate::raw`]) pass.
 
 use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesRef, BytesStart, Event};
 
 use crate::error::RichTextError;
+use crate::raw;
 use crate::tree::{Element, LINK_ATTRIBUTES, MAX_DEPTH, Node, Tag, is_xml_char};
+
+/// What a document is read for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    /// Converting what Asana sent: any well-formed element outside the subset is kept raw.
+    Read,
+    /// Checking what is about to be sent: only the subset and images Asana accepts.
+    Send,
+}
 
 /// Where the reader is relative to the `<body>` element.
 #[derive(PartialEq, Eq)]
@@ -18,7 +30,7 @@ enum Place {
 }
 
 /// Reads `html_notes` into a tree (not normalised: exactly what the document says).
-pub fn parse(input: &str) -> Result<Vec<Node>, RichTextError> {
+pub fn parse(input: &str, mode: Mode) -> Result<Vec<Node>, RichTextError> {
     let mut reader = Reader::from_str(input);
     let config = reader.config_mut();
     config.check_end_names = true;
@@ -61,25 +73,32 @@ pub fn parse(input: &str) -> Result<Vec<Node>, RichTextError> {
                     });
                 }
             }
-            Event::Start(start) => {
-                let element = open_element(&start, stack.last().map(|e| e.tag), position)?;
+            Event::Start(ref start) | Event::Empty(ref start) => {
+                let empty = matches!(event, Event::Empty(_));
                 if stack.len() >= MAX_DEPTH {
                     return Err(RichTextError::TooDeep {
                         limit: MAX_DEPTH,
                         position,
                     });
                 }
-                stack.push(element);
-            }
-            Event::Empty(start) => {
-                let element = open_element(&start, stack.last().map(|e| e.tag), position)?;
-                if stack.len() >= MAX_DEPTH {
-                    return Err(RichTextError::TooDeep {
-                        limit: MAX_DEPTH,
-                        position,
-                    });
+                match open_element(start, stack.last().map(|e| e.tag), position) {
+                    Ok(element) if empty => {
+                        attach(&mut stack, &mut body, Node::Element(element));
+                    }
+                    Ok(element) => stack.push(element),
+                    Err(
+                        error @ (RichTextError::UnsupportedTag { .. }
+                        | RichTextError::UnsupportedAttribute { .. }),
+                    ) => {
+                        if mode == Mode::Send && element_name(start) != raw::IMAGE {
+                            return Err(error);
+                        }
+                        let node =
+                            foreign(input, &mut reader, start, empty, &stack, position, mode)?;
+                        attach(&mut stack, &mut body, node);
+                    }
+                    Err(error) => return Err(error),
                 }
-                attach(&mut stack, &mut body, Node::Element(element));
             }
             Event::End(_) => match stack.pop() {
                 Some(element) => attach(&mut stack, &mut body, Node::Element(element)),
@@ -95,31 +114,7 @@ pub fn parse(input: &str) -> Result<Vec<Node>, RichTextError> {
                 add_text(&text, &mut stack, &mut body, &place, position)?;
             }
             Event::GeneralRef(reference) => {
-                let resolved: String = if reference.is_char_ref() {
-                    let c = reference
-                        .resolve_char_ref()
-                        .map_err(|source| RichTextError::Xml { position, source })?;
-                    // `resolve_char_ref` answers `Some` for every character reference.
-                    let c = c.unwrap_or('\u{0}');
-                    if !is_xml_char(c) {
-                        return Err(RichTextError::InvalidChar {
-                            code: c as u32,
-                            position,
-                        });
-                    }
-                    c.to_string()
-                } else {
-                    let name = reference.xml10_content();
-                    match quick_xml::escape::resolve_xml_entity(&name) {
-                        Some(s) => s.to_owned(),
-                        None => {
-                            return Err(RichTextError::UnknownEntity {
-                                name: name.into_owned(),
-                                position,
-                            });
-                        }
-                    }
-                };
+                let resolved = resolve_reference(&reference, position)?;
                 add_text(&resolved, &mut stack, &mut body, &place, position)?;
             }
             Event::Decl(_) if place == Place::Before && position == 0 => {}
@@ -150,6 +145,205 @@ pub fn parse(input: &str) -> Result<Vec<Node>, RichTextError> {
                 };
             }
         }
+    }
+}
+
+/// The text a character or entity reference stands for; only XML's five entities and
+/// characters XML may carry.
+fn resolve_reference(reference: &BytesRef<'_>, position: u64) -> Result<String, RichTextError> {
+    if reference.is_char_ref() {
+        let c = reference
+            .resolve_char_ref()
+            .map_err(|source| RichTextError::Xml { position, source })?;
+        // `resolve_char_ref` answers `Some` for every character reference.
+        let c = c.unwrap_or('\u{0}');
+        if !is_xml_char(c) {
+            return Err(RichTextError::InvalidChar {
+                code: c as u32,
+                position,
+            });
+        }
+        return Ok(c.to_string());
+    }
+    let name = reference.xml10_content();
+    match quick_xml::escape::resolve_xml_entity(&name) {
+        Some(s) => Ok(s.to_owned()),
+        None => Err(RichTextError::UnknownEntity {
+            name: name.into_owned(),
+            position,
+        }),
+    }
+}
+
+/// An element outside the subset (or a subset tag with an attribute the subset does not
+/// take), whose start tag `start` was just read at `position`: kept as its exact source
+/// in [`Mode::Read`] where text may stand (never in a code block); in [`Mode::Send`] (the
+/// caller only asks about `<img>`) only an image Asana accepts passes.
+fn foreign(
+    input: &str,
+    reader: &mut Reader<&[u8]>,
+    start: &BytesStart<'_>,
+    empty: bool,
+    stack: &[Element],
+    position: u64,
+    mode: Mode,
+) -> Result<Node, RichTextError> {
+    let name = element_name(start);
+    let ancestors: Vec<Tag> = stack.iter().map(|e| e.tag).collect();
+    let placed = match mode {
+        Mode::Send => raw::image_allowed_in(&ancestors),
+        Mode::Read => {
+            Tag::allows(ancestors.last().copied(), None) && !ancestors.contains(&Tag::Pre)
+        }
+    };
+    if !placed {
+        return Err(RichTextError::Misplaced {
+            child: format!("<{name}>"),
+            parent: parent_name(stack),
+            position,
+        });
+    }
+    let mut has_gid = false;
+    for attr in start.attributes() {
+        let attr = attr.map_err(|source| RichTextError::Attribute {
+            tag: name.clone(),
+            position,
+            source,
+        })?;
+        let key = attr.key.as_ref().to_owned();
+        check_value(&attr, position)?;
+        if mode == Mode::Send && !raw::image_attribute_allowed(&key) {
+            return Err(RichTextError::UnsupportedAttribute {
+                tag: name,
+                attribute: key,
+                position,
+            });
+        }
+        has_gid |= key == raw::IMAGE_GID;
+    }
+    let source = if empty {
+        slice(input, position, reader.buffer_position())
+    } else {
+        capture(input, reader, &name, stack.len(), position)?
+    };
+    if mode == Mode::Send {
+        let problem = if !empty {
+            Some("is not one empty tag <img .../>")
+        } else if !has_gid {
+            Some("has no data-asana-gid")
+        } else if source.contains(['\n', '\r']) {
+            Some("spans lines")
+        } else if !crate::inline_html::is_one_tag(&source) {
+            Some("is not spelt as Markdown's inline HTML can carry it")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(RichTextError::Image { problem, position });
+        }
+    }
+    Ok(Node::Raw(source))
+}
+
+/// Checks an attribute value: references XML knows, characters XML may carry.
+fn check_value(
+    attr: &quick_xml::events::attributes::Attribute<'_>,
+    position: u64,
+) -> Result<(), RichTextError> {
+    let value = attr
+        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+        .map_err(|source| RichTextError::Xml { position, source })?;
+    if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+        return Err(RichTextError::InvalidChar {
+            code: c as u32,
+            position,
+        });
+    }
+    Ok(())
+}
+
+fn slice(input: &str, from: u64, to: u64) -> String {
+    let from = usize::try_from(from).unwrap_or(usize::MAX);
+    let to = usize::try_from(to).unwrap_or(usize::MAX);
+    input.get(from..to).unwrap_or_default().to_owned()
+}
+
+/// Reads the rest of an element `name` opened at `start` (`depth` elements deep), checking
+/// that it is well-formed, and returns its whole source.
+fn capture(
+    input: &str,
+    reader: &mut Reader<&[u8]>,
+    name: &str,
+    depth: usize,
+    start: u64,
+) -> Result<String, RichTextError> {
+    let mut open = 1usize;
+    loop {
+        let position = reader.buffer_position();
+        let event = reader.read_event().map_err(|source| RichTextError::Xml {
+            position: reader.error_position(),
+            source,
+        })?;
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                for attr in e.attributes() {
+                    let attr = attr.map_err(|source| RichTextError::Attribute {
+                        tag: element_name(e),
+                        position,
+                        source,
+                    })?;
+                    check_value(&attr, position)?;
+                }
+                if matches!(event, Event::Start(_)) {
+                    open += 1;
+                    if depth + open > MAX_DEPTH {
+                        return Err(RichTextError::TooDeep {
+                            limit: MAX_DEPTH,
+                            position,
+                        });
+                    }
+                }
+            }
+            Event::End(_) => {
+                open -= 1;
+                if open == 0 {
+                    return Ok(slice(input, start, reader.buffer_position()));
+                }
+            }
+            Event::Text(text) => check_chars(&text.xml10_content(), position)?,
+            Event::CData(text) => check_chars(&text.xml10_content(), position)?,
+            Event::GeneralRef(reference) => {
+                resolve_reference(&reference, position)?;
+            }
+            Event::Comment(_) => {
+                return Err(RichTextError::Misplaced {
+                    child: "a comment".into(),
+                    parent: name.to_owned(),
+                    position,
+                });
+            }
+            Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {
+                return Err(RichTextError::NotBody {
+                    found: "a declaration or processing instruction".into(),
+                    position,
+                });
+            }
+            Event::Eof => {
+                return Err(RichTextError::Unclosed {
+                    tag: name.to_owned(),
+                });
+            }
+        }
+    }
+}
+
+fn check_chars(text: &str, position: u64) -> Result<(), RichTextError> {
+    match text.chars().find(|&c| !is_xml_char(c)) {
+        Some(c) => Err(RichTextError::InvalidChar {
+            code: c as u32,
+            position,
+        }),
+        None => Ok(()),
     }
 }
 
@@ -196,15 +390,10 @@ fn open_element(
                 position,
             });
         }
+        check_value(&attr, position)?;
         let value = attr
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|source| RichTextError::Xml { position, source })?;
-        if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
-            return Err(RichTextError::InvalidChar {
-                code: c as u32,
-                position,
-            });
-        }
         attrs.push((key, value.into_owned()));
     }
     Ok(Element {

@@ -1,9 +1,12 @@
 //! The HTML inside Markdown: recognising the tags of Asana's subset that the Markdown
-//! writer uses for what Markdown cannot say (`<u>`, `<a data-asana-gid=...>`...), and the
-//! character references in raw HTML. Anything else is not a tag to this crate and stays
-//! text.
+//! writer uses for what Markdown cannot say (`<u>`, `<a data-asana-gid=...>`...), the
+//! inline images Asana takes back (`<img data-asana-gid=... />`, see [`crate::raw`]), and
+//! the character references in raw HTML. Anything else is not a tag to this crate and
+//! stays text.
 
-use crate::tree::{LINK_ATTRIBUTES, Tag};
+use crate::html::{self, Mode};
+use crate::raw;
+use crate::tree::{LINK_ATTRIBUTES, Node, Tag};
 
 /// What one piece of HTML is to this crate.
 #[derive(Debug, PartialEq, Eq)]
@@ -21,6 +24,8 @@ pub enum HtmlToken {
     Close(Tag),
     /// `<br>`: a line break.
     LineBreak,
+    /// An inline image Asana accepts, as written (kept byte for byte).
+    Raw(String),
     /// Anything else: kept as text.
     Other,
 }
@@ -28,6 +33,18 @@ pub enum HtmlToken {
 /// Reads the tag at the start of `s`; returns it and its length in bytes (`Other` with
 /// length 0 when `s` does not start with a tag).
 pub fn scan(s: &str) -> (HtmlToken, usize) {
+    scan_with(s, true)
+}
+
+/// Whether `s` is exactly one tag as raw HTML in CommonMark spells one (attributes
+/// separated by whitespace...), so that Markdown carries it as inline HTML.
+pub fn is_one_tag(s: &str) -> bool {
+    scan_with(s, false).1 == s.len()
+}
+
+/// [`scan`]; `images`: whether to check an `<img .../>` as an image Asana takes (else it
+/// is `Other`, with its length).
+fn scan_with(s: &str, images: bool) -> (HtmlToken, usize) {
     let b = s.as_bytes();
     if b.first() != Some(&b'<') {
         return (HtmlToken::Other, 0);
@@ -126,6 +143,14 @@ pub fn scan(s: &str) -> (HtmlToken, usize) {
     if name == "br" && attrs.is_empty() {
         return (HtmlToken::LineBreak, i);
     }
+    if name == raw::IMAGE && self_closing {
+        let source = &s[..i];
+        return if images && is_sendable_image(source) {
+            (HtmlToken::Raw(source.to_owned()), i)
+        } else {
+            (HtmlToken::Other, i)
+        };
+    }
     let token = match Tag::from_name(name) {
         Some(tag) if tag.is_inline() => {
             let allowed = attrs
@@ -144,6 +169,13 @@ pub fn scan(s: &str) -> (HtmlToken, usize) {
         _ => HtmlToken::Other,
     };
     (token, i)
+}
+
+/// Whether `source` (one `<img .../>` tag) is an image Asana takes, in valid XML: the
+/// guard that checks what is sent decides.
+fn is_sendable_image(source: &str) -> bool {
+    let doc = format!("<body>{source}</body>");
+    matches!(html::parse(&doc, Mode::Send).as_deref(), Ok([Node::Raw(kept)]) if kept == source)
 }
 
 /// Replaces the character references of XML (`&amp;`, `&lt;`, `&gt;`, `&quot;`,

@@ -4,8 +4,11 @@
 //! break, and the line ends between two blocks are counted from the source (the inverse
 //! of [`crate::md_write`]: two paragraphs `g` line ends apart are `g` breaks; a block and
 //! its neighbour `g` apart are `g - 2` breaks, a list nested right after an item's text
-//! `g - 1`). Inline HTML tags of the subset (`<u>`, `<a data-asana-gid=...>`) are the
-//! elements they name, and may span paragraphs; other HTML stays text. What Asana cannot
+//! `g - 1`, unless that text holds an image). Inline HTML tags of the subset (`<u>`, `<a data-asana-gid=...>`) are the
+//! elements they name, and may span paragraphs; an inline image Asana takes
+//! (`<img data-asana-gid=... />`, [`crate::raw`]) is kept as written, also when it stands
+//! alone on a paragraph's first line (an HTML block to CommonMark, whose following lines
+//! are read as the paragraph they are); other HTML stays text. What Asana cannot
 //! hold where it stands (a list in a quote, a heading in a list item) keeps its text; what
 //! it has no element for at all (images) keeps its Markdown source as text.
 
@@ -13,6 +16,7 @@ use pulldown_cmark::{Event, HeadingLevel, LinkType, Options, Parser, Tag as MdTa
 
 use crate::error::RichTextError;
 use crate::inline_html::{self, HtmlToken};
+use crate::raw;
 use crate::tree::{Element, MAX_DEPTH, Node, Tag, is_xml_char};
 
 /// The Markdown extensions the conversion reads: only strikethrough (`~~`), which Asana has.
@@ -62,6 +66,9 @@ impl Kind {
 struct Last {
     /// A run of inline content (else a block).
     run: bool,
+    /// The run holds an element kept raw (an image), which the writer separates from a
+    /// nested list by a blank line (see [`Reader::separate`]).
+    raw: bool,
     /// Where it ends.
     end: usize,
 }
@@ -74,6 +81,8 @@ struct Frame {
     last: Option<Last>,
     /// The end of the run of inline content in progress, if one is.
     run: Option<usize>,
+    /// The run in progress holds an element kept raw.
+    run_raw: bool,
 }
 
 impl Frame {
@@ -83,6 +92,7 @@ impl Frame {
             element,
             last: None,
             run: None,
+            run_raw: false,
         }
     }
 }
@@ -100,6 +110,8 @@ struct Reader<'s> {
     image_start: usize,
     /// Raw text of the HTML block in progress.
     html_block: Option<String>,
+    /// How many [`Reader::paragraph_rest`] readings are in progress, one inside another.
+    rests: usize,
 }
 
 /// Reads Markdown into a document (not yet normalised).
@@ -117,6 +129,7 @@ pub fn parse(src: &str) -> Result<Vec<Node>, RichTextError> {
         image: 0,
         image_start: 0,
         html_block: None,
+        rests: 0,
     };
     for (event, range) in Parser::new_ext(src, options()).into_offset_iter() {
         r.event(event, range.start, range.end)?;
@@ -321,7 +334,7 @@ impl Reader<'_> {
                 if html.ends_with('\n') {
                     html.pop();
                 }
-                self.html_text(&html, end)?;
+                self.html_block(&html, end)?;
                 let c = self.container();
                 self.touch(end);
                 self.finish_run(c);
@@ -451,6 +464,13 @@ impl Reader<'_> {
         }
     }
 
+    /// Attaches an element kept raw, noting it in the run in progress.
+    fn attach_raw(&mut self, source: String) {
+        self.attach(Node::Raw(source));
+        let c = self.container();
+        self.stack[c].run_raw = true;
+    }
+
     fn text(&mut self, t: &str) {
         if !t.is_empty() {
             self.attach(Node::Text(clean(t)));
@@ -485,7 +505,9 @@ impl Reader<'_> {
         let breaks = match (last.run, next) {
             (true, Unit::Run) => g,
             (true, Unit::Block { list: true })
-                if self.stack[c].kind == Kind::Item && !self.bare_marker_line(start) =>
+                if self.stack[c].kind == Kind::Item
+                    && !self.bare_marker_line(start)
+                    && !last.raw =>
             {
                 g.saturating_sub(1)
             }
@@ -516,7 +538,12 @@ impl Reader<'_> {
     /// Ends container `c`'s run in progress, if any.
     fn finish_run(&mut self, c: usize) {
         if let Some(end) = self.stack[c].run.take() {
-            self.stack[c].last = Some(Last { run: true, end });
+            let raw = std::mem::take(&mut self.stack[c].run_raw);
+            self.stack[c].last = Some(Last {
+                run: true,
+                raw,
+                end,
+            });
         }
     }
 
@@ -564,7 +591,11 @@ impl Reader<'_> {
             }
             Unit::Block { .. } => {
                 self.stack[c].run = None;
-                self.stack[c].last = Some(Last { run: false, end });
+                self.stack[c].last = Some(Last {
+                    run: false,
+                    raw: false,
+                    end,
+                });
             }
         }
     }
@@ -665,9 +696,105 @@ impl Reader<'_> {
                 }
             }
             HtmlToken::LineBreak => self.text("\n"),
+            HtmlToken::Raw(source) => {
+                if self.image_allowed() {
+                    self.attach_raw(source);
+                } else {
+                    self.text(raw);
+                }
+            }
             HtmlToken::Other => self.text(raw),
         }
         Ok(())
+    }
+
+    /// Whether an image may stand where content goes now (Asana's rule, [`raw`]).
+    fn image_allowed(&self) -> bool {
+        // The body frame's element is a placeholder: it is not an ancestor.
+        let ancestors: Vec<Tag> = self.stack[1..]
+            .iter()
+            .filter_map(|f| f.element.as_ref().map(|e| e.tag))
+            .collect();
+        raw::image_allowed_in(&ancestors)
+    }
+
+    /// An HTML block ending at `end`. CommonMark makes one of a paragraph whose first line
+    /// is an inline image alone (how the writer puts an image first in a paragraph): those
+    /// images are read as such, and the lines after them as the rest of the paragraph they
+    /// are. Any other HTML block is raw HTML ([`Self::html_text`]).
+    fn html_block(&mut self, html: &str, end: usize) -> Result<(), RichTextError> {
+        let mut rest = html;
+        let mut images = 0usize;
+        loop {
+            let (line, after) = match rest.split_once('\n') {
+                Some((line, after)) => (line, Some(after)),
+                None => (rest, None),
+            };
+            let tag = line.trim_end_matches('\r').trim_matches([' ', '\t']);
+            match inline_html::scan(tag) {
+                (HtmlToken::Raw(source), len) if len == tag.len() && self.image_allowed() => {
+                    if images > 0 {
+                        self.text("\n");
+                    }
+                    self.attach_raw(source);
+                    images += 1;
+                    match after {
+                        Some(after) => rest = after,
+                        None => return Ok(()),
+                    }
+                }
+                _ => break,
+            }
+        }
+        if images == 0 {
+            return self.html_text(html, end);
+        }
+        self.paragraph_rest(rest, end)
+    }
+
+    /// The lines after the images that start an HTML block: read as what they would be
+    /// after those images' line in a paragraph (more of it, or a list that interrupts it),
+    /// with every break between them and what comes before counted as none more than the
+    /// line end (they are adjacent lines: an HTML block holds no blank line). Lines
+    /// holding a link reference definition or an image's Markdown, whose reading depends on
+    /// the rest of the document, stay text.
+    fn paragraph_rest(&mut self, rest: &str, end: usize) -> Result<(), RichTextError> {
+        let parser = Parser::new_ext(rest, options());
+        let defines = parser.reference_definitions().iter().next().is_some();
+        let events: Vec<Event<'_>> = parser.collect();
+        let images = events
+            .iter()
+            .any(|e| matches!(e, Event::Start(MdTag::Image { .. })));
+        if defines || images {
+            self.text("\n");
+            return self.html_text(rest, end);
+        }
+        // Each reading holds the next (an item's image line, then its nested list...): the
+        // Markdown writer nests lists two elements a level, so Asana's rich text never
+        // needs more than half the depth limit; the reader's work grows with each one.
+        if self.rests >= MAX_DEPTH / 2 {
+            return Err(RichTextError::TooDeep {
+                limit: MAX_DEPTH,
+                position: end as u64,
+            });
+        }
+        // The run of the HTML block reaches its end: what follows is separated from there.
+        self.touch(end);
+        let mut events = events.into_iter().peekable();
+        match events.peek() {
+            Some(Event::Start(MdTag::Paragraph)) => {
+                events.next();
+                self.text("\n");
+            }
+            Some(Event::Start(MdTag::HtmlBlock)) => self.text("\n"),
+            _ => {}
+        }
+        self.rests += 1;
+        let read = events
+            .into_iter()
+            .try_for_each(|event| self.event(event, end, end));
+        self.rests -= 1;
+        read
     }
 
     /// Raw HTML (a block): tags of the subset are elements, the rest text with its

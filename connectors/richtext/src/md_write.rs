@@ -3,7 +3,8 @@
 //! The Markdown is the one a person would write where Markdown can say it (`**bold**`,
 //! `*italic*`, `~~struck~~`, `` `code` ``, `[text](url)`, `# heading`, `- item`, `> quote`,
 //! fenced code, `---`), and inline HTML where it cannot: underline, mentions and links
-//! with Asana's attributes, formatting whose edges Markdown's emphasis rules would misread.
+//! with Asana's attributes, formatting whose edges Markdown's emphasis rules would misread,
+//! and elements outside the subset (inline images...), written as their exact source.
 //! Asana's line breaks are Markdown lines, one for one (an empty line is a blank line);
 //! the breaks Markdown cannot show (at the start or end of a block) are `&#10;`.
 //! Characters Markdown would read as syntax are backslash-escaped, and the whitespace it
@@ -12,7 +13,8 @@
 //! The separators between blocks mirror the reader ([`crate::md_read`]): between a run of
 //! text and a block, or two blocks, `n` line breaks in Asana are `n + 2` Markdown line
 //! ends (one blank line more than there are breaks), except that a list nested in an item
-//! follows the item's text with `n + 1`.
+//! follows the item's text with `n + 1` (unless that text's last paragraph holds an
+//! image).
 
 use crate::tree::{Element, Node, Tag};
 
@@ -183,9 +185,13 @@ impl Writer {
                     if let Some(Unit::Block(next)) = units.get(i + 1) {
                         // An empty first item cannot interrupt the item's text: a list
                         // starting with one keeps the blank line.
+                        // Nor can a list follow an image's paragraph directly: an image
+                        // alone on its first line makes it an HTML block, which would
+                        // hold the list's lines.
                         let nested_list = container == Container::Item
                             && matches!(next.tag, Tag::Ul | Tag::Ol)
-                            && !starts_bare(next);
+                            && !starts_bare(next)
+                            && !raw_in_last_paragraph(&run);
                         self.blank_lines(if nested_list { trail } else { trail + 1 });
                     }
                 }
@@ -303,6 +309,7 @@ impl Writer {
             match node {
                 Node::Text(t) => self.text(t),
                 Node::Element(e) => self.inline_element(e, nodes.get(i + 1)),
+                Node::Raw(source) => self.raw_html(source),
             }
         }
     }
@@ -366,6 +373,20 @@ impl Writer {
         self.raw(">");
     }
 
+    /// An element kept raw ([`crate::raw`]): its source, as inline HTML. One alone on the
+    /// first line of a paragraph is an HTML block to CommonMark, which the reader takes
+    /// back as the same inline content.
+    fn raw_html(&mut self, source: &str) {
+        for (i, line) in source.split('\n').enumerate() {
+            if i > 0 {
+                self.end_line();
+            }
+            if !line.is_empty() {
+                self.raw(line);
+            }
+        }
+    }
+
     /// Whether `**`/`*`/`~~` around `e` reads back as exactly `e`: the content starts and
     /// ends with a letter or digit (so the delimiters flank it whatever surrounds them),
     /// holds no line break, and no other delimiter run touches these ones.
@@ -375,6 +396,8 @@ impl Writer {
         let next_ok = match next {
             None | Some(Node::Text(_)) => true,
             Some(Node::Element(n)) => matches!(n.tag, Tag::Code | Tag::A | Tag::U),
+            // Raw HTML starts with `<`, as `<u>` does.
+            Some(Node::Raw(_)) => true,
         };
         starts
             && ends
@@ -441,10 +464,28 @@ fn starts_bare(list: &Element) -> bool {
         Some(Node::Element(li)) => match li.children.first() {
             None => true,
             Some(Node::Element(e)) => matches!(e.tag, Tag::Ul | Tag::Ol),
-            Some(Node::Text(_)) => false,
+            Some(Node::Text(_) | Node::Raw(_)) => false,
         },
         _ => false,
     }
+}
+
+/// Whether an element kept raw stands in a run's last Markdown paragraph (after its last
+/// empty line; normal form keeps consecutive line breaks in one text).
+fn raw_in_last_paragraph(run: &[Node]) -> bool {
+    fn walk(nodes: &[Node], seen: &mut bool) {
+        for n in nodes {
+            match n {
+                Node::Text(t) if t.contains("\n\n") => *seen = false,
+                Node::Text(_) => {}
+                Node::Raw(_) => *seen = true,
+                Node::Element(e) => walk(&e.children, seen),
+            }
+        }
+    }
+    let mut seen = false;
+    walk(run, &mut seen);
+    seen
 }
 
 /// Splits a flow into runs of inline nodes and block elements.
@@ -508,6 +549,7 @@ fn has_break(nodes: &[Node]) -> bool {
     nodes.iter().any(|n| match n {
         Node::Text(t) => t.contains('\n'),
         Node::Element(e) => has_break(&e.children),
+        Node::Raw(source) => source.contains('\n'),
     })
 }
 

@@ -133,6 +133,11 @@ pub enum Node {
     Text(String),
     /// An element of the subset.
     Element(Element),
+    /// An element Markdown has no syntax for and the subset no tag for (an inline image
+    /// `<img .../>`, or anything else Asana sends inside `<body>`): its exact XML source,
+    /// from `<` to the end of its end tag, written back byte for byte on both sides (see
+    /// [`crate::raw`]).
+    Raw(String),
 }
 
 /// An element with its attributes (only `<a>` has any) and children.
@@ -194,6 +199,7 @@ fn normalize_into(nodes: Vec<Node>, out: &mut Vec<Node>, marks: u8) {
                 };
                 push_node(out, Node::Text(t));
             }
+            Node::Raw(source) => push_node(out, Node::Raw(source)),
             Node::Element(mut e) => {
                 if e.tag == Tag::Pre {
                     let mut text = String::new();
@@ -302,6 +308,7 @@ fn flatten_text(nodes: &[Node], out: &mut String) {
         match n {
             Node::Text(t) => out.push_str(t),
             Node::Element(e) => flatten_text(&e.children, out),
+            Node::Raw(_) => {}
         }
     }
 }
@@ -323,6 +330,7 @@ fn write_nodes(nodes: &[Node], out: &mut String) {
     for n in nodes {
         match n {
             Node::Text(t) => escape_xml(t, false, out),
+            Node::Raw(source) => out.push_str(source),
             Node::Element(e) => {
                 out.push('<');
                 out.push_str(e.tag.name());

@@ -1,10 +1,10 @@
 //! Hand-written examples: each construct of Asana's subset in both directions, mentions,
-//! plain text that looks like Markdown, and hostile input (invalid XML, tags and
-//! attributes Asana refuses, deep nesting).
+//! plain text that looks like Markdown, inline images and other raw HTML, and hostile input
+//! (invalid XML, tags and attributes Asana refuses, deep nesting).
 
 use asana_bridge_richtext::{
-    RichTextError, is_valid_html_notes, normalize_html_notes, to_html_notes, to_markdown,
-    validate_html_notes,
+    RichTextError, is_valid_html_notes, normalize_html_notes, read_exact, to_html_notes,
+    to_markdown, validate_html_notes,
 };
 
 /// `html` (in normal form) reads as `md`, and `md` reads back as `html`.
@@ -196,16 +196,6 @@ fn invalid_html_notes_is_a_clear_error() {
         ("plain text", "one <body>"),
         ("<body>a</body><body>b</body>", "one <body>"),
         ("<div>x</div>", "one <body>"),
-        ("<body><b>x</b></body>", "tag <b> (byte 6)"),
-        ("<body><img src=\"x\"/></body>", "tag <img>"),
-        (
-            "<body><strong class=\"x\">y</strong></body>",
-            "\"class\" is not allowed on <strong>",
-        ),
-        (
-            "<body><a onclick=\"x\">y</a></body>",
-            "\"onclick\" is not allowed on <a>",
-        ),
         ("<body>&nbsp;</body>", "unknown entity &nbsp;"),
         ("<body>&#1;</body>", "U+0001"),
         ("<body>a\u{1}b</body>", "U+0001"),
@@ -231,6 +221,21 @@ fn invalid_html_notes_is_a_clear_error() {
         ),
         ("<body><!-- c --></body>", "a comment"),
         ("<body><a href=x>y</a></body>", "malformed attribute"),
+        // Elements outside the subset are read raw, but must be well-formed too...
+        ("<body><table><tr>x</table></body>", "not well-formed XML"),
+        ("<body><b x=\"&nbsp;\">y</b></body>", "unrecognized entity"),
+        ("<body><b>&#1;</b></body>", "U+0001"),
+        ("<body><b><!-- c --></b></body>", "a comment"),
+        ("<body><img alt=x/></body>", "malformed attribute"),
+        // ...and stand where text may (never in a list, nor in a code block).
+        (
+            "<body><ul><img data-asana-gid=\"1\"/></ul></body>",
+            "<img> is not allowed inside <ul>",
+        ),
+        (
+            "<body><pre>a<b>b</b></pre></body>",
+            "<b> is not allowed inside <pre>",
+        ),
     ];
     for (input, expected) in cases {
         let err = to_markdown(input).expect_err(input);
@@ -242,6 +247,165 @@ fn invalid_html_notes_is_a_clear_error() {
         assert!(!is_valid_html_notes(input), "{input:?} passed the guard");
         assert!(validate_html_notes(input).is_err());
     }
+}
+
+/// What Asana sends but would refuse back (tags outside the subset, attributes it does not
+/// take) converts, raw, but never passes the guard run before sending.
+#[test]
+fn the_guard_refuses_what_asana_refuses() {
+    let cases: &[(&str, &str)] = &[
+        ("<body><b>x</b></body>", "tag <b> (byte 6)"),
+        (
+            "<body><table><tr><td>x</td></tr></table></body>",
+            "tag <table>",
+        ),
+        (
+            "<body><strong class=\"x\">y</strong></body>",
+            "\"class\" is not allowed on <strong>",
+        ),
+        (
+            "<body><a onclick=\"x\">y</a></body>",
+            "\"onclick\" is not allowed on <a>",
+        ),
+        (
+            "<body><img src=\"x\"/></body>",
+            "<img> (byte 6) has no data-asana-gid",
+        ),
+        (
+            "<body><img data-asana-gid=\"1\" class=\"x\"/></body>",
+            "\"class\" is not allowed on <img>",
+        ),
+        (
+            "<body><img data-asana-gid=\"1\"></img></body>",
+            "is not one empty tag",
+        ),
+        (
+            "<body><img data-asana-gid=\"1\"\nalt=\"x\"/></body>",
+            "spans lines",
+        ),
+        (
+            "<body><img data-asana-gid=\"1\"alt=\"x\"/></body>",
+            "not spelt as Markdown's inline HTML can carry it",
+        ),
+        (
+            "<body><h1><img data-asana-gid=\"1\"/></h1></body>",
+            "<img> is not allowed inside <h1>",
+        ),
+        (
+            "<body><a href=\"x\"><img data-asana-gid=\"1\"/></a></body>",
+            "<img> is not allowed inside <a>",
+        ),
+    ];
+    for (input, expected) in cases {
+        let message = validate_html_notes(input).expect_err(input).to_string();
+        assert!(
+            message.contains(expected),
+            "{input:?}: {message:?} lacks {expected:?}"
+        );
+        assert!(!is_valid_html_notes(input), "{input:?} passed the guard");
+        // Read, it is kept, but its Markdown does not give it back: not exact.
+        let md = to_markdown(input).expect(input);
+        assert_eq!(read_exact(input).unwrap(), (md.clone(), false), "{input:?}");
+        let back = to_html_notes(&md).unwrap();
+        assert!(is_valid_html_notes(&back), "{back:?}");
+    }
+}
+
+/// An inline image as Asana sends it is inline HTML in the Markdown, byte for byte
+/// (attributes, their order, quotes and references), and comes back the same.
+#[test]
+fn images_survive_as_inline_html() {
+    let image = "<img data-asana-gid=\"77\" data-src-width=\"640\" data-src-height=\"480\" \
+        data-thumbnail-url=\"https://x.y/t?a=1&amp;b=2\" src=\"https://x.y/i.png\" \
+        alt=\'a &quot;trace&quot; &#233;\' />";
+    both_ways(
+        &format!("<body>Crash: {image} on <strong>login</strong></body>"),
+        &format!("Crash: {image} on **login**\n"),
+    );
+    // First in a paragraph (where CommonMark reads a line holding only a tag as an HTML
+    // block), in lists, quotes and formatting.
+    both_ways(
+        "<body><img data-asana-gid=\"1\"/>\nnext <em>line</em>\n<img data-asana-gid=\"2\"/>\n\n\
+         <img data-asana-gid=\"3\"/>\n<img data-asana-gid=\"4\"/>\n# not a heading</body>",
+        "<img data-asana-gid=\"1\"/>\nnext *line*\n<img data-asana-gid=\"2\"/>\n\n\
+         <img data-asana-gid=\"3\"/>\n<img data-asana-gid=\"4\"/>\n\\# not a heading\n",
+    );
+    both_ways(
+        "<body><ul><li><img data-asana-gid=\"1\"/>\nx</li><li>b <img data-asana-gid=\"2\"/></li>\
+         </ul><blockquote><img data-asana-gid=\"3\"/></blockquote><u><img data-asana-gid=\"4\"/>\
+         </u> <strong>x<img data-asana-gid=\"5\"/></strong></body>",
+        "- <img data-asana-gid=\"1\"/>\n  x\n- b <img data-asana-gid=\"2\"/>\n\n> \
+         <img data-asana-gid=\"3\"/>\n\n<u><img data-asana-gid=\"4\"/></u> \
+         <strong>x<img data-asana-gid=\"5\"/></strong>\n",
+    );
+    // An item's image followed by its nested list: a blank line between them, or the
+    // image's HTML block would hold the list's lines (and lose what nests deeper).
+    both_ways(
+        "<body><ul><li><img data-asana-gid=\"1\"/><ul><li>a</li></ul></li></ul></body>",
+        "- <img data-asana-gid=\"1\"/>\n\n  - a\n",
+    );
+    both_ways(
+        "<body><ul><li><img data-asana-gid=\"1\"/><ul><li><strong>a</strong>\n\
+         <ul><li></li></ul></li></ul></li></ul></body>",
+        "- <img data-asana-gid=\"1\"/>\n\n  - **a**\n\n\n    -\n",
+    );
+    // Typed without the blank line, the list is still the item's.
+    assert_eq!(
+        to_html_notes("- <img data-asana-gid=\"1\"/>\n  - a\n").unwrap(),
+        "<body><ul><li><img data-asana-gid=\"1\"/><ul><li>a</li></ul></li></ul></body>"
+    );
+    // An underline spanning the blank line before a paragraph that starts with an image.
+    both_ways(
+        "<body><u>x\n\n<img data-asana-gid=\"1\"/>\ny</u></body>",
+        "<u>x\n\n<img data-asana-gid=\"1\"/>\ny</u>\n",
+    );
+}
+
+/// What Asana sends and Markdown cannot carry back (tags Asana would refuse from the
+/// bridge) is shown raw, never dropped, and marked not exact.
+#[test]
+fn other_elements_are_kept_raw_but_not_exact() {
+    let html = "<body><table><tr><td>x *y*</td></tr></table> and \
+        <strong class=\"x\">b</strong></body>";
+    let (md, exact) = read_exact(html).unwrap();
+    assert_eq!(
+        md,
+        "<table><tr><td>x *y*</td></tr></table> and <strong class=\"x\">b</strong>\n"
+    );
+    assert!(!exact);
+    assert_eq!(normalize_html_notes(html).unwrap(), html);
+}
+
+/// Raw HTML typed in Markdown becomes an element only when it is an image Asana takes, in
+/// valid XML; anything else is text, so a tag Asana refuses is never sent.
+#[test]
+fn typed_html_is_sent_only_when_asana_takes_it() {
+    for md in [
+        "<img src=\"x\"/>",
+        "<img data-asana-gid=\"1\">",
+        "<img data-asana-gid=\"1\" onclick=\"x\"/>",
+        "<img data-asana-gid=\"1\" alt=\"a & b\"/>",
+        "<img data-asana-gid=\"1\" alt=\"&nbsp;\"/>",
+        "<img data-asana-gid=1/>",
+        "<table>\n<tr><td>x</td></tr>\n</table>",
+        "# <img data-asana-gid=\"1\"/>",
+        "[<img data-asana-gid=\"1\"/>](x)",
+    ] {
+        let html = to_html_notes(md).unwrap();
+        assert!(
+            !html.contains("<img") && !html.contains("<t"),
+            "{md:?} gave {html:?}"
+        );
+        assert!(is_valid_html_notes(&html));
+        let md1 = to_markdown(&html).unwrap();
+        assert_eq!(to_html_notes(&md1).unwrap(), html, "{md:?} -> {md1:?}");
+    }
+    // Typed as Asana takes it, it is the image, exactly as typed (and the lines after it
+    // what they would be after any paragraph's line).
+    assert_eq!(
+        to_html_notes("<img data-asana-gid='1' />\n- x").unwrap(),
+        "<body><img data-asana-gid='1' /><ul><li>x</li></ul></body>"
+    );
 }
 
 #[test]
@@ -315,6 +479,21 @@ fn very_deep_nesting_is_refused_without_overflowing_the_stack() {
     ));
     let emphasis = format!("{}x{}", "*".repeat(depth), "*".repeat(depth));
     let _ = to_html_notes(&emphasis);
+
+    // Items whose first line is an image, each holding the next list: every image line
+    // starts an HTML block holding the rest, read again as the lines after it. In a quote
+    // (where lists are text), nothing bounds that by the elements built: the reader
+    // bounds it itself.
+    let image = "<img data-asana-gid=\"1\"/>";
+    for prefix in ["", "> "] {
+        let lists: String = (0..300)
+            .map(|i| format!("{prefix}{}- {image}\n", "  ".repeat(i)))
+            .collect();
+        assert!(matches!(
+            to_html_notes(&lists),
+            Err(RichTextError::TooDeep { .. })
+        ));
+    }
 }
 
 #[test]
@@ -323,6 +502,17 @@ fn nesting_within_the_limit_round_trips() {
     let html = format!(
         "<body>{}x{}</body>",
         "<ul><li>".repeat(depth),
+        "</li></ul>".repeat(depth)
+    );
+    let md = to_markdown(&html).unwrap();
+    assert_eq!(to_html_notes(&md).unwrap(), html);
+    // The same with an image first in every item (each one starts an HTML block; the
+    // innermost image is one level deeper than the lists).
+    let depth = depth - 1;
+    let image = "<img data-asana-gid=\"1\"/>";
+    let html = format!(
+        "<body>{}x{}</body>",
+        format!("<ul><li>{image}").repeat(depth),
         "</li></ul>".repeat(depth)
     );
     let md = to_markdown(&html).unwrap();

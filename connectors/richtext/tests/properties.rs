@@ -4,8 +4,12 @@
 //! - Markdown -> Asana -> Markdown is stable after one round, for random Markdown built
 //!   from the constructs the conversion knows and text full of Markdown's special
 //!   characters, and for arbitrary strings;
+//! - inline images as Asana sends them (any of its attributes, either quote, references)
+//!   come back byte for byte wherever Asana allows them; other elements outside the subset
+//!   are kept raw in the Markdown, marked not exact, and never sent as tags;
 //! - every `html_notes` the conversion writes is accepted by the guard, and is well-formed
-//!   XML with only the subset's tags to an independent check with quick-xml.
+//!   XML with only the subset's tags (and images Asana takes) to an independent check with
+//!   quick-xml.
 //!
 //! `PROPTEST_CASES` sets the number of cases; CI fixes `PROPTEST_RNG_SEED`.
 
@@ -24,6 +28,8 @@ use quick_xml::events::Event;
 enum G {
     Text(String),
     El(&'static str, Vec<(String, String)>, Vec<G>),
+    /// XML source written as it is (an image, or another element outside the subset).
+    Raw(String),
 }
 
 fn xml_escape(s: &str, attribute: bool) -> String {
@@ -45,6 +51,7 @@ fn xml(nodes: &[G], out: &mut String) {
     for n in nodes {
         match n {
             G::Text(t) => out.push_str(&xml_escape(t, false)),
+            G::Raw(source) => out.push_str(source),
             G::El(name, attrs, children) => {
                 out.push('<');
                 out.push_str(name);
@@ -159,9 +166,65 @@ fn link_attrs() -> impl Strategy<Value = Vec<(String, String)>> {
     ]
 }
 
-/// Inline content (text, marks, links), with line breaks unless in a heading.
+/// An inline image as Asana sends it: `data-asana-gid` and any of Asana's other
+/// attributes, in any order, either quote, values with references and Markdown's special
+/// characters, with or without a space before `/>`.
+fn image() -> impl Strategy<Value = String> {
+    let attribute = prop::sample::select(vec![
+        " data-src-width=\"640\"",
+        " data-src-height=\"480\"",
+        " data-thumbnail-url=\"https://x.y/t?a=1&amp;b=2\"",
+        " data-thumbnail-width=\"128\"",
+        " src=\"https://x.y/i.png\"",
+        " src='https://x.y/a_b*c*.png'",
+        " alt=\"a &quot;trace&quot; &#233; *not* [em]\"",
+        " alt='it&apos;s \"here\" &lt;3 `x`'",
+        " alt=\"\"",
+        " data-asana-type=\"attachment\"",
+        "\tdata-x-y.z=\"1\"",
+    ]);
+    (
+        1..1000u32,
+        prop::collection::vec(attribute, 0..4),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(gid, attrs, gid_first, space)| {
+            let mut attrs: Vec<String> = attrs.into_iter().map(str::to_owned).collect();
+            let gid = format!(" data-asana-gid=\"{gid}\"");
+            if gid_first {
+                attrs.insert(0, gid);
+            } else {
+                attrs.push(gid);
+            }
+            let mut seen = std::collections::HashSet::new();
+            attrs.retain(|a| seen.insert(a.split('=').next().unwrap_or_default().to_owned()));
+            format!("<img{}{}/>", attrs.concat(), if space { " " } else { "" })
+        })
+}
+
+/// Elements Asana may send that it would not take back from the bridge.
+fn foreign() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "<table><tr><td>x *y* &amp; z</td></tr></table>".to_owned(),
+        "<b>bold</b>".to_owned(),
+        "<img data-asana-gid=\"1\" class=\"wide\"/>".to_owned(),
+        "<img data-asana-gid=\"2\"></img>".to_owned(),
+        "<img src=\"https://x.y/i.png\"/>".to_owned(),
+        "<strong class=\"c\">x</strong>".to_owned(),
+        "<object type=\"application/vnd.asana.external_media\" data-asana-gid=\"3\"/>".to_owned(),
+        "<span\n  data-x=\"1\">two\nlines</span>".to_owned(),
+    ])
+}
+
+/// Inline content (text, marks, links, and images unless in a heading), with line
+/// breaks unless in a heading.
 fn inline(breaks: bool) -> impl Strategy<Value = Vec<G>> {
-    let leaf = text(breaks).prop_map(G::Text);
+    let leaf = if breaks {
+        prop_oneof![6 => text(breaks).prop_map(G::Text), 1 => image().prop_map(G::Raw)].boxed()
+    } else {
+        text(breaks).prop_map(G::Text).boxed()
+    };
     let node = leaf.prop_recursive(4, 24, 4, move |inner| {
         let children = prop::collection::vec(inner, 0..4);
         prop_oneof![
@@ -183,16 +246,33 @@ fn inline(breaks: bool) -> impl Strategy<Value = Vec<G>> {
     prop::collection::vec(node, 0..5)
 }
 
-/// A link holds no link: the inner ones keep only their content.
+/// A link holds no link, and no image (Asana's rule): the inner links keep only their
+/// content.
 fn strip_links(nodes: Vec<G>) -> Vec<G> {
     nodes
         .into_iter()
         .flat_map(|n| match n {
             G::El("a", _, c) => strip_links(c),
             G::El(tag, attrs, c) => vec![G::El(tag, attrs, strip_links(c))],
+            G::Raw(_) => Vec::new(),
             t => vec![t],
         })
         .collect()
+}
+
+/// A document with elements Asana would not take back, where text may stand.
+fn document_with_foreign() -> impl Strategy<Value = Vec<G>> {
+    (
+        document(),
+        prop::collection::vec((any::<prop::sample::Index>(), foreign()), 1..3),
+    )
+        .prop_map(|(mut doc, foreign)| {
+            for (at, source) in foreign {
+                let i = at.index(doc.len() + 1);
+                doc.insert(i, G::Raw(source));
+            }
+            doc
+        })
 }
 
 fn list() -> impl Strategy<Value = G> {
@@ -256,6 +336,12 @@ fn md_inline() -> impl Strategy<Value = String> {
         1 => Just("<a data-asana-gid=\"12\" data-asana-type=\"user\">@Bob</a>".to_owned()),
         1 => Just("<a href=\"x\" onclick=\"y\">z</a>".to_owned()),
         1 => Just("<br>".to_owned()),
+        1 => image(),
+        1 => image().prop_map(|i| format!("\n{i}\n")),
+        1 => Just("<img data-asana-gid=\"9\" onclick=\"x\"/>".to_owned()),
+        1 => Just("<img data-asana-gid=\"9\" alt=\"a & b\"/>".to_owned()),
+        1 => Just("<img data-asana-gid='9'>".to_owned()),
+        1 => Just("<table><tr><td>".to_owned()),
         1 => Just("![img](https://x.y/i.png)".to_owned()),
         1 => Just("<https://auto.link>".to_owned()),
         1 => Just("&#10;".to_owned()),
@@ -276,6 +362,8 @@ fn md_block() -> impl Strategy<Value = String> {
         1 => Just("---".to_owned()),
         1 => Just("* * *".to_owned()),
         1 => Just("<div>\nraw <em>html</em> &amp;\n</div>".to_owned()),
+        1 => (image(), md_inline()).prop_map(|(i, t)| format!("{i}\n{t}")),
+        1 => (image(), image()).prop_map(|(i, j)| format!("{i}\n  {j}  \n- x\n")),
         1 => Just("| a | b |\n|---|---|\n| 1 | 2 |".to_owned()),
     ];
     leaf.prop_recursive(4, 24, 3, |inner| {
@@ -328,8 +416,8 @@ fn markdown() -> impl Strategy<Value = String> {
 // ---------------------------------------------------------------------------------------
 // The independent check of what is sent
 
-/// Well-formed XML (to quick-xml's strict reader), one `<body>`, only the subset's tags,
-/// attributes only on `<a>`.
+/// Well-formed XML (to quick-xml's strict reader), one `<body>`, only the subset's tags
+/// and images, attributes only on `<a>` and images.
 fn assert_asana_xml(doc: &str) -> Result<(), TestCaseError> {
     const ALLOWED: &[&str] = &[
         "body",
@@ -365,6 +453,19 @@ fn assert_asana_xml(doc: &str) -> Result<(), TestCaseError> {
                 }
                 open += 1;
             }
+            Ok(Event::Empty(e)) if e.name().as_ref() == "img" => {
+                // An image as Asana takes it: its attachment, and `src`, `alt`, `data-*`.
+                let keys: Vec<String> = e
+                    .attributes()
+                    .map(|a| a.expect("checked").key.as_ref().to_owned())
+                    .collect();
+                prop_assert!(keys.iter().any(|k| k == "data-asana-gid"), "{doc:?}");
+                prop_assert!(
+                    keys.iter()
+                        .all(|k| k == "src" || k == "alt" || k.starts_with("data-")),
+                    "{doc:?}"
+                );
+            }
             Ok(Event::Empty(e)) => {
                 let name = e.name().as_ref().to_owned();
                 prop_assert!(ALLOWED.contains(&name.as_str()), "tag {name} in {doc:?}");
@@ -393,6 +494,7 @@ proptest! {
     #[test]
     fn asana_round_trip(doc in document()) {
         let html = body(&doc);
+        prop_assert!(is_valid_html_notes(&html), "the guard refuses {:?}", html);
         let normal = normalize_html_notes(&html).map_err(|e| TestCaseError::fail(format!("{e}: {html:?}")))?;
         prop_assert_eq!(normalize_html_notes(&normal).unwrap(), normal.clone());
         let md = to_markdown(&html).map_err(|e| TestCaseError::fail(format!("{e}: {html:?}")))?;
@@ -424,14 +526,42 @@ proptest! {
             html.replace_range(cut..end, piece);
         }
         if let Ok(md) = to_markdown(&html) {
+            let (read, exact) = read_exact(&html).map_err(|e| TestCaseError::fail(format!("{e}: {html:?}")))?;
+            prop_assert_eq!(&read, &md);
             let back = to_html_notes(&md).map_err(|e| TestCaseError::fail(format!("{e}: {md:?}")))?;
-            prop_assert_eq!(&back, &normalize_html_notes(&html).unwrap());
-            // The one-pass reader says the same.
-            prop_assert_eq!(read_exact(&html).unwrap(), (md, true));
+            prop_assert!(is_valid_html_notes(&back));
+            let normal = normalize_html_notes(&html).unwrap();
+            // Exact exactly when the Markdown gives the normal form back; what the guard
+            // would send always is.
+            prop_assert_eq!(exact, back == normal, "{:?} -> {:?} -> {:?}", html, md, back);
+            if is_valid_html_notes(&html) {
+                prop_assert!(exact, "valid but not exact: {:?} -> {:?} -> {:?}", html, md, back);
+            }
         } else {
             prop_assert!(!is_valid_html_notes(&html));
             prop_assert!(read_exact(&html).is_err());
         }
+    }
+
+    /// Elements Asana would not take back are kept in the Markdown as their exact source,
+    /// the description is marked not exact, the guard refuses the document, and the
+    /// Markdown still converts to valid `html_notes` (where they are text).
+    #[test]
+    fn foreign_elements_are_kept_raw_and_not_exact(doc in document_with_foreign()) {
+        let html = body(&doc);
+        let (md, exact) = read_exact(&html).map_err(|e| TestCaseError::fail(format!("{e}: {html:?}")))?;
+        prop_assert!(!exact, "{:?} -> {:?}", html, md);
+        prop_assert!(!is_valid_html_notes(&html));
+        for node in &doc {
+            if let G::Raw(source) = node {
+                for line in source.split('\n') {
+                    prop_assert!(md.contains(line), "{:?} lost in {:?}", line, md);
+                }
+            }
+        }
+        let back = to_html_notes(&md).map_err(|e| TestCaseError::fail(format!("{e}: {md:?}")))?;
+        prop_assert!(is_valid_html_notes(&back));
+        assert_asana_xml(&back)?;
     }
 
     /// Markdown -> Asana -> Markdown is stable after one round; what is sent is valid.

@@ -72,8 +72,12 @@ const LINK_ATTRIBUTES: &[&str] = &[
     "data-asana-tag",
 ];
 
-/// The attributes of an inline image (`data-asana-gid`: the attachment).
-const IMAGE_ATTRIBUTES: &[&str] = &["data-asana-gid", "src", "alt"];
+/// Whether `key` may be on an inline image: `src`, `alt` and Asana's `data-` attributes
+/// (`data-asana-gid`, the attachment; `data-src-width`, `data-thumbnail-url`...), as Asana
+/// sends them on inline images.
+fn image_attribute(key: &str) -> bool {
+    key == "src" || key == "alt" || key.starts_with("data-")
+}
 
 /// Checks `html_notes` as Asana does on a write (valid XML, one root `<body>`, only
 /// Asana's tags, attributes only on `<a>` and `<img>`) and returns its plain text, which Asana keeps
@@ -110,11 +114,11 @@ pub fn rich_text(html: &str) -> Result<String, String> {
                     let attr = attr.map_err(|e| invalid(e.to_string()))?;
                     let key = attr.key.into_inner().to_owned();
                     let allowed = match name.as_str() {
-                        "a" => LINK_ATTRIBUTES,
-                        "img" => IMAGE_ATTRIBUTES,
-                        _ => &[],
+                        "a" => LINK_ATTRIBUTES.contains(&key.as_str()),
+                        "img" => image_attribute(&key),
+                        _ => false,
                     };
-                    if !allowed.contains(&key.as_str()) {
+                    if !allowed {
                         return Err(format!(
                             "html_notes: attribute {key} is not supported on <{name}>"
                         ));
@@ -418,6 +422,14 @@ mod tests {
             "see "
         );
         assert_eq!(
+            rich_text(
+                "<body><img data-asana-gid=\"5\" data-src-width=\"640\" data-src-height=\"480\" \
+                 data-thumbnail-url=\"https://x.y/t?a=1&amp;b=2\" src=\"https://x.y/i\" alt=\"\"/></body>"
+            )
+            .unwrap(),
+            ""
+        );
+        assert_eq!(
             rich_text(&html_notes("a < b & \"c\"")).unwrap(),
             "a < b & \"c\""
         );
@@ -434,6 +446,7 @@ mod tests {
             "<body>x</body><body>y</body>",
             "<body>x</body>tail",
             "<body><img class=\"a\"/></body>",
+            "<body><img data-asana-gid=\"1\" onclick=\"x\"/></body>",
             "<body><table><tr><td>x</td></tr></table></body>",
             "<body><p>x</p></body>",
             "<body><strong class=\"x\">b</strong></body>",
