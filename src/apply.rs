@@ -46,6 +46,19 @@ pub struct Counts {
     pub postponed: usize,
 }
 
+impl Counts {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Counts) {
+        self.created_asana += other.created_asana;
+        self.created_target += other.created_target;
+        self.updated_asana += other.updated_asana;
+        self.updated_target += other.updated_target;
+        self.deleted_asana += other.deleted_asana;
+        self.deleted_target += other.deleted_target;
+        self.postponed += other.postponed;
+    }
+}
+
 /// The result of applying a plan.
 #[derive(Debug, Default)]
 pub struct Applied {
