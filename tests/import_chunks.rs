@@ -1,7 +1,10 @@
-//! End to end: an import's records are written in chunks (`src/apply/new_records.rs`), not
-//! one by one. Through the real binary and the Asana simulator: an import of more tasks
-//! than two chunks records every pair (full chunks and the rest), and a `kill -9` in the
-//! middle of one loses no pair and duplicates nothing once the next run has gone through.
+//! End to end: the records of new files are written in chunks (`src/apply/new_records.rs`),
+//! not one by one. Through the real binary and the Asana simulator: a run that makes more
+//! files than two chunks records every pair (full chunks and the rest), and a `kill -9` in
+//! the middle of one loses no pair and duplicates nothing once the next run has gone
+//! through. The folder holds one file of its own to begin with, so that the run takes the
+//! ordinary way (one plan for the link) rather than an empty folder's streamed import,
+//! whose pages are smaller than a chunk.
 
 #[allow(unused_imports)] // the shared harness re-exports more than this file uses
 mod common;
@@ -13,11 +16,17 @@ use std::time::{Duration, Instant};
 use common::World;
 
 /// More than two chunks of 256, and a remainder.
-const TASKS: usize = 600;
+const NEW_FILES: usize = 600;
+/// Those tasks and the one made from the folder's own file.
+const TASKS: usize = NEW_FILES + 1;
 
 fn world() -> World {
     let w = World::new("newest");
-    asana_sim::seed::generated(&w.sim, &w.project, TASKS);
+    asana_sim::seed::generated(&w.sim, &w.project, NEW_FILES);
+    w.write(
+        "local.md",
+        "---\ntitle: Written locally\n---\nlocal notes\n",
+    );
     w
 }
 
@@ -70,7 +79,7 @@ fn assert_settled(w: &World, context: &str) {
 /// Two full chunks and the rest are all recorded by the time the run ends: the state
 /// maps every pair, and a resync writes nothing.
 #[test]
-fn an_import_of_several_chunks_records_every_pair() {
+fn several_chunks_of_new_files_record_every_pair() {
     let w = world();
     w.sync();
     assert_one_file_per_task(&w, "after the import");
@@ -82,7 +91,7 @@ fn an_import_of_several_chunks_records_every_pair() {
 /// the store): the next run adopts every file by its `asana_gid`, creates the rest, and
 /// no task or file is duplicated.
 #[test]
-fn a_kill_mid_import_loses_no_pair_and_duplicates_nothing() {
+fn a_kill_between_chunks_loses_no_pair_and_duplicates_nothing() {
     let w = world();
     let mut child = w
         .command()
@@ -94,7 +103,7 @@ fn a_kill_mid_import_loses_no_pair_and_duplicates_nothing() {
     let deadline = Instant::now() + Duration::from_secs(60);
     // Kill once about half the files are there: past the first chunk, before the last.
     let mut written = 0;
-    while written < TASKS / 2 {
+    while written < NEW_FILES / 2 {
         assert!(
             matches!(child.try_wait(), Ok(None)),
             "the import ended before the kill ({written} files)"
