@@ -3,12 +3,18 @@
 //! Order of safety: every create on Asana is recorded as an intent and the store flushed
 //! *before* any request is sent; each action's record is written right after the action
 //! succeeds; a failed action leaves its record exactly as it was, so the next run redoes what
-//! is missing and nothing more. Independent actions run concurrently (bounded); the HTTP
-//! layer below enforces the service's own limits. An error that concerns the whole link
-//! (token refused, service down) stops the remaining actions.
+//! is missing and nothing more. The records of new target items (an import) are the one
+//! exception to "right after": they are written in chunks ([`new_records`]), since each
+//! such item names its task itself and nothing waits for its record. Independent actions
+//! run concurrently (bounded); the HTTP layer below enforces the service's own limits. An
+//! error that concerns the whole link (token refused, service down) stops the remaining
+//! actions.
+
+mod new_records;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use asana_bridge_connector::{
     Connector, ConnectorError, ErrorKind, Field, Identity, Item, TaskFields, TaskPatch,
@@ -22,6 +28,7 @@ use crate::linkstate::LinkState;
 use crate::merge::SyncPair;
 use crate::plan::{Action, Plan, intent_key};
 use crate::records::{Fingerprint, Intent, LetGo, PairRecord, Side, Tombstone};
+use new_records::NewRecords;
 
 /// How many actions may be under way at once.
 const CONCURRENCY: usize = 16;
@@ -39,6 +46,19 @@ pub struct Counts {
     pub postponed: usize,
     /// The writes of subtasks and comments (the run's second phase).
     pub threads: crate::threads::ThreadCounts,
+}
+
+impl Counts {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Counts) {
+        self.created_asana += other.created_asana;
+        self.created_target += other.created_target;
+        self.updated_asana += other.updated_asana;
+        self.updated_target += other.updated_target;
+        self.deleted_asana += other.deleted_asana;
+        self.deleted_target += other.deleted_target;
+        self.postponed += other.postponed;
+    }
 }
 
 /// The result of applying a plan.
@@ -81,6 +101,8 @@ struct Shared {
     abort: AtomicBool,
     aborted: Mutex<Option<String>>,
     outage: AtomicBool,
+    /// Records of new target items waiting to be written in one transaction.
+    new_records: Mutex<NewRecords>,
 }
 
 /// Why one action failed.
@@ -122,12 +144,24 @@ impl Applier<'_> {
             abort: AtomicBool::new(false),
             aborted: Mutex::new(None),
             outage: AtomicBool::new(false),
+            new_records: Mutex::new(NewRecords::default()),
         };
         let mut state_error = None;
         let mut results = futures::stream::iter(plan.actions)
             .map(|action| self.run_one(action, &shared))
             .buffer_unordered(CONCURRENCY);
-        while let Some(result) = results.next().await {
+        loop {
+            // While the actions under way take long (a remote, rate-limited target), the
+            // new records already made do not wait for them.
+            let Ok(next) = tokio::time::timeout(NewRecords::WAIT, results.next()).await else {
+                let due = lock(&shared.new_records).take_due(Instant::now());
+                if let Some(Err(e)) = due.map(|chunk| self.write_new_records(&chunk)) {
+                    shared.abort.store(true, Ordering::SeqCst);
+                    state_error.get_or_insert(e);
+                }
+                continue;
+            };
+            let Some(result) = next else { break };
             (self.on_progress)();
             match result {
                 Ok(()) => {}
@@ -144,6 +178,10 @@ impl Applier<'_> {
             }
         }
         drop(results);
+        let rest = lock(&shared.new_records).take_all();
+        if let Err(e) = self.write_new_records(&rest) {
+            state_error.get_or_insert(e);
+        }
         self.store.flush()?;
         if let Some(e) = state_error {
             return Err(e);
@@ -203,12 +241,20 @@ impl Applier<'_> {
                     .into_iter()
                     .map(|f| (Side::Asana, f))
                     .collect();
+                let record =
+                    Self::pair_record(&asana.fields, &asana, &t, None, (&[], &pending), (&[], &[]));
                 if let Some(old) = replaces {
                     self.state
                         .forget_pair(&old.asana_gid)
                         .map_err(Failure::State)?;
+                    self.put_record(&record)?;
+                } else {
+                    // A new item names its task itself: its record may wait for its chunk.
+                    let chunk = lock(&shared.new_records).push(record, Instant::now());
+                    if let Some(chunk) = chunk {
+                        self.write_new_records(&chunk).map_err(Failure::State)?;
+                    }
                 }
-                self.record(&asana.fields, &asana, &t, None, &[], &pending)?;
                 self.drop_tombstone(&asana.id)?;
                 bump(shared, |c| c.created_target += 1);
             }
@@ -644,30 +690,49 @@ impl Applier<'_> {
         Ok(())
     }
 
-    /// Stores the record of a pair as both sides are now. Held fields keep the fingerprints
-    /// they had (or none, on a new pair), so they stay in conflict until resolved.
-    fn record(
-        &self,
-        base: &TaskFields,
-        asana: &Item,
-        target: &Item,
-        previous: Option<&PairRecord>,
-        held: &[Field],
-        pending: &[(Side, Field)],
-    ) -> Result<(), Failure> {
-        self.record_with(base, asana, target, previous, (held, pending), (&[], &[]))
-    }
-
-    /// [`Self::record`] with custom fields held (by name) or refused too.
+    /// Stores the record of a pair as both sides are now ([`Self::pair_record`]).
     fn record_with(
         &self,
         base: &TaskFields,
         asana: &Item,
         target: &Item,
         previous: Option<&PairRecord>,
+        fields: (&[Field], &[(Side, Field)]),
+        custom: (&[String], &[(Side, String)]),
+    ) -> Result<(), Failure> {
+        self.put_record(&Self::pair_record(
+            base, asana, target, previous, fields, custom,
+        ))
+    }
+
+    fn put_record(&self, record: &PairRecord) -> Result<(), Failure> {
+        self.state
+            .pairs
+            .put(&record.asana_gid, record)
+            .map_err(Failure::State)
+    }
+
+    /// Writes the records of new pairs in one transaction.
+    fn write_new_records(&self, records: &[PairRecord]) -> Result<(), StateError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.state
+            .pairs
+            .put_all(records.iter().map(|r| (r.asana_gid.as_str(), r)))
+    }
+
+    /// The record of a pair as both sides are now. Held fields (and custom fields, by
+    /// name) keep the fingerprints they had (or none, on a new pair), so they stay in
+    /// conflict until resolved; refused ones read as changed on their source's side.
+    fn pair_record(
+        base: &TaskFields,
+        asana: &Item,
+        target: &Item,
+        previous: Option<&PairRecord>,
         (held, pending): (&[Field], &[(Side, Field)]),
         (held_custom, pending_custom): (&[String], &[(Side, String)]),
-    ) -> Result<(), Failure> {
+    ) -> PairRecord {
         let mut a = Fingerprint::of(asana);
         let mut t = Fingerprint::of(target);
         for name in held_custom {
@@ -696,7 +761,7 @@ impl Applier<'_> {
                 Side::Target => t.fields[field.index()] = 0,
             }
         }
-        let record = PairRecord {
+        PairRecord {
             asana_gid: asana.id.clone(),
             target_id: target.id.clone(),
             base: base.clone(),
@@ -705,11 +770,7 @@ impl Applier<'_> {
             asana_fields: (asana.fields != *base).then(|| Box::new(asana.fields.clone())),
             target_fields: (target.fields != *base).then(|| Box::new(target.fields.clone())),
             missing: None,
-        };
-        self.state
-            .pairs
-            .put(&record.asana_gid, &record)
-            .map_err(Failure::State)
+        }
     }
 
     fn asana_name(&self, item: &Item) -> String {

@@ -5,11 +5,13 @@
 //! Each step is one function here or in a submodule: [`guards`] (the two refusals),
 //! [`missing`] (what became of the missing), [`gather`] (from what was observed to the
 //! planner's input, quiet pairs left out), [`cursors`] (what a run may move on), and
-//! [`preview`] (what a dry run reports).
+//! [`preview`] (what a dry run reports). An import into an empty target takes a shorter
+//! way through the same steps, page by page ([`import`]).
 
 mod cursors;
 mod gather;
 mod guards;
+mod import;
 mod missing;
 mod preview;
 
@@ -113,6 +115,14 @@ impl Stop {
             outage: false,
         }
     }
+
+    /// Listing `what` failed.
+    fn listing(what: &str, e: &asana_bridge_connector::ConnectorError) -> Self {
+        Self {
+            outage: e.is_retryable(),
+            message: format!("listing the {what}: {e}"),
+        }
+    }
 }
 
 /// Both sides as one run observed them.
@@ -191,7 +201,49 @@ pub async fn sync_link(
     let summaries = state.summaries()?;
     let index = SummaryIndex::new(&summaries);
 
-    let mut seen = match observe_link(link, &connectors, &index, &run.meta, options).await {
+    let stored = Stored::load(&state)?;
+
+    // An import into an empty target is streamed, page by page (see `import`).
+    let mut target_read = None;
+    if import::may_stream(index.len(), &stored, options) {
+        match observe::list_all(target, Side::Target, &index).await {
+            Ok(view) if import::is_empty(&view) => {
+                return match import::stream(link, &connectors, store, &mut run, progress, cancel)
+                    .await?
+                {
+                    Ok(import::Streamed { cursor, held_back }) => {
+                        run.report.full_scan = true;
+                        // Every file is written: now each task's subtasks and comments.
+                        let mut held_back = held_back;
+                        if run.report.fatal.is_none() {
+                            let fill = crate::threads::Changed {
+                                all_fresh: true,
+                                ..crate::threads::Changed::default()
+                            };
+                            let failed = sync_threads(
+                                link,
+                                &connectors,
+                                store,
+                                &mut run,
+                                &fill,
+                                progress,
+                                cancel,
+                            )
+                            .await?;
+                            held_back |= failed > 0;
+                        }
+                        conclude(run, asana, cursor, true, held_back).await
+                    }
+                    Err(stop) => run.stop(stop),
+                };
+            }
+            Ok(view) => target_read = Some(view),
+            Err(e) => return run.stop(Stop::listing(target.kind(), &e)),
+        }
+    }
+
+    let observed = observe_link(link, &connectors, &index, &run.meta, options, target_read);
+    let mut seen = match observed.await {
         Ok(seen) => seen,
         Err(stop) => return run.stop(stop),
     };
@@ -204,7 +256,6 @@ pub async fn sync_link(
     // the tasks (a comment or subtask changes a task's revision, not its fields).
     let mut changed_pairs = changed_pairs(&index, &seen);
     let full_scan = seen.full;
-    let stored = Stored::load(&state)?;
     if !seen.full {
         read_tasks_targets_name(
             asana,
@@ -298,6 +349,15 @@ pub async fn sync_link(
         .blocked
         .iter()
         .any(|gid| gathered.asana_named.contains(gid));
+    // Items this run creates from tasks have no lines or blocks yet.
+    changed_pairs.fresh = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            plan::Action::CreateTarget { asana, .. } => Some(asana.id.clone()),
+            _ => None,
+        })
+        .collect();
     let applied = apply(
         link,
         &connectors,
@@ -322,15 +382,27 @@ pub async fn sync_link(
         )
         .await?;
     }
+    let held_back = apply_failures > 0 || asana_failures > 0 || blocked_changed;
+    conclude(run, asana, cursor, full, held_back).await
+}
+
+/// Ends a run that applied its plan: its success and cursors recorded, what is mapped now.
+/// `held_back`: something read from Asana was not taken in (see [`cursors::may_advance`]).
+async fn conclude(
+    mut run: Run<'_>,
+    asana: &dyn Connector,
+    cursor: Option<String>,
+    full: bool,
+    held_back: bool,
+) -> Result<LinkReport, StateError> {
     if !run.report.has_errors() {
         run.meta.last_success = Some(run.now.clone());
     }
-    let held_back = apply_failures > 0 || asana_failures > 0 || blocked_changed;
     if cursors::may_advance(&run.report, held_back) {
         cursors::advance(asana, cursor, full, &mut run).await;
     }
-    run.report.mapped = state.pairs.len();
-    run.report.conflicts_open = state.conflicts.len();
+    run.report.mapped = run.state.pairs.len();
+    run.report.conflicts_open = run.state.conflicts.len();
     run.finish()
 }
 
@@ -348,6 +420,7 @@ fn changed_pairs(index: &SummaryIndex<'_>, seen: &Observations) -> crate::thread
     crate::threads::Changed {
         asana: changed(&seen.asana.pairs),
         target: changed(&seen.target.pairs),
+        ..crate::threads::Changed::default()
     }
 }
 
@@ -390,12 +463,14 @@ struct Connectors<'c> {
 
 /// Reads both sides at once: Asana through its change feed unless a full listing is due,
 /// the target in full unless it is known unchanged.
+/// `target_read`: the target, when it was read already.
 async fn observe_link(
     link: &LinkConfig,
     &Connectors { asana, target }: &Connectors<'_>,
     index: &SummaryIndex<'_>,
     meta: &LinkMeta,
     options: SyncOptions,
+    target_read: Option<SideView>,
 ) -> Result<Observations, Stop> {
     let full_due = meta
         .last_full_scan
@@ -404,7 +479,9 @@ async fn observe_link(
         .is_none_or(|t| jiff::Timestamp::now().duration_since(t) >= options.full_scan_every);
     let want_full = options.full || full_due || index.is_empty();
     let target_listing = async {
-        if options.target_unchanged && !want_full {
+        if let Some(view) = target_read {
+            Ok(view)
+        } else if options.target_unchanged && !want_full {
             Ok(observe::target_unchanged(index))
         } else {
             observe::list_all(target, Side::Target, index).await
@@ -423,10 +500,7 @@ async fn observe_link(
         outage: e.is_retryable(),
         message: format!("listing the Asana project {}: {e}", link.asana_project),
     })?;
-    let target_view = target_side.map_err(|e| Stop {
-        outage: e.is_retryable(),
-        message: format!("listing the {}: {e}", target.kind()),
-    })?;
+    let target_view = target_side.map_err(|e| Stop::listing(target.kind(), &e))?;
     Ok(Observations {
         asana: asana_view,
         target: target_view,
@@ -489,6 +563,7 @@ async fn read_tasks_targets_name(
 }
 
 /// What the link's state holds besides its pairs, as the planner needs it.
+#[derive(Default)]
 struct Stored {
     intents: Vec<Intent>,
     conflicts: Vec<ConflictRecord>,
@@ -599,12 +674,14 @@ async fn apply(
 
 /// Takes what applying did into `report`. Returns how many items failed.
 fn take_applied(report: &mut LinkReport, (applied, notes): (Applied, Vec<String>)) -> usize {
-    report.notes = notes;
-    report.counts = applied.counts;
+    report.notes.extend(notes);
+    report.counts.add(&applied.counts);
     let failures = applied.failures.len();
     report.failures.extend(applied.failures);
-    report.fatal = applied.aborted;
-    report.outage = applied.outage;
+    if report.fatal.is_none() {
+        report.fatal = applied.aborted;
+    }
+    report.outage |= applied.outage;
     failures
 }
 

@@ -75,6 +75,11 @@ pub struct Changed {
     pub asana: BTreeSet<String>,
     /// Pairs whose target item changed (its lines or blocks may have).
     pub target: BTreeSet<String>,
+    /// Pairs whose target item this run created from the task (it has no lines or
+    /// blocks yet): the item is read only when Asana's side has something to write.
+    pub fresh: BTreeSet<String>,
+    /// Every pair's target item was created this run (an import into an empty target).
+    pub all_fresh: bool,
 }
 
 /// One pair whose thread a run looks at.
@@ -82,6 +87,8 @@ pub struct Changed {
 pub struct Wanted {
     pub gid: String,
     pub target_id: String,
+    /// The target item was created this run (see [`Changed::fresh`]).
+    pub fresh: bool,
     /// Asana's side must be read (it may have changed, or the pair was never looked
     /// at); otherwise only the target changed, and Asana is read only when the target's
     /// lines or blocks differ from those last settled.
@@ -114,6 +121,7 @@ pub fn wanted(
         let asana = unseen || changed.asana.contains(&gid);
         if asana || changed.target.contains(&gid) {
             out.push(Wanted {
+                fresh: unseen && (changed.all_fresh || changed.fresh.contains(&gid)),
                 gid: gid.clone(),
                 target_id: summary.target_id.to_string(),
                 asana,
@@ -180,6 +188,7 @@ pub async fn sync(
         gid,
         target_id,
         asana: asana_side,
+        fresh,
     } in pairs
     {
         if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst)) {
@@ -195,7 +204,16 @@ pub async fn sync(
             gid,
             dry_run,
         };
-        match one.run(target_id, *asana_side, &mut outcome).await {
+        let result = if *fresh && !dry_run {
+            match one.fresh().await {
+                Ok(None) => Ok(()),
+                Ok(Some(read)) => one.run(target_id, true, Some(read), &mut outcome).await,
+                Err(e) => Err(e),
+            }
+        } else {
+            one.run(target_id, *asana_side, None, &mut outcome).await
+        };
+        match result {
             Ok(()) => {}
             Err(Stop::State(e)) => return Err(e),
             Err(Stop::Item(message)) => outcome.failures.push(ItemFailure {
@@ -211,6 +229,9 @@ pub async fn sync(
     }
     Ok(outcome)
 }
+
+/// Asana's side of one task's thread: its subtasks and (unless left out) comments.
+type AsanaThread = (Vec<Subtask>, Option<Vec<Comment>>);
 
 /// Why one task's thread stopped.
 enum Stop {
@@ -250,10 +271,51 @@ struct One<'a> {
 }
 
 impl One<'_> {
+    /// A pair whose target item this run created (no lines or blocks yet): when Asana's
+    /// side has nothing either (no subtasks, no comments or comments left out), its
+    /// empty thread is recorded without reading the item (`None`). Otherwise what was
+    /// read of Asana's side, to go the whole way with.
+    async fn fresh(&self) -> Result<Option<AsanaThread>, Stop> {
+        let Some(read) = self.read_asana().await? else {
+            return Ok(None); // gone: the task phase deals with it
+        };
+        if !read.0.is_empty() || read.1.as_ref().is_some_and(|c| !c.is_empty()) {
+            return Ok(Some(read));
+        }
+        let record = ThreadRecord {
+            target: Some(thread_digest(&TargetThread::default())),
+            ..ThreadRecord::default()
+        };
+        self.records.put(self.gid, &record)?;
+        Ok(None)
+    }
+
+    /// Asana's subtasks and comments of the task (comments `None` when left out); `None`
+    /// when the task is gone.
+    async fn read_asana(&self) -> Result<Option<AsanaThread>, Stop> {
+        let gid = self.gid;
+        let subtasks = match self.threads.subtasks(gid).await {
+            Ok(s) => s,
+            Err(ConnectorError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(stop("reading the task's subtasks in Asana", &e)),
+        };
+        let comments = if self.link.comments {
+            match self.threads.comments(gid).await {
+                Ok(c) => Some(c),
+                Err(ConnectorError::NotFound(_)) => return Ok(None),
+                Err(e) => return Err(stop("reading the task's comments in Asana", &e)),
+            }
+        } else {
+            None
+        };
+        Ok(Some((subtasks, comments)))
+    }
+
     async fn run(
         &self,
         target_id: &str,
         asana_side: bool,
+        read: Option<AsanaThread>,
         outcome: &mut ThreadOutcome,
     ) -> Result<(), Stop> {
         let gid = self.gid;
@@ -286,20 +348,14 @@ impl One<'_> {
         {
             return Ok(()); // the item changed, not its lines or blocks
         }
-        let subtasks = match self.threads.subtasks(gid).await {
-            Ok(s) => s,
-            Err(ConnectorError::NotFound(_)) => return Ok(()),
-            Err(e) => return Err(stop("reading the task's subtasks in Asana", &e)),
+        let read = match read {
+            Some(read) => read,
+            None => match self.read_asana().await? {
+                Some(read) => read,
+                None => return Ok(()),
+            },
         };
-        let comments = if self.link.comments {
-            match self.threads.comments(gid).await {
-                Ok(c) => Some(c),
-                Err(ConnectorError::NotFound(_)) => return Ok(()),
-                Err(e) => return Err(stop("reading the task's comments in Asana", &e)),
-            }
-        } else {
-            None
-        };
+        let (subtasks, comments) = read;
         let mut record = stored.unwrap_or_default();
         let planned = plan::plan(&Inputs {
             subtasks: &subtasks,

@@ -19,8 +19,8 @@
 //! Prism's validator cannot compile them and then silently checks nothing on the issue
 //! list, create, read and PATCH operations (a test below shows it).
 //!
-//! Allowed warnings (and only these): GitHub's description defines no `304` on the issue
-//! and label listings (it does on `GET /issues/{n}` and `/user`), and no `429` anywhere nor
+//! Allowed warnings (and only these): GitHub's description defines no `304` on the issue,
+//! label and comment listings (it does on `GET /issues/{n}` and `/user`), and no `429` anywhere nor
 //! `403` on the listings, although GitHub answers conditional GETs with `304` and rate
 //! limits with `403`/`429` on every endpoint. Prism passes those through with "Unable to
 //! match the returned status code"; the report lists them.
@@ -163,7 +163,10 @@ fn expected_warning(e: &Exchange, w: &Finding) -> bool {
         .message
         .contains("Unable to match the returned status code");
     let listing = e.method == "GET"
-        && (op(e, "GET /repos/acme/app/issues") || op(e, "GET /repos/acme/app/labels"));
+        && (op(e, "GET /repos/acme/app/issues")
+            || op(e, "GET /repos/acme/app/labels")
+            || op(e, "GET /repos/acme/app/issues/comments")
+            || op(e, "GET /repos/acme/app/issues/{gid}/comments"));
     undefined_status && ((e.status == Some(304) && listing) || rate_limited(e))
 }
 

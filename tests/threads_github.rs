@@ -283,3 +283,30 @@ fn a_burst_of_fifty_issue_comments_reaches_asana_in_order() {
     }
     quiet(&w);
 }
+
+#[test]
+fn an_asana_comment_whose_github_answer_was_lost_is_not_posted_twice() {
+    let w = GhWorld::new("newest");
+    let task = w.add_task("Task", |_| {});
+    w.sync();
+    let number = w.issue_of(&task).number;
+    w.asana.add_comment_as(
+        "alice@example.com",
+        &task,
+        CommentSeed {
+            text: Some("Please add a test.".into()),
+            html_text: None,
+        },
+    );
+    w.github.inject(github_sim::Fault::DropAfterApply {
+        count: 1,
+        method: Some("POST".to_owned()),
+        path_contains: Some("/comments".to_owned()),
+    });
+    w.run(&["sync"]).expect(1);
+    w.sync();
+    let on_github = w.github.comments(number);
+    assert_eq!(on_github.len(), 1, "{on_github:?}");
+    assert!(on_github[0].body.starts_with("Please add a test."));
+    quiet(&w);
+}

@@ -29,6 +29,7 @@ pub(super) struct Gathered {
 }
 
 /// The planner's share of a run's observations.
+#[derive(Default)]
 pub(super) struct Planned {
     /// The recorded pairs that are not quiet, with how each side was observed.
     pub pairs: Vec<Observation>,

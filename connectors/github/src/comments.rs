@@ -199,8 +199,14 @@ async fn me(c: &GithubConnector) -> Result<Option<String>, ConnectorError> {
 
 /// Every comment of every page from `url` (following `Link`), each through the `ETag`
 /// cache; saves the cache at the end.
-async fn walk(c: &GithubConnector, url: String) -> Result<Vec<IssueComment>, ConnectorError> {
-    let me = me(c).await?;
+async fn walk(
+    c: &GithubConnector,
+    url: String,
+    mine: bool,
+) -> Result<Vec<IssueComment>, ConnectorError> {
+    // Who "we" are costs a request (`GET /user`, once per connector): asked only when
+    // the caller needs `own`.
+    let me = if mine { me(c).await? } else { None };
     let mut out = Vec::new();
     let mut next = Some(url);
     while let Some(current) = next.take() {
@@ -226,7 +232,7 @@ pub async fn list(c: &GithubConnector, issue: u64) -> Result<Vec<Comment>, Conne
         "{}/issues/{issue}/comments?per_page={PAGE_SIZE}",
         c.repo_path()
     );
-    Ok(walk(c, url)
+    Ok(walk(c, url, true)
         .await?
         .into_iter()
         .map(|found| found.comment)
@@ -236,7 +242,8 @@ pub async fn list(c: &GithubConnector, issue: u64) -> Result<Vec<Comment>, Conne
 /// The repository's comments updated at or after `since` (all of them for `None`), oldest
 /// change first, in one paged request sequence (`sort=updated&direction=asc`), and the
 /// cursor to pass next time ([`CommentFeed::cursor`]). A comment deleted meanwhile is not
-/// listed: deletions do not show here.
+/// listed: deletions do not show here. Its comments' `own` is not asked (always `false`):
+/// the listing tells what changed, not whose it is.
 ///
 /// # Errors
 /// Any transport error.
@@ -252,7 +259,7 @@ pub async fn changed_since(
         // GitHub's form, `YYYY-MM-DDTHH:MM:SSZ` (whole seconds, as its timestamps are).
         url.push_str(&format!("&since={}", since.strftime("%Y-%m-%dT%H:%M:%SZ")));
     }
-    let comments = walk(c, url).await?;
+    let comments = walk(c, url, false).await?;
     let cursor = comments.iter().map(|f| f.updated_at).max().or(since);
     Ok(CommentFeed { comments, cursor })
 }

@@ -82,6 +82,9 @@ pub struct GithubConnector {
     listed: Mutex<HashSet<u64>>,
     /// Each issue's assignee logins as last read, so a write can keep unmapped ones.
     assignees: Mutex<HashMap<u64, Vec<String>>>,
+    /// How many comments each issue had when last read (an issue without any is not
+    /// asked for them).
+    comment_counts: Mutex<HashMap<u64, u64>>,
     /// When each issue's comments last changed (see [`crate::comment_marks`]).
     comment_marks: Mutex<crate::comment_marks::CommentMarks>,
     /// Each issue's `## Subtasks` lines as last read (`None`: no section), kept on every
@@ -121,6 +124,7 @@ impl GithubConnector {
             budget: CreationBudget::new(settings.creates_per_hour, settings.budget_file.clone()),
             unknown_assignee: Mutex::new(HashSet::new()),
             subtask_lines: Mutex::new(HashMap::new()),
+            comment_counts: Mutex::new(HashMap::new()),
             comment_marks: Mutex::new(crate::comment_marks::CommentMarks::load(
                 settings.comment_marks.clone(),
             )),
@@ -279,6 +283,14 @@ impl GithubConnector {
     pub(crate) fn remember_body(&self, issue: &Issue) {
         let (_, lines, _) = crate::threads::parts(issue.body.as_deref().unwrap_or(""));
         lock(&self.subtask_lines).insert(issue.number, lines);
+        if let Some(count) = issue.comments {
+            lock(&self.comment_counts).insert(issue.number, count);
+        }
+    }
+
+    /// How many comments issue `n` had when last read in this process, if it was.
+    pub(crate) fn comment_count(&self, n: u64) -> Option<u64> {
+        lock(&self.comment_counts).get(&n).copied()
     }
 
     /// The subtask lines of issue `n`'s body as last read in this process (`None`: not

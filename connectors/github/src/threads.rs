@@ -112,11 +112,15 @@ impl GithubConnector {
                 self.subtask_lines(n).unwrap_or_default()
             }
         };
-        let comments = comments::list(self, n)
-            .await?
-            .iter()
-            .map(block_of)
-            .collect();
+        let comments = if self.comment_count(n) == Some(0) {
+            Vec::new() // read with no comments: nothing to ask for
+        } else {
+            comments::list(self, n)
+                .await?
+                .iter()
+                .map(block_of)
+                .collect()
+        };
         Ok(TargetThread {
             subtasks: subtasks.unwrap_or_default(),
             comments,
@@ -156,11 +160,15 @@ impl GithubConnector {
             let issue = self.patch(n, write).await?;
             self.remember_body(&issue);
         }
-        let existing: HashMap<String, Comment> = comments::list(self, n)
-            .await?
-            .into_iter()
-            .map(|c| (c.remote_id.clone(), c))
-            .collect();
+        let existing: HashMap<String, Comment> = if thread.comments.iter().any(|b| b.id.is_some()) {
+            comments::list(self, n)
+                .await?
+                .into_iter()
+                .map(|c| (c.remote_id.clone(), c))
+                .collect()
+        } else {
+            HashMap::new() // only posts: nothing to compare with
+        };
         for block in &thread.comments {
             let Some(gid) = block.asana_gid.as_deref() else {
                 continue; // someone's own comment: never written

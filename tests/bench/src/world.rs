@@ -52,7 +52,7 @@ impl World {
         };
         let rpm_line = rpm.map_or_else(String::new, |r| format!("requests_per_minute = {r}\n"));
         let config = format!(
-            "state_dir = \".asana-bridge\"\n\n[asana]\ntoken_env = \"ASANA_TOKEN\"\n{rpm_line}\n[[link]]\nname = \"roadmap\"\nasana_project = \"{}\"\nconflict = \"newest\"\nmarkdown = {{ dir = \"roadmap\" }}\n",
+            "state_dir = \".asana-bridge\"\n\n[asana]\ntoken_env = \"ASANA_TOKEN\"\n{rpm_line}\n[[link]]\nname = \"roadmap\"\nasana_project = \"{}\"\nconflict = \"newest\"\nmarkdown = {{ dir = \"roadmap\" }}\ncomments = false\n",
             world.project
         );
         std::fs::write(world.dir.path().join("asana-bridge.toml"), config)
