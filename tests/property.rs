@@ -1,15 +1,25 @@
 //! Convergence, as a property: random interleavings of human edits on both sides (create,
 //! edit each field, complete, delete, rename or move a file into a subfolder, accidents on
-//! a file and their undo, a lost state folder) and syncs, under a random conflict
-//! policy, against the real engine in process (`engine::sync_link` with the real Asana
-//! connector on the simulator and the real Markdown connector on a temp folder).
+//! a file and their undo, a lost state folder), subtask steps on both sides (a subtask
+//! added, renamed, checked or deleted in Asana; a checklist line added, edited or removed
+//! in the file) and syncs, under a random conflict policy, against the real engine in
+//! process (`engine::sync_link` with the real Asana connector on the simulator and the real
+//! Markdown connector on a temp folder).
 //!
 //! The expected outcome comes from an independent model of the contract (field-level
 //! three-way merge against the last synced values, tags merged as sets, deletions that lose
 //! to an edit on the other side, `newest` judged on the timestamps each side reports,
-//! `manual` holding both sides). After every sync the world must match the model field by
-//! field, every task must exist exactly once on each side, and the sync after the last one
-//! must make zero writes. Proptest shrinks a failure to a minimal history.
+//! `manual` holding both sides). Each task's model also holds its direct subtasks
+//! ([`MSub`]: Asana's subtask, the file's `## Subtasks` line, the last agreed values),
+//! merged part by part (name, completion) like fields; a removed line deletes an unchanged
+//! subtask, a changed one comes back; every line removed while two or more agreed
+//! subtasks exist deletes nothing; a subtask deleted in Asana takes its unchanged line
+//! along; a new line creates a subtask ([`MTask::sync_subtasks`]). After every sync the
+//! world must match the model field by field and line by line (each parent's subtasks in
+//! Asana are its file's lines, by marker, name and completion), every task and subtask
+//! must exist exactly once on each side, no subtask may become a task file, and the sync
+//! after the last one must make zero writes. Proptest shrinks a failure to a minimal
+//! history.
 //!
 //! Set `PROPTEST_CASES` to run more (or fewer) cases than the default.
 
@@ -81,8 +91,42 @@ impl Edit {
     }
 }
 
+/// A subtask's two parts, as an Asana subtask or a checklist line shows them.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Sub {
+    name: String,
+    done: bool,
+}
+
+/// One new value for one part of a subtask, as a person would set it on either side.
+#[derive(Clone, Debug)]
+enum SubEdit {
+    Name(String),
+    Done(bool),
+}
+
+impl SubEdit {
+    fn apply(&self, s: &mut Sub) {
+        match self {
+            SubEdit::Name(v) => v.clone_into(&mut s.name),
+            SubEdit::Done(v) => s.done = *v,
+        }
+    }
+
+    fn to_sim(&self) -> TaskEdit {
+        let mut e = TaskEdit::default();
+        match self {
+            SubEdit::Name(v) => e.name = Some(v.clone()),
+            SubEdit::Done(v) => e.completed = Some(*v),
+        }
+        e
+    }
+}
+
 /// One step of a history. `task` indexes the tasks that exist on that side when the step
-/// runs (modulo their number; the step is skipped when there are none).
+/// runs (modulo their number; the step is skipped when there are none); `sub` indexes
+/// that task's subtasks on the step's side (Asana's subtasks, or the file's lines) the
+/// same way.
 #[derive(Clone, Debug)]
 enum Op {
     CreateAsana(TaskFields),
@@ -133,6 +177,47 @@ enum Op {
     /// A task the bridge deleted is restored from Asana's trash.
     RestoreTask {
         task: usize,
+    },
+    /// A subtask added in Asana under the task.
+    AddSubtask {
+        task: usize,
+        name: String,
+    },
+    /// A checklist line (without a marker) added at the end of the task file's
+    /// `## Subtasks` section.
+    AddLine {
+        task: usize,
+        line: Sub,
+    },
+    /// A subtask renamed or checked in Asana.
+    EditSubtask {
+        task: usize,
+        sub: usize,
+        edit: SubEdit,
+    },
+    /// A checklist line renamed or checked in the file.
+    EditLine {
+        task: usize,
+        sub: usize,
+        edit: SubEdit,
+    },
+    /// The same part of a subtask edited in Asana and on its line, one after the other.
+    EditSubBoth {
+        task: usize,
+        sub: usize,
+        asana: SubEdit,
+        local: SubEdit,
+        local_first: bool,
+    },
+    /// A checklist line removed from the file.
+    RemoveLine {
+        task: usize,
+        sub: usize,
+    },
+    /// A subtask deleted in Asana.
+    DeleteSubtask {
+        task: usize,
+        sub: usize,
     },
     Sync,
 }
@@ -232,6 +317,51 @@ fn edit_pair() -> impl Strategy<Value = (Edit, Edit)> {
     ]
 }
 
+/// Few names, so that lines and subtasks often share one.
+fn sub_name() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["Call", "Draft", "Review"]).prop_map(str::to_owned)
+}
+
+fn sub_edit() -> impl Strategy<Value = SubEdit> {
+    prop_oneof![
+        sub_name().prop_map(SubEdit::Name),
+        any::<bool>().prop_map(SubEdit::Done),
+    ]
+}
+
+/// Two edits of the same part.
+fn sub_edit_pair() -> impl Strategy<Value = (SubEdit, SubEdit)> {
+    prop_oneof![
+        (sub_name(), sub_name()).prop_map(|(a, b)| (SubEdit::Name(a), SubEdit::Name(b))),
+        (any::<bool>(), any::<bool>()).prop_map(|(a, b)| (SubEdit::Done(a), SubEdit::Done(b))),
+    ]
+}
+
+/// The subtask steps (on both sides).
+fn sub_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (any::<usize>(), sub_name()).prop_map(|(task, name)| Op::AddSubtask { task, name }),
+        3 => (any::<usize>(), sub_name(), any::<bool>())
+            .prop_map(|(task, name, done)| Op::AddLine { task, line: Sub { name, done } }),
+        2 => (any::<usize>(), any::<usize>(), sub_edit())
+            .prop_map(|(task, sub, edit)| Op::EditSubtask { task, sub, edit }),
+        2 => (any::<usize>(), any::<usize>(), sub_edit())
+            .prop_map(|(task, sub, edit)| Op::EditLine { task, sub, edit }),
+        2 => (any::<usize>(), any::<usize>(), sub_edit_pair(), any::<bool>()).prop_map(
+            |(task, sub, (asana, local), local_first)| Op::EditSubBoth {
+                task,
+                sub,
+                asana,
+                local,
+                local_first,
+            }
+        ),
+        2 => (any::<usize>(), any::<usize>()).prop_map(|(task, sub)| Op::RemoveLine { task, sub }),
+        1 => (any::<usize>(), any::<usize>())
+            .prop_map(|(task, sub)| Op::DeleteSubtask { task, sub }),
+    ]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         2 => fields().prop_map(Op::CreateAsana),
@@ -254,7 +384,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::LoseState),
         1 => any::<usize>().prop_map(|task| Op::ReturnFile { task }),
         1 => any::<usize>().prop_map(|task| Op::RestoreTask { task }),
-        3 => Just(Op::Sync),
+        14 => sub_op(),
+        4 => Just(Op::Sync),
     ]
 }
 
@@ -279,6 +410,49 @@ struct Synced {
     seen_local: TaskFields,
     /// The last agreed values (the tags merge base).
     base: TaskFields,
+}
+
+/// One direct subtask of a task as the model expects it.
+#[derive(Clone, Debug, Default)]
+struct MSub {
+    /// Its gid (the marker of its line), once known (learnt from the file after the sync
+    /// that creates it from a line).
+    gid: Option<String>,
+    /// Asana's subtask under this task; `None`: none (not created yet, or deleted).
+    asana: Option<Sub>,
+    /// The file's checklist line; `None`: no line.
+    line: Option<Sub>,
+    /// The values both sides last showed alike (the merge base); `None`: never agreed (or
+    /// the state was lost).
+    base: Option<Sub>,
+    /// Left as it is and reported whenever the bridge looks at the thread again: a
+    /// conflict held under `manual`, a line naming no subtask of its task, a line and a
+    /// subtask that differ with no base.
+    flagged: bool,
+}
+
+/// One part of a subtask both sides hold, merged against its base: the values for the
+/// line and for Asana (they differ only for a conflict `manual` holds).
+fn merge_sub_part<T: PartialEq + Clone>(line: &T, asana: &T, base: &T, policy: Policy) -> (T, T) {
+    if line == base || line == asana {
+        return (asana.clone(), asana.clone());
+    }
+    if asana == base {
+        return (line.clone(), line.clone());
+    }
+    match policy {
+        Policy::Target => (line.clone(), line.clone()),
+        Policy::Asana | Policy::Newest => (asana.clone(), asana.clone()),
+        Policy::Manual => (line.clone(), asana.clone()),
+    }
+}
+
+/// Whether one sync of a thread must report a problem for its file (one arose now), or
+/// may (one held since: reported only when the bridge looks at the thread again).
+#[derive(Clone, Copy, Default)]
+struct ThreadProblems {
+    must: bool,
+    may: bool,
 }
 
 /// One task as the model expects it.
@@ -316,6 +490,14 @@ struct MTask {
     synced_file: Option<String>,
     /// How the file is broken, while it is.
     broken_how: Option<Breakage>,
+    /// Its direct subtasks (Asana's side and the file's lines).
+    subs: Vec<MSub>,
+    /// Since the last sync, the file was moved / its lines were edited: the two are not
+    /// combined (the known bug of [`bug_a_line_added_to_a_moved_file_is_never_created`]).
+    moved: bool,
+    lines_edited: bool,
+    /// A subtask step touched it since the last sync (either side).
+    subs_touched: bool,
 }
 
 /// A task created in Asana from a file: Asana puts one without a section into the
@@ -388,6 +570,9 @@ struct SyncEffects {
     files_trashed: usize,
     /// Tasks the bridge deleted in Asana because their file was removed.
     deleted: Vec<BridgeDeleted>,
+    /// Files whose subtasks must (or may) be reported with a problem.
+    thread_must: BTreeSet<String>,
+    thread_may: BTreeSet<String>,
 }
 
 /// A task the bridge deleted because its file was removed: what a person can bring back.
@@ -401,6 +586,8 @@ struct BridgeDeleted {
     bytes: Vec<u8>,
     /// Whether the file was brought back.
     returned: bool,
+    /// Its subtasks in Asana (gid, values): Asana's trash gives them back with it.
+    subs: Vec<(String, Sub)>,
 }
 
 impl MTask {
@@ -426,11 +613,147 @@ impl MTask {
             removed: None,
             synced_file: None,
             broken_how: None,
+            subs: Vec::new(),
+            moved: false,
+            lines_edited: false,
+            subs_touched: false,
         }
     }
 
-    /// Applies one sync to this task. Returns `false` when the task is gone for good.
+    /// Applies one sync to this task, then to its subtasks when both sides hold it.
+    /// Returns `false` when the task is gone for good.
     fn sync(&mut self, policy: Policy, stamps: Stamps, fx: &mut SyncEffects) -> bool {
+        let skip = self.broken.is_some() || self.orphan;
+        self.moved = false;
+        self.lines_edited = false;
+        self.subs_touched = false;
+        if !self.sync_fields(policy, stamps, fx) {
+            return false;
+        }
+        if !skip && self.asana.is_some() && self.local.is_some() && !self.deletion_held {
+            let p = self.sync_subtasks(policy);
+            if let Some(file) = &self.file {
+                if p.must {
+                    fx.thread_must.insert(file.clone());
+                }
+                if p.may {
+                    fx.thread_may.insert(file.clone());
+                }
+            }
+        }
+        true
+    }
+
+    /// One sync of the task's subtasks, both sides present (the contract's rules, with
+    /// `on_delete = delete`).
+    fn sync_subtasks(&mut self, policy: Policy) -> ThreadProblems {
+        // A line without a marker whose name is a recorded subtask's whose line is gone:
+        // the bridge takes it for that line with its marker lost (never creates twice).
+        let mut k = 0;
+        while k < self.subs.len() {
+            let s = &self.subs[k];
+            let new_line = s.gid.is_none() && s.asana.is_none() && s.line.is_some();
+            let found = new_line
+                .then(|| {
+                    let name = &s.line.as_ref().expect("a new line").name;
+                    self.subs.iter().position(|o| {
+                        o.line.is_none()
+                            && o.base.is_some()
+                            && o.asana.as_ref().is_some_and(|a| a.name == *name)
+                    })
+                })
+                .flatten();
+            if let Some(j) = found {
+                let line = self.subs.remove(k).line;
+                let j = if j > k { j - 1 } else { j };
+                self.subs[j].line = line;
+            } else {
+                k += 1;
+            }
+        }
+        let mut out = ThreadProblems::default();
+        let agreed_alive = self
+            .subs
+            .iter()
+            .filter(|s| s.base.is_some() && s.asana.is_some())
+            .count();
+        let emptied = self.subs.iter().all(|s| s.line.is_none()) && agreed_alive > 1;
+        for s in &mut self.subs {
+            let was = std::mem::take(&mut s.flagged);
+            match (s.line.clone(), s.asana.clone(), s.base.clone()) {
+                // A new line: created in Asana, and marked.
+                (Some(l), None, _) if s.gid.is_none() => {
+                    s.asana = Some(l.clone());
+                    s.base = Some(l);
+                }
+                (Some(l), Some(a), Some(b)) => {
+                    let (line_name, asana_name) = merge_sub_part(&l.name, &a.name, &b.name, policy);
+                    let (line_done, asana_done) = merge_sub_part(&l.done, &a.done, &b.done, policy);
+                    let line = Sub {
+                        name: line_name,
+                        done: line_done,
+                    };
+                    let asana = Sub {
+                        name: asana_name,
+                        done: asana_done,
+                    };
+                    if line == asana {
+                        s.base = Some(line.clone());
+                    } else {
+                        s.flagged = true;
+                    }
+                    s.line = Some(line);
+                    s.asana = Some(asana);
+                }
+                // Never agreed (the state was lost): equal ones agree, others are held.
+                (Some(l), Some(a), None) => {
+                    if l == a {
+                        s.base = Some(a);
+                    } else {
+                        s.flagged = true;
+                    }
+                }
+                // Deleted in Asana: an unchanged line goes, a changed one stays (reported).
+                (Some(l), None, Some(b)) => {
+                    if l == b {
+                        s.line = None;
+                    } else {
+                        s.base = None;
+                        s.flagged = true;
+                    }
+                }
+                // A marker naming no subtask of this task: left as it is.
+                (Some(_), None, None) => s.flagged = true,
+                // The line was removed: an unchanged subtask is deleted, a changed one
+                // comes back (reported); all lines gone deletes nothing.
+                (None, Some(a), Some(b)) if !emptied && a == b => s.asana = None,
+                (None, Some(a), Some(_)) if !emptied => {
+                    s.line = Some(a.clone());
+                    s.base = Some(a);
+                    out.must = true;
+                }
+                // New in Asana (or written back): its line is added.
+                (None, Some(a), _) => {
+                    s.line = Some(a.clone());
+                    s.base = Some(a);
+                }
+                (None, None, _) => {}
+            }
+            if s.flagged {
+                if was {
+                    out.may = true;
+                } else {
+                    out.must = true;
+                }
+            }
+        }
+        self.subs.retain(|s| s.line.is_some() || s.asana.is_some());
+        out
+    }
+
+    /// Applies one sync to this task's fields. Returns `false` when the task is gone for
+    /// good.
+    fn sync_fields(&mut self, policy: Policy, stamps: Stamps, fx: &mut SyncEffects) -> bool {
         if self.broken.is_some() || self.orphan {
             // Left alone: no write on either side, the record as it was.
             return true;
@@ -538,6 +861,11 @@ impl MTask {
                     self.local = Some(a.clone());
                     self.file = None;
                     self.no_base.clear();
+                    // The new file shows Asana's subtasks, as a new file does.
+                    for s in &mut self.subs {
+                        s.line = None;
+                        s.base = None;
+                    }
                     self.synced = Some(Synced {
                         seen_asana: a.clone(),
                         seen_local: a.clone(),
@@ -554,6 +882,11 @@ impl MTask {
                             file: file.clone(),
                             bytes: bytes.clone(),
                             returned: false,
+                            subs: self
+                                .subs
+                                .iter()
+                                .filter_map(|s| Some((s.gid.clone()?, s.asana.clone()?)))
+                                .collect(),
                         });
                     }
                     false
@@ -577,6 +910,10 @@ impl MTask {
                     self.local = Some(l.clone());
                     self.asana = Some(l.clone());
                     self.gid = None;
+                    // A new task: the lines' markers name subtasks of the deleted one.
+                    for s in &mut self.subs {
+                        s.base = None;
+                    }
                     self.synced = Some(Synced {
                         seen_asana: l.clone(),
                         seen_local: l.clone(),
@@ -641,6 +978,8 @@ struct Case<'a> {
     /// Tasks the bridge deleted because their file was removed.
     deleted: Vec<BridgeDeleted>,
     log: Vec<String>,
+    /// Steers clear of the known engine bugs (the `bug_` tests below turn this off).
+    avoid_known_bugs: bool,
 }
 
 fn sim_fields(t: &SimTask) -> TaskFields {
@@ -695,6 +1034,100 @@ fn render(f: &TaskFields, gid: Option<&str>) -> String {
     out.push_str(&f.notes);
     out.push('\n');
     out
+}
+
+/// A checklist line of a file: its marker and values.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct FileLine {
+    gid: Option<String>,
+    sub: Sub,
+}
+
+/// A task file's text around its `## Subtasks` section: the text before it (front matter
+/// and description, without the final line break), its checklist lines, and what follows
+/// them. The layout `render` and the bridge both write: the description, a blank line,
+/// the heading, one `- [ ] name <!-- asana:GID -->` line per subtask.
+struct FileText {
+    head: String,
+    lines: Vec<FileLine>,
+    rest: String,
+}
+
+const SUBTASKS: &str = "\n\n## Subtasks\n";
+
+impl FileText {
+    fn parse(text: &str) -> Result<Self, String> {
+        let Some(at) = text.find(SUBTASKS) else {
+            return Ok(Self {
+                head: text.strip_suffix('\n').unwrap_or(text).to_owned(),
+                lines: Vec::new(),
+                rest: String::new(),
+            });
+        };
+        let mut lines = Vec::new();
+        let mut body = &text[at + SUBTASKS.len()..];
+        while let Some(line) = body.lines().next().filter(|l| !l.trim().is_empty()) {
+            let (done, item) = if let Some(r) = line.strip_prefix("- [ ] ") {
+                (false, r)
+            } else if let Some(r) = line.strip_prefix("- [x] ") {
+                (true, r)
+            } else {
+                return Err(format!("not a checklist line: {line:?} in\n{text}"));
+            };
+            let (name, gid) = match item
+                .strip_suffix(" -->")
+                .and_then(|r| r.rsplit_once(" <!-- asana:"))
+            {
+                Some((name, gid)) => (name, Some(gid.to_owned())),
+                None => (item, None),
+            };
+            lines.push(FileLine {
+                gid,
+                sub: Sub {
+                    name: name.to_owned(),
+                    done,
+                },
+            });
+            body = body[line.len()..].strip_prefix('\n').unwrap_or_default();
+        }
+        Ok(Self {
+            head: text[..at].to_owned(),
+            lines,
+            rest: body.to_owned(),
+        })
+    }
+
+    fn read(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::parse(&text)
+    }
+
+    fn text(&self) -> String {
+        let mut out = format!("{}\n", self.head);
+        if !self.lines.is_empty() {
+            out.push_str("\n## Subtasks\n");
+            for l in &self.lines {
+                let mark = if l.sub.done { 'x' } else { ' ' };
+                out.push_str(&format!("- [{mark}] {}", l.sub.name));
+                if let Some(g) = &l.gid {
+                    out.push_str(&format!(" <!-- asana:{g} -->"));
+                }
+                out.push('\n');
+            }
+        }
+        out.push_str(&self.rest);
+        out
+    }
+
+    /// The line of model subtask `s`: by its marker, or (not marked yet) the first
+    /// unmarked line with its values (equal unmarked lines are interchangeable).
+    fn find(&self, s: &MSub) -> Option<usize> {
+        let line = s.line.as_ref()?;
+        self.lines.iter().position(|l| match &s.gid {
+            Some(g) => l.gid.as_deref() == Some(g),
+            None => l.gid.is_none() && l.sub == *line,
+        })
+    }
 }
 
 /// Reads a task file: its fields and its `asana_gid`.
@@ -772,6 +1205,7 @@ impl<'a> Case<'a> {
             trashed: 0,
             deleted: Vec::new(),
             log: Vec::new(),
+            avoid_known_bugs: true,
         }
     }
 
@@ -877,6 +1311,9 @@ impl<'a> Case<'a> {
                 let Some(i) = Self::pick(&self.on_asana(), *task) else {
                     return Ok(());
                 };
+                if self.may_hold_lose(i) {
+                    return Ok(());
+                }
                 let gid = self.tasks[i].gid.clone().expect("gid");
                 self.sim.edit_task(&gid, edit.to_sim());
                 let a = self.tasks[i].asana.as_mut().expect("asana");
@@ -900,6 +1337,9 @@ impl<'a> Case<'a> {
                 let Some(i) = Self::pick(&self.on_disk(), *task) else {
                     return Ok(());
                 };
+                if self.may_hold_lose(i) {
+                    return Ok(());
+                }
                 let path = self.file_path(i);
                 let (on_disk, partner) = read_file(&path).map_err(TestCaseError::fail)?;
                 let expected = self.tasks[i].local.clone().expect("local");
@@ -910,7 +1350,10 @@ impl<'a> Case<'a> {
                 );
                 let mut f = expected;
                 edit.apply(&mut f);
-                std::fs::write(&path, render(&f, partner.as_deref())).expect("write");
+                let mut text = FileText::read(&path).map_err(TestCaseError::fail)?;
+                let fresh = render(&f, partner.as_deref());
+                text.head = fresh.strip_suffix('\n').unwrap_or(&fresh).to_owned();
+                std::fs::write(&path, text.text()).expect("write");
                 self.log.push(format!(
                     "edit file {}: {edit:?}",
                     self.tasks[i].file.as_deref().unwrap_or_default()
@@ -953,15 +1396,27 @@ impl<'a> Case<'a> {
                 let Some(i) = Self::pick(&self.on_asana(), *task) else {
                     return Ok(());
                 };
+                // A file that outlives its task makes a new pair, skipped by the known bug
+                // of `bug_a_new_file_with_a_line_is_skipped_when_another_pair_goes`.
+                if self.avoid_known_bugs && !self.tasks[i].subs.is_empty() {
+                    return Ok(());
+                }
                 let gid = self.tasks[i].gid.clone().expect("gid");
                 self.sim.delete_task(&gid);
                 self.log.push(format!("delete in Asana {gid}"));
                 self.tasks[i].asana = None;
+                for s in &mut self.tasks[i].subs {
+                    s.asana = None;
+                }
             }
             Op::DeleteLocal { task } => {
                 let Some(i) = Self::pick(&self.on_disk(), *task) else {
                     return Ok(());
                 };
+                // The known bug of `bug_a_file_written_back_from_asana_deletes_its_subtask`.
+                if self.avoid_known_bugs && self.tasks[i].subs.iter().any(|s| s.asana.is_some()) {
+                    return Ok(());
+                }
                 let bytes = std::fs::read(self.file_path(i)).expect("read");
                 std::fs::remove_file(self.file_path(i)).expect("rm");
                 self.log.push(format!(
@@ -970,11 +1425,18 @@ impl<'a> Case<'a> {
                 ));
                 self.tasks[i].local = None;
                 self.tasks[i].removed = self.tasks[i].file.take().map(|f| (f, bytes));
+                for s in &mut self.tasks[i].subs {
+                    s.line = None;
+                }
             }
             Op::Rename { task } => {
                 let Some(i) = Self::pick(&self.on_disk(), *task) else {
                     return Ok(());
                 };
+                if self.avoid_known_bugs && self.tasks[i].lines_edited {
+                    return Ok(());
+                }
+                self.tasks[i].moved = true;
                 // Every other move goes into a subfolder (or back out of one): a task file
                 // anywhere under the folder is the same task.
                 let mut name = self.fresh_name("moved");
@@ -1004,6 +1466,9 @@ impl<'a> Case<'a> {
                 let Some(i) = Self::pick(&synced, *task) else {
                     return Ok(());
                 };
+                if self.avoid_known_bugs && self.tasks[i].subs_touched {
+                    return Ok(());
+                }
                 let path = self.file_path(i);
                 let original = std::fs::read(&path).expect("read");
                 let text = String::from_utf8(original.clone()).expect("utf-8");
@@ -1038,11 +1503,19 @@ impl<'a> Case<'a> {
                 if self.tasks.iter().any(|t| t.broken.is_some()) {
                     return Ok(());
                 }
+                // The known bug of `bug_a_held_conflict_is_lost_when_the_bridge_writes_the_lines`.
+                if self.avoid_known_bugs && self.tasks.iter().any(|t| t.subs_touched) {
+                    return Ok(());
+                }
                 self.serial += 1;
                 let fresh = self._dir.path().join(format!("state-{}", self.serial));
                 self.store = Store::open(&fresh).expect("fresh state store");
                 self.log.push("lose the state folder".to_owned());
                 for t in &mut self.tasks {
+                    for s in &mut t.subs {
+                        s.base = None;
+                        s.flagged = false;
+                    }
                     t.synced = None;
                     t.held.clear();
                     t.deletion_held = false;
@@ -1079,6 +1552,16 @@ impl<'a> Case<'a> {
                     Some(fields),
                 );
                 t.orphan = true;
+                t.subs = FileText::read(&path)
+                    .map_err(TestCaseError::fail)?
+                    .lines
+                    .into_iter()
+                    .map(|l| MSub {
+                        gid: l.gid,
+                        line: Some(l.sub),
+                        ..MSub::default()
+                    })
+                    .collect();
                 self.tasks.push(t);
             }
             Op::RestoreTask { task } => {
@@ -1099,10 +1582,139 @@ impl<'a> Case<'a> {
                     Some(t) => {
                         t.orphan = false;
                         t.asana = Some(d.fields);
+                        for (gid, sub) in d.subs {
+                            match t.subs.iter_mut().find(|s| s.gid.as_deref() == Some(&gid)) {
+                                Some(s) => s.asana = Some(sub),
+                                None => t.subs.push(MSub {
+                                    gid: Some(gid),
+                                    asana: Some(sub),
+                                    ..MSub::default()
+                                }),
+                            }
+                        }
                     }
-                    None => self
-                        .tasks
-                        .push(MTask::new(Some(d.gid), None, Some(d.fields), None)),
+                    None => {
+                        let mut t = MTask::new(Some(d.gid), None, Some(d.fields), None);
+                        t.subs = d
+                            .subs
+                            .into_iter()
+                            .map(|(gid, sub)| MSub {
+                                gid: Some(gid),
+                                asana: Some(sub),
+                                ..MSub::default()
+                            })
+                            .collect();
+                        self.tasks.push(t);
+                    }
+                }
+            }
+            Op::AddSubtask { task, name } => {
+                let Some(i) = Self::pick(&self.may_get_subtasks(self.on_asana()), *task) else {
+                    return Ok(());
+                };
+                let parent = self.tasks[i].gid.clone().expect("gid");
+                self.tasks[i].subs_touched = true;
+                let gid = self.sim.add_subtask(&parent, name);
+                self.log.push(format!(
+                    "add subtask {gid} \"{name}\" in Asana under {parent}"
+                ));
+                self.tasks[i].subs.push(MSub {
+                    gid: Some(gid),
+                    asana: Some(Sub {
+                        name: name.clone(),
+                        done: false,
+                    }),
+                    ..MSub::default()
+                });
+            }
+            Op::AddLine { task, line } => {
+                let Some(i) = Self::pick(&self.may_get_subtasks(self.lines_editable()), *task)
+                else {
+                    return Ok(());
+                };
+                self.tasks[i].lines_edited = true;
+                self.tasks[i].subs_touched = true;
+                let path = self.file_path(i);
+                let mut text = FileText::read(&path).map_err(TestCaseError::fail)?;
+                text.lines.push(FileLine {
+                    gid: None,
+                    sub: line.clone(),
+                });
+                std::fs::write(&path, text.text()).expect("write");
+                self.log
+                    .push(format!("add line to {}: {line:?}", path.display()));
+                self.tasks[i].subs.push(MSub {
+                    line: Some(line.clone()),
+                    ..MSub::default()
+                });
+            }
+            Op::EditSubtask { task, sub, edit } => {
+                let Some(i) = Self::pick(&self.sub_steps_ok(self.on_asana()), *task) else {
+                    return Ok(());
+                };
+                if let Some(k) = Self::pick(&self.subs_in_asana(i), *sub) {
+                    self.edit_subtask(i, k, edit);
+                }
+            }
+            Op::EditLine { task, sub, edit } => {
+                let Some(i) = Self::pick(&self.sub_steps_ok(self.lines_editable()), *task) else {
+                    return Ok(());
+                };
+                if let Some(k) = Self::pick(&self.lines_on_disk(i), *sub) {
+                    self.edit_line(i, k, Some(edit))?;
+                }
+            }
+            Op::EditSubBoth {
+                task,
+                sub,
+                asana,
+                local,
+                local_first,
+            } => {
+                let on_disk = self.lines_editable();
+                let both: Vec<usize> = self
+                    .sub_steps_ok(self.on_asana())
+                    .into_iter()
+                    .filter(|i| on_disk.contains(i))
+                    .collect();
+                let Some(i) = Self::pick(&both, *task) else {
+                    return Ok(());
+                };
+                let lines = self.lines_on_disk(i);
+                let subs: Vec<usize> = self
+                    .subs_in_asana(i)
+                    .into_iter()
+                    .filter(|k| lines.contains(k))
+                    .collect();
+                let Some(k) = Self::pick(&subs, *sub) else {
+                    return Ok(());
+                };
+                if *local_first {
+                    self.edit_line(i, k, Some(local))?;
+                    self.edit_subtask(i, k, asana);
+                } else {
+                    self.edit_subtask(i, k, asana);
+                    self.edit_line(i, k, Some(local))?;
+                }
+            }
+            Op::RemoveLine { task, sub } => {
+                let Some(i) = Self::pick(&self.sub_steps_ok(self.lines_editable()), *task) else {
+                    return Ok(());
+                };
+                if let Some(k) = Self::pick(&self.lines_on_disk(i), *sub) {
+                    self.edit_line(i, k, None)?;
+                }
+            }
+            Op::DeleteSubtask { task, sub } => {
+                let Some(i) = Self::pick(&self.sub_steps_ok(self.on_asana()), *task) else {
+                    return Ok(());
+                };
+                if let Some(k) = Self::pick(&self.subs_in_asana(i), *sub) {
+                    let gid = self.tasks[i].subs[k].gid.clone().expect("gid");
+                    self.tasks[i].subs_touched = true;
+                    self.sim.delete_task(&gid);
+                    self.log.push(format!("delete subtask {gid} in Asana"));
+                    self.tasks[i].subs[k].asana = None;
                 }
             }
             Op::Sync => self.sync()?,
@@ -1110,6 +1722,130 @@ impl<'a> Case<'a> {
         // Kept (real time must pass): distinguishable times for `newest` (the simulator
         // counts in milliseconds).
         std::thread::sleep(Duration::from_millis(3));
+        Ok(())
+    }
+
+    /// The task files whose lines a step may edit: those not moved since the last sync.
+    fn lines_editable(&self) -> Vec<usize> {
+        let mut out = self.on_disk();
+        out.retain(|&i| !(self.avoid_known_bugs && self.tasks[i].moved));
+        out
+    }
+
+    /// The tasks among `tasks` a subtask or line may be added to: synced ones (the known
+    /// bug of [`bug_a_new_file_with_a_line_is_skipped_when_another_pair_goes`]).
+    fn may_get_subtasks(&self, mut tasks: Vec<usize>) -> Vec<usize> {
+        tasks.retain(|&i| !self.avoid_known_bugs || self.tasks[i].synced.is_some());
+        self.sub_steps_ok(tasks)
+    }
+
+    /// The tasks among `tasks` a subtask step may touch: none whose fields hold a
+    /// conflict, or may after the next sync (the known bug of
+    /// [`bug_a_held_conflict_is_lost_when_the_bridge_writes_the_lines`]).
+    fn sub_steps_ok(&self, mut tasks: Vec<usize>) -> Vec<usize> {
+        // Nor one whose file is broken (the known bug of
+        // `bug_a_subtask_added_while_the_file_is_broken_is_never_mirrored`).
+        tasks.retain(|&i| {
+            !self.avoid_known_bugs || !self.conflict_may_hold(i) && self.tasks[i].broken.is_none()
+        });
+        tasks
+    }
+
+    /// Whether task `i`'s fields hold a conflict, or may after the next sync (`manual`
+    /// with a field changed on both sides, or a pair re-adopted without a base).
+    fn conflict_may_hold(&self, i: usize) -> bool {
+        let t = &self.tasks[i];
+        if !t.held.is_empty() || !t.no_base.is_empty() {
+            return true;
+        }
+        let (Some(a), Some(l)) = (&t.asana, &t.local) else {
+            return false;
+        };
+        match &t.synced {
+            None => a != l,
+            Some(rec) => {
+                self.policy == Policy::Manual
+                    && Field::ALL.iter().any(|&f| {
+                        !a.same(&rec.seen_asana, f) && !l.same(&rec.seen_local, f) && !a.same(l, f)
+                    })
+            }
+        }
+    }
+
+    /// Whether a field edit of task `i` could start a conflict in the run that also
+    /// writes its lines (`manual`, or a pair without a base, after a subtask step since
+    /// the last sync).
+    fn may_hold_lose(&self, i: usize) -> bool {
+        let t = &self.tasks[i];
+        self.avoid_known_bugs
+            && t.subs_touched
+            && (self.policy == Policy::Manual || t.synced.is_none())
+    }
+
+    /// Task `i`'s subtasks in Asana (indices into its `subs`).
+    fn subs_in_asana(&self, i: usize) -> Vec<usize> {
+        let subs = &self.tasks[i].subs;
+        (0..subs.len())
+            .filter(|&k| subs[k].asana.is_some() && subs[k].gid.is_some())
+            .collect()
+    }
+
+    /// Task `i`'s checklist lines (indices into its `subs`).
+    fn lines_on_disk(&self, i: usize) -> Vec<usize> {
+        let subs = &self.tasks[i].subs;
+        (0..subs.len())
+            .filter(|&k| subs[k].line.is_some())
+            .collect()
+    }
+
+    /// Renames or checks subtask `k` of task `i` in Asana.
+    fn edit_subtask(&mut self, i: usize, k: usize, edit: &SubEdit) {
+        self.tasks[i].subs_touched = true;
+        let s = &mut self.tasks[i].subs[k];
+        let gid = s.gid.clone().expect("gid");
+        self.sim.edit_task(&gid, edit.to_sim());
+        edit.apply(s.asana.as_mut().expect("in Asana"));
+        self.log
+            .push(format!("edit subtask {gid} in Asana: {edit:?}"));
+    }
+
+    /// Edits (or, with no edit, removes) the line of subtask `k` in task `i`'s file.
+    fn edit_line(
+        &mut self,
+        i: usize,
+        k: usize,
+        edit: Option<&SubEdit>,
+    ) -> Result<(), TestCaseError> {
+        let path = self.file_path(i);
+        let mut text = FileText::read(&path).map_err(TestCaseError::fail)?;
+        self.tasks[i].lines_edited = true;
+        self.tasks[i].subs_touched = true;
+        let s = &mut self.tasks[i].subs[k];
+        let Some(at) = text.find(s) else {
+            return Err(TestCaseError::fail(format!(
+                "{}: no line for {s:?}: {:?}",
+                path.display(),
+                text.lines
+            )));
+        };
+        match edit {
+            Some(edit) => {
+                let line = s.line.as_mut().expect("line");
+                edit.apply(line);
+                text.lines[at].sub = line.clone();
+            }
+            None => {
+                text.lines.remove(at);
+                s.line = None;
+            }
+        }
+        std::fs::write(&path, text.text()).expect("write");
+        self.log.push(format!(
+            "{} line {:?} of {}",
+            edit.map_or("remove".to_owned(), |e| format!("edit ({e:?})")),
+            s.gid,
+            path.display()
+        ));
         Ok(())
     }
 
@@ -1186,12 +1922,6 @@ impl<'a> Case<'a> {
             .iter()
             .map(|f| f.item.trim_start_matches("tasks/").to_owned())
             .collect();
-        check!(
-            report.fatal.is_none() && failed == expected,
-            "the sync reported errors: fatal {:?}, failures {:?} (expected errors for {expected:?})",
-            report.fatal,
-            report.failures
-        );
         let mut fx = SyncEffects {
             deletions_held: self
                 .tasks
@@ -1206,6 +1936,16 @@ impl<'a> Case<'a> {
             }
         }
         self.tasks = kept;
+        // Subtask problems are reported under their file's name too: those that arose
+        // now must be, those held since may be (when the bridge looks at the thread).
+        let must: BTreeSet<String> = expected.union(&fx.thread_must).cloned().collect();
+        let may: BTreeSet<String> = must.union(&fx.thread_may).cloned().collect();
+        check!(
+            report.fatal.is_none() && failed.is_superset(&must) && failed.is_subset(&may),
+            "the sync reported errors: fatal {:?}, failures {:#?} (expected errors for {must:?}, allowed for {may:?})",
+            report.fatal,
+            report.failures
+        );
         self.trashed += fx.files_trashed;
         self.deleted.extend(fx.deleted);
         self.discover()?;
@@ -1245,6 +1985,37 @@ impl<'a> Case<'a> {
                     "task {gid}: expected exactly one file carrying it, found {names:?}"
                 );
                 self.tasks[i].file = Some(names[0].clone());
+            }
+        }
+        // The subtasks created from lines: their gids, from the markers the bridge wrote.
+        for t in &mut self.tasks {
+            let Some(file) = t
+                .file
+                .as_deref()
+                .filter(|_| t.local.is_some() && t.broken.is_none())
+            else {
+                continue;
+            };
+            let lines = FileText::read(&self.md.join(file))
+                .map_err(TestCaseError::fail)?
+                .lines;
+            let known: BTreeSet<String> = t.subs.iter().filter_map(|s| s.gid.clone()).collect();
+            let mut taken = BTreeSet::new();
+            for s in &mut t.subs {
+                if s.gid.is_some() || s.asana.is_none() {
+                    continue;
+                }
+                let line = s.line.as_ref().expect("created from a line");
+                let found = lines.iter().find_map(|l| {
+                    let g = l.gid.as_ref()?;
+                    (l.sub == *line && !known.contains(g) && !taken.contains(g)).then_some(g)
+                });
+                check!(
+                    found.is_some(),
+                    "{file}: the line {line:?} should have created a subtask and carry its marker: {lines:?}"
+                );
+                taken.insert(found.cloned().expect("found"));
+                s.gid = found.cloned();
             }
         }
         Ok(())
@@ -1307,6 +2078,7 @@ impl<'a> Case<'a> {
                 );
             }
         }
+        self.verify_subtasks()?;
         let trash = count_dir(&self.md.join(asana_bridge_markdown::TRASH_DIR));
         check!(
             trash == self.trashed,
@@ -1323,6 +2095,66 @@ impl<'a> Case<'a> {
             "{} conflicts open, the model holds {held}",
             report.conflicts_open
         );
+        Ok(())
+    }
+
+    /// Each task's subtasks in Asana and lines in its file are the model's, by gid, name
+    /// and completion, each once; no subtask is a task file.
+    fn verify_subtasks(&self) -> Result<(), TestCaseError> {
+        let mut all_subtasks = BTreeSet::new();
+        for t in &self.tasks {
+            if let (Some(_), Some(parent)) = (&t.asana, &t.gid) {
+                let mut got = Vec::new();
+                for g in self.sim.subtasks(parent) {
+                    let s = self.sim.task(&g).expect("a live subtask");
+                    all_subtasks.insert(g.clone());
+                    got.push((
+                        Some(g),
+                        Sub {
+                            name: s.name,
+                            done: s.completed,
+                        },
+                    ));
+                }
+                got.sort();
+                let mut want: Vec<(Option<String>, Sub)> = t
+                    .subs
+                    .iter()
+                    .filter_map(|s| Some((s.gid.clone(), s.asana.clone()?)))
+                    .collect();
+                want.sort();
+                check!(
+                    got == want,
+                    "the subtasks of Asana task {parent}:\n  actual   {got:?}\n  expected {want:?}"
+                );
+            }
+            if let (Some(_), Some(file), None) = (&t.local, &t.file, &t.broken) {
+                let mut got: Vec<(Option<String>, Sub)> = FileText::read(&self.md.join(file))
+                    .map_err(TestCaseError::fail)?
+                    .lines
+                    .into_iter()
+                    .map(|l| (l.gid, l.sub))
+                    .collect();
+                got.sort();
+                let mut want: Vec<(Option<String>, Sub)> = t
+                    .subs
+                    .iter()
+                    .filter_map(|s| Some((s.gid.clone(), s.line.clone()?)))
+                    .collect();
+                want.sort();
+                check!(
+                    got == want,
+                    "the subtask lines of {file}:\n  actual   {got:?}\n  expected {want:?}"
+                );
+            }
+        }
+        for name in md_files(&self.md) {
+            let (_, partner) = read_file(&self.md.join(&name)).map_err(TestCaseError::fail)?;
+            check!(
+                !partner.as_ref().is_some_and(|g| all_subtasks.contains(g)),
+                "{name} mirrors subtask {partner:?} as a task"
+            );
+        }
         Ok(())
     }
 
@@ -1347,6 +2179,27 @@ impl<'a> Case<'a> {
             section: Some("Todo".to_owned()),
             ..TaskFields::default()
         }))?;
+        // Subtasks from the start on both sides (two on one task, so that removing every
+        // line can happen early).
+        let mut seeded = Vec::new();
+        for (task, name) in [(0, "Call"), (0, "Review")] {
+            seeded.push(Op::AddSubtask {
+                task,
+                name: name.to_owned(),
+            });
+        }
+        seeded.push(Op::AddLine {
+            task: 1,
+            line: Sub {
+                name: "Draft".to_owned(),
+                done: false,
+            },
+        });
+        let avoid = std::mem::replace(&mut self.avoid_known_bugs, false);
+        for op in &seeded {
+            self.step(op)?;
+        }
+        self.avoid_known_bugs = avoid;
         self.sync()?;
         for op in ops {
             self.step(op)?;
@@ -1392,7 +2245,20 @@ fn check_history(
     full: bool,
     ops: &[Op],
 ) -> Result<(), TestCaseError> {
+    check_history_with(sim, rt, policy, full, ops, true)
+}
+
+/// [`check_history`], steering clear of the known engine bugs or not.
+fn check_history_with(
+    sim: &Simulator,
+    rt: &tokio::runtime::Runtime,
+    policy: Policy,
+    full: bool,
+    ops: &[Op],
+    avoid_known_bugs: bool,
+) -> Result<(), TestCaseError> {
     let mut case = Case::new(sim, rt, policy, full);
+    case.avoid_known_bugs = avoid_known_bugs;
     case.run(ops).map_err(|e| {
         TestCaseError::fail(format!(
             "policy {policy}, full listing {full}: {e}\nhistory:\n  {}",
@@ -1420,12 +2286,40 @@ fn random_histories_converge_as_the_model_says() {
         failure_persistence: None,
         ..Config::default()
     });
-    let strategy = (policy(), any::<bool>(), prop::collection::vec(op(), 1..14));
+    let strategy = (policy(), any::<bool>(), prop::collection::vec(op(), 1..16));
     let result = runner.run(&strategy, |(policy, full, ops)| {
+        let ops: Vec<Op> = if full {
+            ops.into_iter().map(on_file_side).collect()
+        } else {
+            ops
+        };
         check_history(&sim, &rt, policy, full, &ops)
     });
     if let Err(e) = result {
         panic!("{e}");
+    }
+}
+
+/// Under a full listing, the subtask steps made in Asana become the same steps on the
+/// file's side: a run that lists every task misses them (the known bug of
+/// [`bug_full_listing_misses_a_subtask_added_in_asana`]).
+fn on_file_side(op: Op) -> Op {
+    match op {
+        Op::AddSubtask { task, name } => Op::AddLine {
+            task,
+            line: Sub { name, done: false },
+        },
+        Op::EditSubtask { task, sub, edit } => Op::EditLine { task, sub, edit },
+        Op::DeleteSubtask { task, sub } => Op::RemoveLine { task, sub },
+        // Its file-side edit may change nothing (the value it already has).
+        Op::EditSubBoth {
+            task, sub, local, ..
+        } => Op::EditLine {
+            task,
+            sub,
+            edit: local,
+        },
+        other => other,
     }
 }
 
@@ -1592,6 +2486,58 @@ fn regression_histories_converge_under_every_policy() {
             },
             Op::Sync,
         ],
+        // Subtasks (the task "Seeded in Asana" has "Call" and "Review", "Seeded locally"
+        // has "Draft"): one renamed on both sides, the line of one checked in Asana removed
+        // (it comes back); then a line removed and an equal one added (taken for it).
+        vec![
+            Op::EditSubBoth {
+                task: 0,
+                sub: 0,
+                asana: SubEdit::Name("Draft".into()),
+                local: SubEdit::Name("Review".into()),
+                local_first: false,
+            },
+            Op::EditSubtask {
+                task: 0,
+                sub: 1,
+                edit: SubEdit::Done(true),
+            },
+            Op::RemoveLine { task: 0, sub: 1 },
+            Op::Sync,
+            Op::RemoveLine { task: 1, sub: 0 },
+            Op::AddLine {
+                task: 1,
+                line: Sub {
+                    name: "Draft".into(),
+                    done: true,
+                },
+            },
+        ],
+        // Every line removed (written back, nothing deleted); then a subtask deleted in
+        // Asana whose line changed (kept, reported), one deleted with its line unchanged,
+        // and one added in Asana while a line is renamed.
+        vec![
+            Op::RemoveLine { task: 0, sub: 0 },
+            Op::RemoveLine { task: 0, sub: 0 },
+            Op::Sync,
+            Op::DeleteSubtask { task: 0, sub: 0 },
+            Op::EditLine {
+                task: 0,
+                sub: 0,
+                edit: SubEdit::Done(true),
+            },
+            Op::DeleteSubtask { task: 1, sub: 0 },
+            Op::AddSubtask {
+                task: 1,
+                name: "Review".into(),
+            },
+            Op::EditLine {
+                task: 1,
+                sub: 0,
+                edit: SubEdit::Name("Call".into()),
+            },
+            Op::Sync,
+        ],
     ];
     for policy in [
         Policy::Newest,
@@ -1601,7 +2547,12 @@ fn regression_histories_converge_under_every_policy() {
     ] {
         for ops in &histories {
             for full in [true, false] {
-                if let Err(e) = check_history(&sim, &rt, policy, full, ops) {
+                let ops: Vec<Op> = if full {
+                    ops.iter().cloned().map(on_file_side).collect()
+                } else {
+                    ops.clone()
+                };
+                if let Err(e) = check_history(&sim, &rt, policy, full, &ops) {
                     panic!("{e}");
                 }
             }
@@ -1652,6 +2603,186 @@ fn bug_manual_held_deletion_is_lost_when_the_task_was_deleted() {
         Op::Sync,
     ];
     if let Err(e) = check_history(&sim, &rt, Policy::Manual, false, &ops) {
+        panic!("{e}");
+    }
+}
+
+/// Bug (found by the property test): a run that lists every Asana task (`sync --full`,
+/// the first run, and the hourly safety-net listing of `sync` and `watch`) does not
+/// mirror a subtask added in Asana since the last run. Such a run reads threads only of
+/// tasks whose own listing changed, and a new subtask does not move its parent's
+/// `modified_at`; the run also takes a fresh change-feed cursor, so the following runs
+/// (which read the feed) never see the subtask's event either: the file stays without
+/// the line until the parent task or its file changes for another reason. The same holds
+/// for a subtask renamed, checked or deleted in Asana. Expected: after the run the file
+/// shows `- [ ] Call <!-- asana:GID -->`. (Histories with a full listing in the
+/// property test make those steps on the file's side, see [`on_file_side`].)
+#[test]
+#[ignore = "bug: a run with a full listing misses subtask changes made in Asana"]
+fn bug_full_listing_misses_a_subtask_added_in_asana() {
+    let sim = Simulator::start();
+    let rt = runtime();
+    let ops = vec![
+        Op::AddSubtask {
+            task: 0,
+            name: "Call".into(),
+        },
+        Op::Sync,
+    ];
+    if let Err(e) = check_history(&sim, &rt, Policy::Newest, true, &ops) {
+        panic!("{e}");
+    }
+}
+
+/// Bug (found by the property test): a checklist line added to a task file that was also
+/// renamed or moved into a subfolder since the last run is never created in Asana: the
+/// run takes the file for moved (not changed), so the task's thread is not looked at,
+/// and the file's new contents are recorded as settled; later runs see no change and the
+/// line stays without a marker for good (until the file or the task changes again).
+/// Moving a file and editing its lines in separate runs works. Expected: the run creates
+/// the subtask "Call" under the task and marks the line `<!-- asana:GID -->`. (The
+/// property test does not edit the lines of a file moved since the last sync, nor move a
+/// file whose lines it edited since.)
+#[test]
+#[ignore = "bug: a line added to a file moved since the last run is never created"]
+fn bug_a_line_added_to_a_moved_file_is_never_created() {
+    let sim = Simulator::start();
+    let rt = runtime();
+    let ops = vec![
+        Op::Rename { task: 0 },
+        Op::AddLine {
+            task: 0,
+            line: Sub {
+                name: "Call".into(),
+                done: false,
+            },
+        },
+        Op::Sync,
+    ];
+    if let Err(e) = check_history_with(&sim, &rt, Policy::Newest, false, &ops, false) {
+        panic!("{e}");
+    }
+}
+
+/// Bug (found by the property test): a new task file with a checklist line, synced in a
+/// run that also removes another pair (here: a task deleted in Asana, its unchanged file
+/// moved to the trash), never gets its subtask. The thread phase looks at pairs without a
+/// thread record only when the number of records differs from the number of pairs; one
+/// pair gone and one new leaves the counts equal, so the new pair is skipped (and its
+/// file's lines are settled as unchanged for later runs). The same goes for a task new in
+/// Asana with subtasks (its new file shows no lines), and for a task deleted in Asana
+/// whose edited file makes a new task (its lines, naming the old task's subtasks, are
+/// never looked at nor reported). Expected: the run creates the
+/// subtask "Call" under the new task and marks the line. (The property test adds
+/// subtasks and lines only to tasks synced before, and deletes no task with subtasks
+/// in Asana.)
+#[test]
+#[ignore = "bug: a new pair is not looked at when another pair goes in the same run"]
+fn bug_a_new_file_with_a_line_is_skipped_when_another_pair_goes() {
+    let sim = Simulator::start();
+    let rt = runtime();
+    let ops = vec![
+        Op::DeleteAsana { task: 0 },
+        Op::CreateLocal(f("Alpha", "first note")),
+        Op::AddLine {
+            task: 2,
+            line: Sub {
+                name: "Call".into(),
+                done: false,
+            },
+        },
+        Op::Sync,
+    ];
+    if let Err(e) = check_history_with(&sim, &rt, Policy::Newest, false, &ops, false) {
+        panic!("{e}");
+    }
+}
+
+/// Bug (found by the property test): under `manual`, a field conflict held on a task is
+/// lost when the same run (or an earlier one, while it is held) writes the task file's
+/// `## Subtasks` lines: here the title is changed on both sides ("Charlie" in Asana,
+/// "Alpha" in the file) and a subtask is added in Asana; the run holds the title
+/// conflict (1 open) and appends the subtask's line to the file; the next run closes the
+/// conflict and writes Asana's title into the file (the line write seems to record the
+/// file's values as synced, so only Asana's side looks changed). The same happens to the
+/// differences held after a lost state folder (any policy) when a line is written back.
+/// Expected: the conflict stays open and the file keeps "Alpha" until a person settles it.
+/// (The property test makes no subtask step on a task whose fields hold a conflict, or may
+/// after the next sync, and no field edit under `manual` after a subtask step before the
+/// next sync.)
+#[test]
+#[ignore = "bug: a held field conflict is lost when the bridge writes the file's subtask lines"]
+fn bug_a_held_conflict_is_lost_when_the_bridge_writes_the_lines() {
+    let sim = Simulator::start();
+    let rt = runtime();
+    let ops = vec![
+        Op::EditBoth {
+            task: 1,
+            asana: Edit::Title("Charlie".into()),
+            local: Edit::Title("Alpha".into()),
+            local_first: false,
+        },
+        Op::AddSubtask {
+            task: 1,
+            name: "Call".into(),
+        },
+    ];
+    if let Err(e) = check_history_with(&sim, &rt, Policy::Manual, false, &ops, false) {
+        panic!("{e}");
+    }
+}
+
+/// Bug (found by the property test): a task file removed by hand while its task was
+/// edited in Asana comes back (the edit wins over the removal), but without its subtask
+/// line, and the same run then deletes that subtask in Asana, taking the missing line for
+/// one removed on purpose (with two or more subtasks the "every line gone" guard writes
+/// them back instead). Expected: the file written anew shows the task's subtasks, and no
+/// subtask is deleted. (The property test removes no file whose task has subtasks.)
+#[test]
+#[ignore = "bug: a file written back from Asana after its removal deletes its only subtask"]
+fn bug_a_file_written_back_from_asana_deletes_its_subtask() {
+    let sim = Simulator::start();
+    let rt = runtime();
+    let ops = vec![
+        Op::DeleteLocal { task: 1 },
+        Op::EditAsana {
+            task: 1,
+            edit: Edit::DueOn(Some("2026-01-01".into())),
+        },
+        Op::Sync,
+    ];
+    if let Err(e) = check_history_with(&sim, &rt, Policy::Newest, false, &ops, false) {
+        panic!("{e}");
+    }
+}
+
+/// Bug (found by the property test): a subtask added in Asana while its task's file is
+/// broken (emptied by accident, the bridge leaves both sides alone) never reaches the
+/// file once the accident is undone: the run during the accident reads the change feed
+/// that names the subtask, skips the thread because the file is broken, and still moves
+/// its cursor past the event; after the undo the file is as last synced, so nothing names
+/// the task again. Expected: the first run after the undo appends the line
+/// `- [ ] Call <!-- asana:GID -->`. (The property test makes no subtask step on a task
+/// whose file is broken, and breaks no file after a subtask step before the next sync.)
+#[test]
+#[ignore = "bug: a subtask added in Asana while the file is broken is never mirrored"]
+fn bug_a_subtask_added_while_the_file_is_broken_is_never_mirrored() {
+    let sim = Simulator::start();
+    let rt = runtime();
+    let ops = vec![
+        Op::Break {
+            task: 0,
+            how: Breakage::Emptied,
+        },
+        Op::AddSubtask {
+            task: 0,
+            name: "Call".into(),
+        },
+        Op::Sync,
+        Op::Repair { task: 0 },
+        Op::Sync,
+    ];
+    if let Err(e) = check_history_with(&sim, &rt, Policy::Newest, false, &ops, false) {
         panic!("{e}");
     }
 }
