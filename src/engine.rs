@@ -417,9 +417,19 @@ fn changed_pairs(index: &SummaryIndex<'_>, seen: &Observations) -> crate::thread
             .map(|(s, _)| s.asana_gid.to_string())
             .collect()
     };
+    let mut target = changed(&seen.target.pairs);
+    // A file renamed or moved reads as another item naming its task.
+    target.extend(
+        seen.target
+            .others
+            .iter()
+            .filter_map(|i| i.partner.as_deref())
+            .filter(|gid| index.of_gid(gid).is_some())
+            .map(str::to_owned),
+    );
     crate::threads::Changed {
         asana: changed(&seen.asana.pairs),
-        target: changed(&seen.target.pairs),
+        target,
         ..crate::threads::Changed::default()
     }
 }
@@ -439,14 +449,23 @@ async fn sync_threads(
         return Ok(0);
     }
     let dry_run = run.options.dry_run;
-    let pairs = crate::threads::wanted(store, run.state, &link.name, changed, dry_run)?;
+    let mut changed = changed.clone();
+    changed.full_listing = run.report.full_scan;
+    let pairs = crate::threads::wanted(
+        store,
+        run.state,
+        &link.name,
+        &changed,
+        asana.threads(),
+        dry_run,
+    )?;
     let outcome = crate::threads::sync(
         link, asana, target, store, run.state, &pairs, dry_run, progress, cancel,
     )
     .await?;
     run.report.counts.threads = outcome.counts;
     run.report.notes.extend(outcome.notes);
-    let failed = outcome.failures.len();
+    let failed = outcome.failures.len() + usize::from(outcome.held_back);
     run.report.failures.extend(outcome.failures);
     run.report.failures.extend(outcome.problems);
     if let Some(message) = outcome.aborted {

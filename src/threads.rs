@@ -22,8 +22,8 @@ mod tests;
 use std::collections::BTreeSet;
 
 use asana_bridge_connector::{
-    Comment, CommentBlock, Connector, ConnectorError, ErrorKind, Item, Subtask, SubtaskLine,
-    TargetThread, Threads,
+    Comment, CommentBlock, Connector, ConnectorError, ErrorKind, Identity, Item, Subtask,
+    SubtaskLine, TargetThread, Threads,
 };
 use asana_bridge_state::{StateError, Store, Table};
 
@@ -66,10 +66,13 @@ pub struct ThreadOutcome {
     pub notes: Vec<String>,
     /// A link-wide error stopped the phase (the rest waits for the next run).
     pub aborted: Option<String>,
+    /// A task whose subtasks or comments changed in Asana was left for later (its
+    /// item could not be read): the change feed's cursor must not move past it.
+    pub held_back: bool,
 }
 
 /// The pairs read changed this run, by side (Asana gids).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Changed {
     /// Tasks whose subtasks or comments may have changed in Asana.
     pub asana: BTreeSet<String>,
@@ -80,6 +83,9 @@ pub struct Changed {
     pub fresh: BTreeSet<String>,
     /// Every pair's target item was created this run (an import into an empty target).
     pub all_fresh: bool,
+    /// Every Asana task was listed: a task whose subtask count differs from its record's
+    /// is looked at (a subtask added or removed changes nothing else of its parent).
+    pub full_listing: bool,
 }
 
 /// One pair whose thread a run looks at.
@@ -107,31 +113,43 @@ pub fn wanted(
     state: &LinkState,
     link: &str,
     changed: &Changed,
+    counts: Option<&dyn Threads>,
     dry_run: bool,
 ) -> Result<Vec<Wanted>, StateError> {
     let records = table(store, link)?;
-    // Every pair has its record (the usual case): only the changed ones. Otherwise one
-    // pass finds those without (and drops records of pairs that are gone).
-    let fill = records.len() != state.pairs.len();
+    // Pairs without a record yet (one look at each key, no record read), and records of
+    // pairs that are gone dropped when there are more records than pairs.
+    let prune = records.len() > state.pairs.len();
     let mut out = Vec::new();
     let mut paired = BTreeSet::new();
     for summary in state.pairs.summaries() {
         let (gid, summary) = summary?;
-        let unseen = fill && records.get(&gid)?.is_none();
-        let asana = unseen || changed.asana.contains(&gid);
+        let unseen = !records.contains(&gid)?;
+        // An item this run created from the task: its lines and blocks are Asana's to
+        // write, whatever the record remembers (it is not a file whose lines were removed).
+        let fresh = changed.all_fresh || changed.fresh.contains(&gid);
+        let mut asana = unseen || fresh || changed.asana.contains(&gid);
+        if !asana
+            && changed.full_listing
+            && let Some(count) = counts.and_then(|t| t.subtask_count(&gid))
+            && let Some(record) = records.get(&gid)?
+        {
+            let known = record.subtasks.len() + record.let_go.len();
+            asana = usize::try_from(count).is_ok_and(|c| c != known);
+        }
         if asana || changed.target.contains(&gid) {
             out.push(Wanted {
-                fresh: unseen && (changed.all_fresh || changed.fresh.contains(&gid)),
+                fresh,
                 gid: gid.clone(),
                 target_id: summary.target_id.to_string(),
                 asana,
             });
         }
-        if fill {
+        if prune {
             paired.insert(gid);
         }
     }
-    if fill && !dry_run {
+    if prune && !dry_run {
         for entry in records.iter() {
             let (gid, _) = entry?;
             if !paired.contains(&gid) {
@@ -207,11 +225,15 @@ pub async fn sync(
         let result = if *fresh && !dry_run {
             match one.fresh().await {
                 Ok(None) => Ok(()),
-                Ok(Some(read)) => one.run(target_id, true, Some(read), &mut outcome).await,
+                Ok(Some(read)) => {
+                    one.run(target_id, true, true, Some(read), &mut outcome)
+                        .await
+                }
                 Err(e) => Err(e),
             }
         } else {
-            one.run(target_id, *asana_side, None, &mut outcome).await
+            one.run(target_id, *asana_side, *fresh, None, &mut outcome)
+                .await
         };
         match result {
             Ok(()) => {}
@@ -290,6 +312,20 @@ impl One<'_> {
         Ok(None)
     }
 
+    /// The target item `id` as it is now, if it is there and names this pair's task (when
+    /// it names one); `None` otherwise (an accident the task phase reports).
+    async fn item(&self, id: &str) -> Result<Option<Item>, Stop> {
+        let found = match self.target.get_many(&[id.to_owned()]).await {
+            Ok(found) => found,
+            Err(e) if matches!(stop("", &e), Stop::Item(_)) => return Ok(None),
+            Err(e) => return Err(stop("reading the item", &e)),
+        };
+        Ok(found
+            .into_iter()
+            .next()
+            .filter(|i| !i.bare && i.partner.as_deref().is_none_or(|p| p == self.gid)))
+    }
+
     /// Asana's subtasks and comments of the task (comments `None` when left out); `None`
     /// when the task is gone.
     async fn read_asana(&self) -> Result<Option<AsanaThread>, Stop> {
@@ -315,30 +351,21 @@ impl One<'_> {
         &self,
         target_id: &str,
         asana_side: bool,
+        fresh: bool,
         read: Option<AsanaThread>,
         outcome: &mut ThreadOutcome,
     ) -> Result<(), Stop> {
         let gid = self.gid;
-        let found = match self.target.get_many(&[target_id.to_owned()]).await {
-            Ok(found) => found,
-            // An item that cannot be read was reported by the task phase; its lines and
-            // blocks wait until it is fixed.
-            Err(e) if matches!(stop("", &e), Stop::Item(_)) => return Ok(()),
-            Err(e) => return Err(stop("reading the item", &e)),
-        };
-        let Some(item) = found.into_iter().next() else {
-            return Ok(()); // gone: the task phase deals with it next run
-        };
-        if item.bare || item.partner.as_deref().is_some_and(|p| p != gid) {
-            return Ok(()); // an accident the task phase reports
-        }
-        let Some(shown) = self
-            .target
-            .read_thread(&item)
-            .await
-            .map_err(|e| stop("reading its subtasks and comments", &e))?
-        else {
-            return Ok(());
+        // An item that cannot be read (or is gone) was reported by the task phase; its
+        // lines and blocks wait until it is fixed.
+        let shown = match self.target.read_thread(target_id).await {
+            Ok(Some(shown)) => shown,
+            Ok(None) | Err(ConnectorError::NotFound(_)) => return Ok(()),
+            Err(e) if matches!(stop("", &e), Stop::Item(_)) => {
+                outcome.held_back |= asana_side;
+                return Ok(());
+            }
+            Err(e) => return Err(stop("reading its subtasks and comments", &e)),
         };
         let stored = self.records.get(gid)?;
         if !asana_side
@@ -347,6 +374,20 @@ impl One<'_> {
                 .is_some_and(|r| r.target.as_deref() == Some(&thread_digest(&shown)))
         {
             return Ok(()); // the item changed, not its lines or blocks
+        }
+        // An item that names its task (a file) is checked before anything is planned
+        // from it: an emptied file or an edited `asana_gid` is an accident the task
+        // phase reports, never a reason to delete a subtask. An item paired by the
+        // records (an issue) is read only when something is to be written to it.
+        let mut item = None;
+        if self.target.identity() == Identity::Partner {
+            match self.item(target_id).await? {
+                Some(found) => item = Some(found),
+                None => {
+                    outcome.held_back |= asana_side;
+                    return Ok(());
+                }
+            }
         }
         let read = match read {
             Some(read) => read,
@@ -357,6 +398,13 @@ impl One<'_> {
         };
         let (subtasks, comments) = read;
         let mut record = stored.unwrap_or_default();
+        if fresh {
+            // Recreated by the bridge: nothing in it was removed by anyone.
+            record = ThreadRecord {
+                pending: record.pending,
+                ..ThreadRecord::default()
+            };
+        }
         let planned = plan::plan(&Inputs {
             subtasks: &subtasks,
             comments: comments.as_deref(),
@@ -365,7 +413,7 @@ impl One<'_> {
             policy: self.link.conflict,
             on_delete: self.link.on_delete,
         });
-        let name = self.target.describe(&item.id);
+        let name = self.target.describe(target_id);
         for problem in &planned.problems {
             outcome.problems.push(ItemFailure {
                 item: name.clone(),
@@ -414,7 +462,15 @@ impl One<'_> {
         }
         let (wanted, pairs) = now.shown(&planned, &shown);
         if wanted != shown {
-            match self.target.write_thread(&item, &wanted).await {
+            let item = match item {
+                Some(item) => Some(item),
+                None => self.item(target_id).await?,
+            };
+            let written = match &item {
+                Some(item) => self.target.write_thread(item, &wanted).await,
+                None => Err(ConnectorError::NotFound(name.clone())),
+            };
+            match written {
                 Ok(written) => {
                     outcome.counts.target_items += 1;
                     self.note_written(&written)?;

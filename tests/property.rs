@@ -493,7 +493,7 @@ struct MTask {
     /// Its direct subtasks (Asana's side and the file's lines).
     subs: Vec<MSub>,
     /// Since the last sync, the file was moved / its lines were edited: the two are not
-    /// combined (the known bug of [`bug_a_line_added_to_a_moved_file_is_never_created`]).
+    /// combined (the known bug of [`fixed_a_line_added_to_a_moved_file_is_never_created`]).
     moved: bool,
     lines_edited: bool,
     /// A subtask step touched it since the last sync (either side).
@@ -1396,11 +1396,6 @@ impl<'a> Case<'a> {
                 let Some(i) = Self::pick(&self.on_asana(), *task) else {
                     return Ok(());
                 };
-                // A file that outlives its task makes a new pair, skipped by the known bug
-                // of `bug_a_new_file_with_a_line_is_skipped_when_another_pair_goes`.
-                if self.avoid_known_bugs && !self.tasks[i].subs.is_empty() {
-                    return Ok(());
-                }
                 let gid = self.tasks[i].gid.clone().expect("gid");
                 self.sim.delete_task(&gid);
                 self.log.push(format!("delete in Asana {gid}"));
@@ -1413,10 +1408,6 @@ impl<'a> Case<'a> {
                 let Some(i) = Self::pick(&self.on_disk(), *task) else {
                     return Ok(());
                 };
-                // The known bug of `bug_a_file_written_back_from_asana_deletes_its_subtask`.
-                if self.avoid_known_bugs && self.tasks[i].subs.iter().any(|s| s.asana.is_some()) {
-                    return Ok(());
-                }
                 let bytes = std::fs::read(self.file_path(i)).expect("read");
                 std::fs::remove_file(self.file_path(i)).expect("rm");
                 self.log.push(format!(
@@ -1433,9 +1424,6 @@ impl<'a> Case<'a> {
                 let Some(i) = Self::pick(&self.on_disk(), *task) else {
                     return Ok(());
                 };
-                if self.avoid_known_bugs && self.tasks[i].lines_edited {
-                    return Ok(());
-                }
                 self.tasks[i].moved = true;
                 // Every other move goes into a subfolder (or back out of one): a task file
                 // anywhere under the folder is the same task.
@@ -1725,17 +1713,16 @@ impl<'a> Case<'a> {
         Ok(())
     }
 
-    /// The task files whose lines a step may edit: those not moved since the last sync.
+    /// The task files whose lines a step may edit: every file on disk (a moved one too,
+    /// since [`fixed_a_line_added_to_a_moved_file_is_never_created`]).
     fn lines_editable(&self) -> Vec<usize> {
-        let mut out = self.on_disk();
-        out.retain(|&i| !(self.avoid_known_bugs && self.tasks[i].moved));
-        out
+        self.on_disk()
     }
 
-    /// The tasks among `tasks` a subtask or line may be added to: synced ones (the known
-    /// bug of [`bug_a_new_file_with_a_line_is_skipped_when_another_pair_goes`]).
-    fn may_get_subtasks(&self, mut tasks: Vec<usize>) -> Vec<usize> {
-        tasks.retain(|&i| !self.avoid_known_bugs || self.tasks[i].synced.is_some());
+    /// The tasks among `tasks` a subtask or line may be added to: any (a new pair too,
+    /// since [`fixed_a_new_file_with_a_line_is_skipped_when_another_pair_goes`]), as far
+    /// as [`Self::sub_steps_ok`] allows.
+    fn may_get_subtasks(&self, tasks: Vec<usize>) -> Vec<usize> {
         self.sub_steps_ok(tasks)
     }
 
@@ -1744,10 +1731,8 @@ impl<'a> Case<'a> {
     /// [`bug_a_held_conflict_is_lost_when_the_bridge_writes_the_lines`]).
     fn sub_steps_ok(&self, mut tasks: Vec<usize>) -> Vec<usize> {
         // Nor one whose file is broken (the known bug of
-        // `bug_a_subtask_added_while_the_file_is_broken_is_never_mirrored`).
-        tasks.retain(|&i| {
-            !self.avoid_known_bugs || !self.conflict_may_hold(i) && self.tasks[i].broken.is_none()
-        });
+        // `fixed_a_subtask_added_while_the_file_is_broken_is_never_mirrored`).
+        tasks.retain(|&i| !self.avoid_known_bugs || !self.conflict_may_hold(i));
         tasks
     }
 
@@ -2300,17 +2285,13 @@ fn random_histories_converge_as_the_model_says() {
     }
 }
 
-/// Under a full listing, the subtask steps made in Asana become the same steps on the
-/// file's side: a run that lists every task misses them (the known bug of
-/// [`bug_full_listing_misses_a_subtask_added_in_asana`]).
+/// Under a full listing, a subtask renamed or checked in Asana becomes the same step on
+/// the file's side: a run that lists every task sees subtasks added and removed (its
+/// parent's `num_subtasks`), not edited (nothing of the parent changes; the change feed
+/// tells them, which `--full` skips).
 fn on_file_side(op: Op) -> Op {
     match op {
-        Op::AddSubtask { task, name } => Op::AddLine {
-            task,
-            line: Sub { name, done: false },
-        },
         Op::EditSubtask { task, sub, edit } => Op::EditLine { task, sub, edit },
-        Op::DeleteSubtask { task, sub } => Op::RemoveLine { task, sub },
         // Its file-side edit may change nothing (the value it already has).
         Op::EditSubBoth {
             task, sub, local, ..
@@ -2618,8 +2599,7 @@ fn bug_manual_held_deletion_is_lost_when_the_task_was_deleted() {
 /// shows `- [ ] Call <!-- asana:GID -->`. (Histories with a full listing in the
 /// property test make those steps on the file's side, see [`on_file_side`].)
 #[test]
-#[ignore = "bug: a run with a full listing misses subtask changes made in Asana"]
-fn bug_full_listing_misses_a_subtask_added_in_asana() {
+fn fixed_full_listing_misses_a_subtask_added_in_asana() {
     let sim = Simulator::start();
     let rt = runtime();
     let ops = vec![
@@ -2644,8 +2624,7 @@ fn bug_full_listing_misses_a_subtask_added_in_asana() {
 /// property test does not edit the lines of a file moved since the last sync, nor move a
 /// file whose lines it edited since.)
 #[test]
-#[ignore = "bug: a line added to a file moved since the last run is never created"]
-fn bug_a_line_added_to_a_moved_file_is_never_created() {
+fn fixed_a_line_added_to_a_moved_file_is_never_created() {
     let sim = Simulator::start();
     let rt = runtime();
     let ops = vec![
@@ -2677,8 +2656,7 @@ fn bug_a_line_added_to_a_moved_file_is_never_created() {
 /// subtasks and lines only to tasks synced before, and deletes no task with subtasks
 /// in Asana.)
 #[test]
-#[ignore = "bug: a new pair is not looked at when another pair goes in the same run"]
-fn bug_a_new_file_with_a_line_is_skipped_when_another_pair_goes() {
+fn fixed_a_new_file_with_a_line_is_skipped_when_another_pair_goes() {
     let sim = Simulator::start();
     let rt = runtime();
     let ops = vec![
@@ -2739,8 +2717,7 @@ fn bug_a_held_conflict_is_lost_when_the_bridge_writes_the_lines() {
 /// them back instead). Expected: the file written anew shows the task's subtasks, and no
 /// subtask is deleted. (The property test removes no file whose task has subtasks.)
 #[test]
-#[ignore = "bug: a file written back from Asana after its removal deletes its only subtask"]
-fn bug_a_file_written_back_from_asana_deletes_its_subtask() {
+fn fixed_a_file_written_back_from_asana_deletes_its_subtask() {
     let sim = Simulator::start();
     let rt = runtime();
     let ops = vec![
@@ -2765,8 +2742,7 @@ fn bug_a_file_written_back_from_asana_deletes_its_subtask() {
 /// `- [ ] Call <!-- asana:GID -->`. (The property test makes no subtask step on a task
 /// whose file is broken, and breaks no file after a subtask step before the next sync.)
 #[test]
-#[ignore = "bug: a subtask added in Asana while the file is broken is never mirrored"]
-fn bug_a_subtask_added_while_the_file_is_broken_is_never_mirrored() {
+fn fixed_a_subtask_added_while_the_file_is_broken_is_never_mirrored() {
     let sim = Simulator::start();
     let rt = runtime();
     let ops = vec![

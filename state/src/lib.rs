@@ -411,6 +411,11 @@ impl<T: Serialize + DeserializeOwned> Table<T> {
         })
     }
 
+    /// Whether `key` has an entry (its value is not read).
+    pub fn contains(&self, key: &str) -> Result<bool, StateError> {
+        Ok(self.tree.contains_key(key)?)
+    }
+
     /// Removes `key`; returns whether it was there.
     pub fn remove(&self, key: &str) -> Result<bool, StateError> {
         Ok(self.tree.remove(key)?.is_some())

@@ -13,6 +13,10 @@ impl Threads for AsanaConnector {
         self.thread_touched()
     }
 
+    fn subtask_count(&self, task: &str) -> Option<u32> {
+        AsanaConnector::subtask_count(self, task)
+    }
+
     async fn subtasks(&self, task: &str) -> Result<Vec<Subtask>, ConnectorError> {
         if self.subtask_count(task) == Some(0) {
             // Read with `num_subtasks: 0` in this process: nothing to ask for.

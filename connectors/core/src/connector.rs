@@ -177,13 +177,11 @@ pub trait Connector: Send + Sync {
         false
     }
 
-    /// The subtasks and comments `item` keeps in its own text (a Markdown file's
-    /// `## Subtasks` and `## Comments` sections), read now; `None` for a system that keeps
-    /// none there. Its notes never include them.
-    async fn read_thread(
-        &self,
-        _item: &Item,
-    ) -> Result<Option<crate::TargetThread>, ConnectorError> {
+    /// The subtasks and comments the item `id` keeps in its own text (a Markdown file's
+    /// `## Subtasks` and `## Comments` sections), read now (or as this connector last
+    /// read them, where that is as good: a GitHub issue listed this run); `None` for a
+    /// system that keeps none there. Its notes never include them.
+    async fn read_thread(&self, _id: &str) -> Result<Option<crate::TargetThread>, ConnectorError> {
         Ok(None)
     }
 

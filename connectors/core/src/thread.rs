@@ -113,6 +113,13 @@ pub trait Threads: Send + Sync {
         None
     }
 
+    /// How many direct subtasks `task` had when the service last listed it in this
+    /// process, if it says (Asana's `num_subtasks`): a full listing tells a subtask added
+    /// or removed this way, which changes nothing else of its parent.
+    fn subtask_count(&self, _task: &str) -> Option<u32> {
+        None
+    }
+
     /// The direct subtasks of `task`, in the service's order.
     async fn subtasks(&self, task: &str) -> Result<Vec<Subtask>, crate::ConnectorError>;
 

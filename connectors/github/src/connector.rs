@@ -1036,8 +1036,8 @@ impl Connector for GithubConnector {
         true
     }
 
-    async fn read_thread(&self, item: &Item) -> Result<Option<TargetThread>, ConnectorError> {
-        self.thread_of(item).await.map(Some)
+    async fn read_thread(&self, id: &str) -> Result<Option<TargetThread>, ConnectorError> {
+        self.thread_of(id).await.map(Some)
     }
 
     async fn write_thread(

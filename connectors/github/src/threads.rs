@@ -102,8 +102,8 @@ fn read_mirror(body: &str) -> Option<(&str, &str, &str)> {
 
 impl GithubConnector {
     /// The subtask lines and comments, read now.
-    pub(crate) async fn thread_of(&self, item: &Item) -> Result<TargetThread, ConnectorError> {
-        let n = number(&item.id)?;
+    pub(crate) async fn thread_of(&self, id: &str) -> Result<TargetThread, ConnectorError> {
+        let n = number(id)?;
         let subtasks = match self.subtask_lines(n) {
             Some(lines) => lines,
             None => {

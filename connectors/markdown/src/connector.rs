@@ -223,8 +223,8 @@ impl Connector for MarkdownConnector {
         true
     }
 
-    async fn read_thread(&self, item: &Item) -> Result<Option<TargetThread>, ConnectorError> {
-        let id = item.id.clone();
+    async fn read_thread(&self, id: &str) -> Result<Option<TargetThread>, ConnectorError> {
+        let id = id.to_owned();
         self.blocking(move |f| f.read_thread(&id).map(Some)).await
     }
 

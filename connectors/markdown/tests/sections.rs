@@ -87,7 +87,7 @@ async fn notes_exclude_the_sections() {
     let page = c.list_page(None).await.expect("list");
     assert_eq!(page.items.iter().find(|i| i.id == "a.md"), Some(&a));
     assert_eq!(
-        c.read_thread(&a).await.expect("read"),
+        c.read_thread(&a.id).await.expect("read"),
         Some(contract_thread())
     );
     let plain = item(&c, "plain.md").await;
@@ -97,7 +97,7 @@ async fn notes_exclude_the_sections() {
         "the revision hashes the whole file"
     );
     assert_eq!(
-        c.read_thread(&plain).await.expect("read"),
+        c.read_thread(&plain.id).await.expect("read"),
         Some(TargetThread::default())
     );
 }
@@ -142,7 +142,7 @@ async fn writes_of_fields_keep_the_sections() {
     assert!(read(&c, "a.md").ends_with(&format!("---\n{SECTIONS}")));
     assert_eq!(a.fields.notes, "");
     assert_eq!(
-        c.read_thread(&a).await.expect("read"),
+        c.read_thread(&a.id).await.expect("read"),
         Some(contract_thread())
     );
 
@@ -201,7 +201,7 @@ async fn write_thread_keeps_front_matter_and_description() {
     assert_eq!(after, item(&c, "a.md").await);
     assert_eq!(after.fields, a.fields);
     assert_eq!(
-        c.read_thread(&after).await.expect("read"),
+        c.read_thread(&after.id).await.expect("read"),
         Some(thread.clone())
     );
 
@@ -312,7 +312,11 @@ async fn hostile_names_and_bodies() {
     };
     let after = c.write_thread(&a, &thread).await.expect("write");
     assert_eq!(after.fields.notes, "Notes");
-    let back = c.read_thread(&after).await.expect("read").expect("thread");
+    let back = c
+        .read_thread(&after.id)
+        .await
+        .expect("read")
+        .expect("thread");
     assert_eq!(
         back.subtasks,
         vec![
@@ -339,7 +343,7 @@ async fn hostile_names_and_bodies() {
         "---\ntitle: T\n---\n## Subtasks\n- [ ] x <!-- asana:abc -->\n",
     );
     let bad = item(&c, "bad.md").await;
-    let thread = c.read_thread(&bad).await.expect("read").expect("thread");
+    let thread = c.read_thread(&bad.id).await.expect("read").expect("thread");
     assert_eq!(thread.subtasks, vec![subtask(Some("abc"), "x", false)]);
 }
 
@@ -352,7 +356,7 @@ async fn crlf_files() {
     let a = item(&c, "a.md").await;
     assert_eq!(a.fields.notes, DESCRIPTION.trim_end_matches('\n'));
     assert_eq!(
-        c.read_thread(&a).await.expect("read"),
+        c.read_thread(&a.id).await.expect("read"),
         Some(contract_thread())
     );
     let mut thread = contract_thread();
@@ -368,7 +372,7 @@ async fn crlf_files() {
     );
     assert!(text.starts_with(&format!("{FRONT}{DESCRIPTION}").replace('\n', "\r\n")));
     assert_eq!(after.fields.notes, a.fields.notes);
-    assert_eq!(c.read_thread(&after).await.expect("read"), Some(thread));
+    assert_eq!(c.read_thread(&after.id).await.expect("read"), Some(thread));
     let renamed = c
         .update(
             &after,
