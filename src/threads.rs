@@ -30,7 +30,6 @@ use asana_bridge_state::{StateError, Store, Table};
 use crate::config::LinkConfig;
 use crate::failure::ItemFailure;
 use crate::linkstate::LinkState;
-use crate::records::Fingerprint;
 use plan::{Inputs, OutBlock, OutLine, Step, ThreadPlan};
 use record::{CommentBase, Pending, SubtaskBase, ThreadRecord, text_digest};
 
@@ -580,7 +579,9 @@ impl One<'_> {
     /// it is now, so the next run does not take the bridge's own write for a change.
     fn note_written(&self, written: &Item) -> Result<(), StateError> {
         if let Some(mut pair) = self.state.pairs.get(self.gid)? {
-            pair.target = Fingerprint::of(written);
+            // Only the revision: the fields' digests say what the last sync agreed (a
+            // field held in a conflict stays held), and this write changed no field.
+            pair.target.revision.clone_from(&written.revision);
             written.id.clone_into(&mut pair.target_id);
             self.state.pairs.put(self.gid, &pair)?;
         }

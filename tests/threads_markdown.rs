@@ -408,3 +408,29 @@ fn comments_off_reads_and_writes_none_and_a_quiet_resync_reads_nothing_more() {
     w.sync();
     assert_eq!(w.sim.requests().len(), 1, "{:?}", w.sim.requests());
 }
+
+#[test]
+fn a_subtask_whose_answer_was_lost_is_not_created_twice() {
+    let w = World::new("newest");
+    let parent = w.add_task("Parent", |_| {});
+    w.sync();
+    edit_file(&w, &parent, |t| {
+        format!("{}\n\n## Subtasks\n- [ ] Write the test\n", t.trim_end())
+    });
+    w.sim.inject(Fault::DropAfterApply {
+        count: 1,
+        method: Some("POST".to_owned()),
+        path_contains: Some("/subtasks".to_owned()),
+    });
+    let lost = w.run(&["sync"]).expect(1);
+    assert!(lost.stderr.contains("answer was lost"), "{}", lost.stderr);
+    w.sync();
+    assert_eq!(
+        subtasks(&w, &parent),
+        vec![("Write the test".to_owned(), false)]
+    );
+    let made = w.sim.subtasks(&parent)[0].clone();
+    let (_, text) = w.file_of(&parent);
+    assert!(line_with(&text, &made).is_some(), "{text}");
+    assert_eq!(text.matches("Write the test").count(), 1, "{text}");
+}

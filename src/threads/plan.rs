@@ -153,6 +153,19 @@ fn markers<'a>(
     m
 }
 
+/// The keys (a subtask's name, a comment's text digest) of the creates of one kind the
+/// base says were sent (or about to be) and not recorded.
+fn pending_creates<'a>(
+    base: &'a ThreadRecord,
+    key: impl Fn(&'a Pending) -> Option<&'a String>,
+) -> Vec<&'a str> {
+    base.pending
+        .iter()
+        .filter_map(key)
+        .map(String::as_str)
+        .collect()
+}
+
 /// The outcome of one part (name, completion) of a subtask both sides hold.
 struct Part<T> {
     value: T,
@@ -200,15 +213,10 @@ fn plan_subtasks(inputs: &Inputs<'_>, out: &mut ThreadPlan) {
     );
 
     // Lines without a marker that are what the bridge created: adopted.
-    let mut pending: Vec<&str> = inputs
-        .base
-        .pending
-        .iter()
-        .filter_map(|p| match p {
-            Pending::Subtask { name } => Some(name.as_str()),
-            Pending::Comment { .. } => None,
-        })
-        .collect();
+    let mut pending = pending_creates(inputs.base, |p| match p {
+        Pending::Subtask { name } => Some(name),
+        Pending::Comment { .. } => None,
+    });
     let mut adopted: BTreeMap<usize, &str> = BTreeMap::new();
     for &i in &m.unmarked {
         let name = lines[i].name.as_str();
@@ -446,15 +454,10 @@ fn plan_comments(inputs: &Inputs<'_>, comments: &[Comment], out: &mut ThreadPlan
 
     // A target's own comment already mirrored, and blocks without a marker that are
     // comments the bridge posted: paired, never posted again.
-    let mut pending: Vec<&str> = inputs
-        .base
-        .pending
-        .iter()
-        .filter_map(|p| match p {
-            Pending::Comment { text } => Some(text.as_str()),
-            Pending::Subtask { .. } => None,
-        })
-        .collect();
+    let mut pending = pending_creates(inputs.base, |p| match p {
+        Pending::Comment { text } => Some(text),
+        Pending::Subtask { .. } => None,
+    });
     let mut adopted: BTreeMap<usize, &str> = BTreeMap::new();
     for &i in &m.unmarked {
         let block = &blocks[i];
