@@ -206,23 +206,6 @@ pub async fn post(
     into_comment(client, workspace, &me, story).await
 }
 
-/// Refuses to change `comment` unless the bridge's user wrote it.
-fn check_own(comment: &Comment) -> Result<(), ConnectorError> {
-    if comment.own {
-        Ok(())
-    } else {
-        Err(ConnectorError::Forbidden(format!(
-            "comment {} was written by {}: only its author may change it",
-            comment.remote_id,
-            if comment.author.name.is_empty() {
-                "someone else"
-            } else {
-                &comment.author.name
-            }
-        )))
-    }
-}
-
 /// Replaces the text of `comment`, which the bridge's user must have written (checked
 /// before anything is sent); returns it as Asana now has it.
 ///
@@ -236,7 +219,7 @@ pub async fn edit(
     comment: &Comment,
     markdown: &str,
 ) -> Result<Comment, ConnectorError> {
-    check_own(comment)?;
+    comment.check_own()?;
     let story = &comment.remote_id;
     gid("story", story)?;
     let write = CommentWrite {
@@ -256,7 +239,7 @@ pub async fn edit(
 /// `Forbidden` for someone else's comment (nothing sent), or any transport error but
 /// `NotFound`.
 pub async fn delete(client: &AsanaClient, comment: &Comment) -> Result<(), ConnectorError> {
-    check_own(comment)?;
+    comment.check_own()?;
     let story = &comment.remote_id;
     gid("story", story)?;
     match client

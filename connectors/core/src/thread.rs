@@ -56,6 +56,28 @@ pub struct Comment {
     pub edited: bool,
 }
 
+impl Comment {
+    /// Refuses to change this comment unless the bridge's own user wrote it (the
+    /// contract: others' comments are read-only), before anything is sent.
+    ///
+    /// # Errors
+    /// `Forbidden` naming the comment and its author.
+    pub fn check_own(&self) -> Result<(), crate::ConnectorError> {
+        if self.own {
+            return Ok(());
+        }
+        Err(crate::ConnectorError::Forbidden(format!(
+            "comment {} was written by {}: only its author may change it",
+            self.remote_id,
+            if self.author.name.is_empty() {
+                "someone else"
+            } else {
+                &self.author.name
+            }
+        )))
+    }
+}
+
 /// A subtask as a target keeps it in its own text: one checklist line of a `## Subtasks`
 /// section (`- [x] name <!-- asana:1200... -->`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

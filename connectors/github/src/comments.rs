@@ -290,23 +290,6 @@ fn comment_id(comment: &Comment) -> Result<u64, ConnectorError> {
     })
 }
 
-/// Refuses to change `comment` unless the token's user wrote it.
-fn check_own(comment: &Comment) -> Result<(), ConnectorError> {
-    if comment.own {
-        Ok(())
-    } else {
-        Err(ConnectorError::Forbidden(format!(
-            "comment {} was written by {}: only its author may change it",
-            comment.remote_id,
-            if comment.author.name.is_empty() {
-                "someone else"
-            } else {
-                &comment.author.name
-            }
-        )))
-    }
-}
-
 fn decode_comment(body: &[u8], me: Option<&str>) -> Result<IssueComment, ConnectorError> {
     let wire: WireComment =
         serde_json::from_slice(body).map_err(|e| decode(format!("not an issue comment: {e}")))?;
@@ -353,7 +336,7 @@ pub async fn edit(
     comment: &Comment,
     body: &str,
 ) -> Result<IssueComment, ConnectorError> {
-    check_own(comment)?;
+    comment.check_own()?;
     let id = comment_id(comment)?;
     check_body(body)?;
     let me = me(c).await?;
@@ -375,7 +358,7 @@ pub async fn edit(
 /// `Forbidden` for someone else's comment (nothing sent; GitHub's own `403` if it
 /// disagrees), or any transport error but `NotFound`.
 pub async fn delete(c: &GithubConnector, comment: &Comment) -> Result<(), ConnectorError> {
-    check_own(comment)?;
+    comment.check_own()?;
     let id = comment_id(comment)?;
     let request = Request::delete(format!("{}/issues/comments/{id}", c.repo_path()));
     match c.pacer().run(c.http().send(request)).await {
