@@ -433,10 +433,15 @@ pub fn parse(text: &str, stem: &str) -> Result<ParsedFile, FormatError> {
     // The YAML starts on the file's second line.
     let file_line = |yaml_line: usize| yaml_line + 1;
 
-    // Pass 1: the keys, in order. Checks the syntax and that the block is a mapping.
-    let keys = serde_saphyr::from_str::<KeyNames>(yaml)
-        .map_err(|e| yaml_error(&e, file_line))?
-        .0;
+    // One pass reads a well-formed block (nearly every file); anything it refuses is read
+    // again the careful way, which names the key and line of the mistake and reads the
+    // YAML 1.1 booleans of the bridge's own keys (`completed: yes`).
+    let options = serde_saphyr::options! { strict_booleans: true };
+    let (keys, known, custom) = match serde_saphyr::from_str_with_options::<OnePass>(yaml, options)
+    {
+        Ok(one) => (one.keys, one.known, one.custom),
+        Err(_) => three_passes(yaml)?,
+    };
     let unknown_keys: Vec<String> = keys
         .iter()
         .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
@@ -445,46 +450,8 @@ pub fn parse(text: &str, stem: &str) -> Result<ParsedFile, FormatError> {
     if !keys.iter().any(|k| k == "title") {
         return Err(FormatError::MissingTitle);
     }
-
-    // Pass 2: the known keys, each with its type. Typed deserialization keeps plain
-    // scalars as written (`title: yes` is the text "yes", `asana_gid: 1200…` keeps every
-    // digit).
-    let blocks = key_blocks(yaml);
-    let known: Known = serde_saphyr::from_str(yaml).map_err(|e| {
-        let yaml_line = e.location().and_then(|l| usize::try_from(l.line()).ok());
-        match yaml_line.and_then(|l| block_at_line(&blocks, l.saturating_sub(1))) {
-            Some(b) => match known_key(&b.key) {
-                Some(key) => FormatError::WrongType {
-                    key,
-                    line: file_line(b.line_index + 1),
-                    expected: expected_for(key),
-                    found: preview(&b.value_preview),
-                },
-                None => yaml_error(&e, file_line),
-            },
-            None => yaml_error(&e, file_line),
-        }
-    })?;
-    let custom = if keys.iter().any(|k| k == "fields") {
-        let options = serde_saphyr::options! { strict_booleans: true };
-        serde_saphyr::from_str_with_options::<CustomPart>(yaml, options)
-            .map_err(|_| {
-                let b = blocks.iter().find(|b| b.key == "fields");
-                FormatError::WrongType {
-                    key: "fields",
-                    line: b.map_or(1, |b| file_line(b.line_index + 1)),
-                    expected: expected_for("fields"),
-                    found: preview(b.map_or("", |b| b.value_preview.as_str())),
-                }
-            })?
-            .fields
-            .map(|f| f.0)
-            .unwrap_or_default()
-    } else {
-        CustomFields::new()
-    };
     let line_of_key = |key: &str| {
-        blocks
+        key_blocks(yaml)
             .iter()
             .find(|b| b.key == key)
             .map_or(1, |b| file_line(b.line_index + 1))
@@ -554,6 +521,58 @@ pub fn parse(text: &str, stem: &str) -> Result<ParsedFile, FormatError> {
         unknown_keys,
         layout,
     })
+}
+
+/// The front matter's keys in order, the bridge's keys typed and its custom fields, read
+/// in three passes: the keys (syntax, and that the block is a mapping), the known keys with
+/// YAML 1.1's booleans, then `fields` with YAML 1.2's. Each pass's error names the key and
+/// line it is about.
+fn three_passes(yaml: &str) -> Result<(Vec<String>, Known, CustomFields), FormatError> {
+    // The YAML starts on the file's second line.
+    let file_line = |yaml_line: usize| yaml_line + 1;
+    // Pass 1: the keys, in order. Checks the syntax and that the block is a mapping.
+    let keys = serde_saphyr::from_str::<KeyNames>(yaml)
+        .map_err(|e| yaml_error(&e, file_line))?
+        .0;
+
+    // Pass 2: the known keys, each with its type. Typed deserialization keeps plain
+    // scalars as written (`title: yes` is the text "yes", `asana_gid: 1200…` keeps every
+    // digit).
+    let blocks = key_blocks(yaml);
+    let known: Known = serde_saphyr::from_str(yaml).map_err(|e| {
+        let yaml_line = e.location().and_then(|l| usize::try_from(l.line()).ok());
+        match yaml_line.and_then(|l| block_at_line(&blocks, l.saturating_sub(1))) {
+            Some(b) => match known_key(&b.key) {
+                Some(key) => FormatError::WrongType {
+                    key,
+                    line: file_line(b.line_index + 1),
+                    expected: expected_for(key),
+                    found: preview(&b.value_preview),
+                },
+                None => yaml_error(&e, file_line),
+            },
+            None => yaml_error(&e, file_line),
+        }
+    })?;
+    let custom = if keys.iter().any(|k| k == "fields") {
+        let options = serde_saphyr::options! { strict_booleans: true };
+        serde_saphyr::from_str_with_options::<CustomPart>(yaml, options)
+            .map_err(|_| {
+                let b = blocks.iter().find(|b| b.key == "fields");
+                FormatError::WrongType {
+                    key: "fields",
+                    line: b.map_or(1, |b| file_line(b.line_index + 1)),
+                    expected: expected_for("fields"),
+                    found: preview(b.map_or("", |b| b.value_preview.as_str())),
+                }
+            })?
+            .fields
+            .map(|f| f.0)
+            .unwrap_or_default()
+    } else {
+        CustomFields::new()
+    };
+    Ok((keys, known, custom))
 }
 
 /// Checks a `due_on` value: `YYYY-MM-DD` and a real calendar date.
@@ -682,8 +701,62 @@ impl<'de> Deserialize<'de> for KeyNames {
     }
 }
 
+/// The whole front matter in one pass, with YAML 1.2's booleans: the keys in order, the
+/// bridge's keys typed, the custom fields. Anything unusual (not a mapping, a key twice,
+/// a value of the wrong type) is an error, and [`parse`] reads the block again the
+/// careful way ([`three_passes`]).
+struct OnePass {
+    keys: Vec<String>,
+    known: Known,
+    custom: CustomFields,
+}
+
+impl<'de> Deserialize<'de> for OnePass {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OnePass;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`key: value` lines")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OnePass, A::Error> {
+                let mut keys: Vec<String> = Vec::new();
+                let mut known = Known::default();
+                let mut custom = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if keys.contains(&key) {
+                        return Err(de::Error::custom("a key given twice"));
+                    }
+                    match key.as_str() {
+                        "asana_gid" => known.asana_gid = map.next_value()?,
+                        "title" => known.title = map.next_value()?,
+                        "completed" => known.completed = map.next_value()?,
+                        "due_on" => known.due_on = map.next_value()?,
+                        "due_at" => known.due_at = map.next_value()?,
+                        "start_on" => known.start_on = map.next_value()?,
+                        "assignee" => known.assignee = map.next_value()?,
+                        "tags" => known.tags = map.next_value()?,
+                        "section" => known.section = map.next_value()?,
+                        "fields" => custom = map.next_value::<Option<Fields>>()?.map(|f| f.0),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                    keys.push(key);
+                }
+                Ok(OnePass {
+                    keys,
+                    known,
+                    custom: custom.unwrap_or_default(),
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 /// The keys the bridge reads, typed (pass 2). Unknown keys are skipped here.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct Known {
     #[serde(default)]
     asana_gid: Option<String>,
@@ -1183,6 +1256,74 @@ mod tests {
     }
 
     /// The key scanner finds each top-level key with its continuation lines.
+    /// The one pass reads what the three passes read, for every front matter it accepts;
+    /// what it refuses is read by the three passes (YAML 1.1 booleans of `completed`, type
+    /// errors with their key and line).
+    #[test]
+    fn one_pass_reads_what_three_passes_read() {
+        let options = || serde_saphyr::options! { strict_booleans: true };
+        let docs = [
+            "title: T\nasana_gid: \"1200\"\ncompleted: true\ndue_on: 2026-12-10\nstart_on: 2026-12-01\nassignee: a@example.com\ntags: [b, a]\nsection: Doing\n",
+            "title: yes\nsection: 1.0\nassignee: null@x.org\n",
+            "title: t\ntags: [1.0, yes, p1, p1, \" b \"]\ndue_at: 2026-12-10T09:30:00Z\n",
+            "title: t\nmy_key: {a: [1, 2]}\nother: |\n  text\nfields:\n  Priority: High\n  Estimate: 3\n  Rate: 2.50\n  Platforms: [Web, iOS]\n  Empty:\n  \"Due: soon\": yes\n",
+            "title: t\nasana_gid:\ntags:\ncompleted: false\n",
+            "\"title\": 'It''s'\n'tags': x\n",
+        ];
+        for doc in docs {
+            let one = serde_saphyr::from_str_with_options::<OnePass>(doc, options())
+                .unwrap_or_else(|e| panic!("one pass refused {doc:?}: {e}"));
+            let (keys, known, custom) = three_passes(doc).unwrap();
+            assert_eq!(one.keys, keys, "{doc}");
+            assert_eq!(one.custom, custom, "{doc}");
+            let view = |k: &Known| {
+                format!(
+                    "{:?}",
+                    (
+                        &k.asana_gid,
+                        &k.title,
+                        k.completed,
+                        &k.due_on,
+                        &k.due_at,
+                        &k.start_on,
+                        &k.assignee,
+                        k.tags.as_ref().map(|t| &t.0),
+                        &k.section,
+                    )
+                )
+            };
+            assert_eq!(view(&one.known), view(&known), "{doc}");
+        }
+        // What the bridge writes is read in one pass.
+        let mut fields = parse_ok(&format!("---\n{}---\nNotes\n", docs[3])).fields;
+        fields.completed = true;
+        fields.tags = vec!["yes".into(), "1.0".into()];
+        fields.due = Some(Due::On("2026-12-10".into()));
+        let text = crate::render::render_new(&fields, Some("1200"));
+        let yaml = &text[split(&text).unwrap().front.unwrap().yaml];
+        let one = serde_saphyr::from_str_with_options::<OnePass>(yaml, options()).unwrap();
+        assert_eq!(
+            (one.known.completed, one.custom),
+            (Some(true), fields.custom)
+        );
+        // Refused by the one pass, read by the three.
+        for (doc, completed) in [
+            ("title: t\ncompleted: yes\n", true),
+            ("title: t\ncompleted: off\n", false),
+        ] {
+            assert!(serde_saphyr::from_str_with_options::<OnePass>(doc, options()).is_err());
+            assert_eq!(
+                parse_ok(&format!("---\n{doc}---\n")).fields.completed,
+                completed
+            );
+        }
+        assert!(
+            serde_saphyr::from_str_with_options::<OnePass>("title: a\ntitle: b\n", options())
+                .is_err()
+        );
+        assert!(parse_err("---\ntitle: t\ncompleted: [x]\n---\n").contains("line 3"));
+    }
+
     #[test]
     fn key_blocks_scan() {
         let yaml = "# lead\ntitle: t\ntags:\n  - a\n\n- b\n# trailing\n\n\"quoted key\": 1\nurl: http://x\n";
