@@ -1306,6 +1306,11 @@ mod tests {
             (one.known.completed, one.custom),
             (Some(true), fields.custom)
         );
+        // A bare word YAML 1.1 reads as a boolean is one tag (it was an error before).
+        assert_eq!(
+            parse_ok("---\ntitle: t\ntags: yes\n---\n").fields.tags,
+            ["yes"]
+        );
         // Refused by the one pass, read by the three.
         for (doc, completed) in [
             ("title: t\ncompleted: yes\n", true),
