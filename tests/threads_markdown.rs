@@ -1,5 +1,6 @@
 //! Subtasks and comments end to end through the binary, on a Markdown link (issue 16): a
-//! subtask added on each side, checked, renamed and removed; a comment added on each
+//! subtask added on each side, checked, renamed and removed; the checklist reordered
+//! (not an edit); a comment added on each
 //! side, edited by its author, and one edited where it may not be; a comment whose answer
 //! was lost, and a run killed right after posting one (no duplicate comment); a burst of
 //! 50 comments on one task; `comments = false`; a quiet resync reads nothing more.
@@ -433,4 +434,50 @@ fn a_subtask_whose_answer_was_lost_is_not_created_twice() {
     let (_, text) = w.file_of(&parent);
     assert!(line_with(&text, &made).is_some(), "{text}");
     assert_eq!(text.matches("Write the test").count(), 1, "{text}");
+}
+
+#[test]
+fn reordering_the_checklist_is_not_an_edit() {
+    let w = World::new("newest");
+    let parent = w.add_task("Parent", |_| {});
+    let a = w.sim.add_subtask(&parent, "One");
+    let b = w.sim.add_subtask(&parent, "Two");
+    let c = w.sim.add_subtask(&parent, "Three");
+    w.sync();
+
+    // The lines moved around in the file (Three first, One last): nothing to send.
+    edit_file(&w, &parent, |t| {
+        let (la, lb, lc) = (
+            line_with(t, &a).unwrap(),
+            line_with(t, &b).unwrap(),
+            line_with(t, &c).unwrap(),
+        );
+        t.replace(
+            &format!("{la}\n{lb}\n{lc}\n"),
+            &format!("{lc}\n{lb}\n{la}\n"),
+        )
+    });
+    let (name, reordered) = w.file_of(&parent);
+    assert!(
+        reordered.find("Three").unwrap() < reordered.find("One").unwrap(),
+        "{reordered}"
+    );
+    w.sim.clear_requests();
+    w.sync();
+    assert!(
+        w.writes().is_empty(),
+        "a new order is not an edit: {:?}",
+        w.writes()
+    );
+    assert_eq!(
+        w.sim.subtasks(&parent),
+        vec![a, b, c],
+        "Asana's order stays"
+    );
+    assert_eq!(w.files()[&name], reordered, "the file keeps its own order");
+
+    // And it stays settled.
+    w.sync();
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
+    assert_eq!(w.files()[&name], reordered);
 }
