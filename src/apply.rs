@@ -322,6 +322,16 @@ impl Applier<'_> {
                 self.state
                     .forget_pair(&record.asana_gid)
                     .map_err(Failure::State)?;
+                // The issue stays, closed as deleted and naming the task: restored from
+                // Asana's trash, the task gets that issue back, and a copy of its footer
+                // in another issue must not claim it first (see `plan::pairing`).
+                if self.target.identity() == Identity::Record {
+                    self.put_tombstone(
+                        &record,
+                        &record.base.title,
+                        LetGo::Deleted { trash: None },
+                    )?;
+                }
                 bump(shared, |c| c.deleted_target += 1);
             }
             Action::DeleteAsana { record, asana, how } => {

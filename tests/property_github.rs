@@ -502,6 +502,10 @@ struct Pair {
     /// a task it creates from an issue with it (a person's edit of the description keeps
     /// it; its deletion is covered by tests/github_lost_state.rs).
     mark: Option<u64>,
+    /// The task's tags, exactly as spelled, when the pair was last synced. `LF` compares
+    /// them as labels (ignoring case), but a tag re-spelled in Asana (`Bug` -> `bug`) is
+    /// still an edit of the task there: it keeps the task when its issue is deleted.
+    tags_seen: BTreeSet<String>,
 }
 
 /// An issue the bridge closed as deleted (it left the link).
@@ -1300,7 +1304,10 @@ impl<'a> Case<'a> {
                     // under `asana` it gets a new issue, under `target` the deletion is
                     // held; an unchanged task follows `on_delete`: deleted (the default),
                     // or completed, or left as it is, and let go either way.
-                    let edited = a.logical() != rec.seen_a || touched || !p.no_base.is_empty();
+                    let edited = a.logical() != rec.seen_a
+                        || a.tags != p.tags_seen
+                        || touched
+                        || !p.no_base.is_empty();
                     if edited {
                         if policy == Policy::Target {
                             p.deletion_held = true;
@@ -1343,13 +1350,18 @@ impl<'a> Case<'a> {
                 (None, None, _) => {}
             }
         }
+        for p in &mut kept {
+            if let (Some(a), Some(_), false) = (&p.asana, &p.rec, p.deletion_held) {
+                p.tags_seen.clone_from(&a.tags);
+            }
+        }
         self.pairs = kept;
         self.trashed.extend(born);
     }
 
     /// Learns the gids and issue numbers the bridge chose for what it created (issues by
-    /// the footer naming their task, tasks by the unique title of the issue they came
-    /// from).
+    /// the footer naming their task, tasks by the title, notes and line naming the issue
+    /// they came from).
     fn discover(&mut self) -> Result<(), TestCaseError> {
         let issues = self.w.github.repo_issues();
         let known_numbers: BTreeSet<u64> = self
@@ -1387,10 +1399,13 @@ impl<'a> Case<'a> {
         for i in 0..self.pairs.len() {
             if self.pairs[i].asana.is_some() && self.pairs[i].gid.is_none() {
                 let want = self.pairs[i].asana.clone().expect("task");
-                let Some(k) = new
-                    .iter()
-                    .position(|t| t.name == want.title && split_mark(&t.notes).0 == want.notes)
-                else {
+                // By the line naming its issue too: titles are drawn from three words, so
+                // two issues edited to one title and one note (both recreated in one
+                // sync, say) cannot be told apart by their content.
+                let mark = self.pairs[i].mark;
+                let Some(k) = new.iter().position(|t| {
+                    t.name == want.title && split_mark(&t.notes) == (want.notes.clone(), mark)
+                }) else {
                     return Err(TestCaseError::fail(format!(
                         "expected a new task {want:?} for issue #{:?}; new tasks: {new:#?}",
                         self.pairs[i].number
@@ -1912,6 +1927,31 @@ fn fixed_a_task_tagged_unlike_its_label_comes_back_when_deleted() {
             edit_issue(0, GEdit::Title("Alpha".into())),
             Op::Sync,
             Op::DeleteTask { task: 0 },
+        ],
+    );
+}
+
+/// Fixed bug (minimal history, found by this property test with seed 7): a task deleted in
+/// Asana closes its issue as deleted; restored from Asana's trash, it must get that issue
+/// back. But a footer naming it in another issue (pasted there, then that body copied
+/// into a new issue) claimed the restored task first: the bridge forgot the pair when it
+/// closed the issue and kept no trace of the deletion, so the restored task looked like a
+/// task whose records were lost, which `plan::pairing::by_record` lets a footer re-adopt.
+/// The original issue stayed closed as deleted and the copy took the task, with its
+/// fields held as conflicts. Expected: the task gets its issue back (reopened), and the
+/// copy is a new issue like any other (a new task). The bridge now keeps a tombstone for
+/// such a task on a GitHub link, as it does when it deletes a task itself.
+#[test]
+fn fixed_a_copied_footer_claims_a_restored_task() {
+    check_known_bug(
+        Policy::Asana,
+        false,
+        &[
+            Op::PasteFooter { from: 1, to: 0 },
+            Op::DeleteTask { task: 1 },
+            Op::Sync,
+            Op::CopyIssue { task: 0 },
+            Op::RestoreTask { task: 0 },
         ],
     );
 }
