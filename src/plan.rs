@@ -542,13 +542,20 @@ fn spelled_as(target: &Item, asana_tags: &[String]) -> Item {
 
 /// Who wins when `deleted_on` deleted the task: `Some(deleted_on)` means the deletion
 /// propagates, `Some(other)` means the other side's copy is recreated, `None` means hold.
+///
+/// A deletion already held (its conflict recorded, not resolved) stays held: the edit
+/// that held it may no longer show (an edit undone moves only the task's revision, and
+/// the next run recalls the task as the held record remembers it), but it happened.
 fn deletion_winner(
     policy: Policy,
     other_side_edited: bool,
     conflicts: &[&ConflictRecord],
     deleted_on: Side,
 ) -> Option<Side> {
-    if !other_side_edited {
+    let held = conflicts
+        .iter()
+        .any(|c| c.is_deletion() && c.resolution.is_none());
+    if !other_side_edited && !held {
         return Some(deleted_on);
     }
     if let Some(side) = conflicts

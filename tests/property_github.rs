@@ -1147,6 +1147,9 @@ impl<'a> Case<'a> {
                     let mut seen_a = rec.seen_a.clone();
                     let mut seen_g = rec.seen_g.clone();
                     let mut base = rec.base.clone();
+                    // The assignee an issue assigned only to unmapped logins reads as from
+                    // now on: the one the bridge sent it this sync, else the last seen.
+                    let mut last_seen = rec.seen_g.assignee.clone();
                     for f in FIELDS {
                         let la = a.logical();
                         let lg = g.logical(Some(&rec.seen_g.assignee));
@@ -1159,6 +1162,15 @@ impl<'a> Case<'a> {
                         }
                         let a_changed = !la.same(&rec.seen_a, f);
                         let g_changed = !lg.same(&rec.seen_g, f);
+                        let sent = f == F::Assignee
+                            && match (a_changed, g_changed) {
+                                (true, false) => true,
+                                (true, true) => !la.same(&lg, f) && policy != Policy::Target,
+                                _ => false,
+                            };
+                        if sent {
+                            last_seen.clone_from(&a.assignee);
+                        }
                         match (a_changed, g_changed) {
                             (false, false) => {}
                             (true, false) => g.take(&a, f),
@@ -1175,7 +1187,7 @@ impl<'a> Case<'a> {
                             },
                         }
                         seen_a.copy(&a.logical(), f);
-                        seen_g.copy(&g.logical(Some(&rec.seen_g.assignee)), f);
+                        seen_g.copy(&g.logical(Some(&last_seen)), f);
                         base.copy(&a.logical(), f);
                     }
                     p.asana = Some(a);
@@ -1192,11 +1204,15 @@ impl<'a> Case<'a> {
                     // fields agree; a side with no value takes the other's; any other
                     // difference is held whatever the policy.
                     p.no_base.clear();
+                    let mut last_seen = None;
                     for f in FIELDS {
                         let la = a.logical();
                         let lg = g.logical(None);
                         if la.same(&lg, f) {
                         } else if lg.empty(f) {
+                            if f == F::Assignee {
+                                last_seen = Some(a.assignee.clone());
+                            }
                             g.take(&a, f);
                         } else if la.empty(f) {
                             a.take(&lg, f, &names);
@@ -1207,7 +1223,7 @@ impl<'a> Case<'a> {
                     let la = a.logical();
                     p.rec = Some(Rec {
                         seen_a: la.clone(),
-                        seen_g: g.logical(None),
+                        seen_g: g.logical(last_seen.as_ref()),
                         base: la,
                     });
                     p.asana = Some(a);
@@ -1806,6 +1822,15 @@ fn regression_github_histories_converge() {
             Op::Sync,
             Op::LoseState,
         ],
+        // An issue of several logins (one unmapped) unassigned in Asana keeps only the
+        // unmapped one; alice assigned again on GitHub then reaches Asana.
+        vec![
+            edit_issue(0, GEdit::Assignees(strings(&[BOB_GH, ALICE_GH]))),
+            Op::Sync,
+            edit_task(0, AEdit::Assignee(None)),
+            Op::Sync,
+            edit_issue(0, GEdit::Assignees(strings(&[BOB_GH, ALICE_GH]))),
+        ],
     ];
     for ops in &histories {
         check_everywhere(&rt, ops);
@@ -1952,6 +1977,68 @@ fn fixed_a_copied_footer_claims_a_restored_task() {
             Op::Sync,
             Op::CopyIssue { task: 0 },
             Op::RestoreTask { task: 0 },
+        ],
+    );
+}
+
+/// Fixed bug (minimal history, found by this property test with seed 11): an issue
+/// assigned only to `bob-gh` (a login `[users]` does not map) reads as the assignee last
+/// seen there (alice), not as "unassigned". The task is completed in Asana and the sync
+/// closes the issue; then the issue is unassigned on GitHub, and the task stays alice's.
+/// The record kept the issue as GitHub answered the write, whose assignee (unmappable)
+/// is none; so the unassignment read as no change. Expected: Asana unassigned too. The
+/// engine now records such a field as the pair stands (`still_as_read` in src/apply.rs),
+/// and the GitHub connector says the field is unknown for any item of such an issue.
+#[test]
+fn fixed_an_unassignment_after_a_write_to_an_issue_of_unmapped_logins_is_lost() {
+    check_known_bug(
+        Policy::Target,
+        false,
+        &[
+            edit_issue(0, GEdit::Assignees(strings(&[BOB_GH]))),
+            edit_task(0, AEdit::Completed(true)),
+            Op::Sync,
+            edit_issue(0, GEdit::Assignees(Vec::new())),
+        ],
+    );
+}
+
+/// Fixed bug (minimal, same cause): the issue assigned only to `bob-gh`, the task given
+/// to bob in Asana (unmapped: the issue's logins are left alone, nothing is sent); then
+/// `alice-gh` assigned on GitHub never reached Asana. The record kept the issue's
+/// assignee as alice (last seen), not bob (what the pair now agrees on), so alice read as
+/// no change. Expected: the task is alice's.
+#[test]
+fn fixed_a_mapped_login_after_an_unmapped_asana_assignee_is_lost() {
+    check_known_bug(
+        Policy::Asana,
+        false,
+        &[
+            edit_issue(0, GEdit::Assignees(strings(&[BOB_GH]))),
+            Op::Sync,
+            edit_task(0, AEdit::Assignee(Some(BOB.into()))),
+            Op::Sync,
+            edit_issue(0, GEdit::Assignees(strings(&[ALICE_GH]))),
+        ],
+    );
+}
+
+/// Fixed bug (minimal history, found by this property test with seed 14): under `target`,
+/// a task assigned in Asana and unassigned again (its fields as synced, its revision
+/// moved) whose issue is then deleted (410): the sync holds the deletion (the task was
+/// edited), but the sync right after deleted the task. That run recalled the task from
+/// the held record (the change feed no longer names it), whose revision is the old one,
+/// so the edit no longer showed and the deletion went through. Expected: the deletion
+/// stays held until `conflicts resolve` settles it (`deletion_winner` in src/plan.rs).
+#[test]
+fn fixed_a_held_deletion_goes_through_on_the_next_run_after_an_undone_edit() {
+    check_known_bug(
+        Policy::Target,
+        false,
+        &[
+            edit_task(0, AEdit::Assignee(Some(BOB.into()))),
+            edit_task(0, AEdit::Assignee(Some(ALICE.into()))),
+            Op::DeleteIssue { task: 0 },
         ],
     );
 }
