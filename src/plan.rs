@@ -363,6 +363,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 );
                 // Paired by the records, an item needs no partner written on it.
                 pair.stamp_partner &= input.identity == Identity::Partner;
+                if let Some(r) = previous {
+                    send_over_filled_in(&mut pair, r, a, input.filled_in);
+                }
                 if pair.is_noop() {
                     continue;
                 }
@@ -503,6 +506,29 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     out.problems.sort_by(|a, b| a.id.cmp(&b.id));
     out.blocked = blocked;
     out
+}
+
+/// A target field the engine filled in from the record (the issue's logins name nobody
+/// `[users]` maps: it reads as the assignee last seen there) does not agree with Asana
+/// because it holds Asana's new value: the issue does not hold it. An Asana change of
+/// such a field is sent (a mapped person is added beside the unmapped logins).
+fn send_over_filled_in(
+    pair: &mut merge::SyncPair,
+    record: &PairRecord,
+    asana: &Item,
+    filled_in: &HashMap<(Side, String), Vec<Field>>,
+) {
+    let Some(fields) = filled_in.get(&(Side::Target, pair.target.id.clone())) else {
+        return;
+    };
+    for field in fields {
+        let settled = pair.held.contains(field)
+            || pair.to_target.fields().contains(field)
+            || pair.to_asana.fields().contains(field);
+        if !settled && record.asana.changed(&asana.fields, *field) {
+            pair.to_target.set(&asana.fields, *field);
+        }
+    }
 }
 
 /// `item` as its side holds it: the fields the engine filled in from the record (values

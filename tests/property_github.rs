@@ -2045,3 +2045,27 @@ fn fixed_a_held_deletion_goes_through_on_the_next_run_after_an_undone_edit() {
         ],
     );
 }
+
+/// Fixed bug (minimal history, found by this property test with seed 40): the task given
+/// to bob in Asana (unmapped: the issue keeps `alice-gh`), then, at once, given back to
+/// alice in Asana while the issue is reassigned to `bob-gh` only on GitHub. The issue now
+/// reads as the assignee last seen there (alice), the same as Asana's new value, so the
+/// bridge took the two sides as agreeing and never added `alice-gh`. Expected: Asana's
+/// change is sent, the issue assigned to both (`send_over_filled_in` in src/plan.rs).
+#[test]
+fn fixed_an_asana_assignee_equal_to_an_issues_last_seen_one_is_not_sent() {
+    check_known_bug(
+        Policy::Asana,
+        false,
+        &[
+            edit_task(0, AEdit::Assignee(Some(BOB.into()))),
+            Op::Sync,
+            Op::EditBoth {
+                task: 0,
+                asana: AEdit::Assignee(Some(ALICE.into())),
+                github: GEdit::Assignees(strings(&[BOB_GH])),
+                github_first: false,
+            },
+        ],
+    );
+}
