@@ -32,7 +32,8 @@
 //! spelled unlike their label merged case-sensitively; a lost state folder duplicated
 //! pairs born on GitHub, until the task the bridge makes from an issue named it at the end
 //! of its description; a copied footer claimed a task restored from Asana's trash; an
-//! issue of unmapped logins forgot its assignee when the bridge wrote to it; a held
+//! issue of unmapped logins forgot its assignee when the bridge wrote to it, and took
+//! an Asana assignee equal to the one last seen there as already agreed; a held
 //! deletion went through on the next run when the edit that held it had been undone).
 //! By default the search loses the state only while every pair can
 //! be found again (see `lost_state_is_recoverable`); `GH_PROPERTY_KNOWN_BUGS=1` draws it
