@@ -322,6 +322,16 @@ impl Applier<'_> {
                 self.state
                     .forget_pair(&record.asana_gid)
                     .map_err(Failure::State)?;
+                // The issue stays, closed as deleted and naming the task: restored from
+                // Asana's trash, the task gets that issue back, and a copy of its footer
+                // in another issue must not claim it first (see `plan::pairing`).
+                if self.target.identity() == Identity::Record {
+                    self.put_tombstone(
+                        &record,
+                        &record.base.title,
+                        LetGo::Deleted { trash: None },
+                    )?;
+                }
                 bump(shared, |c| c.deleted_target += 1);
             }
             Action::DeleteAsana { record, asana, how } => {
@@ -416,7 +426,7 @@ impl Applier<'_> {
                     shared,
                 )
                 .await?;
-            t = item;
+            t = still_as_read(self.target, item, &pair.target, &pair.to_target);
             let mut refused = refused;
             refused.extend(self.field_errors(&t.id, &name, shared));
             if refused.len() + refused_custom.len()
@@ -791,6 +801,26 @@ impl Applier<'_> {
             })
         }
     }
+}
+
+/// `written`, what the target answered `patch` with, with each field it still cannot
+/// express (see `Connector::unknown_fields`: an issue assigned only to logins `[users]`
+/// does not map) as the pair now stands there: the value `patch` sent (a person the table
+/// does not map leaves the issue's logins alone), else the value the run read (`read`:
+/// what the pair's record last saw, filled in by the engine). The answer holds no value
+/// there; recorded as such, a later real change (the issue unassigned, or assigned to a
+/// mapped login again) could read as no change and never reach Asana.
+fn still_as_read(
+    connector: &dyn Connector,
+    mut written: Item,
+    read: &Item,
+    patch: &TaskPatch,
+) -> Item {
+    let meant = patch.applied_to(&read.fields);
+    for field in connector.unknown_fields(&written) {
+        written.fields.copy_field(&meant, field);
+    }
+    written
 }
 
 /// Fields a side refused stay unsynced: the base keeps its old value, and `source` (the

@@ -363,6 +363,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 );
                 // Paired by the records, an item needs no partner written on it.
                 pair.stamp_partner &= input.identity == Identity::Partner;
+                if let Some(r) = previous {
+                    send_over_filled_in(&mut pair, r, a, input.filled_in);
+                }
                 if pair.is_noop() {
                     continue;
                 }
@@ -505,6 +508,29 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     out
 }
 
+/// A target field the engine filled in from the record (the issue's logins name nobody
+/// `[users]` maps: it reads as the assignee last seen there) does not agree with Asana
+/// because it holds Asana's new value: the issue does not hold it. An Asana change of
+/// such a field is sent (a mapped person is added beside the unmapped logins).
+fn send_over_filled_in(
+    pair: &mut merge::SyncPair,
+    record: &PairRecord,
+    asana: &Item,
+    filled_in: &HashMap<(Side, String), Vec<Field>>,
+) {
+    let Some(fields) = filled_in.get(&(Side::Target, pair.target.id.clone())) else {
+        return;
+    };
+    for field in fields {
+        let settled = pair.held.contains(field)
+            || pair.to_target.fields().contains(field)
+            || pair.to_asana.fields().contains(field);
+        if !settled && record.asana.changed(&asana.fields, *field) {
+            pair.to_target.set(&asana.fields, *field);
+        }
+    }
+}
+
 /// `item` as its side holds it: the fields the engine filled in from the record (values
 /// the side cannot express) back to empty.
 fn as_read(item: &Item, side: Side, filled_in: &HashMap<(Side, String), Vec<Field>>) -> Item {
@@ -542,13 +568,20 @@ fn spelled_as(target: &Item, asana_tags: &[String]) -> Item {
 
 /// Who wins when `deleted_on` deleted the task: `Some(deleted_on)` means the deletion
 /// propagates, `Some(other)` means the other side's copy is recreated, `None` means hold.
+///
+/// A deletion already held (its conflict recorded, not resolved) stays held: the edit
+/// that held it may no longer show (an edit undone moves only the task's revision, and
+/// the next run recalls the task as the held record remembers it), but it happened.
 fn deletion_winner(
     policy: Policy,
     other_side_edited: bool,
     conflicts: &[&ConflictRecord],
     deleted_on: Side,
 ) -> Option<Side> {
-    if !other_side_edited {
+    let held = conflicts
+        .iter()
+        .any(|c| c.is_deletion() && c.resolution.is_none());
+    if !other_side_edited && !held {
         return Some(deleted_on);
     }
     if let Some(side) = conflicts

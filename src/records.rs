@@ -557,11 +557,14 @@ impl ConflictRecord {
 /// What the bridge did to an Asana task when its target item went away, kept after the
 /// pair is forgotten: so that a task let go is not mirrored back as new, and a file that
 /// returns after its task was deleted is told what happened instead of "not a task".
+/// On a link paired by records (GitHub) a task deleted in Asana, whose issue the bridge
+/// closed as deleted, gets one too (`Deleted`, no trash): restored, the task gets that
+/// issue back, and a footer copied from it into another issue does not claim it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tombstone {
     /// The Asana task's gid (the key).
     pub asana_gid: String,
-    /// The target item it was paired with.
+    /// The target item it was paired with, as the target describes it (`acme/app#12`).
     pub target_id: String,
     /// The task's name then.
     pub title: String,
@@ -575,7 +578,8 @@ pub struct Tombstone {
 #[serde(rename_all = "snake_case")]
 pub enum LetGo {
     /// The task was deleted in Asana (`on_delete = "delete"`), after being saved to
-    /// `trash` (a path) in the trash folder.
+    /// `trash` (a path) in the trash folder; or, with no trash, deleted there by a person
+    /// while its GitHub issue stays (closed as deleted).
     Deleted { trash: Option<String> },
     /// The task was marked complete and left in Asana (`on_delete = "complete"`).
     Completed,

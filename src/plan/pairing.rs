@@ -268,16 +268,23 @@ fn by_record<'a>(known: &Known<'_, 'a>, target: &[&'a Item], out: &mut Pairing<'
         }
     }
     for (gid, mut items) in hinted {
-        // A task the bridge let go (its issue moved away, or deleted on one side) is not
-        // taken back by a footer: the footer is then a copy's text.
-        let adoptable = known.asana_by_gid.contains_key(gid)
+        let unpaired = known.asana_by_gid.contains_key(gid)
             && !known.records_by_gid.contains_key(gid)
-            && !known.tombstones.contains_key(gid)
             && !out.target_for.contains_key(gid);
-        if adoptable {
-            // The oldest item is the original; later ones are copies of its text.
-            items.sort_by(|a, b| natural(&a.id).cmp(&natural(&b.id)));
-            out.target_for.insert(gid, items.remove(0));
+        // The oldest item is the original; later ones are copies of its text.
+        items.sort_by(|a, b| natural(&a.id).cmp(&natural(&b.id)));
+        let original = match known.tombstones.get(gid) {
+            None => unpaired.then_some(0),
+            // A task the bridge let go (its issue moved away, or deleted on one side) is
+            // not taken back by a footer: the footer is then a copy's text. Only the issue
+            // the task was deleted from (restored with it, its deletion label removed by
+            // hand) is still its own.
+            Some(t) => items
+                .iter()
+                .position(|i| unpaired && !t.how.task_kept() && names_item(&t.target_id, &i.id)),
+        };
+        if let Some(at) = original {
+            out.target_for.insert(gid, items.remove(at));
         }
         out.unclaimed.extend(items);
     }
@@ -344,6 +351,14 @@ fn by_task_hint<'a>(known: &Known<'_, 'a>, out: &mut Pairing<'a>) {
         }
     }
     out.unclaimed = kept;
+}
+
+/// Whether `described` (a tombstone's target item, as the target describes it:
+/// `acme/app#12`) is the item `id` (`12`).
+fn names_item(described: &str, id: &str) -> bool {
+    described
+        .rsplit_once('#')
+        .map_or(described == id, |(_, n)| n == id)
 }
 
 /// A sort key that orders numeric ids as numbers (`9` before `10`).
@@ -485,6 +500,43 @@ mod tests {
         assert_eq!(out.target_for.get("1").map(|i| i.id.as_str()), Some("12"));
         assert!(!out.target_for.contains_key("2"));
         assert!(out.problems.is_empty() && out.blocked.is_empty());
+    }
+
+    /// A task deleted in Asana (its issue closed as deleted, a tombstone kept) and
+    /// restored is not claimed by a copy of its footer in another issue; its own issue,
+    /// back in the listing (its deletion label removed by hand), still is its own.
+    #[test]
+    fn a_restored_task_is_claimed_only_by_its_own_issue() {
+        let tasks = [item("1", None)];
+        let asana_by_gid: HashMap<&str, &Item> = tasks.iter().map(|t| (t.id.as_str(), t)).collect();
+        let none_records = HashMap::new();
+        let stone = Tombstone {
+            asana_gid: "1".into(),
+            target_id: "acme/app#3".into(),
+            title: "Item 1".into(),
+            at: "2026-12-01T00:00:00Z".into(),
+            how: LetGo::Deleted { trash: None },
+        };
+        let tombstones = HashMap::from([("1", &stone)]);
+        let known = Known {
+            identity: Identity::Record,
+            noun: "issue",
+            asana_by_gid: &asana_by_gid,
+            records_by_gid: &none_records,
+            records_by_target: &none_records,
+            tombstones: &tombstones,
+        };
+        let copy = [item("6", Some("1"))];
+        let copy: Vec<&Item> = copy.iter().collect();
+        let out = pair(&known, &copy, &[]);
+        assert!(out.target_for.is_empty());
+        assert_eq!(out.unclaimed.len(), 1);
+        let both = [item("6", Some("1")), item("3", Some("1"))];
+        let both: Vec<&Item> = both.iter().collect();
+        let out = pair(&known, &both, &[]);
+        assert_eq!(out.target_for.get("1").map(|i| i.id.as_str()), Some("3"));
+        let unclaimed: Vec<&str> = out.unclaimed.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(unclaimed, ["6"]);
     }
 
     /// Hints become this link's ids only for a target paired by its records, and only

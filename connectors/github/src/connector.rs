@@ -1019,12 +1019,14 @@ impl Connector for GithubConnector {
         std::mem::take(&mut *lock(&self.field_errors))
     }
 
+    /// The issue's assignee when it was last read assigned only to logins `[users]` does
+    /// not map, whatever `item` holds there: an answer to a write that sent nothing (the
+    /// item as the engine filled it in) is the same issue.
     fn unknown_fields(&self, item: &Item) -> Vec<Field> {
-        let unknown = item.fields.assignee.is_none()
-            && item
-                .id
-                .parse::<u64>()
-                .is_ok_and(|n| lock(&self.unknown_assignee).contains(&n));
+        let unknown = item
+            .id
+            .parse::<u64>()
+            .is_ok_and(|n| lock(&self.unknown_assignee).contains(&n));
         if unknown {
             vec![Field::Assignee]
         } else {
