@@ -226,13 +226,14 @@ impl Store {
 fn open_db(db_path: &Path, dir: &Path) -> Result<sled::Db, StateError> {
     // sled lets go of a closed database's files through deferred (epoch-based) clean-up,
     // so a store closed by this very process a moment ago can still read as locked: a
-    // few short tries before "in use" is the answer.
+    // few short tries (up to a second: on a loaded machine the clean-up thread may wait
+    // its turn) before "in use" is the answer.
     let mut tries = 0;
     loop {
         match open_db_once(db_path, dir) {
-            Err(StateError::Locked { .. }) if tries < 5 => {
+            Err(StateError::Locked { .. }) if tries < 20 => {
                 tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(40));
+                std::thread::sleep(std::time::Duration::from_millis(50));
             }
             other => return other,
         }

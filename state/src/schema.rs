@@ -146,11 +146,10 @@ mod tests {
     use super::*;
     use crate::Store;
 
+    /// The store's sled database, opened as the store opens it: a database this process
+    /// closed a moment ago may still read as locked until sled's deferred clean-up ran.
     fn raw(dir: &std::path::Path) -> sled::Db {
-        sled::Config::new()
-            .path(dir.join(crate::DB_DIR))
-            .open()
-            .unwrap()
+        crate::open_db(&dir.join(crate::DB_DIR), dir).unwrap()
     }
 
     fn stored_version(db: &sled::Db) -> Option<u32> {
