@@ -4,7 +4,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -74,6 +74,10 @@ pub(super) struct Inner {
     probe_limits: Vec<u32>,
     probe_out: AtomicBool,
     confirmed: AtomicU32,
+    /// Requests sent and not yet answered: a probe goes out only when this is 0, so that
+    /// what the window accepted is known, and no request already on its way meets the
+    /// limit the probe finds.
+    in_flight: AtomicUsize,
     learn_rate: bool,
     rate_evidence_min: u32,
     on_rate_learned: Option<RateLearned>,
@@ -181,6 +185,7 @@ impl HttpClient {
                 log: Mutex::new(log),
                 probe_limits: config.probe_limits,
                 probe_out: AtomicBool::new(false),
+                in_flight: AtomicUsize::new(0),
                 confirmed: AtomicU32::new(memory.confirmed_per_window.unwrap_or(0)),
                 learn_rate: config.learn_rate,
                 rate_evidence_min: config.rate_evidence_min,
@@ -289,6 +294,16 @@ struct Tries<'a> {
 
 /// Clears the "probe out" flag when the probe's attempt ends, however it ends.
 struct ProbeOut<'a>(&'a AtomicBool);
+
+/// A request on its way, counted in [`Inner::in_flight`] until it is answered (or given
+/// up).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 impl Drop for ProbeOut<'_> {
     fn drop(&mut self) {
@@ -416,6 +431,7 @@ impl Inner {
         })?;
         let waiting = Instant::now();
         let (sent_at, probe) = self.wait_turn().await;
+        let _flight = InFlight(&self.in_flight);
         *rate_waits.lock().unwrap_or_else(PoisonError::into_inner) += waiting.elapsed();
         let _probe = probe.then(|| ProbeOut(&self.probe_out));
 
@@ -573,16 +589,27 @@ impl Inner {
             // arrive a little later) agrees.
             return Err(*oldest + self.window + Duration::from_millis(50));
         }
+        if self.probe_out.load(Ordering::SeqCst) {
+            // A request is finding out whether the window takes more: nothing goes out
+            // beside it.
+            return Err(now + Duration::from_millis(10));
+        }
         let confirmed = self.confirmed.load(Ordering::Relaxed) as usize;
         let probe = self.probe_limits.iter().any(|&limit| {
             let limit = limit as usize;
             limit < budget as usize && count >= limit && confirmed <= limit
         });
-        if probe && self.probe_out.swap(true, Ordering::SeqCst) {
-            // Another request is finding out whether the window takes more: wait for it.
-            return Err(now + Duration::from_millis(10));
+        if probe {
+            // Alone: after every request before it is answered, so that a refusal meets
+            // no other request on its way, and an acceptance counts answers, not hopes.
+            if self.in_flight.load(Ordering::SeqCst) > 0
+                || self.probe_out.swap(true, Ordering::SeqCst)
+            {
+                return Err(now + Duration::from_millis(10));
+            }
         }
         log.sent.push_back(now);
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
         Ok((now, probe))
     }
 

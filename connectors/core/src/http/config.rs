@@ -242,8 +242,8 @@ pub struct HttpConfig {
     pub on_rate_learned: Option<RateLearned>,
     /// The service's known plan limits per window below the budget (Asana's free plan:
     /// 150). Until the real rate is known, the request that would exceed one goes out
-    /// alone, so a workspace on that plan refuses exactly one request, not one per
-    /// request in flight.
+    /// alone, once every request before it is answered, so a workspace on that plan
+    /// refuses exactly one request, not one per request in flight.
     pub probe_limits: Vec<u32>,
     /// How long connect errors (nothing listening, DNS) are retried before the request
     /// fails: a blip passes in seconds, a wrong or dead URL should be said at once.

@@ -1089,6 +1089,72 @@ async fn a_429_teaches_the_real_rate_and_the_next_client_starts_at_it() {
     assert_eq!(HttpClient::new(other).expect("valid").budget(), 2000);
 }
 
+/// The request past a plan limit goes out alone, after every request before it is
+/// answered: a service that counts requests when it gets to them (late, under load)
+/// refuses that one request only. Sent beside requests still on their way, it was
+/// accepted before they were counted, the limit read as confirmed, and the rest went out
+/// at once into a full window: one 429 per request in flight.
+#[tokio::test]
+async fn the_request_past_a_plan_limit_waits_for_those_on_their_way() {
+    const LIMIT: usize = 10;
+    const WINDOW: Duration = Duration::from_millis(2000);
+    let counted = Arc::new(StdMutex::new((
+        std::collections::VecDeque::<Instant>::new(),
+        0usize,
+    )));
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let (c, a) = (Arc::clone(&counted), Arc::clone(&arrived));
+    let router = Router::new().route(
+        "/x",
+        get(move || {
+            let (c, a) = (Arc::clone(&c), Arc::clone(&a));
+            async move {
+                // The first requests are counted late, as a loaded service would.
+                if a.fetch_add(1, Ordering::SeqCst) < LIMIT {
+                    tokio::time::sleep(Duration::from_millis(40)).await;
+                }
+                let mut guard = c.lock().expect("no panic while held");
+                let (window, refused) = &mut *guard;
+                let now = Instant::now();
+                while window
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+                {
+                    window.pop_front();
+                }
+                if window.len() >= LIMIT {
+                    *refused += 1;
+                    let mut headers = AxumHeaders::new();
+                    headers.insert("retry-after", "1".parse().expect("valid header"));
+                    return (AxumStatus::TOO_MANY_REQUESTS, headers, "slow down").into_response();
+                }
+                window.push_back(now);
+                axum::Json(serde_json::json!({"data": 1})).into_response()
+            }
+        }),
+    );
+    let base = serve(router).await;
+    let mut config = HttpConfig::new("asana", &base, SecretString::from(TOKEN.to_owned()));
+    config.retry = RetryPolicy::fast(Duration::from_secs(1));
+    config.requests_per_minute = 1000;
+    config.rate_window = WINDOW;
+    config.rate_limit_max_wait = Some(Duration::from_secs(30));
+    config.learn_rate = true;
+    config.max_reads_in_flight = 16;
+    config.probe_limits = vec![LIMIT as u32];
+    let http = HttpClient::new(config).expect("valid config");
+    let mut sends = tokio::task::JoinSet::new();
+    for _ in 0..3 * LIMIT {
+        let http = http.clone();
+        sends.spawn(async move { http.send(Request::get("/x")).await.map(|_| ()) });
+    }
+    while let Some(answer) = sends.join_next().await {
+        answer.expect("no panic").expect("answered");
+    }
+    assert_eq!(counted.lock().expect("held").1, 1, "exactly one 429");
+    assert_eq!(http.budget(), LIMIT as u32);
+}
+
 /// Nothing listening: the client says so within `connect_retry_max`, naming the URL and
 /// why, instead of retrying for the whole retry budget.
 #[tokio::test]
