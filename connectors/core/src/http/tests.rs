@@ -1015,38 +1015,55 @@ async fn a_server_error_after_a_long_rate_limit_wait_is_still_retried() {
 /// requests the first one sent in the same window).
 // Real clock: the rate budget (governor) keeps its own `std` time, which no paused
 // tokio clock reaches.
+/// A service that allows `limit` requests in any sliding `window` (a refused request
+/// counts too: it arrived) and answers the rest `429` with `Retry-After: 1`. The first
+/// `late` requests are counted only after `delay`, as a loaded service gets to them.
+/// Returns its base URL and how many requests it refused.
+async fn windowed_service(
+    limit: usize,
+    window: Duration,
+    late: usize,
+    delay: Duration,
+) -> (String, Arc<AtomicUsize>) {
+    let counted = Arc::new(StdMutex::new(std::collections::VecDeque::<Instant>::new()));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let (c, r) = (Arc::clone(&counted), Arc::clone(&refused));
+    let router = Router::new().route(
+        "/x",
+        get(move || {
+            let (c, r, a) = (Arc::clone(&c), Arc::clone(&r), Arc::clone(&arrived));
+            async move {
+                if a.fetch_add(1, Ordering::SeqCst) < late {
+                    tokio::time::sleep(delay).await;
+                }
+                let mut counted = c.lock().expect("no panic while held");
+                let now = Instant::now();
+                while counted
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= window)
+                {
+                    counted.pop_front();
+                }
+                counted.push_back(now);
+                if counted.len() > limit {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    let mut headers = AxumHeaders::new();
+                    headers.insert("retry-after", "1".parse().expect("valid header"));
+                    return (AxumStatus::TOO_MANY_REQUESTS, headers, "slow down").into_response();
+                }
+                axum::Json(serde_json::json!({"data": 1})).into_response()
+            }
+        }),
+    );
+    (serve(router).await, refused)
+}
+
 #[tokio::test]
 async fn a_429_teaches_the_real_rate_and_the_next_client_starts_at_it() {
     const LIMIT: usize = 20;
     const WINDOW: Duration = Duration::from_millis(1000);
-    let log = Arc::new(StdMutex::new((
-        std::collections::VecDeque::<Instant>::new(),
-        0usize,
-    )));
-    let l = Arc::clone(&log);
-    let router = Router::new().route(
-        "/x",
-        get(move || async move {
-            let mut guard = l.lock().expect("no panic while held");
-            let (window, refused) = &mut *guard;
-            let now = Instant::now();
-            while window
-                .front()
-                .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-            {
-                window.pop_front();
-            }
-            window.push_back(now);
-            if window.len() > LIMIT {
-                *refused += 1;
-                let mut headers = AxumHeaders::new();
-                headers.insert("retry-after", "1".parse().expect("valid header"));
-                return (AxumStatus::TOO_MANY_REQUESTS, headers, "slow down").into_response();
-            }
-            axum::Json(serde_json::json!({"data": 1})).into_response()
-        }),
-    );
-    let base = serve(router).await;
+    let (base, refused) = windowed_service(LIMIT, WINDOW, 0, Duration::ZERO).await;
     let learned = Arc::new(StdMutex::new(None));
     let config = |memory: Option<RateMemory>| {
         let mut config = HttpConfig::new("asana", &base, SecretString::from(TOKEN.to_owned()));
@@ -1067,7 +1084,7 @@ async fn a_429_teaches_the_real_rate_and_the_next_client_starts_at_it() {
     for _ in 0..50 {
         http.send(Request::get("/x")).await.expect("answered");
     }
-    assert_eq!(log.lock().expect("held").1, 1, "exactly one 429");
+    assert_eq!(refused.load(Ordering::SeqCst), 1, "exactly one 429");
     assert_eq!(http.budget(), 20);
     let told = learned.lock().expect("held").clone().expect("told");
     assert_eq!(told.learned_per_window, Some(20));
@@ -1078,7 +1095,7 @@ async fn a_429_teaches_the_real_rate_and_the_next_client_starts_at_it() {
         next.send(Request::get("/x")).await.expect("answered");
     }
     assert_eq!(
-        log.lock().expect("held").1,
+        refused.load(Ordering::SeqCst),
         1,
         "the next client is never refused"
     );
@@ -1098,42 +1115,9 @@ async fn a_429_teaches_the_real_rate_and_the_next_client_starts_at_it() {
 async fn the_request_past_a_plan_limit_waits_for_those_on_their_way() {
     const LIMIT: usize = 10;
     const WINDOW: Duration = Duration::from_millis(2000);
-    let counted = Arc::new(StdMutex::new((
-        std::collections::VecDeque::<Instant>::new(),
-        0usize,
-    )));
-    let arrived = Arc::new(AtomicUsize::new(0));
-    let (c, a) = (Arc::clone(&counted), Arc::clone(&arrived));
-    let router = Router::new().route(
-        "/x",
-        get(move || {
-            let (c, a) = (Arc::clone(&c), Arc::clone(&a));
-            async move {
-                // The first requests are counted late, as a loaded service would.
-                if a.fetch_add(1, Ordering::SeqCst) < LIMIT {
-                    tokio::time::sleep(Duration::from_millis(40)).await;
-                }
-                let mut guard = c.lock().expect("no panic while held");
-                let (window, refused) = &mut *guard;
-                let now = Instant::now();
-                while window
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-                {
-                    window.pop_front();
-                }
-                if window.len() >= LIMIT {
-                    *refused += 1;
-                    let mut headers = AxumHeaders::new();
-                    headers.insert("retry-after", "1".parse().expect("valid header"));
-                    return (AxumStatus::TOO_MANY_REQUESTS, headers, "slow down").into_response();
-                }
-                window.push_back(now);
-                axum::Json(serde_json::json!({"data": 1})).into_response()
-            }
-        }),
-    );
-    let base = serve(router).await;
+    // The first requests are counted late, as a loaded service would.
+    let late = Duration::from_millis(40);
+    let (base, refused) = windowed_service(LIMIT, WINDOW, LIMIT, late).await;
     let mut config = HttpConfig::new("asana", &base, SecretString::from(TOKEN.to_owned()));
     config.retry = RetryPolicy::fast(Duration::from_secs(1));
     config.requests_per_minute = 1000;
@@ -1151,7 +1135,7 @@ async fn the_request_past_a_plan_limit_waits_for_those_on_their_way() {
     while let Some(answer) = sends.join_next().await {
         answer.expect("no panic").expect("answered");
     }
-    assert_eq!(counted.lock().expect("held").1, 1, "exactly one 429");
+    assert_eq!(refused.load(Ordering::SeqCst), 1, "exactly one 429");
     assert_eq!(http.budget(), LIMIT as u32);
 }
 
