@@ -105,6 +105,42 @@ struct Shared {
     new_records: Mutex<NewRecords>,
 }
 
+/// One unit of the apply stream: an action, or a batch of target creates for a target
+/// that creates in batches ([`Connector::create_batch`]).
+#[allow(clippy::large_enum_variant)] // as large as the action it carries, moved once
+enum Work {
+    One(Action),
+    /// `CreateTarget` actions: each Asana task and the record its copy replaces.
+    Creates(Vec<(Item, Option<PairRecord>)>),
+}
+
+impl Work {
+    /// `actions` as units: every target create in batches of `batch` (in plan order),
+    /// every other action alone.
+    fn split(actions: Vec<Action>, batch: usize) -> Vec<Work> {
+        if batch <= 1 {
+            return actions.into_iter().map(Work::One).collect();
+        }
+        let mut out = Vec::new();
+        let mut creates = Vec::new();
+        for action in actions {
+            match action {
+                Action::CreateTarget { asana, replaces } => {
+                    creates.push((asana, replaces));
+                    if creates.len() == batch {
+                        out.push(Work::Creates(std::mem::take(&mut creates)));
+                    }
+                }
+                other => out.push(Work::One(other)),
+            }
+        }
+        if !creates.is_empty() {
+            out.push(Work::Creates(creates));
+        }
+        out
+    }
+}
+
 /// Why one action failed.
 enum Failure {
     Item(ItemFailure),
@@ -147,9 +183,10 @@ impl Applier<'_> {
             new_records: Mutex::new(NewRecords::default()),
         };
         let mut state_error = None;
-        let mut results = futures::stream::iter(plan.actions)
-            .map(|action| self.run_one(action, &shared))
-            .buffer_unordered(CONCURRENCY);
+        let mut results =
+            futures::stream::iter(Work::split(plan.actions, self.target.create_batch()))
+                .map(|work| self.run_work(work, &shared))
+                .buffer_unordered(CONCURRENCY);
         loop {
             // While the actions under way take long (a remote, rate-limited target), the
             // new records already made do not wait for them.
@@ -161,19 +198,21 @@ impl Applier<'_> {
                 }
                 continue;
             };
-            let Some(result) = next else { break };
-            (self.on_progress)();
-            match result {
-                Ok(()) => {}
-                Err(Failure::Item(f)) => lock(&shared.failures).push(f),
-                Err(Failure::Fatal(message, outage)) => {
-                    shared.abort.store(true, Ordering::SeqCst);
-                    shared.outage.fetch_or(outage, Ordering::SeqCst);
-                    lock(&shared.aborted).get_or_insert(message);
-                }
-                Err(Failure::State(e)) => {
-                    shared.abort.store(true, Ordering::SeqCst);
-                    state_error.get_or_insert(e);
+            let Some(done) = next else { break };
+            for result in done {
+                (self.on_progress)();
+                match result {
+                    Ok(()) => {}
+                    Err(Failure::Item(f)) => lock(&shared.failures).push(f),
+                    Err(Failure::Fatal(message, outage)) => {
+                        shared.abort.store(true, Ordering::SeqCst);
+                        shared.outage.fetch_or(outage, Ordering::SeqCst);
+                        lock(&shared.aborted).get_or_insert(message);
+                    }
+                    Err(Failure::State(e)) => {
+                        shared.abort.store(true, Ordering::SeqCst);
+                        state_error.get_or_insert(e);
+                    }
                 }
             }
         }
@@ -205,58 +244,122 @@ impl Applier<'_> {
         })
     }
 
+    /// Performs one unit of work: one result per action in it.
+    async fn run_work(&self, work: Work, shared: &Shared) -> Vec<Result<(), Failure>> {
+        match work {
+            Work::One(action) => vec![self.run_one(action, shared).await],
+            Work::Creates(creates) => self.run_creates(creates, shared).await,
+        }
+    }
+
+    /// Whether the actions not yet begun are to be left: the link stopped, or the run
+    /// was cancelled.
+    fn stopping(&self, shared: &Shared) -> bool {
+        shared.abort.load(Ordering::SeqCst) || self.cancel.is_some_and(|c| c.load(Ordering::SeqCst))
+    }
+
+    /// Creates a batch of target copies with one [`Connector::create_many`], then does
+    /// each one's bookkeeping as [`Self::run_one`] does for one.
+    async fn run_creates(
+        &self,
+        creates: Vec<(Item, Option<PairRecord>)>,
+        shared: &Shared,
+    ) -> Vec<Result<(), Failure>> {
+        if self.stopping(shared) {
+            return creates.iter().map(|_| Ok(())).collect();
+        }
+        let new: Vec<(&TaskFields, Option<&str>)> = creates
+            .iter()
+            .map(|(asana, _)| (&asana.fields, Some(asana.id.as_str())))
+            .collect();
+        let mut answers = self.target.create_many(&new).await.into_iter();
+        let mut out = Vec::with_capacity(creates.len());
+        let mut stopped_by = None;
+        for (asana, replaces) in creates {
+            let Some(answer) = answers.next() else {
+                // Past the end of a shortened answer: not tried. After an error fatal for
+                // the link, left like every action after it; otherwise said per item.
+                out.push(match &stopped_by {
+                    Some(reason) => Err(Failure::Item(ItemFailure {
+                        item: self.asana_name(&asana),
+                        message: format!("creating its copy: not tried: {reason}"),
+                    })),
+                    None => Ok(()),
+                });
+                continue;
+            };
+            if let Err(e) = &answer {
+                stopped_by = (!e.is_fatal_for_link()).then(|| e.to_string());
+            }
+            out.push(self.created_target(asana, replaces, answer, shared));
+        }
+        out
+    }
+
+    /// The bookkeeping after the target answered the create of `asana`'s copy: its
+    /// record (a new item's waits for its chunk), or why there is none.
+    fn created_target(
+        &self,
+        asana: Item,
+        replaces: Option<PairRecord>,
+        answer: Result<Item, ConnectorError>,
+        shared: &Shared,
+    ) -> Result<(), Failure> {
+        let t = match answer {
+            Ok(t) => t,
+            // A budget spent (GitHub's hourly creations): not an error, done later.
+            Err(ConnectorError::Postponed { reason, .. }) => {
+                bump(shared, |c| c.postponed += 1);
+                lock(self.notes).push(format!(
+                    "{}: its copy is postponed: {reason}",
+                    self.asana_name(&asana)
+                ));
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(self.fail(&self.asana_name(&asana), "creating its copy", e));
+            }
+        };
+        let pending: Vec<(Side, Field)> = self
+            .field_errors(
+                &t.id,
+                &format!(
+                    "{} ({})",
+                    self.target.describe(&t.id),
+                    self.asana.describe(&asana.id)
+                ),
+                shared,
+            )
+            .into_iter()
+            .map(|f| (Side::Asana, f))
+            .collect();
+        let record =
+            Self::pair_record(&asana.fields, &asana, &t, None, (&[], &pending), (&[], &[]));
+        if let Some(old) = replaces {
+            self.state
+                .forget_pair(&old.asana_gid)
+                .map_err(Failure::State)?;
+            self.put_record(&record)?;
+        } else {
+            // A new item names its task itself: its record may wait for its chunk.
+            let chunk = lock(&shared.new_records).push(record, Instant::now());
+            if let Some(chunk) = chunk {
+                self.write_new_records(&chunk).map_err(Failure::State)?;
+            }
+        }
+        self.drop_tombstone(&asana.id)?;
+        bump(shared, |c| c.created_target += 1);
+        Ok(())
+    }
+
     async fn run_one(&self, action: Action, shared: &Shared) -> Result<(), Failure> {
-        if shared.abort.load(Ordering::SeqCst)
-            || self.cancel.is_some_and(|c| c.load(Ordering::SeqCst))
-        {
+        if self.stopping(shared) {
             return Ok(());
         }
         match action {
             Action::CreateTarget { asana, replaces } => {
-                let t = match self.target.create(&asana.fields, Some(&asana.id)).await {
-                    Ok(t) => t,
-                    // A budget spent (GitHub's hourly creations): not an error, done later.
-                    Err(ConnectorError::Postponed { reason, .. }) => {
-                        bump(shared, |c| c.postponed += 1);
-                        lock(self.notes).push(format!(
-                            "{}: its copy is postponed: {reason}",
-                            self.asana_name(&asana)
-                        ));
-                        return Ok(());
-                    }
-                    Err(e) => {
-                        return Err(self.fail(&self.asana_name(&asana), "creating its copy", e));
-                    }
-                };
-                let pending: Vec<(Side, Field)> = self
-                    .field_errors(
-                        &t.id,
-                        &format!(
-                            "{} ({})",
-                            self.target.describe(&t.id),
-                            self.asana.describe(&asana.id)
-                        ),
-                        shared,
-                    )
-                    .into_iter()
-                    .map(|f| (Side::Asana, f))
-                    .collect();
-                let record =
-                    Self::pair_record(&asana.fields, &asana, &t, None, (&[], &pending), (&[], &[]));
-                if let Some(old) = replaces {
-                    self.state
-                        .forget_pair(&old.asana_gid)
-                        .map_err(Failure::State)?;
-                    self.put_record(&record)?;
-                } else {
-                    // A new item names its task itself: its record may wait for its chunk.
-                    let chunk = lock(&shared.new_records).push(record, Instant::now());
-                    if let Some(chunk) = chunk {
-                        self.write_new_records(&chunk).map_err(Failure::State)?;
-                    }
-                }
-                self.drop_tombstone(&asana.id)?;
-                bump(shared, |c| c.created_target += 1);
+                let answer = self.target.create(&asana.fields, Some(&asana.id)).await;
+                self.created_target(asana, replaces, answer, shared)?;
             }
             Action::CreateAsana { target, replaces } => {
                 let name = self.target.describe(&target.id);

@@ -33,10 +33,20 @@ impl Bench {
     /// A link `conflict = policy` to the memory world `world` (unique per test: worlds
     /// are process-wide).
     fn new(world: &str, policy: &str) -> Self {
+        Self::with_table(world, policy, "")
+    }
+
+    /// A link to `world` whose target creates in batches of `batch` (as a folder does).
+    fn batched(world: &str, batch: usize) -> Self {
+        Self::with_table(world, "newest", &format!(", create_batch = {batch}"))
+    }
+
+    /// A link whose `memory` table also holds `extra` (`, key = value`...).
+    fn with_table(world: &str, policy: &str, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let text = format!(
             "[[link]]\nname = \"mem\"\nasana_project = \"42\"\nconflict = \"{policy}\"\n\
-             memory = {{ world = \"{world}\" }}\n"
+             memory = {{ world = \"{world}\"{extra} }}\n"
         );
         let path = dir.path().join("asana-bridge.toml");
         let registry = Registry::builtin().with(&MemoryTarget);
@@ -63,6 +73,14 @@ impl Bench {
     }
 
     fn sync_with(&self, options: SyncOptions) -> LinkReport {
+        let report = self.sync_reporting(options);
+        assert!(report.fatal.is_none(), "{report:#?}");
+        assert!(report.failures.is_empty(), "{report:#?}");
+        report
+    }
+
+    /// A run whose report may hold failures.
+    fn sync_reporting(&self, options: SyncOptions) -> LinkReport {
         let asana = MemoryConnector::new(Arc::clone(&self.asana)).as_asana();
         let stem = self.link.path_component();
         let target: Box<dyn Connector> = self
@@ -75,8 +93,7 @@ impl Bench {
                 persist: !options.dry_run,
             })
             .expect("the memory target connects");
-        let report = self
-            .rt
+        self.rt
             .block_on(engine::sync_link(
                 &self.link,
                 &asana,
@@ -86,10 +103,7 @@ impl Bench {
                 &indicatif::ProgressBar::hidden(),
                 None,
             ))
-            .expect("state store");
-        assert!(report.fatal.is_none(), "{report:#?}");
-        assert!(report.failures.is_empty(), "{report:#?}");
-        report
+            .expect("state store")
     }
 
     /// Writes both sides have had through connectors.
@@ -278,5 +292,72 @@ fn a_task_deleted_in_asana_deletes_its_item() {
     let report = b.sync();
     assert_eq!(report.counts.deleted_target, 1, "{report:#?}");
     assert!(b.target.was_deleted(&item));
+    b.assert_settled();
+}
+
+/// `n` Asana tasks titled `t00`, `t01`...
+fn seed(b: &Bench, n: usize) {
+    for i in 0..n {
+        b.asana.insert(task(&format!("t{i:02}")), None);
+    }
+}
+
+/// A target that creates in batches gets an import's creates in batches, each copy
+/// recorded as if it were created alone: the next run writes nothing.
+#[test]
+fn an_import_goes_to_a_batching_target_in_batches() {
+    let b = Bench::batched("batches", 10);
+    seed(&b, 25);
+    let report = b.sync();
+    assert_eq!(report.counts.created_target, 25, "{report:#?}");
+    assert_eq!(report.mapped, 25);
+    assert_eq!(b.target.create_calls(), 3, "25 creates in batches of 10");
+    assert_eq!(titles(&b.target), titles(&b.asana));
+    b.assert_settled();
+}
+
+/// A create the target refuses in the middle of a batch fails that item alone, named in
+/// the report; the rest of its batch is created, and the next run creates it once.
+#[test]
+fn a_refused_create_fails_only_its_item_in_a_batch() {
+    let b = Bench::batched("refused", 10);
+    seed(&b, 12);
+    b.target.refuse_creates("t04", false);
+    let report = b.sync_reporting(SyncOptions::default());
+    assert!(report.fatal.is_none(), "{report:#?}");
+    assert_eq!(report.counts.created_target, 11, "{report:#?}");
+    assert_eq!(report.failures.len(), 1, "{report:#?}");
+    assert!(
+        report.failures[0].message.contains("creating its copy")
+            && report.failures[0].message.contains("refused"),
+        "{report:#?}"
+    );
+    assert!(b.target.find("t04").is_none());
+    b.target.accept_creates("t04");
+    let report = b.sync();
+    assert_eq!(report.counts.created_target, 1, "{report:#?}");
+    assert_eq!(titles(&b.target), titles(&b.asana), "each task once");
+    b.assert_settled();
+}
+
+/// An outage met in a batch stops the link: the rest of that batch is not tried and not
+/// reported item by item; what was created is recorded, and the next run creates exactly
+/// the rest (no duplicate).
+#[test]
+fn an_outage_in_a_batch_stops_the_link_and_the_next_run_does_the_rest() {
+    let b = Bench::batched("outage", 10);
+    seed(&b, 20);
+    b.target.refuse_creates("t03", true);
+    let report = b.sync_reporting(SyncOptions::default());
+    let fatal = report.fatal.as_deref().expect("the outage stops the link");
+    assert!(fatal.contains("t03"), "{fatal}");
+    assert!(report.failures.is_empty(), "{report:#?}");
+    let created = report.counts.created_target;
+    assert!(created < 20, "{report:#?}");
+    assert_eq!(b.target.items().len(), created, "each create recorded");
+    b.target.accept_creates("t03");
+    let report = b.sync();
+    assert_eq!(report.counts.created_target, 20 - created, "{report:#?}");
+    assert_eq!(titles(&b.target), titles(&b.asana), "each task once");
     b.assert_settled();
 }

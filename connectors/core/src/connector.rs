@@ -101,6 +101,39 @@ pub trait Connector: Send + Sync {
         partner: Option<&str>,
     ) -> Result<Item, ConnectorError>;
 
+    /// How many creates one [`Connector::create_many`] call should carry: more than 1
+    /// where a batch saves real work (a folder writes a batch of files in one blocking
+    /// task instead of one hand-off per file); 1, the default, where each create is its
+    /// own request anyway and the engine runs several at once.
+    fn create_batch(&self) -> usize {
+        1
+    }
+
+    /// Creates several items, each as [`Connector::create`] would from its `(fields,
+    /// partner)`, and answers one result per entry, in order. A failed create does not
+    /// stop the others, but after an error [fatal for the
+    /// link](ConnectorError::is_fatal_for_link), or one that stopped the whole batch, the
+    /// rest are not tried: the answer then ends with that error, shorter than `new`, and
+    /// the entries past its end were not created. The default creates them one after the
+    /// other.
+    async fn create_many(
+        &self,
+        new: &[(&TaskFields, Option<&str>)],
+    ) -> Vec<Result<Item, ConnectorError>> {
+        let mut out = Vec::with_capacity(new.len());
+        for (fields, partner) in new {
+            let result = self.create(fields, *partner).await;
+            let fatal = result
+                .as_ref()
+                .is_err_and(ConnectorError::is_fatal_for_link);
+            out.push(result);
+            if fatal {
+                break;
+            }
+        }
+        out
+    }
+
     /// Changes the fields set in `patch` of `item` (as last listed), leaving every other
     /// field and any data the bridge does not sync untouched. Returns the item as it is now.
     async fn update(&self, item: &Item, patch: &TaskPatch) -> Result<Item, ConnectorError>;

@@ -33,6 +33,11 @@ use crate::render::{self, Change};
 /// Files per listing page.
 pub const DEFAULT_PAGE_SIZE: usize = 500;
 
+/// Files one [`Connector::create_many`] call is asked to create: a page of 100 Asana tasks
+/// is four batches, so that two cores both write while the next page is read, and a
+/// batch's hand-off to the blocking pool is paid once for 25 files.
+const CREATE_BATCH: usize = 25;
+
 /// The Markdown folder side of a link: one `*.md` file per task, in `dir` or a subfolder.
 ///
 /// The folder must exist: listing a missing folder is an error for the whole link (an
@@ -202,6 +207,39 @@ impl Connector for MarkdownConnector {
         let partner = partner.map(str::to_owned);
         self.blocking(move |f| f.create(&fields, partner.as_deref()))
             .await
+    }
+
+    fn create_batch(&self) -> usize {
+        CREATE_BATCH
+    }
+
+    async fn create_many(
+        &self,
+        new: &[(&TaskFields, Option<&str>)],
+    ) -> Vec<Result<Item, ConnectorError>> {
+        let new: Vec<(TaskFields, Option<String>)> = new
+            .iter()
+            .map(|(fields, partner)| ((*fields).clone(), partner.map(str::to_owned)))
+            .collect();
+        // One hand-off to the blocking pool for the whole batch.
+        let created = self
+            .blocking(move |f| {
+                let mut out = Vec::with_capacity(new.len());
+                for (fields, partner) in &new {
+                    let result = f.create(fields, partner.as_deref());
+                    let fatal = result
+                        .as_ref()
+                        .is_err_and(ConnectorError::is_fatal_for_link);
+                    out.push(result);
+                    if fatal {
+                        break;
+                    }
+                }
+                Ok(out)
+            })
+            .await;
+        // The batch did not run at all (the runtime is shutting down): nothing was created.
+        created.unwrap_or_else(|e| vec![Err(e)])
     }
 
     async fn update(&self, item: &Item, patch: &TaskPatch) -> Result<Item, ConnectorError> {

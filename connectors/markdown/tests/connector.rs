@@ -117,6 +117,40 @@ async fn create_collisions() {
     assert_eq!(read(&c, "Fix.md"), "---\ntitle: user file\n---\n");
 }
 
+/// A batch of creates: one answer per entry, in order, each as its own create would be
+/// (names kept apart within the batch, a refused entry failing alone), and every listed
+/// item the same as its answer.
+#[tokio::test]
+async fn create_many_answers_each_entry() {
+    let (_root, c) = folder();
+    assert!(c.create_batch() > 1, "a folder asks for batches");
+    let (fix, other) = (task("Fix"), task("Other"));
+    let answers = c
+        .create_many(&[
+            (&fix, Some("1200000000000001")),
+            (&fix, Some("not a gid")),
+            (&fix, Some("1200000000000003")),
+            (&other, None),
+        ])
+        .await;
+    assert_eq!(answers.len(), 4);
+    let ids: Vec<Option<&str>> = answers
+        .iter()
+        .map(|a| a.as_ref().ok().map(|i| i.id.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        [Some("fix.md"), None, Some("fix-2.md"), Some("other.md")]
+    );
+    let refused = answers[1].as_ref().expect_err("a bad gid is refused");
+    assert_eq!(refused.kind(), ErrorKind::InvalidData, "{refused}");
+    assert_eq!(ls(c.dir()), ["fix-2.md", "fix.md", "other.md"]);
+    for answer in answers.iter().flatten() {
+        let listed = item(&c, &answer.id).await;
+        assert_eq!(&listed, answer, "{} lists as created", answer.id);
+    }
+}
+
 /// Hostile titles never leave the folder and give portable names.
 #[tokio::test]
 async fn hostile_titles_stay_inside() {

@@ -25,6 +25,8 @@ pub struct MemoryConnector {
     identity: Identity,
     /// Items a page holds.
     page_size: usize,
+    /// Creates one `create_many` call is asked to carry.
+    create_batch: usize,
 }
 
 impl MemoryConnector {
@@ -37,6 +39,7 @@ impl MemoryConnector {
             kind: "memory",
             identity: Identity::Record,
             page_size: DEFAULT_PAGE_SIZE,
+            create_batch: 1,
         }
     }
 
@@ -62,6 +65,14 @@ impl MemoryConnector {
         self
     }
 
+    /// The same connector asking for creates in batches of `size` (at least one), as a
+    /// folder does.
+    #[must_use]
+    pub fn with_create_batch(mut self, size: usize) -> Self {
+        self.create_batch = size.max(1);
+        self
+    }
+
     /// The world it reads and writes.
     #[must_use]
     pub fn world(&self) -> &Arc<MemoryWorld> {
@@ -70,6 +81,32 @@ impl MemoryConnector {
 
     fn gone(&self, id: &str) -> ConnectorError {
         ConnectorError::NotFound(self.describe(id))
+    }
+
+    /// One create, without counting the call.
+    fn create_one(
+        &self,
+        fields: &TaskFields,
+        partner: Option<&str>,
+    ) -> Result<Item, ConnectorError> {
+        match self.world.refusal(&fields.title) {
+            Some(true) => {
+                return Err(ConnectorError::Transient {
+                    service: self.kind,
+                    message: format!("down while creating `{}`", fields.title),
+                });
+            }
+            Some(false) => {
+                return Err(ConnectorError::InvalidData(format!(
+                    "`{}` is refused",
+                    fields.title
+                )));
+            }
+            None => {}
+        }
+        // Asana keeps no partner; a target records the task it mirrors.
+        let partner = partner.filter(|_| self.kind != "asana");
+        Ok(self.world.create(fields, partner))
     }
 }
 
@@ -108,9 +145,31 @@ impl Connector for MemoryConnector {
         fields: &TaskFields,
         partner: Option<&str>,
     ) -> Result<Item, ConnectorError> {
-        // Asana keeps no partner; a target records the task it mirrors.
-        let partner = partner.filter(|_| self.kind != "asana");
-        Ok(self.world.create(fields, partner))
+        self.world.count_create_call();
+        self.create_one(fields, partner)
+    }
+
+    fn create_batch(&self) -> usize {
+        self.create_batch
+    }
+
+    async fn create_many(
+        &self,
+        new: &[(&TaskFields, Option<&str>)],
+    ) -> Vec<Result<Item, ConnectorError>> {
+        self.world.count_create_call();
+        let mut out = Vec::with_capacity(new.len());
+        for (fields, partner) in new {
+            let result = self.create_one(fields, *partner);
+            let fatal = result
+                .as_ref()
+                .is_err_and(ConnectorError::is_fatal_for_link);
+            out.push(result);
+            if fatal {
+                break;
+            }
+        }
+        out
     }
 
     async fn update(&self, item: &Item, patch: &TaskPatch) -> Result<Item, ConnectorError> {

@@ -34,6 +34,13 @@ struct RawMemory {
     world: String,
     #[serde(default)]
     identity: RawIdentity,
+    /// Creates per `create_many` call (1: one by one).
+    #[serde(default = "one")]
+    create_batch: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// A link's in-memory target: which world, and how its items pair.
@@ -43,6 +50,8 @@ pub struct MemorySpec {
     pub world: String,
     /// How its items pair with tasks.
     pub identity: Identity,
+    /// Creates per `create_many` call.
+    pub create_batch: usize,
 }
 
 impl TargetKind for MemoryTarget {
@@ -73,6 +82,7 @@ impl TargetKind for MemoryTarget {
                 RawIdentity::Record => Identity::Record,
                 RawIdentity::Partner => Identity::Partner,
             },
+            create_batch: raw.create_batch,
         }))
     }
 }
@@ -84,7 +94,9 @@ impl TargetSpec for MemorySpec {
 
     fn connect(&self, _setup: &ConnectSetup<'_>) -> Result<Box<dyn Connector>, TargetError> {
         Ok(Box::new(
-            MemoryConnector::new(MemoryWorld::named(&self.world)).with_identity(self.identity),
+            MemoryConnector::new(MemoryWorld::named(&self.world))
+                .with_identity(self.identity)
+                .with_create_batch(self.create_batch),
         ))
     }
 }

@@ -38,6 +38,11 @@ struct State {
     clock: i64,
     /// Writes made through a connector.
     writes: usize,
+    /// Create calls made through a connector (`create` and `create_many` count one each).
+    create_calls: usize,
+    /// Titles a create refuses, and whether the refusal is fatal for the link (the
+    /// service is down) or concerns that item only.
+    refused: HashMap<String, bool>,
 }
 
 /// The items of one in-memory system. Shared (`Arc`) between its connectors and a test.
@@ -174,6 +179,33 @@ impl MemoryWorld {
             .collect();
         let more = visible.len() > limit;
         (visible.into_iter().take(limit).collect(), more)
+    }
+
+    /// Makes every later create of an item titled `title` fail: as an outage of the whole
+    /// service when `fatal`, else as that one item refused.
+    pub fn refuse_creates(&self, title: &str, fatal: bool) {
+        self.state().refused.insert(title.to_owned(), fatal);
+    }
+
+    /// Lets creates of `title` through again.
+    pub fn accept_creates(&self, title: &str) {
+        self.state().refused.remove(title);
+    }
+
+    /// How many create calls connectors made (one `create_many` counts once).
+    #[must_use]
+    pub fn create_calls(&self) -> usize {
+        self.state().create_calls
+    }
+
+    /// Counts one create call.
+    pub(crate) fn count_create_call(&self) {
+        self.state().create_calls += 1;
+    }
+
+    /// Whether a create of `title` is refused, and if so whether fatally.
+    pub(crate) fn refusal(&self, title: &str) -> Option<bool> {
+        self.state().refused.get(title).copied()
     }
 
     /// Creates an item through a connector.
