@@ -167,6 +167,18 @@ pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// The first character of `text` that XML cannot carry ([`is_xml_char`]), if any. The
+/// bytes answer for almost every text: in UTF-8 such a character is a control byte other
+/// than tab, line feed and carriage return, or U+FFFE/U+FFFF, which start with `0xEF`
+/// (a `str` holds no surrogates); only a text with one of those bytes is decoded.
+pub fn find_non_xml_char(text: &str) -> Option<char> {
+    let suspect = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF;
+    if !text.bytes().any(suspect) {
+        return None;
+    }
+    text.chars().find(|&c| !is_xml_char(c))
+}
+
 // ---------------------------------------------------------------------------------------
 // Normal form
 
@@ -372,6 +384,33 @@ pub fn escape_xml(text: &str, attribute: bool, out: &mut String) {
             }
             c if !is_xml_char(c) => {}
             c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{find_non_xml_char, is_xml_char};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The byte scan finds what the character scan finds, on any text and on texts
+        /// made of the characters at the edges of XML's ranges.
+        #[test]
+        fn find_non_xml_char_matches_char_scan(
+            any_text in any::<String>(),
+            edges in prop::collection::vec(prop::sample::select(vec![
+                'a', ' ', '\t', '\n', '\r', '\u{0}', '\u{1}', '\u{8}', '\u{b}', '\u{1f}',
+                '\u{7f}', 'é', '\u{d7ff}', '\u{e000}', '\u{efff}', '\u{f000}', '\u{ff21}',
+                '\u{fffd}', '\u{fffe}', '\u{ffff}', '\u{10000}', '\u{10ffff}',
+            ]), 0..12),
+        ) {
+            let edges: String = edges.into_iter().collect();
+            for text in [any_text.as_str(), edges.as_str()] {
+                prop_assert_eq!(find_non_xml_char(text), text.chars().find(|&c| !is_xml_char(c)));
+            }
         }
     }
 }
