@@ -16,7 +16,7 @@
 //! follows the item's text with `n + 1` (unless that text's last paragraph holds an
 //! image).
 
-use crate::tree::{Element, Node, Tag};
+use crate::tree::{Element, Node, Tag, find_byte};
 
 /// Which kind of container a flow of nodes sits in.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -471,10 +471,27 @@ impl Writer {
     /// Writes `line[from..]`, which holds no line break and follows content on its line,
     /// escaping the characters Markdown reads as syntax anywhere.
     fn mid_line(&mut self, line: &str, from: usize) {
+        // The bytes that may need an escape (`&` and `#` only in some places).
+        let special = |b: u8| {
+            (b == b'\r')
+                | (b == b'\\')
+                | (b == b'`')
+                | (b == b'*')
+                | (b == b'_')
+                | (b == b'[')
+                | (b == b']')
+                | (b == b'<')
+                | (b == b'~')
+                | (b == b'&')
+                | (b == b'#')
+        };
         let bytes = line.as_bytes();
         let mut copied = from; // `line[..copied]` is written
-        for i in from..bytes.len() {
-            let escape = match bytes[i] {
+        let mut next = from; // where to look for the next special byte
+        while let Some(found) = find_byte(&bytes[next..], special) {
+            let at = next + found;
+            next = at + 1;
+            let escape = match bytes[at] {
                 b'\r' => "&#13;",
                 b'\\' => "\\\\",
                 b'`' => "\\`",
@@ -484,14 +501,14 @@ impl Writer {
                 b']' => "\\]",
                 b'<' => "\\<",
                 b'~' => "\\~",
-                b'&' if entity_like(&line[i + 1..]) => "\\&",
+                b'&' if entity_like(&line[at + 1..]) => "\\&",
                 b'#' if self.in_heading => "\\#",
                 _ => continue,
             };
-            // `i` is an ASCII byte, so both cuts fall on character boundaries.
-            self.out.push_str(&line[copied..i]);
+            // `at` is an ASCII byte, so both cuts fall on character boundaries.
+            self.out.push_str(&line[copied..at]);
             self.out.push_str(escape);
-            copied = i + 1;
+            copied = at + 1;
         }
         self.out.push_str(&line[copied..]);
     }

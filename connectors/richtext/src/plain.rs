@@ -18,12 +18,10 @@
 //! (the Markdown is the text, CommonMark reads it as one paragraph of that text) and the
 //! full read-back, on generated texts, safe and unsafe.
 
-use crate::tree::Node;
+use crate::tree::{Node, find_byte};
 
 /// Punctuation a plain line may hold (after its first character).
-pub const PUNCTUATION: &[char] = &[
-    ',', '.', ':', ';', '!', '?', '\'', '"', '(', ')', '/', '%', '-',
-];
+pub const PUNCTUATION: &[u8] = b",.:;!?'\"()/%-";
 
 /// Whether a normalised document is one plain text, whose Markdown reads back as itself.
 pub fn is_plain(tree: &[Node]) -> bool {
@@ -34,23 +32,30 @@ pub fn is_plain(tree: &[Node]) -> bool {
 }
 
 fn plain_line(line: &str) -> bool {
-    let mut chars = line.chars();
-    if !chars.next().is_some_and(|c| c.is_ascii_alphabetic()) {
-        return false;
+    line.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+        && !line.ends_with(' ')
+        && !line.contains("  ")
+        && plain_chars(line)
+}
+
+/// Whether every character of `line` is a letter, a digit, a space or [`PUNCTUATION`].
+/// ASCII is tested in blocks ([`find_byte`]); from the first other byte on (a non-ASCII
+/// letter, say), character by character.
+fn plain_chars(line: &str) -> bool {
+    let other = |b: u8| {
+        !(b.is_ascii_alphanumeric()
+            | (b == b' ')
+            | PUNCTUATION.iter().fold(false, |m, &p| m | (b == p)))
+    };
+    match find_byte(line.as_bytes(), other) {
+        None => true,
+        // Every byte before `at` is ASCII: `at` is a character boundary.
+        Some(at) => line[at..].chars().all(|c| {
+            c == ' '
+                || c.is_alphanumeric()
+                || u8::try_from(c).is_ok_and(|b| PUNCTUATION.contains(&b))
+        }),
     }
-    let mut after_space = false;
-    for c in chars {
-        let allowed = if c == ' ' {
-            !after_space
-        } else {
-            c.is_alphanumeric() || PUNCTUATION.contains(&c)
-        };
-        if !allowed {
-            return false;
-        }
-        after_space = c == ' ';
-    }
-    !after_space
 }
 
 #[cfg(test)]
@@ -213,6 +218,43 @@ mod tests {
             "only {} of {cases} generated documents are plain",
             plain.get()
         );
+    }
+
+    /// The plain test as first written, character by character: the reference the block
+    /// scan of [`is_plain`] is compared with.
+    fn plain_reference(text: &str) -> bool {
+        text.split('\n').all(|line| {
+            let mut chars = line.chars();
+            if !chars.next().is_some_and(|c| c.is_ascii_alphabetic()) {
+                return false;
+            }
+            let mut after_space = false;
+            for c in chars {
+                let allowed = if c == ' ' {
+                    !after_space
+                } else {
+                    c.is_alphanumeric() || ",.:;!?'\"()/%-".contains(c)
+                };
+                if !allowed {
+                    return false;
+                }
+                after_space = c == ' ';
+            }
+            !after_space
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// `is_plain` answers as the character-by-character reference, on texts long
+        /// enough to span several of `find_byte`'s blocks.
+        #[test]
+        fn is_plain_matches_reference(lines in prop::collection::vec(line(), 1..5), repeat in 1..6usize) {
+            let lines: Vec<String> = lines.iter().map(|l| l.repeat(repeat)).collect();
+            let text = lines.join("\n");
+            prop_assert_eq!(is_plain(&[tree::Node::Text(text.clone())]), plain_reference(&text), "{:?}", text);
+        }
     }
 
     /// The benchmark's notes (issue 17) take the fast path.
