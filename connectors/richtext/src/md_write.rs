@@ -414,9 +414,9 @@ impl Writer {
 
     /// Writes text, escaping what Markdown would read as syntax. Runs of characters that
     /// need nothing are copied whole: only ASCII characters are ever escaped, so a line is
-    /// scanned byte by byte and cut only next to one of them. Each line is handled on its
-    /// own: no escape looks past a line break (`&` looks for `name;`, a line start for
-    /// digits and `.`/`)`, neither of which crosses `\n`).
+    /// searched for their bytes ([`find_byte`]) and cut only next to one. Each line is
+    /// handled on its own: no escape looks past a line break (`&` looks for `name;`, a
+    /// line start for digits and `.`/`)`, neither of which crosses `\n`).
     fn text(&mut self, t: &str) {
         if self.verbatim {
             self.raw(t);

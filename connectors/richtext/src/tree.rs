@@ -181,8 +181,8 @@ pub fn find_non_xml_char(text: &str) -> Option<char> {
 /// The index of the first byte of `bytes` that `hit` holds for. The bytes of a 32-byte
 /// block are all tested into an array before any is looked at, a shape the compiler turns
 /// into a few vector instructions (`hit` should use `&`/`|`, not `&&`/`||`); only the
-/// block holding a hit is searched byte by byte. About ten times faster than a byte loop
-/// on a 2 KB text.
+/// block holding a hit is searched byte by byte. Five to ten times faster than a byte
+/// loop on a 2 KB text without hits.
 pub fn find_byte(bytes: &[u8], hit: impl Fn(u8) -> bool) -> Option<usize> {
     let (blocks, rest) = bytes.as_chunks::<32>();
     for (n, block) in blocks.iter().enumerate() {
