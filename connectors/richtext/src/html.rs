@@ -10,7 +10,7 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 
 use crate::error::RichTextError;
 use crate::raw;
-use crate::tree::{Element, LINK_ATTRIBUTES, MAX_DEPTH, Node, Tag, is_xml_char};
+use crate::tree::{Element, LINK_ATTRIBUTES, MAX_DEPTH, Node, Tag, find_non_xml_char, is_xml_char};
 
 /// What a document is read for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -253,7 +253,7 @@ fn check_value(
     let value = attr
         .normalized_value(quick_xml::XmlVersion::Implicit1_0)
         .map_err(|source| RichTextError::Xml { position, source })?;
-    if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+    if let Some(c) = find_non_xml_char(&value) {
         return Err(RichTextError::InvalidChar {
             code: c as u32,
             position,
@@ -338,7 +338,7 @@ fn capture(
 }
 
 fn check_chars(text: &str, position: u64) -> Result<(), RichTextError> {
-    match text.chars().find(|&c| !is_xml_char(c)) {
+    match find_non_xml_char(text) {
         Some(c) => Err(RichTextError::InvalidChar {
             code: c as u32,
             position,
@@ -446,7 +446,7 @@ fn add_text(
             position,
         });
     }
-    if let Some(c) = text.chars().find(|&c| !is_xml_char(c)) {
+    if let Some(c) = find_non_xml_char(text) {
         return Err(RichTextError::InvalidChar {
             code: c as u32,
             position,

@@ -19,7 +19,9 @@
 //!   Asana takes (`raw` module): a tag typed by hand that Asana would refuse is text. Its
 //!   own output goes through [`validate_html_notes`] before it is returned.
 //! - [`read_exact`]: both of the above for a reader, in one pass each: the Markdown and
-//!   whether it converts back to the same rich text.
+//!   whether it converts back to the same rich text. A plain description (one text of
+//!   prose lines that hold no Markdown syntax, `plain` module) is known to convert back and
+//!   is not read back at all.
 //! - [`is_valid_html_notes`] / [`validate_html_notes`]: the guard before sending.
 //!
 //! Limits, by design: an element Asana sends that it would not take back from the bridge
@@ -38,13 +40,14 @@
 //! Modules: `tree` (the document model, normal form, XML output), `html` (reading
 //! `html_notes`), `md_write` and `md_read` (the two Markdown directions), `inline_html`
 //! (HTML tags inside Markdown), `raw` (elements outside the subset: which go back to
-//! Asana), `error`.
+//! Asana), `plain` (descriptions whose Markdown needs no reading back), `error`.
 
 mod error;
 mod html;
 mod inline_html;
 mod md_read;
 mod md_write;
+mod plain;
 mod raw;
 mod tree;
 
@@ -62,14 +65,20 @@ pub fn to_markdown(html_notes: &str) -> Result<String, RichTextError> {
 /// Reads `html_notes` for a mirror: its Markdown ([`to_markdown`]) and whether that
 /// Markdown gives the same rich text back (what [`to_html_notes`] of it compared with
 /// [`normalize_html_notes`] of the input tells), with one parse of each instead of five:
-/// a reader of thousands of descriptions pays for one conversion, not three.
+/// a reader of thousands of descriptions pays for one conversion, not three. A plain
+/// description (most are: lines of prose) is exact without reading its Markdown back.
 pub fn read_exact(html_notes: &str) -> Result<(String, bool), RichTextError> {
     let tree = tree::normalize(html::parse(html_notes, html::Mode::Read)?);
     let markdown = md_write::write(&tree);
-    let back = tree::normalize(md_read::parse(&markdown)?);
-    // Equal trees give equal XML; unequal ones are compared as what would be sent.
-    let exact = back == tree || tree::to_xml(&back) == tree::to_xml(&tree);
+    let exact = plain::is_plain(&tree) || reads_back(&tree, &markdown)?;
     Ok((markdown, exact))
+}
+
+/// Whether `markdown`, written from the normalised `tree`, reads back as the same rich text.
+fn reads_back(tree: &[tree::Node], markdown: &str) -> Result<bool, RichTextError> {
+    let back = tree::normalize(md_read::parse(markdown)?);
+    // Equal trees give equal XML; unequal ones are compared as what would be sent.
+    Ok(back == tree || tree::to_xml(&back) == tree::to_xml(tree))
 }
 
 /// Converts Markdown to `html_notes` of Asana's subset, in normal form and always valid

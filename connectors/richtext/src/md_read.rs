@@ -17,7 +17,7 @@ use pulldown_cmark::{Event, HeadingLevel, LinkType, Options, Parser, Tag as MdTa
 use crate::error::RichTextError;
 use crate::inline_html::{self, HtmlToken};
 use crate::raw;
-use crate::tree::{Element, MAX_DEPTH, Node, Tag, is_xml_char};
+use crate::tree::{Element, MAX_DEPTH, Node, Tag, find_non_xml_char, is_xml_char};
 
 /// The Markdown extensions the conversion reads: only strikethrough (`~~`), which Asana has.
 pub fn options() -> Options {
@@ -818,7 +818,11 @@ impl Reader<'_> {
     }
 }
 
-/// Text as XML can carry it: characters XML forbids are dropped.
+/// Text as XML can carry it: characters XML forbids are dropped (a copy as it is when
+/// there are none, the usual case).
 fn clean(t: &str) -> String {
+    if find_non_xml_char(t).is_none() {
+        return t.to_owned();
+    }
     t.chars().filter(|&c| is_xml_char(c)).collect()
 }

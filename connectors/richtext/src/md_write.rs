@@ -16,7 +16,7 @@
 //! follows the item's text with `n + 1` (unless that text's last paragraph holds an
 //! image).
 
-use crate::tree::{Element, Node, Tag};
+use crate::tree::{Element, Node, Tag, find_byte};
 
 /// Which kind of container a flow of nodes sits in.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub(crate) enum Container {
 }
 
 /// Where the writer is on the current output line.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Line {
     /// Nothing written yet, not even the container prefixes.
     Fresh,
@@ -39,12 +39,14 @@ enum Line {
 
 /// A container's line prefix: the first line of a list item gets the marker, later lines
 /// its width in spaces.
+#[derive(Clone, Debug)]
 struct Prefix {
     first: String,
     rest: String,
     first_used: bool,
 }
 
+#[derive(Clone, Debug)]
 struct Writer {
     out: String,
     prefixes: Vec<Prefix>,
@@ -57,13 +59,7 @@ struct Writer {
 
 /// Writes a normalised document as Markdown.
 pub fn write(nodes: &[Node]) -> String {
-    let mut w = Writer {
-        out: String::new(),
-        prefixes: Vec::new(),
-        line: Line::Fresh,
-        in_heading: false,
-        verbatim: false,
-    };
+    let mut w = Writer::new();
     w.flow(nodes, Container::Body);
     w.out
 }
@@ -75,6 +71,16 @@ enum Unit<'a> {
 }
 
 impl Writer {
+    fn new() -> Self {
+        Writer {
+            out: String::new(),
+            prefixes: Vec::new(),
+            line: Line::Fresh,
+            in_heading: false,
+            verbatim: false,
+        }
+    }
+
     // -------------------------------------------------------------------------------
     // Lines
 
@@ -406,7 +412,111 @@ impl Writer {
             && !has_break(&e.children)
     }
 
+    /// Writes text, escaping what Markdown would read as syntax. Runs of characters that
+    /// need nothing are copied whole: only ASCII characters are ever escaped, so a line is
+    /// searched for their bytes ([`find_byte`]) and cut only next to one. Each line is
+    /// handled on its own: no escape looks past a line break (`&` looks for `name;`, a
+    /// line start for digits and `.`/`)`, neither of which crosses `\n`).
     fn text(&mut self, t: &str) {
+        if self.verbatim {
+            self.raw(t);
+            return;
+        }
+        for (n, line) in t.split('\n').enumerate() {
+            if n > 0 {
+                self.end_line();
+            }
+            if line.is_empty() {
+                continue;
+            }
+            self.begin_content();
+            let mut from = 0;
+            if self.line != Line::Content {
+                from = self.line_start(line);
+            }
+            self.line = Line::Content;
+            self.mid_line(line, from);
+        }
+    }
+
+    /// Escapes the first character of a line's content where Markdown reads it as syntax
+    /// only there (indentation, `#`, `>`, list markers, setext underlines, `1.`); returns
+    /// the bytes of `line` written (0 when the character is left to [`Self::mid_line`]).
+    fn line_start(&mut self, line: &str) -> usize {
+        let out = &mut self.out;
+        match line.as_bytes()[0] {
+            b' ' => out.push_str("&#32;"),
+            b'\t' => out.push_str("&#9;"),
+            c @ (b'#' | b'>' | b'-' | b'+' | b'=') => {
+                out.push('\\');
+                out.push(char::from(c));
+            }
+            b'0'..=b'9' => {
+                let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+                match line.as_bytes().get(digits) {
+                    Some(p @ (b'.' | b')')) if digits <= 9 => {
+                        out.push_str(&line[..digits]);
+                        out.push('\\');
+                        out.push(char::from(*p));
+                        return digits + 1;
+                    }
+                    _ => return 0,
+                }
+            }
+            _ => return 0,
+        }
+        1
+    }
+
+    /// Writes `line[from..]`, which holds no line break and follows content on its line,
+    /// escaping the characters Markdown reads as syntax anywhere.
+    fn mid_line(&mut self, line: &str, from: usize) {
+        // The bytes that may need an escape (`&` and `#` only in some places).
+        let special = |b: u8| {
+            (b == b'\r')
+                | (b == b'\\')
+                | (b == b'`')
+                | (b == b'*')
+                | (b == b'_')
+                | (b == b'[')
+                | (b == b']')
+                | (b == b'<')
+                | (b == b'~')
+                | (b == b'&')
+                | (b == b'#')
+        };
+        let bytes = line.as_bytes();
+        let mut copied = from; // `line[..copied]` is written
+        let mut next = from; // where to look for the next special byte
+        while let Some(found) = find_byte(&bytes[next..], special) {
+            let at = next + found;
+            next = at + 1;
+            let escape = match bytes[at] {
+                b'\r' => "&#13;",
+                b'\\' => "\\\\",
+                b'`' => "\\`",
+                b'*' => "\\*",
+                b'_' => "\\_",
+                b'[' => "\\[",
+                b']' => "\\]",
+                b'<' => "\\<",
+                b'~' => "\\~",
+                b'&' if entity_like(&line[at + 1..]) => "\\&",
+                b'#' if self.in_heading => "\\#",
+                _ => continue,
+            };
+            // `at` is an ASCII byte, so both cuts fall on character boundaries.
+            self.out.push_str(&line[copied..at]);
+            self.out.push_str(escape);
+            copied = at + 1;
+        }
+        self.out.push_str(&line[copied..]);
+    }
+
+    /// The character-by-character writer `text` replaced, kept as the reference its
+    /// output is compared with (`tests::text_matches_reference`).
+    #[cfg(test)]
+    fn text_reference(&mut self, t: &str) {
         if self.verbatim {
             self.raw(t);
             return;
@@ -631,4 +741,135 @@ fn longest_run(text: &str, c: char) -> usize {
         }
     }
     longest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Line, Prefix, Writer};
+    use proptest::prelude::*;
+
+    /// Pieces of text rich in what `text` escapes: Markdown's special characters, those
+    /// special only at a line start, entity-like `&`, digits before `.`/`)`, line breaks,
+    /// carriage returns, spaces, tabs and non-ASCII characters.
+    const PIECES: &[&str] = &[
+        "a",
+        "Z",
+        "word",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\n\n",
+        "\r",
+        "\r\n",
+        "\\",
+        "`",
+        "*",
+        "_",
+        "[",
+        "]",
+        "<",
+        ">",
+        "~",
+        "&",
+        "&amp;",
+        "&#10;",
+        "&x",
+        ";",
+        "#",
+        "-",
+        "+",
+        "=",
+        ".",
+        ")",
+        "(",
+        "!",
+        "1",
+        "42",
+        "123456789",
+        "1234567890",
+        "0.",
+        "7)",
+        "é",
+        "中",
+        "🙂",
+        "\u{a0}",
+        "\u{2028}",
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(PIECES), 0..24).prop_map(|v| v.concat())
+    }
+
+    /// A writer in any state `text` can be called in: on a fresh, prefixed or started
+    /// line, in a list item or a quote, in a heading, in a code block.
+    fn writer() -> impl Strategy<Value = Writer> {
+        (0..3u8, 0..3u8, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(line, prefix, first_used, in_heading, verbatim)| {
+                let mut w = Writer::new();
+                w.line = [Line::Fresh, Line::Prefixed, Line::Content][usize::from(line)];
+                if prefix > 0 {
+                    let (first, rest) = if prefix == 1 {
+                        ("- ", "  ")
+                    } else {
+                        ("> ", "> ")
+                    };
+                    w.prefixes.push(Prefix {
+                        first: first.into(),
+                        rest: rest.into(),
+                        first_used,
+                    });
+                }
+                if w.line == Line::Content {
+                    w.out.push('x');
+                }
+                w.in_heading = in_heading;
+                w.verbatim = verbatim;
+                w
+            },
+        )
+    }
+
+    fn state(w: &Writer) -> (String, bool, Vec<bool>) {
+        (
+            w.out.clone(),
+            w.line == Line::Content,
+            w.prefixes.iter().map(|p| p.first_used).collect(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// `text` copying runs writes byte for byte what the character-by-character
+        /// writer wrote, and leaves the writer in the same state, over several calls in a
+        /// row (texts next to each other, as between inline elements).
+        #[test]
+        fn text_matches_reference(start in writer(), texts in prop::collection::vec(text(), 1..4)) {
+            let mut fast = start.clone();
+            let mut reference = start;
+            for t in &texts {
+                fast.text(t);
+                reference.text_reference(t);
+                prop_assert_eq!(state(&fast), state(&reference), "after {:?}", t);
+                prop_assert!(fast.line == reference.line);
+            }
+        }
+    }
+
+    /// A few outputs spelt out, so that the reference itself is pinned.
+    #[test]
+    fn text_escapes() {
+        let cases = [
+            ("1. a*b", "1\\. a\\*b"),
+            ("1234567890. x", "1234567890. x"),
+            (" # x &amp; y &z", "&#32;# x \\&amp; y &z"),
+            ("a\r\n- b\n\n+ c é", "a&#13;\n\\- b\n\n\\+ c é"),
+        ];
+        for (text, markdown) in cases {
+            let mut w = Writer::new();
+            w.text(text);
+            assert_eq!(w.out, markdown, "{text:?}");
+        }
+    }
 }
