@@ -205,7 +205,7 @@ impl Connector for MarkdownConnector {
     ) -> Result<Item, ConnectorError> {
         let fields = fields.clone();
         let partner = partner.map(str::to_owned);
-        self.blocking(move |f| f.create(&fields, partner.as_deref()))
+        self.blocking(move |f| f.create(fields, partner.as_deref()))
             .await
     }
 
@@ -225,7 +225,7 @@ impl Connector for MarkdownConnector {
         let created = self
             .blocking(move |f| {
                 let mut out = Vec::with_capacity(new.len());
-                for (fields, partner) in &new {
+                for (fields, partner) in new {
                     let result = f.create(fields, partner.as_deref());
                     let fatal = result
                         .as_ref()
@@ -617,11 +617,11 @@ impl Folder {
         Ok(out)
     }
 
-    fn create(&self, fields: &TaskFields, partner: Option<&str>) -> Result<Item, ConnectorError> {
+    fn create(&self, fields: TaskFields, partner: Option<&str>) -> Result<Item, ConnectorError> {
         if let Some(gid) = partner {
             check_gid(gid)?;
         }
-        let fields = fields.clone().canonical();
+        let fields = fields.canonical();
         let text = render::render_new(&fields, partner);
         // The rendering is checked like every edit: what is written reads back as given.
         let back = frontmatter::parse(&text, "").map_err(|e| {
@@ -656,11 +656,8 @@ impl Folder {
             }
             taken.insert(name.to_lowercase());
             match taskfs::create_new(&self.dir, &name, text.as_bytes()) {
-                Ok(()) => {
+                Ok(modified) => {
                     tracing::debug!(file = %self.path(&name).display(), "created task file");
-                    let modified = std::fs::symlink_metadata(self.path(&name))
-                        .and_then(|m| m.modified())
-                        .ok();
                     return Ok(Item {
                         id: name,
                         fields,

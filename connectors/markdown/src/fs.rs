@@ -130,12 +130,13 @@ pub fn read(path: &Path) -> Result<FileBytes, ReadError> {
     })
 }
 
-/// Writes `bytes` to a new temp dot-file in `dir`, returning its path.
+/// Writes `bytes` to a new temp dot-file in `dir`, returning its path and its
+/// modification time as written (a link or a rename to its name keeps it).
 fn write_temp(
     dir: &Path,
     bytes: &[u8],
     permissions: Option<&Permissions>,
-) -> io::Result<std::path::PathBuf> {
+) -> io::Result<(std::path::PathBuf, Option<SystemTime>)> {
     let tmp = dir.join(format!("{TMP_PREFIX}{}", uuid::Uuid::new_v4()));
     let written = (|| {
         let mut options = OpenOptions::new();
@@ -149,17 +150,18 @@ fn write_temp(
         }
         let mut f = options.open(&tmp)?;
         f.write_all(bytes)?;
+        let meta = f.metadata()?;
         if let Some(p) = permissions {
             // Only where the umask narrowed it (or for bits `mode` does not set): back to
             // exactly the target's mode, which is no wider than the target already was.
-            if f.metadata()?.permissions() != *p {
+            if meta.permissions() != *p {
                 f.set_permissions(p.clone())?;
             }
         }
-        Ok(())
+        Ok(meta.modified().ok())
     })();
     match written {
-        Ok(()) => Ok(tmp),
+        Ok(modified) => Ok((tmp, modified)),
         Err(e) => {
             // Best effort: a leftover dot-file is harmless, the write error matters more.
             let _ = fs::remove_file(&tmp);
@@ -174,7 +176,7 @@ fn write_temp(
 /// # Errors
 /// The I/O error of the write or the rename; the target is then unchanged.
 pub fn replace(dir: &Path, name: &str, bytes: &[u8], permissions: &Permissions) -> io::Result<()> {
-    let tmp = write_temp(dir, bytes, Some(permissions))?;
+    let (tmp, _) = write_temp(dir, bytes, Some(permissions))?;
     fs::rename(&tmp, dir.join(name)).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })
@@ -188,24 +190,29 @@ pub fn replace(dir: &Path, name: &str, bytes: &[u8], permissions: &Permissions) 
 /// atomic and no-clobber. On file systems without hard links the file is created with
 /// `create_new` and written in place.
 ///
+/// Returns the new file's modification time, when the file system tells it.
+///
 /// # Errors
 /// `AlreadyExists` when the name is taken, or the I/O error.
-pub fn create_new(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+pub fn create_new(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<Option<SystemTime>> {
     let target = dir.join(name);
-    let tmp = write_temp(dir, bytes, None)?;
+    let (tmp, modified) = write_temp(dir, bytes, None)?;
     let linked = fs::hard_link(&tmp, &target);
     let _ = fs::remove_file(&tmp); // best effort, as above
     match linked {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(modified),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
         Err(_) => {
             let mut f = OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(&target)?;
-            f.write_all(bytes).inspect_err(|_| {
-                let _ = fs::remove_file(&target);
-            })
+            f.write_all(bytes)
+                .and_then(|()| f.metadata())
+                .map(|m| m.modified().ok())
+                .inspect_err(|_| {
+                    let _ = fs::remove_file(&target);
+                })
         }
     }
 }

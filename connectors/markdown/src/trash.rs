@@ -61,7 +61,7 @@ pub fn save_to_trash(
     })?;
     for name in names::candidates(&fields.title).take(10_000) {
         match taskfs::create_new(trash_dir, &name, text.as_bytes()) {
-            Ok(()) => return Ok(trash_dir.join(name)),
+            Ok(_) => return Ok(trash_dir.join(name)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => {
                 return Err(ConnectorError::io(
