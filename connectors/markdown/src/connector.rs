@@ -624,16 +624,7 @@ impl Folder {
         let fields = fields.canonical();
         let text = render::render_new(&fields, partner);
         // The rendering is checked like every edit: what is written reads back as given.
-        let back = frontmatter::parse(&text, "").map_err(|e| {
-            invalid(FormatError::UnsafeEdit {
-                reason: format!("the new file would not read back: {e}"),
-            })
-        })?;
-        if back.fields != fields || back.partner.as_deref() != partner {
-            return Err(invalid(FormatError::UnsafeEdit {
-                reason: "the new file would read back differently".into(),
-            }));
-        }
+        render::check_new(&text, &fields, partner).map_err(invalid)?;
         // Held across the name choice and the create, so that concurrent creates of the
         // same title pick different names. A poisoned lock only means another create
         // panicked; the set is still a sound hint (create_new is the real guard).

@@ -207,6 +207,70 @@ pub fn render_new(fields: &TaskFields, partner: Option<&str>) -> String {
     out
 }
 
+/// Checks that `text`, what [`render_new`] wrote for `fields` (canonical) and `partner`,
+/// reads back as exactly them, as every write is checked before it is made.
+///
+/// A front matter whose every value is written plain by rules every YAML reader agrees
+/// on ([`front_is_plain`]) reads back as written without a YAML parse: then only its
+/// layout and the body (the notes) are read back. Anything else is parsed in full. The
+/// test `plain_front_matter_reads_back` holds the short way to the full parse.
+///
+/// # Errors
+/// [`FormatError::UnsafeEdit`] saying why the file would not read back as given.
+pub fn check_new(
+    text: &str,
+    fields: &TaskFields,
+    partner: Option<&str>,
+) -> Result<(), FormatError> {
+    let unsafe_edit = |reason: String| FormatError::UnsafeEdit { reason };
+    if front_is_plain(fields, partner) {
+        let layout = frontmatter::split(text)
+            .map_err(|e| unsafe_edit(format!("the new file would not read back: {e}")))?;
+        let front_lines = text[..layout.body_start].lines().count();
+        let expected_lines = 2
+            + usize::from(partner.is_some())
+            + FRONT_FIELDS
+                .iter()
+                .filter(|f| field_line(**f, fields).is_some())
+                .count();
+        let notes = frontmatter::notes_from_body(&text[layout.body_start..], layout.eol);
+        if layout.front.is_none() || front_lines != expected_lines || notes != fields.notes {
+            return Err(unsafe_edit(
+                "the new file would read back differently".to_owned(),
+            ));
+        }
+        return Ok(());
+    }
+    let back = frontmatter::parse(text, "")
+        .map_err(|e| unsafe_edit(format!("the new file would not read back: {e}")))?;
+    if back.fields != *fields || back.partner.as_deref() != partner {
+        return Err(unsafe_edit(
+            "the new file would read back differently".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the front matter [`render_new`] writes for `fields` (canonical) and `partner`
+/// holds only values written plain by rules every YAML reader agrees on: the gid as
+/// digits, the title, assignee, section and tags as plain-safe scalars ([`scalar`]'s
+/// conservative test), dates as `YYYY-MM-DD`, and no custom fields.
+fn front_is_plain(fields: &TaskFields, partner: Option<&str>) -> bool {
+    let gid = partner.is_none_or(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()));
+    let due = match &fields.due {
+        None => true,
+        Some(Due::On(d)) => frontmatter::is_date(d),
+        Some(Due::At(_)) => false,
+    };
+    gid && due
+        && is_plain_safe(&fields.title)
+        && fields.start_on.as_deref().is_none_or(frontmatter::is_date)
+        && fields.assignee.as_deref().is_none_or(is_plain_safe)
+        && fields.section.as_deref().is_none_or(is_plain_safe)
+        && fields.tags.iter().all(|t| is_plain_safe(t))
+        && fields.custom.is_empty()
+}
+
 /// What an edit changes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Change<'a> {
@@ -613,5 +677,163 @@ mod tests {
         )
         .expect_err("must refuse");
         assert!(matches!(err, FormatError::UnsafeEdit { .. }), "{err}");
+    }
+}
+
+/// The short way of [`check_new`] against the full parse.
+#[cfg(test)]
+mod plain_front {
+    use super::*;
+    use crate::frontmatter::parse;
+    use proptest::prelude::*;
+
+    /// Strings near the edge of plain-safe: letters, digits, the characters
+    /// `is_plain_safe` allows, and some it does not (`:`, `#`, `,`, quotes, a leading or
+    /// trailing space, YAML's special words).
+    fn edgy() -> impl Strategy<Value = String> {
+        prop_oneof![
+            12 => "[a-zA-Z][a-zA-Z0-9 ._@()/+-]{0,12}",
+            1 => "[a-zA-Zé0-9 :#,'\"\\[\\]{}&*!|>%-]{0,10}",
+            1 => prop::sample::select(vec![
+                "yes",
+                "No",
+                "null",
+                "true",
+                "on",
+                "nan",
+                "y",
+                "Off",
+                "~",
+                "-",
+                "a: b",
+                "a #b",
+                "x ",
+                " x",
+                "2026-12-01",
+                "12",
+                "0x1F",
+                "1e3",
+                "déjà vu",
+                "a/b@c.d",
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    fn date() -> impl Strategy<Value = String> {
+        prop_oneof![
+            8 => "20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])",
+            1 => "2026-1-1|2026-13-01|26-01-01|2026-01-01T10:00:00Z",
+        ]
+    }
+
+    fn task_fields() -> impl Strategy<Value = (TaskFields, Option<String>)> {
+        (
+            (
+                edgy(),
+                any::<bool>(),
+                prop::option::of(date()),
+                prop::option::of(date()),
+            ),
+            (
+                prop::option::of(edgy()),
+                prop::collection::vec(edgy(), 0..3),
+                prop::option::of(edgy()),
+                prop::option::of(prop_oneof![8 => "[0-9]{1,16}", 1 => "[0-9a ]{1,4}"]),
+            ),
+            "(\\PC|\n){0,40}",
+        )
+            .prop_map(
+                |((title, completed, due, start_on), (assignee, tags, section, gid), notes)| {
+                    let fields = TaskFields {
+                        title,
+                        notes,
+                        completed,
+                        due: due.map(Due::On),
+                        start_on,
+                        assignee,
+                        tags,
+                        section,
+                        ..TaskFields::default()
+                    };
+                    (fields.canonical(), gid)
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Whenever the front matter is plain, the full parse of the new file reads back
+        /// exactly the fields and the gid: the YAML parse the short way skips would have
+        /// found nothing.
+        #[test]
+        fn plain_front_matter_reads_back((fields, gid) in task_fields()) {
+            let partner = gid.as_deref();
+            let text = render_new(&fields, partner);
+            if front_is_plain(&fields, partner) {
+                let back = parse(&text, "").expect("a plain front matter parses");
+                prop_assert_eq!(&back.fields, &fields);
+                prop_assert_eq!(back.partner.as_deref(), partner);
+                prop_assert!(check_new(&text, &fields, partner).is_ok());
+            }
+        }
+
+        /// The short way refuses a file that does not read back: its body or its front
+        /// matter changed after rendering.
+        #[test]
+        fn the_short_way_refuses_a_changed_file((fields, gid) in task_fields(), cut in 1usize..8) {
+            let partner = gid.as_deref();
+            let text = render_new(&fields, partner);
+            if !front_is_plain(&fields, partner) {
+                return Ok(());
+            }
+            let other_notes = format!("{}x", fields.notes);
+            let changed_body = render_new(&TaskFields { notes: other_notes, ..fields.clone() }, partner);
+            prop_assert!(check_new(&changed_body, &fields, partner).is_err());
+            // A front matter missing a line (or with one too many) is refused.
+            let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            let front_end = lines.iter().skip(1).position(|l| *l == "---\n").expect("closed") + 1;
+            let drop = 1 + cut % (front_end - 1).max(1);
+            if drop < front_end {
+                let shorter: String = lines.iter().enumerate().filter(|(i, _)| *i != drop).map(|(_, l)| *l).collect();
+                prop_assert!(check_new(&shorter, &fields, partner).is_err());
+            }
+        }
+    }
+
+    /// The benchmark's tasks, and most tasks, take the short way; a title with a colon
+    /// does not.
+    #[test]
+    fn ordinary_tasks_are_plain() {
+        let fields = TaskFields {
+            title: "Generated task 000123".into(),
+            notes: "Notes for generated task 123.\nSecond line.".into(),
+            completed: true,
+            due: Some(Due::On("2027-04-04".into())),
+            assignee: Some("alice@example.com".into()),
+            tags: vec!["bug".into(), "p1".into()],
+            section: Some("In progress".into()),
+            ..TaskFields::default()
+        }
+        .canonical();
+        assert!(front_is_plain(&fields, Some("1200000000000123")));
+        let text = render_new(&fields, Some("1200000000000123"));
+        check_new(&text, &fields, Some("1200000000000123")).expect("reads back");
+        let colon = TaskFields {
+            title: "Fix: login".into(),
+            ..fields.clone()
+        };
+        assert!(!front_is_plain(&colon, None));
+        let custom = TaskFields {
+            custom: [(
+                "Points".to_owned(),
+                asana_bridge_connector::CustomValue::One("3".into()),
+            )]
+            .into_iter()
+            .collect(),
+            ..fields
+        };
+        assert!(!front_is_plain(&custom, None));
     }
 }
