@@ -847,7 +847,7 @@ impl Applier<'_> {
         (held_custom, pending_custom): (&[String], &[(Side, String)]),
     ) -> PairRecord {
         let mut a = Fingerprint::of(asana);
-        let mut t = Fingerprint::of(target);
+        let mut t = Fingerprint::of_like(target, asana, &a);
         for name in held_custom {
             let was = |f: &Fingerprint| f.custom.get(name).copied().unwrap_or(0);
             a.custom
