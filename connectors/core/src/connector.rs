@@ -122,12 +122,7 @@ pub trait Connector: Send + Sync {
     ) -> Vec<Result<Item, ConnectorError>> {
         let mut out = Vec::with_capacity(new.len());
         for (fields, partner) in new {
-            let result = self.create(fields, *partner).await;
-            let fatal = result
-                .as_ref()
-                .is_err_and(ConnectorError::is_fatal_for_link);
-            out.push(result);
-            if fatal {
+            if !push_answer(&mut out, self.create(fields, *partner).await) {
                 break;
             }
         }
@@ -553,6 +548,35 @@ impl DeliveryRefusal {
             Self::BadSignature => "signatures that do not match",
         }
     }
+}
+
+/// Creates each entry of a batch with `create`, one after the other, and answers as
+/// [`Connector::create_many`] does: one result per entry, stopping after an error fatal
+/// for the link. For a connector whose creates are blocking calls.
+pub fn create_each<T>(
+    new: impl IntoIterator<Item = T>,
+    mut create: impl FnMut(T) -> Result<Item, ConnectorError>,
+) -> Vec<Result<Item, ConnectorError>> {
+    let mut out = Vec::new();
+    for entry in new {
+        if !push_answer(&mut out, create(entry)) {
+            break;
+        }
+    }
+    out
+}
+
+/// Adds one create's answer to a batch's; `false` when the batch must stop there (an
+/// error fatal for the link).
+fn push_answer(
+    out: &mut Vec<Result<Item, ConnectorError>>,
+    answer: Result<Item, ConnectorError>,
+) -> bool {
+    let go_on = !answer
+        .as_ref()
+        .is_err_and(ConnectorError::is_fatal_for_link);
+    out.push(answer);
+    go_on
 }
 
 /// Reads a token from the environment variable `var`, which the config's `setting`

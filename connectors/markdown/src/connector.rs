@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use asana_bridge_connector::connector::create_each;
 use asana_bridge_connector::{
     Connector, ConnectorError, Item, ItemError, Page, PageToken, TargetThread, TaskFields,
     TaskPatch,
@@ -224,18 +225,9 @@ impl Connector for MarkdownConnector {
         // One hand-off to the blocking pool for the whole batch.
         let created = self
             .blocking(move |f| {
-                let mut out = Vec::with_capacity(new.len());
-                for (fields, partner) in new {
-                    let result = f.create(fields, partner.as_deref());
-                    let fatal = result
-                        .as_ref()
-                        .is_err_and(ConnectorError::is_fatal_for_link);
-                    out.push(result);
-                    if fatal {
-                        break;
-                    }
-                }
-                Ok(out)
+                Ok(create_each(new, |(fields, partner)| {
+                    f.create(fields, partner.as_deref())
+                }))
             })
             .await;
         // The batch did not run at all (the runtime is shutting down): nothing was created.

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use asana_bridge_connector::connector::create_each;
 use asana_bridge_connector::{
     Connector, ConnectorError, Identity, Item, Page, PageToken, TaskFields, TaskPatch, Whereabouts,
 };
@@ -158,18 +159,7 @@ impl Connector for MemoryConnector {
         new: &[(&TaskFields, Option<&str>)],
     ) -> Vec<Result<Item, ConnectorError>> {
         self.world.count_create_call();
-        let mut out = Vec::with_capacity(new.len());
-        for (fields, partner) in new {
-            let result = self.create_one(fields, *partner);
-            let fatal = result
-                .as_ref()
-                .is_err_and(ConnectorError::is_fatal_for_link);
-            out.push(result);
-            if fatal {
-                break;
-            }
-        }
-        out
+        create_each(new, |(fields, partner)| self.create_one(fields, *partner))
     }
 
     async fn update(&self, item: &Item, patch: &TaskPatch) -> Result<Item, ConnectorError> {
