@@ -288,11 +288,23 @@ async fn events_are_delivered_signed_and_compact() {
             .all(|e| e["resource"]["gid"] != elsewhere.as_str()),
         "only the resource's events"
     );
-    let recorded = api.sim.deliveries();
-    assert!(
-        recorded
+    // The simulator records a delivery once the receiver's answer is back, a moment after
+    // the receiver saw its body: wait for the record (CI, loaded, saw it missing at once).
+    let mut recorded = false;
+    for _ in 0..100 {
+        recorded = api
+            .sim
+            .deliveries()
             .iter()
-            .any(|d| d.kind == DeliveryKind::Events && d.status == 204 && d.events > 0)
+            .any(|d| d.kind == DeliveryKind::Events && d.status == 204 && d.events > 0);
+        if recorded {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        recorded,
+        "the events delivery and its 204 are recorded within 2 s"
     );
     let (_, hook) = api
         .send(
