@@ -839,7 +839,8 @@ impl Inner {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get_or_insert(now);
-            if now.duration_since(first) >= self.connect_retry_max {
+            let elapsed = now.duration_since(first);
+            if elapsed >= self.connect_retry_max {
                 return backoff::Error::permanent(ConnectorError::Transient {
                     service: self.service,
                     message: format!(
@@ -850,7 +851,13 @@ impl Inner {
                     ),
                 });
             }
-            return backoff::Error::transient(self.transport_error(source));
+            // Tried again a little later each time (a blip passes in a moment), the last
+            // time at the deadline and never past it: the failure is said on time, not
+            // one randomized back-off interval after it (CI, loaded, saw 10 s for 5).
+            let wait = elapsed
+                .max(Duration::from_millis(200))
+                .min(self.connect_retry_max - elapsed);
+            return backoff::Error::retry_after(self.transport_error(source), wait);
         }
         if request.idempotency == Idempotency::Safe {
             return backoff::Error::transient(self.transport_error(source));
