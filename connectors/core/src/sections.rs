@@ -88,6 +88,33 @@ struct Line<'a> {
     code: bool,
 }
 
+/// The description with a code block it leaves open closed, and whether its own end
+/// reads as a section (then both of the bridge's sections are written after it, so that
+/// they are the last ones).
+fn description_end(description: &str) -> (Cow<'_, str>, bool) {
+    // A text without a heading or fence character has no section and no code block to
+    // close: most descriptions, which are otherwise read line by line, twice.
+    if has_markup_marks(description) {
+        description_end_read(description)
+    } else {
+        (Cow::Borrowed(description), false)
+    }
+}
+
+/// [`description_end`], line by line.
+fn description_end_read(description: &str) -> (Cow<'_, str>, bool) {
+    let looks_sectioned = |d: &str| sections_offset(d).is_some();
+    let closed = closed_code(description);
+    let force = looks_sectioned(description) || looks_sectioned(&closed);
+    (closed, force)
+}
+
+/// Whether `text` holds a byte a section heading (`#`) or a code fence (`` ` ``, `~`)
+/// needs: without one, no line of it is either.
+fn has_markup_marks(text: &str) -> bool {
+    memchr::memchr3(b'#', b'`', b'~', text.as_bytes()).is_some()
+}
+
 /// The lines of `text`, each marked in or out of code.
 fn lines(text: &str) -> Vec<Line<'_>> {
     let mut out = Vec::new();
@@ -429,11 +456,7 @@ pub fn join(
     subtasks: Option<&[SubtaskLine]>,
     comments: Option<&[CommentBlock]>,
 ) -> String {
-    let looks_sectioned = |d: &str| sections_offset(d).is_some();
-    let closed = closed_code(description);
-    // The description's own end reads as a section: write both of the bridge's after it,
-    // so that they are the last ones.
-    let force = looks_sectioned(description) || looks_sectioned(&closed);
+    let (closed, force) = description_end(description);
     if subtasks.is_none() && comments.is_none() && !force {
         let mut out = description.to_owned();
         if !out.is_empty() {
@@ -507,6 +530,27 @@ pub fn comment_heading(author: &str, at: jiff::Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The short way for a description without `#`, `` ` `` or `~` says what reading
+        /// it line by line says, whatever the text (lines that are fences, headings and
+        /// checklists when those characters are there).
+        #[test]
+        fn the_description_end_short_way_agrees(
+            lines in proptest::collection::vec(prop::sample::select(vec![
+                "```", "~~~", "  ```rust", "## Subtasks", "## Comments", "### Reply",
+                "- [ ] a", "- [x] b", "text", "", "#", "`x`", "~", "a ~~~", "\r",
+            ]), 0..8),
+            end in any::<bool>(),
+        ) {
+            let mut text = lines.join("\n");
+            if end {
+                text.push('\n');
+            }
+            prop_assert_eq!(description_end(&text), description_end_read(&text));
+        }
+    }
 
     fn line(gid: Option<&str>, name: &str, completed: bool) -> SubtaskLine {
         SubtaskLine {
