@@ -414,11 +414,21 @@ impl PairRecord {
     /// What a run keeps of this record while it reads both sides.
     #[must_use]
     pub fn summary(&self) -> PairSummary {
+        // Both sides usually remember the base: its digests are taken once, not per side
+        // (2 KB of notes each time).
+        let base = std::cell::OnceCell::new();
         let exact = |side: Side| {
-            self.remembered(side).is_some_and(|fields| {
-                field_hashes(fields) == self.seen(side).fields
-                    && custom_hashes(fields) == self.seen(side).custom
-            })
+            let Some(fields) = self.remembered(side) else {
+                return false;
+            };
+            let seen = self.seen(side);
+            if std::ptr::eq(fields, &self.base) {
+                let (hashes, custom) =
+                    base.get_or_init(|| (field_hashes(fields), custom_hashes(fields)));
+                *hashes == seen.fields && *custom == seen.custom
+            } else {
+                field_hashes(fields) == seen.fields && custom_hashes(fields) == seen.custom
+            }
         };
         PairSummary {
             asana_gid: self.asana_gid.as_str().into(),
@@ -835,6 +845,39 @@ mod tests {
         let intent: Intent = serde_json::from_value(stored).unwrap();
         assert_eq!(intent.fields.title, "A local idea");
         assert_eq!(intent.fields.due, None);
+    }
+
+    /// A summary says a side is exact only when the record remembers the values its
+    /// fingerprint hashes: per side, whether it remembers the base or values of its own.
+    #[test]
+    fn a_summary_is_exact_per_side() {
+        let r = record();
+        // Asana remembers the base as hashed; the target its own values, one held unsynced.
+        let s = r.summary();
+        assert!(s.asana_exact);
+        assert!(!s.target_exact);
+        let mut both = r.clone();
+        both.target = Fingerprint::of(&r.recalled(Side::Target).unwrap());
+        assert!(both.summary().asana_exact && both.summary().target_exact);
+        // Both sides on the base, the target's fingerprint of other values.
+        let mut on_base = r.clone();
+        on_base.target_fields = None;
+        assert!(on_base.summary().asana_exact);
+        assert!(!on_base.summary().target_exact);
+        on_base.target.fields = on_base.asana.fields;
+        on_base.target.custom = on_base.asana.custom.clone();
+        assert!(on_base.summary().target_exact);
+        // Asana's own values, the base's fingerprint: not exact.
+        let mut apart = on_base.clone();
+        let mut other = r.base.clone();
+        other.title = "Elsewhere".into();
+        apart.asana_fields = Some(Box::new(other));
+        assert!(!apart.summary().asana_exact);
+        assert!(apart.summary().target_exact);
+        // A side known gone is never exact.
+        let mut gone = on_base;
+        gone.missing = Some(Side::Target);
+        assert!(gone.summary().asana_exact && !gone.summary().target_exact);
     }
 
     #[test]
