@@ -116,14 +116,22 @@ pub fn wanted(
     dry_run: bool,
 ) -> Result<Vec<Wanted>, StateError> {
     let records = table(store, link)?;
-    // Pairs without a record yet (one look at each key, no record read), and records of
-    // pairs that are gone dropped when there are more records than pairs.
-    let prune = records.len() > state.pairs.len();
+    // Pairs without a record yet, and records of pairs that are gone (dropped): the
+    // pairs and the records' keys are both in key order, so one walk along both tells
+    // them apart, with no record read.
+    let mut keys = records.keys().peekable();
+    let mut orphans = Vec::new();
     let mut out = Vec::new();
-    let mut paired = BTreeSet::new();
     for summary in state.pairs.summaries() {
         let (gid, summary) = summary?;
-        let unseen = !records.contains(&gid)?;
+        let unseen = loop {
+            match keys.next_if(|k| !matches!(k, Ok(k) if *k > gid)) {
+                None => break true,
+                Some(Ok(k)) if k == gid => break false,
+                Some(Ok(k)) => orphans.push(k),
+                Some(Err(e)) => return Err(e),
+            }
+        };
         // An item this run created from the task: its lines and blocks are Asana's to
         // write, whatever the record remembers (it is not a file whose lines were removed).
         let fresh = changed.all_fresh || changed.fresh.contains(&gid);
@@ -144,16 +152,13 @@ pub fn wanted(
                 asana,
             });
         }
-        if prune {
-            paired.insert(gid);
-        }
     }
-    if prune && !dry_run {
-        for entry in records.iter() {
-            let (gid, _) = entry?;
-            if !paired.contains(&gid) {
-                records.remove(&gid)?;
-            }
+    for k in keys {
+        orphans.push(k?);
+    }
+    if !dry_run {
+        for gid in orphans {
+            records.remove(&gid)?;
         }
     }
     Ok(out)
@@ -201,6 +206,13 @@ pub async fn sync(
     }
     let records = table(store, &link.name)?;
     progress.inc_length(pairs.len() as u64);
+    // Empty threads of new pairs, recorded together.
+    let mut empty: Vec<(&str, ThreadRecord)> = Vec::new();
+    let put_empty = |empty: &mut Vec<(&str, ThreadRecord)>| {
+        let written = records.put_all(empty.iter().map(|(gid, r)| (*gid, r)));
+        empty.clear();
+        written
+    };
     for Wanted {
         gid,
         target_id,
@@ -223,8 +235,15 @@ pub async fn sync(
         };
         let result = if *fresh && !dry_run {
             match one.fresh().await {
-                Ok(None) => Ok(()),
-                Ok(Some(read)) => {
+                Ok(Fresh::Gone) => Ok(()),
+                Ok(Fresh::Empty(record)) => {
+                    empty.push((gid, record));
+                    if empty.len() >= EMPTY_BATCH {
+                        put_empty(&mut empty)?;
+                    }
+                    Ok(())
+                }
+                Ok(Fresh::Read(read)) => {
                     one.run(target_id, true, true, Some(read), &mut outcome)
                         .await
                 }
@@ -248,11 +267,27 @@ pub async fn sync(
         }
         progress.inc(1);
     }
+    // Also after a stop of the phase: these threads were read, and are empty.
+    put_empty(&mut empty)?;
     Ok(outcome)
 }
 
 /// Asana's side of one task's thread: its subtasks and (unless left out) comments.
 type AsanaThread = (Vec<Subtask>, Option<Vec<Comment>>);
+
+/// What a pair whose target item this run created needs ([`One::fresh`]).
+enum Fresh {
+    /// The task is gone.
+    Gone,
+    /// Nothing on either side: this record says so.
+    Empty(ThreadRecord),
+    /// Asana's side has something to write.
+    Read(AsanaThread),
+}
+
+/// How many empty threads of new pairs are recorded in one batch (an import records one
+/// per task; each on its own was a visible share of it).
+const EMPTY_BATCH: usize = 500;
 
 /// Why one task's thread stopped.
 enum Stop {
@@ -293,22 +328,20 @@ struct One<'a> {
 
 impl One<'_> {
     /// A pair whose target item this run created (no lines or blocks yet): when Asana's
-    /// side has nothing either (no subtasks, no comments or comments left out), its
-    /// empty thread is recorded without reading the item (`None`). Otherwise what was
-    /// read of Asana's side, to go the whole way with.
-    async fn fresh(&self) -> Result<Option<AsanaThread>, Stop> {
+    /// side has nothing either (no subtasks, no comments or comments left out), the
+    /// record of its empty thread, to be stored without reading the item. Otherwise
+    /// what was read of Asana's side, to go the whole way with.
+    async fn fresh(&self) -> Result<Fresh, Stop> {
         let Some(read) = self.read_asana().await? else {
-            return Ok(None); // gone: the task phase deals with it
+            return Ok(Fresh::Gone); // the task phase deals with it
         };
         if !read.0.is_empty() || read.1.as_ref().is_some_and(|c| !c.is_empty()) {
-            return Ok(Some(read));
+            return Ok(Fresh::Read(read));
         }
-        let record = ThreadRecord {
+        Ok(Fresh::Empty(ThreadRecord {
             target: Some(thread_digest(&TargetThread::default())),
             ..ThreadRecord::default()
-        };
-        self.records.put(self.gid, &record)?;
-        Ok(None)
+        }))
     }
 
     /// The target item `id` as it is now, if it is there and names this pair's task (when

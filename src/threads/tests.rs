@@ -517,3 +517,73 @@ fn asana_comments_reach_a_target_service_as_new_comments_to_post() {
     assert_eq!(blocks[0].block.id, None, "the target posts it");
     assert!(blocks[0].block.heading.starts_with("Alice Example · "));
 }
+
+/// Which pairs a run looks at: those without a thread record (and those changed), found
+/// by one walk along the pairs and the records; records of pairs that are gone are
+/// dropped, even when as many pairs are new (the counts are then equal).
+#[test]
+fn wanted_finds_pairs_without_a_record_and_drops_records_without_a_pair() {
+    use asana_bridge_connector::{Item, TaskFields};
+    use asana_bridge_state::Store;
+
+    use super::{Changed, table, wanted};
+    use crate::linkstate::LinkState;
+    use crate::records::{Fingerprint, PairRecord};
+
+    let pair = |gid: &str| {
+        let item = Item {
+            id: gid.into(),
+            fields: TaskFields {
+                title: format!("Task {gid}"),
+                ..TaskFields::default()
+            },
+            modified_at: None,
+            partner: None,
+            revision: None,
+            bare: false,
+        };
+        PairRecord {
+            asana_gid: gid.into(),
+            target_id: format!("{gid}.md"),
+            base: item.fields.clone(),
+            asana: Fingerprint::of(&item),
+            target: Fingerprint::of(&item),
+            asana_fields: None,
+            target_fields: None,
+            missing: None,
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let state = LinkState::open(&store, "l").unwrap();
+    for gid in ["12", "20", "31", "40"] {
+        state.pairs.put(gid, &pair(gid)).unwrap();
+    }
+    let records = table(&store, "l").unwrap();
+    // Records of 12 and 31 (paired), of 1, 25 and 9 (pairs gone: before, between and
+    // after the pairs in key order).
+    for gid in ["1", "12", "25", "31", "9"] {
+        records.put(gid, &ThreadRecord::default()).unwrap();
+    }
+    let changed = Changed {
+        target: ["31".to_owned()].into(),
+        ..Changed::default()
+    };
+    let looked_at = |dry_run: bool| -> Vec<(String, bool)> {
+        wanted(&store, &state, "l", &changed, None, dry_run)
+            .unwrap()
+            .into_iter()
+            .map(|w| (w.gid, w.asana))
+            .collect()
+    };
+    let want = [
+        ("20".to_owned(), true),
+        ("31".to_owned(), false),
+        ("40".to_owned(), true),
+    ];
+    assert_eq!(looked_at(true), want);
+    assert_eq!(records.len(), 5, "a dry run drops nothing");
+    assert_eq!(looked_at(false), want);
+    let kept: Vec<String> = records.keys().map(Result::unwrap).collect();
+    assert_eq!(kept, ["12", "31"]);
+}

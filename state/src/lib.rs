@@ -404,6 +404,24 @@ impl<T: Serialize + DeserializeOwned> Table<T> {
         Ok(())
     }
 
+    /// Stores every `(key, value)` of `entries`, replacing what was there: all or none
+    /// (one sled batch), and much cheaper than a [`Self::put`] each. A key given twice
+    /// keeps its last value.
+    pub fn put_all<'a>(
+        &self,
+        entries: impl IntoIterator<Item = (&'a str, &'a T)>,
+    ) -> Result<(), StateError>
+    where
+        T: 'a,
+    {
+        let mut batch = sled::Batch::default();
+        for (key, value) in entries {
+            batch.insert(key, self.encode(key, value)?);
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
     fn encode(&self, key: &str, value: &T) -> Result<Vec<u8>, StateError> {
         serde_json::to_vec(value).map_err(|source| StateError::Encode {
             table: self.name.clone(),
@@ -430,6 +448,14 @@ impl<T: Serialize + DeserializeOwned> Table<T> {
             let value = self.decode(&key, &v)?;
             Ok((key, value))
         })
+    }
+
+    /// Every key, in key order (no value is decoded).
+    pub fn keys(&self) -> impl Iterator<Item = Result<String, StateError>> + '_ {
+        self.tree
+            .iter()
+            .keys()
+            .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
     }
 
     /// Every entry, collected.
@@ -478,10 +504,23 @@ mod tests {
         assert_eq!(t.get("k1").unwrap(), Some(vec![1, 2]));
         assert_eq!(t.get("k2").unwrap(), None);
         assert_eq!(t.all().unwrap().len(), 1);
+        assert_eq!(t.keys().collect::<Result<Vec<_>, _>>().unwrap(), ["k1"]);
         assert_eq!(
             store.table_names("link/a/"),
             vec!["link/a/pairs".to_owned()]
         );
+    }
+
+    #[test]
+    fn put_all_stores_every_entry_the_last_one_of_a_key_winning() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t = store.table::<u32>("t").unwrap();
+        t.put("b", &9).unwrap();
+        t.put_all([("a", &1), ("b", &2), ("a", &3)]).unwrap();
+        assert_eq!(t.all().unwrap(), [("a".to_owned(), 3), ("b".to_owned(), 2)]);
+        t.put_all([]).unwrap();
+        assert_eq!(t.len(), 2);
     }
 
     #[test]
