@@ -5,7 +5,8 @@
 //!
 //! No fsync: a crash may lose the last write, never leave a half-written task file (the
 //! rename is atomic), and the next sync redoes what was lost. A crash may leave a
-//! `.asana-bridge-tmp-*` dot-file behind, which listing ignores.
+//! `.asana-bridge-tmp-*` dot-file behind, which listing ignores (on Linux a new file is
+//! written unnamed first and leaves nothing).
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Read, Write};
@@ -196,6 +197,10 @@ pub fn replace(dir: &Path, name: &str, bytes: &[u8], permissions: &Permissions) 
 /// `AlreadyExists` when the name is taken, or the I/O error.
 pub fn create_new(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<Option<SystemTime>> {
     let target = dir.join(name);
+    #[cfg(target_os = "linux")]
+    if let Some(created) = create_unnamed_first(dir, &target, bytes) {
+        return created;
+    }
     let (tmp, modified) = write_temp(dir, bytes, None)?;
     let linked = fs::hard_link(&tmp, &target);
     let _ = fs::remove_file(&tmp); // best effort, as above
@@ -214,6 +219,56 @@ pub fn create_new(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<Option<Sys
                     let _ = fs::remove_file(&target);
                 })
         }
+    }
+}
+
+/// [`create_new`] the Linux way: the file is made without a name in `dir` (`O_TMPFILE`),
+/// written, and then linked to its name (through `/proc/self/fd`), which fails when the
+/// name is taken. Atomic and no-clobber like a temp file and a hard link, in fewer steps
+/// (no temp name to make and remove: a visible share of an import's system time), and a
+/// crash leaves nothing behind. `None` where that cannot be done (a file system without
+/// `O_TMPFILE`, no `/proc`): the caller goes the portable way, which also reports a
+/// folder that cannot be written.
+#[cfg(target_os = "linux")]
+fn create_unnamed_first(
+    dir: &Path,
+    target: &Path,
+    bytes: &[u8],
+) -> Option<io::Result<Option<SystemTime>>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Set once linking an unnamed file failed (no `/proc` here): not tried again.
+    static NO_PROC: AtomicBool = AtomicBool::new(false);
+    if NO_PROC.load(Ordering::Relaxed) {
+        return None;
+    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .open(dir)
+        .ok()?;
+    // An error now is the write's own (a full disk): the unnamed file goes with the fd.
+    let modified = match file.write_all(bytes).and_then(|()| file.metadata()) {
+        Ok(meta) => meta.modified().ok(),
+        Err(e) => return Some(Err(e)),
+    };
+    let unnamed = format!("/proc/self/fd/{}", file.as_raw_fd());
+    match rustix::fs::linkat(
+        rustix::fs::CWD,
+        unnamed.as_str(),
+        rustix::fs::CWD,
+        target,
+        rustix::fs::AtFlags::SYMLINK_FOLLOW,
+    ) {
+        Ok(()) => Some(Ok(modified)),
+        Err(rustix::io::Errno::EXIST) => Some(Err(io::ErrorKind::AlreadyExists.into())),
+        Err(rustix::io::Errno::NOENT) if !Path::new("/proc/self/fd").is_dir() => {
+            NO_PROC.store(true, Ordering::Relaxed);
+            None
+        }
+        Err(_) => None,
     }
 }
 
@@ -293,6 +348,37 @@ mod tests {
         replace(d.path(), "a.md", b"new", &perms).expect("replace");
         assert_eq!(fs::read(d.path().join("a.md")).expect("read"), b"new");
         assert_eq!(fs::read_dir(d.path()).expect("ls").count(), 1);
+    }
+
+    /// On Linux a new file is made unnamed and then named: the same content and mode as
+    /// the portable way gives, no other name on the way, and a taken name refused.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_unnamed_way_makes_the_same_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tmp();
+        let made = create_unnamed_first(d.path(), &d.path().join("a.md"), b"one")
+            .expect("O_TMPFILE and /proc here")
+            .expect("created");
+        assert!(made.is_some(), "the modification time is told");
+        create_new(d.path(), "b.md", b"two").expect("create");
+        let (tmp_file, _) = write_temp(d.path(), b"three", None).expect("portable way");
+        let mode = |p: &Path| fs::metadata(p).expect("stat").permissions().mode();
+        assert_eq!(mode(&d.path().join("a.md")), mode(&tmp_file));
+        assert_eq!(mode(&d.path().join("b.md")), mode(&tmp_file));
+        fs::remove_file(&tmp_file).expect("rm");
+        assert_eq!(fs::read(d.path().join("a.md")).expect("read"), b"one");
+        let mut names: Vec<_> = fs::read_dir(d.path())
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.md", "b.md"]);
+        let taken = create_unnamed_first(d.path(), &d.path().join("a.md"), b"x")
+            .expect("O_TMPFILE and /proc here")
+            .expect_err("taken");
+        assert_eq!(taken.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(d.path().join("a.md")).expect("read"), b"one");
     }
 
     /// `create_new` never clobbers, whatever holds the name.
