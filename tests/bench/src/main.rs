@@ -55,8 +55,8 @@ struct Args {
     /// Task count of `noop-100k` (default 100,000; 10,000 with --quick).
     #[arg(long, value_name = "N")]
     big_n: Option<usize>,
-    /// Length in bytes of each task's notes in `noop-100k` (default: two short lines).
-    /// The no-op's memory must not grow with it.
+    /// Length in bytes of each task's notes in `noop-100k` and the custom `import`
+    /// (default: two short lines). The no-op's memory must not grow with it.
     #[arg(long, value_name = "BYTES")]
     notes_bytes: Option<usize>,
     /// Seconds the setup import of `noop-100k` may take before it is killed and reported.

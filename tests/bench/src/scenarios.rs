@@ -33,7 +33,8 @@ pub struct Params {
     pub rpm: Option<u32>,
     /// Task count of `noop-100k` instead of 100,000 (10,000 with `quick`).
     pub big_n: Option<usize>,
-    /// Length of each task's notes in `noop-100k` (`None`: two short lines).
+    /// Length of each task's notes in `noop-100k` and the custom `import` (`None`: two
+    /// short lines).
     pub notes_bytes: Option<usize>,
     /// How long the setup import of `noop-100k` may take before it is given up.
     pub setup_limit: Duration,
@@ -274,7 +275,16 @@ fn seeded(p: &Params, n: usize, opts: SimOptions, rpm: Option<u32>) -> Result<Wo
 /// Initial import of `n` tasks into an empty folder.
 fn import(p: &Params, name: &str, n: usize, opts: SimOptions) -> Result<Vec<Outcome>> {
     let latency = opts.latency;
-    let w = seeded(p, n, opts, None)?;
+    // The custom import with `--notes-bytes`: the tasks of `noop-100k`'s setup import,
+    // to measure that import alone.
+    let w = match p.notes_bytes {
+        Some(_) if name == "import" => {
+            let w = World::new(&p.bin, opts, p.rpm)?;
+            seed_grouped(&w, n, p.notes_bytes);
+            w
+        }
+        _ => seeded(p, n, opts, None)?,
+    };
     let s = w.sync()?;
     let mut o = import_outcome(name, n, s, &w)?;
     if name == "import-2k-latency" || latency > Duration::ZERO {
