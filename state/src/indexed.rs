@@ -208,9 +208,7 @@ mod tests {
             return;
         };
         let store = Store::open(std::path::Path::new(&dir)).unwrap();
-        let t = store
-            .indexed::<String, usize>("recs", "recs-ix", 1, len_of)
-            .unwrap();
+        let t = recs(&store);
         CRASH_BETWEEN_BATCHES.set(true);
         let (b, c) = ("kiwi".to_owned(), "fig".to_owned());
         t.put_all([("b", &b), ("c", &c)]).unwrap();
@@ -223,14 +221,7 @@ mod tests {
     #[test]
     fn a_crash_between_the_batches_leaves_an_index_to_rebuild() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let store = Store::open(dir.path()).unwrap();
-            let t = store
-                .indexed::<String, usize>("recs", "recs-ix", 1, len_of)
-                .unwrap();
-            t.put("a", &"apple".to_owned()).unwrap();
-            store.flush().unwrap();
-        }
+        store_with_apple(dir.path());
         let status = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
@@ -247,9 +238,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let plain = store.table::<String>("recs").unwrap();
         assert_eq!(plain.len(), 3, "the records' batch reached the disk");
-        let t = store
-            .indexed::<String, usize>("recs", "recs-ix", 1, len_of)
-            .unwrap();
+        let t = recs(&store);
         let summaries: Vec<(String, usize)> = t.summaries().map(Result::unwrap).collect();
         assert_eq!(
             summaries,
@@ -269,6 +258,20 @@ mod tests {
         s.len()
     }
 
+    /// The test table: strings, summarised by their length.
+    fn recs(store: &Store) -> Indexed<String, usize> {
+        store
+            .indexed::<String, usize>("recs", "recs-ix", 1, len_of)
+            .unwrap()
+    }
+
+    /// A store in `dir` holding "apple" under "a", flushed and closed.
+    fn store_with_apple(dir: &std::path::Path) {
+        let store = Store::open(dir).unwrap();
+        recs(&store).put("a", &"apple".to_owned()).unwrap();
+        store.flush().unwrap();
+    }
+
     #[expect(
         clippy::ptr_arg,
         reason = "a summary function takes &T, here T = String"
@@ -281,9 +284,7 @@ mod tests {
     fn put_and_remove_keep_the_index_beside_the_records() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let t = store
-            .indexed::<String, usize>("recs", "recs-ix", 1, len_of)
-            .unwrap();
+        let t = recs(&store);
         t.put("a", &"hello".to_owned()).unwrap();
         t.put("b", &"hi".to_owned()).unwrap();
         t.put("a", &"hey".to_owned()).unwrap();
@@ -300,9 +301,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            let t = store
-                .indexed::<String, usize>("recs", "recs-ix", 1, len_of)
-                .unwrap();
+            let t = recs(&store);
             t.put("a", &"old".to_owned()).unwrap();
             let (b, a, c) = ("kiwi".to_owned(), "apple".to_owned(), "fig".to_owned());
             t.put_all([("b", &b), ("a", &a), ("c", &c), ("c", &a)])
@@ -312,9 +311,7 @@ mod tests {
         }
         // Read back after a reopen: the records and their summaries both reached the disk.
         let store = Store::open(dir.path()).unwrap();
-        let t = store
-            .indexed::<String, usize>("recs", "recs-ix", 1, len_of)
-            .unwrap();
+        let t = recs(&store);
         let summaries: Vec<(String, usize)> = t.summaries().map(Result::unwrap).collect();
         assert_eq!(
             summaries,
@@ -346,9 +343,7 @@ mod tests {
         }
         {
             let store = Store::open(dir.path()).unwrap();
-            let t = store
-                .indexed::<String, usize>("recs", "recs-ix", 1, len_of)
-                .unwrap();
+            let t = recs(&store);
             let summaries: Vec<usize> = t.summaries().map(|e| e.unwrap().1).collect();
             assert_eq!(summaries, vec![5, 4]);
             store.flush().unwrap();
@@ -366,14 +361,7 @@ mod tests {
     #[test]
     fn the_same_version_reuses_the_index() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let store = Store::open(dir.path()).unwrap();
-            let t = store
-                .indexed::<String, usize>("recs", "recs-ix", 1, len_of)
-                .unwrap();
-            t.put("a", &"apple".to_owned()).unwrap();
-            store.flush().unwrap();
-        }
+        store_with_apple(dir.path());
         let store = Store::open(dir.path()).unwrap();
         // A record changed behind the index's back would show if the index were rebuilt.
         store
@@ -381,9 +369,7 @@ mod tests {
             .unwrap()
             .put("a", &"ab".to_owned())
             .unwrap();
-        let t = store
-            .indexed::<String, usize>("recs", "recs-ix", 1, len_of)
-            .unwrap();
+        let t = recs(&store);
         let summaries: Vec<usize> = t.summaries().map(|e| e.unwrap().1).collect();
         assert_eq!(summaries, vec![5]);
     }
