@@ -1,12 +1,10 @@
 //! A table with a companion index: every record has a small summary, computed by a
-//! function the caller names and kept in a second tree, written with the record (in one
-//! sled transaction, or for many records at once in key order under a mark, see
-//! [`Indexed::put_all`]). A caller can go through the summaries of a large table without
-//! paging its records in; the records are read one by one where needed.
+//! function the caller names and kept in a second tree, written in the same sled
+//! transaction as the record. A caller can go through the summaries of a large table
+//! without paging its records in; the records are read one by one where needed.
 //!
 //! The index is rebuilt from the records when it is missing (a store written before the
-//! index existed), was made by another version of the summary function, or lacks its
-//! complete-mark (a crash in the middle of a [`Indexed::put_all`]).
+//! index existed) or was made by another version of the summary function.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -23,8 +21,6 @@ pub struct Indexed<T, S> {
     records: Table<T>,
     index: Table<S>,
     summarize: fn(&T) -> S,
-    /// The tree of complete-marks ([`INDEXES`]).
-    marks: sled::Tree,
 }
 
 impl Store {
@@ -42,13 +38,12 @@ impl Store {
         T: Serialize + DeserializeOwned,
         S: Serialize + DeserializeOwned,
     {
-        let marks = self.db.open_tree(INDEXES)?;
         let table = Indexed {
             records: self.table(records)?,
             index: self.table(index)?,
             summarize,
-            marks: marks.clone(),
         };
+        let marks = self.db.open_tree(INDEXES)?;
         let built = marks
             .get(index)?
             .is_some_and(|v| *v == version.to_be_bytes());
@@ -86,18 +81,10 @@ where
             .map_err(storage)
     }
 
-    /// Stores every `(key, record)` of `entries` with its summary beside it: much
-    /// cheaper than a [`Self::put`] each (an import records thousands of pairs). A key
-    /// given twice keeps its last record.
-    ///
-    /// Not one transaction, which reads every key before writing it, nor sled batches,
-    /// which write in hash order: the records are written in key order (as an import
-    /// makes them, always at the end of the tree), then their summaries. The index's
-    /// complete-mark is taken away first and put back last, and an index without its
-    /// mark is made again from the records on the next open: sled recovers its log as a
-    /// prefix, so a crash on the way leaves either everything or a missing mark (some
-    /// records may then be missing too, as after a crash just before the call: the
-    /// engine re-adopts those items by their recorded partner).
+    /// Stores every `(key, record)` of `entries` with its summary beside it, all in one
+    /// transaction: atomic as a whole, and much cheaper than a [`Self::put`] each, since
+    /// sled writes its log out once per transaction (an import records thousands of
+    /// pairs). A key given twice keeps its last record.
     pub fn put_all<'a>(
         &self,
         entries: impl IntoIterator<Item = (&'a str, &'a T)>,
@@ -105,34 +92,19 @@ where
     where
         T: 'a,
     {
-        let mut encoded = Vec::new();
+        let mut records = sled::Batch::default();
+        let mut index = sled::Batch::default();
         for (key, record) in entries {
-            encoded.push((
-                key,
-                self.records.encode(key, record)?,
-                self.index.encode(key, &(self.summarize)(record))?,
-            ));
+            records.insert(key, self.records.encode(key, record)?);
+            index.insert(key, self.index.encode(key, &(self.summarize)(record))?);
         }
-        if encoded.is_empty() {
-            return Ok(());
-        }
-        // In key order, the last of a key given twice first (the sort is stable).
-        encoded.reverse();
-        encoded.sort_by(|a, b| a.0.cmp(b.0));
-        encoded.dedup_by(|later, first| later.0 == first.0);
-        let mark = self.marks.remove(self.index.name.as_str())?;
-        for (key, record, _) in &encoded {
-            self.records.tree.insert(key, record.as_slice())?;
-        }
-        #[cfg(test)]
-        tests::crash_point(&self.records.tree)?;
-        for (key, _, summary) in &encoded {
-            self.index.tree.insert(key, summary.as_slice())?;
-        }
-        if let Some(mark) = mark {
-            self.marks.insert(self.index.name.as_str(), mark)?;
-        }
-        Ok(())
+        (&self.records.tree, &self.index.tree)
+            .transaction(|(records_tx, index_tx)| {
+                records_tx.apply_batch(&records)?;
+                index_tx.apply_batch(&index)?;
+                Ok::<_, ConflictableTransactionError<std::convert::Infallible>>(())
+            })
+            .map_err(storage)
     }
 
     /// Removes `key` and its summary, atomically; returns whether it was there.
@@ -186,70 +158,6 @@ fn storage(e: TransactionError<std::convert::Infallible>) -> StateError {
 mod tests {
     use super::*;
 
-    thread_local! {
-        /// Set by [`child_crashes_between_the_batches`]: the process dies between the
-        /// records' batch (made durable) and the summaries'.
-        static CRASH_BETWEEN_BATCHES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    }
-
-    pub(super) fn crash_point(records: &sled::Tree) -> Result<(), StateError> {
-        if CRASH_BETWEEN_BATCHES.get() {
-            records.flush()?;
-            std::process::abort();
-        }
-        Ok(())
-    }
-
-    /// Run as a child process by [`a_crash_between_the_batches_leaves_an_index_to_rebuild`].
-    #[test]
-    #[ignore = "a child process of another test: it dies on purpose"]
-    fn child_crashes_between_the_batches() {
-        let Some(dir) = std::env::var_os("INDEXED_CRASH_DIR") else {
-            return;
-        };
-        let store = Store::open(std::path::Path::new(&dir)).unwrap();
-        let t = recs(&store);
-        CRASH_BETWEEN_BATCHES.set(true);
-        let (b, c) = ("kiwi".to_owned(), "fig".to_owned());
-        t.put_all([("b", &b), ("c", &c)]).unwrap();
-        unreachable!("the crash point ends the process");
-    }
-
-    /// A process that dies after the records of a `put_all` reached the disk and before
-    /// their summaries did leaves an index the next open makes again: every record has
-    /// its summary.
-    #[test]
-    fn a_crash_between_the_batches_leaves_an_index_to_rebuild() {
-        let dir = tempfile::tempdir().unwrap();
-        store_with_apple(dir.path());
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "indexed::tests::child_crashes_between_the_batches",
-                "--ignored",
-                "--test-threads=1",
-            ])
-            .env("INDEXED_CRASH_DIR", dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(!status.success(), "the child died at the crash point");
-        let store = Store::open(dir.path()).unwrap();
-        let plain = store.table::<String>("recs").unwrap();
-        assert_eq!(plain.len(), 3, "the records' batch reached the disk");
-        let t = recs(&store);
-        let summaries: Vec<(String, usize)> = t.summaries().map(Result::unwrap).collect();
-        assert_eq!(
-            summaries,
-            vec![
-                ("a".to_owned(), 5),
-                ("b".to_owned(), 4),
-                ("c".to_owned(), 3)
-            ]
-        );
-    }
-
     #[expect(
         clippy::ptr_arg,
         reason = "a summary function takes &T, here T = String"
@@ -263,13 +171,6 @@ mod tests {
         store
             .indexed::<String, usize>("recs", "recs-ix", 1, len_of)
             .unwrap()
-    }
-
-    /// A store in `dir` holding "apple" under "a", flushed and closed.
-    fn store_with_apple(dir: &std::path::Path) {
-        let store = Store::open(dir).unwrap();
-        recs(&store).put("a", &"apple".to_owned()).unwrap();
-        store.flush().unwrap();
     }
 
     #[expect(
@@ -361,7 +262,12 @@ mod tests {
     #[test]
     fn the_same_version_reuses_the_index() {
         let dir = tempfile::tempdir().unwrap();
-        store_with_apple(dir.path());
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let t = recs(&store);
+            t.put("a", &"apple".to_owned()).unwrap();
+            store.flush().unwrap();
+        }
         let store = Store::open(dir.path()).unwrap();
         // A record changed behind the index's back would show if the index were rebuilt.
         store
