@@ -223,12 +223,12 @@ pub fn create_new(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<Option<Sys
 }
 
 /// [`create_new`] the Linux way: the file is made without a name in `dir` (`O_TMPFILE`),
-/// written, and then linked to its name (through `/proc/self/fd`), which fails when the
-/// name is taken. Atomic and no-clobber like a temp file and a hard link, in fewer steps
-/// (no temp name to make and remove: a visible share of an import's system time), and a
-/// crash leaves nothing behind. `None` where that cannot be done (a file system without
-/// `O_TMPFILE`, no `/proc`): the caller goes the portable way, which also reports a
-/// folder that cannot be written.
+/// written, and then linked to its name ([`link_unnamed`]), which fails when the name is
+/// taken. Atomic and no-clobber like a temp file and a hard link, in fewer steps (no temp
+/// name to make and remove: a visible share of an import's system time), and a crash
+/// leaves nothing behind. `None` where that cannot be done (a file system without
+/// `O_TMPFILE`, neither way of linking allowed): the caller goes the portable way, which
+/// also reports a folder that cannot be written.
 #[cfg(target_os = "linux")]
 fn create_unnamed_first(
     dir: &Path,
@@ -236,12 +236,13 @@ fn create_unnamed_first(
     bytes: &[u8],
 ) -> Option<io::Result<Option<SystemTime>>> {
     use std::os::unix::fs::OpenOptionsExt;
-    use std::os::unix::io::AsRawFd;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicU8, Ordering};
 
-    /// Set once linking an unnamed file failed (no `/proc` here): not tried again.
-    static NO_PROC: AtomicBool = AtomicBool::new(false);
-    if NO_PROC.load(Ordering::Relaxed) {
+    /// The first way of [`LinkWay::ALL`] still worth trying: a way refused once (an older
+    /// kernel, no `/proc`) is not tried again; past the last, none is.
+    static FIRST_WAY: AtomicU8 = AtomicU8::new(0);
+    let first = usize::from(FIRST_WAY.load(Ordering::Relaxed));
+    if first >= LinkWay::ALL.len() {
         return None;
     }
     let mut file = OpenOptions::new()
@@ -254,21 +255,63 @@ fn create_unnamed_first(
         Ok(meta) => meta.modified().ok(),
         Err(e) => return Some(Err(e)),
     };
-    let unnamed = format!("/proc/self/fd/{}", file.as_raw_fd());
-    match rustix::fs::linkat(
-        rustix::fs::CWD,
-        unnamed.as_str(),
-        rustix::fs::CWD,
-        target,
-        rustix::fs::AtFlags::SYMLINK_FOLLOW,
-    ) {
-        Ok(()) => Some(Ok(modified)),
-        Err(rustix::io::Errno::EXIST) => Some(Err(io::ErrorKind::AlreadyExists.into())),
-        Err(rustix::io::Errno::NOENT) if !Path::new("/proc/self/fd").is_dir() => {
-            NO_PROC.store(true, Ordering::Relaxed);
-            None
+    for (i, way) in LinkWay::ALL.iter().enumerate().skip(first) {
+        match link_unnamed(&file, target, *way) {
+            Ok(()) => return Some(Ok(modified)),
+            Err(rustix::io::Errno::EXIST) => {
+                return Some(Err(io::ErrorKind::AlreadyExists.into()));
+            }
+            Err(e) if way.refused(e) => {
+                FIRST_WAY.store(u8::try_from(i + 1).unwrap_or(u8::MAX), Ordering::Relaxed);
+            }
+            Err(_) => return None,
         }
-        Err(_) => None,
+    }
+    None
+}
+
+/// How an unnamed (`O_TMPFILE`) file gets its name.
+#[cfg(target_os = "linux")]
+#[derive(Clone, Copy, Debug)]
+enum LinkWay {
+    /// The fd itself (`AT_EMPTY_PATH`): no path to resolve. Allowed to the file's opener
+    /// from Linux 6.10 on, and before that only with `CAP_DAC_READ_SEARCH`.
+    Fd,
+    /// The fd's path under `/proc/self/fd`, followed (`AT_SYMLINK_FOLLOW`): any kernel
+    /// with `O_TMPFILE` and `/proc` mounted.
+    Proc,
+}
+
+#[cfg(target_os = "linux")]
+impl LinkWay {
+    /// Tried in this order.
+    const ALL: [LinkWay; 2] = [LinkWay::Fd, LinkWay::Proc];
+
+    /// Whether `e` says this way is not allowed here (rather than this one link failed).
+    fn refused(self, e: rustix::io::Errno) -> bool {
+        use rustix::io::Errno;
+        match self {
+            // An older kernel without the capability answers `ENOENT`.
+            LinkWay::Fd => matches!(e, Errno::NOENT | Errno::PERM),
+            LinkWay::Proc => e == Errno::NOENT && !Path::new("/proc/self/fd").is_dir(),
+        }
+    }
+}
+
+/// Gives the unnamed `file` the name `target`, the given way; `EEXIST` when it is taken.
+#[cfg(target_os = "linux")]
+fn link_unnamed(file: &File, target: &Path, way: LinkWay) -> rustix::io::Result<()> {
+    use rustix::fs::{AtFlags, CWD, linkat};
+    use std::os::unix::io::AsRawFd;
+    match way {
+        LinkWay::Fd => linkat(file, "", CWD, target, AtFlags::EMPTY_PATH),
+        LinkWay::Proc => linkat(
+            CWD,
+            format!("/proc/self/fd/{}", file.as_raw_fd()).as_str(),
+            CWD,
+            target,
+            AtFlags::SYMLINK_FOLLOW,
+        ),
     }
 }
 
@@ -358,7 +401,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let d = tmp();
         let made = create_unnamed_first(d.path(), &d.path().join("a.md"), b"one")
-            .expect("O_TMPFILE and /proc here")
+            .expect("O_TMPFILE and a way to link here")
             .expect("created");
         assert!(made.is_some(), "the modification time is told");
         create_new(d.path(), "b.md", b"two").expect("create");
@@ -375,10 +418,42 @@ mod tests {
         names.sort();
         assert_eq!(names, ["a.md", "b.md"]);
         let taken = create_unnamed_first(d.path(), &d.path().join("a.md"), b"x")
-            .expect("O_TMPFILE and /proc here")
+            .expect("O_TMPFILE and a way to link here")
             .expect_err("taken");
         assert_eq!(taken.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(d.path().join("a.md")).expect("read"), b"one");
+    }
+
+    /// Both ways of naming an unnamed file give it its content, and refuse a taken name.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn both_ways_of_linking_an_unnamed_file_work_and_never_clobber() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let d = tmp();
+        for (i, way) in LinkWay::ALL.into_iter().enumerate() {
+            let unnamed = || {
+                let mut f = OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_TMPFILE)
+                    .open(d.path())
+                    .expect("O_TMPFILE here");
+                f.write_all(format!("way {i}").as_bytes()).expect("write");
+                f
+            };
+            let name = d.path().join(format!("{i}.md"));
+            link_unnamed(&unnamed(), &name, way).unwrap_or_else(|e| panic!("{way:?}: {e}"));
+            assert_eq!(fs::read_to_string(&name).expect("read"), format!("way {i}"));
+            assert_eq!(
+                link_unnamed(&unnamed(), &name, way),
+                Err(rustix::io::Errno::EXIST),
+                "{way:?} never clobbers"
+            );
+            assert_eq!(fs::read_to_string(&name).expect("read"), format!("way {i}"));
+        }
+        assert_eq!(
+            fs::read_dir(d.path()).expect("ls").count(),
+            LinkWay::ALL.len()
+        );
     }
 
     /// `create_new` never clobbers, whatever holds the name.
