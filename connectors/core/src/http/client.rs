@@ -311,8 +311,14 @@ impl Drop for ProbeOut<'_> {
     }
 }
 
-/// The requests of the last rate window: when each was sent, and when those the service
-/// refused with a `429` were sent.
+/// The requests of the last rate window, oldest first, and those of them the service
+/// refused with a `429`.
+///
+/// A request stands in the log at the time it was sent until it is answered, and from
+/// then on at the time its answer came ([`SentLog::answered`]). The service counted it in
+/// between, when it arrived, so an entry never leaves this window before the service's:
+/// however long the way there and back, a request sent once the oldest entry has left
+/// arrives after the service let that one go.
 #[derive(Debug, Default)]
 struct SentLog {
     sent: VecDeque<Instant>,
@@ -336,6 +342,19 @@ impl SentLog {
             sent: sent.into(),
             refused: VecDeque::new(),
         }
+    }
+
+    /// The request sent at `sent_at` was answered (or failed) now: it stands at `now` from
+    /// here on, which is returned. Every entry is a time already past, so the log stays in
+    /// order with `now` at its end.
+    fn answered(&mut self, sent_at: Instant, now: Instant) -> Instant {
+        if let Some(i) = self.sent.iter().rposition(|t| *t == sent_at) {
+            self.sent.remove(i);
+        }
+        // Also when it had left the log (a way longer than the window): the service may
+        // have counted it only now.
+        self.sent.push_back(now);
+        now
     }
 
     /// Drops what left the window.
@@ -454,6 +473,11 @@ impl Inner {
 
         self.counters.record(&request.method);
         let answer = builder.send().await;
+        let counted_at = self
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .answered(sent_at, Instant::now());
         if let Some(observer) = super::observer::observer() {
             observer.answered(
                 self.service,
@@ -512,7 +536,7 @@ impl Inner {
         let message = redact(error_message(status, &body), &authorization);
         if let Some(named) = rate_limit_wait(status, &headers, &message) {
             if status == StatusCode::TOO_MANY_REQUESTS {
-                self.learn_from_refusal(sent_at);
+                self.learn_from_refusal(counted_at);
             }
             return Err(self.rate_limited(request, named, started, rate_limited));
         }
@@ -585,9 +609,9 @@ impl Inner {
         if count >= budget as usize
             && let Some(oldest) = log.sent.front()
         {
-            // A little after the oldest leaves, so that the service (whose clock saw it
-            // arrive a little later) agrees.
-            return Err(*oldest + self.window + Duration::from_millis(50));
+            // When the oldest leaves: it stands at its answer's time (or its send's, still
+            // on its way), which is after the service counted it.
+            return Err(*oldest + self.window);
         }
         if self.probe_out.load(Ordering::SeqCst) {
             // A request is finding out whether the window takes more: nothing goes out
@@ -625,17 +649,20 @@ impl Inner {
         );
     }
 
-    /// A `429` for the request sent at `sent_at`: the service accepted the other requests
-    /// of the window, and no more. When that is below the budget (a free Asana workspace
-    /// allows 150 a minute), the budget comes down to it for the rest of the client's
-    /// life, and the owner is told so it can keep it for the next run.
-    fn learn_from_refusal(&self, sent_at: Instant) {
+    /// A `429` for the request standing at `at` in the log: the service accepted the other
+    /// requests of the window, and no more. When that is below the budget (a free Asana
+    /// workspace allows 150 a minute), the budget comes down to it for the rest of the
+    /// client's life, and the owner is told so it can keep it for the next run.
+    fn learn_from_refusal(&self, at: Instant) {
         let now = Instant::now();
         let accepted = {
             let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
             log.prune(now, self.window);
-            if log.sent.contains(&sent_at) {
-                log.refused.push_back(sent_at);
+            if log.sent.contains(&at) {
+                // In order: refusals of requests answered close together may come here
+                // in either order.
+                let i = log.refused.partition_point(|t| *t <= at);
+                log.refused.insert(i, at);
             }
             log.sent.len().saturating_sub(log.refused.len())
         };

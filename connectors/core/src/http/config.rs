@@ -139,7 +139,7 @@ pub enum Idempotency {
 
 /// What a client learned about the service's real rate limit, for the caller to keep
 /// between runs (the HTTP layer itself stores nothing): the budget a `429` proved to be the
-/// real one, and when the requests of the last window were sent, so that a run starting
+/// real one, and when the requests of the last window were answered, so that a run starting
 /// right after another one does not overrun the service's window.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -155,7 +155,8 @@ pub struct RateMemory {
     pub confirmed_per_window: Option<u32>,
     /// The window's length in milliseconds (60,000: a minute).
     pub window_ms: u64,
-    /// When the requests of the last window were sent (Unix milliseconds).
+    /// Where the requests of the last window stand in it (Unix milliseconds): when each
+    /// was answered, or sent if it never was.
     pub recent_ms: Vec<i64>,
 }
 

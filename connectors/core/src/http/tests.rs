@@ -1139,6 +1139,45 @@ async fn the_request_past_a_plan_limit_waits_for_those_on_their_way() {
     assert_eq!(http.budget(), LIMIT as u32);
 }
 
+/// A full window opens again only when its oldest request's answer leaves it, not its
+/// send: the service counted the request in between, when it got to it. Here the first
+/// window's requests are counted 300 ms after they are sent (a slow way there, a loaded
+/// service); the next ones, sent a window after those were *sent*, would arrive while
+/// the service still counts them, and each be refused.
+#[tokio::test]
+async fn a_full_window_opens_when_its_oldest_answer_leaves_it() {
+    const LIMIT: usize = 5;
+    const WINDOW: Duration = Duration::from_millis(1000);
+    let (base, refused) = windowed_service(LIMIT, WINDOW, LIMIT, Duration::from_millis(300)).await;
+    let mut config = HttpConfig::new("asana", &base, SecretString::from(TOKEN.to_owned()));
+    config.retry = RetryPolicy::fast(Duration::from_secs(1));
+    config.requests_per_minute = LIMIT as u32;
+    config.rate_window = WINDOW;
+    config.rate_limit_max_wait = Some(Duration::from_secs(30));
+    config.max_reads_in_flight = LIMIT;
+    let http = HttpClient::new(config).expect("valid config");
+    let started = Instant::now();
+    let mut sends = tokio::task::JoinSet::new();
+    for _ in 0..2 * LIMIT {
+        let http = http.clone();
+        sends.spawn(async move { http.send(Request::get("/x")).await.map(|_| ()) });
+    }
+    while let Some(answer) = sends.join_next().await {
+        answer.expect("no panic").expect("answered");
+    }
+    assert_eq!(refused.load(Ordering::SeqCst), 0, "no request refused");
+    assert_eq!(
+        http.requests_sent().get,
+        2 * LIMIT as u64,
+        "none sent twice"
+    );
+    assert!(
+        started.elapsed() >= WINDOW + Duration::from_millis(300),
+        "the second window waited for the first one's answers: {:?}",
+        started.elapsed()
+    );
+}
+
 /// Nothing listening: the client says so within `connect_retry_max`, naming the URL and
 /// why, instead of retrying for the whole retry budget.
 #[tokio::test]
