@@ -14,6 +14,8 @@
 //! ([`record`]).
 
 pub mod attribution;
+#[cfg(test)]
+mod comment_model;
 pub mod plan;
 pub mod record;
 #[cfg(test)]
@@ -887,5 +889,29 @@ fn settle(
             }
         }
     }
+    settle_pending(shown, &mut record);
     record
+}
+
+/// A create whose answer was lost stays pending only while the target still shows a
+/// line or block without a marker that it may have made (the same name, the same text):
+/// adopted, or edited since (what it made then shows as one of Asana's), it has nothing
+/// left to pair, and kept longer it would pair a later line or block of the same text.
+fn settle_pending(shown: &TargetThread, record: &mut ThreadRecord) {
+    let unmarked_lines: Vec<&str> = shown
+        .subtasks
+        .iter()
+        .filter(|l| l.asana_gid.is_none())
+        .map(|l| l.name.as_str())
+        .collect();
+    let unmarked_blocks: Vec<String> = shown
+        .comments
+        .iter()
+        .filter(|b| b.asana_gid.is_none() && b.id.is_none())
+        .map(|b| text_digest(&b.body))
+        .collect();
+    record.pending.retain(|p| match p {
+        Pending::Subtask { name } => unmarked_lines.contains(&name.as_str()),
+        Pending::Comment { text } => unmarked_blocks.contains(text),
+    });
 }
