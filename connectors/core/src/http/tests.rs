@@ -1059,6 +1059,30 @@ async fn windowed_service(
     (serve(router).await, refused)
 }
 
+/// A client of `base` allowed `per_window` requests a `window`, `in_flight` reads at once,
+/// that waits out `429`s.
+fn windowed_config(base: &str, window: Duration, per_window: u32, in_flight: usize) -> HttpConfig {
+    let mut config = HttpConfig::new("asana", base, SecretString::from(TOKEN.to_owned()));
+    config.retry = RetryPolicy::fast(Duration::from_secs(1));
+    config.requests_per_minute = per_window;
+    config.rate_window = window;
+    config.rate_limit_max_wait = Some(Duration::from_secs(30));
+    config.max_reads_in_flight = in_flight;
+    config
+}
+
+/// Sends `n` requests at once; each must be answered.
+async fn send_at_once(http: &HttpClient, n: usize) {
+    let mut sends = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let http = http.clone();
+        sends.spawn(async move { http.send(Request::get("/x")).await.map(|_| ()) });
+    }
+    while let Some(answer) = sends.join_next().await {
+        answer.expect("no panic").expect("answered");
+    }
+}
+
 #[tokio::test]
 async fn a_429_teaches_the_real_rate_and_the_next_client_starts_at_it() {
     const LIMIT: usize = 20;
@@ -1066,13 +1090,8 @@ async fn a_429_teaches_the_real_rate_and_the_next_client_starts_at_it() {
     let (base, refused) = windowed_service(LIMIT, WINDOW, 0, Duration::ZERO).await;
     let learned = Arc::new(StdMutex::new(None));
     let config = |memory: Option<RateMemory>| {
-        let mut config = HttpConfig::new("asana", &base, SecretString::from(TOKEN.to_owned()));
-        config.retry = RetryPolicy::fast(Duration::from_secs(1));
-        config.requests_per_minute = 1000;
-        config.rate_window = WINDOW;
-        config.rate_limit_max_wait = Some(Duration::from_secs(30));
+        let mut config = windowed_config(&base, WINDOW, 1000, 1);
         config.learn_rate = true;
-        config.max_reads_in_flight = 1;
         config.rate_memory = memory;
         let l = Arc::clone(&learned);
         config.on_rate_learned = Some(Arc::new(move |m: &RateMemory| {
@@ -1118,23 +1137,11 @@ async fn the_request_past_a_plan_limit_waits_for_those_on_their_way() {
     // The first requests are counted late, as a loaded service would.
     let late = Duration::from_millis(40);
     let (base, refused) = windowed_service(LIMIT, WINDOW, LIMIT, late).await;
-    let mut config = HttpConfig::new("asana", &base, SecretString::from(TOKEN.to_owned()));
-    config.retry = RetryPolicy::fast(Duration::from_secs(1));
-    config.requests_per_minute = 1000;
-    config.rate_window = WINDOW;
-    config.rate_limit_max_wait = Some(Duration::from_secs(30));
+    let mut config = windowed_config(&base, WINDOW, 1000, 16);
     config.learn_rate = true;
-    config.max_reads_in_flight = 16;
     config.probe_limits = vec![LIMIT as u32];
     let http = HttpClient::new(config).expect("valid config");
-    let mut sends = tokio::task::JoinSet::new();
-    for _ in 0..3 * LIMIT {
-        let http = http.clone();
-        sends.spawn(async move { http.send(Request::get("/x")).await.map(|_| ()) });
-    }
-    while let Some(answer) = sends.join_next().await {
-        answer.expect("no panic").expect("answered");
-    }
+    send_at_once(&http, 3 * LIMIT).await;
     assert_eq!(refused.load(Ordering::SeqCst), 1, "exactly one 429");
     assert_eq!(http.budget(), LIMIT as u32);
 }
@@ -1149,22 +1156,10 @@ async fn a_full_window_opens_when_its_oldest_answer_leaves_it() {
     const LIMIT: usize = 5;
     const WINDOW: Duration = Duration::from_millis(1000);
     let (base, refused) = windowed_service(LIMIT, WINDOW, LIMIT, Duration::from_millis(300)).await;
-    let mut config = HttpConfig::new("asana", &base, SecretString::from(TOKEN.to_owned()));
-    config.retry = RetryPolicy::fast(Duration::from_secs(1));
-    config.requests_per_minute = LIMIT as u32;
-    config.rate_window = WINDOW;
-    config.rate_limit_max_wait = Some(Duration::from_secs(30));
-    config.max_reads_in_flight = LIMIT;
-    let http = HttpClient::new(config).expect("valid config");
+    let http =
+        HttpClient::new(windowed_config(&base, WINDOW, LIMIT as u32, LIMIT)).expect("valid config");
     let started = Instant::now();
-    let mut sends = tokio::task::JoinSet::new();
-    for _ in 0..2 * LIMIT {
-        let http = http.clone();
-        sends.spawn(async move { http.send(Request::get("/x")).await.map(|_| ()) });
-    }
-    while let Some(answer) = sends.join_next().await {
-        answer.expect("no panic").expect("answered");
-    }
+    send_at_once(&http, 2 * LIMIT).await;
     assert_eq!(refused.load(Ordering::SeqCst), 0, "no request refused");
     assert_eq!(
         http.requests_sent().get,
