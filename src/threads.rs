@@ -14,12 +14,12 @@
 //! ([`record`]).
 
 pub mod attribution;
-#[cfg(test)]
-mod comment_model;
 pub mod plan;
 pub mod record;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod thread_model;
 
 use std::collections::BTreeSet;
 

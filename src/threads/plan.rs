@@ -18,7 +18,7 @@ use asana_bridge_connector::{
 };
 
 use super::attribution;
-use super::record::{Pending, ThreadRecord, text_digest};
+use super::record::{Pending, SubtaskBase, ThreadRecord, text_digest};
 use crate::config::OnDelete;
 use crate::merge::Policy;
 
@@ -218,6 +218,9 @@ fn plan_subtasks(inputs: &Inputs<'_>, out: &mut ThreadPlan) {
         Pending::Comment { .. } => None,
     });
     let mut adopted: BTreeMap<usize, &str> = BTreeMap::new();
+    // What a pending create adopted here made, as Asana shows it: the base of its line
+    // (made from that line, so a difference is the line's later edit, sent).
+    let mut made: BTreeMap<&str, SubtaskBase> = BTreeMap::new();
     for &i in &m.unmarked {
         let name = lines[i].name.as_str();
         let found = inputs.subtasks.iter().find(|s| {
@@ -232,6 +235,13 @@ fn plan_subtasks(inputs: &Inputs<'_>, out: &mut ThreadPlan) {
                 && let Some(p) = pending.iter().position(|n| *n == name)
             {
                 pending.remove(p);
+                made.insert(
+                    &s.remote_id,
+                    SubtaskBase {
+                        name: s.name.clone(),
+                        completed: s.completed,
+                    },
+                );
             }
             adopted.insert(i, &s.remote_id);
         }
@@ -283,7 +293,7 @@ fn plan_subtasks(inputs: &Inputs<'_>, out: &mut ThreadPlan) {
             });
             continue;
         };
-        match (asana.get(gid), base.get(gid)) {
+        match (asana.get(gid), base.get(gid).or_else(|| made.get(gid))) {
             (Some(a), Some(b)) => {
                 let name = merge_part(&line.name, &a.name, &b.name, inputs.policy);
                 let done = merge_part(&line.completed, &a.completed, &b.completed, inputs.policy);

@@ -223,6 +223,34 @@ fn a_line_whose_create_was_sent_but_not_recorded_is_adopted_not_created_twice() 
         vec![(Some("7".into()), "Call back".into(), false)]
     );
 
+    // Checked in the file since the create whose answer was lost: adopted, and the
+    // check sent (the subtask was made from that line). Before, the line stayed without
+    // a marker, reported as "never synced" at every run.
+    let checked = TargetThread {
+        subtasks: vec![line(None, "Call back", true)],
+        comments: vec![],
+    };
+    let p = run(
+        &[sub("7", "Call back", false)],
+        None,
+        &checked,
+        &base,
+        OnDelete::Delete,
+    );
+    assert_eq!(
+        p.steps,
+        vec![Step::UpdateSubtask {
+            gid: "7".into(),
+            name: None,
+            completed: Some(true),
+        }]
+    );
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+    assert_eq!(
+        names(&p),
+        vec![(Some("7".into()), "Call back".into(), true)]
+    );
+
     // Recorded, but the marker never reached the file: adopted too, never deleted.
     let base = based(&[("7", "Call back", false)]);
     let p = run(
