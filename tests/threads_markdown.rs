@@ -2,8 +2,10 @@
 //! subtask added on each side, checked, renamed and removed; the checklist reordered
 //! (not an edit); a comment added on each
 //! side, edited by its author, and one edited where it may not be; a comment whose answer
-//! was lost, and a run killed right after posting one (no duplicate comment); a burst of
-//! 50 comments on one task; `comments = false`; a quiet resync reads nothing more.
+//! was lost, and a run killed right after posting one (no duplicate comment); a subtask
+//! whose answer was lost, also with its line checked before the next run (paired, the
+//! check sent); a burst of 50 comments on one task; `comments = false`; a quiet resync
+//! reads nothing more.
 
 #[allow(unused_imports)] // the shared harness re-exports more than this file uses
 mod common;
@@ -434,6 +436,40 @@ fn a_subtask_whose_answer_was_lost_is_not_created_twice() {
     let (_, text) = w.file_of(&parent);
     assert!(line_with(&text, &made).is_some(), "{text}");
     assert_eq!(text.matches("Write the test").count(), 1, "{text}");
+}
+
+/// A line checked after its create's answer was lost: the next run pairs the line with
+/// the subtask it made and sends the check (the subtask was made from that line), once.
+#[test]
+fn a_line_checked_after_its_create_was_lost_is_paired_and_the_check_sent() {
+    let w = World::new("newest");
+    let parent = w.add_task("Parent", |_| {});
+    w.sync();
+    edit_file(&w, &parent, |t| {
+        format!("{}\n\n## Subtasks\n- [ ] Write the test\n", t.trim_end())
+    });
+    w.sim.inject(Fault::DropAfterApply {
+        count: 1,
+        method: Some("POST".to_owned()),
+        path_contains: Some("/subtasks".to_owned()),
+    });
+    w.run(&["sync"]).expect(1);
+    edit_file(&w, &parent, |t| {
+        t.replace("- [ ] Write the test", "- [x] Write the test")
+    });
+    let out = w.sync();
+    assert!(!out.stderr.contains("never synced"), "{}", out.stderr);
+    assert_eq!(
+        subtasks(&w, &parent),
+        vec![("Write the test".to_owned(), true)]
+    );
+    let made = w.sim.subtasks(&parent)[0].clone();
+    let (_, text) = w.file_of(&parent);
+    let line = line_with(&text, &made).unwrap_or_else(|| panic!("no marked line: {text}"));
+    assert!(line.starts_with("- [x] Write the test"), "{line}");
+    w.sim.clear_requests();
+    w.sync();
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
 }
 
 #[test]
