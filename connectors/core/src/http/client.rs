@@ -319,10 +319,22 @@ impl Drop for ProbeOut<'_> {
 /// between, when it arrived, so an entry never leaves this window before the service's:
 /// however long the way there and back, a request sent once the oldest entry has left
 /// arrives after the service let that one go.
+///
+/// What a window *accepted* is counted the other way, by send time
+/// ([`SentLog::accepted`]): requests sent within the last window also arrived within it,
+/// so the count never says more than the service took in one window.
 #[derive(Debug, Default)]
 struct SentLog {
-    sent: VecDeque<Instant>,
-    refused: VecDeque<Instant>,
+    sent: VecDeque<Entry>,
+    refused: VecDeque<Entry>,
+}
+
+/// One request of a [`SentLog`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    /// Where it stands in the window: when it was answered, or sent while on its way.
+    at: Instant,
+    sent: Instant,
 }
 
 impl SentLog {
@@ -339,22 +351,39 @@ impl SentLog {
             .collect();
         sent.sort();
         Self {
-            sent: sent.into(),
+            sent: sent.into_iter().map(|t| Entry { at: t, sent: t }).collect(),
             refused: VecDeque::new(),
         }
     }
 
     /// The request sent at `sent_at` was answered (or failed) now: it stands at `now` from
-    /// here on, which is returned. Every entry is a time already past, so the log stays in
-    /// order with `now` at its end.
-    fn answered(&mut self, sent_at: Instant, now: Instant) -> Instant {
-        if let Some(i) = self.sent.iter().rposition(|t| *t == sent_at) {
+    /// here on; its entry is returned. Every entry stands at a time already past, so the
+    /// log stays in order with `now` at its end.
+    fn answered(&mut self, sent_at: Instant, now: Instant) -> Entry {
+        let on_its_way = Entry {
+            at: sent_at,
+            sent: sent_at,
+        };
+        if let Some(i) = self.sent.iter().rposition(|e| *e == on_its_way) {
             self.sent.remove(i);
         }
         // Also when it had left the log (a way longer than the window): the service may
         // have counted it only now.
-        self.sent.push_back(now);
-        now
+        let entry = Entry {
+            at: now,
+            sent: sent_at,
+        };
+        self.sent.push_back(entry);
+        entry
+    }
+
+    /// How many of the requests sent within the `window` before `now` the service
+    /// accepted (not refused).
+    fn accepted(&self, now: Instant, window: Duration) -> usize {
+        let start = now.checked_sub(window);
+        let within = |e: &&Entry| start.is_none_or(|start| e.sent > start);
+        let sent = self.sent.iter().filter(within).count();
+        sent.saturating_sub(self.refused.iter().filter(within).count())
     }
 
     /// Drops what left the window.
@@ -362,10 +391,10 @@ impl SentLog {
         let Some(start) = now.checked_sub(window) else {
             return;
         };
-        while self.sent.front().is_some_and(|t| *t <= start) {
+        while self.sent.front().is_some_and(|e| e.at <= start) {
             self.sent.pop_front();
         }
-        while self.refused.front().is_some_and(|t| *t <= start) {
+        while self.refused.front().is_some_and(|e| e.at <= start) {
             self.refused.pop_front();
         }
     }
@@ -611,7 +640,7 @@ impl Inner {
         {
             // When the oldest leaves: it stands at its answer's time (or its send's, still
             // on its way), which is after the service counted it.
-            return Err(*oldest + self.window);
+            return Err(oldest.at + self.window);
         }
         if self.probe_out.load(Ordering::SeqCst) {
             // A request is finding out whether the window takes more: nothing goes out
@@ -632,7 +661,7 @@ impl Inner {
                 return Err(now + Duration::from_millis(10));
             }
         }
-        log.sent.push_back(now);
+        log.sent.push_back(Entry { at: now, sent: now });
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         Ok((now, probe))
     }
@@ -642,18 +671,18 @@ impl Inner {
         let now = Instant::now();
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         log.prune(now, self.window);
-        let accepted = log.sent.len().saturating_sub(log.refused.len());
+        let accepted = log.accepted(now, self.window);
         self.confirmed.fetch_max(
             u32::try_from(accepted).unwrap_or(u32::MAX),
             Ordering::Relaxed,
         );
     }
 
-    /// A `429` for the request standing at `at` in the log: the service accepted the other
+    /// A `429` for the request `at` of the log: the service accepted the other
     /// requests of the window, and no more. When that is below the budget (a free Asana
     /// workspace allows 150 a minute), the budget comes down to it for the rest of the
     /// client's life, and the owner is told so it can keep it for the next run.
-    fn learn_from_refusal(&self, at: Instant) {
+    fn learn_from_refusal(&self, at: Entry) {
         let now = Instant::now();
         let accepted = {
             let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
@@ -661,10 +690,10 @@ impl Inner {
             if log.sent.contains(&at) {
                 // In order: refusals of requests answered close together may come here
                 // in either order.
-                let i = log.refused.partition_point(|t| *t <= at);
+                let i = log.refused.partition_point(|e| e.at <= at.at);
                 log.refused.insert(i, at);
             }
-            log.sent.len().saturating_sub(log.refused.len())
+            log.accepted(now, self.window)
         };
         let current = self.budget.load(Ordering::Relaxed);
         // Too few requests in the window to say anything about the rate (a concurrency
@@ -712,9 +741,10 @@ impl Inner {
         let recent_ms = log
             .sent
             .iter()
-            .map(|t| {
-                now_ms
-                    .saturating_sub(i64::try_from(now.duration_since(*t).as_millis()).unwrap_or(0))
+            .map(|e| {
+                now_ms.saturating_sub(
+                    i64::try_from(now.duration_since(e.at).as_millis()).unwrap_or(0),
+                )
             })
             .collect();
         let budget = self.budget.load(Ordering::Relaxed);
@@ -1007,4 +1037,46 @@ fn change_line(service: &str, value: &str) -> String {
     }
     line.push_str("; the bridge may need an update before it takes effect");
     line
+}
+
+#[cfg(test)]
+mod sent_log_tests {
+    use super::*;
+
+    /// An answered request stands in the window until a window after its answer, but
+    /// counts as accepted only within a window of its send: the service counted it in
+    /// between.
+    #[test]
+    fn an_entry_stands_until_its_answer_leaves_and_counts_by_its_send() {
+        let window = Duration::from_secs(60);
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut log = SentLog::default();
+        for sent in [t0, t0 + ms(100)] {
+            log.sent.push_back(Entry { at: sent, sent });
+        }
+        let a = log.answered(t0, t0 + ms(300));
+        let b = log.answered(t0 + ms(100), t0 + ms(400));
+        assert_eq!(log.sent, [a, b], "in order, each at its answer");
+
+        let now = t0 + window + ms(50);
+        log.prune(now, window);
+        assert_eq!(log.sent.len(), 2, "both stand until their answers leave");
+        assert_eq!(
+            log.accepted(now, window),
+            1,
+            "sent within the window: only b"
+        );
+
+        let now = t0 + window + ms(350);
+        log.prune(now, window);
+        assert_eq!(log.sent, [b]);
+        assert_eq!(log.accepted(now, window), 0, "b was sent before the window");
+
+        // A refusal counts against what was accepted, by send time too.
+        let c = Entry { at: now, sent: now };
+        log.sent.push_back(c);
+        log.refused.push_back(c);
+        assert_eq!(log.accepted(now, window), 0);
+    }
 }
