@@ -46,6 +46,22 @@ fn comment(text: &str) -> CommentSeed {
     }
 }
 
+/// A task whose file got `section` appended, and a run that lost the answer to the
+/// create it made for it (a `POST` to a path containing `path`): exit 1, saying so.
+fn lost_create(w: &World, section: &str, path: &str) -> String {
+    let task = w.add_task("Parent", |_| {});
+    w.sync();
+    edit_file(w, &task, |t| format!("{}\n\n{section}", t.trim_end()));
+    w.sim.inject(Fault::DropAfterApply {
+        count: 1,
+        method: Some("POST".to_owned()),
+        path_contains: Some(path.to_owned()),
+    });
+    let lost = w.run(&["sync"]).expect(1);
+    assert!(lost.stderr.contains("answer was lost"), "{}", lost.stderr);
+    task
+}
+
 #[test]
 fn subtasks_flow_both_ways_added_checked_renamed_and_removed() {
     let w = World::new("newest");
@@ -293,18 +309,7 @@ fn comments_flow_both_ways_and_only_the_bridges_own_are_edited() {
 #[test]
 fn a_comment_whose_answer_was_lost_is_not_posted_twice() {
     let w = World::new("newest");
-    let task = w.add_task("Task", |_| {});
-    w.sync();
-    edit_file(&w, &task, |t| {
-        format!("{}\n\n## Comments\n### New\nShipped.\n", t.trim_end())
-    });
-    w.sim.inject(Fault::DropAfterApply {
-        count: 1,
-        method: Some("POST".to_owned()),
-        path_contains: Some("/stories".to_owned()),
-    });
-    let lost = w.run(&["sync"]).expect(1); // the answer is lost: an error for that comment
-    assert!(lost.stderr.contains("answer was lost"), "{}", lost.stderr);
+    let task = lost_create(&w, "## Comments\n### New\nShipped.\n", "/stories");
     w.sync();
     let comments = w.sim.comments(&task);
     assert_eq!(comments.len(), 1, "{comments:?}");
@@ -415,18 +420,7 @@ fn comments_off_reads_and_writes_none_and_a_quiet_resync_reads_nothing_more() {
 #[test]
 fn a_subtask_whose_answer_was_lost_is_not_created_twice() {
     let w = World::new("newest");
-    let parent = w.add_task("Parent", |_| {});
-    w.sync();
-    edit_file(&w, &parent, |t| {
-        format!("{}\n\n## Subtasks\n- [ ] Write the test\n", t.trim_end())
-    });
-    w.sim.inject(Fault::DropAfterApply {
-        count: 1,
-        method: Some("POST".to_owned()),
-        path_contains: Some("/subtasks".to_owned()),
-    });
-    let lost = w.run(&["sync"]).expect(1);
-    assert!(lost.stderr.contains("answer was lost"), "{}", lost.stderr);
+    let parent = lost_create(&w, "## Subtasks\n- [ ] Write the test\n", "/subtasks");
     w.sync();
     assert_eq!(
         subtasks(&w, &parent),
@@ -443,17 +437,7 @@ fn a_subtask_whose_answer_was_lost_is_not_created_twice() {
 #[test]
 fn a_line_checked_after_its_create_was_lost_is_paired_and_the_check_sent() {
     let w = World::new("newest");
-    let parent = w.add_task("Parent", |_| {});
-    w.sync();
-    edit_file(&w, &parent, |t| {
-        format!("{}\n\n## Subtasks\n- [ ] Write the test\n", t.trim_end())
-    });
-    w.sim.inject(Fault::DropAfterApply {
-        count: 1,
-        method: Some("POST".to_owned()),
-        path_contains: Some("/subtasks".to_owned()),
-    });
-    w.run(&["sync"]).expect(1);
+    let parent = lost_create(&w, "## Subtasks\n- [ ] Write the test\n", "/subtasks");
     edit_file(&w, &parent, |t| {
         t.replace("- [ ] Write the test", "- [x] Write the test")
     });
