@@ -236,11 +236,8 @@ fn create_unnamed_first(
     bytes: &[u8],
 ) -> Option<io::Result<Option<SystemTime>>> {
     use std::os::unix::fs::OpenOptionsExt;
-    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::atomic::Ordering;
 
-    /// The first way of [`LinkWay::ALL`] still worth trying: a way refused once (an older
-    /// kernel, no `/proc`) is not tried again; past the last, none is.
-    static FIRST_WAY: AtomicU8 = AtomicU8::new(0);
     let first = usize::from(FIRST_WAY.load(Ordering::Relaxed));
     if first >= LinkWay::ALL.len() {
         return None;
@@ -261,7 +258,7 @@ fn create_unnamed_first(
             Err(rustix::io::Errno::EXIST) => {
                 return Some(Err(io::ErrorKind::AlreadyExists.into()));
             }
-            Err(e) if way.refused(e) => {
+            Err(e) if way.refused(e, target) => {
                 FIRST_WAY.store(u8::try_from(i + 1).unwrap_or(u8::MAX), Ordering::Relaxed);
             }
             Err(_) => return None,
@@ -269,6 +266,11 @@ fn create_unnamed_first(
     }
     None
 }
+
+/// The first way of [`LinkWay::ALL`] still worth trying: a way refused once (an older
+/// kernel, no `/proc`) is not tried again; past the last, none is.
+#[cfg(target_os = "linux")]
+static FIRST_WAY: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 /// How an unnamed (`O_TMPFILE`) file gets its name.
 #[cfg(target_os = "linux")]
@@ -287,12 +289,16 @@ impl LinkWay {
     /// Tried in this order.
     const ALL: [LinkWay; 2] = [LinkWay::Fd, LinkWay::Proc];
 
-    /// Whether `e` says this way is not allowed here (rather than this one link failed).
-    fn refused(self, e: rustix::io::Errno) -> bool {
+    /// Whether `e` says this way is not allowed here, rather than that this one link to
+    /// `target` failed (its folder gone, say).
+    fn refused(self, e: rustix::io::Errno, target: &Path) -> bool {
         use rustix::io::Errno;
         match self {
-            // An older kernel without the capability answers `ENOENT`.
-            LinkWay::Fd => matches!(e, Errno::NOENT | Errno::PERM),
+            // An older kernel without the capability answers `ENOENT`, as for a folder
+            // that is not there.
+            LinkWay::Fd => {
+                e == Errno::PERM || (e == Errno::NOENT && target.parent().is_some_and(Path::is_dir))
+            }
             LinkWay::Proc => e == Errno::NOENT && !Path::new("/proc/self/fd").is_dir(),
         }
     }
@@ -454,6 +460,20 @@ mod tests {
             fs::read_dir(d.path()).expect("ls").count(),
             LinkWay::ALL.len()
         );
+    }
+
+    /// A link that fails because the name's folder is not there does not give up a way
+    /// of linking for the rest of the process (a `watch` would create files the slower
+    /// way from then on).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_missing_folder_is_not_taken_for_a_refused_way() {
+        use std::sync::atomic::Ordering;
+        let d = tmp();
+        let target = d.path().join("gone").join("a.md");
+        assert!(create_unnamed_first(d.path(), &target, b"x").is_none());
+        assert_eq!(FIRST_WAY.load(Ordering::Relaxed), 0, "the fd way is kept");
+        assert!(create_new(d.path(), "gone/a.md", b"x").is_err());
     }
 
     /// `create_new` never clobbers, whatever holds the name.
