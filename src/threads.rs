@@ -542,6 +542,7 @@ impl One<'_> {
         let pending = match step {
             Step::CreateSubtask(new) => Some(Pending::Subtask {
                 name: new.name.clone(),
+                completed: Some(new.completed),
             }),
             Step::PostComment { body } => Some(Pending::Comment {
                 text: text_digest(body),
@@ -911,7 +912,7 @@ fn settle_pending(shown: &TargetThread, record: &mut ThreadRecord) {
         .map(|b| text_digest(&b.body))
         .collect();
     record.pending.retain(|p| match p {
-        Pending::Subtask { name } => unmarked_lines.contains(&name.as_str()),
+        Pending::Subtask { name, .. } => unmarked_lines.contains(&name.as_str()),
         Pending::Comment { text } => unmarked_blocks.contains(text),
     });
 }

@@ -213,13 +213,19 @@ fn plan_subtasks(inputs: &Inputs<'_>, out: &mut ThreadPlan) {
     );
 
     // Lines without a marker that are what the bridge created: adopted.
-    let mut pending = pending_creates(inputs.base, |p| match p {
-        Pending::Subtask { name } => Some(name),
-        Pending::Comment { .. } => None,
-    });
+    let mut pending: Vec<(&str, Option<bool>)> = inputs
+        .base
+        .pending
+        .iter()
+        .filter_map(|p| match p {
+            Pending::Subtask { name, completed } => Some((name.as_str(), *completed)),
+            Pending::Comment { .. } => None,
+        })
+        .collect();
     let mut adopted: BTreeMap<usize, &str> = BTreeMap::new();
-    // What a pending create adopted here made, as Asana shows it: the base of its line
-    // (made from that line, so a difference is the line's later edit, sent).
+    // What a pending create adopted here sent: the base of its line, so that a change
+    // since on either side is a change (a record from before the completion was kept
+    // in it: Asana's as it is now).
     let mut made: BTreeMap<&str, SubtaskBase> = BTreeMap::new();
     for &i in &m.unmarked {
         let name = lines[i].name.as_str();
@@ -228,18 +234,18 @@ fn plan_subtasks(inputs: &Inputs<'_>, out: &mut ThreadPlan) {
             s.name == name
                 && !m.at.contains_key(gid)
                 && !adopted.values().any(|g| *g == gid)
-                && (base.contains_key(gid) || pending.contains(&name))
+                && (base.contains_key(gid) || pending.iter().any(|(n, _)| *n == name))
         });
         if let Some(s) = found {
             if !base.contains_key(&s.remote_id)
-                && let Some(p) = pending.iter().position(|n| *n == name)
+                && let Some(p) = pending.iter().position(|(n, _)| *n == name)
             {
-                pending.remove(p);
+                let (_, sent) = pending.remove(p);
                 made.insert(
                     &s.remote_id,
                     SubtaskBase {
                         name: s.name.clone(),
-                        completed: s.completed,
+                        completed: sent.unwrap_or(s.completed),
                     },
                 );
             }

@@ -31,8 +31,12 @@ pub struct CommentBase {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Pending {
-    /// A subtask of this name.
-    Subtask { name: String },
+    /// A subtask of this name, done or not (not kept by releases before 2026-12-08).
+    Subtask {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        completed: Option<bool>,
+    },
     /// A comment with this text ([`text_digest`]).
     Comment { text: String },
 }

@@ -205,6 +205,7 @@ fn a_line_whose_create_was_sent_but_not_recorded_is_adopted_not_created_twice() 
     let mut base = ThreadRecord::default();
     base.pending.push(Pending::Subtask {
         name: "Call back".into(),
+        completed: Some(false),
     });
     let target = TargetThread {
         subtasks: vec![line(None, "Call back", false)],
@@ -246,6 +247,21 @@ fn a_line_whose_create_was_sent_but_not_recorded_is_adopted_not_created_twice() 
         }]
     );
     assert!(p.problems.is_empty(), "{:?}", p.problems);
+    assert_eq!(
+        names(&p),
+        vec![(Some("7".into()), "Call back".into(), true)]
+    );
+
+    // Checked in Asana instead, the line as it was sent: the check comes to the line
+    // (the base is what was sent, so Asana's edit is not undone).
+    let p = run(
+        &[sub("7", "Call back", true)],
+        None,
+        &target,
+        &base,
+        OnDelete::Delete,
+    );
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
     assert_eq!(
         names(&p),
         vec![(Some("7".into()), "Call back".into(), true)]

@@ -308,6 +308,7 @@ impl World {
                 Step::CreateSubtask(new) => {
                     let pending = Pending::Subtask {
                         name: new.name.clone(),
+                        completed: Some(new.completed),
                     };
                     record.pending.push(pending.clone());
                     let s = self.subtask(new.name.clone(), new.completed);
