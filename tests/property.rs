@@ -1909,11 +1909,16 @@ impl<'a> Case<'a> {
             .iter()
             .map(|f| f.item.trim_start_matches("tasks/").to_owned())
             .collect();
+        // A file whose gid was mistyped holds every deletion only while the bridge cannot
+        // tell whose file it is: at the name it was synced under, its record says (it is
+        // reported as that task's file with a changed gid, and cannot be a missing one).
         let mut fx = SyncEffects {
-            deletions_held: self
-                .tasks
-                .iter()
-                .any(|t| t.orphan || t.broken.is_some() && t.broken_how == Some(Breakage::GidTypo)),
+            deletions_held: self.tasks.iter().any(|t| {
+                t.orphan
+                    || t.broken.is_some()
+                        && t.broken_how == Some(Breakage::GidTypo)
+                        && t.file != t.synced_file
+            }),
             ..SyncEffects::default()
         };
         let mut kept = Vec::new();
@@ -2519,6 +2524,17 @@ fn regression_histories_converge_under_every_policy() {
                 sub: 0,
                 edit: SubEdit::Name("Call".into()),
             },
+            Op::Sync,
+        ],
+        // A file's gid mistyped at the name it was synced under (its record says whose
+        // file it is) while another file is deleted: the deletion goes ahead, the typo is
+        // reported and its task left alone.
+        vec![
+            Op::Break {
+                task: 0,
+                how: Breakage::GidTypo,
+            },
+            Op::DeleteLocal { task: 0 },
             Op::Sync,
         ],
     ];
