@@ -255,7 +255,6 @@ pub async fn sync_link(
     // Pairs read changed on either side: their subtasks and comments are looked at after
     // the tasks (a comment or subtask changes a task's revision, not its fields).
     let mut changed_pairs = changed_pairs(&index, &seen);
-    let full_scan = seen.full;
     if !seen.full {
         read_tasks_targets_name(
             asana,
@@ -290,13 +289,11 @@ pub async fn sync_link(
     run.report.failures.extend(gathered.target_failures);
     let mut planned = gathered.planned;
     // Asana's side of the threads to look at: what its feed says touched them (a comment,
-    // a subtask added; a named subtask is its parent's change), or every changed task
-    // after a full listing (which cannot say why a task changed).
-    match asana
-        .threads()
-        .and_then(|t| t.touched())
-        .filter(|_| !full_scan)
-    {
+    // a subtask added; a named subtask is its parent's change), also when every task was
+    // listed besides (a listing cannot say that a subtask changed); or, when the feed
+    // could not be read, every changed task (and, in the thread phase, every task with
+    // subtasks).
+    match asana.threads().and_then(|t| t.touched()) {
         Some(touched) => {
             changed_pairs.asana = touched.into_iter().collect();
             let unpaired: BTreeSet<String> = named
@@ -450,7 +447,9 @@ async fn sync_threads(
     }
     let dry_run = run.options.dry_run;
     let mut changed = changed.clone();
-    changed.full_listing = run.report.full_scan;
+    // A listing without the feed cannot tell a subtask renamed or checked in Asana.
+    changed.full_listing =
+        run.report.full_scan && asana.threads().and_then(|t| t.touched()).is_none();
     let pairs = crate::threads::wanted(
         store,
         run.state,

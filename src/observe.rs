@@ -138,8 +138,10 @@ pub struct AsanaView {
     pub cursor: Option<String>,
     /// Whether every task was listed.
     pub full: bool,
-    /// The tasks the change feed named (empty after a full listing), whatever became of
-    /// them: a subtask's change is named by the subtask's gid.
+    /// The tasks the change feed named, whatever became of them: a subtask's change is
+    /// named by the subtask's gid. Also kept when every task was listed though the feed
+    /// could be read (`sync --full`, the periodic full listing): a listing cannot say
+    /// that a subtask changed. Empty when the feed could not be read.
     pub named: BTreeSet<String>,
 }
 
@@ -161,7 +163,15 @@ pub async fn asana(
     };
     let (changed, next) = match changes {
         Changes::Since { changed, cursor } if !full => (changed, cursor),
-        Changes::Since { cursor, .. } | Changes::Reset { cursor } => {
+        Changes::Since { changed, cursor } => {
+            return Ok(AsanaView {
+                view: list_all(asana, Side::Asana, index).await?,
+                cursor: Some(cursor),
+                full: true,
+                named: changed.into_iter().collect(),
+            });
+        }
+        Changes::Reset { cursor } => {
             return Ok(AsanaView {
                 view: list_all(asana, Side::Asana, index).await?,
                 cursor: Some(cursor),

@@ -84,8 +84,10 @@ pub struct Changed {
     pub fresh: BTreeSet<String>,
     /// Every pair's target item was created this run (an import into an empty target).
     pub all_fresh: bool,
-    /// Every Asana task was listed: a task whose subtask count differs from its record's
-    /// is looked at (a subtask added or removed changes nothing else of its parent).
+    /// Every Asana task was listed and the change feed could not say which tasks'
+    /// subtasks changed (its token had expired, a section was renamed): every task with
+    /// subtasks, now or in its record, is looked at. A subtask renamed, checked, added or
+    /// removed changes nothing of its parent that a listing shows.
     pub full_listing: bool,
 }
 
@@ -141,10 +143,11 @@ pub fn wanted(
         if !asana
             && changed.full_listing
             && let Some(count) = counts.and_then(|t| t.subtask_count(&gid))
-            && let Some(record) = records.get(&gid)?
         {
-            let known = record.subtasks.len() + record.let_go.len();
-            asana = usize::try_from(count).is_ok_and(|c| c != known);
+            asana = count > 0
+                || records
+                    .get(&gid)?
+                    .is_some_and(|r| !r.subtasks.is_empty() || !r.let_go.is_empty());
         }
         if asana || changed.target.contains(&gid) {
             out.push(Wanted {

@@ -5,7 +5,8 @@
 //! was lost, and a run killed right after posting one (no duplicate comment); a subtask
 //! whose answer was lost, also with its line checked before the next run (paired, the
 //! check sent); a burst of 50 comments on one task; `comments = false`; a quiet resync
-//! reads nothing more.
+//! reads nothing more; a subtask edited in Asana reaches its line after a full listing
+//! (`sync --full`, an expired feed token).
 
 #[allow(unused_imports)] // the shared harness re-exports more than this file uses
 mod common;
@@ -500,4 +501,89 @@ fn reordering_the_checklist_is_not_an_edit() {
     w.sync();
     assert!(w.writes().is_empty(), "{:?}", w.writes());
     assert_eq!(w.files()[&name], reordered);
+}
+
+/// The tasks whose subtasks `sim` was asked for since its log was last cleared.
+fn subtask_reads(w: &World) -> Vec<String> {
+    w.sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/subtasks"))
+        .map(|r| r.path)
+        .collect()
+}
+
+/// A listing of every task cannot tell a subtask renamed or checked in Asana (its
+/// parent's `modified_at` and `num_subtasks` stay). With `sync --full` the feed still
+/// says which; when its token expired, every task with subtasks is read. Either way the
+/// line follows, and a task without subtasks costs no read.
+#[test]
+fn a_subtask_edited_in_asana_reaches_its_line_after_a_full_listing() {
+    let w = World::new("newest");
+    let parent = w.add_task("Ship the release", |_| {});
+    let other = w.add_task("Other parent", |_| {});
+    let bare = w.add_task("No subtasks", |_| {});
+    let renamed = w.sim.add_subtask(&parent, "Tag the build");
+    let checked = w.sim.add_subtask(&other, "Write the notes");
+    w.sync();
+    let line = |gid: &str, of: &str| line_with(&w.file_of(of).1, gid).expect("a line");
+    assert_eq!(
+        line(&renamed, &parent),
+        format!("- [ ] Tag the build <!-- asana:{renamed} -->")
+    );
+
+    // `sync --full`: every task listed, and the feed read besides.
+    w.sim.edit_task(
+        &renamed,
+        TaskEdit {
+            name: Some("Tag and sign the build".to_owned()),
+            ..TaskEdit::default()
+        },
+    );
+    w.sim.clear_requests();
+    w.run(&["sync", "--full"]).expect(0);
+    assert_eq!(
+        line(&renamed, &parent),
+        format!("- [ ] Tag and sign the build <!-- asana:{renamed} -->")
+    );
+    assert_eq!(
+        subtask_reads(&w),
+        vec![format!("/tasks/{parent}/subtasks")],
+        "only the task whose subtask changed is read"
+    );
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
+
+    // The feed's token expired: the listing cannot say, so every task with subtasks is
+    // read, and the task without is not.
+    w.sim.edit_task(
+        &checked,
+        TaskEdit {
+            completed: Some(true),
+            ..TaskEdit::default()
+        },
+    );
+    w.sim.expire_sync_tokens();
+    w.sim.clear_requests();
+    w.sync();
+    assert_eq!(
+        line(&checked, &other),
+        format!("- [x] Write the notes <!-- asana:{checked} -->")
+    );
+    let mut read = subtask_reads(&w);
+    read.sort();
+    let mut want = vec![
+        format!("/tasks/{parent}/subtasks"),
+        format!("/tasks/{other}/subtasks"),
+    ];
+    want.sort();
+    assert_eq!(read, want, "{bare} has no subtasks and is not read");
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
+
+    // Settled: the next run reads no subtasks and writes nothing.
+    w.sim.clear_requests();
+    let before = w.files();
+    w.sync();
+    assert!(subtask_reads(&w).is_empty(), "{:?}", subtask_reads(&w));
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
+    assert_eq!(w.files(), before);
 }
