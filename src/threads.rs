@@ -434,6 +434,7 @@ impl One<'_> {
             },
         };
         let (subtasks, comments) = read;
+        let recorded = stored.is_some();
         let mut record = stored.unwrap_or_default();
         if fresh {
             // Recreated by the bridge: nothing in it was removed by anyone.
@@ -447,6 +448,7 @@ impl One<'_> {
             comments: comments.as_deref(),
             target: &shown,
             base: &record,
+            recorded,
             policy: self.link.conflict,
             on_delete: self.link.on_delete,
         });

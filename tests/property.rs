@@ -492,6 +492,10 @@ struct MTask {
     broken_how: Option<Breakage>,
     /// Its direct subtasks (Asana's side and the file's lines).
     subs: Vec<MSub>,
+    /// The bridge keeps a record of this task's subtasks (false from a lost state folder
+    /// until the bridge looks at them again): without one, a line without a marker that
+    /// equals a subtask no line shows is taken for it.
+    thread_recorded: bool,
     /// Since the last sync, the file was moved / its lines were edited: the two are not
     /// combined (the known bug of [`fixed_a_line_added_to_a_moved_file_is_never_created`]).
     moved: bool,
@@ -614,6 +618,7 @@ impl MTask {
             synced_file: None,
             broken_how: None,
             subs: Vec::new(),
+            thread_recorded: true,
             moved: false,
             lines_edited: false,
             subs_touched: false,
@@ -649,17 +654,21 @@ impl MTask {
     fn sync_subtasks(&mut self, policy: Policy) -> ThreadProblems {
         // A line without a marker whose name is a recorded subtask's whose line is gone:
         // the bridge takes it for that line with its marker lost (never creates twice).
+        // Without a record of the thread (a lost state folder), so is a line equal to a
+        // subtask no line shows.
+        let recorded = std::mem::replace(&mut self.thread_recorded, true);
         let mut k = 0;
         while k < self.subs.len() {
             let s = &self.subs[k];
             let new_line = s.gid.is_none() && s.asana.is_none() && s.line.is_some();
             let found = new_line
                 .then(|| {
-                    let name = &s.line.as_ref().expect("a new line").name;
+                    let line = s.line.as_ref().expect("a new line");
                     self.subs.iter().position(|o| {
                         o.line.is_none()
-                            && o.base.is_some()
-                            && o.asana.as_ref().is_some_and(|a| a.name == *name)
+                            && o.asana.as_ref().is_some_and(|a| {
+                                a.name == line.name && (o.base.is_some() || !recorded && a == line)
+                            })
                     })
                 })
                 .flatten();
@@ -1506,6 +1515,7 @@ impl<'a> Case<'a> {
                         s.base = None;
                         s.flagged = false;
                     }
+                    t.thread_recorded = false;
                     t.synced = None;
                     t.held.clear();
                     t.deletion_held = false;
@@ -2514,6 +2524,24 @@ fn regression_histories_converge_under_every_policy() {
                 task: 1,
                 sub: 0,
                 edit: SubEdit::Done(true),
+            },
+            Op::Sync,
+        ],
+        // The state folder lost, then a subtask added in Asana and an equal line typed
+        // in its file: without a record, the bridge takes the line for the subtask (it
+        // may be one whose create's answer was lost) instead of creating it again.
+        vec![
+            Op::LoseState,
+            Op::AddSubtask {
+                task: 0,
+                name: "Ping".into(),
+            },
+            Op::AddLine {
+                task: 0,
+                line: Sub {
+                    name: "Ping".into(),
+                    done: false,
+                },
             },
             Op::Sync,
         ],

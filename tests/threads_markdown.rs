@@ -4,7 +4,7 @@
 //! side, edited by its author, and one edited where it may not be; a comment whose answer
 //! was lost, and a run killed right after posting one (no duplicate comment); a subtask
 //! whose answer was lost, also with its line checked before the next run (paired, the
-//! check sent); a burst of 50 comments on one task; `comments = false`; a quiet resync
+//! check sent), and with the state folder lost besides (no duplicate); a burst of 50 comments on one task; `comments = false`; a quiet resync
 //! reads nothing more; a subtask edited in Asana reaches its line after a full listing
 //! (`sync --full`, an expired feed token).
 
@@ -431,6 +431,42 @@ fn a_subtask_whose_answer_was_lost_is_not_created_twice() {
     let (_, text) = w.file_of(&parent);
     assert!(line_with(&text, &made).is_some(), "{text}");
     assert_eq!(text.matches("Write the test").count(), 1, "{text}");
+}
+
+/// A double fault: a create's answer lost, and then the state folder lost before the
+/// next run (the pending create went with it). The unmarked line and block are paired
+/// with the subtask and comment they made (equal, and shown by no line or block), not
+/// created a second time.
+#[test]
+fn a_lost_answer_then_a_lost_state_folder_makes_no_duplicate() {
+    for (section, path) in [
+        ("## Subtasks\n- [ ] Write the test\n", "/subtasks"),
+        ("## Comments\n### New\nShipped.\n", "/stories"),
+    ] {
+        let w = World::new("newest");
+        let task = lost_create(&w, section, path);
+        std::fs::remove_dir_all(w.state_dir()).expect("state folder removed");
+        w.sync();
+        w.sim.clear_requests();
+        let (_, text) = w.file_of(&task);
+        if path == "/subtasks" {
+            assert_eq!(
+                subtasks(&w, &task),
+                vec![("Write the test".to_owned(), false)]
+            );
+            let made = w.sim.subtasks(&task)[0].clone();
+            assert!(line_with(&text, &made).is_some(), "{text}");
+            assert_eq!(text.matches("Write the test").count(), 1, "{text}");
+        } else {
+            let comments = w.sim.comments(&task);
+            assert_eq!(comments.len(), 1, "{comments:?}");
+            assert!(line_with(&text, &comments[0].gid).is_some(), "{text}");
+            assert_eq!(text.matches("Shipped.").count(), 1, "{text}");
+        }
+        // Settled.
+        w.sync();
+        assert!(w.writes().is_empty(), "{:?}", w.writes());
+    }
 }
 
 /// A line checked after its create's answer was lost: the next run pairs the line with

@@ -9,7 +9,9 @@
 //! edited block edits its comment only where the bridge's user wrote it, a removed block
 //! deletes nothing. A line or block without a marker that matches what the bridge
 //! created (a pending create, or a recorded one whose marker never reached the file) is
-//! adopted, never created twice.
+//! adopted, never created twice; so is one equal to a subtask or own comment no line or
+//! block shows, when the state keeps no record of the thread (a lost state folder, after
+//! a lost answer, leaves nothing else to tell it by).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -32,6 +34,11 @@ pub struct Inputs<'a> {
     pub target: &'a TargetThread,
     /// As last agreed (empty for a task never synced).
     pub base: &'a ThreadRecord,
+    /// Whether the state keeps a record of this thread. Without one (the state folder
+    /// was lost), a line or block without a marker may be what the bridge created just
+    /// before, its answer lost: it is paired with an equal subtask (name and completion)
+    /// or own comment that no line (or block) shows, instead of being created again.
+    pub recorded: bool,
     pub policy: Policy,
     pub on_delete: OnDelete,
 }
@@ -234,7 +241,9 @@ fn plan_subtasks(inputs: &Inputs<'_>, out: &mut ThreadPlan) {
             s.name == name
                 && !m.at.contains_key(gid)
                 && !adopted.values().any(|g| *g == gid)
-                && (base.contains_key(gid) || pending.iter().any(|(n, _)| *n == name))
+                && (base.contains_key(gid)
+                    || pending.iter().any(|(n, _)| *n == name)
+                    || !inputs.recorded && s.completed == lines[i].completed)
         });
         if let Some(s) = found {
             if !base.contains_key(&s.remote_id)
@@ -492,7 +501,9 @@ fn plan_comments(inputs: &Inputs<'_>, comments: &[Comment], out: &mut ThreadPlan
                 && text_digest(texts[gid]) == digest
                 && !m.at.contains_key(gid)
                 && !adopted.values().any(|g| *g == gid)
-                && (base.contains_key(gid) || pending.contains(&digest.as_str()))
+                && (base.contains_key(gid)
+                    || pending.contains(&digest.as_str())
+                    || !inputs.recorded)
         });
         if let Some(c) = found {
             if !base.contains_key(&c.remote_id)

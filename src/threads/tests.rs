@@ -75,6 +75,7 @@ fn run(
         comments,
         target,
         base,
+        recorded: true,
         policy: Policy::Newest,
         on_delete,
     })
@@ -444,6 +445,7 @@ fn manual_policy_holds_a_subtask_changed_on_both_sides() {
         comments: None,
         target: &target,
         base: &base,
+        recorded: true,
         policy: Policy::Manual,
         on_delete: OnDelete::Delete,
     });
@@ -632,4 +634,88 @@ fn wanted_finds_pairs_without_a_record_and_drops_records_without_a_pair() {
     assert_eq!(looked_at(false), want);
     let kept: Vec<String> = records.keys().map(Result::unwrap).collect();
     assert_eq!(kept, ["12", "31"]);
+}
+
+/// Without a record of the thread (the state folder lost after an answer was lost), a
+/// line or block without a marker that equals a subtask or own comment no line or block
+/// shows is paired with it, not created again; with a record, such a line is new (the
+/// record would name a create the bridge made). A line that differs in its completion,
+/// and a block equal to someone else's comment, are new.
+#[test]
+fn without_a_record_an_unmarked_line_or_block_pairs_with_its_equal() {
+    let target = TargetThread {
+        subtasks: vec![
+            line(Some("1"), "Reproduce", false),
+            line(None, "Call the vendor", false),
+            line(None, "Order parts", false),
+        ],
+        comments: vec![block(None, "Shipped in 2.1"), block(None, "Looks good")],
+    };
+    let subtasks = [
+        sub("1", "Reproduce", false),
+        sub("2", "Call the vendor", false),
+        sub("3", "Order parts", true),
+    ];
+    let comments = [
+        comment("c1", "Shipped in 2.1", true),
+        comment("c2", "Looks good", false),
+    ];
+    let planned = |recorded: bool| {
+        plan(&Inputs {
+            subtasks: &subtasks,
+            comments: Some(&comments),
+            target: &target,
+            base: &ThreadRecord::default(),
+            recorded,
+            policy: Policy::Newest,
+            on_delete: OnDelete::Delete,
+        })
+    };
+
+    // A line equal but for its completion is no proof: it is new, and the subtask gets
+    // its own line.
+    let lost = planned(false);
+    assert_eq!(
+        names(&lost),
+        vec![
+            (Some("1".into()), "Reproduce".into(), false),
+            (Some("2".into()), "Call the vendor".into(), false),
+            (None, "Order parts".into(), false),
+            (Some("3".into()), "Order parts".into(), true),
+        ]
+    );
+    assert_eq!(
+        lost.steps,
+        vec![
+            Step::CreateSubtask(NewSubtask {
+                name: "Order parts".into(),
+                completed: false,
+            }),
+            Step::PostComment {
+                body: "Looks good".into(),
+            }
+        ],
+        "only the differing line and the block equal to someone else's comment are new"
+    );
+    assert!(
+        lost.blocks
+            .as_ref()
+            .expect("comments mirrored")
+            .iter()
+            .any(|b| b.pair.as_deref() == Some("c1") && b.step.is_none()),
+        "the block is paired with the bridge's own comment"
+    );
+
+    let kept = planned(true);
+    assert!(
+        kept.steps.contains(&Step::CreateSubtask(NewSubtask {
+            name: "Call the vendor".into(),
+            completed: false,
+        })),
+        "{:?}",
+        kept.steps
+    );
+    assert!(kept.steps.contains(&Step::PostComment {
+        body: "Shipped in 2.1".into(),
+    }));
 }

@@ -259,6 +259,7 @@ impl World {
             comments: Some(&self.asana),
             target: &shown,
             base: &self.record,
+            recorded: true,
             policy: Policy::Newest,
             on_delete: OnDelete::Delete,
         });
