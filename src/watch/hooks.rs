@@ -134,9 +134,16 @@ impl Records {
         })
     }
 
-    /// Stores `link`'s record; `false` when it could not be (warned).
+    /// Stores `link`'s record and flushes it to disk; `false` when it could not be
+    /// (warned). A hook is live in its service from now on: a crash a moment later must
+    /// still leave the record that names it (sled's own flush comes up to a second late),
+    /// or the next run could not remove the hook.
     pub fn put(&self, link: &str, record: &HookRecord) -> bool {
-        match self.table().and_then(|t| t.put(link, record)) {
+        let stored = self
+            .table()
+            .and_then(|t| t.put(link, record))
+            .and_then(|()| self.store.flush());
+        match stored {
             Ok(()) => true,
             Err(e) => {
                 warn!(link, "cannot store the {} record: {e}", self.what);
