@@ -304,9 +304,13 @@ pub async fn sync_link(
                 .asana
                 .extend(crate::threads::parents_of(store, &link.name, &unpaired)?);
         }
-        None => changed_pairs
-            .asana
-            .extend(gathered.asana_named.iter().cloned()),
+        None => {
+            changed_pairs
+                .asana
+                .extend(gathered.asana_named.iter().cloned());
+            // A listing without the feed cannot tell a subtask renamed or checked.
+            changed_pairs.full_listing = full;
+        }
     }
     // What unpaired tasks say they were made from, as this link's target ids (the
     // recovery hint of `pairing`; a paired task's own pair comes from its record).
@@ -446,15 +450,11 @@ async fn sync_threads(
         return Ok(0);
     }
     let dry_run = run.options.dry_run;
-    let mut changed = changed.clone();
-    // A listing without the feed cannot tell a subtask renamed or checked in Asana.
-    changed.full_listing =
-        run.report.full_scan && asana.threads().and_then(|t| t.touched()).is_none();
     let pairs = crate::threads::wanted(
         store,
         run.state,
         &link.name,
-        &changed,
+        changed,
         asana.threads(),
         dry_run,
     )?;

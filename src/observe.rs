@@ -163,28 +163,18 @@ pub async fn asana(
     };
     let (changed, next) = match changes {
         Changes::Since { changed, cursor } if !full => (changed, cursor),
-        Changes::Since { changed, cursor } => {
+        listed => {
+            // Every task is listed; what the feed named is kept when it could be read.
+            let (named, cursor) = match listed {
+                Changes::Since { changed, cursor } => (changed.into_iter().collect(), Some(cursor)),
+                Changes::Reset { cursor } => (BTreeSet::new(), Some(cursor)),
+                Changes::Unsupported => (BTreeSet::new(), None),
+            };
             return Ok(AsanaView {
                 view: list_all(asana, Side::Asana, index).await?,
-                cursor: Some(cursor),
+                cursor,
                 full: true,
-                named: changed.into_iter().collect(),
-            });
-        }
-        Changes::Reset { cursor } => {
-            return Ok(AsanaView {
-                view: list_all(asana, Side::Asana, index).await?,
-                cursor: Some(cursor),
-                full: true,
-                named: BTreeSet::new(),
-            });
-        }
-        Changes::Unsupported => {
-            return Ok(AsanaView {
-                view: list_all(asana, Side::Asana, index).await?,
-                cursor: None,
-                full: true,
-                named: BTreeSet::new(),
+                named,
             });
         }
     };
