@@ -81,6 +81,11 @@ fn run(
     })
 }
 
+/// [`run`] for subtasks alone (comments left out, removed lines delete).
+fn subtasks_only(subtasks: &[Subtask], target: &TargetThread, base: &ThreadRecord) -> ThreadPlan {
+    run(subtasks, None, target, base, OnDelete::Delete)
+}
+
 fn names(p: &ThreadPlan) -> Vec<(Option<String>, String, bool)> {
     p.lines
         .iter()
@@ -130,13 +135,7 @@ fn an_edit_on_one_side_flows_and_both_sides_merge_part_by_part() {
         subtasks: vec![line(Some("1"), "New", false)],
         comments: vec![],
     };
-    let p = run(
-        &[sub("1", "Old", true)],
-        None,
-        &target,
-        &base,
-        OnDelete::Delete,
-    );
+    let p = subtasks_only(&[sub("1", "Old", true)], &target, &base);
     assert_eq!(
         p.steps,
         vec![Step::UpdateSubtask {
@@ -212,13 +211,7 @@ fn a_line_whose_create_was_sent_but_not_recorded_is_adopted_not_created_twice() 
         subtasks: vec![line(None, "Call back", false)],
         comments: vec![],
     };
-    let p = run(
-        &[sub("7", "Call back", false)],
-        None,
-        &target,
-        &base,
-        OnDelete::Delete,
-    );
+    let p = subtasks_only(&[sub("7", "Call back", false)], &target, &base);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
     assert_eq!(
         names(&p),
@@ -232,13 +225,7 @@ fn a_line_whose_create_was_sent_but_not_recorded_is_adopted_not_created_twice() 
         subtasks: vec![line(None, "Call back", true)],
         comments: vec![],
     };
-    let p = run(
-        &[sub("7", "Call back", false)],
-        None,
-        &checked,
-        &base,
-        OnDelete::Delete,
-    );
+    let p = subtasks_only(&[sub("7", "Call back", false)], &checked, &base);
     assert_eq!(
         p.steps,
         vec![Step::UpdateSubtask {
@@ -255,13 +242,7 @@ fn a_line_whose_create_was_sent_but_not_recorded_is_adopted_not_created_twice() 
 
     // Checked in Asana instead, the line as it was sent: the check comes to the line
     // (the base is what was sent, so Asana's edit is not undone).
-    let p = run(
-        &[sub("7", "Call back", true)],
-        None,
-        &target,
-        &base,
-        OnDelete::Delete,
-    );
+    let p = subtasks_only(&[sub("7", "Call back", true)], &target, &base);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
     assert_eq!(
         names(&p),
@@ -270,13 +251,7 @@ fn a_line_whose_create_was_sent_but_not_recorded_is_adopted_not_created_twice() 
 
     // Recorded, but the marker never reached the file: adopted too, never deleted.
     let base = based(&[("7", "Call back", false)]);
-    let p = run(
-        &[sub("7", "Call back", false)],
-        None,
-        &target,
-        &base,
-        OnDelete::Delete,
-    );
+    let p = subtasks_only(&[sub("7", "Call back", false)], &target, &base);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
     assert_eq!(
         names(&p),
@@ -296,13 +271,7 @@ fn bad_and_foreign_markers_are_reported_and_left_alone() {
         comments: vec![],
     };
     let base = based(&[("1", "Mine", false)]);
-    let p = run(
-        &[sub("1", "Mine", false)],
-        None,
-        &target,
-        &base,
-        OnDelete::Delete,
-    );
+    let p = subtasks_only(&[sub("1", "Mine", false)], &target, &base);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
     assert_eq!(p.problems.len(), 3, "{:?}", p.problems);
     assert_eq!(p.lines.len(), 4, "every line is kept");
