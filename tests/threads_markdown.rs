@@ -552,7 +552,8 @@ fn subtask_reads(w: &World) -> Vec<String> {
 /// A listing of every task cannot tell a subtask renamed or checked in Asana (its
 /// parent's `modified_at` and `num_subtasks` stay). With `sync --full` the feed still
 /// says which; when its token expired, every task with subtasks is read. Either way the
-/// line follows, and a task without subtasks costs no read.
+/// line follows, and a task without subtasks costs no subtask read (a comment added to it
+/// meanwhile comes through its `modified_at`).
 #[test]
 fn a_subtask_edited_in_asana_reaches_its_line_after_a_full_listing() {
     let w = World::new("newest");
@@ -598,9 +599,17 @@ fn a_subtask_edited_in_asana_reaches_its_line_after_a_full_listing() {
             ..TaskEdit::default()
         },
     );
+    // A comment added meanwhile moves its task's `modified_at`: the listing shows it.
+    w.sim
+        .add_comment_as("alice@example.com", &bare, comment("Seen on staging."));
     w.sim.expire_sync_tokens();
     w.sim.clear_requests();
     w.sync();
+    assert!(
+        w.file_of(&bare).1.contains("Seen on staging."),
+        "{}",
+        w.file_of(&bare).1
+    );
     assert_eq!(
         line(&checked, &other),
         format!("- [x] Write the notes <!-- asana:{checked} -->")
